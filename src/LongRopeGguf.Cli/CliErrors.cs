@@ -1,0 +1,50 @@
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.Cli;
+
+/// <summary>An error already phrased for the user: printed as one line, with its exit code.</summary>
+public sealed class CliException(string message, int exitCode = ExitCodes.BadInput) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>Turns exceptions into one-line messages and meaningful exit codes: no stack traces for expected failures.</summary>
+public static class CliErrors
+{
+    public static async Task<int> RunAsync(Func<CancellationToken, Task<int>> action, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await action(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("longrope: interrupted");
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception e) when (Classify(e) is { } code)
+        {
+            Console.Error.WriteLine($"longrope: error: {OneLine(e.Message)}");
+            return code;
+        }
+    }
+
+    public static Task<int> Run(Func<int> action, CancellationToken cancellationToken) =>
+        RunAsync(_ => Task.FromResult(action()), cancellationToken);
+
+    /// <summary>Exit code for an expected failure; null lets the exception surface (a bug).</summary>
+    private static int? Classify(Exception e) => e switch
+    {
+        CliException c => c.ExitCode,
+        GgufFormatException or GgufTypeMismatchException => ExitCodes.BadInput,
+        FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException => ExitCodes.BadInput,
+        IOException => ExitCodes.BadInput,
+        ArgumentException or FormatException or KeyNotFoundException => ExitCodes.BadInput,
+        System.Text.Json.JsonException => ExitCodes.BadInput,
+        _ when e.GetType().Name.EndsWith("LoadException", StringComparison.Ordinal) => ExitCodes.RuntimeFailure,
+        _ when e.GetType().Namespace?.StartsWith("LongRopeGguf", StringComparison.Ordinal) == true && e is InvalidOperationException => ExitCodes.BadInput,
+        _ => null,
+    };
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+}

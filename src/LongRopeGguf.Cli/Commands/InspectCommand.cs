@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Text.Json;
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>`longrope inspect MODEL [--json] [--tensors] [--full]`: reads only the header.</summary>
+public static class InspectCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var json = CommonOptions.Json();
+        var tensors = new Option<bool>("--tensors") { Description = "List every tensor (name, type, shape, offset, bytes)." };
+        var full = new Option<bool>("--full") { Description = "Print long arrays in full instead of abbreviated." };
+        var cmd = new Command("inspect", "Show a GGUF file's architecture, context and RoPE settings, LongRoPE keys and tensors, metadata and tensor table.")
+        {
+            model, json, tensors, full,
+        };
+        cmd.SetAction((result, ct) => CliErrors.Run(() =>
+        {
+            var file = GgufReader.Read(result.GetValue(model)!.FullName);
+            if (result.GetValue(json)) WriteJson(file, Console.OpenStandardOutput());
+            else WriteText(file, Console.Out, result.GetValue(tensors), result.GetValue(full) ? int.MaxValue : 8);
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    public static void WriteText(GgufFile file, TextWriter o, bool listTensors, int maxArrayItems)
+    {
+        string arch = file.Architecture ?? "(none)";
+        o.WriteLine($"file:          {file.Path}");
+        o.WriteLine($"GGUF version:  {file.Version}, {file.Metadata.Count} keys, {file.Tensors.Count} tensors, alignment {file.Alignment}, data at {file.DataOffset}, {file.FileLength:N0} bytes");
+        o.WriteLine($"architecture:  {arch}");
+        if (file.Architecture is { } a)
+        {
+            foreach (var e in file.Metadata.Where(e => e.Key == $"{a}.context_length" || e.Key.StartsWith($"{a}.rope.", StringComparison.Ordinal)))
+                o.WriteLine($"  {e.Key} = {e.Value.ToDisplayString(maxArrayItems)}");
+        }
+        var ropeTensors = file.Tensors.Where(t => t.Name.StartsWith("rope_", StringComparison.Ordinal)).ToList();
+        o.WriteLine(ropeTensors.Count == 0 ? "RoPE tensors:  none" : "RoPE tensors:");
+        foreach (var t in ropeTensors) o.WriteLine($"  {t.Name} {t.Type} {t.ShapeText}");
+        o.WriteLine();
+        o.WriteLine("metadata:");
+        foreach (var e in file.Metadata)
+            o.WriteLine($"  {e.Key} ({e.Value.DescribeType()}) = {e.Value.ToDisplayString(maxArrayItems)}");
+        o.WriteLine();
+        ulong totalBytes = 0;
+        foreach (var t in file.Tensors) totalBytes += t.ByteSize;
+        o.WriteLine($"tensors: {file.Tensors.Count}, {totalBytes:N0} bytes of data{(listTensors ? "" : " (--tensors lists them)")}");
+        if (!listTensors) return;
+        int nameWidth = Math.Max(4, file.Tensors.Count == 0 ? 4 : file.Tensors.Max(t => t.Name.Length));
+        o.WriteLine($"  {"name".PadRight(nameWidth)}  {"type",-7} {"shape",-22} {"offset",14} {"bytes",14}");
+        foreach (var t in file.Tensors)
+            o.WriteLine($"  {t.Name.PadRight(nameWidth)}  {t.Type,-7} {t.ShapeText,-22} {t.Offset,14} {t.ByteSize,14}");
+    }
+
+    public static void WriteJson(GgufFile file, Stream output)
+    {
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteString("path", file.Path);
+        w.WriteNumber("version", file.Version);
+        w.WriteNumber("alignment", file.Alignment);
+        w.WriteNumber("data_offset", file.DataOffset);
+        w.WriteNumber("file_length", file.FileLength);
+        if (file.Architecture is null) w.WriteNull("architecture"); else w.WriteString("architecture", file.Architecture);
+        w.WriteStartArray("metadata");
+        foreach (var e in file.Metadata)
+        {
+            w.WriteStartObject();
+            w.WriteString("key", e.Key);
+            w.WriteString("type", e.Value.Type.ToGgufName());
+            if (e.Value.Type == GgufValueType.Array) w.WriteString("element_type", e.Value.ElementType.ToGgufName());
+            w.WritePropertyName("value");
+            WriteJsonValue(w, e.Value.Payload);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("tensors");
+        foreach (var t in file.Tensors)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", t.Name);
+            w.WriteString("type", t.Type.ToString());
+            w.WriteNumber("type_id", (uint)t.Type);
+            w.WriteStartArray("shape");
+            foreach (ulong d in t.Dimensions) w.WriteNumberValue(d);
+            w.WriteEndArray();
+            w.WriteNumber("offset", t.Offset);
+            w.WriteNumber("bytes", t.ByteSize);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+        output.WriteByte((byte)'\n');
+        output.Flush();
+    }
+
+    private static void WriteJsonValue(Utf8JsonWriter w, object payload)
+    {
+        switch (payload)
+        {
+            case string s: w.WriteStringValue(s); break;
+            case bool b: w.WriteBooleanValue(b); break;
+            case float f when float.IsFinite(f): w.WriteNumberValue(f); break;
+            case double d when double.IsFinite(d): w.WriteNumberValue(d); break;
+            case float or double: w.WriteStringValue(Convert.ToString(payload, System.Globalization.CultureInfo.InvariantCulture)); break;
+            case byte or sbyte or ushort or short or uint or int or long: w.WriteNumberValue(Convert.ToInt64(payload)); break;
+            case ulong u: w.WriteNumberValue(u); break;
+            case GgufValue v: WriteJsonValue(w, v.Payload); break;
+            case Array a:
+                w.WriteStartArray();
+                foreach (object? item in a) WriteJsonValue(w, item!);
+                w.WriteEndArray();
+                break;
+        }
+    }
+}

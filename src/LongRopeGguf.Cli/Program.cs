@@ -1,0 +1,16 @@
+using System.CommandLine;
+using LongRopeGguf.Cli.Commands;
+
+namespace LongRopeGguf.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => BuildRootCommand().Parse(args).Invoke();
+
+    public static RootCommand BuildRootCommand()
+    {
+        var root = new RootCommand("longrope: give llama.cpp models a longer context with LongRoPE (inspect, patch, verify, run, evaluate, search).");
+        root.Subcommands.Add(InspectCommand.Create());
+        return root;
+    }
+}

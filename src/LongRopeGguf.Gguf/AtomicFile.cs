@@ -1,0 +1,79 @@
+namespace LongRopeGguf.Gguf;
+
+/// <summary>
+/// Writes a file under a temporary name beside the target and renames it over the target only when complete, so an
+/// exception, Ctrl-C or kill never leaves a half-written file at the target path. The temporary file is deleted on
+/// failure; one left by a killed process (its pid no longer running) is removed by the next write to that target.
+/// </summary>
+public sealed class AtomicFile : IDisposable
+{
+    private const string TempMarker = ".longrope-tmp-";
+    private bool _committed;
+
+    private AtomicFile(string targetPath, string tempPath, FileStream stream)
+    {
+        TargetPath = targetPath;
+        TempPath = tempPath;
+        Stream = stream;
+    }
+
+    public string TargetPath { get; }
+    public string TempPath { get; }
+    public FileStream Stream { get; }
+
+    public static AtomicFile Create(string targetPath)
+    {
+        string full = System.IO.Path.GetFullPath(targetPath);
+        string dir = System.IO.Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{targetPath}: folder {dir} does not exist");
+        RemoveStaleTempFiles(dir, System.IO.Path.GetFileName(full));
+        string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16);
+        return new AtomicFile(full, temp, stream);
+    }
+
+    /// <summary>Flushes (to the disk too when <paramref name="durable"/>) and renames the temporary file over the target.</summary>
+    public void Commit(bool durable = false)
+    {
+        Stream.Flush(flushToDisk: durable);
+        Stream.Dispose();
+        File.Move(TempPath, TargetPath, overwrite: true);
+        _committed = true;
+    }
+
+    public void Dispose()
+    {
+        if (_committed) return;
+        Stream.Dispose();
+        try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static void RemoveStaleTempFiles(string dir, string targetName)
+    {
+        foreach (string f in Directory.EnumerateFiles(dir, $".{targetName}{TempMarker}*"))
+        {
+            string rest = System.IO.Path.GetFileName(f)[($".{targetName}{TempMarker}").Length..];
+            int dash = rest.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(rest[..dash], out int pid) || IsRunning(pid)) continue;
+            try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+
+    /// <summary>True when the two paths name the same file (after resolving symbolic links).</summary>
+    public static bool SameFile(string a, string b)
+    {
+        static string Resolve(string p)
+        {
+            var info = new FileInfo(System.IO.Path.GetFullPath(p));
+            return info.Exists && info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName : info.FullName;
+        }
+        return string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,243 @@
+using System.Buffers.Binary;
+
+namespace LongRopeGguf.Gguf;
+
+/// <summary>
+/// Reads and validates the header of a GGUF v2/v3 file: metadata, tensor descriptors and data-section layout.
+/// Tensor data is never read. Every problem is a <see cref="GgufFormatException"/> naming the field and offset,
+/// raised before any allocation that the file's size could not justify.
+/// </summary>
+public static class GgufReader
+{
+    public static GgufFile Read(string path)
+    {
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GgufFormatException(path, "file", 0, e.Message);
+        }
+        using (stream) return Read(stream, path);
+    }
+
+    /// <summary>Reads a header from a seekable stream positioned at the start of a GGUF file.</summary>
+    public static GgufFile Read(Stream stream, string? path = null)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("GGUF reading requires a little-endian host");
+        if (!stream.CanSeek) throw new ArgumentException("the stream must be seekable", nameof(stream));
+        var r = new HeaderReader(stream, path);
+
+        uint magic = r.ReadUInt32("magic");
+        if (magic != GgufConstants.Magic)
+            throw r.Error("magic", 0, $"not a GGUF file (magic 0x{magic:X8}, expected \"GGUF\")");
+
+        uint version = r.ReadUInt32("version");
+        if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
+        {
+            uint swapped = BinaryPrimitives.ReverseEndianness(version);
+            string problem = swapped is >= 1 and <= GgufConstants.MaxSupportedVersion
+                ? $"big-endian GGUF (version {swapped} byte-swapped) is not supported"
+                : $"unsupported GGUF version {version} (supported: {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion})";
+            throw r.Error("version", 4, problem);
+        }
+
+        long tensorCountOffset = r.Position;
+        ulong tensorCount = r.ReadUInt64("tensor count");
+        long metadataCountOffset = r.Position;
+        ulong metadataCount = r.ReadUInt64("metadata count");
+        r.EnsureCountFits(metadataCount, FieldLengths.MinimumMetadataEntry, "metadata count", metadataCountOffset);
+        r.EnsureCountFits(tensorCount, FieldLengths.MinimumTensorInfo, "tensor count", tensorCountOffset);
+
+        var metadata = new List<GgufMetadataEntry>((int)metadataCount);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < (int)metadataCount; i++)
+        {
+            long entryOffset = r.Position;
+            string key = r.ReadString($"metadata[{i}] key");
+            string field = $"metadata[{i}] '{key}'";
+            if (!keys.Add(key)) throw r.Error(field, entryOffset, $"duplicate key '{key}'");
+            long typeOffset = r.Position;
+            var type = (GgufValueType)r.ReadUInt32(field + " value type");
+            if (!type.IsKnown()) throw r.Error(field + " value type", typeOffset, $"unknown value type {(uint)type}");
+            long valueOffset = r.Position;
+            var value = ReadValue(r, type, field, depth: 0);
+            metadata.Add(new GgufMetadataEntry(key, value, entryOffset, r.Position - entryOffset, valueOffset));
+        }
+
+        uint alignment = GgufConstants.DefaultAlignment;
+        var alignmentEntry = metadata.Find(e => e.Key == GgufKeys.Alignment);
+        if (alignmentEntry is not null)
+        {
+            string field = $"metadata '{GgufKeys.Alignment}'";
+            if (alignmentEntry.Value.Type != GgufValueType.UInt32)
+                throw r.Error(field, alignmentEntry.ValueOffset, $"must be UINT32, found {alignmentEntry.Value.DescribeType()} (llama.cpp aborts on it)");
+            alignment = alignmentEntry.Value.AsUInt32();
+            if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+                throw r.Error(field, alignmentEntry.ValueOffset, $"alignment {alignment} is not a power of two");
+        }
+
+        var tensors = new List<GgufTensorInfo>((int)tensorCount);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < (int)tensorCount; i++)
+            tensors.Add(ReadTensorInfo(r, i, alignment, names));
+
+        long headerLength = r.Position;
+        long dataOffset = AlignUp(headerLength, alignment);
+        ValidateDataLayout(r, tensors, dataOffset);
+        return new GgufFile(version, metadata, tensors, alignment, dataOffset, r.FileLength, path) { HeaderLength = headerLength };
+    }
+
+    public static long AlignUp(long offset, uint alignment) => (offset + alignment - 1) / alignment * alignment;
+
+    private static GgufTensorInfo ReadTensorInfo(HeaderReader r, int index, uint alignment, HashSet<string> names)
+    {
+        long infoOffset = r.Position;
+        string name = r.ReadString($"tensor[{index}] name");
+        string field = $"tensor[{index}] '{name}'";
+        if (System.Text.Encoding.UTF8.GetByteCount(name) >= GgufConstants.MaxTensorNameLength)
+            throw r.Error(field + " name", infoOffset, $"name is {name.Length} characters; llama.cpp allows at most {GgufConstants.MaxTensorNameLength - 1}");
+        if (!names.Add(name)) throw r.Error(field, infoOffset, $"duplicate tensor name '{name}'");
+
+        long dimsOffset = r.Position;
+        uint dimensionCount = r.ReadUInt32(field + " dimension count");
+        if (dimensionCount > GgufConstants.MaxDimensions)
+            throw r.Error(field + " dimension count", dimsOffset, $"{dimensionCount} dimensions; at most {GgufConstants.MaxDimensions} are allowed");
+        var dims = new ulong[dimensionCount];
+        for (int d = 0; d < dims.Length; d++)
+        {
+            long at = r.Position;
+            dims[d] = r.ReadUInt64($"{field} ne[{d}]");
+            if (dims[d] > long.MaxValue)
+                throw r.Error($"{field} ne[{d}]", at, $"dimension {dims[d]} is out of range (negative as int64)");
+        }
+
+        long typeOffset = r.Position;
+        var type = (GgmlType)r.ReadUInt32(field + " type");
+        if (!GgmlTypeTraits.TryGet(type, out var traits))
+            throw r.Error(field + " type", typeOffset, $"unknown or removed ggml tensor type {(uint)type}");
+        if (dims.Length > 0 && dims[0] % (ulong)traits.BlockSize != 0)
+            throw r.Error($"{field} ne[0]", dimsOffset + FieldLengths.DimensionCount, $"{dims[0]} is not a multiple of the {type} block size {traits.BlockSize}");
+        if (!ElementCountFits(dims) || traits.ByteSize(dims) is not { } bytes || bytes > long.MaxValue)
+            throw r.Error(field + " dimensions", dimsOffset, $"product of dimensions [{string.Join(", ", dims)}] overflows");
+
+        long offsetAt = r.Position;
+        ulong offset = r.ReadUInt64(field + " offset");
+        if (offset % alignment != 0)
+            throw r.Error(field + " offset", offsetAt, $"data offset {offset} is not a multiple of the alignment {alignment}");
+        return new GgufTensorInfo(name, dims, type, offset, infoOffset);
+    }
+
+    private static bool ElementCountFits(ulong[] dims)
+    {
+        ulong n = 1;
+        foreach (ulong d in dims)
+        {
+            if (d != 0 && n > long.MaxValue / d) return false;
+            n *= d;
+        }
+        return true;
+    }
+
+    /// <summary>Every tensor's data must lie inside the file and no two may overlap.</summary>
+    private static void ValidateDataLayout(HeaderReader r, List<GgufTensorInfo> tensors, long dataOffset)
+    {
+        long dataLength = r.FileLength - dataOffset;
+        foreach (var t in tensors)
+        {
+            ulong end = t.Offset + t.ByteSize;
+            if (end < t.Offset || dataOffset + (decimal)end > r.FileLength)
+                throw r.Error($"tensor '{t.Name}' offset", t.InfoOffset + InfoOffsetFieldPosition(t),
+                    $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})");
+        }
+        var byOffset = tensors.Where(t => t.ByteSize > 0).OrderBy(t => t.Offset).ToList();
+        for (int i = 1; i < byOffset.Count; i++)
+        {
+            var prev = byOffset[i - 1];
+            var cur = byOffset[i];
+            if (cur.Offset < prev.Offset + prev.ByteSize)
+                throw r.Error($"tensor '{cur.Name}' offset", cur.InfoOffset + InfoOffsetFieldPosition(cur),
+                    $"data at {cur.Offset} overlaps tensor '{prev.Name}' [{prev.Offset}, {prev.Offset + prev.ByteSize})");
+        }
+    }
+
+    /// <summary>Position of the offset field within a tensor descriptor.</summary>
+    private static long InfoOffsetFieldPosition(GgufTensorInfo t) =>
+        FieldLengths.Length + System.Text.Encoding.UTF8.GetByteCount(t.Name) + FieldLengths.DimensionCount
+        + FieldLengths.Dimension * t.Dimensions.Count + FieldLengths.TensorType;
+
+    private static GgufValue ReadValue(HeaderReader r, GgufValueType type, string field, int depth)
+    {
+        switch (type)
+        {
+            case GgufValueType.UInt8: return GgufValue.UInt8(r.ReadUInt8(field));
+            case GgufValueType.Int8: return GgufValue.Int8((sbyte)r.ReadUInt8(field));
+            case GgufValueType.UInt16: return GgufValue.UInt16(r.ReadUInt16(field));
+            case GgufValueType.Int16: return GgufValue.Int16((short)r.ReadUInt16(field));
+            case GgufValueType.UInt32: return GgufValue.UInt32(r.ReadUInt32(field));
+            case GgufValueType.Int32: return GgufValue.Int32((int)r.ReadUInt32(field));
+            case GgufValueType.Float32: return GgufValue.Float32(r.ReadFloat32(field));
+            case GgufValueType.Bool: return GgufValue.Bool(ReadBool(r, field));
+            case GgufValueType.String: return GgufValue.String(r.ReadString(field));
+            case GgufValueType.UInt64: return GgufValue.UInt64(r.ReadUInt64(field));
+            case GgufValueType.Int64: return GgufValue.Int64((long)r.ReadUInt64(field));
+            case GgufValueType.Float64: return GgufValue.Float64(r.ReadFloat64(field));
+            case GgufValueType.Array: return ReadArray(r, field, depth);
+            default: throw r.Error(field, r.Position, $"unknown value type {(uint)type}");
+        }
+    }
+
+    private static bool ReadBool(HeaderReader r, string field)
+    {
+        // llama.cpp and gguf-py read any non-zero byte as true; untouched entries are copied as raw bytes, so a
+        // byte other than 0/1 still round-trips.
+        return r.ReadUInt8(field) != 0;
+    }
+
+    private static GgufValue ReadArray(HeaderReader r, string field, int depth)
+    {
+        if (depth >= GgufConstants.MaxArrayNesting)
+            throw r.Error(field, r.Position, $"arrays nested deeper than {GgufConstants.MaxArrayNesting} levels");
+        long typeOffset = r.Position;
+        var elementType = (GgufValueType)r.ReadUInt32(field + " array element type");
+        if (!elementType.IsKnown()) throw r.Error(field + " array element type", typeOffset, $"unknown value type {(uint)elementType}");
+        long countOffset = r.Position;
+        ulong count64 = r.ReadUInt64(field + " array length");
+        r.EnsureCountFits(count64, elementType.MinimumEncodedSize(), field + " array length", countOffset);
+        int n = (int)count64;
+        string element = field + " element";
+        switch (elementType)
+        {
+            case GgufValueType.UInt8: { var a = new byte[n]; r.ReadInto<byte>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Int8: { var a = new sbyte[n]; r.ReadInto<sbyte>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.UInt16: { var a = new ushort[n]; r.ReadInto<ushort>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Int16: { var a = new short[n]; r.ReadInto<short>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.UInt32: { var a = new uint[n]; r.ReadInto<uint>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Int32: { var a = new int[n]; r.ReadInto<int>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Float32: { var a = new float[n]; r.ReadInto<float>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.UInt64: { var a = new ulong[n]; r.ReadInto<ulong>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Int64: { var a = new long[n]; r.ReadInto<long>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Float64: { var a = new double[n]; r.ReadInto<double>(a, element); return GgufValue.Array(a); }
+            case GgufValueType.Bool:
+            {
+                var a = new bool[n];
+                for (int i = 0; i < n; i++) a[i] = ReadBool(r, element);
+                return GgufValue.Array(a);
+            }
+            case GgufValueType.String:
+            {
+                var a = new string[n];
+                for (int i = 0; i < n; i++) a[i] = r.ReadString(element);
+                return GgufValue.Array(a);
+            }
+            default:
+            {
+                var a = new GgufValue[n];
+                for (int i = 0; i < n; i++) a[i] = ReadArray(r, element, depth + 1);
+                return GgufValue.Array(a);
+            }
+        }
+    }
+}

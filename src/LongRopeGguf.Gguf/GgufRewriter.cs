@@ -1,0 +1,239 @@
+namespace LongRopeGguf.Gguf;
+
+/// <summary>Options for <see cref="GgufRewriter"/>.</summary>
+public sealed record RewriteOptions
+{
+    /// <summary>Allow the target to be the source file itself (it is replaced atomically once the copy is complete).</summary>
+    public bool AllowOverwriteSource { get; init; }
+
+    /// <summary>fsync the new file before the rename (survives power loss; costs a full write-back).</summary>
+    public bool Durable { get; init; }
+
+    /// <summary>Called with the number of bytes written so far and the total.</summary>
+    public Action<long, long>? Progress { get; init; }
+
+    public CancellationToken CancellationToken { get; init; }
+}
+
+/// <summary>
+/// Writes GGUF files: a source file plus a <see cref="GgufEdit"/>, or a new file from scratch. The header is written
+/// fresh; tensor data is streamed from the source in the canonical layout llama.cpp requires (tensors in order, each
+/// at the next multiple of the alignment), coalescing contiguous tensors into single in-kernel copies.
+/// </summary>
+public static class GgufRewriter
+{
+    /// <summary>Rewrites <paramref name="source"/> (read from <see cref="GgufFile.Path"/>) with <paramref name="edit"/> applied.</summary>
+    public static GgufFile Rewrite(GgufFile source, GgufEdit edit, string targetPath, RewriteOptions? options = null)
+    {
+        options ??= new RewriteOptions();
+        string sourcePath = source.Path ?? throw new ArgumentException("the source header must come from a file", nameof(source));
+        if (!options.AllowOverwriteSource && AtomicFile.SameFile(sourcePath, targetPath))
+            throw new IOException($"{targetPath}: refusing to write over the input file (ask for in-place explicitly)");
+
+        var metadata = PlanMetadata(source, edit);
+        var tensors = PlanTensors(source, edit);
+        uint alignment = AlignmentOf(metadata, source);
+        using var sourceStream = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        if (sourceStream.Length != source.FileLength)
+            throw new IOException($"{sourcePath}: file changed since it was read (length {sourceStream.Length}, was {source.FileLength})");
+        return Write(source.Version, metadata, tensors, alignment, sourceStream, source, targetPath, options);
+    }
+
+    /// <summary>Writes a new file from scratch (no source): used for generated test files and benchmarks.</summary>
+    public static GgufFile WriteNew(string targetPath, IReadOnlyList<GgufMetadataEntry> metadata, IReadOnlyList<OutputTensor> tensors,
+        uint version = 3, RewriteOptions? options = null)
+    {
+        if (tensors.Any(t => t.Data is TensorData.FromSource)) throw new ArgumentException("a new file has no source to copy from");
+        var plan = metadata.Select(e => new PlannedEntry(e.Key, e.Value, null)).ToList();
+        uint alignment = AlignmentOf(plan, null);
+        return Write(version, plan, tensors.ToList(), alignment, null, null, targetPath, options ?? new RewriteOptions());
+    }
+
+    /// <summary>A metadata entry to write: the raw bytes of a source entry, or a value to encode.</summary>
+    private sealed record PlannedEntry(string Key, GgufValue Value, GgufMetadataEntry? CopyFrom);
+
+    private static List<PlannedEntry> PlanMetadata(GgufFile source, GgufEdit edit)
+    {
+        var changes = edit.MetadataChanges.ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal);
+        var plan = new List<PlannedEntry>(source.Metadata.Count + changes.Count);
+        foreach (var e in source.Metadata)
+        {
+            if (!changes.Remove(e.Key, out var change)) plan.Add(new PlannedEntry(e.Key, e.Value, e));
+            else if (change is not null) plan.Add(new PlannedEntry(e.Key, change, null));
+        }
+        foreach (var (key, value) in edit.MetadataChanges)
+            if (value is not null && changes.ContainsKey(key)) plan.Add(new PlannedEntry(key, value, null));
+        return plan;
+    }
+
+    private static List<OutputTensor> PlanTensors(GgufFile source, GgufEdit edit)
+    {
+        var changes = edit.TensorChanges.ToDictionary(c => c.Name, c => c.Tensor, StringComparer.Ordinal);
+        var plan = new List<OutputTensor>(source.Tensors.Count + changes.Count);
+        foreach (var t in source.Tensors)
+        {
+            if (!changes.Remove(t.Name, out var change))
+                plan.Add(new OutputTensor(t.Name, t.Type, t.Dimensions, new TensorData.FromSource(source.AbsoluteOffset(t), (long)t.ByteSize)));
+            else if (change is not null) plan.Add(change);
+        }
+        foreach (var (name, tensor) in edit.TensorChanges)
+            if (tensor is not null && changes.ContainsKey(name)) plan.Add(tensor);
+        return plan;
+    }
+
+    private static uint AlignmentOf(List<PlannedEntry> metadata, GgufFile? source)
+    {
+        var entry = metadata.Find(e => e.Key == GgufKeys.Alignment);
+        if (entry is null) return GgufConstants.DefaultAlignment;
+        if (entry.CopyFrom is not null && source is not null) return source.Alignment;
+        uint a = entry.Value.Type == GgufValueType.UInt32 ? entry.Value.AsUInt32()
+            : throw new ArgumentException($"{GgufKeys.Alignment} must be UINT32, not {entry.Value.DescribeType()}");
+        return a != 0 && (a & (a - 1)) == 0 ? a : throw new ArgumentException($"{GgufKeys.Alignment} {a} is not a power of two");
+    }
+
+    private static GgufFile Write(uint version, List<PlannedEntry> metadata, List<OutputTensor> tensors, uint alignment,
+        FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options)
+    {
+        ValidateTensors(tensors);
+        var offsets = new ulong[tensors.Count];
+        ulong dataLength = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            offsets[i] = dataLength;
+            dataLength = (ulong)GgufReader.AlignUp((long)(dataLength + (ulong)tensors[i].Data.Length), alignment);
+        }
+
+        using var target = AtomicFile.Create(targetPath);
+        var s = target.Stream;
+        GgufValueWriter.WriteUInt32(s, GgufConstants.Magic);
+        GgufValueWriter.WriteUInt32(s, version);
+        GgufValueWriter.WriteUInt64(s, (ulong)tensors.Count);
+        GgufValueWriter.WriteUInt64(s, (ulong)metadata.Count);
+        byte[]? copyBuffer = null;
+        foreach (var e in metadata)
+        {
+            if (e.CopyFrom is { } raw && sourceStream is not null)
+            {
+                // Untouched entries keep their exact bytes (a bool stored as 2, a string that is not valid UTF-8...).
+                copyBuffer = copyBuffer is null || copyBuffer.Length < raw.Length ? new byte[Math.Max(raw.Length, 4096)] : copyBuffer;
+                sourceStream.Position = raw.Offset;
+                sourceStream.ReadExactly(copyBuffer, 0, (int)raw.Length);
+                s.Write(copyBuffer, 0, (int)raw.Length);
+            }
+            else
+            {
+                GgufValueWriter.WriteEntry(s, e.Key, e.Value);
+            }
+        }
+        for (int i = 0; i < tensors.Count; i++)
+            GgufValueWriter.WriteTensorInfo(s, tensors[i].Name, tensors[i].Type, tensors[i].Dimensions, offsets[i]);
+        long dataOffset = GgufReader.AlignUp(s.Position, alignment);
+        WriteZeros(s, dataOffset - s.Position);
+        s.Flush();
+
+        WriteData(tensors, offsets, dataOffset, alignment, sourceStream, source, target.Stream, options);
+        options.CancellationToken.ThrowIfCancellationRequested();
+        target.Commit(options.Durable);
+        return GgufReader.Read(target.TargetPath);
+    }
+
+    private static void ValidateTensors(List<OutputTensor> tensors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            if (!names.Add(t.Name)) throw new ArgumentException($"duplicate tensor name '{t.Name}'");
+            if (System.Text.Encoding.UTF8.GetByteCount(t.Name) >= GgufConstants.MaxTensorNameLength)
+                throw new ArgumentException($"tensor name '{t.Name}' is too long for llama.cpp (max {GgufConstants.MaxTensorNameLength - 1} bytes)");
+            if (t.Dimensions.Count > GgufConstants.MaxDimensions) throw new ArgumentException($"tensor '{t.Name}' has more than {GgufConstants.MaxDimensions} dimensions");
+            ulong? expected = GgmlTypeTraits.Get(t.Type).ByteSize(t.Dimensions);
+            if (expected is null || (long)expected.Value != t.Data.Length)
+                throw new ArgumentException($"tensor '{t.Name}': {t.Type} [{string.Join(", ", t.Dimensions)}] needs {expected?.ToString() ?? "an invalid number of"} bytes, data has {t.Data.Length}");
+        }
+    }
+
+    /// <summary>Streams every tensor to its planned offset. Consecutive source tensors whose spacing is unchanged are
+    /// copied as one range, so an unchanged data section is a single copy of the source's bytes.</summary>
+    private static void WriteData(List<OutputTensor> tensors, ulong[] offsets, long dataOffset, uint alignment,
+        FileStream? sourceStream, GgufFile? source, FileStream target, RewriteOptions options)
+    {
+        long total = tensors.Count == 0 ? 0 : (long)offsets[^1] + tensors[^1].Data.Length;
+        long written = 0;
+        void Progress(long n)
+        {
+            written += n;
+            options.Progress?.Invoke(written, total);
+        }
+
+        long runSource = -1, runTarget = -1, runLength = 0; // the pending coalesced source copy
+        void FlushRun()
+        {
+            if (runLength == 0) return;
+            FileRangeCopier.Copy(sourceStream!.SafeFileHandle, runSource, target.SafeFileHandle, runTarget, runLength, Progress, options.CancellationToken);
+            runLength = 0;
+        }
+
+        long end = dataOffset;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            long at = dataOffset + (long)offsets[i];
+            var data = tensors[i].Data;
+            if (data is TensorData.FromSource src)
+            {
+                if (runLength > 0 && src.AbsoluteOffset - (runSource + runLength) == at - (runTarget + runLength) && at >= runTarget + runLength)
+                {
+                    runLength = at - runTarget + src.ByteLength; // extend over the source's own padding
+                }
+                else
+                {
+                    FlushRun();
+                    (runSource, runTarget, runLength) = (src.AbsoluteOffset, at, src.ByteLength);
+                }
+                end = at + src.ByteLength;
+                continue;
+            }
+            FlushRun();
+            target.Position = end;
+            WriteZeros(target, at - end);
+            switch (data)
+            {
+                case TensorData.FromMemory m: target.Write(m.Bytes.Span); break;
+                case TensorData.Generated g: g.Write(target); break;
+            }
+            target.Flush();
+            if (target.Position != at + data.Length)
+                throw new InvalidOperationException($"tensor '{tensors[i].Name}': wrote {target.Position - at} bytes, expected {data.Length}");
+            Progress(data.Length);
+            end = at + data.Length;
+            options.CancellationToken.ThrowIfCancellationRequested();
+        }
+
+        // The tail after the last tensor: keep the source's own bytes when the last tensor was copied and the source's
+        // tail is padding-sized (byte-identical round trips), otherwise pad with zeros to the alignment.
+        long tailSourceStart = runLength > 0 ? runSource + runLength : -1;
+        long sourceTail = tailSourceStart >= 0 && source is not null && runTarget + runLength == end ? source.FileLength - tailSourceStart : -1;
+        if (sourceTail is >= 0 && sourceTail < alignment && runLength > 0)
+        {
+            runLength += sourceTail;
+            FlushRun();
+            target.SetLength(end + sourceTail);
+            target.Position = end + sourceTail;
+            return;
+        }
+        FlushRun();
+        target.Position = end;
+        WriteZeros(target, GgufReader.AlignUp(end, alignment) - end);
+        target.Flush();
+    }
+
+    private static void WriteZeros(Stream s, long count)
+    {
+        Span<byte> zeros = stackalloc byte[256];
+        while (count > 0)
+        {
+            int n = (int)Math.Min(count, zeros.Length);
+            s.Write(zeros[..n]);
+            count -= n;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace LongRopeGguf.Gguf;
+
+/// <summary>
+/// Little-endian primitive reads over a seekable stream through one fixed buffer, tracking the absolute offset and
+/// checking every length against the bytes left in the file before anything is allocated.
+/// </summary>
+internal sealed class HeaderReader
+{
+    private const int BufferSize = 64 * 1024;
+
+    private readonly Stream _stream;
+    private readonly byte[] _buffer = new byte[BufferSize];
+    private readonly string? _path;
+    private long _bufferStart;
+    private int _position;
+    private int _length;
+
+    public HeaderReader(Stream stream, string? path)
+    {
+        _stream = stream;
+        _path = path;
+        FileLength = stream.Length;
+        _bufferStart = stream.Position;
+    }
+
+    public long FileLength { get; }
+
+    public long Position => _bufferStart + _position;
+
+    public long Remaining => FileLength - Position;
+
+    public GgufFormatException Error(string field, long offset, string problem) => new(_path, field, offset, problem);
+
+    /// <summary>Makes <paramref name="count"/> bytes available in the buffer, or throws a truncation error for <paramref name="field"/>.</summary>
+    private ReadOnlySpan<byte> Take(int count, string field)
+    {
+        if (_length - _position < count)
+        {
+            if (Remaining < count)
+                throw Error(field, Position, $"file is truncated: {count} bytes needed, {Math.Max(0, Remaining)} left (file length {FileLength})");
+            Refill();
+        }
+        var span = _buffer.AsSpan(_position, count);
+        _position += count;
+        return span;
+    }
+
+    private void Refill()
+    {
+        int kept = _length - _position;
+        Buffer.BlockCopy(_buffer, _position, _buffer, 0, kept);
+        _bufferStart += _position;
+        _position = 0;
+        _length = kept;
+        _stream.Position = _bufferStart + _length;
+        while (_length < _buffer.Length)
+        {
+            int n = _stream.Read(_buffer, _length, _buffer.Length - _length);
+            if (n == 0) break;
+            _length += n;
+        }
+    }
+
+    public byte ReadUInt8(string field) => Take(1, field)[0];
+    public ushort ReadUInt16(string field) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, field));
+    public uint ReadUInt32(string field) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, field));
+    public ulong ReadUInt64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field));
+    public float ReadFloat32(string field) => BinaryPrimitives.ReadSingleLittleEndian(Take(4, field));
+    public double ReadFloat64(string field) => BinaryPrimitives.ReadDoubleLittleEndian(Take(8, field));
+
+    /// <summary>Checks that <paramref name="count"/> items of at least <paramref name="minItemSize"/> bytes each can
+    /// still fit in the file, so that absurd counts fail before any allocation.</summary>
+    public void EnsureCountFits(ulong count, int minItemSize, string field, long countOffset)
+    {
+        if (minItemSize > 0 && count > (ulong)Math.Max(0, Remaining) / (ulong)minItemSize)
+            throw Error(field, countOffset, $"count {count} cannot fit: {Remaining} bytes left in the file");
+        if (count > int.MaxValue)
+            throw Error(field, countOffset, $"count {count} exceeds the supported maximum {int.MaxValue}");
+    }
+
+    public string ReadString(string field)
+    {
+        long lengthOffset = Position;
+        ulong length = ReadUInt64(field + " length");
+        if (length > (ulong)Math.Max(0, Remaining))
+            throw Error(field + " length", lengthOffset, $"string length {length} runs past the end of the file ({Remaining} bytes left)");
+        if (length > int.MaxValue)
+            throw Error(field + " length", lengthOffset, $"string length {length} exceeds the supported maximum");
+        int n = (int)length;
+        if (n <= BufferSize) return Encoding.UTF8.GetString(Take(n, field));
+        // Longer than the buffer (and known to fit in the file): read it in one piece.
+        var bytes = new byte[n];
+        int copied = _length - _position;
+        _buffer.AsSpan(_position, copied).CopyTo(bytes);
+        _stream.Position = Position + copied;
+        _stream.ReadExactly(bytes, copied, n - copied);
+        _bufferStart = Position + n;
+        _position = _length = 0;
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>Fills a span of primitives (little-endian on disk; this library runs on little-endian hosts).</summary>
+    public void ReadInto<T>(Span<T> destination, string field) where T : unmanaged
+    {
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination);
+        while (bytes.Length > 0)
+        {
+            int chunk = Math.Min(bytes.Length, BufferSize);
+            Take(chunk, field).CopyTo(bytes);
+            bytes = bytes[chunk..];
+        }
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of the solution on CPU, after installing what the tests need (gguf-py for cross-checks).
+# Usage: tools/test.sh [extra dotnet test arguments]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+LONGROPE_GGUF_PY=$(tools/setup-gguf-py.sh | tail -n 1)
+export LONGROPE_GGUF_PY
+log=$(mktemp)
+set +e
+dotnet test LongRopeGguf.sln -c Release "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over all test assemblies: "N passed, N failed, N skipped".
+awk '/(Passed|Failed)!  *- *Failed:/ {
+       for (i = 1; i <= NF; i++) { gsub(",", "", $(i+1)); if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit "$status"

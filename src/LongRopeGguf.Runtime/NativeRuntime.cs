@@ -45,15 +45,20 @@ public static class NativeRuntime
     /// </summary>
     public static void Configure(string? nativeLibDir, bool verbose, string? logFile)
     {
-        if (string.IsNullOrWhiteSpace(nativeLibDir)) nativeLibDir = Environment.GetEnvironmentVariable(NativeLibEnvironmentVariable);
+        string source = "--native-lib ";
+        if (string.IsNullOrWhiteSpace(nativeLibDir))
+        {
+            nativeLibDir = Environment.GetEnvironmentVariable(NativeLibEnvironmentVariable);
+            source = NativeLibEnvironmentVariable + "=";
+        }
         if (string.IsNullOrWhiteSpace(nativeLibDir)) nativeLibDir = null;
         if (nativeLibDir is not null)
         {
             nativeLibDir = Path.GetFullPath(nativeLibDir);
             if (!Directory.Exists(nativeLibDir))
-                throw new RuntimeInputException($"--native-lib {nativeLibDir}: no such directory");
+                throw new RuntimeInputException($"{source}{nativeLibDir}: no such directory");
             if (!File.Exists(Path.Combine(nativeLibDir, "libllama.so")))
-                throw new RuntimeInputException($"--native-lib {nativeLibDir}: no libllama.so in it");
+                throw new RuntimeInputException($"{source}{nativeLibDir}: no libllama.so in it");
         }
 
         lock (s_lock)
@@ -94,6 +99,7 @@ public static class NativeRuntime
         long mark = Log.Position;
         try
         {
+            if (s_nativeLibDir is not null) PreloadGgml(s_nativeLibDir);
             NativeApi.llama_empty_call(); // first native call: LLamaSharp selects and loads the library here
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -104,6 +110,19 @@ public static class NativeRuntime
         }
         var info = BackendInfo.Probe(s_nativeLibDir, Log.LoadedLibraryPath);
         lock (s_lock) return s_backend ??= info;
+    }
+
+    /// <summary>
+    /// Loads a custom build's ggml libraries from its folder, in dependency order, before libllama: then libllama's own
+    /// dependencies resolve to them (by soname) even when the build has no rpath and the folder is not on the library path.
+    /// </summary>
+    private static void PreloadGgml(string dir)
+    {
+        foreach (string name in new[] { "libggml-base.so", "libggml-cpu.so", "libggml-cuda.so", "libggml-vulkan.so", "libggml.so" })
+        {
+            string path = Path.Combine(dir, name);
+            if (File.Exists(path)) System.Runtime.InteropServices.NativeLibrary.Load(path);
+        }
     }
 
     private static void SetSink(bool verbose, string? logFile)

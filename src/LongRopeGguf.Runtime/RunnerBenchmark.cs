@@ -22,7 +22,10 @@ public sealed record BenchOptions(IReadOnlyList<int> Lengths, int DecodeTokens =
 }
 
 /// <summary>Speeds at one prompt length, through the runner and through a bare LLamaSharp loop with the same context parameters.</summary>
-/// <param name="PrefillCostPercent">How much slower the runner's prefill is than the bare loop's (negative: faster).</param>
+/// <param name="PrefillCostPercent">
+/// How much longer the runner's prefill takes than the bare loop's, in percent (negative: shorter): the median over
+/// runs of each back-to-back pair's difference, which cancels most of the drift of a shared machine.
+/// </param>
 /// <param name="SameTokens">Both paths produced the same greedy tokens (so they computed the same thing).</param>
 public sealed record LengthBench(
     int Length, int ContextSize, string FactorSet, int BatchSize,
@@ -134,7 +137,7 @@ public static class RunnerBenchmark
         double rp = prompt.Length / (Median(runnerPrefill) / 1000), bp = prompt.Length / (Median(barePrefill) / 1000);
         double rd = decode / (Median(runnerDecode) / 1000), bd = decode / (Median(bareDecode) / 1000);
         return new LengthBench(prompt.Length, ctx.Size, ctx.Plan.FactorSetName, ctx.BatchSize, rp, bp, rd, bd,
-            (bp - rp) / bp * 100, (bd - rd) / bd * 100, runnerTokens!.SequenceEqual(bareTokens!),
+            PairedCostPercent(runnerPrefill, barePrefill), PairedCostPercent(runnerDecode, bareDecode), runnerTokens!.SequenceEqual(bareTokens!),
             runnerPrefill, barePrefill, runnerDecode, bareDecode);
     }
 
@@ -174,6 +177,10 @@ public static class RunnerBenchmark
         while ((tokens = model.Tokenize(sb.ToString(), addBos: true)).Length < count) sb.Append(sb.ToString());
         return tokens[..count];
     }
+
+    /// <summary>Median over runs of (runner - bare) / bare, in percent; runs are paired by index (they ran back to back).</summary>
+    private static double PairedCostPercent(List<double> runnerMs, List<double> bareMs) =>
+        Median(runnerMs.Zip(bareMs, (r, b) => (r - b) / b * 100).ToList());
 
     private static double Median(List<double> xs)
     {

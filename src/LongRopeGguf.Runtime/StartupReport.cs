@@ -15,7 +15,8 @@ public static class StartupReport
         else
             offload = $"n_gpu_layers {model.GpuLayers}";
         string fallback = b.FallbackNote is null ? "" : $" [CPU fallback: {b.FallbackNote}]";
-        return $"{b.Describe()}, {offload}{fallback}";
+        string library = b.NativeLibraryDirectory is null ? "" : $", llama.cpp from {b.NativeLibraryDirectory}";
+        return $"{b.Describe()}, {offload}{library}{fallback}";
     }
 
     /// <summary>"tiny (llama, 6 layers, context 4096; LongRoPE: short set up to 512, long set above)".</summary>

@@ -16,6 +16,7 @@ public static class RuntimeTestEnvironment
     {
         string path = Path.Combine(Path.GetTempPath(), $"longrope-runtime-tests-{Environment.ProcessId}.llama.log");
         NativeRuntime.Configure(nativeLibDir: null, verbose: false, logFile: path);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { File.Delete(path); } catch (IOException) { } };
         return path;
     });
 

@@ -70,6 +70,7 @@ public static class BenchCommand
         foreach (var l in report.Lengths)
             o.WriteLine($"{l.Length,7} {l.ContextSize,6} {l.FactorSet,5} | {F(l.RunnerPrefillTokensPerSecond),20} {F(l.BarePrefillTokensPerSecond),9} {F(l.PrefillCostPercent) + "%",7} | " +
                         $"{F(l.RunnerDecodeTokensPerSecond),19} {F(l.BareDecodeTokensPerSecond),8} {F(l.DecodeCostPercent) + "%",7} | {(l.SameTokens ? "yes" : "NO")}");
+        o.WriteLine("cost: how much longer the runner took than the bare loop, median over back-to-back pairs of runs");
         if (report.Move is { } m)
             o.WriteLine($"short-to-long move of a {m.Tokens}-token conversation: {F(m.TotalMs)} ms (new {m.ToContext}-token context {F(m.ContextCreateMs)} ms + re-prefill {F(m.ReprefillMs)} ms; " +
                         $"runs {string.Join(", ", m.TotalMsRuns.Select(x => F(x)))} ms); weights loaded during the moves: {m.WeightLoadsAfter - m.WeightLoadsBefore} (llama.cpp model loads {m.LlamaModelLoadsAfter - m.LlamaModelLoadsBefore})");

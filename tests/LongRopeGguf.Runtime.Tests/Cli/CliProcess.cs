@@ -22,13 +22,16 @@ public sealed class CliProcess : IDisposable
 
     public static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 
-    public (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
+    public (int ExitCode, string Stdout, string Stderr) Run(params string[] args) => RunWith(null, args);
+
+    public (int ExitCode, string Stdout, string Stderr) RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["XDG_CACHE_HOME"] = CacheHome;
         psi.Environment.Remove(NativeRuntime.NativeLibEnvironmentVariable);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -64,6 +64,29 @@ public class GenerateCommandTests
         Assert.False(File.Exists(cli.DefaultLogFile));
     }
 
+    [Fact]
+    public void A_custom_llama_cpp_build_is_loaded_from_native_lib_or_the_environment()
+    {
+        // The AVX2 build that LLamaSharp's CPU package ships stands in for a custom build (the device kit's CUDA build).
+        string dir = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx2");
+        using var cli = new CliProcess();
+        var (code, stdout, stderr) = cli.Run("generate", TestPaths.TinyModel, "-p", Reference.Prompt, "--temp", "0", "-n", "5", "--native-lib", dir, "--json");
+        Assert.True(code == 0, stderr);
+        var j = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("31415", j.GetProperty("text").GetString());
+        Assert.Equal(dir, j.GetProperty("native_lib").GetString());
+        Assert.Contains($", llama.cpp from {dir} |", stderr);
+        Assert.Contains($"Successfully loaded '{Path.Combine(dir, "libllama.so")}'", File.ReadAllText(cli.DefaultLogFile));
+
+        var viaEnv = cli.RunWith(new Dictionary<string, string> { [NativeRuntime.NativeLibEnvironmentVariable] = dir }, "generate", TestPaths.TinyModel, "-p", "x", "-n", "1");
+        Assert.True(viaEnv.ExitCode == 0, viaEnv.Stderr);
+        Assert.Contains($", llama.cpp from {dir} |", viaEnv.Stderr);
+
+        var bad = cli.RunWith(new Dictionary<string, string> { [NativeRuntime.NativeLibEnvironmentVariable] = cli.CacheHome }, "generate", TestPaths.TinyModel, "-p", "x");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal($"longrope: error: {NativeRuntime.NativeLibEnvironmentVariable}={cli.CacheHome}: no libllama.so in it\n", bad.Stderr);
+    }
+
     public static TheoryData<string[], int, string> BadInputs()
     {
         string tiny = TestPaths.TinyModel;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using LLama.Native;
 
@@ -33,7 +34,19 @@ public sealed record LengthBench(
     double RunnerDecodeTokensPerSecond, double BareDecodeTokensPerSecond,
     double PrefillCostPercent, double DecodeCostPercent, bool SameTokens,
     IReadOnlyList<double> RunnerPrefillMs, IReadOnlyList<double> BarePrefillMs,
-    IReadOnlyList<double> RunnerDecodeMs, IReadOnlyList<double> BareDecodeMs);
+    IReadOnlyList<double> RunnerDecodeMs, IReadOnlyList<double> BareDecodeMs)
+{
+    /// <summary>
+    /// The same paired comparison on the process's CPU time instead of wall time: on a shared CPU machine, where other
+    /// processes take the cores, it shows whether the runner does more work; null where the clock is not available.
+    /// </summary>
+    public double? PrefillCpuCostPercent { get; init; }
+    public double? DecodeCpuCostPercent { get; init; }
+    public IReadOnlyList<double> RunnerPrefillCpuMs { get; init; } = [];
+    public IReadOnlyList<double> BarePrefillCpuMs { get; init; } = [];
+    public IReadOnlyList<double> RunnerDecodeCpuMs { get; init; } = [];
+    public IReadOnlyList<double> BareDecodeCpuMs { get; init; } = [];
+}
 
 /// <summary>The short-to-long move of a conversation, timed, with the proof that no weights were loaded for it.</summary>
 public sealed record MoveBench(
@@ -108,8 +121,7 @@ public static class RunnerBenchmark
         var plan = ContextPlanner.Plan(model.Info, new ContextRequest(prompt.Length + decode));
         using var bare = new BareLoop(ModelContext.Create(model, model.ContextParams(plan), NativeRuntime.Log.Position));
 
-        var runnerPrefill = new List<double>(); var runnerDecode = new List<double>();
-        var barePrefill = new List<double>(); var bareDecode = new List<double>();
+        var runner = new Samples(); var bareRuns = new Samples();
         List<LLamaToken>? runnerTokens = null, bareTokens = null;
         for (int run = 0; run <= options.Repeats; run++) // run 0 warms both paths up and is not counted
         {
@@ -120,25 +132,52 @@ public static class RunnerBenchmark
                 if (runnerNow)
                 {
                     conversation.Reset();
+                    conversation.EnsureCapacity(prompt.Length + decode); // takes the kept context and clears it, untimed
+                    var cpu0 = CpuTime.Process();
                     var pre = conversation.Append(prompt, decode, ct);
+                    var cpu1 = CpuTime.Process();
                     var gen = conversation.Generate(generation, null, ct);
-                    if (run > 0) { runnerPrefill.Add(pre.Elapsed.TotalMilliseconds); runnerDecode.Add(gen.DecodeTime.TotalMilliseconds); }
+                    var cpu2 = CpuTime.Process();
+                    if (run > 0) runner.Add(pre.Elapsed, gen.DecodeTime, cpu1 - cpu0, cpu2 - cpu1);
                     runnerTokens = conversation.Tokens.Skip(prompt.Length).ToList();
                 }
                 else
                 {
-                    var (p, d, tokens) = bare.Run(prompt, decode);
-                    if (run > 0) { barePrefill.Add(p); bareDecode.Add(d); }
-                    bareTokens = tokens;
+                    var r = bare.Run(prompt, decode);
+                    if (run > 0) bareRuns.Add(r.Prefill, r.Decode, r.PrefillCpu, r.DecodeCpu);
+                    bareTokens = r.Tokens;
                 }
             }
         }
         var ctx = conversation.Context!;
-        double rp = prompt.Length / (Median(runnerPrefill) / 1000), bp = prompt.Length / (Median(barePrefill) / 1000);
-        double rd = decode / (Median(runnerDecode) / 1000), bd = decode / (Median(bareDecode) / 1000);
+        double rp = prompt.Length / (Median(runner.PrefillMs) / 1000), bp = prompt.Length / (Median(bareRuns.PrefillMs) / 1000);
+        double rd = decode / (Median(runner.DecodeMs) / 1000), bd = decode / (Median(bareRuns.DecodeMs) / 1000);
         return new LengthBench(prompt.Length, ctx.Size, ctx.Plan.FactorSetName, ctx.BatchSize, rp, bp, rd, bd,
-            PairedCostPercent(runnerPrefill, barePrefill), PairedCostPercent(runnerDecode, bareDecode), runnerTokens!.SequenceEqual(bareTokens!),
-            runnerPrefill, barePrefill, runnerDecode, bareDecode);
+            PairedCostPercent(runner.PrefillMs, bareRuns.PrefillMs), PairedCostPercent(runner.DecodeMs, bareRuns.DecodeMs), runnerTokens!.SequenceEqual(bareTokens!),
+            runner.PrefillMs, bareRuns.PrefillMs, runner.DecodeMs, bareRuns.DecodeMs)
+        {
+            PrefillCpuCostPercent = CpuTime.Available ? PairedCostPercent(runner.PrefillCpuMs, bareRuns.PrefillCpuMs) : null,
+            DecodeCpuCostPercent = CpuTime.Available ? PairedCostPercent(runner.DecodeCpuMs, bareRuns.DecodeCpuMs) : null,
+            RunnerPrefillCpuMs = runner.PrefillCpuMs, BarePrefillCpuMs = bareRuns.PrefillCpuMs,
+            RunnerDecodeCpuMs = runner.DecodeCpuMs, BareDecodeCpuMs = bareRuns.DecodeCpuMs,
+        };
+    }
+
+    /// <summary>Per-run wall and CPU times of one path.</summary>
+    private sealed class Samples
+    {
+        public List<double> PrefillMs { get; } = new();
+        public List<double> DecodeMs { get; } = new();
+        public List<double> PrefillCpuMs { get; } = new();
+        public List<double> DecodeCpuMs { get; } = new();
+
+        public void Add(TimeSpan prefill, TimeSpan decode, TimeSpan prefillCpu, TimeSpan decodeCpu)
+        {
+            PrefillMs.Add(prefill.TotalMilliseconds);
+            DecodeMs.Add(decode.TotalMilliseconds);
+            PrefillCpuMs.Add(prefillCpu.TotalMilliseconds);
+            DecodeCpuMs.Add(decodeCpu.TotalMilliseconds);
+        }
     }
 
     private static MoveBench MeasureMove(LlamaModel model, LLamaToken[] history, int repeats, CancellationToken ct)
@@ -179,10 +218,10 @@ public static class RunnerBenchmark
     }
 
     /// <summary>Median over runs of (runner - bare) / bare, in percent; runs are paired by index (they ran back to back).</summary>
-    private static double PairedCostPercent(List<double> runnerMs, List<double> bareMs) =>
+    private static double PairedCostPercent(IReadOnlyList<double> runnerMs, IReadOnlyList<double> bareMs) =>
         Median(runnerMs.Zip(bareMs, (r, b) => (r - b) / b * 100).ToList());
 
-    private static double Median(List<double> xs)
+    private static double Median(IReadOnlyList<double> xs)
     {
         var s = xs.OrderBy(x => x).ToList();
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
@@ -196,10 +235,11 @@ public static class RunnerBenchmark
     {
         private readonly LLamaBatch _batch = new();
 
-        public (double PrefillMs, double DecodeMs, List<LLamaToken> Tokens) Run(LLamaToken[] prompt, int decode)
+        public (TimeSpan Prefill, TimeSpan Decode, TimeSpan PrefillCpu, TimeSpan DecodeCpu, List<LLamaToken> Tokens) Run(LLamaToken[] prompt, int decode)
         {
             context.MemoryClear();
             int n = (int)context.BatchSize;
+            var cpu0 = CpuTime.Process();
             var sw = Stopwatch.StartNew();
             for (int done = 0; done < prompt.Length; done += n)
             {
@@ -210,7 +250,8 @@ public static class RunnerBenchmark
             }
             int row = _batch.TokenCount - 1;
             context.Synchronize(); // a GPU decode returns before it is done; the runner waits here too
-            double prefillMs = sw.Elapsed.TotalMilliseconds;
+            var prefill = sw.Elapsed;
+            var cpu1 = CpuTime.Process();
             sw.Restart();
             var tokens = new List<LLamaToken>(decode);
             int pos = prompt.Length;
@@ -224,7 +265,8 @@ public static class RunnerBenchmark
                 Check(context.Decode(_batch));
                 row = 0;
             }
-            return (prefillMs, sw.Elapsed.TotalMilliseconds, tokens);
+            var decodeTime = sw.Elapsed;
+            return (prefill, decodeTime, cpu1 - cpu0, CpuTime.Process() - cpu1, tokens);
         }
 
         private static void Check(DecodeResult r)
@@ -233,5 +275,35 @@ public static class RunnerBenchmark
         }
 
         public void Dispose() => context.Dispose();
+    }
+}
+
+/// <summary>CPU time used by this process so far (all threads), from clock_gettime; zero where unavailable.</summary>
+internal static partial class CpuTime
+{
+    private const int ClockProcessCpuTimeId = 2;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec time);
+
+    public static bool Available { get; } = OperatingSystem.IsLinux() && Probe();
+
+    private static bool Probe()
+    {
+        try { return ClockGetTime(ClockProcessCpuTimeId, out _) == 0; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+    }
+
+    public static TimeSpan Process()
+    {
+        if (!Available || ClockGetTime(ClockProcessCpuTimeId, out var t) != 0) return TimeSpan.Zero;
+        return TimeSpan.FromTicks(t.Seconds * TimeSpan.TicksPerSecond + t.Nanoseconds / 100);
     }
 }

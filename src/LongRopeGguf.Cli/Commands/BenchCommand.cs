@@ -62,15 +62,17 @@ public static class BenchCommand
 
     private static string F(double v, int digits = 1) => v.ToString("F" + digits, CultureInfo.InvariantCulture);
 
+    private static string Pct(double? v) => v is { } x ? F(x) + "%" : "n/a";
+
     private static void WriteText(LlamaModel llama, BenchReport report)
     {
         var o = Console.Out;
         o.WriteLine($"model {llama.Info.Name}: {StartupReport.Backend(llama, null)}; {report.Repeats} runs per path (medians), {report.DecodeTokens} decode tokens");
-        o.WriteLine($"{"length",7} {"n_ctx",6} {"set",5} | {"prefill tok/s runner",20} {"bare",9} {"cost",7} | {"decode tok/s runner",19} {"bare",8} {"cost",7} | same tokens");
+        o.WriteLine($"{"length",7} {"n_ctx",6} {"set",5} | {"prefill tok/s runner",20} {"bare",9} {"cost",7} {"cpu cost",8} | {"decode tok/s runner",19} {"bare",8} {"cost",7} {"cpu cost",8} | same tokens");
         foreach (var l in report.Lengths)
-            o.WriteLine($"{l.Length,7} {l.ContextSize,6} {l.FactorSet,5} | {F(l.RunnerPrefillTokensPerSecond),20} {F(l.BarePrefillTokensPerSecond),9} {F(l.PrefillCostPercent) + "%",7} | " +
-                        $"{F(l.RunnerDecodeTokensPerSecond),19} {F(l.BareDecodeTokensPerSecond),8} {F(l.DecodeCostPercent) + "%",7} | {(l.SameTokens ? "yes" : "NO")}");
-        o.WriteLine("cost: how much longer the runner took than the bare loop, median over back-to-back pairs of runs");
+            o.WriteLine($"{l.Length,7} {l.ContextSize,6} {l.FactorSet,5} | {F(l.RunnerPrefillTokensPerSecond),20} {F(l.BarePrefillTokensPerSecond),9} {F(l.PrefillCostPercent) + "%",7} {Pct(l.PrefillCpuCostPercent),8} | " +
+                        $"{F(l.RunnerDecodeTokensPerSecond),19} {F(l.BareDecodeTokensPerSecond),8} {F(l.DecodeCostPercent) + "%",7} {Pct(l.DecodeCpuCostPercent),8} | {(l.SameTokens ? "yes" : "NO")}");
+        o.WriteLine("cost: how much longer the runner took than the bare loop (wall time; cpu cost: process CPU time), median over back-to-back pairs of runs");
         if (report.Move is { } m)
             o.WriteLine($"short-to-long move of a {m.Tokens}-token conversation: {F(m.TotalMs)} ms (new {m.ToContext}-token context {F(m.ContextCreateMs)} ms + re-prefill {F(m.ReprefillMs)} ms; " +
                         $"runs {string.Join(", ", m.TotalMsRuns.Select(x => F(x)))} ms); weights loaded during the moves: {m.WeightLoadsAfter - m.WeightLoadsBefore} (llama.cpp model loads {m.LlamaModelLoadsAfter - m.LlamaModelLoadsBefore})");
@@ -103,11 +105,17 @@ public static class BenchCommand
                 w.WriteNumber("runner_decode_tokens_per_s", Math.Round(l.RunnerDecodeTokensPerSecond, 2));
                 w.WriteNumber("bare_decode_tokens_per_s", Math.Round(l.BareDecodeTokensPerSecond, 2));
                 w.WriteNumber("decode_cost_percent", Math.Round(l.DecodeCostPercent, 2));
+                Nullable(w, "prefill_cpu_cost_percent", l.PrefillCpuCostPercent);
+                Nullable(w, "decode_cpu_cost_percent", l.DecodeCpuCostPercent);
                 w.WriteBoolean("same_tokens", l.SameTokens);
                 Series(w, "runner_prefill_ms", l.RunnerPrefillMs);
                 Series(w, "bare_prefill_ms", l.BarePrefillMs);
                 Series(w, "runner_decode_ms", l.RunnerDecodeMs);
                 Series(w, "bare_decode_ms", l.BareDecodeMs);
+                Series(w, "runner_prefill_cpu_ms", l.RunnerPrefillCpuMs);
+                Series(w, "bare_prefill_cpu_ms", l.BarePrefillCpuMs);
+                Series(w, "runner_decode_cpu_ms", l.RunnerDecodeCpuMs);
+                Series(w, "bare_decode_cpu_ms", l.BareDecodeCpuMs);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -138,6 +146,11 @@ public static class BenchCommand
             w.WriteEndObject();
         }
         stdout.WriteByte((byte)'\n');
+    }
+
+    private static void Nullable(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } v) w.WriteNumber(name, Math.Round(v, 2)); else w.WriteNull(name);
     }
 
     private static void Series(Utf8JsonWriter w, string name, IEnumerable<double> values)

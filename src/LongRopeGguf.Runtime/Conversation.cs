@@ -184,14 +184,26 @@ public sealed class Conversation : IDisposable
     private ContextMove MoveTo(ContextPlan plan, CancellationToken cancellationToken)
     {
         var from = _context!;
+        int fromEvaluated = _evaluated;
         var sw = Stopwatch.StartNew();
         var to = _model.AcquireContext(plan);
         var createTime = sw.Elapsed;
         _context = to;
         _evaluated = 0;
-        _model.ReleaseContext(from);
         sw.Restart();
-        EvaluatePending(cancellationToken);
+        try
+        {
+            EvaluatePending(cancellationToken);
+        }
+        catch
+        {
+            // Interrupted or failed re-prefill: stay where we were (that context's cache is untouched).
+            _context = from;
+            _evaluated = fromEvaluated;
+            _model.ReleaseContext(to);
+            throw;
+        }
+        _model.ReleaseContext(from);
         var move = new ContextMove(from.Plan, to.Plan, _tokens.Count, createTime, sw.Elapsed);
         _moves.Add(move);
         Moved?.Invoke(move);

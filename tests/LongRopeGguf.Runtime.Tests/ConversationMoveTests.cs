@@ -78,6 +78,22 @@ public class ConversationMoveTests
     }
 
     [Fact]
+    public void An_interrupted_move_leaves_the_conversation_on_the_short_set_intact()
+    {
+        using var model = Load(PatchedModelFixture.PatchedModel);
+        using var conversation = new Conversation(model, new ConversationOptions(Growth: 2.0));
+        var prompt = model.Tokenize(PassKeyPrompt(299, 0.5, 31415), addBos: true);
+        conversation.Append(prompt, reserve: 5);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => conversation.Append(model.Tokenize(new string('a', 400), addBos: false), 5, cancelled.Token));
+        Assert.Equal(FactorSet.Short, conversation.Plan!.FactorSet);
+        Assert.Equal(prompt, conversation.Tokens);
+        Assert.Empty(conversation.Moves);
+        Assert.Equal("31415", conversation.Generate(new GenerationOptions(5, SamplingOptions.Greedy)).Text);
+    }
+
+    [Fact]
     public void A_plain_chat_moves_once_and_keeps_answering_from_the_whole_history()
     {
         using var model = Load(PatchedModelFixture.PatchedModel);

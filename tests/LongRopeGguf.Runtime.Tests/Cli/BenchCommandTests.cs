@@ -22,6 +22,8 @@ public class BenchCommandTests
             foreach (var key in new[] { "runner_prefill_tokens_per_s", "bare_prefill_tokens_per_s", "runner_decode_tokens_per_s", "bare_decode_tokens_per_s" })
                 Assert.True(l.GetProperty(key).GetDouble() > 0, key);
             Assert.Equal(1, l.GetProperty("runner_prefill_ms").GetArrayLength());
+            Assert.True(l.GetProperty("runner_prefill_cpu_ms")[0].GetDouble() > 0); // CPU time measured (Linux)
+            Assert.Equal(JsonValueKind.Number, l.GetProperty("prefill_cpu_cost_percent").ValueKind);
         }
         var move = j.GetProperty("move");
         Assert.Equal(700, move.GetProperty("tokens").GetInt32());

@@ -5,7 +5,7 @@ namespace LongRopeGguf.Gguf;
 /// exception, Ctrl-C or kill never leaves a half-written file at the target path. The temporary file is deleted on
 /// failure; one left by a killed process (its pid no longer running) is removed by the next write to that target.
 /// </summary>
-public sealed class AtomicFile : IDisposable
+public sealed partial class AtomicFile : IDisposable
 {
     private const string TempMarker = ".longrope-tmp-";
     private bool _committed;
@@ -66,14 +66,36 @@ public sealed class AtomicFile : IDisposable
         catch (ArgumentException) { return false; }
     }
 
-    /// <summary>True when the two paths name the same file (after resolving symbolic links).</summary>
-    public static bool SameFile(string a, string b)
+    /// <summary>True when the two paths name the same file after resolving symbolic links, in the file name and in
+    /// any folder on the way (so "models-link/x.gguf" is seen to be "models/x.gguf"). Hard links are not detected.</summary>
+    public static bool SameFile(string a, string b) => string.Equals(Canonical(a), Canonical(b), StringComparison.Ordinal);
+
+    /// <summary>The path with every symbolic link resolved; for a file that does not exist yet, its folder's
+    /// canonical path plus its name.</summary>
+    private static string Canonical(string path)
     {
-        static string Resolve(string p)
+        string full = System.IO.Path.GetFullPath(path);
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
         {
-            var info = new FileInfo(System.IO.Path.GetFullPath(p));
-            return info.Exists && info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName : info.FullName;
+            var info = new FileInfo(full);
+            return info.Exists && info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full : full;
         }
-        return string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
+        if (RealPath(full) is { } real) return real;
+        string? dir = System.IO.Path.GetDirectoryName(full);
+        return dir is not null && RealPath(dir) is { } realDir ? System.IO.Path.Combine(realDir, System.IO.Path.GetFileName(full)) : full;
     }
+
+    private static string? RealPath(string path)
+    {
+        IntPtr resolved = realpath(path, IntPtr.Zero);
+        if (resolved == IntPtr.Zero) return null; // does not exist (or cannot be resolved)
+        try { return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(resolved); }
+        finally { free(resolved); }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial IntPtr realpath(string path, IntPtr resolved);
+
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    private static partial void free(IntPtr pointer);
 }

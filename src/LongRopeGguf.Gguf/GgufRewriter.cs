@@ -44,6 +44,8 @@ public static class GgufRewriter
         uint version = 3, RewriteOptions? options = null)
     {
         if (tensors.Any(t => t.Data is TensorData.FromSource)) throw new ArgumentException("a new file has no source to copy from");
+        if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"GGUF version must be {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion}");
         var plan = metadata.Select(e => new PlannedEntry(e.Key, e.Value, null)).ToList();
         uint alignment = AlignmentOf(plan, null);
         return Write(version, plan, tensors.ToList(), alignment, null, null, targetPath, options ?? new RewriteOptions());
@@ -128,7 +130,20 @@ public static class GgufRewriter
         for (int i = 0; i < tensors.Count; i++)
             GgufValueWriter.WriteTensorInfo(s, tensors[i].Name, tensors[i].Type, tensors[i].Dimensions, offsets[i]);
         long dataOffset = GgufReader.AlignUp(s.Position, alignment);
-        WriteZeros(s, dataOffset - s.Position);
+        long padding = dataOffset - s.Position;
+        if (sourceStream is not null && source is not null && source.DataOffset - source.HeaderLength == padding && padding > 0)
+        {
+            // Same amount of padding as the source: keep the source's bytes (zero in practice), so that a rewrite
+            // without edits reproduces any valid file exactly.
+            var pad = new byte[padding];
+            sourceStream.Position = source.HeaderLength;
+            sourceStream.ReadExactly(pad);
+            s.Write(pad);
+        }
+        else
+        {
+            WriteZeros(s, padding);
+        }
         s.Flush();
 
         WriteData(tensors, offsets, dataOffset, alignment, sourceStream, source, target.Stream, options);
@@ -209,9 +224,12 @@ public static class GgufRewriter
         }
 
         // The tail after the last tensor: keep the source's own bytes when the last tensor was copied and the source's
-        // tail is padding-sized (byte-identical round trips), otherwise pad with zeros to the alignment.
+        // tail is padding-sized for the same alignment (byte-identical round trips), otherwise pad with zeros to the
+        // alignment. (With a changed alignment the source's padding is the wrong length.)
         long tailSourceStart = runLength > 0 ? runSource + runLength : -1;
-        long sourceTail = tailSourceStart >= 0 && source is not null && runTarget + runLength == end ? source.FileLength - tailSourceStart : -1;
+        long sourceTail = tailSourceStart >= 0 && source is not null && source.Alignment == alignment && runTarget + runLength == end
+            ? source.FileLength - tailSourceStart
+            : -1;
         if (sourceTail is >= 0 && sourceTail < alignment && runLength > 0)
         {
             runLength += sourceTail;

@@ -3,12 +3,32 @@ namespace LongRopeGguf.Gguf;
 /// <summary>
 /// Writes a file under a temporary name beside the target and renames it over the target only when complete, so an
 /// exception, Ctrl-C or kill never leaves a half-written file at the target path. The temporary file is deleted on
-/// failure; one left by a killed process (its pid no longer running) is removed by the next write to that target.
+/// failure (exceptions, cancellation) and when the process exits through Environment.Exit or the end of Main while a
+/// write is in flight (ProcessExit). Signals are the application's business: a .NET process killed by SIGKILL, or by
+/// SIGTERM/SIGINT that nothing handles, runs no cleanup at all (the CLI turns Ctrl-C and SIGTERM into cancellation).
+/// A temporary file left by a process that is gone (its pid no longer running) is removed by the next write to that
+/// target.
 /// </summary>
 public sealed partial class AtomicFile : IDisposable
 {
     private const string TempMarker = ".longrope-tmp-";
     private bool _committed;
+
+    /// <summary>Temporary files being written by this process, deleted if the process exits before they are done.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> s_pending = new(StringComparer.Ordinal);
+
+    static AtomicFile()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (string temp in s_pending.Keys) TryDelete(temp);
+        };
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
 
     private AtomicFile(string targetPath, string tempPath, FileStream stream)
     {
@@ -29,6 +49,7 @@ public sealed partial class AtomicFile : IDisposable
         RemoveStaleTempFiles(dir, System.IO.Path.GetFileName(full));
         string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid():N}");
         var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16);
+        s_pending[temp] = 0;
         return new AtomicFile(full, temp, stream);
     }
 
@@ -39,13 +60,15 @@ public sealed partial class AtomicFile : IDisposable
         Stream.Dispose();
         File.Move(TempPath, TargetPath, overwrite: true);
         _committed = true;
+        s_pending.TryRemove(TempPath, out _);
     }
 
     public void Dispose()
     {
         if (_committed) return;
         Stream.Dispose();
-        try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        TryDelete(TempPath);
+        s_pending.TryRemove(TempPath, out _);
     }
 
     private static void RemoveStaleTempFiles(string dir, string targetName)
@@ -55,7 +78,7 @@ public sealed partial class AtomicFile : IDisposable
             string rest = System.IO.Path.GetFileName(f)[($".{targetName}{TempMarker}").Length..];
             int dash = rest.IndexOf('-');
             if (dash <= 0 || !int.TryParse(rest[..dash], out int pid) || IsRunning(pid)) continue;
-            try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            TryDelete(f);
         }
     }
 

@@ -12,7 +12,7 @@ internal sealed class HeaderReader
     private const int BufferSize = 64 * 1024;
 
     private readonly Stream _stream;
-    private readonly byte[] _buffer = new byte[BufferSize];
+    private readonly byte[] _buffer;
     private readonly string? _path;
     private long _bufferStart;
     private int _position;
@@ -24,6 +24,9 @@ internal sealed class HeaderReader
         _path = path;
         FileLength = stream.Length;
         _bufferStart = stream.Position;
+        // No bigger than the file: reading a 3 KB header (or each of the thousands of prefixes the truncation tests
+        // read) should not allocate 64 KB.
+        _buffer = new byte[(int)Math.Clamp(FileLength - _bufferStart, 16, BufferSize)];
     }
 
     public long FileLength { get; }
@@ -96,7 +99,7 @@ internal sealed class HeaderReader
             throw Error(field + " length", lengthOffset, $"string length {length} exceeds the supported maximum");
         int n = (int)length;
         long dataOffset = Position;
-        if (n <= BufferSize) return Decode(Take(n, field), field, dataOffset, strictUtf8);
+        if (n <= _buffer.Length) return Decode(Take(n, field), field, dataOffset, strictUtf8);
         // Longer than the buffer (and known to fit in the file): read it in one piece.
         var bytes = new byte[n];
         int copied = _length - _position;
@@ -136,7 +139,7 @@ internal sealed class HeaderReader
         var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination);
         while (bytes.Length > 0)
         {
-            int chunk = Math.Min(bytes.Length, BufferSize);
+            int chunk = Math.Min(bytes.Length, _buffer.Length);
             Take(chunk, field).CopyTo(bytes);
             bytes = bytes[chunk..];
         }

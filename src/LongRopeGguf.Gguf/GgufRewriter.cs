@@ -131,14 +131,28 @@ public static class GgufRewriter
             GgufValueWriter.WriteTensorInfo(s, tensors[i].Name, tensors[i].Type, tensors[i].Dimensions, offsets[i]);
         long dataOffset = GgufReader.AlignUp(s.Position, alignment);
         long padding = dataOffset - s.Position;
-        if (sourceStream is not null && source is not null && source.DataOffset - source.HeaderLength == padding && padding > 0)
+        bool sourceHasSamePadding = sourceStream is not null && source is not null && padding > 0
+            && source.DataOffset - source.HeaderLength == padding && source.FileLength >= source.DataOffset;
+        if (tensors.Count == 0 && !sourceHasSamePadding)
+        {
+            // No data section: llama.cpp does not align it then, and padding to a declared alignment of up to 2^31
+            // would write gigabytes of zeros for nothing.
+            padding = 0;
+            dataOffset = s.Position;
+        }
+        if (sourceHasSamePadding)
         {
             // Same amount of padding as the source: keep the source's bytes (zero in practice), so that a rewrite
             // without edits reproduces any valid file exactly.
-            var pad = new byte[padding];
-            sourceStream.Position = source.HeaderLength;
-            sourceStream.ReadExactly(pad);
-            s.Write(pad);
+            sourceStream!.Position = source!.HeaderLength;
+            var pad = new byte[(int)Math.Min(padding, 1 << 16)];
+            for (long left = padding; left > 0;)
+            {
+                int n = (int)Math.Min(left, pad.Length);
+                sourceStream.ReadExactly(pad, 0, n);
+                s.Write(pad, 0, n);
+                left -= n;
+            }
         }
         else
         {
@@ -222,6 +236,8 @@ public static class GgufRewriter
             end = at + data.Length;
             options.CancellationToken.ThrowIfCancellationRequested();
         }
+
+        if (tensors.Count == 0) return;
 
         // The tail after the last tensor: keep the source's own bytes when the last tensor was copied and the source's
         // tail is padding-sized for the same alignment (byte-identical round trips), otherwise pad with zeros to the

@@ -157,6 +157,31 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void A_file_without_tensors_is_not_padded_out_to_a_huge_alignment()
+    {
+        // Valid for llama.cpp, which does not align the (empty) data section when there are no tensors.
+        using var dir = new TempDir();
+        var metadata = new List<GgufMetadataEntry> { new(GgufKeys.Alignment, GgufValue.UInt32(1u << 31)), new("general.name", GgufValue.String("n")) };
+        string path = RawGguf.Complete(metadata, [], alignment: 1).WriteTo(dir.File("huge-alignment.gguf"));
+        var file = GgufReader.Read(path);
+        Assert.Equal(1u << 31, file.Alignment);
+        Assert.Equal(file.HeaderLength, file.FileLength);
+
+        GgufRewriter.Rewrite(file, new GgufEdit(), dir.File("copy.gguf"));
+        Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(dir.File("copy.gguf")));
+        var edited = GgufRewriter.Rewrite(file, new GgufEdit().SetValue("general.name", GgufValue.String("renamed")), dir.File("edited.gguf"));
+        Assert.Equal(edited.HeaderLength, edited.FileLength);
+        var fresh = GgufRewriter.WriteNew(dir.File("new.gguf"), metadata, []);
+        Assert.Equal(fresh.HeaderLength, fresh.FileLength);
+
+        // A tensor-less file that does carry its padding keeps it.
+        string padded = RawGguf.Complete(SampleFiles.AllValueTypes(alignment: 64), [], alignment: 64).WriteTo(dir.File("padded.gguf"));
+        Assert.Equal(0, new FileInfo(padded).Length % 64);
+        GgufRewriter.Rewrite(GgufReader.Read(padded), new GgufEdit(), dir.File("padded-copy.gguf"));
+        Assert.Equal(File.ReadAllBytes(padded), File.ReadAllBytes(dir.File("padded-copy.gguf")));
+    }
+
+    [Fact]
     public void WriteNew_refuses_versions_it_cannot_write()
     {
         using var dir = new TempDir();

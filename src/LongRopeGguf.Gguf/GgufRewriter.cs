@@ -255,9 +255,11 @@ public static class GgufRewriter
             return;
         }
         FlushRun();
-        target.Position = end;
-        WriteZeros(target, GgufReader.AlignUp(end, alignment) - end);
+        // Set the length rather than writing zeros from the current position: when the last tensors hold no bytes,
+        // nothing was written up to their offset, and the file must still reach it.
         target.Flush();
+        target.SetLength(GgufReader.AlignUp(end, alignment));
+        target.Position = target.Length;
     }
 
     private static void WriteZeros(Stream s, long count)

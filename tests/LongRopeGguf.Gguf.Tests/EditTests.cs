@@ -147,6 +147,25 @@ public class EditTests
     }
 
     [Fact]
+    public void Tensors_without_data_are_laid_out_like_any_other_even_at_the_end()
+    {
+        // Found by the fuzz test: a copied zero-byte tensor last in the file used to leave the file ending before its
+        // offset, so the rewrite could not be read back. Zero-byte tensors may sit anywhere (they overlap nothing).
+        var g = new RawGguf().Header(3, 3, 0).TensorInfo("a", [3], 0, 0).TensorInfo("empty", [0, 4], 0, 0).TensorInfo("last", [8, 0], 0, 0);
+        g.PadTo(32).Bytes(SampleFiles.F32Bytes(1, 2, 3)).PadTo(32);
+        using var dir = new TempDir();
+        var source = GgufReader.Read(g.WriteTo(dir.File("empty.gguf")));
+        var copy = GgufRewriter.Rewrite(source, new GgufEdit(), dir.File("copy.gguf"));
+        Assert.Equal(new ulong[] { 0, 32, 32 }, copy.Tensors.Select(t => t.Offset));
+        Layout.AssertCanonical(copy);
+        Assert.Equal(SampleFiles.TensorSha256(source, source.Tensors[0]), SampleFiles.TensorSha256(copy, copy.Tensors[0]));
+
+        var added = GgufRewriter.Rewrite(source, new GgufEdit().SetTensor(new OutputTensor("new", GgmlType.F16, [0], new TensorData.FromMemory(Array.Empty<byte>()))),
+            dir.File("added.gguf"));
+        Layout.AssertCanonical(added);
+    }
+
+    [Fact]
     public void Invalid_edits_are_refused_before_anything_is_written()
     {
         using var dir = new TempDir();

@@ -68,6 +68,8 @@ public class FuzzTests(ITestOutputHelper output)
     {
         long[] u64Fields = map.Steps.Where(s => s.Size == 8).Select(s => s.Offset).Distinct().Order().ToArray();
         long[] u32Fields = map.Steps.Where(s => s.Size == 4).Select(s => s.Offset).Distinct().Order().ToArray();
+        // The unmutated file goes through the whole success path (read, write out, rewrite, re-read) at least once.
+        Assert.True(CheckCase(dir, original, tailLength));
         int cases = 0, readable = 0;
         Mutations.Sample(mutations =>
         {
@@ -76,9 +78,8 @@ public class FuzzTests(ITestOutputHelper output)
             Interlocked.Increment(ref cases);
         }, time: SecondsPerTest, threads: 1, print: m => string.Join("; ", m.Select(x => x.ToString())));
         output.WriteLine($"{cases} mutated files in {SecondsPerTest} s, {readable} readable (rewritten and re-read equal), {cases - readable} refused with a GgufFormatException");
-        // The mutations must exercise both outcomes, or the properties above were barely tested.
         Assert.True(cases > 20, $"only {cases} cases ran");
-        Assert.True(readable > 0 && readable < cases, $"{readable} of {cases} mutated files were readable");
+        Assert.True(readable < cases, $"all {cases} mutated files were readable: the mutations do not reach the header");
     }
 
     /// <summary>Reads one mutated file; returns whether it was readable (after checking its rewrite).</summary>

@@ -78,6 +78,35 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void Values_larger_than_the_readers_64_KiB_buffer_round_trip()
+    {
+        using var dir = new TempDir();
+        string longText = string.Concat(Enumerable.Range(0, 30_000).Select(i => i % 7 == 0 ? "é🦙" : "abc"));
+        var entries = new List<GgufMetadataEntry>
+        {
+            new("big.string", GgufValue.String(longText)),
+            new("big.strings", GgufValue.Array(Enumerable.Range(0, 70_000).Select(i => $"tok{i}").ToArray())),
+            new("big.floats", GgufValue.Array(Enumerable.Range(0, 40_000).Select(i => i * 0.001f).ToArray())),
+            new("after", GgufValue.String("still in step")),
+        };
+        string path = dir.File("big.gguf");
+        GgufRewriter.WriteNew(path, entries, SampleFiles.Tensors(SampleFiles.TensorSpecs()));
+        Assert.True(new FileInfo(path).Length > 3 * 65536);
+
+        var file = GgufReader.Read(path);
+        for (int i = 0; i < entries.Count; i++) Assert.Equal(entries[i].Value, file.Metadata[i].Value);
+        string copy = dir.File("copy.gguf");
+        GgufRewriter.Rewrite(file, new GgufEdit(), copy);
+        Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(copy));
+
+        // Cut inside the long string: the string's length field is named (its bytes are no longer all there).
+        var bytes = File.ReadAllBytes(path);
+        var cut = Record.Exception(() => GgufReader.Read(new MemoryStream(bytes, 0, 70_000)));
+        var e = Assert.IsType<GgufFormatException>(cut);
+        Assert.Equal((file.Metadata[0].ValueOffset, "metadata[0] 'big.string' length"), (e.Offset, e.Field));
+    }
+
+    [Fact]
     public void NaN_payloads_infinities_and_signed_zeros_survive_bit_for_bit()
     {
         using var dir = new TempDir();

@@ -13,7 +13,10 @@ fi
 export LONGROPE_GGUF_PY
 log=$(mktemp)
 set +e
-dotnet test LongRopeGguf.sln -c Release "$@" 2>&1 | tee "$log"
+# Build in parallel, then run the test assemblies one at a time: llama.cpp uses every core, and two model-running
+# test hosts at once on a small machine slow each other down many times over.
+dotnet build LongRopeGguf.sln -c Release 2>&1 | tail -n 3
+dotnet test LongRopeGguf.sln -c Release --no-build -m:1 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over all test assemblies: "N passed, N failed, N skipped".

@@ -1,7 +1,7 @@
 namespace LongRopeGguf.Runtime;
 
 /// <summary>Which LongRoPE factor set a llama.cpp context runs on.</summary>
-public enum FactorSet
+public enum FactorSetKind
 {
     /// <summary>The model has no LongRoPE sets (plain RoPE, or llama.cpp's built-in linear/YaRN scaling).</summary>
     None,
@@ -27,12 +27,12 @@ public sealed record ContextRequest(
     int? ContextSize = null);
 
 /// <summary>A context to create: its size (already a multiple of <see cref="ContextPlanner.Granularity"/>), its set and why.</summary>
-public sealed record ContextPlan(int ContextSize, FactorSet FactorSet, string Reason)
+public sealed record ContextPlan(int ContextSize, FactorSetKind FactorSet, string Reason)
 {
     public string FactorSetName => FactorSet switch
     {
-        FactorSet.Short => "short",
-        FactorSet.Long => "long",
+        FactorSetKind.Short => "short",
+        FactorSetKind.Long => "long",
         _ => "none",
     };
 }
@@ -51,16 +51,16 @@ public static class ContextPlanner
     public static int RoundUp(long tokens) => (int)Math.Min(int.MaxValue / Granularity * Granularity, (tokens + Granularity - 1) / Granularity * Granularity);
 
     /// <summary>The largest context that still runs on the short set, or 0 when the original length is below 256.</summary>
-    public static int ShortContextSize(ModelRopeInfo model) => model.OriginalContextLength / Granularity * Granularity;
+    public static int ShortContextSize(ModelContextInfo model) => model.OriginalContextLength / Granularity * Granularity;
 
     /// <summary>The smallest context that runs on the long set.</summary>
-    public static int MinLongContextSize(ModelRopeInfo model) => RoundUp((long)model.OriginalContextLength + 1);
+    public static int MinLongContextSize(ModelContextInfo model) => RoundUp((long)model.OriginalContextLength + 1);
 
     /// <summary>The set llama.cpp will select for a context of <paramref name="contextSize"/> tokens.</summary>
-    public static FactorSet SetFor(ModelRopeInfo model, int contextSize) =>
-        !model.HasLongRope ? FactorSet.None : RoundUp(contextSize) > model.OriginalContextLength ? FactorSet.Long : FactorSet.Short;
+    public static FactorSetKind SetFor(ModelContextInfo model, int contextSize) =>
+        !model.HasLongRope ? FactorSetKind.None : RoundUp(contextSize) > model.OriginalContextLength ? FactorSetKind.Long : FactorSetKind.Short;
 
-    public static ContextPlan Plan(ModelRopeInfo model, ContextRequest request)
+    public static ContextPlan Plan(ModelContextInfo model, ContextRequest request)
     {
         if (request.RequiredTokens <= 0) throw new ArgumentOutOfRangeException(nameof(request), "required tokens must be positive");
         int need = request.RequiredTokens;
@@ -77,7 +77,7 @@ public static class ContextPlanner
             if (need > trained)
                 throw new RuntimeInputException($"{needText} do not fit: the model's context_length is {trained}");
             int size = RoundUp(Math.Clamp(request.PreferredTokens ?? need, need, trained));
-            return new ContextPlan(size, FactorSet.None, $"{DescribeScaling(model)}, no factor sets to switch: a context sized for {needText}");
+            return new ContextPlan(size, FactorSetKind.None, $"{DescribeScaling(model)}, no factor sets to switch: a context sized for {needText}");
         }
 
         int shortSize = ShortContextSize(model);
@@ -90,17 +90,17 @@ public static class ContextPlanner
                     throw new RuntimeInputException($"--factor-set short: the original context {original} is below llama.cpp's smallest context ({Granularity}), so the short set is never used");
                 if (need > shortSize)
                     throw new RuntimeInputException($"--factor-set short: {needText} do not fit the short set, which holds at most {shortSize} tokens (original context {original})");
-                return new ContextPlan(shortSize, FactorSet.Short, $"forced by --factor-set short ({needText})");
+                return new ContextPlan(shortSize, FactorSetKind.Short, $"forced by --factor-set short ({needText})");
             case FactorSetChoice.Long:
-                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSet.Long, $"forced by --factor-set long ({needText})");
+                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSetKind.Long, $"forced by --factor-set long ({needText})");
             default:
                 if (shortSize > 0 && need <= shortSize)
-                    return new ContextPlan(shortSize, FactorSet.Short, $"{needText} fit the original context {original}");
-                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSet.Long, $"{needText} exceed the original context {original}");
+                    return new ContextPlan(shortSize, FactorSetKind.Short, $"{needText} fit the original context {original}");
+                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSetKind.Long, $"{needText} exceed the original context {original}");
         }
     }
 
-    private static int LongSize(ModelRopeInfo model, ContextRequest request, int need, string needText, int minLong)
+    private static int LongSize(ModelContextInfo model, ContextRequest request, int need, string needText, int minLong)
     {
         int trained = model.ContextLength;
         if (need > trained)
@@ -110,7 +110,7 @@ public static class ContextPlanner
         return Math.Max(RoundUp(Math.Clamp(request.PreferredTokens ?? need, need, trained)), minLong);
     }
 
-    private static ContextPlan PlanFixed(ModelRopeInfo model, ContextRequest request, int fixedSize, int need, string needText)
+    private static ContextPlan PlanFixed(ModelContextInfo model, ContextRequest request, int fixedSize, int need, string needText)
     {
         if (fixedSize <= 0) throw new RuntimeInputException($"--context {fixedSize}: must be a positive number of tokens");
         if (fixedSize > model.ContextLength)
@@ -125,15 +125,15 @@ public static class ContextPlanner
                 throw new RuntimeInputException($"--factor-set {request.FactorSet.ToString().ToLowerInvariant()}: {model.Path} has no LongRoPE factor sets ({DescribeScaling(model)})");
             return new ContextPlan(size, set, $"fixed by --context {fixedSize}; {DescribeScaling(model)}");
         }
-        if (request.FactorSet == FactorSetChoice.Short && set == FactorSet.Long)
+        if (request.FactorSet == FactorSetChoice.Short && set == FactorSetKind.Long)
             throw new RuntimeInputException($"--context {fixedSize} with --factor-set short: llama.cpp runs a {size}-token context on the long set; the short set allows at most {ShortContextSize(model)}");
-        if (request.FactorSet == FactorSetChoice.Long && set == FactorSet.Short)
+        if (request.FactorSet == FactorSetChoice.Long && set == FactorSetKind.Short)
             throw new RuntimeInputException($"--context {fixedSize} with --factor-set long: a {size}-token context runs on the short set; the long set needs more than {model.OriginalContextLength}");
-        string relation = set == FactorSet.Long ? ">" : "<=";
+        string relation = set == FactorSetKind.Long ? ">" : "<=";
         string rounded = size == fixedSize ? "" : $" (rounded to {size})";
         return new ContextPlan(size, set, $"fixed by --context {fixedSize}{rounded}: {size} {relation} original context {model.OriginalContextLength}");
     }
 
-    private static string DescribeScaling(ModelRopeInfo model) =>
+    private static string DescribeScaling(ModelContextInfo model) =>
         model.HasBuiltInScaling ? $"built-in {model.ScalingType} scaling" : "plain RoPE";
 }

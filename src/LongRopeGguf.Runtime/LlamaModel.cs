@@ -16,7 +16,7 @@ public sealed class LlamaModel : IDisposable
     private readonly Dictionary<int, ModelContext> _idle = new();
     private bool _disposed;
 
-    private LlamaModel(ModelRopeInfo info, LLamaWeights weights, BackendInfo backend, RunnerOptions options, int gpuLayers,
+    private LlamaModel(ModelContextInfo info, LLamaWeights weights, BackendInfo backend, RunnerOptions options, int gpuLayers,
         (int, int)? offload, TimeSpan loadTime)
     {
         Info = info;
@@ -31,7 +31,7 @@ public sealed class LlamaModel : IDisposable
     /// <summary>How many times this process has loaded weights through the runner (the proof that moves never reload).</summary>
     public static int WeightLoads => Volatile.Read(ref s_weightLoads);
 
-    public ModelRopeInfo Info { get; }
+    public ModelContextInfo Info { get; }
     public LLamaWeights Weights { get; }
     public BackendInfo Backend { get; }
     public RunnerOptions Options { get; }
@@ -52,7 +52,7 @@ public sealed class LlamaModel : IDisposable
     {
         options ??= new RunnerOptions();
         options.Validate();
-        var info = ModelRopeInfo.Read(path);
+        var info = ModelContextInfo.Read(path);
         var backend = NativeRuntime.Backend();
         int allLayers = info.LayerCount + 1; // repeating layers + the output layer, as llama.cpp counts them
         int gpuLayers = options.GpuLayers switch

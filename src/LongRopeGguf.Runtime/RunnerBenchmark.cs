@@ -66,7 +66,7 @@ public static class RunnerBenchmark
     public static readonly int[] DefaultLengths = [512, 2048, 4096];
 
     /// <summary>The requested lengths that fit the model; when the defaults are used, ones that do not fit are skipped, not an error.</summary>
-    public static (List<int> Run, List<string> Skipped) ChooseLengths(ModelRopeInfo info, IReadOnlyList<int>? requested, int decodeTokens)
+    public static (List<int> Run, List<string> Skipped) ChooseLengths(ModelContextInfo info, IReadOnlyList<int>? requested, int decodeTokens)
     {
         var run = new List<int>();
         var skipped = new List<string>();
@@ -193,7 +193,7 @@ public static class RunnerBenchmark
             // Fill the short context as far as the conversation or the context allows, then let the next turn overflow it.
             int first = Math.Min(history.Length - 1, shortSize - 1);
             conversation.Append(history[..first], 0, ct);
-            if (conversation.Plan!.FactorSet != FactorSet.Short) throw new InvalidOperationException("the benchmark conversation did not start on the short set");
+            if (conversation.Plan!.FactorSet != FactorSetKind.Short) throw new InvalidOperationException("the benchmark conversation did not start on the short set");
             var result = conversation.Append(history[first..], Math.Max(0, shortSize + 1 - history.Length), ct);
             var move = result.Move ?? throw new InvalidOperationException("the benchmark conversation did not move");
             if (run > 0) moves.Add(move);

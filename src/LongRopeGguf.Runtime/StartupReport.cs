@@ -20,7 +20,7 @@ public static class StartupReport
     }
 
     /// <summary>"tiny (llama, 6 layers, context 4096; LongRoPE: short set up to 512, long set above)".</summary>
-    public static string Model(ModelRopeInfo info)
+    public static string Model(ModelContextInfo info)
     {
         string rope = info.HasLongRope
             ? $"LongRoPE: short set up to {info.OriginalContextLength} tokens, long set above"

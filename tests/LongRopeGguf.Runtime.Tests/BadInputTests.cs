@@ -82,7 +82,7 @@ public class BadInputTests
     {
         // Past our estimate, llama.cpp's own allocation fails (96 GiB of KV); LLamaContext would crash the process here.
         using var model = Load(TestPaths.TinyModel);
-        var parameters = model.ContextParams(new ContextPlan(1 << 24, FactorSet.None, "test"));
+        var parameters = model.ContextParams(new ContextPlan(1 << 24, FactorSetKind.None, "test"));
         var e = Assert.Throws<LlamaFailureException>(() => ModelContext.Create(model, parameters, NativeRuntime.Log.Position));
         Assert.StartsWith($"llama.cpp cannot create a {1 << 24}-token context: ", e.Message);
         Assert.Contains("failed to allocate", e.Message);

@@ -6,22 +6,22 @@ namespace LongRopeGguf.Runtime.Tests;
 /// <summary>The planner's arithmetic, on header descriptions (no llama.cpp needed), and the header reading it relies on.</summary>
 public class ContextPlannerTests
 {
-    private static ModelRopeInfo LongRope(int original, int contextLength) =>
+    private static ModelContextInfo LongRope(int original, int contextLength) =>
         new("m.gguf", "m", "llama", contextLength, 32, HasLongRope: true, original, "longrope", 1f, null);
 
-    private static ModelRopeInfo Plain(int contextLength, string? scaling = null) =>
+    private static ModelContextInfo Plain(int contextLength, string? scaling = null) =>
         new("m.gguf", "m", "llama", contextLength, 32, HasLongRope: false, contextLength, scaling, null, null);
 
     [Theory]
-    [InlineData(4096, 1, 4096, FactorSet.Short)]
-    [InlineData(4096, 4096, 4096, FactorSet.Short)]
-    [InlineData(4096, 4097, 4352, FactorSet.Long)]
-    [InlineData(4096, 10000, 10240, FactorSet.Long)]
-    [InlineData(4000, 3840, 3840, FactorSet.Short)] // largest multiple of 256 not above 4000
-    [InlineData(4000, 3841, 4096, FactorSet.Long)]  // 4096 > 4000 already selects long
-    [InlineData(300, 200, 256, FactorSet.Short)]
-    [InlineData(200, 100, 256, FactorSet.Long)]     // no context is small enough for the short set
-    public void Auto_picks_the_short_set_while_the_work_fits_the_original_context(int original, int need, int size, FactorSet set)
+    [InlineData(4096, 1, 4096, FactorSetKind.Short)]
+    [InlineData(4096, 4096, 4096, FactorSetKind.Short)]
+    [InlineData(4096, 4097, 4352, FactorSetKind.Long)]
+    [InlineData(4096, 10000, 10240, FactorSetKind.Long)]
+    [InlineData(4000, 3840, 3840, FactorSetKind.Short)] // largest multiple of 256 not above 4000
+    [InlineData(4000, 3841, 4096, FactorSetKind.Long)]  // 4096 > 4000 already selects long
+    [InlineData(300, 200, 256, FactorSetKind.Short)]
+    [InlineData(200, 100, 256, FactorSetKind.Long)]     // no context is small enough for the short set
+    public void Auto_picks_the_short_set_while_the_work_fits_the_original_context(int original, int need, int size, FactorSetKind set)
     {
         var plan = ContextPlanner.Plan(LongRope(original, 131072), new ContextRequest(need));
         Assert.Equal(set, plan.FactorSet);
@@ -44,14 +44,14 @@ public class ContextPlannerTests
     {
         var m = LongRope(4096, 131072);
         var forcedLong = ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Long));
-        Assert.Equal((4352, FactorSet.Long), (forcedLong.ContextSize, forcedLong.FactorSet));
+        Assert.Equal((4352, FactorSetKind.Long), (forcedLong.ContextSize, forcedLong.FactorSet));
         var forcedShort = ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Short));
-        Assert.Equal((4096, FactorSet.Short), (forcedShort.ContextSize, forcedShort.FactorSet));
+        Assert.Equal((4096, FactorSetKind.Short), (forcedShort.ContextSize, forcedShort.FactorSet));
         Assert.Contains("do not fit the short set, which holds at most 4096 tokens",
             Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(5000, FactorSet: FactorSetChoice.Short))).Message);
 
         var fixedPlan = ContextPlanner.Plan(m, new ContextRequest(100, ContextSize: 5000));
-        Assert.Equal((5120, FactorSet.Long), (fixedPlan.ContextSize, fixedPlan.FactorSet));
+        Assert.Equal((5120, FactorSetKind.Long), (fixedPlan.ContextSize, fixedPlan.FactorSet));
         Assert.Equal("fixed by --context 5000 (rounded to 5120): 5120 > original context 4096", fixedPlan.Reason);
         Assert.Contains("runs a 5120-token context on the long set",
             Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Short, ContextSize: 5000))).Message);
@@ -65,7 +65,7 @@ public class ContextPlannerTests
     public void Models_without_longrope_get_a_context_sized_for_the_work()
     {
         var plan = ContextPlanner.Plan(Plain(8192), new ContextRequest(1000));
-        Assert.Equal((1024, FactorSet.None), (plan.ContextSize, plan.FactorSet));
+        Assert.Equal((1024, FactorSetKind.None), (plan.ContextSize, plan.FactorSet));
         Assert.StartsWith("plain RoPE, no factor sets to switch", plan.Reason);
         var yarn = ContextPlanner.Plan(Plain(32768, "yarn"), new ContextRequest(1000));
         Assert.StartsWith("built-in yarn scaling", yarn.Reason);
@@ -75,11 +75,11 @@ public class ContextPlannerTests
     [Fact]
     public void Header_reading_finds_the_longrope_keys_and_tensors()
     {
-        var tiny = ModelRopeInfo.Read(TestPaths.TinyModel);
+        var tiny = ModelContextInfo.Read(TestPaths.TinyModel);
         Assert.Equal(("llama", 512, 6, false, 512), (tiny.Architecture, tiny.ContextLength, tiny.LayerCount, tiny.HasLongRope, tiny.OriginalContextLength));
         Assert.Null(tiny.Warning);
 
-        var patched = ModelRopeInfo.Read(PatchedModelFixture.PatchedModel);
+        var patched = ModelContextInfo.Read(PatchedModelFixture.PatchedModel);
         Assert.Equal((4096, true, 512, "longrope"), (patched.ContextLength, patched.HasLongRope, patched.OriginalContextLength, patched.ScalingType));
         Assert.Equal(1f, patched.AttnFactor);
 
@@ -88,7 +88,7 @@ public class ContextPlannerTests
         GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit()
             .SetValue("llama.rope.scaling.type", GgufValue.String("longrope"))
             .SetValue("llama.rope.scaling.original_context_length", GgufValue.UInt32(256)), dir.File("x.gguf"));
-        var declared = ModelRopeInfo.Read(dir.File("x.gguf"));
+        var declared = ModelContextInfo.Read(dir.File("x.gguf"));
         Assert.False(declared.HasLongRope);
         Assert.Equal(256, declared.OriginalContextLength);
         Assert.Contains("no factor tensors", declared.Warning);

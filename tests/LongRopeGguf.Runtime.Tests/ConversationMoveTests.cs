@@ -20,7 +20,7 @@ public class ConversationMoveTests
         // Turn 1: 400 tokens + 32 generated fit the short context.
         var turn1 = model.Tokenize(PassKeyPrompt(399, 0.3, 27182), addBos: true);
         conversation.Append(turn1, reserve: 32);
-        Assert.Equal(FactorSet.Short, conversation.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Short, conversation.Plan!.FactorSet);
         var reply1 = conversation.Generate(Greedy32);
         Assert.StartsWith("27182", reply1.Text);
         int afterTurn1 = conversation.Tokens.Count;
@@ -34,9 +34,9 @@ public class ConversationMoveTests
 
         var move = Assert.Single(moves);
         Assert.Same(move, prefill.Move);
-        Assert.Equal(FactorSet.Short, move.From.FactorSet);
+        Assert.Equal(FactorSetKind.Short, move.From.FactorSet);
         Assert.Equal(512, move.From.ContextSize);
-        Assert.Equal(FactorSet.Long, move.To.FactorSet);
+        Assert.Equal(FactorSetKind.Long, move.To.FactorSet);
         Assert.Equal(2048, move.To.ContextSize); // twice the need (900 + 32), rounded up to 256
         Assert.Equal(total, move.TokensReprefilled);
         Assert.StartsWith("moved to the long factor set (n_ctx 2048): ", move.Describe());
@@ -66,7 +66,7 @@ public class ConversationMoveTests
         conversation.Append(model.Tokenize(PassKeyPrompt(299, 0.5, 31415), addBos: true), reserve: 16);
         var shortContext = conversation.Context;
         conversation.Append(model.Tokenize(new string('a', 400), addBos: false), reserve: 16);
-        Assert.Equal(FactorSet.Long, conversation.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Long, conversation.Plan!.FactorSet);
         int created = model.ContextsCreated;
 
         conversation.Reset();
@@ -87,7 +87,7 @@ public class ConversationMoveTests
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         Assert.Throws<OperationCanceledException>(() => conversation.Append(model.Tokenize(new string('a', 400), addBos: false), 5, cancelled.Token));
-        Assert.Equal(FactorSet.Short, conversation.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Short, conversation.Plan!.FactorSet);
         Assert.Equal(prompt, conversation.Tokens);
         Assert.Empty(conversation.Moves);
         Assert.Equal("31415", conversation.Generate(new GenerationOptions(5, SamplingOptions.Greedy)).Text);
@@ -101,12 +101,12 @@ public class ConversationMoveTests
         using var chat = new ChatSession(model, new ChatOptions(null, new GenerationOptions(8, SamplingOptions.Greedy, ["."])));
         Assert.False(chat.UsesTemplate); // the tiny model has no chat template: plain continuation
         var start = chat.Start();
-        Assert.Equal(FactorSet.Short, start.FactorSet);
+        Assert.Equal(FactorSetKind.Short, start.FactorSet);
 
         var first = chat.Ask(PassKeyPrompt(399, 0.2, 27182), null, CancellationToken.None);
         Assert.Equal("27182", first.Generation.Text);
         Assert.Null(first.Prefill.Move);
-        Assert.Equal(FactorSet.Short, chat.Stats.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Short, chat.Stats.Plan!.FactorSet);
 
         // The second turn asks again with ~460 more tokens of filler: the conversation moves to the long set, and the
         // key from the first turn (now ~850 tokens back) is still found.
@@ -114,7 +114,7 @@ public class ConversationMoveTests
         var question = ". " + PassKeyPrompt(460, 0.5, 0).Replace("The pass key is 0. Remember it. 0 is the pass key. ", "");
         var second = chat.Ask(question, streamed.Add, CancellationToken.None);
         Assert.NotNull(second.Prefill.Move);
-        Assert.Equal(FactorSet.Long, chat.Stats.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Long, chat.Stats.Plan!.FactorSet);
         Assert.Equal("27182", second.Generation.Text);
         Assert.Equal("27182", string.Concat(streamed));
         Assert.Equal(1, chat.Stats.Moves);

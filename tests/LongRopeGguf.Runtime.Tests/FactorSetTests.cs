@@ -47,7 +47,7 @@ public class FactorSetTests
 
         using var onPatched = new Conversation(patched);
         onPatched.Append(tokens, reserve: 5);
-        Assert.Equal(FactorSet.Short, onPatched.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Short, onPatched.Plan!.FactorSet);
         Assert.Equal(512, onPatched.Context!.Size);
         Assert.Equal(512, onPatched.Context.SequenceContextSize);
 
@@ -68,7 +68,7 @@ public class FactorSetTests
         using var conversation = new Conversation(patched);
         conversation.Append(tokens, reserve: 5);
         var plan = conversation.Plan!;
-        Assert.Equal(FactorSet.Long, plan.FactorSet);
+        Assert.Equal(FactorSetKind.Long, plan.FactorSet);
         Assert.Equal(1536, plan.ContextSize);
         Assert.True(conversation.Context!.SequenceContextSize > PatchedModelFixture.OriginalContext);
         Assert.Contains("exceed the original context 512", plan.Reason);
@@ -81,7 +81,7 @@ public class FactorSetTests
         // The same prompt in a context of the same size on the unpatched file (plain RoPE past its training length)
         // computes something else and loses the key: the long factors are what makes the difference.
         using var plain = Load(TestPaths.TinyModel);
-        var (plainLogits, plainText) = DirectGreedy(plain, plan with { FactorSet = FactorSet.None }, tokens, 5);
+        var (plainLogits, plainText) = DirectGreedy(plain, plan with { FactorSet = FactorSetKind.None }, tokens, 5);
         Assert.True(MaxAbsDiff(runnerLogits, plainLogits) > 1f);
         Assert.NotEqual("31415", plainText);
     }
@@ -94,7 +94,7 @@ public class FactorSetTests
 
         using var forced = new Conversation(patched, new ConversationOptions(FactorSetChoice.Long));
         forced.Append(tokens, reserve: 5);
-        Assert.Equal(FactorSet.Long, forced.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Long, forced.Plan!.FactorSet);
         Assert.Equal(768, forced.Context!.Size); // the next multiple of 256 above the original 512
         Assert.Contains("forced by --factor-set long", forced.Plan.Reason);
 
@@ -115,17 +115,17 @@ public class FactorSetTests
         var e = Assert.Throws<RuntimeInputException>(() => conversation.Append(patched.Tokenize(new string('x', 400), addBos: false), reserve: 8));
         Assert.Contains("do not fit the short set, which holds at most 512 tokens", e.Message);
         Assert.Equal(first.Length, conversation.Tokens.Count);
-        Assert.Equal(FactorSet.Short, conversation.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.Short, conversation.Plan!.FactorSet);
         Assert.Empty(conversation.Moves);
         Assert.Equal("31415", conversation.Generate(new GenerationOptions(5, SamplingOptions.Greedy)).Text);
     }
 
     [Theory]
-    [InlineData(512, FactorSet.Short, 512)]
-    [InlineData(300, FactorSet.Short, 512)]
-    [InlineData(513, FactorSet.Long, 768)]
-    [InlineData(1024, FactorSet.Long, 1024)]
-    public void A_fixed_context_runs_on_the_set_llama_cpp_selects_for_its_size(int requested, FactorSet expected, int size)
+    [InlineData(512, FactorSetKind.Short, 512)]
+    [InlineData(300, FactorSetKind.Short, 512)]
+    [InlineData(513, FactorSetKind.Long, 768)]
+    [InlineData(1024, FactorSetKind.Long, 1024)]
+    public void A_fixed_context_runs_on_the_set_llama_cpp_selects_for_its_size(int requested, FactorSetKind expected, int size)
     {
         using var patched = Load(PatchedModelFixture.PatchedModel);
         using var conversation = new Conversation(patched, new ConversationOptions(ContextSize: requested));

@@ -1,10 +1,10 @@
-using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
+using LongRopeFactorSet = LongRopeGguf.LongRope.FactorSet;
 
 namespace LongRopeGguf.Runtime.Tests;
 
 /// <summary>
-/// A LongRoPE-patched copy of the tiny model, made with the GGUF library directly (stand-in for the project's patcher
-/// until it lands; everything that builds the file is in this one file so it can be swapped for LongRopePatcher).
+/// A LongRoPE-patched copy of the tiny model, made by the project's patcher (LongRopePatcher) with the sets below.
 /// Short set: all factors 1 with attn_factor 1, so a short context computes exactly what the unpatched model does.
 /// Long set: a YaRN-like ramp for a 4x extension (high-frequency pairs kept, low-frequency pairs divided by 4, linear in
 /// between by pair index), with which the model finds a pass key at 1500 tokens where plain RoPE does not.
@@ -29,16 +29,9 @@ public static class PatchedModelFixture
     public static void Write(string source, string target, float[] shortFactors, float[] longFactors,
         int originalContext = OriginalContext, int contextLength = PatchedContext, float attnFactor = 1f)
     {
-        var file = GgufReader.Read(source);
-        string arch = file.Architecture!;
-        var edit = new GgufEdit()
-            .SetValue($"{arch}.rope.scaling.type", GgufValue.String("longrope"))
-            .SetValue($"{arch}.rope.scaling.original_context_length", GgufValue.UInt32((uint)originalContext))
-            .SetValue($"{arch}.rope.scaling.attn_factor", GgufValue.Float32(attnFactor))
-            .SetValue($"{arch}.context_length", GgufValue.UInt32((uint)contextLength))
-            .SetTensor(new OutputTensor("rope_factors_long.weight", GgmlType.F32, [(ulong)longFactors.Length], TensorData.Float32(longFactors)))
-            .SetTensor(new OutputTensor("rope_factors_short.weight", GgmlType.F32, [(ulong)shortFactors.Length], TensorData.Float32(shortFactors)));
-        GgufRewriter.Rewrite(file, edit, target);
+        var set = LongRopeFactorSet.Create(longFactors, shortFactors, originalContext, contextLength,
+            AttentionFactorPolicy.Explicit, attnFactor, "runtime test fixture: short all 1, long YaRN-like ramp");
+        LongRopePatcher.Patch(source, set, target);
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ public class ReferencePromptTests
         using var conversation = new Conversation(model);
         var prefill = conversation.Append(tokens, reserve: 5);
         Assert.Equal(tokens.Length, prefill.Tokens);
-        Assert.Equal(FactorSet.None, conversation.Plan!.FactorSet);
+        Assert.Equal(FactorSetKind.None, conversation.Plan!.FactorSet);
         Assert.Equal(512, conversation.Context!.Size);
 
         float diff = MaxAbsDiff(conversation.CurrentLogits(), Reference.LastLogits);

@@ -32,7 +32,7 @@ public static class BenchCommand
         cmd.SetAction(r => RuntimeCommandOptions.Run(interrupt =>
         {
             var requested = ParseLengths(r.GetValue(lengths));
-            var info = ModelRopeInfo.Read(r.GetValue(model)!.FullName);
+            var info = ModelContextInfo.Read(r.GetValue(model)!.FullName);
             var (run, skipped) = RunnerBenchmark.ChooseLengths(info, requested, r.GetValue(decode));
             var options = new BenchOptions(run, r.GetValue(decode), r.GetValue(repeats), r.GetValue(move));
             options.Validate();

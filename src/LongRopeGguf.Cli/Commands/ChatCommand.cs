@@ -40,10 +40,10 @@ public static class ChatCommand
     }
 
     /// <summary>The startup line's plan part: the set in use and when the conversation would move.</summary>
-    internal static string Policy(ModelRopeInfo info, ContextPlan plan, FactorSetChoice choice, bool fixedContext)
+    internal static string Policy(ModelContextInfo info, ContextPlan plan, FactorSetChoice choice, bool fixedContext)
     {
         string now = StartupReport.Plan(plan);
-        if (!info.HasLongRope || fixedContext || choice != FactorSetChoice.Auto || plan.FactorSet != FactorSet.Short)
+        if (!info.HasLongRope || fixedContext || choice != FactorSetChoice.Auto || plan.FactorSet != FactorSetKind.Short)
             return now;
         return $"{now}; moves to the long set (re-prefilling the conversation once) when a turn needs more than {plan.ContextSize} tokens, up to {info.ContextLength}";
     }

@@ -116,7 +116,7 @@ public sealed class RuntimeCommandOptions
         var runner = Runner(r);
         runner.Validate();
         if (r.GetValue(Context) is <= 0 and var c) throw new RuntimeInputException($"--context {c}: must be a positive number of tokens");
-        ModelRopeInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
+        ModelContextInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
         NativeRuntime.Configure(r.GetValue(NativeLib), r.GetValue(Verbose), r.GetValue(LogFile));
         return LlamaModel.Load(model.FullName, runner);
     }

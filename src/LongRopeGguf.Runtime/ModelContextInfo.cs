@@ -1,4 +1,5 @@
 using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
 
 namespace LongRopeGguf.Runtime;
 
@@ -14,7 +15,7 @@ namespace LongRopeGguf.Runtime;
 /// </param>
 /// <param name="ScalingType"><c>{arch}.rope.scaling.type</c> as written, or null.</param>
 /// <param name="Warning">A problem with the LongRoPE data that llama.cpp would not report (it runs silently wrong).</param>
-public sealed record ModelRopeInfo(
+public sealed record ModelContextInfo(
     string Path,
     string Name,
     string Architecture,
@@ -32,16 +33,10 @@ public sealed record ModelRopeInfo(
     /// </summary>
     public long? KvBytesPerToken { get; init; }
 
-    public const string LongFactorsTensor = "rope_factors_long.weight";
-    public const string ShortFactorsTensor = "rope_factors_short.weight";
-
-    /// <summary>Architectures whose llama.cpp loader reads the factor tensors whatever rope.scaling.type says (facts doc).</summary>
-    private static readonly HashSet<string> s_alwaysLongRope = new(StringComparer.Ordinal) { "phi3", "phimoe", "minicpm3" };
-
     /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
 
-    public static ModelRopeInfo Read(string path)
+    public static ModelContextInfo Read(string path)
     {
         if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a directory, not a GGUF model file");
         if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such model file");
@@ -49,27 +44,34 @@ public sealed record ModelRopeInfo(
         return FromHeader(file, path);
     }
 
-    public static ModelRopeInfo FromHeader(GgufFile file, string path)
+    public static ModelContextInfo FromHeader(GgufFile file, string path)
     {
         string arch = file.Architecture
             ?? throw new RuntimeInputException($"{path}: no general.architecture key: not a llama.cpp model");
-        int contextLength = ReadCount(file, path, $"{arch}.context_length")
-            ?? throw new RuntimeInputException($"{path}: no {arch}.context_length key");
+        int contextLength = ReadCount(file, path, LongRopeKeys.ContextLength(arch))
+            ?? throw new RuntimeInputException($"{path}: no {LongRopeKeys.ContextLength(arch)} key");
         int layers = ReadCount(file, path, $"{arch}.block_count") ?? 0;
-        string? scalingType = file.TryGetValue($"{arch}.rope.scaling.type", out var st) && st.Type == GgufValueType.String ? st.AsString() : null;
-        float? attn = file.TryGetValue($"{arch}.rope.scaling.attn_factor", out var af) && af.Type == GgufValueType.Float32 ? af.AsFloat32() : null;
-        int original = ReadCount(file, path, $"{arch}.rope.scaling.original_context_length") ?? contextLength;
+        string? scalingType = file.TryGetValue(LongRopeKeys.ScalingType(arch), out var st) && st.Type == GgufValueType.String ? st.AsString() : null;
+        float? attn = file.TryGetValue(LongRopeKeys.AttentionFactor(arch), out var af) && af.Type == GgufValueType.Float32 ? af.AsFloat32() : null;
+        int original = ReadCount(file, path, LongRopeKeys.OriginalContextLength(arch)) ?? contextLength;
         string name = file.TryGetValue(GgufKeys.Name, out var n) && n.Type == GgufValueType.String ? n.AsString() : System.IO.Path.GetFileNameWithoutExtension(path);
 
-        bool hasLong = file.TryGetTensor(LongFactorsTensor, out _);
-        bool hasShort = file.TryGetTensor(ShortFactorsTensor, out _);
-        bool readsFactors = scalingType == "longrope" || s_alwaysLongRope.Contains(arch);
+        bool hasLong = file.TryGetTensor(LongRopeKeys.LongFactorsTensor, out _);
+        bool hasShort = file.TryGetTensor(LongRopeKeys.ShortFactorsTensor, out _);
+        bool isLongRope = scalingType == LongRopeKeys.LongRopeScalingType;
+        // Which loaders create the factor tensors (facts doc): some always, the llama family only with scaling type longrope.
+        bool readsFactors = LongRopeArchitectures.SupportOf(arch) switch
+        {
+            FactorTensorSupport.Always => true,
+            FactorTensorSupport.WhenLongRope => isLongRope,
+            _ => false,
+        };
         string? warning = null;
-        if (scalingType == "longrope" && !hasLong && !hasShort)
+        if (isLongRope && !hasLong && !hasShort)
             warning = "rope.scaling.type is longrope but the file has no factor tensors: llama.cpp runs it as plain RoPE";
         else if (readsFactors && hasLong && !hasShort)
-            warning = $"no {ShortFactorsTensor}: contexts up to {original} tokens run without factors";
-        return new ModelRopeInfo(path, name, arch, contextLength, layers, readsFactors && hasLong, original, scalingType, attn, warning)
+            warning = $"no {LongRopeKeys.ShortFactorsTensor}: contexts up to {original} tokens run without factors";
+        return new ModelContextInfo(path, name, arch, contextLength, layers, readsFactors && hasLong, original, scalingType, attn, warning)
         {
             KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
         };

@@ -50,7 +50,10 @@ public static class UsageErrors
             var names = token.StartsWith('-') ? options : subcommands;
             string? close = names.Where(n => Distance(token, n) <= Math.Min(2, token.Length / 3) || (token.Length >= 2 && !token.StartsWith('-') && n.StartsWith(token, StringComparison.Ordinal)))
                 .OrderBy(n => Distance(token, n)).FirstOrDefault();
-            if (close is not null) return $"{text} Did you mean '{close}'?";
+            if (close is null) continue;
+            // A misspelt command leaves every word after it unmatched too; the misspelling is the one thing to say.
+            if (!token.StartsWith('-')) return $"Unknown command '{token}'. Did you mean '{close}'?";
+            return $"{text} Did you mean '{close}'?";
         }
         return text;
     }

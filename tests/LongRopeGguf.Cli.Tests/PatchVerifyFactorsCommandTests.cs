@@ -240,13 +240,14 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     public void Patching_a_patched_file_replaces_its_factors_as_if_the_original_had_been_patched()
     {
         using var dir = new TempDir();
-        string yarnFile = dir.File("yarn.gguf"), repatched = dir.File("repatched.gguf"), direct = dir.File("direct.gguf"), twice = dir.File("twice.gguf");
+        string yarnFile = dir.File("yarn.gguf"), repatched = dir.File("repatched.gguf"), twice = dir.File("twice.gguf");
         AssertExit(0, CliProcess.Run("patch", TestPaths.TinyModel, "-f", fx.YarnFactors, "-o", yarnFile));
         byte[] yarnHash = Sha(yarnFile);
 
         var r = CliProcess.Run("patch", yarnFile, "-f", fx.PiFactors, "-o", repatched, "--json");
         AssertExit(0, r);
-        AssertExit(0, CliProcess.Run("patch", TestPaths.TinyModel, "-f", fx.PiFactors, "-o", direct));
+        // The fixture's file is the original patched once with the same pi set (by the library the command runs).
+        string direct = fx.Patched;
         AssertExit(0, CliProcess.Run("patch", direct, "-f", fx.PiFactors, "-o", twice));
 
         using var json = JsonDocument.Parse(r.Stdout);
@@ -568,10 +569,10 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["patch", "{model}"], "patch needs --factors FILE (or --remove)" },
         { ["patch", "{model}", "-f", "{pi}", "--in-place", "-o", "{out}"], "--in-place modifies MODEL itself; it cannot be combined with another --output" },
         { ["patch", "{model}", "-f", "{pi}", "-o", "{model}"], "the output would overwrite the input model; give another -o FILE, or --in-place" },
-        { ["patch", "{model}", "-f", "{pi}", "--context", "many"], "Cannot parse argument 'many' for option '--context' as a whole number." },
+        { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number." },
+        { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn or ones" },
-        { ["factors", "make", "-m", "{model}", "--method", "pi"], "Option '--scale' is required." },
-        { ["pach"], "Unrecognized command or argument 'pach'. Did you mean 'patch'?" },
+        { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
     };
 
     [Theory]
@@ -593,7 +594,6 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
 
     [Theory]
     [InlineData("patch", "-f, --factors <FILE>", "--attn-factor <su|yarn|none|VALUE>", "--in-place", "--remove", "MODEL.longrope.gguf")]
-    [InlineData("verify", "<MODEL>", "--json", "Exit 0:", "2: not a readable GGUF file")]
     [InlineData("factors make", "--method <pi|ntk|yarn|ones> (REQUIRED)", "-s, --scale <S> (REQUIRED)", "-o, --output <FILE>", "--json")]
     public void Help_describes_the_options_with_what_they_take(string command, params string[] expected)
     {

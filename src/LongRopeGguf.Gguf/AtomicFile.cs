@@ -3,12 +3,32 @@ namespace LongRopeGguf.Gguf;
 /// <summary>
 /// Writes a file under a temporary name beside the target and renames it over the target only when complete, so an
 /// exception, Ctrl-C or kill never leaves a half-written file at the target path. The temporary file is deleted on
-/// failure; one left by a killed process (its pid no longer running) is removed by the next write to that target.
+/// failure (exceptions, cancellation) and when the process exits through Environment.Exit or the end of Main while a
+/// write is in flight (ProcessExit). Signals are the application's business: a .NET process killed by SIGKILL, or by
+/// SIGTERM/SIGINT that nothing handles, runs no cleanup at all (the CLI turns Ctrl-C and SIGTERM into cancellation).
+/// A temporary file left by a process that is gone (its pid no longer running) is removed by the next write to that
+/// target.
 /// </summary>
-public sealed class AtomicFile : IDisposable
+public sealed partial class AtomicFile : IDisposable
 {
     private const string TempMarker = ".longrope-tmp-";
     private bool _committed;
+
+    /// <summary>Temporary files being written by this process, deleted if the process exits before they are done.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> s_pending = new(StringComparer.Ordinal);
+
+    static AtomicFile()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (string temp in s_pending.Keys) TryDelete(temp);
+        };
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
 
     private AtomicFile(string targetPath, string tempPath, FileStream stream)
     {
@@ -29,6 +49,7 @@ public sealed class AtomicFile : IDisposable
         RemoveStaleTempFiles(dir, System.IO.Path.GetFileName(full));
         string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid():N}");
         var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16);
+        s_pending[temp] = 0;
         return new AtomicFile(full, temp, stream);
     }
 
@@ -39,13 +60,15 @@ public sealed class AtomicFile : IDisposable
         Stream.Dispose();
         File.Move(TempPath, TargetPath, overwrite: true);
         _committed = true;
+        s_pending.TryRemove(TempPath, out _);
     }
 
     public void Dispose()
     {
         if (_committed) return;
         Stream.Dispose();
-        try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        TryDelete(TempPath);
+        s_pending.TryRemove(TempPath, out _);
     }
 
     private static void RemoveStaleTempFiles(string dir, string targetName)
@@ -55,7 +78,7 @@ public sealed class AtomicFile : IDisposable
             string rest = System.IO.Path.GetFileName(f)[($".{targetName}{TempMarker}").Length..];
             int dash = rest.IndexOf('-');
             if (dash <= 0 || !int.TryParse(rest[..dash], out int pid) || IsRunning(pid)) continue;
-            try { File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            TryDelete(f);
         }
     }
 
@@ -66,14 +89,36 @@ public sealed class AtomicFile : IDisposable
         catch (ArgumentException) { return false; }
     }
 
-    /// <summary>True when the two paths name the same file (after resolving symbolic links).</summary>
-    public static bool SameFile(string a, string b)
+    /// <summary>True when the two paths name the same file after resolving symbolic links, in the file name and in
+    /// any folder on the way (so "models-link/x.gguf" is seen to be "models/x.gguf"). Hard links are not detected.</summary>
+    public static bool SameFile(string a, string b) => string.Equals(Canonical(a), Canonical(b), StringComparison.Ordinal);
+
+    /// <summary>The path with every symbolic link resolved; for a file that does not exist yet, its folder's
+    /// canonical path plus its name.</summary>
+    private static string Canonical(string path)
     {
-        static string Resolve(string p)
+        string full = System.IO.Path.GetFullPath(path);
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
         {
-            var info = new FileInfo(System.IO.Path.GetFullPath(p));
-            return info.Exists && info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName : info.FullName;
+            var info = new FileInfo(full);
+            return info.Exists && info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full : full;
         }
-        return string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
+        if (RealPath(full) is { } real) return real;
+        string? dir = System.IO.Path.GetDirectoryName(full);
+        return dir is not null && RealPath(dir) is { } realDir ? System.IO.Path.Combine(realDir, System.IO.Path.GetFileName(full)) : full;
     }
+
+    private static string? RealPath(string path)
+    {
+        IntPtr resolved = realpath(path, IntPtr.Zero);
+        if (resolved == IntPtr.Zero) return null; // does not exist (or cannot be resolved)
+        try { return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(resolved); }
+        finally { free(resolved); }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial IntPtr realpath(string path, IntPtr resolved);
+
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    private static partial void free(IntPtr pointer);
 }

@@ -1,7 +1,8 @@
 namespace LongRopeGguf.Gguf;
 
 /// <summary>
-/// ggml tensor types by their on-disk id (enum ggml_type), as the llama.cpp of LLamaSharp 0.30.0 knows them.
+/// ggml tensor types by their on-disk id (enum ggml_type), as the llama.cpp of LLamaSharp 0.30.0 knows them
+/// (its libggml-base has GGML_TYPE_COUNT = 43; a test checks this table against that library's own).
 /// Ids 4, 5, 31-33 and 36-38 belonged to removed types; llama.cpp refuses them, and so do we.
 /// </summary>
 public enum GgmlType : uint
@@ -38,6 +39,9 @@ public enum GgmlType : uint
     TQ1_0 = 34,
     TQ2_0 = 35,
     MXFP4 = 39,
+    NVFP4 = 40,
+    Q1_0 = 41,
+    Q2_0 = 42,
 }
 
 /// <summary>Block layout of a ggml type: <see cref="BlockSize"/> elements are stored in <see cref="BytesPerBlock"/> bytes.</summary>
@@ -77,6 +81,9 @@ public readonly record struct GgmlTypeTraits(GgmlType Type, int BlockSize, int B
         new(GgmlType.TQ1_0, 256, 54),
         new(GgmlType.TQ2_0, 256, 66),
         new(GgmlType.MXFP4, 32, 17),
+        new(GgmlType.NVFP4, 64, 36),
+        new(GgmlType.Q1_0, 128, 18),
+        new(GgmlType.Q2_0, 64, 18),
     }.ToDictionary(t => t.Type);
 
     public static IReadOnlyCollection<GgmlTypeTraits> All => s_table.Values;

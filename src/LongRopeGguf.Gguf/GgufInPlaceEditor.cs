@@ -56,6 +56,10 @@ public sealed class GgufInPlaceEditor : IDisposable
         var old = entry.Value;
         if (old.Type != value.Type || (old.Type == GgufValueType.Array && old.ElementType != value.ElementType))
             throw new GgufTypeMismatchException($"{File.Path}: key '{key}' is {old.DescribeType()}, cannot store {value.DescribeType()} in place");
+        // The alignment decides where the data section and every tensor start: changing it without moving the data
+        // would leave a file that no reader can load.
+        if (key == GgufKeys.Alignment && !value.Equals(old))
+            throw new ArgumentException($"{File.Path}: {GgufKeys.Alignment} cannot change in place (the tensor data would have to move): rewrite the file instead");
         using var encoded = new MemoryStream();
         GgufValueWriter.WriteValue(encoded, value);
         long oldLength = entry.Length - (entry.ValueOffset - entry.Offset);

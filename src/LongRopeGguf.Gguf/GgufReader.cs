@@ -51,14 +51,18 @@ public static class GgufReader
         r.EnsureCountFits(metadataCount, FieldLengths.MinimumMetadataEntry, "metadata count", metadataCountOffset);
         r.EnsureCountFits(tensorCount, FieldLengths.MinimumTensorInfo, "tensor count", tensorCountOffset);
 
-        var metadata = new List<GgufMetadataEntry>((int)metadataCount);
+        // Capacities are capped: a count only proves that its items could fit in the file, and the file may be mostly
+        // tensor data. Lists grow as items are actually read, so memory follows the bytes parsed, not the count claimed.
+        var metadata = new List<GgufMetadataEntry>(InitialCapacity(metadataCount));
         var keys = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < (int)metadataCount; i++)
         {
             long entryOffset = r.Position;
-            string key = r.ReadString($"metadata[{i}] key");
-            string field = $"metadata[{i}] '{key}'";
-            if (!keys.Add(key)) throw r.Error(field, entryOffset, $"duplicate key '{key}'");
+            string key = r.ReadString($"metadata[{i}] key", strictUtf8: true);
+            string field = $"metadata[{i}] {Shown(key)}";
+            // llama.cpp refuses empty keys.
+            if (key.Length == 0) throw r.Error($"metadata[{i}] key", entryOffset, "key is empty");
+            if (!keys.Add(key)) throw r.Error(field, entryOffset, $"duplicate key {Shown(key)}");
             long typeOffset = r.Position;
             var type = (GgufValueType)r.ReadUInt32(field + " value type");
             if (!type.IsKnown()) throw r.Error(field + " value type", typeOffset, $"unknown value type {(uint)type}");
@@ -79,27 +83,52 @@ public static class GgufReader
                 throw r.Error(field, alignmentEntry.ValueOffset, $"alignment {alignment} is not a power of two");
         }
 
-        var tensors = new List<GgufTensorInfo>((int)tensorCount);
+        var tensors = new List<GgufTensorInfo>(InitialCapacity(tensorCount));
+        var offsetFieldPositions = new List<long>(InitialCapacity(tensorCount));
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < (int)tensorCount; i++)
-            tensors.Add(ReadTensorInfo(r, i, alignment, names));
+        {
+            tensors.Add(ReadTensorInfo(r, i, alignment, names, out long offsetFieldPosition));
+            offsetFieldPositions.Add(offsetFieldPosition);
+        }
 
         long headerLength = r.Position;
         long dataOffset = AlignUp(headerLength, alignment);
-        ValidateDataLayout(r, tensors, dataOffset);
+        ValidateDataLayout(r, tensors, offsetFieldPositions, dataOffset);
         return new GgufFile(version, metadata, tensors, alignment, dataOffset, r.FileLength, path) { HeaderLength = headerLength };
     }
 
     public static long AlignUp(long offset, uint alignment) => (offset + alignment - 1) / alignment * alignment;
 
-    private static GgufTensorInfo ReadTensorInfo(HeaderReader r, int index, uint alignment, HashSet<string> names)
+    private const int MaxInitialCapacity = 1024;
+
+    private static int InitialCapacity(ulong count) => (int)Math.Min(count, MaxInitialCapacity);
+
+    /// <summary>A key or tensor name as shown in an error: quoted, control characters escaped (the message stays one
+    /// line), and cut short when long (a corrupt file can hold a 60 KB "key").</summary>
+    internal static string Shown(string name)
+    {
+        const int max = 80;
+        var sb = new System.Text.StringBuilder(Math.Min(name.Length, max) + 8).Append('\'');
+        for (int i = 0; i < name.Length && i < max; i++)
+        {
+            char c = name[i];
+            if (char.IsControl(c) || c is '\u2028' or '\u2029') sb.Append($"\\u{(int)c:X4}");
+            else sb.Append(c);
+        }
+        if (name.Length > max) sb.Append("...");
+        return sb.Append('\'').ToString();
+    }
+
+    private static GgufTensorInfo ReadTensorInfo(HeaderReader r, int index, uint alignment, HashSet<string> names, out long offsetAt)
     {
         long infoOffset = r.Position;
-        string name = r.ReadString($"tensor[{index}] name");
-        string field = $"tensor[{index}] '{name}'";
-        if (System.Text.Encoding.UTF8.GetByteCount(name) >= GgufConstants.MaxTensorNameLength)
-            throw r.Error(field + " name", infoOffset, $"name is {name.Length} characters; llama.cpp allows at most {GgufConstants.MaxTensorNameLength - 1}");
-        if (!names.Add(name)) throw r.Error(field, infoOffset, $"duplicate tensor name '{name}'");
+        string name = r.ReadString($"tensor[{index}] name", strictUtf8: true);
+        string field = $"tensor[{index}] {Shown(name)}";
+        int nameBytes = System.Text.Encoding.UTF8.GetByteCount(name);
+        if (nameBytes >= GgufConstants.MaxTensorNameLength)
+            throw r.Error(field + " name", infoOffset, $"name is {nameBytes} bytes; llama.cpp allows at most {GgufConstants.MaxTensorNameLength - 1}");
+        if (!names.Add(name)) throw r.Error(field, infoOffset, $"duplicate tensor name {Shown(name)}");
 
         long dimsOffset = r.Position;
         uint dimensionCount = r.ReadUInt32(field + " dimension count");
@@ -118,12 +147,16 @@ public static class GgufReader
         var type = (GgmlType)r.ReadUInt32(field + " type");
         if (!GgmlTypeTraits.TryGet(type, out var traits))
             throw r.Error(field + " type", typeOffset, $"unknown or removed ggml tensor type {(uint)type}");
-        if (dims.Length > 0 && dims[0] % (ulong)traits.BlockSize != 0)
-            throw r.Error($"{field} ne[0]", dimsOffset + FieldLengths.DimensionCount, $"{dims[0]} is not a multiple of the {type} block size {traits.BlockSize}");
+        // A tensor with no dimensions is one element: ne[0] is 1, which only block size 1 divides.
+        ulong ne0 = dims.Length > 0 ? dims[0] : 1;
+        if (ne0 % (ulong)traits.BlockSize != 0)
+            throw dims.Length > 0
+                ? r.Error($"{field} ne[0]", dimsOffset + FieldLengths.DimensionCount, $"{dims[0]} is not a multiple of the {type} block size {traits.BlockSize}")
+                : r.Error(field + " dimension count", dimsOffset, $"a {type} tensor needs ne[0] to be a multiple of {traits.BlockSize}, but it has no dimensions (one element)");
         if (!ElementCountFits(dims) || traits.ByteSize(dims) is not { } bytes || bytes > long.MaxValue)
             throw r.Error(field + " dimensions", dimsOffset, $"product of dimensions [{string.Join(", ", dims)}] overflows");
 
-        long offsetAt = r.Position;
+        offsetAt = r.Position;
         ulong offset = r.ReadUInt64(field + " offset");
         if (offset % alignment != 0)
             throw r.Error(field + " offset", offsetAt, $"data offset {offset} is not a multiple of the alignment {alignment}");
@@ -142,31 +175,29 @@ public static class GgufReader
     }
 
     /// <summary>Every tensor's data must lie inside the file and no two may overlap.</summary>
-    private static void ValidateDataLayout(HeaderReader r, List<GgufTensorInfo> tensors, long dataOffset)
+    /// <param name="offsetFieldPositions">Absolute position of each tensor's offset field, as read (named in errors).</param>
+    private static void ValidateDataLayout(HeaderReader r, List<GgufTensorInfo> tensors, List<long> offsetFieldPositions, long dataOffset)
     {
         long dataLength = r.FileLength - dataOffset;
-        foreach (var t in tensors)
+        for (int i = 0; i < tensors.Count; i++)
         {
+            var t = tensors[i];
             ulong end = t.Offset + t.ByteSize;
             if (end < t.Offset || dataOffset + (decimal)end > r.FileLength)
-                throw r.Error($"tensor '{t.Name}' offset", t.InfoOffset + InfoOffsetFieldPosition(t),
+                throw r.Error($"tensor[{i}] {Shown(t.Name)} offset", offsetFieldPositions[i],
                     $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})");
         }
-        var byOffset = tensors.Where(t => t.ByteSize > 0).OrderBy(t => t.Offset).ToList();
-        for (int i = 1; i < byOffset.Count; i++)
+        var byOffset = Enumerable.Range(0, tensors.Count).Where(i => tensors[i].ByteSize > 0).OrderBy(i => tensors[i].Offset).ToList();
+        for (int k = 1; k < byOffset.Count; k++)
         {
-            var prev = byOffset[i - 1];
-            var cur = byOffset[i];
+            var prev = tensors[byOffset[k - 1]];
+            int i = byOffset[k];
+            var cur = tensors[i];
             if (cur.Offset < prev.Offset + prev.ByteSize)
-                throw r.Error($"tensor '{cur.Name}' offset", cur.InfoOffset + InfoOffsetFieldPosition(cur),
-                    $"data at {cur.Offset} overlaps tensor '{prev.Name}' [{prev.Offset}, {prev.Offset + prev.ByteSize})");
+                throw r.Error($"tensor[{i}] {Shown(cur.Name)} offset", offsetFieldPositions[i],
+                    $"data [{cur.Offset}, {cur.Offset + cur.ByteSize}) overlaps tensor {Shown(prev.Name)} [{prev.Offset}, {prev.Offset + prev.ByteSize})");
         }
     }
-
-    /// <summary>Position of the offset field within a tensor descriptor.</summary>
-    private static long InfoOffsetFieldPosition(GgufTensorInfo t) =>
-        FieldLengths.Length + System.Text.Encoding.UTF8.GetByteCount(t.Name) + FieldLengths.DimensionCount
-        + FieldLengths.Dimension * t.Dimensions.Count + FieldLengths.TensorType;
 
     private static GgufValue ReadValue(HeaderReader r, GgufValueType type, string field, int depth)
     {
@@ -226,18 +257,35 @@ public static class GgufReader
                 for (int i = 0; i < n; i++) a[i] = ReadBool(r, element);
                 return GgufValue.Array(a);
             }
+            // Strings and nested arrays can fail part-way (a garbage length), so their element arrays grow as elements
+            // are read rather than being sized from the count up front. Fixed-size elements are all known to be in the file.
             case GgufValueType.String:
             {
-                var a = new string[n];
-                for (int i = 0; i < n; i++) a[i] = r.ReadString(element);
-                return GgufValue.Array(a);
+                var a = new List<string>(InitialCapacity(count64));
+                for (int i = 0; i < n; i++)
+                {
+                    try { a.Add(r.ReadString(element)); }
+                    catch (GgufFormatException e) { throw WithIndex(r, e, element, i); }
+                }
+                return GgufValue.Array(a.ToArray());
             }
             default:
             {
-                var a = new GgufValue[n];
-                for (int i = 0; i < n; i++) a[i] = ReadArray(r, element, depth + 1);
-                return GgufValue.Array(a);
+                var a = new List<GgufValue>(InitialCapacity(count64));
+                for (int i = 0; i < n; i++)
+                {
+                    try { a.Add(ReadArray(r, element, depth + 1)); }
+                    catch (GgufFormatException e) { throw WithIndex(r, e, element, i); }
+                }
+                return GgufValue.Array(a.ToArray());
             }
         }
     }
+
+    /// <summary>Names the element index in an error raised inside an array element (done only on failure, so that
+    /// reading a 200,000-token vocabulary does not build 200,000 field names).</summary>
+    private static GgufFormatException WithIndex(HeaderReader r, GgufFormatException e, string element, int index) =>
+        e.Field.StartsWith(element, StringComparison.Ordinal)
+            ? r.Error($"{element} [{index}]{e.Field[element.Length..]}", e.Offset, e.Problem)
+            : e;
 }

@@ -44,6 +44,8 @@ public static class GgufRewriter
         uint version = 3, RewriteOptions? options = null)
     {
         if (tensors.Any(t => t.Data is TensorData.FromSource)) throw new ArgumentException("a new file has no source to copy from");
+        if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
+            throw new ArgumentOutOfRangeException(nameof(version), version, $"GGUF version must be {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion}");
         var plan = metadata.Select(e => new PlannedEntry(e.Key, e.Value, null)).ToList();
         uint alignment = AlignmentOf(plan, null);
         return Write(version, plan, tensors.ToList(), alignment, null, null, targetPath, options ?? new RewriteOptions());
@@ -128,7 +130,34 @@ public static class GgufRewriter
         for (int i = 0; i < tensors.Count; i++)
             GgufValueWriter.WriteTensorInfo(s, tensors[i].Name, tensors[i].Type, tensors[i].Dimensions, offsets[i]);
         long dataOffset = GgufReader.AlignUp(s.Position, alignment);
-        WriteZeros(s, dataOffset - s.Position);
+        long padding = dataOffset - s.Position;
+        bool sourceHasSamePadding = sourceStream is not null && source is not null && padding > 0
+            && source.DataOffset - source.HeaderLength == padding && source.FileLength >= source.DataOffset;
+        if (tensors.Count == 0 && !sourceHasSamePadding)
+        {
+            // No data section: llama.cpp does not align it then, and padding to a declared alignment of up to 2^31
+            // would write gigabytes of zeros for nothing.
+            padding = 0;
+            dataOffset = s.Position;
+        }
+        if (sourceHasSamePadding)
+        {
+            // Same amount of padding as the source: keep the source's bytes (zero in practice), so that a rewrite
+            // without edits reproduces any valid file exactly.
+            sourceStream!.Position = source!.HeaderLength;
+            var pad = new byte[(int)Math.Min(padding, 1 << 16)];
+            for (long left = padding; left > 0;)
+            {
+                int n = (int)Math.Min(left, pad.Length);
+                sourceStream.ReadExactly(pad, 0, n);
+                s.Write(pad, 0, n);
+                left -= n;
+            }
+        }
+        else
+        {
+            WriteZeros(s, padding);
+        }
         s.Flush();
 
         WriteData(tensors, offsets, dataOffset, alignment, sourceStream, source, target.Stream, options);
@@ -208,10 +237,15 @@ public static class GgufRewriter
             options.CancellationToken.ThrowIfCancellationRequested();
         }
 
+        if (tensors.Count == 0) return;
+
         // The tail after the last tensor: keep the source's own bytes when the last tensor was copied and the source's
-        // tail is padding-sized (byte-identical round trips), otherwise pad with zeros to the alignment.
+        // tail is padding-sized for the same alignment (byte-identical round trips), otherwise pad with zeros to the
+        // alignment. (With a changed alignment the source's padding is the wrong length.)
         long tailSourceStart = runLength > 0 ? runSource + runLength : -1;
-        long sourceTail = tailSourceStart >= 0 && source is not null && runTarget + runLength == end ? source.FileLength - tailSourceStart : -1;
+        long sourceTail = tailSourceStart >= 0 && source is not null && source.Alignment == alignment && runTarget + runLength == end
+            ? source.FileLength - tailSourceStart
+            : -1;
         if (sourceTail is >= 0 && sourceTail < alignment && runLength > 0)
         {
             runLength += sourceTail;
@@ -221,9 +255,11 @@ public static class GgufRewriter
             return;
         }
         FlushRun();
-        target.Position = end;
-        WriteZeros(target, GgufReader.AlignUp(end, alignment) - end);
+        // Set the length rather than writing zeros from the current position: when the last tensors hold no bytes,
+        // nothing was written up to their offset, and the file must still reach it.
         target.Flush();
+        target.SetLength(GgufReader.AlignUp(end, alignment));
+        target.Position = target.Length;
     }
 
     private static void WriteZeros(Stream s, long count)

@@ -154,8 +154,11 @@ public sealed class GgufValue : IEquatable<GgufValue>
         if (a.Length != b.Length) return false;
         return ElementType switch
         {
-            GgufValueType.Float32 => ((float[])a).AsSpan().SequenceEqual((float[])b),
-            GgufValueType.Float64 => ((double[])a).AsSpan().SequenceEqual((double[])b),
+            // Bitwise, like scalars: float.Equals would call -0 and +0 equal (different bytes in the file).
+            GgufValueType.Float32 => System.Runtime.InteropServices.MemoryMarshal.AsBytes(((float[])a).AsSpan())
+                .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(((float[])b).AsSpan())),
+            GgufValueType.Float64 => System.Runtime.InteropServices.MemoryMarshal.AsBytes(((double[])a).AsSpan())
+                .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(((double[])b).AsSpan())),
             _ => StructuralComparisons.StructuralEqualityComparer.Equals(a, b),
         };
     }

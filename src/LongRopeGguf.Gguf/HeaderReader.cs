@@ -12,7 +12,7 @@ internal sealed class HeaderReader
     private const int BufferSize = 64 * 1024;
 
     private readonly Stream _stream;
-    private readonly byte[] _buffer = new byte[BufferSize];
+    private readonly byte[] _buffer;
     private readonly string? _path;
     private long _bufferStart;
     private int _position;
@@ -24,6 +24,9 @@ internal sealed class HeaderReader
         _path = path;
         FileLength = stream.Length;
         _bufferStart = stream.Position;
+        // No bigger than the file: reading a 3 KB header (or each of the thousands of prefixes the truncation tests
+        // read) should not allocate 64 KB.
+        _buffer = new byte[(int)Math.Clamp(FileLength - _bufferStart, 16, BufferSize)];
     }
 
     public long FileLength { get; }
@@ -44,6 +47,9 @@ internal sealed class HeaderReader
             if (Remaining < count)
                 throw Error(fieldSuffix is null ? field : field + fieldSuffix, Position, $"file is truncated: {count} bytes needed, {Math.Max(0, Remaining)} left (file length {FileLength})");
             Refill();
+            // The stream delivered less than its Length promised (file shrunk while being read).
+            if (_length - _position < count)
+                throw Error(field, Position, $"file is truncated: {count} bytes needed, the file ended after {_length - _position} (length was {FileLength})");
         }
         var span = _buffer.AsSpan(_position, count);
         _position += count;
@@ -83,7 +89,9 @@ internal sealed class HeaderReader
             throw Error(field, countOffset, $"count {count} exceeds the supported maximum {int.MaxValue}");
     }
 
-    public string ReadString(string field)
+    /// <summary>Reads a length-prefixed string. Invalid UTF-8 becomes U+FFFD unless <paramref name="strictUtf8"/>, which
+    /// refuses it (keys and tensor names: they are looked up by name and must re-encode to the same bytes).</summary>
+    public string ReadString(string field, bool strictUtf8 = false)
     {
         long lengthOffset = Position;
         ulong length = BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field, " length"));
@@ -92,16 +100,39 @@ internal sealed class HeaderReader
         if (length > int.MaxValue)
             throw Error(field + " length", lengthOffset, $"string length {length} exceeds the supported maximum");
         int n = (int)length;
-        if (n <= BufferSize) return Encoding.UTF8.GetString(Take(n, field));
+        long dataOffset = Position;
+        if (n <= _buffer.Length) return Decode(Take(n, field), field, dataOffset, strictUtf8);
         // Longer than the buffer (and known to fit in the file): read it in one piece.
         var bytes = new byte[n];
         int copied = _length - _position;
         _buffer.AsSpan(_position, copied).CopyTo(bytes);
         _stream.Position = Position + copied;
-        _stream.ReadExactly(bytes, copied, n - copied);
+        try
+        {
+            _stream.ReadExactly(bytes, copied, n - copied);
+        }
+        catch (EndOfStreamException)
+        {
+            throw Error(field, dataOffset, $"file is truncated: the {n}-byte string ended early (length was {FileLength})");
+        }
         _bufferStart = Position + n;
         _position = _length = 0;
-        return Encoding.UTF8.GetString(bytes);
+        return Decode(bytes, field, dataOffset, strictUtf8);
+    }
+
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private string Decode(ReadOnlySpan<byte> bytes, string field, long offset, bool strict)
+    {
+        if (!strict) return Encoding.UTF8.GetString(bytes);
+        try
+        {
+            return s_strictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw Error(field, offset + Math.Max(0, e.Index), "not valid UTF-8");
+        }
     }
 
     /// <summary>Fills a span of primitives (little-endian on disk; this library runs on little-endian hosts).</summary>
@@ -110,7 +141,7 @@ internal sealed class HeaderReader
         var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(destination);
         while (bytes.Length > 0)
         {
-            int chunk = Math.Min(bytes.Length, BufferSize);
+            int chunk = Math.Min(bytes.Length, _buffer.Length);
             Take(chunk, field).CopyTo(bytes);
             bytes = bytes[chunk..];
         }

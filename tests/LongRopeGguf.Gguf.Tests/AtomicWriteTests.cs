@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using LongRopeGguf.Gguf.Tests.Support;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Gguf.Tests;
+
+/// <summary>An interrupted write never touches the target path and leaves no temporary file where that can be avoided;
+/// the input file is never written over unless asked.</summary>
+public class AtomicWriteTests
+{
+    private static readonly byte[] OldContent = "previous target content"u8.ToArray();
+
+    private static List<GgufMetadataEntry> Metadata => [new("general.architecture", GgufValue.String("t"))];
+
+    /// <summary>A 4 KiB F32 tensor whose generator writes half of its bytes and then calls <paramref name="midway"/>.</summary>
+    private static OutputTensor Interrupted(Action midway) =>
+        new("t", GgmlType.F32, [1024], new TensorData.Generated(4096, s =>
+        {
+            s.Write(new byte[2048]);
+            midway();
+            s.Write(new byte[2048]);
+        }));
+
+    private static void AssertUntouched(TempDir dir, string target, params string[] alsoThere)
+    {
+        Assert.Equal(OldContent, File.ReadAllBytes(target));
+        var expected = alsoThere.Append(Path.GetFileName(target)).Order();
+        Assert.Equal(expected, Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void An_exception_while_writing_leaves_the_target_untouched_and_no_temporary_file()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.WriteAllBytes(target, OldContent);
+        var e = Assert.Throws<InvalidOperationException>(() => GgufRewriter.WriteNew(target, Metadata,
+            [Interrupted(() => throw new InvalidOperationException("generator failed"))]));
+        Assert.Equal("generator failed", e.Message);
+        AssertUntouched(dir, target);
+
+        // Same through Rewrite, with tensor data being copied from a real source before the failing tensor.
+        var source = GgufReader.Read(TestPaths.TinyModel);
+        Assert.Throws<InvalidOperationException>(() => GgufRewriter.Rewrite(source,
+            new GgufEdit().SetTensor(Interrupted(() => throw new InvalidOperationException("generator failed"))), target));
+        AssertUntouched(dir, target);
+    }
+
+    [Fact]
+    public void A_generator_that_writes_the_wrong_number_of_bytes_fails_the_write_cleanly()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.WriteAllBytes(target, OldContent);
+        var shortTensor = new OutputTensor("t", GgmlType.F32, [1024], new TensorData.Generated(4096, s => s.Write(new byte[100])));
+        var e = Assert.Throws<InvalidOperationException>(() => GgufRewriter.WriteNew(target, Metadata, [shortTensor]));
+        Assert.Contains("'t'", e.Message);
+        AssertUntouched(dir, target);
+    }
+
+    [Fact]
+    public void A_cancelled_token_leaves_the_target_untouched_and_no_temporary_file()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.WriteAllBytes(target, OldContent);
+        var source = GgufReader.Read(TestPaths.TinyModel);
+
+        // Cancelled before the write starts.
+        using (var cts = new CancellationTokenSource())
+        {
+            cts.Cancel();
+            Assert.ThrowsAny<OperationCanceledException>(() => GgufRewriter.Rewrite(source, new GgufEdit(), target,
+                new RewriteOptions { CancellationToken = cts.Token }));
+            AssertUntouched(dir, target);
+            Assert.ThrowsAny<OperationCanceledException>(() => GgufRewriter.WriteNew(target, Metadata, [], options:
+                new RewriteOptions { CancellationToken = cts.Token }));
+            AssertUntouched(dir, target);
+        }
+
+        // Cancelled in the middle of generating a tensor.
+        using (var cts = new CancellationTokenSource())
+        {
+            Assert.ThrowsAny<OperationCanceledException>(() => GgufRewriter.WriteNew(target, Metadata, [Interrupted(cts.Cancel)],
+                options: new RewriteOptions { CancellationToken = cts.Token }));
+            AssertUntouched(dir, target);
+        }
+
+        // Cancelled while source data is being copied (from the first progress report on).
+        using (var cts = new CancellationTokenSource())
+        {
+            long reports = 0;
+            Assert.ThrowsAny<OperationCanceledException>(() => GgufRewriter.Rewrite(source, new GgufEdit(), target, new RewriteOptions
+            {
+                CancellationToken = cts.Token,
+                Progress = (_, _) => { reports++; cts.Cancel(); },
+            }));
+            Assert.True(reports > 0);
+            AssertUntouched(dir, target);
+        }
+    }
+
+    [Fact]
+    public void Writing_over_the_input_is_refused_unless_allowed()
+    {
+        using var dir = new TempDir();
+        string input = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, input);
+        byte[] original = File.ReadAllBytes(input);
+        var source = GgufReader.Read(input);
+        var edit = new GgufEdit().SetValue("general.name", GgufValue.String("edited"));
+
+        Directory.CreateDirectory(dir.File("sub"));
+        File.CreateSymbolicLink(dir.File("link.gguf"), input);
+        Directory.CreateSymbolicLink(dir.File("folder-link"), dir.Path);
+        string cwd = Environment.CurrentDirectory;
+        foreach (string sameFile in new[]
+                 {
+                     input,
+                     dir.File("sub/../model.gguf"),
+                     dir.File("link.gguf"),                       // a link to the input
+                     Path.Combine(dir.File("folder-link"), "model.gguf"), // the input through a linked folder
+                     Path.GetRelativePath(cwd, input),
+                 })
+        {
+            var e = Assert.Throws<IOException>(() => GgufRewriter.Rewrite(source, edit, sameFile));
+            Assert.Contains("refusing to write over the input", e.Message);
+        }
+        Assert.Equal(original, File.ReadAllBytes(input));
+        Assert.Equal(new[] { "link.gguf", "model.gguf" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order());
+
+        var written = GgufRewriter.Rewrite(source, edit, input, new RewriteOptions { AllowOverwriteSource = true });
+        Assert.Equal("edited", GgufReader.Read(input).GetString("general.name"));
+        Assert.Equal(input, written.Path);
+        Assert.Equal(new[] { "link.gguf", "model.gguf" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order());
+        foreach (var t in source.Tensors)
+            Assert.Equal(SampleFiles.Sha256(original[(int)source.AbsoluteOffset(t)..(int)(source.AbsoluteOffset(t) + (long)t.ByteSize)]),
+                SampleFiles.TensorSha256(written, written.GetTensor(t.Name)));
+    }
+
+    [Fact]
+    public void A_temporary_file_left_by_a_dead_process_is_removed_by_the_next_write_and_a_live_ones_is_kept()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        int deadPid = DeadPid();
+        string stale = dir.File($".out.gguf.longrope-tmp-{deadPid}-{Guid.NewGuid():N}");
+        string live = dir.File($".out.gguf.longrope-tmp-{Environment.ProcessId}-{Guid.NewGuid():N}"); // as if another write of ours were running
+        string otherTarget = dir.File($".other.gguf.longrope-tmp-{deadPid}-{Guid.NewGuid():N}");
+        foreach (string f in new[] { stale, live, otherTarget }) File.WriteAllBytes(f, [1, 2, 3]);
+
+        GgufRewriter.WriteNew(target, Metadata, []);
+
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(live));
+        Assert.True(File.Exists(otherTarget)); // only temporaries of the target being written are looked at
+        Assert.Equal("t", GgufReader.Read(target).Architecture);
+    }
+
+    [Fact]
+    public void A_writer_process_killed_mid_write_leaves_the_target_untouched_and_the_next_write_cleans_up()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.WriteAllBytes(target, OldContent);
+
+        using (var child = StartChild("write-and-hang", target))
+        {
+            string temp = Assert.Single(Directory.GetFiles(dir.Path), f => f != target);
+            Assert.Contains($".longrope-tmp-{child.Id}-", temp);
+            Assert.True(new FileInfo(temp).Length > 0);
+            child.Kill(); // SIGKILL: nothing in the child can react
+            Assert.True(child.WaitForExit(30_000));
+            AssertUntouched(dir, target, Path.GetFileName(temp));
+        }
+
+        GgufRewriter.WriteNew(target, Metadata, []);
+        Assert.Single(Directory.GetFiles(dir.Path));
+        Assert.Equal("t", GgufReader.Read(target).Architecture);
+    }
+
+    [Fact]
+    public void A_writer_process_that_exits_mid_write_removes_its_temporary_file()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.WriteAllBytes(target, OldContent);
+        using var child = StartChild("write-and-exit", target);
+        Assert.True(child.WaitForExit(30_000));
+        Assert.Equal(3, child.ExitCode);
+        AssertUntouched(dir, target);
+    }
+
+    /// <summary>Starts this test assembly as a child writing <paramref name="target"/> and waits until it is mid-write.</summary>
+    private static Process StartChild(string mode, string target)
+    {
+        var psi = new ProcessStartInfo(ChildProcess.DotnetHost)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { "exec", typeof(ChildProcess).Assembly.Location, mode, target }) psi.ArgumentList.Add(a);
+        var child = Process.Start(psi)!;
+        var line = child.StandardOutput.ReadLineAsync();
+        if (!line.Wait(TimeSpan.FromSeconds(60)) || line.Result != ChildProcess.Ready)
+        {
+            try { child.Kill(); } catch (InvalidOperationException) { }
+            Assert.Fail($"child did not start writing: stdout '{(line.IsCompleted ? line.Result : "(nothing)")}', stderr '{child.StandardError.ReadToEnd()}'");
+        }
+        return child;
+    }
+
+    /// <summary>The pid of a process that has exited (and whose pid is not in use again).</summary>
+    private static int DeadPid()
+    {
+        for (int attempt = 0; attempt < 10; attempt++)
+        {
+            using var p = Process.Start(new ProcessStartInfo("/bin/true") { UseShellExecute = false })!;
+            p.WaitForExit();
+            if (!Directory.Exists($"/proc/{p.Id}")) return p.Id;
+        }
+        throw new InvalidOperationException("could not find a free pid");
+    }
+}

@@ -35,9 +35,11 @@ var read = new Command("read-header", "Time GgufReader.Read in this process: the
 read.SetAction(r =>
 {
     string path = r.GetValue(readPath)!.FullName;
+    int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
     var sw = Stopwatch.StartNew();
     var file = GgufReader.Read(path);
     double first = sw.Elapsed.TotalMilliseconds;
+    string firstGcs = $"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}";
     var times = new List<double>();
     long allocated = 0;
     for (int i = 0; i < r.GetValue(repeat); i++)
@@ -50,7 +52,7 @@ read.SetAction(r =>
     }
     times.Sort();
     Console.WriteLine($"{path}: {file.Metadata.Count} keys, {file.Tensors.Count} tensors, header {file.DataOffset:N0} bytes");
-    Console.WriteLine($"first read (JIT included): {first:F1} ms");
+    Console.WriteLine($"first read (JIT included): {first:F1} ms, garbage collections gen0/gen1/gen2 {firstGcs}");
     if (times.Count > 0)
         Console.WriteLine($"warm reads ({times.Count}): min {times[0]:F1} ms, median {times[times.Count / 2]:F1} ms, max {times[^1]:F1} ms; {allocated / (1 << 20):F1} MiB allocated per read");
     Console.WriteLine($"process peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");

@@ -25,6 +25,7 @@ public sealed class PatchVerifyFactorsFixture : IDisposable
         FactorSetJson.Write(YarnSet, YarnFactors);
         FactorSetJson.Write(FactorRules.Make(FactorMethod.Ntk, model, 4), NtkFactors);
         LongRopePatcher.Patch(TestPaths.TinyModel, PiSet, Patched);
+        _badFileRuns = new(RunVerifyOnBadFiles);
     }
 
     public FactorSet PiSet { get; }
@@ -35,6 +36,46 @@ public sealed class PatchVerifyFactorsFixture : IDisposable
 
     /// <summary>The tiny model patched with <see cref="PiSet"/>: the good file the bad ones are made from.</summary>
     public string Patched => _dir.File("patched-pi.gguf");
+
+    /// <summary>`verify --json` of every bad file of <see cref="PatchVerifyFactorsCommandTests.BadFileTable"/>, keyed by
+    /// finding code: built and run once, several processes at a time (the table is the bulk of this class's
+    /// processes, each a short single-threaded start-up), then checked one theory case each.</summary>
+    public IReadOnlyDictionary<string, VerifyRun> BadFileRuns => _badFileRuns.Value;
+
+    private readonly Lazy<IReadOnlyDictionary<string, VerifyRun>> _badFileRuns;
+
+    public sealed record VerifyRun(string File, byte[] HashBefore, CliResult Result);
+
+    private IReadOnlyDictionary<string, VerifyRun> RunVerifyOnBadFiles()
+    {
+        var files = new List<(string Code, string File, byte[] Hash)>();
+        foreach (var bad in PatchVerifyFactorsCommandTests.BadFileTable)
+        {
+            string file = _dir.File("bad-" + bad.Code + ".gguf");
+            if (bad.Edit is null) File.Copy(TestPaths.TinyModel, file);
+            else
+            {
+                var edit = new GgufEdit();
+                bad.Edit(edit);
+                GgufRewriter.Rewrite(GgufReader.Read(Patched), edit, file);
+            }
+            files.Add((bad.Code, file, PatchVerifyFactorsCommandTests.Sha(file)));
+        }
+        var runs = new Dictionary<string, VerifyRun>();
+        foreach (var batch in files.Chunk(6))
+        {
+            var started = batch.Select(f => CliProcess.Start("verify", f.File, "--json")).ToList();
+            try
+            {
+                for (int i = 0; i < batch.Length; i++) runs[batch[i].Code] = new VerifyRun(batch[i].File, batch[i].Hash, CliProcess.Finish(started[i]));
+            }
+            finally
+            {
+                foreach (var p in started) p.Dispose();
+            }
+        }
+        return runs;
+    }
 
     public void Dispose() => _dir.Dispose();
 }
@@ -435,7 +476,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         return data;
     }
 
-    private static readonly (string Code, string Consequence, Action<GgufEdit>? Edit)[] BadFileTable =
+    internal static readonly (string Code, string Consequence, Action<GgufEdit>? Edit)[] BadFileTable =
     [
         ("no-architecture", "load-fails", e => e.RemoveKey("general.architecture")),
         ("context-missing", "load-fails", e => e.RemoveKey("llama.context_length")),
@@ -466,19 +507,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     [MemberData(nameof(BadFiles))]
     public void Verify_exits_1_and_names_the_problem_for_each_bad_file_class(string code, string consequence)
     {
-        using var dir = new TempDir();
-        var edit = BadFileTable.Single(b => b.Code == code).Edit;
-        string file = dir.File(code + ".gguf");
-        if (edit is null) File.Copy(TestPaths.TinyModel, file);
-        else
-        {
-            var e = new GgufEdit();
-            edit(e);
-            GgufRewriter.Rewrite(GgufReader.Read(fx.Patched), e, file);
-        }
-        byte[] before = Sha(file);
-
-        var r = CliProcess.Run("verify", file, "--json");
+        var (file, before, r) = fx.BadFileRuns[code];
 
         AssertExit(1, r);
         Assert.Empty(r.Stderr);
@@ -689,7 +718,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
 
     private static List<string> Strings(JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!).ToList();
 
-    private static byte[] Sha(string path)
+    internal static byte[] Sha(string path)
     {
         using var s = File.OpenRead(path);
         return SHA256.HashData(s);

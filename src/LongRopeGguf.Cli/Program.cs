@@ -5,12 +5,13 @@ namespace LongRopeGguf.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRootCommand().Parse(args).Invoke();
+    public static int Main(string[] args) => UsageErrors.Invoke(BuildRootCommand(), args);
 
     public static RootCommand BuildRootCommand()
     {
         var root = new RootCommand("longrope: give llama.cpp models a longer context with LongRoPE (inspect, patch, verify, run, evaluate, search).");
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(EditCommand.Create());
         root.Subcommands.Add(PatchCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(FactorsCommand.Create());

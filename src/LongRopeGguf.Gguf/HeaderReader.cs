@@ -37,13 +37,15 @@ internal sealed class HeaderReader
 
     public GgufFormatException Error(string field, long offset, string problem) => new(_path, field, offset, problem);
 
-    /// <summary>Makes <paramref name="count"/> bytes available in the buffer, or throws a truncation error for <paramref name="field"/>.</summary>
-    private ReadOnlySpan<byte> Take(int count, string field)
+    /// <summary>Makes <paramref name="count"/> bytes available in the buffer, or throws a truncation error for
+    /// <paramref name="field"/> followed by <paramref name="fieldSuffix"/>. The two parts are joined only when an
+    /// error is thrown: a 150k-entry vocabulary would otherwise build 150k field names that are never shown.</summary>
+    private ReadOnlySpan<byte> Take(int count, string field, string? fieldSuffix = null)
     {
         if (_length - _position < count)
         {
             if (Remaining < count)
-                throw Error(field, Position, $"file is truncated: {count} bytes needed, {Math.Max(0, Remaining)} left (file length {FileLength})");
+                throw Error(fieldSuffix is null ? field : field + fieldSuffix, Position, $"file is truncated: {count} bytes needed, {Math.Max(0, Remaining)} left (file length {FileLength})");
             Refill();
             // The stream delivered less than its Length promised (file shrunk while being read).
             if (_length - _position < count)
@@ -92,7 +94,7 @@ internal sealed class HeaderReader
     public string ReadString(string field, bool strictUtf8 = false)
     {
         long lengthOffset = Position;
-        ulong length = ReadUInt64(field + " length");
+        ulong length = BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field, " length"));
         if (length > (ulong)Math.Max(0, Remaining))
             throw Error(field + " length", lengthOffset, $"string length {length} runs past the end of the file ({Remaining} bytes left)");
         if (length > int.MaxValue)

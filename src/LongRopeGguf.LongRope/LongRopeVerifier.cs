@@ -71,6 +71,9 @@ public sealed record VerifyReport(
     public string Verdict =>
         LoadFails ? "llama.cpp will refuse to load this file"
         : ProcessAborts ? "llama.cpp will load this file and then abort the whole process"
+        // A plain model is not a broken LongRoPE file: say so rather than "not with the LongRoPE it is meant to carry".
+        : Findings.Where(f => f.Severity == Severity.Error).All(f => f.Code == "not-longrope") && Findings.Any(f => f.Code == "not-longrope")
+            ? "this file has no LongRoPE: llama.cpp will load and run it without LongRoPE"
         : !Ok ? "llama.cpp will load and run this file, but not with the LongRoPE it is meant to carry"
         : Plan is { } p ? $"llama.cpp will load this file and apply LongRoPE: the short set for context sizes up to {p.LargestShortContext}, the long set above"
         : "llama.cpp will load this file";

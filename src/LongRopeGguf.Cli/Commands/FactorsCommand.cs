@@ -20,16 +20,20 @@ public static class FactorsCommand
 
     private static Command CreateMake()
     {
-        var model = new Option<FileInfo>("--model", "-m") { Description = "The GGUF model the factors are for (rope dimensions, base, context length).", Required = true };
-        var method = new Option<string>("--method") { Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), ones (plain RoPE).", Required = true };
-        var scale = new Option<double>("--scale", "-s") { Description = "Extension factor s: the extended context is the model's context length times s.", Required = true };
-        var attn = new Option<string?>("--attn-factor") { Description = "Attention factor: su, yarn, none or a number (default: yarn for yarn, none otherwise)." };
-        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the factor file here (default: print it on standard output)." };
+        var model = new Option<FileInfo>("--model", "-m") { HelpName = "MODEL", Description = "The GGUF model the factors are for (rope dimensions, base, context length).", Required = true };
+        var method = new Option<string>("--method") { HelpName = "pi|ntk|yarn|ones", Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), ones (plain RoPE).", Required = true };
+        var scale = new Option<double>("--scale", "-s") { HelpName = "S", Description = "Extension factor s > 1: the extended context is the model's original context length times s.", Required = true };
+        var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1) or a number (default: yarn for yarn, none otherwise)." };
+        var output = new Option<FileInfo?>("--output", "-o") { HelpName = "FILE", Description = "Write the factor file here (default: print it on standard output)." };
         var json = CommonOptions.Json();
+        json.Description = "With -o: print a JSON summary (path, valid, errors, warnings, factors) instead of the table. Without -o the factor file itself (JSON) is printed either way.";
         var cmd = new Command("make", "Write a baseline factor set (short set all ones) for a model.") { model, method, scale, attn, output, json };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
-            var info = ModelRopeInfo.From(GgufReader.Read(result.GetValue(model)!.FullName));
+            var info = ModelRopeInfo.From(InputFiles.ReadModel(result.GetValue(model)!));
+            if (info.Support == FactorTensorSupport.None)
+                Console.Error.WriteLine($"longrope: warning: architecture '{info.Architecture}' does not read LongRoPE factor tensors in llama.cpp, "
+                    + $"so 'longrope patch' refuses {info.FileName}; architectures that do: {LongRopeArchitectures.SupportedText}");
             var m = FactorRules.ParseMethod(result.GetValue(method)!);
             (AttentionFactorPolicy, float?)? attention = result.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
             var set = FactorRules.Make(m, info, result.GetValue(scale), attention);
@@ -56,15 +60,15 @@ public static class FactorsCommand
     private static Command CreateShow()
     {
         var file = new Argument<FileInfo>("FILE") { Description = "Factor file (JSON, config.json, LongRoPE CSV) or a GGUF model with embedded factors." };
-        var model = new Option<FileInfo?>("--model", "-m") { Description = "Check the factors against this GGUF model (factor count, default lengths)." };
-        var original = new Option<int?>("--original-context") { Description = "Original context length, for files that carry none." };
-        var context = new Option<int?>("--context") { Description = "Extended context length, for files that carry none." };
+        var model = new Option<FileInfo?>("--model", "-m") { HelpName = "MODEL", Description = "Check the factors against this GGUF model (factor count, default lengths)." };
+        var original = new Option<int?>("--original-context") { HelpName = "N", Description = "Original context length, for files that carry none (default with --model: the model's)." };
+        var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length, for files that carry none (a LongRoPE CSV)." };
         var json = CommonOptions.Json();
         var cmd = new Command("show", "Print a factor file and check it (against a model when given); exit 2 when it is invalid.") { file, model, original, context, json };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
-            string path = result.GetValue(file)!.FullName;
-            ModelRopeInfo? info = result.GetValue(model) is { } m ? ModelRopeInfo.From(GgufReader.Read(m.FullName)) : null;
+            string path = InputFiles.Existing(result.GetValue(file)!, "factor file");
+            ModelRopeInfo? info = result.GetValue(model) is { } m ? ModelRopeInfo.From(InputFiles.ReadModel(m)) : null;
             var set = FactorSetReader.Read(path, new FactorReadOptions
             {
                 OriginalContextLength = result.GetValue(original),

@@ -74,7 +74,7 @@ public static class InspectCommand
             w.WriteString("type", e.Value.Type.ToGgufName());
             if (e.Value.Type == GgufValueType.Array) w.WriteString("element_type", e.Value.ElementType.ToGgufName());
             w.WritePropertyName("value");
-            WriteJsonValue(w, e.Value.Payload);
+            WriteJsonValue(w, e.Value);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -99,7 +99,36 @@ public static class InspectCommand
         output.Flush();
     }
 
-    private static void WriteJsonValue(Utf8JsonWriter w, object payload)
+    /// <summary>A value as JSON: scalars as numbers, booleans or strings (non-finite floats as the strings "NaN",
+    /// "Infinity", "-Infinity"), arrays as JSON arrays. The elements of an array of arrays are objects
+    /// <c>{"element_type": ..., "value": [...]}</c> so that the inner element types are not lost.</summary>
+    internal static void WriteJsonValue(Utf8JsonWriter w, GgufValue value)
+    {
+        if (value.Type != GgufValueType.Array)
+        {
+            WriteJsonScalar(w, value.Payload);
+            return;
+        }
+        w.WriteStartArray();
+        if (value.ElementType == GgufValueType.Array)
+        {
+            foreach (var inner in (GgufValue[])value.Payload)
+            {
+                w.WriteStartObject();
+                w.WriteString("element_type", inner.ElementType.ToGgufName());
+                w.WritePropertyName("value");
+                WriteJsonValue(w, inner);
+                w.WriteEndObject();
+            }
+        }
+        else
+        {
+            foreach (object? item in (Array)value.Payload) WriteJsonScalar(w, item!);
+        }
+        w.WriteEndArray();
+    }
+
+    private static void WriteJsonScalar(Utf8JsonWriter w, object payload)
     {
         switch (payload)
         {
@@ -110,12 +139,7 @@ public static class InspectCommand
             case float or double: w.WriteStringValue(Convert.ToString(payload, System.Globalization.CultureInfo.InvariantCulture)); break;
             case byte or sbyte or ushort or short or uint or int or long: w.WriteNumberValue(Convert.ToInt64(payload)); break;
             case ulong u: w.WriteNumberValue(u); break;
-            case GgufValue v: WriteJsonValue(w, v.Payload); break;
-            case Array a:
-                w.WriteStartArray();
-                foreach (object? item in a) WriteJsonValue(w, item!);
-                w.WriteEndArray();
-                break;
+            default: throw new ArgumentException($"unexpected metadata payload {payload.GetType()}");
         }
     }
 }

@@ -18,30 +18,36 @@ public static class PatchCommand
         var model = CommonOptions.Model();
         var factors = new Option<FileInfo?>("--factors", "-f")
         {
+            HelpName = "FILE",
             Description = "Factor file: this tool's JSON, a Hugging Face config.json (rope_scaling / rope_parameters of type longrope), "
                 + "a LongRoPE search CSV (result_final.csv), or a GGUF model to copy the factors from.",
         };
-        var output = new Option<FileInfo?>("--output", "-o") { Description = "Output file (default: MODEL.longrope.gguf beside MODEL)." };
-        var original = new Option<int?>("--original-context") { Description = "Original (trained) context length: the short/long threshold. Default: the factor file's, else the model's." };
-        var context = new Option<int?>("--context") { Description = "Extended context length. Default: the factor file's (required for a CSV)." };
-        var attn = new Option<string?>("--attn-factor") { Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1), or a number. Default: the factor file's." };
+        var output = new Option<FileInfo?>("--output", "-o") { HelpName = "FILE", Description = "Output file (default: MODEL.longrope.gguf beside MODEL). MODEL itself is never modified without --in-place." };
+        var original = new Option<int?>("--original-context") { HelpName = "N", Description = "Original (trained) context length: the short/long threshold. Default: the factor file's, else the model's." };
+        var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length. Default: the factor file's (required for a CSV)." };
+        var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1), or a number. Default: the factor file's." };
         var inPlace = new Option<bool>("--in-place") { Description = "Modify MODEL itself: factors and same-size values are overwritten in place when possible (milliseconds), otherwise the file is replaced atomically." };
-        var remove = new Option<bool>("--remove") { Description = "Remove LongRoPE instead: restore the model as it was before it was patched." };
+        var remove = new Option<bool>("--remove") { Description = "Remove LongRoPE instead: restore the model as it was before it was patched (needs -o FILE or --in-place)." };
         var json = CommonOptions.Json();
-        var cmd = new Command("patch", "Embed LongRoPE factors into a GGUF model so that llama.cpp applies them (or remove them with --remove).")
+        var cmd = new Command("patch", "Embed LongRoPE factors into a GGUF model so that llama.cpp applies them (or remove them with --remove). "
+            + "Writes MODEL.longrope.gguf beside MODEL unless -o or --in-place is given, then verifies the result (exit 1 if it fails).")
         {
             model, factors, output, original, context, attn, inPlace, remove, json,
         };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
-            string modelPath = result.GetValue(model)!.FullName;
+            string modelPath = InputFiles.Existing(result.GetValue(model)!, "GGUF model file");
             bool isInPlace = result.GetValue(inPlace);
             string? outPath = result.GetValue(output)?.FullName;
             if (isInPlace && outPath is not null && !AtomicFile.SameFile(outPath, modelPath))
                 throw new CliException("--in-place modifies MODEL itself; it cannot be combined with another --output");
+            // No default name for a removal: MODEL.longrope.gguf would name a file without LongRoPE, and the name the
+            // model had before it was patched may be the original file, which must not be replaced unasked.
+            if (result.GetValue(remove) && !isInPlace && outPath is null)
+                throw new CliException("patch --remove needs -o FILE for the restored model (or --in-place to modify MODEL itself)");
             string target = isInPlace ? modelPath : outPath ?? LongRopePatcher.DefaultOutputPath(modelPath);
             if (!isInPlace && AtomicFile.SameFile(target, modelPath))
-                throw new CliException($"{target}: the output would overwrite the input model; give -o OUT or --in-place");
+                throw new CliException($"{target}: the output would overwrite the input model; give another -o FILE, or --in-place to modify MODEL itself");
             var rewrite = new RewriteOptions { CancellationToken = ct };
 
             PatchReport report;
@@ -53,8 +59,8 @@ public static class PatchCommand
             }
             else
             {
-                var factorFile = result.GetValue(factors) ?? throw new CliException("patch needs --factors FILE (or --remove)");
-                var set = ReadFactorsFor(modelPath, factorFile.FullName, result.GetValue(original), result.GetValue(context), result.GetValue(attn));
+                var factorFile = result.GetValue(factors) ?? throw new CliException("patch needs --factors FILE (or --remove); make one with 'longrope factors make'");
+                var set = ReadFactorsFor(modelPath, InputFiles.Existing(factorFile, "factor file"), result.GetValue(original), result.GetValue(context), result.GetValue(attn));
                 report = LongRopePatcher.Patch(modelPath, set, target, isInPlace, new PatchOptions { Rewrite = rewrite });
             }
             var verify = LongRopeVerifier.Verify(report.TargetPath);
@@ -66,7 +72,8 @@ public static class PatchCommand
         return cmd;
     }
 
-    /// <summary>Reads a factor file for a model: lengths the file lacks default to the model's; overrides applied.</summary>
+    /// <summary>Reads a factor file for a model: lengths the file lacks default to the model's; overrides applied. A set
+    /// the model cannot take is refused here, naming the factor file (the patcher's own check names only the model).</summary>
     public static FactorSet ReadFactorsFor(string modelPath, string factorPath, int? original, int? context, string? attention)
     {
         var info = ModelRopeInfo.From(GgufReader.Read(modelPath));
@@ -82,6 +89,10 @@ public static class PatchCommand
             var (policy, value) = AttentionFactors.ParseChoice(attention);
             set = set.WithAttention(policy, value);
         }
+        var errors = FactorValidator.Validate(set, info).Errors.ToList();
+        if (errors.Count > 0)
+            throw new CliException($"{factorPath}: {errors[0].Message}" + (errors.Count == 1 ? ""
+                : $" (and {errors.Count - 1} more error{(errors.Count > 2 ? "s" : "")}: 'longrope factors show {factorPath} --model {modelPath}' lists them)"));
         return set;
     }
 

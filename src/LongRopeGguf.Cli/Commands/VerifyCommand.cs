@@ -13,13 +13,14 @@ public static class VerifyCommand
     {
         var model = CommonOptions.Model();
         var json = CommonOptions.Json();
-        var cmd = new Command("verify", "Check a GGUF file's LongRoPE against what llama.cpp needs, without loading the model, and say which factor set llama.cpp uses for which context sizes.")
+        var cmd = new Command("verify", "Check a GGUF file's LongRoPE against what llama.cpp needs, without loading the model, and say which factor set llama.cpp uses for which context sizes. "
+            + "Exit 0: llama.cpp will apply the file's LongRoPE as intended; 1: it will not (or the file has no LongRoPE); 2: not a readable GGUF file.")
         {
             model, json,
         };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
-            var report = LongRopeVerifier.Verify(result.GetValue(model)!.FullName);
+            var report = LongRopeVerifier.Verify(InputFiles.ReadModel(result.GetValue(model)!));
             if (result.GetValue(json))
             {
                 var output = Console.OpenStandardOutput();

@@ -54,10 +54,10 @@ public static class HfConfigReader
         int original = options.OriginalContextLength
             ?? FactorSetReader.ReadOptionalInt(block, "original_max_position_embeddings", path)
             ?? FactorSetReader.ReadOptionalInt(top, "original_max_position_embeddings", path)
-            ?? throw new FactorSetException($"{path}: no 'original_max_position_embeddings' (in {blockName} or at the top level); give the original context length");
+            ?? throw new FactorSetException($"{path}: no 'original_max_position_embeddings' (in {blockName} or at the top level); give the original context length (--original-context)");
         int context = options.ContextLength
             ?? FactorSetReader.ReadOptionalInt(top, "max_position_embeddings", path)
-            ?? throw new FactorSetException($"{path}: no 'max_position_embeddings'; give the extended context length");
+            ?? throw new FactorSetException($"{path}: no 'max_position_embeddings'; give the extended context length (--context)");
 
         CheckAgainstOwnModel(top, block, blockName, longFactors.Length, shortFactors.Length, path);
 

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>What `longrope edit` was asked to do, parsed and checked for consistency but not yet run.</summary>
+/// <param name="OutputPath">Where to write; null with <paramref name="InPlace"/> means the model itself.</param>
+public sealed record EditRequest(string ModelPath, string? OutputPath, IReadOnlyList<MetadataAssignment> Set, IReadOnlyList<string> Remove, bool InPlace);
+
+/// <summary>What an edit wrote.</summary>
+public sealed record EditOutcome(EditRequest Request, string TargetPath, GgufFile Written, TimeSpan Elapsed);
+
+/// <summary>
+/// `longrope edit MODEL -o OUT [--set KEY=TYPE:VALUE ...] [--remove KEY ...] [--in-place] [--json]`: metadata edits
+/// written through <see cref="GgufRewriter"/>: a new header, tensor data streamed in the kernel, the result renamed
+/// into place only when complete, so an error, Ctrl-C or SIGTERM leaves the target as it was.
+/// </summary>
+public static class EditCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var output = new Option<FileInfo>("--output", "-o") { Description = "Where to write the edited model (required unless --in-place). An existing file there is replaced." };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Set a metadata key: KEY=TYPE:VALUE with TYPE one of " + string.Join(", ", MetadataAssignment.TypeNames)
+                + " (e.g. general.name=string:foo, llama.context_length=uint32:4096). Repeatable.",
+        };
+        var remove = new Option<string[]>("--remove") { Description = "Remove a metadata key (it must exist). Repeatable." };
+        var inPlace = new Option<bool>("--in-place") { Description = "Rewrite MODEL itself (through a temporary file renamed over it)." };
+        var json = CommonOptions.Json();
+        var cmd = new Command("edit", "Set or remove metadata keys, writing a new GGUF file atomically (tensor data is copied unchanged).")
+        {
+            model, output, set, remove, inPlace, json,
+        };
+        cmd.SetAction((result, ct) =>
+        {
+            // Runs synchronously on purpose: see TerminationSignals for why the signals are handled here.
+            using var signals = TerminationSignals.Listen(ct);
+            var task = CliErrors.Run(() =>
+            {
+                var request = ParseRequest(result.GetValue(model)!.FullName, result.GetValue(output)?.FullName,
+                    result.GetValue(set) ?? [], result.GetValue(remove) ?? [], result.GetValue(inPlace));
+                var outcome = Execute(request, Console.Error, CopyProgress.Wanted, signals.Token);
+                if (result.GetValue(json)) WriteJson(outcome, Console.Out);
+                else WriteText(outcome, Console.Out);
+                return ExitCodes.Success;
+            }, signals.Token);
+            if (task.IsCompletedSuccessfully && task.Result == ExitCodes.Interrupted) return Task.FromResult(signals.InterruptedExitCode);
+            return task;
+        });
+        return cmd;
+    }
+
+    /// <summary>Parses the option values; every problem is a one-line <see cref="CliException"/> naming the option.</summary>
+    public static EditRequest ParseRequest(string modelPath, string? outputPath, IReadOnlyList<string> set, IReadOnlyList<string> remove, bool inPlace)
+    {
+        if (!inPlace && outputPath is null) throw new CliException("edit needs -o OUT (or --in-place to rewrite MODEL itself)");
+        if (inPlace && outputPath is not null && !AtomicFile.SameFile(outputPath, modelPath))
+            throw new CliException($"-o {outputPath}: --in-place rewrites MODEL ({modelPath}) itself; give either -o or --in-place");
+        if (!inPlace && AtomicFile.SameFile(outputPath!, modelPath))
+            throw new CliException($"-o {outputPath}: that is the input file; refusing to overwrite it (add --in-place to rewrite MODEL itself)");
+
+        var assignments = set.Select(s => MetadataAssignment.Parse(s, "--set")).ToList();
+        var setKeys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var a in assignments)
+            if (!setKeys.Add(a.Key)) throw new CliException($"--set {a.Key}: the key is set more than once");
+        var removed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string key in remove)
+        {
+            if (key.Length == 0) throw new CliException("--remove '': the key is empty");
+            if (setKeys.Contains(key)) throw new CliException($"--remove {key}: the same key is also given to --set");
+            if (!removed.Add(key)) throw new CliException($"--remove {key}: the key is removed more than once");
+        }
+        return new EditRequest(modelPath, outputPath, assignments, remove.ToList(), inPlace);
+    }
+
+    /// <summary>Reads the model, applies the request and writes the result.</summary>
+    /// <param name="warnings">Where notes that do not stop the edit go (a key whose type changes).</param>
+    /// <param name="showProgress">Given the bytes to copy, whether to draw a progress bar.</param>
+    public static EditOutcome Execute(EditRequest request, TextWriter warnings, Func<long, bool> showProgress, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var source = GgufReader.Read(request.ModelPath);
+        var edit = new GgufEdit();
+        foreach (string key in request.Remove)
+        {
+            if (!source.ContainsKey(key)) throw new CliException($"--remove {key}: {request.ModelPath} has no such key");
+            edit.RemoveKey(key);
+        }
+        foreach (var a in request.Set)
+        {
+            if (source.TryGetValue(a.Key, out var old) && old.Type != a.Value.Type)
+                warnings.WriteLine($"longrope: warning: {a.Key} was {old.DescribeType()} and becomes {a.Value.DescribeType()}; llama.cpp reads keys with exact types");
+            edit.SetValue(a.Key, a.Value);
+        }
+
+        string target = TargetPath(request);
+        UnixFileMode? mode = request.InPlace && !OperatingSystem.IsWindows() ? File.GetUnixFileMode(target) : null;
+        var options = new RewriteOptions { AllowOverwriteSource = request.InPlace, CancellationToken = cancellationToken };
+        long bytes = source.FileLength - source.DataOffset;
+        GgufFile written = showProgress(bytes)
+            ? CopyProgress.Run($"writing {Path.GetFileName(target)}", progress => GgufRewriter.Rewrite(source, edit, target, options with { Progress = progress }))
+            : GgufRewriter.Rewrite(source, edit, target, options);
+        // The rewrite creates a new file: in place, give it the permissions the model had.
+        if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(target, m);
+        return new EditOutcome(request, target, written, stopwatch.Elapsed);
+    }
+
+    /// <summary>The file to write. In place through a symbolic link, the file the link points to is rewritten and the
+    /// link is kept.</summary>
+    private static string TargetPath(EditRequest request)
+    {
+        if (!request.InPlace) return request.OutputPath!;
+        var info = new FileInfo(request.ModelPath);
+        return info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName : info.FullName;
+    }
+
+    public static void WriteText(EditOutcome outcome, TextWriter o)
+    {
+        var r = outcome.Request;
+        var changes = r.Set.Select(a => $"set {a.Key} ({a.Value.DescribeType()}) = {a.Value.ToDisplayString()}")
+            .Concat(r.Remove.Select(k => $"removed {k}")).ToList();
+        var f = outcome.Written;
+        o.WriteLine($"wrote {outcome.TargetPath}{(r.InPlace ? " (in place)" : "")}: {f.Metadata.Count} keys, {f.Tensors.Count} tensors, {f.FileLength:N0} bytes in {outcome.Elapsed.TotalSeconds:F2} s");
+        foreach (string c in changes) o.WriteLine($"  {c}");
+        if (changes.Count == 0) o.WriteLine("  no changes (a plain rewrite)");
+    }
+
+    public static void WriteJson(EditOutcome outcome, TextWriter o)
+    {
+        var r = outcome.Request;
+        var f = outcome.Written;
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("source", r.ModelPath);
+            w.WriteString("target", outcome.TargetPath);
+            w.WriteBoolean("in_place", r.InPlace);
+            w.WriteStartArray("set");
+            foreach (var a in r.Set)
+            {
+                w.WriteStartObject();
+                w.WriteString("key", a.Key);
+                w.WriteString("type", a.Value.Type.ToGgufName());
+                w.WritePropertyName("value");
+                InspectCommand.WriteJsonValue(w, a.Value);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("removed");
+            foreach (string k in r.Remove) w.WriteStringValue(k);
+            w.WriteEndArray();
+            w.WriteNumber("metadata_count", f.Metadata.Count);
+            w.WriteNumber("tensor_count", f.Tensors.Count);
+            w.WriteNumber("file_length", f.FileLength);
+            w.WriteNumber("seconds", Math.Round(outcome.Elapsed.TotalSeconds, 3));
+            w.WriteEndObject();
+        }
+        o.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        o.Flush();
+    }
+}

@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+
+namespace LongRopeGguf.Cli;
+
+/// <summary>
+/// Turns SIGINT (Ctrl-C) and SIGTERM into cancellation while a long write runs, so that the writer stops at its next
+/// chunk, deletes its temporary file and leaves the target untouched.
+/// </summary>
+/// <remarks>
+/// System.CommandLine's own handler is not enough here: it is attached only to actions that return an unfinished
+/// task, and after its 2-second grace period it lets Main return while the write may still be running, which would
+/// end the process before the temporary file is removed. With this registration the process waits for the writer
+/// to unwind however long the current chunk takes.
+/// </remarks>
+public sealed class TerminationSignals : IDisposable
+{
+    private readonly CancellationTokenSource _cts;
+    private readonly List<PosixSignalRegistration> _registrations = [];
+    private int _received;
+
+    private TerminationSignals(CancellationToken outer)
+    {
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+        {
+            try
+            {
+                _registrations.Add(PosixSignalRegistration.Create(signal, OnSignal));
+            }
+            catch (PlatformNotSupportedException)
+            {
+                // Platforms without POSIX signals keep their default behaviour.
+            }
+        }
+    }
+
+    /// <summary>Starts listening; the token is also cancelled when <paramref name="outer"/> is.</summary>
+    public static TerminationSignals Listen(CancellationToken outer) => new(outer);
+
+    public CancellationToken Token => _cts.Token;
+
+    /// <summary>The first signal received, if any.</summary>
+    public PosixSignal? Received => _received == 0 ? null : (PosixSignal)_received;
+
+    /// <summary>The exit code for an interrupted run: 130 for SIGINT (and for cancellation from outside), 143 for SIGTERM.</summary>
+    public int InterruptedExitCode => Received == PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted;
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true; // keep the process alive until the writer has cleaned up
+        Interlocked.CompareExchange(ref _received, (int)context.Signal, 0);
+        _cts.Cancel();
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
+        _cts.Dispose();
+    }
+}

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
+
+namespace LongRopeGguf.Cli;
+
+/// <summary>
+/// Command-line mistakes (a missing argument, an unknown option, a value that does not parse) reported the way every
+/// other bad input is: one line <c>longrope: error: ...</c> on standard error and exit code 2. System.CommandLine's own
+/// handling prints the whole help text and exits with 1, which for `verify` means "the file failed the check".
+/// </summary>
+public static class UsageErrors
+{
+    /// <summary>Parses and runs <paramref name="args"/>; a parse error is reported here instead of by the parser.</summary>
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Action is not ParseErrorAction) return parse.Invoke();
+
+        var command = parse.CommandResult.Command;
+        // A command group given without a subcommand (`longrope`, `longrope factors`): its help is the useful answer.
+        if (command.Subcommands.Count > 0 && command.Action is null && parse.UnmatchedTokens.Count == 0
+            && parse.Errors.All(e => e.SymbolResult is null || e.SymbolResult == parse.CommandResult))
+        {
+            root.Parse([.. CommandPath(parse.CommandResult).Skip(1), "--help"]).Invoke();
+            return ExitCodes.BadInput;
+        }
+        Console.Error.WriteLine($"longrope: error: {Describe(parse)} (see '{string.Join(' ', CommandPath(parse.CommandResult))} --help')");
+        return ExitCodes.BadInput;
+    }
+
+    /// <summary>The errors in one line; "required command was not provided" is dropped when a more specific error (an
+    /// unknown word, with a suggestion when it is close to a command or option name) explains it.</summary>
+    public static string Describe(ParseResult parse)
+    {
+        var messages = parse.Errors.Select(e => Plain(e.Message.Trim())).Distinct().ToList();
+        if (messages.Count > 1) messages.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
+        string text = string.Join(" ", messages.Select(m => m.EndsWith('.') ? m : m + "."));
+        var command = parse.CommandResult.Command;
+        var subcommands = command.Subcommands.Select(c => c.Name).ToList();
+        var options = command.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal)).ToList();
+        // A misspelt option ("--jsn") is taken as a value of an argument by the parser, so argument tokens that look
+        // like options are candidates too.
+        var candidates = parse.UnmatchedTokens
+            .Concat(parse.Tokens.Where(t => t.Type == TokenType.Argument && t.Value.StartsWith("--", StringComparison.Ordinal)).Select(t => t.Value));
+        foreach (string token in candidates)
+        {
+            // Options are suggested for option-like words only, and only when most of the word matches (or it is the
+            // start of a command name).
+            var names = token.StartsWith('-') ? options : subcommands;
+            string? close = names.Where(n => Distance(token, n) <= Math.Min(2, token.Length / 3) || (token.Length >= 2 && !token.StartsWith('-') && n.StartsWith(token, StringComparison.Ordinal)))
+                .OrderBy(n => Distance(token, n)).FirstOrDefault();
+            if (close is null) continue;
+            // A misspelt command leaves every word after it unmatched too; the misspelling is the one thing to say.
+            if (!token.StartsWith('-')) return $"Unknown command '{token}'. Did you mean '{close}'?";
+            return $"{text} Did you mean '{close}'?";
+        }
+        return text;
+    }
+
+    /// <summary>The parser names .NET types ("as expected type 'System.Double'"); users know numbers.</summary>
+    private static string Plain(string message) => message
+        .Replace("expected type 'System.Double'", "a number", StringComparison.Ordinal)
+        .Replace("expected type 'System.Single'", "a number", StringComparison.Ordinal)
+        .Replace("expected type 'System.Int32'", "a whole number", StringComparison.Ordinal)
+        .Replace("expected type 'System.Nullable`1[System.Int32]'", "a whole number", StringComparison.Ordinal)
+        .Replace("expected type 'System.Int64'", "a whole number", StringComparison.Ordinal);
+
+    private static IEnumerable<string> CommandPath(CommandResult result)
+    {
+        var names = new Stack<string>();
+        for (SymbolResult? r = result; r is not null; r = r.Parent)
+            if (r is CommandResult c) names.Push(c.Command is RootCommand ? "longrope" : c.Command.Name);
+        return names;
+    }
+
+    /// <summary>Levenshtein distance, for "did you mean" on short command and option names.</summary>
+    private static int Distance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) previous[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
+    }
+}

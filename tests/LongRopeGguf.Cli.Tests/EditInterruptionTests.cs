@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using LongRopeGguf.Cli.Commands;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Cli.Tests;
+
+/// <summary>A ~300 MB model, written once for the tests of this class.</summary>
+public sealed class BigModelFixture : IDisposable
+{
+    public BigModelFixture()
+    {
+        Path = TestModels.Big(Dir.File("big.gguf"), 300L << 20);
+        File = GgufReader.Read(Path);
+    }
+
+    public TempDir Dir { get; } = new();
+    public string Path { get; }
+    public GgufFile File { get; }
+
+    public void Dispose() => Dir.Dispose();
+}
+
+/// <summary>
+/// `longrope edit` stopped in the middle of copying a large model: the target is never a half-written file.
+/// SIGINT and SIGTERM unwind cleanly (no temporary file); SIGKILL cannot be caught, so its temporary file may stay
+/// until the next write to the same target removes it.
+/// </summary>
+public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModelFixture>
+{
+    private const string TempMarker = ".longrope-tmp-";
+
+    [Fact]
+    public void Sigint_mid_copy_exits_130_and_leaves_neither_target_nor_temporary_file()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        var r = InterruptMidCopy(target, CliProcess.SIGINT);
+        Assert.True(r.ExitCode == ExitCodes.Interrupted, r.ToString());
+        Assert.Equal("longrope: interrupted", Assert.Single(r.StderrLines));
+        Assert.Empty(r.Stdout);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void Sigterm_mid_copy_exits_143_and_leaves_the_existing_target_untouched()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.Copy(TestPaths.TinyModel, target);
+        var r = InterruptMidCopy(target, CliProcess.SIGTERM);
+        Assert.True(r.ExitCode == ExitCodes.Terminated, r.ToString());
+        Assert.Equal("longrope: interrupted", Assert.Single(r.StderrLines));
+        Assert.Equal([target], Directory.GetFileSystemEntries(dir.Path));
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(target));
+    }
+
+    [Fact]
+    public void Sigkill_mid_copy_leaves_the_target_untouched_and_the_next_write_removes_the_stale_temporary_file()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        File.Copy(TestPaths.TinyModel, target);
+        var r = InterruptMidCopy(target, CliProcess.SIGKILL);
+        Assert.True(r.ExitCode == 128 + CliProcess.SIGKILL, r.ToString());
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(target));
+        string stale = Assert.Single(Directory.GetFiles(dir.Path, "*" + TempMarker + "*"));
+        Assert.True(new FileInfo(stale).Length < new FileInfo(big.Path).Length, "the killed copy was not complete");
+
+        // The next write to the same target (a small one, in this process) removes what the killed one left.
+        var request = EditCommand.ParseRequest(TestPaths.TinyModel, target, ["general.name=string:after kill"], [], inPlace: false);
+        EditCommand.Execute(request, TextWriter.Null, _ => false, CancellationToken.None);
+        Assert.Equal([target], Directory.GetFileSystemEntries(dir.Path));
+        Assert.Equal("after kill", GgufReader.Read(target).GetString("general.name"));
+    }
+
+    [Fact]
+    public async Task A_progress_bar_is_drawn_on_a_terminal_and_the_copy_is_complete()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        // `script` runs the command on a pseudo-terminal, so standard error is a terminal as for a user.
+        string command = string.Join(' ', new[] { Quote(CliProcess.StartInfo().FileName), Quote(CliProcess.Dll), "edit", Quote(big.Path), "-o", Quote(target), "--set", "general.name=string:tty" });
+        var psi = new ProcessStartInfo("script", ["-qefc", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.Environment["TERM"] = "xterm-256color";
+        psi.Environment["COLUMNS"] = "120";
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stderr = p.StandardError.ReadToEndAsync();
+        string terminal = await p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.WaitForExit(CliProcess.Timeout), "script did not finish");
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {terminal}{await stderr}");
+
+        Assert.Contains("writing out.gguf", terminal);
+        Assert.Contains("\u001b[", terminal); // drawn with terminal control sequences
+        Assert.Contains("wrote " + target, terminal);
+        Assert.Equal("tty", GgufReader.Read(target).GetString("general.name"));
+        EditCommandTests.AssertSameTensorData(big.File, GgufReader.Read(target));
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    /// <summary>Starts `edit BIG -o TARGET`, waits until the temporary file holds some tensor data but not all of it, and
+    /// sends <paramref name="signal"/>. A machine fast enough to finish the copy before the signal lands gets
+    /// another try (the target is reset to what it was).</summary>
+    private CliResult InterruptMidCopy(string target, int signal)
+    {
+        byte[]? before = File.Exists(target) ? File.ReadAllBytes(target) : null;
+        string dir = Path.GetDirectoryName(target)!;
+        long full = big.File.FileLength;
+        for (int attempt = 1; ; attempt++)
+        {
+            using var running = CliProcess.Start("edit", big.Path, "-o", target, "--set", "general.name=string:interrupted");
+            bool sent = false;
+            var sw = Stopwatch.StartNew();
+            while (!running.Process.HasExited && sw.Elapsed < CliProcess.Timeout)
+            {
+                var temp = new DirectoryInfo(dir).GetFiles("*" + TempMarker + "*").FirstOrDefault();
+                if (temp is not null && temp.Length > big.File.DataOffset + (16L << 20) && temp.Length < full - (64L << 20))
+                {
+                    CliProcess.Signal(running.Process, signal);
+                    sent = true;
+                    break;
+                }
+                Thread.Sleep(1);
+            }
+            var result = CliProcess.Finish(running);
+            if (sent && result.ExitCode != 0) return result;
+            // The copy finished before the signal arrived: put the target back and try again.
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.True(attempt < 5, "the copy always finished before the signal could interrupt it");
+            if (before is null) File.Delete(target); else File.WriteAllBytes(target, before);
+        }
+    }
+}

@@ -369,7 +369,7 @@ public static partial class LongRopeVerifier
         add(Severity.Info, "plan-sequences", "with several sequences and a non-unified KV cache (ModelParams.KVUnified = false), "
             + "n_ctx / SeqMax rounded up to 256 is compared instead");
         add(Severity.Info, "issue-24823", "the set is chosen once per context, not per prompt: a short prompt in a context above the threshold runs on "
-            + "the long set (llama.cpp issue #24823); `longrope run` avoids it by using a context of the right size");
+            + "the long set (llama.cpp issue #24823); `longrope generate` and `longrope chat` avoid it by sizing each context for the work");
     }
 
     private static string F(float f) => f.ToString("G6", CultureInfo.InvariantCulture);

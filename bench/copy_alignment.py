@@ -8,9 +8,13 @@ Copies SRC to DST (same file system) in five ways, interleaved over ROUNDS round
   split     as mid-page, but the 1920 bytes up to the first page boundary copied by a call of their own, then 64 MiB
             calls from the boundary (the current FileRangeCopier)
   shifted   the data moved by 32 bytes (a header that grew by 32): source calls page-aligned, target calls not
+With "all" as the fourth argument, two user-space alternatives for the shifted case as well:
+  shifted-rw    pread/pwrite through a 4 MiB buffer
+  shifted-mmap  the source mapped, pwrite from the mapping in 4 MiB pieces
 Prints the median wall and CPU (user+sys) time of each and the per-round CPU ratio to cp.
-Usage: copy_alignment.py SRC DST [ROUNDS]   (SRC: a file of a few GiB, e.g. from `LongRopeGguf.Bench gen-gguf`)
+Usage: copy_alignment.py SRC DST [ROUNDS [all]]   (SRC: a file of a few GiB, e.g. from `LongRopeGguf.Bench gen-gguf`)
 """
+import mmap
 import os
 import resource
 import statistics
@@ -35,9 +39,23 @@ def run(src, dst, mode):
         while off < n:
             off += os.copy_file_range(fi, fo, n - off, off, off)
     else:
-        start, shift = (S + 1920, 32) if mode == "shifted" else (S, 0)
+        start, shift = (S + 1920, 32) if mode.startswith("shifted") else (S, 0)
         os.pwrite(fo, os.pread(fi, start, 0) + b"\0" * shift, 0)
         off = start
+        if mode == "shifted-rw":
+            buf = memoryview(bytearray(4 << 20))
+            while off < n:
+                k = os.preadv(fi, [buf[:min(n - off, len(buf))]], off)
+                os.pwrite(fo, buf[:k], off + shift)
+                off += k
+        elif mode == "shifted-mmap":
+            with mmap.mmap(fi, 0, prot=mmap.PROT_READ) as m:
+                view = memoryview(m)
+                while off < n:
+                    k = min(n - off, 4 << 20)
+                    os.pwrite(fo, view[off:off + k], off + shift)
+                    off += k
+                view.release()
         while off < n:
             head = (4096 - off % 4096) % 4096
             chunk = head if mode == "split" and head else min(n - off, CHUNK)
@@ -52,6 +70,8 @@ def main():
     src, dst = sys.argv[1], sys.argv[2]
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     modes = ["cp", "mid-page", "split", "shifted"]
+    if len(sys.argv) > 4 and sys.argv[4] == "all":
+        modes += ["shifted-rw", "shifted-mmap"]
     res = {m: [] for m in modes}
     for i in range(rounds):
         for m in (modes if i % 2 == 0 else modes[::-1]):

@@ -75,6 +75,19 @@ python3 bench/paired.py "$runs" "rm -f '$dst' && sync" \
   "cp" "cp '$src' '$dst'" \
   "longrope edit" "'$longrope' edit '$src' -o '$dst' --set general.name=string:x"
 
+if command -v strace >/dev/null 2>&1; then
+  echo "== time inside copy_file_range (strace -c; the copy itself, without process start-up and header work)"
+  for i in 1 2 3; do
+    for label in cp edit; do
+      rm -f "$dst"; sync
+      if [ $label = cp ]; then strace -c -f -o "$work/strace.txt" cp "$src" "$dst"
+      else strace -c -f -o "$work/strace.txt" "$longrope" edit "$src" -o "$dst" --set general.name=string:x >/dev/null; fi
+      printf '%-5s %s s in %s copy_file_range calls\n' $label \
+        "$(awk '$NF == "copy_file_range" {print $2}' "$work/strace.txt")" "$(awk '$NF == "copy_file_range" {print $4}' "$work/strace.txt")"
+    done
+  done
+fi
+
 echo "== peak RSS (/usr/bin/time -v)"
 rss() { # label, command...
   local label=$1; shift

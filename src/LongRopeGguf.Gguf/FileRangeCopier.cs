@@ -16,10 +16,11 @@ internal static partial class FileRangeCopier
     /// <summary>
     /// The bytes before the source's first page boundary are copied on their own, so that every later copy starts on
     /// a page boundary. When the two offsets sit at the same place within a page (an edit that did not move the data
-    /// section, or moved it by whole pages) both sides are then page-aligned. Measured on Linux 6.18 / ext4 (see
-    /// docs/benchmarks.md): 64 MiB copies from a data section starting mid-page cost ~12-14% more system time than
-    /// cp's copy of the whole file; with the partial first page split off they cost the same as cp. GGUF data
-    /// sections start at a multiple of 32 only, so this is the common case.
+    /// section, or moved it by whole pages) both sides are then page-aligned. Measured on Linux 6.18 / ext4 with
+    /// bench/copy_alignment.py (docs/benchmarks.md): 64 MiB copies from a data section starting mid-page cost 9-15%
+    /// more CPU than cp's copy of the whole file; with the partial first page split off, 1-8% more in two runs of three
+    /// (a small effect on a noisy shared machine). GGUF data sections start at a multiple of 32 only, so the
+    /// mid-page start is the common case.
     /// </summary>
     private const long PageSize = 4096;
     private const int FallbackBufferSize = 1 << 20;

@@ -96,6 +96,9 @@ public static class GgufRewriter
     private static GgufFile Write(uint version, List<PlannedEntry> metadata, List<OutputTensor> tensors, uint alignment,
         FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options)
     {
+        if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
+            throw new ArgumentException($"GGUF version {version} cannot be written (supported: {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion})");
+        ValidateMetadata(metadata);
         ValidateTensors(tensors);
         var offsets = new ulong[tensors.Count];
         ulong dataLength = 0;
@@ -111,9 +114,15 @@ public static class GgufRewriter
         GgufValueWriter.WriteUInt32(s, version);
         GgufValueWriter.WriteUInt64(s, (ulong)tensors.Count);
         GgufValueWriter.WriteUInt64(s, (ulong)metadata.Count);
+        // The header is described as it is written (offsets of every entry and descriptor in the new file), so the
+        // result needs no second parse: for a 150k-token vocabulary that would double the header work of an edit.
+        var writtenMetadata = new List<GgufMetadataEntry>(metadata.Count);
         byte[]? copyBuffer = null;
         foreach (var e in metadata)
         {
+            long at = s.Position;
+            long valueOffset;
+            GgufValue value;
             if (e.CopyFrom is { } raw && sourceStream is not null)
             {
                 // Untouched entries keep their exact bytes (a bool stored as 2, a string that is not valid UTF-8...).
@@ -121,16 +130,27 @@ public static class GgufRewriter
                 sourceStream.Position = raw.Offset;
                 sourceStream.ReadExactly(copyBuffer, 0, (int)raw.Length);
                 s.Write(copyBuffer, 0, (int)raw.Length);
+                valueOffset = at + (raw.ValueOffset - raw.Offset);
+                value = raw.Value;
             }
             else
             {
                 GgufValueWriter.WriteEntry(s, e.Key, e.Value);
+                valueOffset = at + FieldLengths.Length + System.Text.Encoding.UTF8.GetByteCount(e.Key) + FieldLengths.ValueType;
+                value = AsReadBack(e.Value);
             }
+            writtenMetadata.Add(new GgufMetadataEntry(e.Key, value, at, s.Position - at, valueOffset));
         }
+        var writtenTensors = new List<GgufTensorInfo>(tensors.Count);
         for (int i = 0; i < tensors.Count; i++)
+        {
+            long at = s.Position;
             GgufValueWriter.WriteTensorInfo(s, tensors[i].Name, tensors[i].Type, tensors[i].Dimensions, offsets[i]);
-        long dataOffset = GgufReader.AlignUp(s.Position, alignment);
-        long padding = dataOffset - s.Position;
+            writtenTensors.Add(new GgufTensorInfo(tensors[i].Name, tensors[i].Dimensions.ToArray(), tensors[i].Type, offsets[i], at));
+        }
+        long headerLength = s.Position;
+        long dataOffset = GgufReader.AlignUp(headerLength, alignment);
+        long padding = dataOffset - headerLength;
         bool sourceHasSamePadding = sourceStream is not null && source is not null && padding > 0
             && source.DataOffset - source.HeaderLength == padding && source.FileLength >= source.DataOffset;
         if (tensors.Count == 0 && !sourceHasSamePadding)
@@ -138,7 +158,7 @@ public static class GgufRewriter
             // No data section: llama.cpp does not align it then, and padding to a declared alignment of up to 2^31
             // would write gigabytes of zeros for nothing.
             padding = 0;
-            dataOffset = s.Position;
+            dataOffset = headerLength;
         }
         if (sourceHasSamePadding)
         {
@@ -162,9 +182,43 @@ public static class GgufRewriter
 
         WriteData(tensors, offsets, dataOffset, alignment, sourceStream, source, target.Stream, options);
         options.CancellationToken.ThrowIfCancellationRequested();
+        long fileLength = target.Stream.Length;
         target.Commit(options.Durable);
-        return GgufReader.Read(target.TargetPath);
+        return new GgufFile(version, writtenMetadata, writtenTensors, alignment, dataOffset, fileLength, target.TargetPath) { HeaderLength = headerLength };
     }
+
+    /// <summary>A value as a reader of the written file sees it. Only strings can differ: UTF-8 cannot encode a lone
+    /// UTF-16 surrogate, so the encoder wrote U+FFFD in its place.</summary>
+    private static GgufValue AsReadBack(GgufValue value)
+    {
+        static bool HasSurrogate(string s) => s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0;
+        static string ReadBack(string s) => HasSurrogate(s) ? System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(s)) : s;
+        return value switch
+        {
+            { Type: GgufValueType.String } when HasSurrogate(value.AsString()) => GgufValue.String(ReadBack(value.AsString())),
+            { Type: GgufValueType.Array, ElementType: GgufValueType.String } when value.AsStringArray().Any(HasSurrogate) =>
+                GgufValue.Array(value.AsStringArray().Select(ReadBack).ToArray()),
+            { Type: GgufValueType.Array, ElementType: GgufValueType.Array } => GgufValue.Array(((GgufValue[])value.Payload).Select(AsReadBack).ToArray()),
+            _ => value,
+        };
+    }
+
+    /// <summary>What a reader would refuse must not be written: keys are unique, arrays nest no deeper than the reader allows.</summary>
+    private static void ValidateMetadata(List<PlannedEntry> metadata)
+    {
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in metadata)
+        {
+            if (!keys.Add(e.Key)) throw new ArgumentException($"duplicate metadata key '{e.Key}'");
+            if (e.CopyFrom is null && NestingDepth(e.Value) >= GgufConstants.MaxArrayNesting)
+                throw new ArgumentException($"metadata '{e.Key}': arrays nested deeper than {GgufConstants.MaxArrayNesting} levels");
+        }
+    }
+
+    private static int NestingDepth(GgufValue value) =>
+        value.Type == GgufValueType.Array && value.ElementType == GgufValueType.Array
+            ? 1 + ((GgufValue[])value.Payload).Select(NestingDepth).DefaultIfEmpty(0).Max()
+            : 0;
 
     private static void ValidateTensors(List<OutputTensor> tensors)
     {

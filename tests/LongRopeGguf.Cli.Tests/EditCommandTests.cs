@@ -185,6 +185,35 @@ public class EditCommandTests
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_reported_header_is_exactly_what_a_reader_of_the_written_file_sees(bool allTypes)
+    {
+        using var dir = new TempDir();
+        string source = allTypes ? TestModels.AllValueTypes(dir.File("all.gguf")) : TestPaths.TinyModel;
+        string output = dir.File("out.gguf");
+        var request = EditCommand.ParseRequest(source, output, ["general.name=string:x", "test.added=bool:true"], ["general.architecture"], inPlace: false);
+        var written = EditCommand.Execute(request, TextWriter.Null, _ => false, CancellationToken.None).Written;
+        var read = GgufReader.Read(output);
+
+        Assert.Equal((read.Version, read.Alignment, read.DataOffset, read.HeaderLength, read.FileLength, read.Path),
+            (written.Version, written.Alignment, written.DataOffset, written.HeaderLength, written.FileLength, written.Path));
+        Assert.Equal(read.Metadata.Select(e => (e.Key, e.Offset, e.Length, e.ValueOffset)), written.Metadata.Select(e => (e.Key, e.Offset, e.Length, e.ValueOffset)));
+        for (int i = 0; i < read.Metadata.Count; i++) Assert.Equal(read.Metadata[i].Value, written.Metadata[i].Value);
+        Assert.Equal(read.Tensors.Select(t => (t.Name, t.Type, t.ShapeText, t.Offset, t.InfoOffset)), written.Tensors.Select(t => (t.Name, t.Type, t.ShapeText, t.Offset, t.InfoOffset)));
+    }
+
+    [Fact]
+    public void A_string_with_a_lone_surrogate_is_reported_as_the_replacement_character_the_file_holds()
+    {
+        using var dir = new TempDir();
+        var request = EditCommand.ParseRequest(TestPaths.TinyModel, dir.File("out.gguf"), ["general.name=string:a\uD800b"], [], inPlace: false);
+        var written = EditCommand.Execute(request, TextWriter.Null, _ => false, CancellationToken.None).Written;
+        Assert.Equal("a\uFFFDb", written.GetString("general.name"));
+        Assert.Equal("a\uFFFDb", GgufReader.Read(dir.File("out.gguf")).GetString("general.name"));
+    }
+
     internal static void AssertSameTensorData(GgufFile a, GgufFile b)
     {
         Assert.Equal(a.Tensors.Select(t => (t.Name, t.Type, string.Join(",", t.Dimensions))), b.Tensors.Select(t => (t.Name, t.Type, string.Join(",", t.Dimensions))));

@@ -11,6 +11,7 @@ public static class Program
     {
         var root = new RootCommand("longrope: give llama.cpp models a longer context with LongRoPE (inspect, patch, verify, run, evaluate, search).");
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root;
     }
 }

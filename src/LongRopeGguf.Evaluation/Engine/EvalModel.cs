@@ -71,8 +71,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     /// </summary>
     public EvalContext CreateContext(RopeMode mode, int length, int cells, int sequences = 1)
     {
-        if (cells <= 0) throw new EvalInputException($"context of {cells} tokens: must be positive");
-        CheckMemory(cells);
+        EnsureContextFits(cells);
         var p = new ModelParams(Path)
         {
             ContextSize = (uint)cells,
@@ -96,9 +95,11 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         return new EvalContext(this, ctx, mode, length);
     }
 
-    /// <summary>Refuses a context whose KV cache alone would not fit in the memory that is free now.</summary>
-    private void CheckMemory(long cells)
+    /// <summary>Refuses a non-positive size, or a context whose KV cache alone would not fit in the memory that is free now.</summary>
+    public void EnsureContextFits(long cells)
     {
+        if (cells <= 0) throw new EvalInputException($"length {cells}: must be a positive number of tokens");
+        if (cells > uint.MaxValue / 2) throw new EvalInputException($"length {cells}: beyond what llama.cpp can address");
         long need = Info.KvCacheBytes(cells);
         long available = AvailableMemoryBytes();
         if (need > available * 9 / 10)

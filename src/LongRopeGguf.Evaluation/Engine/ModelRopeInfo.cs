@@ -35,7 +35,7 @@ public sealed record ModelRopeInfo(
     public static ModelRopeInfo Read(string path)
     {
         var file = GgufReader.Read(path);
-        string arch = file.Architecture ?? throw new InvalidDataException($"{path}: general.architecture: missing, cannot tell the model's architecture");
+        string arch = file.Architecture ?? throw new EvalInputException($"{path}: general.architecture: missing, cannot tell the model's architecture");
         int ctx = (int)ReadInteger(file, file.ArchitectureKey("context_length"), path);
         bool isLongRope = file.TryGetValue(file.ArchitectureKey("rope.scaling.type"), out var type)
                           && type.Type == GgufValueType.String && type.AsString() == "longrope";
@@ -59,12 +59,12 @@ public sealed record ModelRopeInfo(
     private static long ReadInteger(GgufFile file, string key, string path)
     {
         if (!file.TryGetValue(key, out var v))
-            throw new InvalidDataException($"{path}: {key}: missing");
+            throw new EvalInputException($"{path}: {key}: missing");
         return v.Payload switch
         {
             byte or sbyte or ushort or short or uint or int or long => Convert.ToInt64(v.Payload),
             ulong u when u <= long.MaxValue => (long)u,
-            _ => throw new InvalidDataException($"{path}: {key}: expected an integer, found {v.Type}"),
+            _ => throw new EvalInputException($"{path}: {key}: expected an integer, found {v.Type}"),
         };
     }
 }

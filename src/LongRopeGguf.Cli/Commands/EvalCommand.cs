@@ -88,11 +88,7 @@ public static class EvalCommand
             var result = WithProgress("niah", report => NiahRunner.Run(options,
                 new Reporter<NiahProgress>(p => report(p.Done, p.Total, p.Mode.Length == 0 ? "" : $"{p.Mode} @ {p.Length}")), ct));
             if (r.GetValue(json))
-            {
-                using var stdout = Console.OpenStandardOutput();
-                result.Summary.WriteJson(stdout);
-                stdout.WriteByte((byte)'\n');
-            }
+                WriteJson(result.Summary.WriteJson);
             else
                 PrintNiah(result, options.OutputDirectory);
             return ExitCodes.Success;
@@ -137,11 +133,7 @@ public static class EvalCommand
             var report = WithProgress("ppl", update => PerplexityRunner.Run(options,
                 new Reporter<(int done, int total)>(p => update(p.done, p.total, "")), ct));
             if (r.GetValue(json))
-            {
-                using var stdout = Console.OpenStandardOutput();
-                PerplexityRunner.WriteJson(report, stdout);
-                stdout.WriteByte((byte)'\n');
-            }
+                WriteJson(stream => PerplexityRunner.WriteJson(report, stream));
             else
             {
                 Console.WriteLine($"perplexity of {report.Text} ({report.TextTokens:N0} tokens), results in {options.OutputDirectory}:");
@@ -166,6 +158,14 @@ public static class EvalCommand
             throw new CliException(e.Message, ExitCodes.RuntimeFailure);
         }
     }, ct);
+
+    /// <summary>JSON to standard output through Console.Out (so redirection of Console.Out sees it).</summary>
+    private static void WriteJson(Action<Stream> write)
+    {
+        using var buffer = new MemoryStream();
+        write(buffer);
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
 
     internal static IReadOnlyList<int> ParseLengths(string text)
     {

@@ -11,7 +11,7 @@ namespace LongRopeGguf.Evaluation.Engine;
 /// </summary>
 public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
 {
-    private EvalModel(string path, LLamaWeights weights, ModelRopeInfo info, EngineOptions options)
+    private EvalModel(string path, LLamaWeights weights, EvalModelInfo info, EngineOptions options)
     {
         Path = path;
         Weights = weights;
@@ -21,7 +21,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
 
     public string Path { get; }
     public LLamaWeights Weights { get; }
-    public ModelRopeInfo Info { get; }
+    public EvalModelInfo Info { get; }
     public EngineOptions Options { get; }
 
     /// <summary>Vocabulary size (logits per position).</summary>
@@ -31,7 +31,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     {
         options ??= EngineOptions.Default;
         if (!File.Exists(path)) throw new EvalInputException($"model file not found: {path}");
-        var info = ModelRopeInfo.Read(path); // reads the header only; bad files fail here with a one-line message
+        var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
         try

@@ -6,7 +6,7 @@ namespace LongRopeGguf.Evaluation.Engine;
 /// What a GGUF file says about its context and RoPE, read from the header only: enough to know which LongRoPE factor
 /// set llama.cpp will use for a context size, and how much memory a context of some size needs.
 /// </summary>
-public sealed record ModelRopeInfo(
+public sealed record EvalModelInfo(
     string Path,
     string Architecture,
     int ContextLength,
@@ -32,7 +32,7 @@ public sealed record ModelRopeInfo(
     /// <summary>Bytes of an F16 K+V cache holding <paramref name="cells"/> tokens (llama.cpp's default cache type).</summary>
     public long KvCacheBytes(long cells) => 2L /*K and V*/ * 2 /*bytes per F16*/ * LayerCount * KvWidth * cells;
 
-    public static ModelRopeInfo Read(string path)
+    public static EvalModelInfo Read(string path)
     {
         var file = GgufReader.Read(path);
         string arch = file.Architecture ?? throw new EvalInputException($"{path}: general.architecture: missing, cannot tell the model's architecture");
@@ -49,7 +49,7 @@ public sealed record ModelRopeInfo(
             ? ReadInteger(file, file.ArchitectureKey("attention.head_count_kv"), path)
             : heads;
         long headDim = heads > 0 ? embd / heads : embd;
-        return new ModelRopeInfo(
+        return new EvalModelInfo(
             path, arch, ctx, original, isLongRope,
             file.TryGetTensor("rope_factors_long.weight", out _),
             file.TryGetTensor("rope_factors_short.weight", out _),

@@ -21,9 +21,12 @@ public static class PerplexityChart
             maxY = Math.Max(maxY, ys.Max());
             var line = plot.Add.Scatter(xs, ys);
             line.LegendText = mode;
-            line.Color = palette.GetColor(i++);
+            // Modes agree at 1x: shrinking markers and alternating dashes keep overlapping lines visible.
+            line.Color = palette.GetColor(i);
             line.LineWidth = 2;
-            line.MarkerSize = 8;
+            line.MarkerSize = Math.Max(6, 15 - 3 * i);
+            line.LinePattern = (i % 3) switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
+            i++;
         }
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             xs, r.Lengths.Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());

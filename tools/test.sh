@@ -5,6 +5,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 LONGROPE_GGUF_PY=$(tools/setup-gguf-py.sh | tail -n 1)
+# The chat terminal tests drive `longrope chat` through tmux, as a person at a terminal would.
+if ! command -v tmux >/dev/null 2>&1; then
+  { apt-get update -qq && apt-get install -y -qq tmux; } >/dev/null 2>&1 \
+    || echo "tools/test.sh: warning: could not install tmux; the chat terminal tests will fail" >&2
+fi
 export LONGROPE_GGUF_PY
 log=$(mktemp)
 set +e

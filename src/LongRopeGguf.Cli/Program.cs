@@ -14,6 +14,9 @@ public static class Program
         root.Subcommands.Add(PatchCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(FactorsCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         return root;
     }

@@ -144,11 +144,10 @@ public static class EvalCommand
         return cmd;
     }
 
-    /// <summary>Routes llama.cpp's log, and turns evaluation failures into one-line errors with the right exit code.</summary>
+    /// <summary>Routes llama.cpp's log (to the Runtime's log file, or stderr with --verbose), and turns evaluation failures into one-line errors with the right exit code.</summary>
     private static Task<int> Guarded(bool verbose, Func<int> action, CancellationToken ct) => CliErrors.Run(() =>
     {
-        NativeLlama.LogSink = verbose ? Console.Error : null;
-        NativeLlama.EnsureConfigured();
+        NativeLlama.EnsureConfigured(verbose);
         try
         {
             return action();

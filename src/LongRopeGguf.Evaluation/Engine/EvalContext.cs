@@ -18,7 +18,7 @@ public sealed class EvalContext : IDisposable
         Mode = mode;
         Length = length;
         ContextSize = (int)context.ContextSize;
-        ContextPerSequence = (int)NativeLlama.ContextSizePerSequence(context.NativeHandle, unified: true);
+        ContextPerSequence = NativeLlama.ContextSizePerSequence(context.NativeHandle, unified: true);
         FactorSet = model.Info.FactorSetFor(ContextPerSequence);
         RopeDescription = mode.Describe(length, model.Info.OriginalContextLength);
     }
@@ -65,10 +65,11 @@ public sealed class EvalContext : IDisposable
                 int bi = _batch.Add((LLamaToken)tokens[ti], startPos + ti, (LLamaSeqId)seq, want);
                 if (want) requested.Add((ti, bi));
             }
+            long mark = NativeLlama.Mark();
             var result = Context.Decode(_batch);
             if (result != DecodeResult.Ok)
                 throw new LlamaFailureException(
-                    $"llama_decode failed ({result}) at positions {startPos + start}..{startPos + start + n - 1} of sequence {seq} in a {ContextSize}-token context (mode {Mode.Name}) {NativeLlama.RecentErrors()}".Trim());
+                    $"llama_decode failed ({result}) at positions {startPos + start}..{startPos + start + n - 1} of sequence {seq} in a {ContextSize}-token context (mode {Mode.Name}) {NativeLlama.ErrorsSince(mark)}".Trim());
             foreach (var (ti, bi) in requested)
                 onLogits(ti, Native.GetLogitsIth(bi));
         }

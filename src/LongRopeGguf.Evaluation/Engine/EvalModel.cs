@@ -34,13 +34,14 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
+        long mark = NativeLlama.Mark();
         try
         {
             return new EvalModel(System.IO.Path.GetFullPath(path), LLamaWeights.LoadFromFile(p), info, options);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new LlamaFailureException($"{path}: llama.cpp could not load the model: {Why(e)}");
+            throw new LlamaFailureException($"{path}: llama.cpp could not load the model: {Why(e, mark)}");
         }
     }
 
@@ -84,13 +85,14 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         if (Options.Threads is { } t) { p.Threads = t; p.BatchThreads = t; }
         mode.Apply(p, length, Info.OriginalContextLength);
         LLamaContext ctx;
+        long mark = NativeLlama.Mark();
         try
         {
             ctx = Weights.CreateContext(p);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new EvalInputException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e)}");
+            throw new EvalInputException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}");
         }
         return new EvalContext(this, ctx, mode, length);
     }
@@ -120,9 +122,9 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
     }
 
-    internal static string Why(Exception e)
+    internal static string Why(Exception e, long mark)
     {
-        string native = NativeLlama.RecentErrors();
+        string native = NativeLlama.ErrorsSince(mark);
         string msg = e.Message.ReplaceLineEndings(" ").Trim();
         return native.Length > 0 ? $"{msg} (llama.cpp: {native})" : msg;
     }

@@ -1,63 +1,62 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using LLama.Native;
+using LongRopeGguf.Runtime;
 
 namespace LongRopeGguf.Evaluation.Engine;
 
 /// <summary>
-/// One-time set-up of the llama.cpp native library for evaluation: its log goes to a sink we choose (nothing by
-/// default, so test and console output stay clean) and its recent errors are kept so that a failure can be reported
-/// in one line. LLamaSharp only accepts the log callback before the library loads, so this must run before any other
-/// native call; later calls are no-ops.
+/// llama.cpp set-up for evaluation, on top of the Runtime's <see cref="NativeRuntime"/> (which library, where its log
+/// goes, what errors it logged) plus one thing evaluation grids need on shared CPUs: OpenMP threads that sleep
+/// instead of spinning while they wait.
 /// </summary>
-/// <remarks>Stand-in until the Runtime project's native configuration can be used here.</remarks>
 public static class NativeLlama
 {
     private static readonly object s_gate = new();
-    private static bool s_configured;
-    private static volatile TextWriter? s_sink;
-    private static readonly ConcurrentQueue<string> s_recentErrors = new();
+    private static bool? s_verbose;
 
-    // Native code holds a pointer to this delegate for the life of the process.
-    private static NativeLogConfig.LLamaLogCallback? s_callback;
-
-    /// <summary>Where llama.cpp's log goes from now on (null: nowhere). May be changed at any time.</summary>
-    public static TextWriter? LogSink { get => s_sink; set => s_sink = value; }
-
-    /// <summary>Routes the native log through us. Safe to call many times and from several threads.</summary>
-    public static void EnsureConfigured()
+    /// <summary>
+    /// Configures llama.cpp once per process (native library from LONGROPE_NATIVE_LIB or the bundled backend; log to
+    /// the Runtime's log file, or to standard error when <paramref name="verbose"/>). A later call only changes the
+    /// log target when asked for another verbosity; a caller that configured <see cref="NativeRuntime"/> itself first
+    /// keeps its choice.
+    /// </summary>
+    public static void EnsureConfigured(bool? verbose = null)
     {
         lock (s_gate)
         {
-            if (s_configured) return;
             PreferSleepingThreadWaits();
-            s_callback = OnLog;
-            if (!NativeLibraryConfig.LLama.LibraryHasLoaded)
-                NativeLibraryConfig.All.WithLogCallback(s_callback);
-            else
-                NativeLogConfig.llama_log_set(s_callback); // someone else loaded it first: replace their callback
-            s_configured = true;
+            if (s_verbose is not null && (verbose is null || verbose == s_verbose)) return;
+            if (s_verbose is null && verbose is null && NativeRuntime.LogFilePath is not null) { s_verbose = false; return; }
+            bool v = verbose ?? false;
+            NativeRuntime.Configure(nativeLibDir: null, verbose: v, logFile: null);
+            s_verbose = v;
         }
     }
 
-    /// <summary>The last few error/warning lines llama.cpp logged, oldest first, to explain a failure.</summary>
-    public static string RecentErrors()
-    {
-        var lines = s_recentErrors.ToArray().Select(l => l.Trim()).Where(l => l.Length > 0).TakeLast(3);
-        return string.Join(" | ", lines);
-    }
+    /// <summary>A mark in llama.cpp's log, to ask later what went wrong after it.</summary>
+    public static long Mark() => NativeRuntime.Log.Position;
 
-    private static void OnLog(LLamaLogLevel level, string message)
+    /// <summary>llama.cpp's most telling error line logged after <paramref name="mark"/>, or "".</summary>
+    public static string ErrorsSince(long mark) => NativeRuntime.Log.BestErrorSince(mark) ?? "";
+
+    /// <summary>KV cells one sequence may use (n_ctx_seq): what llama.cpp compares with the original context to pick a LongRoPE set.</summary>
+    public static int ContextSizePerSequence(SafeLLamaContextHandle ctx, bool unified)
     {
-        if (level is LLamaLogLevel.Error or LLamaLogLevel.Warning)
+        try
         {
-            s_recentErrors.Enqueue(message);
-            while (s_recentErrors.Count > 8) s_recentErrors.TryDequeue(out _);
+            return (int)llama_n_ctx_seq(ctx.DangerousGetHandle());
         }
-        var sink = s_sink;
-        if (sink is null) return;
-        lock (sink) sink.Write(message);
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Same rule as llama.cpp: a unified cache gives every sequence the whole context.
+            return (int)(unified ? ctx.ContextSize : ctx.ContextSize / Math.Max(1u, ctx.MaxSeq));
+        }
     }
+
+    // Not bound by LLamaSharp 0.30.0. "llama" resolves to the copy LLamaSharp already loaded (the dynamic loader
+    // matches the bare name against the SONAME of loaded objects).
+    [DllImport("llama", EntryPoint = "llama_n_ctx_seq")]
+    private static extern uint llama_n_ctx_seq(IntPtr ctx);
 
     /// <summary>
     /// llama.cpp's CPU backend parallelizes with OpenMP, whose threads spin at barriers by default. On a machine whose
@@ -82,23 +81,4 @@ public static class NativeLlama
 
     [DllImport("libc", EntryPoint = "setenv")]
     private static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
-
-    // llama.cpp functions LLamaSharp 0.30.0 does not wrap. "llama" resolves to the copy LLamaSharp already loaded
-    // (the dynamic loader matches the bare name against the SONAME of loaded objects).
-    [DllImport("llama", EntryPoint = "llama_n_ctx_seq")]
-    private static extern uint llama_n_ctx_seq(IntPtr ctx);
-
-    /// <summary>KV cells one sequence may use: what llama.cpp compares with the original context to pick a LongRoPE set.</summary>
-    public static uint ContextSizePerSequence(SafeLLamaContextHandle ctx, bool unified)
-    {
-        try
-        {
-            return llama_n_ctx_seq(ctx.DangerousGetHandle());
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            // Same rule as llama.cpp: a unified cache gives every sequence the whole context.
-            return unified ? ctx.ContextSize : ctx.ContextSize / Math.Max(1u, ctx.MaxSeq);
-        }
-    }
 }

@@ -24,9 +24,9 @@ public static class EvalCommand
         return cmd;
     }
 
-    private static Option<string> Lengths() => new("--lengths")
+    private static Option<string> Lengths(string description) => new("--lengths")
     {
-        Description = "Context lengths in tokens, comma-separated (a trial's prompt + fed-back answer tokens fill exactly this many positions).",
+        Description = description,
         DefaultValueFactory = _ => "512,1024,2048,4096",
     };
 
@@ -47,7 +47,7 @@ public static class EvalCommand
     private static Command CreateNiah()
     {
         var model = CommonOptions.Model();
-        var lengths = Lengths();
+        var lengths = Lengths("Context lengths in tokens, comma-separated (a trial's prompt + fed-back answer tokens fill exactly this many positions).");
         var depths = new Option<int>("--depths") { Description = "Needle depths per length, evenly spaced from 0 % to 100 % of the haystack.", DefaultValueFactory = _ => 10 };
         var trials = new Option<int>("--trials-per-depth") { Description = "Prompts (different keys) per length and depth.", DefaultValueFactory = _ => 1 };
         var modes = Modes();
@@ -104,7 +104,7 @@ public static class EvalCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var text = new Option<FileInfo>("--text") { Description = "UTF-8 text to score (whitespace runs become single spaces).", Required = true };
-        var lengths = Lengths();
+        var lengths = Lengths("Context lengths in tokens, comma-separated: the window length scored at each.");
         var modes = Modes();
         var patched = Patched();
         var windows = new Option<int>("--windows") { Description = "Windows per length (fewer if the text runs out).", DefaultValueFactory = _ => 8 };

@@ -164,11 +164,12 @@ public sealed class ModelContext : IDisposable
 }
 
 /// <summary>llama.cpp context queries that LLamaSharp 0.30.0 does not bind, resolved from the loaded libllama.</summary>
-internal static unsafe class NativeContextQueries
+public static unsafe class NativeContextQueries
 {
     private static readonly Lazy<IntPtr> s_nCtxSeq = new(() =>
         NativeLibrary.TryLoad("libllama.so", out var h) && NativeLibrary.TryGetExport(h, "llama_n_ctx_seq", out var f) ? f : IntPtr.Zero);
 
+    /// <summary>n_ctx_seq (KV cells one sequence may use), or null when the loaded libllama does not export it.</summary>
     public static int? SequenceContextSize(SafeLLamaContextHandle ctx)
     {
         IntPtr f = s_nCtxSeq.Value;

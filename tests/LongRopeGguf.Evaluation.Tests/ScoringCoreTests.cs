@@ -96,8 +96,7 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
     [Fact]
     public void Reference_prompt_decodes_to_its_key_and_its_answer_is_likely()
     {
-        var reference = JsonDocument.Parse(File.ReadAllText(TestPaths.TinyModelReference)).RootElement.GetProperty("reference");
-        int[] ids = reference.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        int[] ids = ReferencePrompt.Tiny.TokenIds;
         using var ctx = _model.CreateContext(RopeMode.None, 512, 512);
         float[] logits = ctx.DecodeLast(0, ids, 0);
         int[] answer = ctx.Greedy(0, logits, ids.Length, 5);

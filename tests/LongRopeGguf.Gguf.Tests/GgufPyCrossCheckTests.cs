@@ -93,7 +93,7 @@ public class GgufPyCrossCheckTests
                 for (int i = 0; i < items.Count; i++)
                 {
                     object item = array.GetValue(i)!;
-                    var element = item as GgufValue ?? Scalar(ours.ElementType, item);
+                    var element = item as GgufValue ?? RawGguf.Scalar(ours.ElementType, item);
                     AssertSameValue(element, items[i], $"{what}[{i}]");
                 }
                 return;
@@ -132,21 +132,4 @@ public class GgufPyCrossCheckTests
                 return;
         }
     }
-
-    private static GgufValue Scalar(GgufValueType type, object item) => type switch
-    {
-        GgufValueType.UInt8 => GgufValue.UInt8((byte)item),
-        GgufValueType.Int8 => GgufValue.Int8((sbyte)item),
-        GgufValueType.UInt16 => GgufValue.UInt16((ushort)item),
-        GgufValueType.Int16 => GgufValue.Int16((short)item),
-        GgufValueType.UInt32 => GgufValue.UInt32((uint)item),
-        GgufValueType.Int32 => GgufValue.Int32((int)item),
-        GgufValueType.Float32 => GgufValue.Float32((float)item),
-        GgufValueType.Bool => GgufValue.Bool((bool)item),
-        GgufValueType.String => GgufValue.String((string)item),
-        GgufValueType.UInt64 => GgufValue.UInt64((ulong)item),
-        GgufValueType.Int64 => GgufValue.Int64((long)item),
-        GgufValueType.Float64 => GgufValue.Float64((double)item),
-        _ => throw new ArgumentException($"not a scalar type: {type}"),
-    };
 }

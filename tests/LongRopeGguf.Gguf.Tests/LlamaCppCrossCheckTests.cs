@@ -12,22 +12,11 @@ namespace LongRopeGguf.Gguf.Tests;
 [Collection(NativeCollection.Name)]
 public class LlamaCppCrossCheckTests
 {
-    private sealed record Reference(string Prompt, int[] TokenIds, float[] LastLogits, int Argmax);
-
-    private static Reference LoadReference()
-    {
-        var r = JsonDocument.Parse(File.ReadAllText(TestPaths.TinyModelReference)).RootElement.GetProperty("reference");
-        return new Reference(r.GetProperty("prompt").GetString()!,
-            r.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            r.GetProperty("last_logits").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
-            r.GetProperty("argmax").GetInt32());
-    }
-
     [Fact]
     public void A_rewritten_tiny_model_gives_bit_identical_logits()
     {
         NativeLlama.EnsureLoaded();
-        var reference = LoadReference();
+        var reference = ReferencePrompt.Tiny;
         using var dir = new TempDir();
         var source = GgufReader.Read(TestPaths.TinyModel);
         string renamed = GgufRewriter.Rewrite(source, new GgufEdit()

@@ -250,7 +250,7 @@ public class FailureTableTests
         string bad = TestFiles.Write(dir, "with-factor.gguf", e => e.SetValue(LongRopeKeys.ScalingFactor(A), GgufValue.Float32(2)), patched);
         string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", LongF);
         float[] expected = LlamaHarness.Logits(longRef, 1024);
-        Assert.True(LlamaHarness.MaxAbsDiff(expected, LlamaHarness.Logits(bad, 1024)) > 0.05f);
+        Assert.True(LogitMath.MaxAbsDiff(expected, LlamaHarness.Logits(bad, 1024)) > 0.05f);
         AssertFlags(bad, "scaling-factor-conflict", Consequence.NotAsIntended);
 
         string linear = TestFiles.Write(dir, "linear.gguf", e =>

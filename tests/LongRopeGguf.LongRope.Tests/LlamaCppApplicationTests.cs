@@ -46,8 +46,8 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
         Assert.Equal(LlamaHarness.Logits(shortRef, 512), at512);
         Assert.Equal(LlamaHarness.Logits(longRef, 1024), at1024);
         // The two sets really differ in what they compute (otherwise the equalities above prove nothing).
-        Assert.True(LlamaHarness.MaxAbsDiff(at512, LlamaHarness.Logits(longRef, 512)) > 0.05f);
-        Assert.True(LlamaHarness.MaxAbsDiff(at1024, LlamaHarness.Logits(shortRef, 1024)) > 0.05f);
+        Assert.True(LogitMath.MaxAbsDiff(at512, LlamaHarness.Logits(longRef, 512)) > 0.05f);
+        Assert.True(LogitMath.MaxAbsDiff(at1024, LlamaHarness.Logits(shortRef, 1024)) > 0.05f);
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
         LongRopePatcher.Patch(TestPaths.TinyModel, Set(FactorSet.Ones(32), FactorSet.Ones(32)), one);
         LongRopePatcher.Patch(TestPaths.TinyModel, Set(FactorSet.Ones(32), FactorSet.Ones(32), attention: 1.2f), more);
         foreach (uint ctx in new uint[] { 512, 1024 })
-            Assert.True(LlamaHarness.MaxAbsDiff(LlamaHarness.Logits(one, ctx), LlamaHarness.Logits(more, ctx)) > 0.05f, $"context {ctx}");
+            Assert.True(LogitMath.MaxAbsDiff(LlamaHarness.Logits(one, ctx), LlamaHarness.Logits(more, ctx)) > 0.05f, $"context {ctx}");
     }
 
     /// <summary>The yarn rule is llama.cpp's own YaRN written as factors: a file patched with it gives (up to float
@@ -115,9 +115,9 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
         });
         float[] viaFactors = LlamaHarness.Logits(patched, 1024);
         float[] plain = LlamaHarness.Logits(TestPaths.TinyModel, 1024);
-        float diff = LlamaHarness.MaxAbsDiff(builtIn, viaFactors);
-        output.WriteLine($"max |logit diff| at n_ctx 1024: yarn factors vs built-in YaRN {diff:G4}; built-in YaRN vs plain RoPE {LlamaHarness.MaxAbsDiff(builtIn, plain):G4}");
+        float diff = LogitMath.MaxAbsDiff(builtIn, viaFactors);
+        output.WriteLine($"max |logit diff| at n_ctx 1024: yarn factors vs built-in YaRN {diff:G4}; built-in YaRN vs plain RoPE {LogitMath.MaxAbsDiff(builtIn, plain):G4}");
         Assert.True(diff < 0.05f, $"yarn factors vs built-in YaRN: max |diff| {diff}");
-        Assert.True(LlamaHarness.MaxAbsDiff(builtIn, plain) > 0.1f);
+        Assert.True(LogitMath.MaxAbsDiff(builtIn, plain) > 0.1f);
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -33,6 +32,7 @@ public static class LlamaHarness
         lock (s_lock)
         {
             if (s_initialised) return;
+            LongRopeGguf.Runtime.NativeRuntime.PreferSleepingThreadWaits(); // OpenMP waits sleep on shared cores, as in the CLI
             s_log = new StreamWriter(LogPath, append: false) { AutoFlush = true };
             s_callback = (level, message) =>
             {
@@ -45,13 +45,7 @@ public static class LlamaHarness
     }
 
     /// <summary>The reference prompt's token ids (295 tokens: BOS + characters), from the model's reference file.</summary>
-    public static int[] ReferenceTokens { get; } = LoadReferenceTokens();
-
-    private static int[] LoadReferenceTokens()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.TinyModelReference));
-        return doc.RootElement.GetProperty("reference").GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-    }
+    public static int[] ReferenceTokens => ReferencePrompt.Tiny.TokenIds;
 
     /// <summary>Loads <paramref name="modelPath"/>, creates a context of <paramref name="contextSize"/> and returns the
     /// logits after the prompt (default: the reference prompt).</summary>
@@ -115,13 +109,5 @@ public static class LlamaHarness
         {
             t_capture = null;
         }
-    }
-
-    public static float MaxAbsDiff(float[] a, float[] b)
-    {
-        Assert.Equal(a.Length, b.Length);
-        float m = 0;
-        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a[i] - b[i]));
-        return m;
     }
 }

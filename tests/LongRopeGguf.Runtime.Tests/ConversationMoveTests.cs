@@ -1,5 +1,6 @@
 using LongRopeGguf.Tests;
 using static LongRopeGguf.Runtime.Tests.RuntimeTestEnvironment;
+using static LongRopeGguf.Tests.LogitMath;
 
 namespace LongRopeGguf.Runtime.Tests;
 

@@ -2,6 +2,7 @@ using LLama;
 using LLama.Native;
 using LongRopeGguf.Tests;
 using static LongRopeGguf.Runtime.Tests.RuntimeTestEnvironment;
+using static LongRopeGguf.Tests.LogitMath;
 
 namespace LongRopeGguf.Runtime.Tests;
 

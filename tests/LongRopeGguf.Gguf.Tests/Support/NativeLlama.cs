@@ -22,6 +22,7 @@ internal static class NativeLlama
         lock (s_lock)
         {
             if (s_loaded) return;
+            LongRopeGguf.Runtime.NativeRuntime.PreferSleepingThreadWaits(); // OpenMP waits sleep on shared cores, as in the CLI
             s_callback = (level, message) =>
             {
                 if (s_log.Count < 10_000) s_log.Enqueue($"[{level}] {message}");

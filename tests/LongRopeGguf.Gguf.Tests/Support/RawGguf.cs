@@ -102,7 +102,8 @@ internal sealed class RawGguf
         }
     }
 
-    private static GgufValue Scalar(GgufValueType type, object item) => type switch
+    /// <summary>The GGUF value of one boxed array element of <paramref name="type"/> (what GgufValue.Array holds).</summary>
+    public static GgufValue Scalar(GgufValueType type, object item) => type switch
     {
         GgufValueType.UInt8 => GgufValue.UInt8((byte)item),
         GgufValueType.Int8 => GgufValue.Int8((sbyte)item),
@@ -112,6 +113,7 @@ internal sealed class RawGguf
         GgufValueType.Int32 => GgufValue.Int32((int)item),
         GgufValueType.Float32 => GgufValue.Float32((float)item),
         GgufValueType.Bool => GgufValue.Bool((bool)item),
+        GgufValueType.String => GgufValue.String((string)item),
         GgufValueType.UInt64 => GgufValue.UInt64((ulong)item),
         GgufValueType.Int64 => GgufValue.Int64((long)item),
         GgufValueType.Float64 => GgufValue.Float64((double)item),

@@ -3,11 +3,7 @@ using Xunit.Sdk;
 
 namespace LongRopeGguf.Gguf.Tests.Support;
 
-/// <summary>Thrown by a <see cref="SkippableFactAttribute"/> test to report itself skipped, with the reason, instead of
-/// failed (xunit 2 has no run-time skip of its own).</summary>
-public sealed class SkipException(string reason) : Exception(reason);
-
-/// <summary>A fact that may skip itself at run time by throwing <see cref="SkipException"/>. Kept for what a test can
+/// <summary>A fact that may skip itself at run time by throwing <see cref="LongRopeGguf.Tests.SkipException"/> (tests/Shared). Kept for what a test can
 /// only find out while running (e.g. an external tool that could not be installed).</summary>
 [AttributeUsage(AttributeTargets.Method)]
 [XunitTestCaseDiscoverer("LongRopeGguf.Gguf.Tests.Support.SkippableFactDiscoverer", "LongRopeGguf.Gguf.Tests")]
@@ -40,14 +36,14 @@ public sealed class SkippableTestCase : XunitTestCase
         return summary;
     }
 
-    /// <summary>Turns the failure of a test that threw <see cref="SkipException"/> into a skip.</summary>
+    /// <summary>Turns the failure of a test that threw <see cref="LongRopeGguf.Tests.SkipException"/> into a skip.</summary>
     private sealed class SkippingMessageBus(IMessageBus inner) : IMessageBus
     {
         public int Skipped { get; private set; }
 
         public bool QueueMessage(IMessageSinkMessage message)
         {
-            if (message is ITestFailed failed && failed.ExceptionTypes.FirstOrDefault() == typeof(SkipException).FullName)
+            if (message is ITestFailed failed && failed.ExceptionTypes.FirstOrDefault() == typeof(LongRopeGguf.Tests.SkipException).FullName)
             {
                 Skipped++;
                 return inner.QueueMessage(new TestSkipped(failed.Test, failed.Messages.FirstOrDefault()));

@@ -7,7 +7,7 @@ public class BenchCommandTests
     [Fact]
     public void Bench_json_measures_both_paths_on_both_sets_and_the_move_without_reloading()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         var (code, stdout, stderr) = cli.Run("bench", PatchedModelFixture.PatchedModel, "--lengths", "256,1024", "--decode-tokens", "16",
             "--repeats", "1", "--move-tokens", "700", "--json");
         Assert.True(code == 0, stderr);
@@ -37,7 +37,7 @@ public class BenchCommandTests
     [Fact]
     public void Bench_on_a_model_without_longrope_skips_what_does_not_apply_and_says_why()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         var (code, stdout, stderr) = cli.Run("bench", LongRopeGguf.Tests.TestPaths.TinyModel, "--decode-tokens", "8", "--repeats", "1");
         Assert.True(code == 0, stderr);
         Assert.Contains("longrope: skipped: length 512 + 8 decode tokens exceed the model's context_length 512", stderr);

@@ -10,7 +10,7 @@ public class ChatCommandTests
     [Fact]
     public void A_chat_answers_a_pass_key_moves_to_the_long_set_once_and_keeps_its_history()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         using var term = new TmuxTerminal(cli.ShellCommand("chat", PatchedModelFixture.PatchedModel, "--temp", "0", "-n", "8", "--stop", "."));
         string screen = term.WaitFor(">>> ");
         Assert.Contains("factor set short, n_ctx 512", screen);
@@ -57,7 +57,7 @@ public class ChatCommandTests
     [Fact]
     public void Ctrl_c_stops_a_reply_without_leaving_the_chat()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         using var term = new TmuxTerminal(cli.ShellCommand("chat", LongRopeGguf.Tests.TestPaths.TinyModel, "--temp", "0", "-n", "400"));
         term.WaitFor(">>> ");
         term.Type("The grass");

@@ -10,7 +10,7 @@ public class GenerateCommandTests
     [Fact]
     public void Generate_json_completes_the_reference_prompt_and_reports_set_context_and_speeds()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         var (code, stdout, stderr) = cli.Run("generate", TestPaths.TinyModel, "--prompt", Reference.Prompt, "--temp", "0", "--max-tokens", "5", "--json");
         Assert.True(code == 0, stderr);
         var j = JsonDocument.Parse(stdout).RootElement; // standard output is the JSON document alone
@@ -36,7 +36,7 @@ public class GenerateCommandTests
     [Fact]
     public void Generate_streams_text_and_reports_the_set_it_chose_or_was_told()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         string prompt = PassKeyPrompt(299, 0.4, 31415);
         File.WriteAllText(cli.File("prompt.txt"), prompt);
 
@@ -56,7 +56,7 @@ public class GenerateCommandTests
     [Fact]
     public void Verbose_shows_llama_cpps_log_on_standard_error()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         var (code, _, stderr) = cli.Run("generate", TestPaths.TinyModel, "-p", "The grass", "-n", "2", "--verbose");
         Assert.Equal(0, code);
         Assert.Contains("llama_model_loader: loaded meta data", stderr);
@@ -69,7 +69,7 @@ public class GenerateCommandTests
     {
         // The AVX2 build that LLamaSharp's CPU package ships stands in for a custom build (the device kit's CUDA build).
         string dir = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx2");
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         var (code, stdout, stderr) = cli.Run("generate", TestPaths.TinyModel, "-p", Reference.Prompt, "--temp", "0", "-n", "5", "--native-lib", dir, "--json");
         Assert.True(code == 0, stderr);
         var j = JsonDocument.Parse(stdout).RootElement;
@@ -113,7 +113,7 @@ public class GenerateCommandTests
     [MemberData(nameof(BadInputs))]
     public void Bad_input_is_one_line_and_a_nonzero_exit(string[] args, int exitCode, string message)
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         var (code, stdout, stderr) = cli.Run(args);
         Assert.Equal(exitCode, code);
         Assert.Equal("", stdout);
@@ -124,7 +124,7 @@ public class GenerateCommandTests
     [Fact]
     public void A_model_llama_cpp_cannot_load_exits_3_with_llama_cpps_cause()
     {
-        using var cli = new CliProcess();
+        using var cli = new IsolatedCli();
         string path = cli.File("bad.gguf");
         var factors = Enumerable.Repeat(1f, 32).ToArray();
         GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit()

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace LongRopeGguf.Cli.Tests;
+namespace LongRopeGguf.Tests;
 
 /// <summary>What a finished `longrope` process printed and returned.</summary>
 public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
@@ -14,7 +14,7 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>
 /// Runs the real `longrope` command as a child process: the build of src/LongRopeGguf.Cli that this test project
 /// references is copied next to the tests (longrope.dll with its runtimeconfig and deps files) and started with the
-/// same dotnet host that runs the tests.
+/// same dotnet host that runs the tests. Only test projects that reference src/LongRopeGguf.Cli have longrope.dll.
 /// </summary>
 public static partial class CliProcess
 {
@@ -24,7 +24,10 @@ public static partial class CliProcess
 
     private static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
 
-    public static ProcessStartInfo StartInfo(params string[] args)
+    public static ProcessStartInfo StartInfo(params string[] args) => StartInfo(null, args);
+
+    /// <summary>Start info with <paramref name="environment"/> applied over this process's (a null value removes the variable).</summary>
+    public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo(Host)
         {
@@ -36,29 +39,41 @@ public static partial class CliProcess
         psi.ArgumentList.Add(Dll);
         foreach (string a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+        {
+            if (v is null) psi.Environment.Remove(k);
+            else psi.Environment[k] = v;
+        }
         return psi;
     }
 
-    public static CliResult Run(params string[] args)
+    public static CliResult Run(params string[] args) => RunWith(null, Timeout, args);
+
+    /// <summary>Runs longrope with <paramref name="environment"/> applied (see <see cref="StartInfo(IReadOnlyDictionary{string, string?}?, string[])"/>), killing it after <paramref name="timeout"/>.</summary>
+    public static CliResult RunWith(IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, params string[] args)
     {
-        using var p = Start(args);
-        return Finish(p);
+        using var p = Start(StartInfo(environment, args));
+        return Finish(p, timeout);
     }
 
     /// <summary>Starts the process with its output being collected; finish it with <see cref="Finish"/>.</summary>
-    public static RunningCli Start(params string[] args)
+    public static RunningCli Start(params string[] args) => Start(StartInfo(args));
+
+    private static RunningCli Start(ProcessStartInfo psi)
     {
-        var p = Process.Start(StartInfo(args))!;
+        var p = Process.Start(psi)!;
         p.StandardInput.Close();
         return new RunningCli(p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
     }
 
-    public static CliResult Finish(RunningCli running)
+    public static CliResult Finish(RunningCli running) => Finish(running, Timeout);
+
+    public static CliResult Finish(RunningCli running, TimeSpan timeout)
     {
-        if (!running.Process.WaitForExit(Timeout))
+        if (!running.Process.WaitForExit(timeout))
         {
             running.Process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"longrope did not finish within {Timeout.TotalSeconds} s");
+            throw new TimeoutException($"longrope did not finish within {timeout.TotalSeconds} s");
         }
         return new CliResult(running.Process.ExitCode, running.Stdout.Result, running.Stderr.Result);
     }

@@ -1,16 +1,15 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using LongRopeGguf.Tests;
-
-namespace LongRopeGguf.Gguf.Tests.Support;
+namespace LongRopeGguf.Tests;
 
 /// <summary>
 /// llama.cpp's Python GGUF reader (gguf-py), an independent reader for cross-checks, through tools/gguf_dump.py.
 /// The gguf-py folder comes from LONGROPE_GGUF_PY (tools/test.sh sets it); when that is unset or wrong, this runs
-/// tools/setup-gguf-py.sh itself. Only when that fails too, or /usr/bin/python3 is missing, are the tests skipped.
+/// tools/setup-gguf-py.sh itself. Only when that fails too, or /usr/bin/python3 is missing, does it throw
+/// <see cref="SkipException"/>: a SkippableFact test is then skipped, a plain fact fails.
 /// </summary>
-internal static class GgufPy
+public static class GgufPy
 {
     private const string Python = "/usr/bin/python3";
 

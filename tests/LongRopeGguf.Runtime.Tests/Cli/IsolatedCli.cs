@@ -1,0 +1,40 @@
+namespace LongRopeGguf.Runtime.Tests.Cli;
+
+/// <summary>
+/// Runs the built `longrope` command through the shared <see cref="LongRopeGguf.Tests.CliProcess"/>, as a user would,
+/// with its own cache folder (where llama.cpp's log lands) and without LONGROPE_NATIVE_LIB from the test environment.
+/// </summary>
+public sealed class IsolatedCli : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(3);
+
+    private readonly LongRopeGguf.Tests.TempDir _home = new();
+
+    /// <summary>The folder given as XDG_CACHE_HOME: llama.cpp's log lands in longrope/llama.log under it.</summary>
+    public string CacheHome => _home.Path;
+
+    public string DefaultLogFile => Path.Combine(CacheHome, "longrope", "llama.log");
+
+    public string File(string name) => _home.File(name);
+
+    /// <summary>The shell command line that starts longrope with this process's environment (for tmux).</summary>
+    public string ShellCommand(params string[] args) =>
+        $"env -u {NativeRuntime.NativeLibEnvironmentVariable} XDG_CACHE_HOME={Quote(CacheHome)} dotnet {Quote(LongRopeGguf.Tests.CliProcess.Dll)} {string.Join(' ', args.Select(Quote))}";
+
+    public static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    public LongRopeGguf.Tests.CliResult Run(params string[] args) => RunWith(null, args);
+
+    public LongRopeGguf.Tests.CliResult RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["XDG_CACHE_HOME"] = CacheHome,
+            [NativeRuntime.NativeLibEnvironmentVariable] = null,
+        };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) env[k] = v;
+        return LongRopeGguf.Tests.CliProcess.RunWith(env, s_timeout, args);
+    }
+
+    public void Dispose() => _home.Dispose();
+}

@@ -1,0 +1,130 @@
+using System.Text;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace LongRopeGguf.Evaluation.Engine;
+
+/// <summary>
+/// A model file loaded into llama.cpp for evaluation: its weights, what its header says about RoPE, and its tokenizer.
+/// Contexts for any mode and length are made from it (several may be alive at once).
+/// </summary>
+public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
+{
+    private EvalModel(string path, LLamaWeights weights, ModelRopeInfo info, EngineOptions options)
+    {
+        Path = path;
+        Weights = weights;
+        Info = info;
+        Options = options;
+    }
+
+    public string Path { get; }
+    public LLamaWeights Weights { get; }
+    public ModelRopeInfo Info { get; }
+    public EngineOptions Options { get; }
+
+    /// <summary>Vocabulary size (logits per position).</summary>
+    public int VocabularySize => Weights.Vocab.Count;
+
+    public static EvalModel Load(string path, EngineOptions? options = null)
+    {
+        options ??= EngineOptions.Default;
+        if (!File.Exists(path)) throw new EvalInputException($"model file not found: {path}");
+        var info = ModelRopeInfo.Read(path); // reads the header only; bad files fail here with a one-line message
+        NativeLlama.EnsureConfigured();
+        var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
+        try
+        {
+            return new EvalModel(System.IO.Path.GetFullPath(path), LLamaWeights.LoadFromFile(p), info, options);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new LlamaFailureException($"{path}: llama.cpp could not load the model: {Why(e)}");
+        }
+    }
+
+    /// <summary>Token ids of <paramref name="text"/> as llama.cpp tokenizes it (special tokens not parsed).</summary>
+    public int[] Tokenize(string text, bool addBos)
+    {
+        var tokens = Weights.Tokenize(text, addBos, special: false, Encoding.UTF8);
+        var ids = new int[tokens.Length];
+        for (int i = 0; i < tokens.Length; i++) ids[i] = (int)tokens[i];
+        return ids;
+    }
+
+    /// <summary>Text of generated tokens (bytes of split UTF-8 characters are joined).</summary>
+    public string Detokenize(IEnumerable<int> ids)
+    {
+        var decoder = new StreamingTokenDecoder(Encoding.UTF8, Weights);
+        foreach (int id in ids) decoder.Add(id);
+        return decoder.Read();
+    }
+
+    public bool IsEndOfGeneration(int token) =>
+        (Weights.Vocab.EOS is { } eos && token == (int)eos) || (Weights.Vocab.EOT is { } eot && token == (int)eot);
+
+    /// <summary>
+    /// A context for <paramref name="mode"/> holding <paramref name="cells"/> tokens, shared by
+    /// <paramref name="sequences"/> sequences in one unified KV cache (so every sequence sees n_ctx_seq = n_ctx, and a
+    /// LongRoPE file picks its factor set from the whole context size, exactly as a one-sequence context would).
+    /// </summary>
+    public EvalContext CreateContext(RopeMode mode, int length, int cells, int sequences = 1)
+    {
+        if (cells <= 0) throw new EvalInputException($"context of {cells} tokens: must be positive");
+        CheckMemory(cells);
+        var p = new ModelParams(Path)
+        {
+            ContextSize = (uint)cells,
+            SeqMax = (uint)sequences,
+            KVUnified = true,
+            BatchSize = (uint)Options.BatchSize,
+            UBatchSize = (uint)Math.Min(Options.BatchSize, 512),
+            GpuLayerCount = Options.GpuLayers,
+        };
+        if (Options.Threads is { } t) { p.Threads = t; p.BatchThreads = t; }
+        mode.Apply(p, length, Info.OriginalContextLength);
+        LLamaContext ctx;
+        try
+        {
+            ctx = Weights.CreateContext(p);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new EvalInputException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e)}");
+        }
+        return new EvalContext(this, ctx, mode, length);
+    }
+
+    /// <summary>Refuses a context whose KV cache alone would not fit in the memory that is free now.</summary>
+    private void CheckMemory(long cells)
+    {
+        long need = Info.KvCacheBytes(cells);
+        long available = AvailableMemoryBytes();
+        if (need > available * 9 / 10)
+            throw new EvalInputException(
+                $"length {cells}: the KV cache alone needs {need / (1024.0 * 1024 * 1024):F1} GiB, more than the {available / (1024.0 * 1024 * 1024):F1} GiB of memory available ({Info.LayerCount} layers x {Info.KvWidth} K/V width x 2 x F16)");
+    }
+
+    private static long AvailableMemoryBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+    }
+
+    internal static string Why(Exception e)
+    {
+        string native = NativeLlama.RecentErrors();
+        string msg = e.Message.ReplaceLineEndings(" ").Trim();
+        return native.Length > 0 ? $"{msg} (llama.cpp: {native})" : msg;
+    }
+
+    public void Dispose() => Weights.Dispose();
+}

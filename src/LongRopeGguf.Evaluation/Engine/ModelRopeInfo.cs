@@ -1,0 +1,70 @@
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.Evaluation.Engine;
+
+/// <summary>
+/// What a GGUF file says about its context and RoPE, read from the header only: enough to know which LongRoPE factor
+/// set llama.cpp will use for a context size, and how much memory a context of some size needs.
+/// </summary>
+public sealed record ModelRopeInfo(
+    string Path,
+    string Architecture,
+    int ContextLength,
+    int OriginalContextLength,
+    bool IsLongRope,
+    bool HasLongFactors,
+    bool HasShortFactors,
+    int LayerCount,
+    int KvWidth)
+{
+    /// <summary>
+    /// The factor set llama.cpp applies for a context whose sequences each get <paramref name="contextPerSequence"/>
+    /// cells: "long" beyond the original context, "short" within it, "none" for a file without LongRoPE factors.
+    /// </summary>
+    public string FactorSetFor(long contextPerSequence)
+    {
+        if (!IsLongRope || (!HasLongFactors && !HasShortFactors)) return "none";
+        bool wantsLong = contextPerSequence > OriginalContextLength;
+        if (wantsLong) return HasLongFactors ? "long" : "none";
+        return HasShortFactors ? "short" : "none";
+    }
+
+    /// <summary>Bytes of an F16 K+V cache holding <paramref name="cells"/> tokens (llama.cpp's default cache type).</summary>
+    public long KvCacheBytes(long cells) => 2L /*K and V*/ * 2 /*bytes per F16*/ * LayerCount * KvWidth * cells;
+
+    public static ModelRopeInfo Read(string path)
+    {
+        var file = GgufReader.Read(path);
+        string arch = file.Architecture ?? throw new InvalidDataException($"{path}: general.architecture: missing, cannot tell the model's architecture");
+        int ctx = (int)ReadInteger(file, file.ArchitectureKey("context_length"), path);
+        bool isLongRope = file.TryGetValue(file.ArchitectureKey("rope.scaling.type"), out var type)
+                          && type.Type == GgufValueType.String && type.AsString() == "longrope";
+        int original = file.TryGetValue(file.ArchitectureKey("rope.scaling.original_context_length"), out _)
+            ? (int)ReadInteger(file, file.ArchitectureKey("rope.scaling.original_context_length"), path)
+            : ctx;
+        int layers = (int)ReadInteger(file, file.ArchitectureKey("block_count"), path);
+        long embd = ReadInteger(file, file.ArchitectureKey("embedding_length"), path);
+        long heads = ReadInteger(file, file.ArchitectureKey("attention.head_count"), path);
+        long kvHeads = file.ContainsKey(file.ArchitectureKey("attention.head_count_kv"))
+            ? ReadInteger(file, file.ArchitectureKey("attention.head_count_kv"), path)
+            : heads;
+        long headDim = heads > 0 ? embd / heads : embd;
+        return new ModelRopeInfo(
+            path, arch, ctx, original, isLongRope,
+            file.TryGetTensor("rope_factors_long.weight", out _),
+            file.TryGetTensor("rope_factors_short.weight", out _),
+            layers, (int)(kvHeads * headDim));
+    }
+
+    private static long ReadInteger(GgufFile file, string key, string path)
+    {
+        if (!file.TryGetValue(key, out var v))
+            throw new InvalidDataException($"{path}: {key}: missing");
+        return v.Payload switch
+        {
+            byte or sbyte or ushort or short or uint or int or long => Convert.ToInt64(v.Payload),
+            ulong u when u <= long.MaxValue => (long)u,
+            _ => throw new InvalidDataException($"{path}: {key}: expected an integer, found {v.Type}"),
+        };
+    }
+}

@@ -1,0 +1,93 @@
+using LLama.Common;
+using LLama.Native;
+
+namespace LongRopeGguf.Evaluation.Engine;
+
+/// <summary>How a mode stretches RoPE past the trained context.</summary>
+public enum RopeModeKind
+{
+    /// <summary>The unpatched file as it is: no rescaling.</summary>
+    None,
+
+    /// <summary>llama.cpp's built-in linear scaling (position interpolation) on the unpatched file.</summary>
+    Linear,
+
+    /// <summary>llama.cpp's built-in YaRN on the unpatched file.</summary>
+    Yarn,
+
+    /// <summary>A LongRoPE-patched file, run as llama.cpp runs it: its own factor sets, nothing set at run time.</summary>
+    Patched,
+}
+
+/// <summary>
+/// A named way to run a model: which file, and which of llama.cpp's run-time RoPE options. Modes are compared side by
+/// side on the same prompts.
+/// </summary>
+public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPath = null)
+{
+    public static readonly RopeMode None = new("none", RopeModeKind.None);
+    public static readonly RopeMode Pi = new("pi", RopeModeKind.Linear);
+    public static readonly RopeMode Yarn = new("yarn", RopeModeKind.Yarn);
+
+    /// <summary>The built-in modes by name: none, pi (alias linear), yarn.</summary>
+    public static RopeMode ParseBuiltIn(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "none" => None,
+        "pi" or "linear" => Pi,
+        "yarn" => Yarn,
+        _ => throw new EvalInputException($"unknown mode '{name}': expected none, pi (linear) or yarn; a patched file is a mode through --patched NAME=FILE"),
+    };
+
+    /// <summary>A patched-file mode from "NAME=FILE".</summary>
+    public static RopeMode ParsePatched(string spec)
+    {
+        int eq = spec.IndexOf('=');
+        if (eq <= 0 || eq == spec.Length - 1)
+            throw new EvalInputException($"--patched '{spec}': expected NAME=FILE (e.g. yarn-rule=model.longrope.gguf)");
+        string name = spec[..eq].Trim();
+        string path = spec[(eq + 1)..].Trim();
+        if (name is "none" or "pi" or "linear" or "yarn")
+            throw new EvalInputException($"--patched '{spec}': the name '{name}' is taken by a built-in mode; choose another");
+        if (name.IndexOfAny([',', '"', '\n', '\r']) >= 0)
+            throw new EvalInputException($"--patched '{spec}': a mode name may not contain commas, quotes or line breaks");
+        if (!File.Exists(path))
+            throw new EvalInputException($"--patched '{spec}': file not found: {path}");
+        return new RopeMode(name, RopeModeKind.Patched, Path.GetFullPath(path));
+    }
+
+    /// <summary>Frequency scale the built-in modes use for a context of <paramref name="length"/> tokens: original / length, never above 1.</summary>
+    public static float FrequencyScale(int length, int originalContext) =>
+        length <= originalContext ? 1f : (float)originalContext / length;
+
+    /// <summary>Sets llama.cpp's run-time RoPE parameters for this mode at <paramref name="length"/> tokens.</summary>
+    public void Apply(ModelParams p, int length, int originalContext)
+    {
+        switch (Kind)
+        {
+            case RopeModeKind.Linear:
+                p.YarnScalingType = RopeScalingType.Linear;
+                p.RopeFrequencyScale = FrequencyScale(length, originalContext);
+                break;
+            case RopeModeKind.Yarn:
+                // llama.cpp's YaRN needs: the scaling type, the frequency scale (original / target), and the context the
+                // model was trained on. Extrapolation factor (-1 = "1 for YaRN"), attention factor (its 0.1 ln s + 1
+                // magnitude correction is applied inside the rope op), beta fast 32 / slow 1 stay at llama.cpp's defaults.
+                p.YarnScalingType = RopeScalingType.Yarn;
+                p.RopeFrequencyScale = FrequencyScale(length, originalContext);
+                p.YarnOriginalContext = (uint)originalContext;
+                break;
+            case RopeModeKind.None:
+            case RopeModeKind.Patched:
+                break; // whatever the file says
+        }
+    }
+
+    /// <summary>Short description of the RoPE settings at a length, for the trial log.</summary>
+    public string Describe(int length, int originalContext) => Kind switch
+    {
+        RopeModeKind.Linear => $"linear freq_scale={FrequencyScale(length, originalContext):G6}",
+        RopeModeKind.Yarn => $"yarn freq_scale={FrequencyScale(length, originalContext):G6} orig_ctx={originalContext}",
+        RopeModeKind.Patched => "file (longrope factors)",
+        _ => "file (no rescaling)",
+    };
+}

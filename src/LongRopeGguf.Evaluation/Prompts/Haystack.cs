@@ -1,0 +1,130 @@
+using System.Text;
+
+namespace LongRopeGguf.Evaluation.Prompts;
+
+/// <summary>
+/// The text a needle is hidden in: the pass-key filler (repeated without end, cut at an arbitrary character) or the
+/// text of a file (whitespace runs, line breaks included, collapsed to single spaces so hard-wrapped text reads as
+/// prose; never repeated, so a file shorter than a prompt needs is an error). Needles go in at any character of the
+/// filler, at sentence boundaries of a text.
+/// </summary>
+public sealed class Haystack
+{
+    /// <summary>The pass-key filler the tiny model was trained on (model card).</summary>
+    public const string FillerUnit = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ";
+
+    private readonly string? _fixedText;
+    private string _text;
+    private int[] _boundaries;
+
+    private Haystack(string name, string? source, string? fixedText)
+    {
+        Name = name;
+        SourcePath = source;
+        _fixedText = fixedText;
+        _text = fixedText ?? "";
+        _boundaries = SentenceBoundaries(_text);
+    }
+
+    /// <summary>"filler", or the file's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The file the text came from; null for the filler.</summary>
+    public string? SourcePath { get; }
+
+    /// <summary>Characters available; unbounded for the filler.</summary>
+    public int AvailableChars => _fixedText?.Length ?? int.MaxValue;
+
+    public bool IsFiller => _fixedText is null;
+
+    public static Haystack Filler() => new("filler", null, null);
+
+    /// <summary>The text of a file (UTF-8), whitespace collapsed. "filler" names the built-in filler.</summary>
+    public static Haystack FromFile(string path)
+    {
+        if (!File.Exists(path)) throw new EvalInputException($"haystack file not found: {path}");
+        string text = NormalizeWhitespace(File.ReadAllText(path, Encoding.UTF8));
+        if (text.Length == 0) throw new EvalInputException($"haystack file {path} holds no text");
+        return new Haystack(System.IO.Path.GetFileName(path), System.IO.Path.GetFullPath(path), text);
+    }
+
+    /// <summary>"filler" or a path.</summary>
+    public static Haystack Parse(string spec) =>
+        string.Equals(spec, "filler", StringComparison.OrdinalIgnoreCase) ? Filler() : FromFile(spec);
+
+    /// <summary>The first <paramref name="chars"/> characters.</summary>
+    public string Take(int chars)
+    {
+        Ensure(chars);
+        return _text[..chars];
+    }
+
+    /// <summary>
+    /// Where a needle aimed at character <paramref name="target"/> of a haystack cut to <paramref name="limit"/> characters
+    /// goes: exactly there in the filler (the model was trained with needles at any character of it), at the nearest
+    /// sentence start (or the very end) in a text.
+    /// </summary>
+    public int InsertionPoint(int target, int limit)
+    {
+        target = Math.Clamp(target, 0, limit);
+        if (IsFiller) return target;
+        return NearestBoundary(target, limit);
+    }
+
+    /// <summary>Sentence start nearest to <paramref name="target"/> within [0, <paramref name="limit"/>]; <paramref name="limit"/> itself counts (the end of the cut haystack).</summary>
+    public int NearestBoundary(int target, int limit)
+    {
+        Ensure(limit);
+        int best = Math.Abs(limit - target) <= target ? limit : 0;
+        int i = Array.BinarySearch(_boundaries, target);
+        if (i < 0) i = ~i;
+        foreach (int j in (ReadOnlySpan<int>)[i - 1, i])
+        {
+            if (j < 0 || j >= _boundaries.Length) continue;
+            int b = _boundaries[j];
+            if (b > limit) continue;
+            if (Math.Abs(b - target) < Math.Abs(best - target)) best = b;
+        }
+        return best;
+    }
+
+    private void Ensure(int chars)
+    {
+        if (chars < 0) throw new ArgumentOutOfRangeException(nameof(chars));
+        if (chars <= _text.Length) return;
+        if (_fixedText is not null)
+            throw new EvalInputException($"haystack {SourcePath}: {_fixedText.Length} characters, shorter than the {chars} needed");
+        var sb = new StringBuilder(_text, Math.Max(chars, _text.Length * 2));
+        while (sb.Length < chars) sb.Append(FillerUnit);
+        _text = sb.ToString();
+        _boundaries = SentenceBoundaries(_text);
+    }
+
+    /// <summary>Positions where a sentence starts: after '.', '!' or '?' (and any closing quotes/brackets) and a space.</summary>
+    internal static int[] SentenceBoundaries(string text)
+    {
+        var result = new List<int> { 0 };
+        for (int i = 1; i < text.Length; i++)
+        {
+            if (text[i - 1] != ' ') continue;
+            int k = i - 2;
+            while (k >= 0 && text[k] is '"' or '\'' or ')' or ']' or '\u201D' or '\u2019') k--;
+            if (k >= 0 && text[k] is '.' or '!' or '?') result.Add(i);
+        }
+        return result.ToArray();
+    }
+
+    internal static string NormalizeWhitespace(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        bool pendingSpace = false;
+        foreach (char c in text)
+        {
+            if (char.IsWhiteSpace(c)) { pendingSpace = sb.Length > 0; continue; }
+            if (pendingSpace) { sb.Append(' '); pendingSpace = false; }
+            sb.Append(c);
+        }
+        if (sb.Length > 0) sb.Append(' '); // a haystack ends like the filler: with a space before what follows
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Perplexity;
+using LongRopeGguf.Evaluation.Prompts;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Evaluation.Tests;
+
+[Collection(TinyModelCollection.Name)]
+public sealed class ScoringCoreTests(TinyModelFixture fixture)
+{
+    private readonly EvalModel _model = fixture.Model;
+
+    [Theory]
+    [InlineData(300, 0.0)]
+    [InlineData(508, 0.37)]
+    [InlineData(1020, 1.0)]
+    [InlineData(2044, 0.5)]
+    public void Filler_prompt_has_the_exact_token_count_and_the_needle_at_its_depth(int tokens, double depth)
+    {
+        var builder = new PassKeyPromptBuilder(_model, Haystack.Filler(), NeedleSpec.PassKey);
+        var p = builder.Build(tokens, depth, 48213);
+
+        Assert.Equal(tokens, p.Tokens.Length);
+        Assert.Equal(_model.Tokenize(p.Text, addBos: true), p.Tokens);
+        string needle = "The pass key is 48213. Remember it. 48213 is the pass key. ";
+        Assert.Equal(p.NeedleChar, p.Text.IndexOf(needle, StringComparison.Ordinal));
+        Assert.EndsWith("What is the pass key? The pass key is ", p.Text);
+        Assert.StartsWith("The grass is green.", depth == 0 ? p.Text[needle.Length..] : p.Text);
+        // Character tokenizer: the needle starts right after BOS + the haystack before it, at the asked depth.
+        Assert.Equal(p.NeedleChar + 1, p.SharedPrefixTokens);
+        Assert.InRange(p.NeedleChar, (int)(depth * p.HaystackChars) - 1, (int)(depth * p.HaystackChars) + 1);
+        Assert.InRange(p.DepthActual, depth - 0.01, depth + 0.01);
+        Assert.Equal("48213", p.Expected);
+        Assert.Equal(_model.Tokenize("48213", addBos: false), p.AnswerTokens);
+    }
+
+    [Fact]
+    public void Text_haystack_puts_the_needle_at_a_sentence_start()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("prose.txt");
+        File.WriteAllText(path, string.Concat(Enumerable.Range(0, 60).Select(i =>
+            $"Sentence number {i} talks about item {i * 7} at some length.\nIt wraps   over lines! ")));
+        var builder = new PassKeyPromptBuilder(_model, Haystack.FromFile(path), NeedleSpec.PassKey);
+        var p = builder.Build(700, 0.5, 12345);
+
+        Assert.Equal(700, p.Tokens.Length);
+        Assert.DoesNotContain("\n", p.Text);
+        Assert.DoesNotContain("  ", p.Text);
+        Assert.True(p.Text[..p.NeedleChar].EndsWith(". ", StringComparison.Ordinal) || p.Text[..p.NeedleChar].EndsWith("! ", StringComparison.Ordinal),
+            $"needle at {p.NeedleChar} does not follow a sentence end: ...{p.Text[(p.NeedleChar - 20)..p.NeedleChar]}|");
+        Assert.InRange(p.DepthActual, 0.42, 0.58);
+    }
+
+    [Fact]
+    public void Too_short_text_haystack_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("short.txt");
+        File.WriteAllText(path, "Only a few words here. Not enough for a long prompt. ");
+        var builder = new PassKeyPromptBuilder(_model, Haystack.FromFile(path), NeedleSpec.PassKey);
+        var e = Assert.Throws<EvalInputException>(() => builder.Build(1000, 0.5, 12345));
+        Assert.Contains("too short", e.Message);
+        Assert.Contains(path, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public void Needle_template_without_placeholder_is_rejected()
+    {
+        var e = Assert.Throws<EvalInputException>(() => NeedleSpec.Create("The secret is here.", "What is the secret?", null));
+        Assert.Contains("{key}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("31415", "31415", true)]
+    [InlineData("31415", " 31415.", true)]
+    [InlineData("31415", "3141", false)]
+    [InlineData("31415", "The 31415", true)]
+    [InlineData("31415", "key 2 31415", false)]
+    [InlineData("31415", "", false)]
+    public void Pass_keys_are_scored_by_the_first_number(string expected, string answer, bool correct) =>
+        Assert.Equal(correct, NeedleSpec.PassKey.IsCorrect(answer, expected));
+
+    [Fact]
+    public void Text_needles_are_scored_by_case_insensitive_containment()
+    {
+        var n = NeedleSpec.Create("The magic word is {key}. ", "What is the magic word? The magic word is ", "Blue Whale");
+        Assert.Equal(AnswerScoring.Contains, n.Scoring);
+        Assert.Equal("The magic word is Blue Whale. ", n.NeedleText(n.ExpectedFor(123)));
+        Assert.True(n.IsCorrect("a blue whale!", "Blue Whale"));
+        Assert.False(n.IsCorrect("a blue wha", "Blue Whale"));
+    }
+
+    [Fact]
+    public void Reference_prompt_decodes_to_its_key_and_its_answer_is_likely()
+    {
+        var reference = JsonDocument.Parse(File.ReadAllText(TestPaths.TinyModelReference)).RootElement.GetProperty("reference");
+        int[] ids = reference.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        using var ctx = _model.CreateContext(RopeMode.None, 512, 512);
+        float[] logits = ctx.DecodeLast(0, ids, 0);
+        int[] answer = ctx.Greedy(0, logits, ids.Length, 5);
+        Assert.Equal("31415", _model.Detokenize(answer));
+
+        var prompt = new PassKeyPrompt(ids, _model.Tokenize("31415", false), "31415", 1, 0.3, 0.3, 0, 0, "");
+        var scorer = new PerplexityScorer(ctx);
+        var likelihood = scorer.AnswerNll(prompt);
+        Assert.True(likelihood.GreedyMatches);
+        Assert.Equal(5, likelihood.AnswerTokens);
+        Assert.InRange(likelihood.MeanNll, 0, 0.5);
+        // The same prompt scored against a key it does not hold: far less likely, and not what greedy decoding gives.
+        var wrong = scorer.AnswerNll(prompt with { AnswerTokens = _model.Tokenize("27182", false), Expected = "27182" });
+        Assert.False(wrong.GreedyMatches);
+        Assert.True(wrong.MeanNll > likelihood.MeanNll + 2, $"right {likelihood.MeanNll:F3}, wrong {wrong.MeanNll:F3}");
+    }
+
+    [Fact]
+    public void Filler_perplexity_is_low_at_512_and_rises_at_2048_without_rescaling()
+    {
+        int[] text = _model.Tokenize(string.Concat(Enumerable.Repeat(Haystack.FillerUnit, 60)), addBos: false);
+        PerplexityResult at512, at2048;
+        using (var ctx = _model.CreateContext(RopeMode.None, 512, 512))
+            at512 = new PerplexityScorer(ctx).Score(text, 512, 2);
+        using (var ctx = _model.CreateContext(RopeMode.None, 2048, 2048))
+            at2048 = new PerplexityScorer(ctx).Score(text, 2048, 1);
+
+        Assert.Equal(2, at512.Windows);
+        Assert.Equal(2 * (511 - 256), at512.ScoredTokens);
+        Assert.InRange(at512.Perplexity, 1.0, 1.2);
+        Assert.True(at2048.Perplexity > 3 * at512.Perplexity, $"ppl 512 {at512.Perplexity:F3}, 2048 {at2048.Perplexity:F3}");
+    }
+}

@@ -11,6 +11,9 @@ public static class Program
     {
         var root = new RootCommand("longrope: give llama.cpp models a longer context with LongRoPE (inspect, patch, verify, run, evaluate, search).");
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(PatchCommand.Create());
+        root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(FactorsCommand.Create());
         return root;
     }
 }

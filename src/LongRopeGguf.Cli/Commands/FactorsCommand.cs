@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.LongRope.Formats;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>`longrope factors make ...` (baseline factor sets) and `longrope factors show FILE [--model M]`.</summary>
+public static class FactorsCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("factors", "Make baseline LongRoPE factor sets and show or check factor files.");
+        cmd.Subcommands.Add(CreateMake());
+        cmd.Subcommands.Add(CreateShow());
+        return cmd;
+    }
+
+    private static Command CreateMake()
+    {
+        var model = new Option<FileInfo>("--model", "-m") { Description = "The GGUF model the factors are for (rope dimensions, base, context length).", Required = true };
+        var method = new Option<string>("--method") { Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), ones (plain RoPE).", Required = true };
+        var scale = new Option<double>("--scale", "-s") { Description = "Extension factor s: the extended context is the model's context length times s.", Required = true };
+        var attn = new Option<string?>("--attn-factor") { Description = "Attention factor: su, yarn, none or a number (default: yarn for yarn, none otherwise)." };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the factor file here (default: print it on standard output)." };
+        var json = CommonOptions.Json();
+        var cmd = new Command("make", "Write a baseline factor set (short set all ones) for a model.") { model, method, scale, attn, output, json };
+        cmd.SetAction((result, ct) => CliErrors.Run(() =>
+        {
+            var info = ModelRopeInfo.From(GgufReader.Read(result.GetValue(model)!.FullName));
+            var m = FactorRules.ParseMethod(result.GetValue(method)!);
+            (AttentionFactorPolicy, float?)? attention = result.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
+            var set = FactorRules.Make(m, info, result.GetValue(scale), attention);
+            var validation = FactorValidator.Validate(set, info);
+            if (result.GetValue(output) is { } file)
+            {
+                FactorSetJson.Write(set, file.FullName);
+                if (result.GetValue(json)) WriteShowJson(set, validation, Console.OpenStandardOutput(), file.FullName);
+                else
+                {
+                    Console.Out.WriteLine($"wrote {file.FullName}");
+                    WriteShowText(set, validation, Console.Out);
+                }
+            }
+            else
+            {
+                FactorSetJson.Write(set, Console.OpenStandardOutput());
+            }
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command CreateShow()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "Factor file (JSON, config.json, LongRoPE CSV) or a GGUF model with embedded factors." };
+        var model = new Option<FileInfo?>("--model", "-m") { Description = "Check the factors against this GGUF model (factor count, default lengths)." };
+        var original = new Option<int?>("--original-context") { Description = "Original context length, for files that carry none." };
+        var context = new Option<int?>("--context") { Description = "Extended context length, for files that carry none." };
+        var json = CommonOptions.Json();
+        var cmd = new Command("show", "Print a factor file and check it (against a model when given); exit 2 when it is invalid.") { file, model, original, context, json };
+        cmd.SetAction((result, ct) => CliErrors.Run(() =>
+        {
+            string path = result.GetValue(file)!.FullName;
+            ModelRopeInfo? info = result.GetValue(model) is { } m ? ModelRopeInfo.From(GgufReader.Read(m.FullName)) : null;
+            var set = FactorSetReader.Read(path, new FactorReadOptions
+            {
+                OriginalContextLength = result.GetValue(original),
+                ContextLength = result.GetValue(context),
+                DefaultOriginalContextLength = info?.BaseContextLength,
+                ExpectedFactorCount = info?.FactorCount,
+            });
+            var validation = FactorValidator.Validate(set, info);
+            if (result.GetValue(json)) WriteShowJson(set, validation, Console.OpenStandardOutput(), path);
+            else WriteShowText(set, validation, Console.Out);
+            return validation.IsValid ? ExitCodes.Success : ExitCodes.BadInput;
+        }, ct));
+        return cmd;
+    }
+
+    public static void WriteShowText(FactorSet set, FactorValidation validation, TextWriter o)
+    {
+        static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+        o.WriteLine($"source:            {set.Source}");
+        o.WriteLine($"context:           {set.OriginalContextLength} -> {set.ContextLength} (s = {F(set.Scale)})");
+        o.WriteLine($"attention factor:  {F(set.AttentionFactor)} ({AttentionFactors.Name(set.AttentionFactorPolicy)})");
+        o.WriteLine($"factors:           {set.LongFactors.Length} long, {set.ShortFactors.Length} short");
+        o.WriteLine($"  {"i",4}  {"long",12}  {"short",12}");
+        for (int i = 0; i < Math.Max(set.LongFactors.Length, set.ShortFactors.Length); i++)
+            o.WriteLine($"  {i,4}  {(i < set.LongFactors.Length ? F(set.LongFactors[i]) : ""),12}  {(i < set.ShortFactors.Length ? F(set.ShortFactors[i]) : ""),12}");
+        foreach (var issue in validation.Issues) o.WriteLine(issue.ToString());
+        o.WriteLine(validation.IsValid ? "valid" : "INVALID");
+    }
+
+    public static void WriteShowJson(FactorSet set, FactorValidation validation, Stream output, string path)
+    {
+        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("path", path);
+            w.WriteBoolean("valid", validation.IsValid);
+            PatchCommand.WriteStrings(w, "errors", validation.Errors.Select(e => e.Message));
+            PatchCommand.WriteStrings(w, "warnings", validation.Warnings.Select(e => e.Message));
+            w.WritePropertyName("factors");
+            FactorSetJson.Write(set, w);
+            w.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+        output.Flush();
+    }
+}

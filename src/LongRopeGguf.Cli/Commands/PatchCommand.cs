@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.LongRope.Formats;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>
+/// `longrope patch MODEL --factors FILE [-o OUT] [--original-context N] [--context N] [--attn-factor su|yarn|none|VALUE]
+/// [--in-place] [--json]` and `longrope patch MODEL --remove [-o OUT] [--in-place]`.
+/// </summary>
+public static class PatchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var factors = new Option<FileInfo?>("--factors", "-f")
+        {
+            Description = "Factor file: this tool's JSON, a Hugging Face config.json (rope_scaling / rope_parameters of type longrope), "
+                + "a LongRoPE search CSV (result_final.csv), or a GGUF model to copy the factors from.",
+        };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Output file (default: MODEL.longrope.gguf beside MODEL)." };
+        var original = new Option<int?>("--original-context") { Description = "Original (trained) context length: the short/long threshold. Default: the factor file's, else the model's." };
+        var context = new Option<int?>("--context") { Description = "Extended context length. Default: the factor file's (required for a CSV)." };
+        var attn = new Option<string?>("--attn-factor") { Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1), or a number. Default: the factor file's." };
+        var inPlace = new Option<bool>("--in-place") { Description = "Modify MODEL itself: factors and same-size values are overwritten in place when possible (milliseconds), otherwise the file is replaced atomically." };
+        var remove = new Option<bool>("--remove") { Description = "Remove LongRoPE instead: restore the model as it was before it was patched." };
+        var json = CommonOptions.Json();
+        var cmd = new Command("patch", "Embed LongRoPE factors into a GGUF model so that llama.cpp applies them (or remove them with --remove).")
+        {
+            model, factors, output, original, context, attn, inPlace, remove, json,
+        };
+        cmd.SetAction((result, ct) => CliErrors.Run(() =>
+        {
+            string modelPath = result.GetValue(model)!.FullName;
+            bool isInPlace = result.GetValue(inPlace);
+            string? outPath = result.GetValue(output)?.FullName;
+            if (isInPlace && outPath is not null && !AtomicFile.SameFile(outPath, modelPath))
+                throw new CliException("--in-place modifies MODEL itself; it cannot be combined with another --output");
+            string target = isInPlace ? modelPath : outPath ?? LongRopePatcher.DefaultOutputPath(modelPath);
+            if (!isInPlace && AtomicFile.SameFile(target, modelPath))
+                throw new CliException($"{target}: the output would overwrite the input model; give -o OUT or --in-place");
+            var rewrite = new RewriteOptions { CancellationToken = ct };
+
+            PatchReport report;
+            if (result.GetValue(remove))
+            {
+                if (result.GetValue(factors) is not null || result.GetValue(original) is not null || result.GetValue(context) is not null || result.GetValue(attn) is not null)
+                    throw new CliException("--remove takes no --factors, --original-context, --context or --attn-factor");
+                report = LongRopePatcher.Remove(modelPath, target, isInPlace, new PatchOptions { Rewrite = rewrite });
+            }
+            else
+            {
+                var factorFile = result.GetValue(factors) ?? throw new CliException("patch needs --factors FILE (or --remove)");
+                var set = ReadFactorsFor(modelPath, factorFile.FullName, result.GetValue(original), result.GetValue(context), result.GetValue(attn));
+                report = LongRopePatcher.Patch(modelPath, set, target, isInPlace, new PatchOptions { Rewrite = rewrite });
+            }
+            var verify = LongRopeVerifier.Verify(report.TargetPath);
+            if (result.GetValue(json)) WriteJson(report, verify, Console.OpenStandardOutput());
+            else WriteText(report, verify, Console.Out);
+            // A removal leaves a file without LongRoPE on purpose; verify's "no LongRoPE" is then the expected answer.
+            return report.Applied is null || verify.Ok ? ExitCodes.Success : ExitCodes.CheckFailed;
+        }, ct));
+        return cmd;
+    }
+
+    /// <summary>Reads a factor file for a model: lengths the file lacks default to the model's; overrides applied.</summary>
+    public static FactorSet ReadFactorsFor(string modelPath, string factorPath, int? original, int? context, string? attention)
+    {
+        var info = ModelRopeInfo.From(GgufReader.Read(modelPath));
+        var set = FactorSetReader.Read(factorPath, new FactorReadOptions
+        {
+            OriginalContextLength = original,
+            ContextLength = context,
+            DefaultOriginalContextLength = info.BaseContextLength,
+            ExpectedFactorCount = info.FactorCount,
+        });
+        if (attention is not null)
+        {
+            var (policy, value) = AttentionFactors.ParseChoice(attention);
+            set = set.WithAttention(policy, value);
+        }
+        return set;
+    }
+
+    public static void WriteText(PatchReport report, VerifyReport verify, TextWriter o)
+    {
+        string what = report.Applied is null ? "removed LongRoPE from" : "patched";
+        string how = report.Mode == PatchMode.UpdatedInPlace ? $"updated in place, {report.BytesWritten:N0} bytes written" : $"wrote {report.BytesWritten:N0} bytes";
+        o.WriteLine($"{what} {report.SourcePath} -> {report.TargetPath} ({how}, {report.Elapsed.TotalMilliseconds:F1} ms)");
+        if (report.Applied is { } set)
+            o.WriteLine($"  factors: {set.Count} per set, original {set.OriginalContextLength} -> context {set.ContextLength} (s = {set.Scale.ToString("G6", CultureInfo.InvariantCulture)}), "
+                + $"attention factor {set.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)} ({AttentionFactors.Name(set.AttentionFactorPolicy)})");
+        foreach (string c in report.Changes) o.WriteLine($"  - {c}");
+        foreach (string w in report.Warnings) o.WriteLine($"  warning: {w}");
+        o.WriteLine($"verify: {verify.Verdict}");
+        foreach (var e in verify.Findings.Where(x => x.Severity == Severity.Error && report.Applied is not null)) o.WriteLine($"  error [{e.Code}]: {e.Message}");
+    }
+
+    public static void WriteJson(PatchReport report, VerifyReport verify, Stream output)
+    {
+        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("action", report.Applied is null ? "remove" : "patch");
+            w.WriteString("source", report.SourcePath);
+            w.WriteString("target", report.TargetPath);
+            w.WriteString("mode", report.Mode == PatchMode.UpdatedInPlace ? "in-place" : "rewritten");
+            w.WriteNumber("bytes_written", report.BytesWritten);
+            w.WriteNumber("elapsed_ms", Math.Round(report.Elapsed.TotalMilliseconds, 3));
+            WriteStrings(w, "changes", report.Changes);
+            WriteStrings(w, "warnings", report.Warnings);
+            if (report.Applied is { } set)
+            {
+                w.WritePropertyName("factors");
+                FactorSetJson.Write(set, w);
+            }
+            w.WritePropertyName("verify");
+            VerifyCommand.WriteJsonBody(verify, w);
+            w.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+        output.Flush();
+    }
+
+    internal static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> items)
+    {
+        w.WriteStartArray(name);
+        foreach (string s in items) w.WriteStringValue(s);
+        w.WriteEndArray();
+    }
+}

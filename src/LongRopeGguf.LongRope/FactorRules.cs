@@ -1,0 +1,116 @@
+namespace LongRopeGguf.LongRope;
+
+/// <summary>The baseline ways to make a long factor set without a search.</summary>
+public enum FactorMethod
+{
+    /// <summary>Position interpolation: every factor = s.</summary>
+    Pi,
+
+    /// <summary>NTK-aware: the frequency base raised so that the lowest frequency is divided by s and the highest kept.</summary>
+    Ntk,
+
+    /// <summary>YaRN exactly as llama.cpp's built-in YaRN computes it (beta_fast 32, beta_slow 1).</summary>
+    Yarn,
+
+    /// <summary>All ones: plain RoPE (for checks).</summary>
+    Ones,
+}
+
+/// <summary>
+/// Baseline factor sets. Factor i divides the rotation frequency of dimension pair i (theta_i = base^(-2i/d) / f_i),
+/// which is what llama.cpp does with rope_freqs / rope_factors tensors. The short set of every baseline is all ones,
+/// so contexts up to the original length run exactly as the unpatched model.
+/// </summary>
+public static class FactorRules
+{
+    public const float YarnBetaFast = 32f;
+    public const float YarnBetaSlow = 1f;
+
+    /// <summary>PI: f_i = s.</summary>
+    public static float[] Pi(int count, double scale)
+    {
+        var f = new float[count];
+        Array.Fill(f, (float)scale);
+        return f;
+    }
+
+    /// <summary>NTK-aware: base' = base * s^(d/(d-2)), so f_i = base'^(2i/d) / base^(2i/d) = s^(2i/(d-2)); f_0 = 1 and
+    /// the last pair (i = d/2 - 1) gets exactly s.</summary>
+    public static float[] Ntk(int ropeDimensions, double scale)
+    {
+        if (ropeDimensions < 4) throw new ArgumentOutOfRangeException(nameof(ropeDimensions), "NTK needs at least 4 rope dimensions");
+        var f = new float[ropeDimensions / 2];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)Math.Pow(scale, 2.0 * i / (ropeDimensions - 2));
+        return f;
+    }
+
+    /// <summary>
+    /// YaRN as llama.cpp's rope op computes it (ggml rope_yarn with ext_factor 1): the angle of pair i is
+    /// theta_extrap * ((1 - r_i) / s + r_i) with the ramp r_i = 1 - clamp((i - low) / max(0.001, high - low), 0, 1),
+    /// low = max(0, floor(corr(beta_fast))), high = min(d - 1, ceil(corr(beta_slow))),
+    /// corr(b) = d * ln(n_ctx_orig / (2 pi b)) / (2 ln base), computed in single precision as ggml does so that the
+    /// floor/ceil land on the same pair. As a factor that divides the frequency: f_i = 1 / ((1 - r_i) / s + r_i).
+    /// Together with attention factor 0.1 ln s + 1 (ggml's YaRN magnitude) this reproduces llama.cpp's YaRN.
+    /// </summary>
+    public static float[] Yarn(int ropeDimensions, double scale, float freqBase, int originalContextLength,
+        float betaFast = YarnBetaFast, float betaSlow = YarnBetaSlow)
+    {
+        var (low, high) = YarnCorrectionRange(ropeDimensions, originalContextLength, freqBase, betaFast, betaSlow);
+        var f = new float[ropeDimensions / 2];
+        for (int i = 0; i < f.Length; i++)
+        {
+            float y = (i - low) / MathF.Max(0.001f, high - low);
+            float ramp = 1 - MathF.Min(1, MathF.Max(0, y));
+            f[i] = (float)(1.0 / ((1 - ramp) / scale + ramp));
+        }
+        return f;
+    }
+
+    /// <summary>The first and last pair index of YaRN's ramp (ggml_rope_yarn_corr_dims), in single precision.</summary>
+    public static (float Low, float High) YarnCorrectionRange(int ropeDimensions, int originalContextLength, float freqBase, float betaFast, float betaSlow)
+    {
+        float Corr(float beta) => ropeDimensions * MathF.Log(originalContextLength / (beta * 2 * MathF.PI)) / (2 * MathF.Log(freqBase));
+        float low = MathF.Floor(Corr(betaFast));
+        float high = MathF.Ceiling(Corr(betaSlow));
+        return (MathF.Max(0, low), MathF.Min(ropeDimensions - 1, high));
+    }
+
+    /// <summary>A baseline set for <paramref name="model"/> extended <paramref name="scale"/> times: the original length is
+    /// the model's base context length, the extended one original * scale rounded to a whole number of tokens, and the
+    /// factors use the exact scale that rounding gives. Attention factor: yarn for YaRN (as llama.cpp's YaRN), none
+    /// otherwise, unless <paramref name="attention"/> says.</summary>
+    public static FactorSet Make(FactorMethod method, ModelRopeInfo model, double scale,
+        (AttentionFactorPolicy Policy, float? Value)? attention = null)
+    {
+        if (!double.IsFinite(scale) || scale <= 1)
+            throw new FactorSetException($"scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)} must be a number > 1");
+        int original = model.BaseContextLength;
+        long extended = (long)Math.Round(original * scale, MidpointRounding.AwayFromZero);
+        if (extended > int.MaxValue) throw new FactorSetException($"scale {scale}: extended context {extended} is too long");
+        int context = (int)extended;
+        double s = (double)context / original;
+        float[] longFactors = method switch
+        {
+            FactorMethod.Pi => Pi(model.FactorCount, s),
+            FactorMethod.Ntk => Ntk(model.RopeDimensions, s),
+            FactorMethod.Yarn => Yarn(model.RopeDimensions, s, model.FreqBase, original),
+            FactorMethod.Ones => FactorSet.Ones(model.FactorCount),
+            _ => throw new ArgumentOutOfRangeException(nameof(method)),
+        };
+        var (policy, value) = attention ?? (method == FactorMethod.Yarn ? AttentionFactorPolicy.Yarn : AttentionFactorPolicy.None, null);
+        string source = $"rule {Name(method)} s={s.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} for {model.FileName} "
+            + $"(rope dims {model.RopeDimensions}, base {model.FreqBase.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {original} -> {context})";
+        return FactorSet.Create(longFactors, FactorSet.Ones(model.FactorCount), original, context, policy, value, source);
+    }
+
+    public static string Name(FactorMethod method) => method.ToString().ToLowerInvariant();
+
+    public static FactorMethod ParseMethod(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "pi" or "linear" => FactorMethod.Pi,
+        "ntk" => FactorMethod.Ntk,
+        "yarn" => FactorMethod.Yarn,
+        "ones" => FactorMethod.Ones,
+        _ => throw new FactorSetException($"method '{text}': expected pi, ntk, yarn or ones"),
+    };
+}

@@ -1,0 +1,170 @@
+using System.Text.Json;
+
+namespace LongRopeGguf.LongRope.Formats;
+
+/// <summary>The factor file formats this tool reads.</summary>
+public enum FactorFileFormat
+{
+    /// <summary>This tool's JSON (docs/factor-format.md): {"format": "longrope-factors", "version": 1, ...}.</summary>
+    LongRopeJson,
+
+    /// <summary>A Hugging Face config.json with rope_scaling / rope_parameters of type longrope (or su).</summary>
+    HuggingFaceConfig,
+
+    /// <summary>A GGUF model: the factors embedded in its rope_factors_long/short tensors.</summary>
+    Gguf,
+
+    /// <summary>Plain numbers: microsoft/LongRoPE's search output (result_final.csv, one factor per line) or rows of
+    /// comma-separated factors, one row per layer.</summary>
+    Csv,
+}
+
+/// <summary>Reads a factor set from any supported format, telling them apart by content (not by file name).</summary>
+public static class FactorSetReader
+{
+    /// <summary>Factor files are small; anything bigger is not one (and is not read into memory).</summary>
+    public const long MaxFileBytes = 16 << 20;
+
+    public static FactorSet Read(string path, FactorReadOptions? options = null)
+    {
+        options ??= FactorReadOptions.None;
+        if (IsGguf(path)) return ReadGguf(path, options);
+        string text = ReadText(path);
+        return Detect(text) switch
+        {
+            FactorFileFormat.LongRopeJson => FactorSetJson.Parse(text, path, options),
+            FactorFileFormat.HuggingFaceConfig => HfConfigReader.Parse(text, path, options),
+            _ => LongRopeCsvReader.Parse(text, path, options),
+        };
+    }
+
+    private static bool IsGguf(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such factor file");
+        Span<byte> magic = stackalloc byte[4];
+        using var handle = File.OpenHandle(path);
+        return RandomAccess.Read(handle, magic, 0) == 4 && magic.SequenceEqual("GGUF"u8);
+    }
+
+    /// <summary>The factor set a GGUF model carries (to copy factors from one model to another, or to show them).</summary>
+    private static FactorSet ReadGguf(string path, FactorReadOptions options)
+    {
+        var set = EmbeddedFactors.Read(Gguf.GgufReader.Read(path))
+            ?? throw new FactorSetException($"{path}: this GGUF file has no '{LongRopeKeys.LongFactorsTensor}' tensor to take factors from");
+        if (set.ShortFactors.Length == 0) throw new FactorSetException($"{path}: this GGUF file has no '{LongRopeKeys.ShortFactorsTensor}' tensor");
+        if (options.OriginalContextLength is not null || options.ContextLength is not null)
+            set = set.WithContextLengths(options.OriginalContextLength ?? set.OriginalContextLength, options.ContextLength ?? set.ContextLength);
+        return set;
+    }
+
+    public static FactorFileFormat Detect(string text)
+    {
+        string trimmed = text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n');
+        if (!trimmed.StartsWith('{')) return FactorFileFormat.Csv;
+        try
+        {
+            using var doc = JsonDocument.Parse(text, JsonOptions);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("format", out var f)
+                && f.ValueKind == JsonValueKind.String && f.GetString() == FactorSetJson.FormatName)
+                return FactorFileFormat.LongRopeJson;
+        }
+        catch (JsonException)
+        {
+            // Reported with its position by the reader that parses it.
+        }
+        return FactorFileFormat.HuggingFaceConfig;
+    }
+
+    internal static JsonDocumentOptions JsonOptions => new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    internal static string ReadText(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new FileNotFoundException($"{path}: no such factor file");
+        if (info.Length > MaxFileBytes) throw new FactorSetException($"{path}: {info.Length:N0} bytes is too big for a factor file (at most {MaxFileBytes:N0})");
+        return File.ReadAllText(path);
+    }
+
+    /// <summary>Parses JSON, turning syntax errors into one line with the file and position.</summary>
+    internal static JsonDocument ParseJson(string text, string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(text, JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new FactorSetException($"{path}: invalid JSON at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}: {FirstSentence(e.Message)}");
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        int cut = message.IndexOf(" LineNumber", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).Trim();
+    }
+
+    /// <summary>A JSON array of numbers as floats; names the property and index of anything else.</summary>
+    internal static float[] ReadFloatArray(JsonElement e, string path, string property)
+    {
+        if (e.ValueKind != JsonValueKind.Array) throw new FactorSetException($"{path}: '{property}' must be an array of numbers, found {e.ValueKind}");
+        var values = new float[e.GetArrayLength()];
+        int i = 0;
+        foreach (var item in e.EnumerateArray())
+        {
+            values[i] = item.ValueKind switch
+            {
+                // Parsed as single precision directly: the shortest round-trip text of a float gives back its exact bits.
+                JsonValueKind.Number when item.TryGetSingle(out float v) => v,
+                JsonValueKind.Number when item.TryGetDouble(out double d) => (float)d,
+                // Python's json writes NaN/Infinity as bare words, which System.Text.Json refuses; quoted forms are read
+                // so that the validator can name the bad value instead of a parse error.
+                JsonValueKind.String when float.TryParse(item.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float f) => f,
+                _ => throw new FactorSetException($"{path}: '{property}'[{i}] is {Describe(item)}, not a number"),
+            };
+            i++;
+        }
+        return values;
+    }
+
+    internal static int? ReadOptionalInt(JsonElement obj, string property, string path)
+    {
+        if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue) return (int)d;
+        throw new FactorSetException($"{path}: '{property}' must be a whole number, found {Describe(e)}");
+    }
+
+    internal static double? ReadOptionalDouble(JsonElement obj, string property, string path)
+    {
+        if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
+        if (e.ValueKind == JsonValueKind.Number) return e.GetDouble();
+        throw new FactorSetException($"{path}: '{property}' must be a number, found {Describe(e)}");
+    }
+
+    internal static float? ReadOptionalSingle(JsonElement obj, string property, string path)
+    {
+        if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetSingle(out float f)) return f;
+        return (float?)ReadOptionalDouble(obj, property, path);
+    }
+
+    internal static string? ReadOptionalString(JsonElement obj, string property, string path)
+    {
+        if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
+        if (e.ValueKind == JsonValueKind.String) return e.GetString();
+        throw new FactorSetException($"{path}: '{property}' must be a string, found {Describe(e)}");
+    }
+
+    internal static string Describe(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.String => $"the string \"{Truncate(e.GetString() ?? "")}\"",
+        JsonValueKind.Number => $"the number {e.GetRawText()}",
+        JsonValueKind.Array => $"an array of {e.GetArrayLength()}",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.True or JsonValueKind.False => e.GetRawText(),
+        _ => "null",
+    };
+
+    private static string Truncate(string s) => s.Length > 40 ? s[..40] + "..." : s;
+}

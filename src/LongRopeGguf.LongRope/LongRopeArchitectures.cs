@@ -1,0 +1,51 @@
+namespace LongRopeGguf.LongRope;
+
+/// <summary>Whether llama.cpp's loader for an architecture creates the LongRoPE factor tensors.</summary>
+public enum FactorTensorSupport
+{
+    /// <summary>The loader never creates rope_factors_long/short: such tensors make the load fail.</summary>
+    None,
+
+    /// <summary>The loader always creates them (optional tensors), whatever the rope scaling type says.</summary>
+    Always,
+
+    /// <summary>The loader creates them only when {arch}.rope.scaling.type is "longrope" (otherwise it creates
+    /// rope_freqs.weight instead).</summary>
+    WhenLongRope,
+}
+
+/// <summary>
+/// Which general.architecture values llama.cpp reads LongRoPE factors for (src/models/*.cpp, load_arch_tensors).
+/// The names are the GGUF strings of llama-arch.cpp. granite_swa is newer than the llama.cpp that LLamaSharp 0.30.0
+/// ships; a file with it fails to load there as an unknown architecture whatever its factors.
+/// </summary>
+public static class LongRopeArchitectures
+{
+    private static readonly Dictionary<string, FactorTensorSupport> s_table = new(StringComparer.Ordinal)
+    {
+        ["phi3"] = FactorTensorSupport.Always,
+        ["phimoe"] = FactorTensorSupport.Always,
+        ["minicpm3"] = FactorTensorSupport.Always,
+        ["llama"] = FactorTensorSupport.WhenLongRope,
+        ["deci"] = FactorTensorSupport.WhenLongRope,
+        ["minicpm"] = FactorTensorSupport.WhenLongRope,
+        ["mistral3"] = FactorTensorSupport.WhenLongRope,
+        ["granite"] = FactorTensorSupport.WhenLongRope,
+        ["granitemoe"] = FactorTensorSupport.WhenLongRope,
+        ["granite_swa"] = FactorTensorSupport.WhenLongRope,
+        ["refact"] = FactorTensorSupport.WhenLongRope,
+        ["pangu-embedded"] = FactorTensorSupport.WhenLongRope,
+        ["apertus"] = FactorTensorSupport.WhenLongRope,
+        ["step35"] = FactorTensorSupport.WhenLongRope,
+    };
+
+    public static FactorTensorSupport SupportOf(string? architecture) =>
+        architecture is not null && s_table.TryGetValue(architecture, out var s) ? s : FactorTensorSupport.None;
+
+    public static IEnumerable<string> Supported => s_table.Keys;
+
+    /// <summary>"phi3, phimoe, minicpm3 (always); llama, deci, ... (with rope.scaling.type=longrope)".</summary>
+    public static string SupportedText =>
+        string.Join(", ", s_table.Where(kv => kv.Value == FactorTensorSupport.Always).Select(kv => kv.Key)) + " (always); "
+        + string.Join(", ", s_table.Where(kv => kv.Value == FactorTensorSupport.WhenLongRope).Select(kv => kv.Key)) + " (with rope.scaling.type=longrope)";
+}

@@ -1,0 +1,373 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.LongRope;
+
+public enum Severity
+{
+    Info,
+    Warning,
+    Error,
+}
+
+/// <summary>What llama.cpp does because of a finding.</summary>
+public enum Consequence
+{
+    None,
+
+    /// <summary>llama_model_load fails (an exception through LLamaSharp).</summary>
+    LoadFails,
+
+    /// <summary>The model loads, then the whole process aborts (GGML_ASSERT), at load time or at the first decode.</summary>
+    ProcessAborts,
+
+    /// <summary>The model loads and runs, but not with the LongRoPE the file is meant to carry.</summary>
+    NotAsIntended,
+}
+
+/// <summary>One result of <see cref="LongRopeVerifier"/>. <see cref="Code"/> is stable (docs/factor-format.md).</summary>
+public sealed record VerifyFinding(Severity Severity, string Code, string Message, Consequence Consequence = Consequence.None);
+
+/// <summary>
+/// Which factor set llama.cpp picks for a context: once per context, long when n_ctx_seq &gt; threshold, else short.
+/// n_ctx is the requested size rounded up to a multiple of 256; n_ctx_seq is n_ctx with a unified KV cache (LLamaSharp's
+/// default), else n_ctx / n_seq_max rounded up to 256. Requested size 0 means the model's context length.
+/// </summary>
+public sealed record ContextPlan(int Threshold, string ThresholdSource, int ContextLength)
+{
+    public static int Pad256(long n) => (int)((n + 255) / 256 * 256);
+
+    /// <summary>n_ctx_seq for a requested context size, as llama.cpp computes it.</summary>
+    public int SequenceContext(int requestedContext, int seqMax = 1, bool kvUnified = true)
+    {
+        int nCtx = Pad256(requestedContext == 0 ? ContextLength : requestedContext);
+        return kvUnified || seqMax <= 1 ? nCtx : Pad256(nCtx / seqMax);
+    }
+
+    public bool UsesLongSet(int requestedContext, int seqMax = 1, bool kvUnified = true) =>
+        SequenceContext(requestedContext, seqMax, kvUnified) > Threshold;
+
+    /// <summary>The largest requested context size (one sequence) that still runs on the short set.</summary>
+    public int LargestShortContext => Threshold / 256 * 256;
+}
+
+/// <summary>The outcome of verifying one file.</summary>
+public sealed record VerifyReport(
+    string Path,
+    string? Architecture,
+    FactorTensorSupport Support,
+    IReadOnlyList<VerifyFinding> Findings,
+    ContextPlan? Plan,
+    FactorSet? Factors)
+{
+    /// <summary>llama.cpp will load the file and apply its LongRoPE factors as the file intends.</summary>
+    public bool Ok => Findings.All(f => f.Severity != Severity.Error);
+
+    public bool LoadFails => Findings.Any(f => f.Consequence == Consequence.LoadFails);
+    public bool ProcessAborts => Findings.Any(f => f.Consequence == Consequence.ProcessAborts);
+
+    /// <summary>One sentence: what llama.cpp will do with the file.</summary>
+    public string Verdict =>
+        LoadFails ? "llama.cpp will refuse to load this file"
+        : ProcessAborts ? "llama.cpp will load this file and then abort the whole process"
+        : !Ok ? "llama.cpp will load and run this file, but not with the LongRoPE it is meant to carry"
+        : Plan is { } p ? $"llama.cpp will load this file and apply LongRoPE: the short set for context sizes up to {p.LargestShortContext}, the long set above"
+        : "llama.cpp will load this file";
+}
+
+/// <summary>
+/// Checks a GGUF file, from its header and its factor tensors only (the model is not loaded), against everything
+/// known about how llama.cpp handles LongRoPE (/work/shared/docs/llama-cpp-longrope.md, docs/factor-format.md), and
+/// says what llama.cpp will do with it: fail to load, abort, run without the intended factors, or which set it uses for
+/// which context sizes.
+/// </summary>
+public static partial class LongRopeVerifier
+{
+    private delegate void FindingSink(Severity severity, string code, string message, Consequence consequence = Consequence.None);
+
+    public static VerifyReport Verify(string path) => Verify(GgufReader.Read(path));
+
+    public static VerifyReport Verify(GgufFile file)
+    {
+        var f = new List<VerifyFinding>();
+        FindingSink Add = (s, code, message, c) => f.Add(new VerifyFinding(s, code, message, c));
+        string path = file.Path ?? "model";
+        string? arch = file.Architecture;
+        if (arch is null)
+        {
+            Add(Severity.Error, "no-architecture", $"no '{GgufKeys.Architecture}' string key: llama.cpp cannot load this file", Consequence.LoadFails);
+            return new VerifyReport(path, null, FactorTensorSupport.None, f, null, null);
+        }
+        var support = LongRopeArchitectures.SupportOf(arch);
+
+        CheckLayout(file, Add);
+
+        // ---- keys llama.cpp reads with fixed types ----
+        bool typesOk = true;
+        foreach (var (key, type) in new[]
+                 {
+                     (LongRopeKeys.ContextLength(arch), GgufValueType.UInt32), (LongRopeKeys.OriginalContextLength(arch), GgufValueType.UInt32),
+                     (LongRopeKeys.AttentionFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScalingType(arch), GgufValueType.String),
+                     (LongRopeKeys.ScalingFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScaleLinear(arch), GgufValueType.Float32),
+                     (LongRopeKeys.DimensionCount(arch), GgufValueType.UInt32), (LongRopeKeys.FreqBase(arch), GgufValueType.Float32),
+                 })
+        {
+            if (file.TryGetValue(key, out var v) && v.Type != type)
+            {
+                typesOk = false;
+                Add(Severity.Error, "key-type", $"'{key}' is {v.DescribeType()}; llama.cpp reads it as {type.ToGgufName()} and fails to load "
+                    + $"('key {key} has wrong type')", Consequence.LoadFails);
+            }
+        }
+        if (!file.ContainsKey(LongRopeKeys.ContextLength(arch)))
+            Add(Severity.Error, "context-missing", $"no '{LongRopeKeys.ContextLength(arch)}': llama.cpp requires it and fails to load", Consequence.LoadFails);
+
+        string? scalingType = file.TryGetValue(LongRopeKeys.ScalingType(arch), out var st) && st.Type == GgufValueType.String ? st.AsString() : null;
+        if (scalingType is not null && !LongRopeKeys.KnownScalingTypes.Contains(scalingType))
+            Add(Severity.Error, "scaling-type-unknown", $"{LongRopeKeys.ScalingType(arch)} = '{scalingType}' is not one of {string.Join(", ", LongRopeKeys.KnownScalingTypes)}: "
+                + "llama.cpp aborts the process while loading (GGML_ASSERT on the scaling type)", Consequence.ProcessAborts);
+        bool isLongRope = scalingType == LongRopeKeys.LongRopeScalingType;
+
+        ModelRopeInfo? model = null;
+        if (typesOk && file.ContainsKey(LongRopeKeys.ContextLength(arch)))
+        {
+            try
+            {
+                model = ModelRopeInfo.From(file);
+            }
+            catch (LongRopePatchException e)
+            {
+                Add(Severity.Error, "rope-dimensions", e.Message, Consequence.LoadFails);
+            }
+        }
+        if (model is not null && arch is "llama" or "deci")
+            CheckRopeDimensions(file, arch, model, Add);
+
+        // ---- which RoPE tensors exist, and whether the loader will create them ----
+        bool hasLong = file.TryGetTensor(LongRopeKeys.LongFactorsTensor, out var longT);
+        bool hasShort = file.TryGetTensor(LongRopeKeys.ShortFactorsTensor, out var shortT);
+        bool hasFreqs = file.TryGetTensor(LongRopeKeys.RopeFreqsTensor, out _);
+        bool readsFactors = support == FactorTensorSupport.Always || (support == FactorTensorSupport.WhenLongRope && isLongRope);
+        foreach (var t in file.Tensors)
+            if (PerLayerRopeTensor().IsMatch(t.Name))
+                Add(Severity.Error, "per-layer-rope-tensor", $"tensor '{t.Name}': llama.cpp's RoPE factor tensors are global (no blk.N. prefix); "
+                    + "no loader creates this one, so the load fails with 'wrong number of tensors'", Consequence.LoadFails);
+
+        if ((hasLong || hasShort) && !readsFactors)
+        {
+            if (support == FactorTensorSupport.None)
+                Add(Severity.Error, "unsupported-architecture", $"architecture '{arch}' does not create the LongRoPE factor tensors, so the load fails with "
+                    + $"'wrong number of tensors'; architectures that read them: {LongRopeArchitectures.SupportedText}", Consequence.LoadFails);
+            else
+                Add(Severity.Error, "factors-without-longrope-type", $"factor tensors present but {LongRopeKeys.ScalingType(arch)} is "
+                    + $"{(scalingType is null ? "absent" : $"'{scalingType}'")}: the {arch} loader creates them only when it is 'longrope', "
+                    + "so the load fails with 'wrong number of tensors'", Consequence.LoadFails);
+        }
+        if (hasFreqs && (support == FactorTensorSupport.Always || (support == FactorTensorSupport.WhenLongRope && isLongRope)))
+            Add(Severity.Error, "rope-freqs-conflict", $"'{LongRopeKeys.RopeFreqsTensor}' together with LongRoPE: the {arch} loader does not create it "
+                + "when it reads the factor tensors, so the load fails with 'wrong number of tensors' (patch removes it)", Consequence.LoadFails);
+        if (arch == "llama")
+        {
+            int? blocks = file.TryGetValue(GgufKeys.ForArchitecture(arch, "block_count"), out var bc) && bc.Type == GgufValueType.UInt32 ? (int)bc.AsUInt32() : null;
+            foreach (var t in file.Tensors)
+                if (!PerLayerRopeTensor().IsMatch(t.Name) && t.Name is not (LongRopeKeys.LongFactorsTensor or LongRopeKeys.ShortFactorsTensor or LongRopeKeys.RopeFreqsTensor)
+                    && !LlamaTensorNames.IsCreated(t.Name, blocks, isLongRope))
+                    Add(Severity.Error, "unknown-tensor", $"tensor '{t.Name}' is not one the llama loader creates: the load fails with 'wrong number of tensors'", Consequence.LoadFails);
+        }
+
+        FactorSet? factors = null;
+        ContextPlan? plan = null;
+        if (readsFactors && model is not null)
+        {
+            int n = model.FactorCount;
+            float[]? longValues = hasLong ? CheckFactorTensor(file, longT, n, model, Add) : null;
+            float[]? shortValues = hasShort ? CheckFactorTensor(file, shortT, n, model, Add) : null;
+            if (!hasLong && !hasShort)
+            {
+                if (isLongRope)
+                    Add(Severity.Error, "longrope-without-factors", $"{LongRopeKeys.ScalingType(arch)} is longrope but there are no factor tensors: "
+                        + "llama.cpp loads the file and runs plain RoPE at every context size", Consequence.NotAsIntended);
+                else
+                    Add(Severity.Error, "not-longrope", $"no LongRoPE factor tensors: llama.cpp runs this {arch} model with plain RoPE", Consequence.NotAsIntended);
+            }
+            else if (!hasShort)
+                Add(Severity.Error, "factor-missing-short", $"only {LongRopeKeys.LongFactorsTensor}: contexts up to the threshold run with no factors at all "
+                    + "(plain RoPE) instead of a short set", Consequence.NotAsIntended);
+            else if (!hasLong)
+                Add(Severity.Error, "factor-missing-long", $"only {LongRopeKeys.ShortFactorsTensor}: contexts above the threshold run with no factors at all "
+                    + "(plain RoPE) instead of a long set", Consequence.NotAsIntended);
+
+            if (hasLong || hasShort)
+            {
+                plan = CheckLengths(file, arch, model, Add);
+                CheckAttentionFactor(file, arch, plan, Add);
+                CheckScalingFactor(file, arch, Add);
+                var embedded = EmbeddedFactorsOrNull(file, longValues, shortValues, model);
+                factors = embedded;
+                if (embedded is not null) CheckProvenance(file, embedded, Add);
+                if (plan is not null) DescribePlan(plan, Add);
+            }
+        }
+        else if (!hasLong && !hasShort && !f.Any(x => x.Severity == Severity.Error))
+        {
+            Add(Severity.Error, "not-longrope", support == FactorTensorSupport.None
+                ? $"no LongRoPE: architecture '{arch}' does not read LongRoPE factors in llama.cpp (architectures that do: {LongRopeArchitectures.SupportedText})"
+                : $"no LongRoPE factor tensors: llama.cpp runs this {arch} model with {(scalingType is null or "none" ? "plain RoPE" : $"its own '{scalingType}' scaling")}",
+                Consequence.NotAsIntended);
+        }
+        return new VerifyReport(path, arch, support, f, plan, factors);
+    }
+
+    [GeneratedRegex(@"^blk\.\d+\.(rope_factors_long|rope_factors_short|rope_freqs)\.weight$")]
+    private static partial Regex PerLayerRopeTensor();
+
+    /// <summary>gguf_init refuses a data section whose tensors are not in order, each at the next aligned offset.</summary>
+    private static void CheckLayout(GgufFile file, FindingSink add)
+    {
+        ulong expected = 0;
+        foreach (var t in file.Tensors)
+        {
+            if (t.Offset != expected)
+            {
+                add(Severity.Error, "data-layout", $"tensor '{t.Name}' data is at offset {t.Offset} of the data section, llama.cpp expects {expected} "
+                    + "(tensors in order, each at the next multiple of the alignment): gguf_init fails", Consequence.LoadFails);
+                return;
+            }
+            expected += (ulong)GgufReader.AlignUp((long)t.ByteSize, file.Alignment);
+        }
+    }
+
+    /// <summary>llama and deci refuse a rope dimension count other than the head size ("invalid n_rot").</summary>
+    private static void CheckRopeDimensions(GgufFile file, string arch, ModelRopeInfo model, FindingSink add)
+    {
+        int? head = ModelRopeInfo.ReadUInt32(file, LongRopeKeys.KeyLength(arch), model.Path);
+        if (head is null && ModelRopeInfo.ReadUInt32(file, LongRopeKeys.EmbeddingLength(arch), model.Path) is int embd
+            && file.TryGetValue(LongRopeKeys.HeadCount(arch), out var hc) && hc.Type == GgufValueType.UInt32 && hc.AsUInt32() > 0)
+            head = embd / (int)hc.AsUInt32();
+        if (head is int h && h != model.RopeDimensions)
+            add(Severity.Error, "rope-dimensions", $"rope dimension count {model.RopeDimensions} differs from the head size {h}: llama.cpp refuses to load {arch} models "
+                + "with 'invalid n_rot'", Consequence.LoadFails);
+    }
+
+    private static float[]? CheckFactorTensor(GgufFile file, GgufTensorInfo t, int n, ModelRopeInfo model, FindingSink add)
+    {
+        bool shapeOk = t.ElementCount == (ulong)n && t.Dimensions.Count >= 1 && t.Dimensions[0] == (ulong)n;
+        if (!shapeOk)
+        {
+            add(Severity.Error, "factor-shape", $"tensor '{t.Name}' has shape {t.ShapeText}; llama.cpp expects [{n}] ({model.FactorCountReason}) and fails to load "
+                + "('check_tensor_dims: wrong shape')", Consequence.LoadFails);
+        }
+        if (t.Type != GgmlType.F32)
+        {
+            add(Severity.Error, "factor-type", $"tensor '{t.Name}' is {t.Type}: llama.cpp loads the file, then aborts the whole process at the first decode "
+                + "(GGML_ASSERT: the rope factors must be F32; patch rewrites them as F32)", Consequence.ProcessAborts);
+        }
+        if (!shapeOk) return null;
+        float[]? values = SmallTensorReader.ReadFloats(file, t);
+        if (values is null) return null;
+        string name = t.Name == LongRopeKeys.LongFactorsTensor ? "long" : "short";
+        foreach (var issue in FactorValidator.CheckValues(name, values))
+            add(issue.IsError ? Severity.Error : Severity.Warning, issue.IsError ? "factor-values" : "factor-values-unusual", $"tensor '{t.Name}': {issue.Message}",
+                issue.IsError ? Consequence.NotAsIntended : Consequence.None);
+        return values;
+    }
+
+    private static ContextPlan? CheckLengths(GgufFile file, string arch, ModelRopeInfo model, FindingSink add)
+    {
+        int context = model.ContextLength;
+        bool hasOriginal = file.TryGetValue(LongRopeKeys.OriginalContextLength(arch), out var o) && o.Type == GgufValueType.UInt32;
+        int threshold = hasOriginal ? (int)o!.AsUInt32() : context;
+        string source = hasOriginal ? LongRopeKeys.OriginalContextLength(arch) : LongRopeKeys.ContextLength(arch);
+        if (!hasOriginal)
+            add(Severity.Error, "original-missing", $"no '{LongRopeKeys.OriginalContextLength(arch)}': llama.cpp takes {LongRopeKeys.ContextLength(arch)} = {context} "
+                + $"as the threshold, so the long set is used only for contexts above {context}, beyond the model's own length", Consequence.NotAsIntended);
+        else if (context <= threshold)
+            add(Severity.Error, "context-not-extended", $"{LongRopeKeys.ContextLength(arch)} = {context} is not above the original length {threshold}: "
+                + $"the long set is used only for contexts above {threshold}, beyond the model's own length", Consequence.NotAsIntended);
+        if (threshold <= 0)
+        {
+            add(Severity.Error, "original-invalid", $"original context length {threshold}: every context runs on the long set", Consequence.NotAsIntended);
+            return null;
+        }
+        return new ContextPlan(threshold, source, context);
+    }
+
+    private static void CheckAttentionFactor(GgufFile file, string arch, ContextPlan? plan, FindingSink add)
+    {
+        string key = LongRopeKeys.AttentionFactor(arch);
+        if (!file.TryGetValue(key, out var v))
+        {
+            add(Severity.Warning, "attn-factor-missing", $"no '{key}': llama.cpp uses 1 (no attention magnitude scaling) for both sets");
+            return;
+        }
+        if (v.Type != GgufValueType.Float32) return; // reported as key-type
+        float a = v.AsFloat32();
+        if (!float.IsFinite(a) || a <= 0)
+        {
+            add(Severity.Error, "attn-factor-invalid", $"{key} = {F(a)}: cos and sin are multiplied by it, so attention breaks", Consequence.NotAsIntended);
+            return;
+        }
+        if (a < 1 || a > 2)
+            add(Severity.Warning, "attn-factor-unusual", $"{key} = {F(a)} is outside [1, 2]; attention logits are scaled by its square ({F(a * a)}) at every context size");
+        if (plan is { } p && p.ContextLength > p.Threshold)
+        {
+            double s = (double)p.ContextLength / p.Threshold;
+            float su = AttentionFactors.Compute(AttentionFactorPolicy.Su, s, p.Threshold);
+            float yarn = AttentionFactors.Compute(AttentionFactorPolicy.Yarn, s, p.Threshold);
+            add(Severity.Info, "attn-factor", $"{key} = {F(a)} applies to both sets (for s = {F((float)s)}: su would be {F(su)}, yarn {F(yarn)})");
+        }
+    }
+
+    private static void CheckScalingFactor(GgufFile file, string arch, FindingSink add)
+    {
+        foreach (string key in new[] { LongRopeKeys.ScalingFactor(arch), LongRopeKeys.ScaleLinear(arch) })
+        {
+            if (!file.TryGetValue(key, out var v) || v.Type != GgufValueType.Float32) continue;
+            float x = v.AsFloat32();
+            if (x != 0 && x != 1)
+                add(Severity.Error, "scaling-factor-conflict", $"{key} = {F(x)}: llama.cpp divides every frequency by it on top of the LongRoPE factors "
+                    + "(patch removes it)", Consequence.NotAsIntended);
+        }
+    }
+
+    private static FactorSet? EmbeddedFactorsOrNull(GgufFile file, float[]? longValues, float[]? shortValues, ModelRopeInfo model)
+    {
+        if (longValues is null && shortValues is null) return null;
+        try
+        {
+            return EmbeddedFactors.Read(file);
+        }
+        catch (LongRopePatchException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The longrope.* copy of the factors should match the tensors; a mismatch means the file was edited by
+    /// another tool after patching (llama.cpp uses the tensors).</summary>
+    private static void CheckProvenance(GgufFile file, FactorSet embedded, FindingSink add)
+    {
+        if (!EmbeddedFactors.IsPatchedByThisTool(file)) return;
+        foreach (var (key, values) in new[] { (LongRopeKeys.ProvenanceLong, embedded.LongFactors), (LongRopeKeys.ProvenanceShort, embedded.ShortFactors) })
+        {
+            if (!file.TryGetValue(key, out var v) || v.Type != GgufValueType.Array || v.ElementType != GgufValueType.Float32
+                || !v.AsFloat32Array().AsSpan().SequenceEqual(values.AsSpan()))
+                add(Severity.Warning, "provenance-mismatch", $"'{key}' does not hold the values of the factor tensor (llama.cpp uses the tensor)");
+        }
+        add(Severity.Info, "provenance", $"factors from: {embedded.Source}; attention factor policy {AttentionFactors.Name(embedded.AttentionFactorPolicy)}");
+    }
+
+    private static void DescribePlan(ContextPlan p, FindingSink add)
+    {
+        add(Severity.Info, "plan", $"context sizes 1..{p.LargestShortContext} run on the short set, larger ones on the long set "
+            + $"(llama.cpp rounds n_ctx up to a multiple of 256 and uses the long set when it exceeds {p.Threshold}, from {p.ThresholdSource}); "
+            + $"context size 0 means {p.ContextLength}, which uses the {(p.UsesLongSet(0) ? "long" : "short")} set");
+        add(Severity.Info, "plan-sequences", "with several sequences and a non-unified KV cache (ModelParams.KVUnified = false), "
+            + "n_ctx / SeqMax rounded up to 256 is compared instead");
+        add(Severity.Info, "issue-24823", "the set is chosen once per context, not per prompt: a short prompt in a context above the threshold runs on "
+            + "the long set (llama.cpp issue #24823); `longrope run` avoids it by using a context of the right size");
+    }
+
+    private static string F(float f) => f.ToString("G6", CultureInfo.InvariantCulture);
+}

@@ -70,6 +70,10 @@ public sealed record SearchOutcome(
 /// </summary>
 public sealed class EvolutionSearch
 {
+    /// <summary>Names the algorithm's version in the log header: a log written by another version is not replayed
+    /// (its trajectory would differ), so change this whenever the search would make other choices.</summary>
+    public const string Algorithm = "longrope-evolution-2";
+
     private readonly SearchSpace _space;
     private readonly EvolutionSettings _settings;
     private readonly IReadOnlyList<SearchSeed> _seeds;
@@ -100,6 +104,7 @@ public sealed class EvolutionSearch
         var c = CultureInfo.InvariantCulture;
         return new JsonObject
         {
+            ["algorithm"] = Algorithm,
             ["space"] = new JsonObject
             {
                 ["dimensions"] = _space.Dimensions,
@@ -177,11 +182,14 @@ public sealed class EvolutionSearch
                 seeds.Add(c);
                 population.Add(c);
             }
-            var bases = population.ToList();
+            // The rest of the population: mutations of the seeds, the better seeds more often (a rule far off at this
+            // scale, like PI at 8x, is not worth half the initial budget): slot j mutates the seed ranked by the number of
+            // trailing zero bits of j + 1, so the best seed gets 1/2 of the slots, the second 1/4, the third 1/8...
+            var ranked = population.OrderBy(c => c, Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare)).ToList();
             int failuresInARow = 0;
-            for (int i = 0; population.Count < Settings.Population && failuresInARow < bases.Count; i++)
+            for (int j = 0; population.Count < Settings.Population && failuresInARow < 2 * ranked.Count; j++)
             {
-                var parent = bases[i % bases.Count];
+                var parent = ranked[Math.Min(System.Numerics.BitOperations.TrailingZeroCount(j + 1), ranked.Count - 1)];
                 var child = _ops.Mutate(parent.Genome, _seen);
                 if (child is null) { failuresInARow++; continue; }
                 failuresInARow = 0;

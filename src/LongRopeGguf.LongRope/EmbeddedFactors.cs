@@ -20,8 +20,8 @@ public static class EmbeddedFactors
             ? SmallTensorReader.ReadFloats(file, shortT) ?? throw new LongRopePatchException($"{file.Path}: tensor '{shortT.Name}' is {shortT.Type}, not a float type")
             : [];
         string path = file.Path ?? "model";
-        int context = ModelRopeInfo.ReadUInt32(file, LongRopeKeys.ContextLength(arch), path) ?? 0;
-        int original = ModelRopeInfo.ReadUInt32(file, LongRopeKeys.OriginalContextLength(arch), path) ?? context;
+        int context = ModelRopeInfo.ReadLength(file, LongRopeKeys.ContextLength(arch)) ?? 0;
+        int original = ModelRopeInfo.ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) ?? context;
         float attention = file.TryGetValue(LongRopeKeys.AttentionFactor(arch), out var a) && a.Type == GgufValueType.Float32 ? a.AsFloat32() : 1f;
         var policy = AttentionFactorPolicy.Explicit;
         if (file.TryGetValue(LongRopeKeys.AttentionFactorPolicy, out var p) && p.Type == GgufValueType.String

@@ -180,11 +180,11 @@ public static class LongRopePatcher
     /// <summary>The file's RoPE facts, refusing architectures whose llama.cpp loader does not read factor tensors.</summary>
     public static ModelRopeInfo RequireSupported(GgufFile file)
     {
-        var model = ModelRopeInfo.From(file);
-        if (model.Support == FactorTensorSupport.None)
-            throw new LongRopePatchException($"{model.Path}: architecture '{model.Architecture}' does not read LongRoPE factor tensors in llama.cpp "
+        string arch = file.Architecture ?? throw new LongRopePatchException($"{file.Path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");
+        if (LongRopeArchitectures.SupportOf(arch) == FactorTensorSupport.None)
+            throw new LongRopePatchException($"{file.Path}: architecture '{arch}' does not read LongRoPE factor tensors in llama.cpp "
                 + $"(added tensors would make the load fail with 'wrong number of tensors'); architectures that do: {LongRopeArchitectures.SupportedText}");
-        return model;
+        return ModelRopeInfo.From(file);
     }
 
     private static List<string> ValidateForModel(FactorSet set, ModelRopeInfo model)
@@ -323,7 +323,7 @@ public static class LongRopePatcher
         var edit = new GgufEdit();
         foreach (string name in new[] { LongRopeKeys.LongFactorsTensor, LongRopeKeys.ShortFactorsTensor })
             if (file.TryGetTensor(name, out _)) { edit.RemoveTensor(name); changes.Add($"removed tensor {name}"); }
-        if (ModelRopeInfo.ReadUInt32(file, LongRopeKeys.OriginalContextLength(arch), file.Path ?? "model") is int original)
+        if (ModelRopeInfo.ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)
         {
             edit.SetValue(LongRopeKeys.ContextLength(arch), GgufValue.UInt32((uint)original));
             changes.Add($"set {LongRopeKeys.ContextLength(arch)} = {original} (the original context length)");

@@ -260,8 +260,8 @@ public static partial class LongRopeVerifier
         }
         if (t.Type != GgmlType.F32)
         {
-            add(Severity.Error, "factor-type", $"tensor '{t.Name}' is {t.Type}: llama.cpp loads the file, then aborts the whole process at the first decode "
-                + "(GGML_ASSERT: the rope factors must be F32; patch rewrites them as F32)", Consequence.ProcessAborts);
+            add(Severity.Error, "factor-type", $"tensor '{t.Name}' is {t.Type}: llama.cpp aborts the whole process (GGML_ASSERT(c->type == GGML_TYPE_F32) "
+                + "in ggml_rope_ext; with LLamaSharp 0.30.0 already while loading the model); patch rewrites the factors as F32", Consequence.ProcessAborts);
         }
         if (!shapeOk) return null;
         float[]? values = SmallTensorReader.ReadFloats(file, t);

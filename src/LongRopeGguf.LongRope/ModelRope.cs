@@ -40,11 +40,13 @@ public sealed record ModelRopeInfo(
         (int dims, string dimsSource) = RopeDimensionsOf(file, arch, path);
         float freqBase = 10000f;
         if (file.ContainsKey(LongRopeKeys.FreqBase(arch))) freqBase = ReadFloat32(file, LongRopeKeys.FreqBase(arch), path);
-        int context = ReadUInt32(file, LongRopeKeys.ContextLength(arch), path)
+        // The lengths are read whatever their integer type: the patcher rewrites them as UINT32 (a wrongly typed length
+        // is one of the things it repairs); the verifier reports the type separately.
+        int context = ReadLength(file, LongRopeKeys.ContextLength(arch))
             ?? throw new LongRopePatchException($"{path}: no '{LongRopeKeys.ContextLength(arch)}' key (llama.cpp requires it)");
         int baseContext = context;
         string baseSource = LongRopeKeys.ContextLength(arch);
-        if (ReadUInt32(file, LongRopeKeys.OriginalContextLength(arch), path) is int original)
+        if (ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)
         {
             baseContext = original;
             baseSource = LongRopeKeys.OriginalContextLength(arch);
@@ -81,6 +83,20 @@ public sealed record ModelRopeInfo(
         if (v.Type == GgufValueType.Array && v.ElementType == GgufValueType.UInt32 && v.Count > 0) return (int)v.AsArray<uint>(GgufValueType.UInt32)[0];
         if (v.Type == GgufValueType.Array && v.ElementType == GgufValueType.Int32 && v.Count > 0) return v.AsArray<int>(GgufValueType.Int32)[0];
         return ReadUInt32(file, key, path);
+    }
+
+    /// <summary>A length stored as any integer type, or as a whole float; null when absent or unusable.</summary>
+    internal static int? ReadLength(GgufFile file, string key)
+    {
+        if (!file.TryGetValue(key, out var v)) return null;
+        double d = v.Payload switch
+        {
+            byte or sbyte or ushort or short or uint or int or ulong or long => Convert.ToDouble(v.Payload, System.Globalization.CultureInfo.InvariantCulture),
+            float f => f,
+            double x => x,
+            _ => double.NaN,
+        };
+        return d >= 1 && d <= int.MaxValue && d == Math.Floor(d) ? (int)d : null;
     }
 
     /// <summary>A UINT32 key (llama.cpp rejects other integer types for these keys), null when absent.</summary>

@@ -18,6 +18,10 @@ public static class LlamaHarness
     private static NativeLogConfig.LLamaLogCallback? s_callback; // kept alive: native code holds a pointer to it
     private static StreamWriter? s_log;
 
+    // llama.cpp logs on the thread that called it, so a load's messages can be captured per thread even while other
+    // tests run in parallel.
+    [ThreadStatic] private static System.Text.StringBuilder? t_capture;
+
     /// <summary>Where llama.cpp's log of this test run goes (read it when a load fails unexpectedly).</summary>
     public static string LogPath { get; } = Path.Combine(Path.GetTempPath(), $"longrope-tests-llama-{Environment.ProcessId}.log");
 
@@ -33,6 +37,7 @@ public static class LlamaHarness
             s_callback = (level, message) =>
             {
                 lock (s_log) s_log.Write($"[{level}] {message}");
+                t_capture?.Append(message);
             };
             NativeLibraryConfig.All.WithLogCallback(s_callback);
             s_initialised = true;
@@ -86,34 +91,29 @@ public static class LlamaHarness
         return context.NativeHandle.GetLogitsIth(batch.TokenCount - 1).ToArray();
     }
 
-    /// <summary>Tries to load the model; returns the exception llama.cpp's failure became, or null when it loaded.</summary>
-    public static Exception? TryLoad(string modelPath)
+    /// <summary>What happened when llama.cpp was asked to load a file: the exception (null when it loaded) and what
+    /// llama.cpp logged meanwhile.</summary>
+    public sealed record LoadOutcome(Exception? Error, string Log)
+    {
+        public bool Loaded => Error is null;
+    }
+
+    public static LoadOutcome TryLoad(string modelPath)
     {
         EnsureInitialised();
+        t_capture = new System.Text.StringBuilder();
         try
         {
             using var weights = LLamaWeights.LoadFromFile(Params(modelPath, 512));
-            return null;
+            return new LoadOutcome(null, t_capture.ToString());
         }
         catch (Exception e)
         {
-            return e;
+            return new LoadOutcome(e, t_capture.ToString());
         }
-    }
-
-    /// <summary>The last lines llama.cpp logged (for assertion messages).</summary>
-    public static string LogTail(int lines = 8)
-    {
-        try
+        finally
         {
-            using var s = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var r = new StreamReader(s);
-            var all = r.ReadToEnd().Split('\n');
-            return string.Join("\n", all.TakeLast(lines));
-        }
-        catch (IOException)
-        {
-            return "";
+            t_capture = null;
         }
     }
 

@@ -96,7 +96,7 @@ public static class FactorsCommand
 
     public static void WriteShowJson(FactorSet set, FactorValidation validation, Stream output, string path)
     {
-        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("path", path);

@@ -95,13 +95,18 @@ public static class PatchCommand
                 + $"attention factor {set.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)} ({AttentionFactors.Name(set.AttentionFactorPolicy)})");
         foreach (string c in report.Changes) o.WriteLine($"  - {c}");
         foreach (string w in report.Warnings) o.WriteLine($"  warning: {w}");
+        if (report.Applied is null && verify.Findings.Where(x => x.Severity == Severity.Error).All(x => x.Code == "not-longrope"))
+        {
+            o.WriteLine("verify: no LongRoPE left; llama.cpp runs the file as it was before it was patched");
+            return;
+        }
         o.WriteLine($"verify: {verify.Verdict}");
-        foreach (var e in verify.Findings.Where(x => x.Severity == Severity.Error && report.Applied is not null)) o.WriteLine($"  error [{e.Code}]: {e.Message}");
+        foreach (var e in verify.Findings.Where(x => x.Severity == Severity.Error)) o.WriteLine($"  error [{e.Code}]: {e.Message}");
     }
 
     public static void WriteJson(PatchReport report, VerifyReport verify, Stream output)
     {
-        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("action", report.Applied is null ? "remove" : "patch");

@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Text.Json;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope.Formats;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.LongRope.Tests;
+
+public class FactorReaderTests
+{
+    private static ModelRopeInfo Tiny => ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+
+    private static FactorReadOptions ForTiny => new() { DefaultOriginalContextLength = Tiny.BaseContextLength, ExpectedFactorCount = Tiny.FactorCount };
+
+    private static string Floats(IEnumerable<float> f) => "[" + string.Join(", ", f.Select(x => x.ToString("R", CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>The shape of microsoft/Phi-3-mini-128k-instruct's config.json (head dim 3072/32 = 96: 48 factors).</summary>
+    private static string Phi3Config(int longCount = 48, int shortCount = 48, string type = "longrope") => $$"""
+        {
+          "architectures": ["Phi3ForCausalLM"],
+          "hidden_size": 3072, "num_attention_heads": 32, "num_hidden_layers": 32,
+          "max_position_embeddings": 131072, "original_max_position_embeddings": 4096,
+          "rope_theta": 10000.0,
+          "rope_scaling": {
+            "type": "{{type}}",
+            "long_factor": {{Floats(TestFiles.Ramp(1f, 60f, longCount))}},
+            "short_factor": {{Floats(TestFiles.Ramp(1f, 1.2f, shortCount))}}
+          }
+        }
+        """;
+
+    private static string WriteText(TempDir dir, string name, string text)
+    {
+        string p = dir.File(name);
+        File.WriteAllText(p, text);
+        return p;
+    }
+
+    [Fact]
+    public void Phi3_config_is_read_with_the_su_attention_factor_of_its_converter()
+    {
+        using var dir = new TempDir();
+        var set = FactorSetReader.Read(WriteText(dir, "config.json", Phi3Config()));
+        Assert.Equal(48, set.LongFactors.Length);
+        Assert.Equal(TestFiles.Ramp(1f, 60f, 48), set.LongFactors.ToArray());
+        Assert.Equal(4096, set.OriginalContextLength);
+        Assert.Equal(131072, set.ContextLength);
+        Assert.Equal(AttentionFactorPolicy.Su, set.AttentionFactorPolicy);
+        // Phi-3-mini-128k: s = 32, sqrt(1 + ln 32 / ln 4096) = sqrt(1 + 5/12) = 1.19024
+        Assert.Equal(Math.Sqrt(1 + 5.0 / 12), set.AttentionFactor, 6);
+        Assert.Contains("rope_scaling", set.Source);
+    }
+
+    [Fact]
+    public void A_phi3_config_whose_factor_count_does_not_fit_the_model_is_refused_saying_so()
+    {
+        using var dir = new TempDir();
+        string config = WriteText(dir, "config.json", Phi3Config());
+        var set = FactorSetReader.Read(config, ForTiny);
+        var validation = FactorValidator.Validate(set, Tiny);
+        Assert.False(validation.IsValid);
+        string target = dir.File("out.gguf");
+        var ex = Assert.Throws<FactorSetException>(() => LongRopePatcher.Patch(TestPaths.TinyModel, set, target));
+        Assert.Contains("48 long factors, but tiny-passkey-512.gguf needs 32: rope dimension count 64 (from llama.rope.dimension_count) / 2", ex.Message);
+        Assert.Contains("48 short factors", ex.Message);
+        Assert.False(File.Exists(target));
+
+        // A config that contradicts its own model is refused while reading.
+        var ex2 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "bad.json", Phi3Config(longCount: 40))));
+        Assert.Contains("long_factor has 40 values, but the config's own model needs 48 (head dim 96 = 96 rotated dimensions / 2)", ex2.Message);
+    }
+
+    [Fact]
+    public void Rope_parameters_layout_with_partial_rotary_factor_and_explicit_attention_factor()
+    {
+        using var dir = new TempDir();
+        // transformers v5 layout, Phi-4-mini-like: head dim 3072/24 = 128, partial_rotary_factor 0.75 -> 96 -> 48 factors.
+        string text = $$"""
+            {
+              "hidden_size": 3072, "num_attention_heads": 24, "max_position_embeddings": 131072,
+              "rope_parameters": {
+                "full_attention": {
+                  "rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.75,
+                  "original_max_position_embeddings": 4096, "attention_factor": 1.25,
+                  "long_factor": {{Floats(TestFiles.Ramp(1f, 40f, 48))}},
+                  "short_factor": {{Floats(FactorSet.Ones(48))}}
+                }
+              }
+            }
+            """;
+        var set = FactorSetReader.Read(WriteText(dir, "config.json", text));
+        Assert.Equal(48, set.Count);
+        Assert.Equal(AttentionFactorPolicy.Explicit, set.AttentionFactorPolicy);
+        Assert.Equal(1.25f, set.AttentionFactor);
+        Assert.Equal(4096, set.OriginalContextLength);
+        Assert.Contains("rope_parameters.full_attention", set.Source);
+    }
+
+    [Theory]
+    [InlineData("su", null)]
+    [InlineData("yarn", "type is 'yarn', not LongRoPE")]
+    public void Config_types(string type, string? error)
+    {
+        using var dir = new TempDir();
+        string path = WriteText(dir, "config.json", Phi3Config(type: type));
+        if (error is null) Assert.Equal(48, FactorSetReader.Read(path).Count);
+        else Assert.Contains(error, Assert.Throws<FactorSetException>(() => FactorSetReader.Read(path)).Message);
+    }
+
+    [Fact]
+    public void Config_without_short_factor_or_lengths_is_refused_by_name()
+    {
+        using var dir = new TempDir();
+        var e1 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "a.json",
+            """{"max_position_embeddings": 1024, "original_max_position_embeddings": 512, "rope_scaling": {"type": "longrope", "long_factor": [1, 2]}}""")));
+        Assert.Contains("has no 'short_factor'", e1.Message);
+        var e2 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "b.json",
+            """{"max_position_embeddings": 1024, "rope_scaling": {"type": "longrope", "long_factor": [1, 2], "short_factor": [1, 1]}}""")));
+        Assert.Contains("original_max_position_embeddings", e2.Message);
+        var e3 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "c.json", """{"rope_scaling": {"type": "longrope", "long_factor": [1, "x"]""")));
+        Assert.Contains("c.json: invalid JSON at line 1", e3.Message);
+        var e4 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "d.json",
+            """{"max_position_embeddings": 1024, "original_max_position_embeddings": 512, "rope_scaling": {"type": "longrope", "long_factor": [1, "x"], "short_factor": [1, 1]}}""")));
+        Assert.Contains("'rope_scaling.long_factor'[1] is the string \"x\", not a number", e4.Message);
+    }
+
+    [Fact]
+    public void LongRoPE_search_csv_one_factor_per_line()
+    {
+        using var dir = new TempDir();
+        // numpy.savetxt(..., delimiter="\n") writes "%.18e".
+        float[] factors = FactorRules.Yarn(64, 4, 10000, 512);
+        string csv = string.Join("\n", factors.Select(f => ((double)f).ToString("0.000000000000000000e+00", CultureInfo.InvariantCulture))) + "\n";
+        var set = FactorSetReader.Read(WriteText(dir, "result_final.csv", csv), ForTiny with { ContextLength = 2048 });
+        Assert.Equal(factors, set.LongFactors.ToArray());
+        Assert.Equal(FactorSet.Ones(32), set.ShortFactors.ToArray());
+        Assert.Equal(512, set.OriginalContextLength);
+        Assert.Equal(2048, set.ContextLength);
+        Assert.Equal(AttentionFactorPolicy.Su, set.AttentionFactorPolicy);
+
+        var noContext = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "r.csv", csv), ForTiny));
+        Assert.Contains("--context", noContext.Message);
+        var notNumber = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "h.csv", "factor\n1.0\n"), ForTiny with { ContextLength = 2048 }));
+        Assert.Contains("h.csv: line 1: 'factor' is not a number", notNumber.Message);
+    }
+
+    [Fact]
+    public void Per_layer_factors_are_accepted_only_when_all_layers_are_equal()
+    {
+        using var dir = new TempDir();
+        float[] f = FactorRules.Pi(32, 2);
+        string row = string.Join(",", f.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
+        var options = ForTiny with { ContextLength = 1024 };
+
+        // Rows (one per layer), as the repository's longrope_scale/*.csv files.
+        Assert.Equal(f, FactorSetReader.Read(WriteText(dir, "rows.csv", string.Join("\n", Enumerable.Repeat(row, 6))), options).LongFactors.ToArray());
+        string differing = string.Join("\n", Enumerable.Repeat(row, 5)) + "\n" + row.Replace("2,2,2", "2,2.5,2");
+        var ex = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "rows-differ.csv", differing), options));
+        Assert.Contains("per-layer factors differ (line 6 [1] = 2.5, line 1 [1] = 2)", ex.Message);
+        Assert.Contains("llama.cpp applies one factor array to all layers", ex.Message);
+
+        // A 2-D array saved one value per line: 6 x 32 values for a model that needs 32.
+        string flat = string.Join("\n", Enumerable.Repeat(f, 6).SelectMany(x => x).Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
+        Assert.Equal(f, FactorSetReader.Read(WriteText(dir, "flat.csv", flat), options).LongFactors.ToArray());
+        var lines = flat.Split('\n');
+        lines[32 * 3 + 7] = "3";
+        var ex2 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "flat-differ.csv", string.Join("\n", lines)), options));
+        Assert.Contains("per-layer factors differ (layer 4 [7] = 3, layer 1 [7] = 2)", ex2.Message);
+    }
+
+    [Fact]
+    public void Own_json_round_trips_bit_for_bit()
+    {
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Yarn(64, 3.7, 10000, 512), TestFiles.Ramp(1f, 1.1f), 512, 1894,
+            AttentionFactorPolicy.Su, null, "rule yarn, unicode: ü");
+        string path = dir.File("f.json");
+        FactorSetJson.Write(set, path);
+        Assert.Equal(FactorFileFormat.LongRopeJson, FactorSetReader.Detect(File.ReadAllText(path)));
+        Assert.Equal(set, FactorSetReader.Read(path));
+
+        var explicitSet = set.WithAttention(AttentionFactorPolicy.Explicit, 1.0123457f);
+        FactorSetJson.Write(explicitSet, path);
+        Assert.Equal(explicitSet, FactorSetReader.Read(path));
+
+        // Overridden lengths recompute a policy's attention factor.
+        var longer = FactorSetReader.Read(WriteJson(dir, set), new FactorReadOptions { ContextLength = 4096 });
+        Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Su, 8, 512), longer.AttentionFactor);
+    }
+
+    private static string WriteJson(TempDir dir, FactorSet set)
+    {
+        string p = dir.File("g.json");
+        FactorSetJson.Write(set, p);
+        return p;
+    }
+
+    [Fact]
+    public void Own_json_refuses_other_versions_and_inconsistent_attention_values()
+    {
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = FactorSetJson.ToJson(set);
+        var doc = JsonDocument.Parse(json);
+        string v2 = json.Replace("\"version\": 1", "\"version\": 2");
+        Assert.Contains("version 2 is not supported", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "v2.json", v2))).Message);
+        string value = doc.RootElement.GetProperty("attention_factor").GetProperty("value").GetRawText();
+        string wrong = json.Replace($"\"value\": {value}", "\"value\": 1.5");
+        Assert.Contains("does not match policy yarn", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "w.json", wrong))).Message);
+    }
+
+    [Fact]
+    public void A_gguf_model_is_a_factor_source_too()
+    {
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Ntk(64, 4), FactorSet.Ones(32), 512, 2048, AttentionFactorPolicy.Su, null, "ntk for copying");
+        string patched = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, set, patched);
+        Assert.Equal(set, FactorSetReader.Read(patched));
+        Assert.Contains("has no 'rope_factors_long.weight'", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(TestPaths.TinyModel)).Message);
+    }
+}

@@ -1,0 +1,61 @@
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.LongRope.Tests;
+
+public class FactorValidatorTests
+{
+    private static readonly ModelRopeInfo Tiny = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+
+    private static FactorValidation Validate(float[] longF, float[]? shortF = null, int original = 512, int context = 1024, float attention = 1f) =>
+        FactorValidator.Validate(new FactorSet(longF, shortF ?? FactorSet.Ones(longF.Length), original, context, attention, AttentionFactorPolicy.Explicit, "t"), Tiny);
+
+    [Fact]
+    public void A_good_set_has_no_issues()
+    {
+        var v = Validate(FactorRules.Yarn(64, 2, 10000, 512));
+        Assert.True(v.IsValid);
+        Assert.Empty(v.Issues);
+    }
+
+    [Fact]
+    public void Errors_name_the_problem()
+    {
+        float[] bad = FactorRules.Pi(32, 2);
+        bad[3] = float.NaN;
+        bad[4] = float.PositiveInfinity;
+        bad[5] = 0;
+        bad[6] = -1;
+        var v = Validate(bad);
+        var e = Assert.Single(v.Errors);
+        Assert.Equal("long factors must be finite and > 0: [3] = NaN, [4] = Infinity, [5] = 0, [6] = -1", e.Message);
+
+        Assert.Contains(Validate(FactorRules.Pi(16, 2)).Errors, x => x.Message == "16 long factors, but tiny-passkey-512.gguf needs 32: rope dimension count 64 (from llama.rope.dimension_count) / 2");
+        Assert.Contains(Validate(FactorRules.Pi(32, 2), original: 1024).Errors, x => x.Message.StartsWith("original context length 1024 must be below the extended context length 1024", StringComparison.Ordinal));
+        Assert.Contains(Validate(FactorRules.Pi(32, 2), attention: 0).Errors, x => x.Message.StartsWith("attention factor 0 must be", StringComparison.Ordinal));
+        Assert.Contains(Validate(FactorRules.Pi(32, 2), FactorSet.Ones(31)).Errors, x => x.Message.StartsWith("32 long factors but 31 short factors", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Warnings_for_factors_below_one_and_decreasing_factors()
+    {
+        float[] f = FactorRules.Pi(32, 2);
+        f[0] = 0.5f;
+        f[20] = 1.5f;
+        var v = Validate(f);
+        Assert.True(v.IsValid);
+        Assert.Contains(v.Warnings, w => w.Message.StartsWith("1 long factor(s) below 1", StringComparison.Ordinal));
+        Assert.Contains(v.Warnings, w => w.Message.StartsWith("long factors decrease at 1 place(s), first [19] = 2 > [20] = 1.5", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ThrowIfInvalid_gives_one_line_with_every_error()
+    {
+        float[] bad = FactorRules.Pi(16, 2);
+        bad[0] = float.NaN;
+        var ex = Assert.Throws<FactorSetException>(() => Validate(bad).ThrowIfInvalid("factors.json"));
+        Assert.StartsWith("factors.json: 16 long factors, but", ex.Message);
+        Assert.Contains("and 2 more", ex.Message);
+        Assert.DoesNotContain("\n", ex.Message);
+    }
+}

@@ -1,0 +1,305 @@
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.LongRope.Tests;
+
+/// <summary>
+/// Every row of the facts document's failure table (and the other ways a LongRoPE file goes wrong): the bad file is
+/// built with GgufEdit directly, llama.cpp's behaviour is shown where that is safe in this process (a failed load is
+/// an exception; an abort runs in a child process), the verifier flags it, and the patcher prevents it.
+/// </summary>
+public class FailureTableTests
+{
+    private const string A = TestFiles.Arch;
+    private static readonly float[] Ones = FactorSet.Ones(32);
+    private static readonly float[] ShortF = TestFiles.Ramp(1f, 1.5f);
+    private static readonly float[] LongF = FactorRules.Pi(32, 2);
+
+    private static FactorSet Distinct => new(LongF, ShortF, 512, 1024, 1f, AttentionFactorPolicy.Explicit, "test");
+
+    private static void LongRopeKeys3(GgufEdit e, uint context = 1024)
+    {
+        e.SetValue(LongRopeKeys.ScalingType(A), GgufValue.String("longrope"));
+        e.SetValue(LongRopeKeys.OriginalContextLength(A), GgufValue.UInt32(512));
+        e.SetValue(LongRopeKeys.ContextLength(A), GgufValue.UInt32(context));
+    }
+
+    private static void AssertFlags(string path, string code, Consequence consequence)
+    {
+        var report = LongRopeVerifier.Verify(path);
+        Assert.False(report.Ok);
+        Assert.Contains(report.Findings, f => f.Code == code && f.Severity == Severity.Error && f.Consequence == consequence);
+    }
+
+    private static void AssertLoadFails(string path, string logText)
+    {
+        var outcome = LlamaHarness.TryLoad(path);
+        Assert.False(outcome.Loaded, $"{Path.GetFileName(path)} loaded");
+        Assert.Contains(logText, outcome.Log);
+    }
+
+    private static string PatchedOutput(TempDir dir, string source, FactorSet? set = null)
+    {
+        string target = dir.File(Path.GetFileNameWithoutExtension(source) + ".fixed.gguf");
+        LongRopePatcher.Patch(source, set ?? Distinct, target);
+        Assert.True(LongRopeVerifier.Verify(target).Ok);
+        Assert.True(LlamaHarness.TryLoad(target).Loaded);
+        return target;
+    }
+
+    [Fact]
+    public void Factor_tensors_without_the_longrope_type_fail_to_load()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "no-type.gguf", e =>
+        {
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
+        });
+        AssertLoadFails(bad, "wrong number of tensors");
+        AssertFlags(bad, "factors-without-longrope-type", Consequence.LoadFails);
+        string fixedFile = PatchedOutput(dir, bad);
+        Assert.Equal("longrope", GgufReader.Read(fixedFile).GetString(LongRopeKeys.ScalingType(A)));
+    }
+
+    [Fact]
+    public void Rope_freqs_together_with_longrope_fails_to_load_and_the_patcher_removes_it()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("patched.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, Distinct, patched);
+        string bad = TestFiles.Write(dir, "both.gguf", e => e.SetTensor(TestFiles.F32(LongRopeKeys.RopeFreqsTensor, ShortF)), patched);
+        AssertLoadFails(bad, "wrong number of tensors");
+        AssertFlags(bad, "rope-freqs-conflict", Consequence.LoadFails);
+
+        // A llama-3-style model with rope_freqs: the patch removes it and says so, and the result loads.
+        string withFreqs = TestFiles.RopeFreqsModel(dir, "llama3-style.gguf", ShortF);
+        string target = dir.File("llama3-style.longrope.gguf");
+        var report = LongRopePatcher.Patch(withFreqs, Distinct, target);
+        Assert.Contains(report.Changes, c => c.StartsWith("removed rope_freqs.weight", StringComparison.Ordinal));
+        Assert.False(GgufReader.Read(target).TryGetTensor(LongRopeKeys.RopeFreqsTensor, out _));
+        Assert.True(LlamaHarness.TryLoad(target).Loaded);
+        Assert.True(LongRopeVerifier.Verify(target).Ok);
+    }
+
+    [Fact]
+    public void An_extra_tensor_fails_to_load_and_unsupported_architectures_are_refused()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "extra.gguf", e => e.SetTensor(TestFiles.F32("blk.0.attn_extra.weight", [1, 2, 3, 4])));
+        AssertLoadFails(bad, "wrong number of tensors");
+        AssertFlags(bad, "unknown-tensor", Consequence.LoadFails);
+
+        // Factor tensors in an architecture whose loader never creates them are extra tensors: the patcher refuses,
+        // naming the architectures that do read them, and writes nothing.
+        string other = TestFiles.Write(dir, "gpt2.gguf", e => e.SetValue(GgufKeys.Architecture, GgufValue.String("gpt2")));
+        string target = dir.File("gpt2.longrope.gguf");
+        var ex = Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(other, Distinct, target));
+        Assert.Contains("'gpt2'", ex.Message);
+        Assert.Contains("phi3", ex.Message);
+        Assert.Contains("llama", ex.Message);
+        Assert.False(File.Exists(target));
+        string gpt2WithFactors = TestFiles.Write(dir, "gpt2-factors.gguf", e =>
+        {
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
+        }, other);
+        AssertFlags(gpt2WithFactors, "unsupported-architecture", Consequence.LoadFails);
+    }
+
+    [Fact]
+    public void Factors_of_n_rot_elements_fail_to_load_and_the_patcher_refuses_them()
+    {
+        using var dir = new TempDir();
+        float[] sixtyFour = FactorRules.Pi(64, 2);
+        string bad = TestFiles.Write(dir, "n-rot.gguf", e =>
+        {
+            LongRopeKeys3(e);
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, sixtyFour));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, FactorSet.Ones(64)));
+        });
+        AssertLoadFails(bad, "wrong shape");
+        AssertFlags(bad, "factor-shape", Consequence.LoadFails);
+
+        var set = new FactorSet(sixtyFour, FactorSet.Ones(64), 512, 1024, 1f, AttentionFactorPolicy.None, "64 factors");
+        string target = dir.File("refused.gguf");
+        var ex = Assert.Throws<FactorSetException>(() => LongRopePatcher.Patch(TestPaths.TinyModel, set, target));
+        Assert.Contains("64 long factors, but tiny-passkey-512.gguf needs 32: rope dimension count 64 (from llama.rope.dimension_count) / 2", ex.Message);
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
+    public void F16_factors_abort_the_process_and_the_patcher_writes_F32()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "f16.gguf", e =>
+        {
+            LongRopeKeys3(e);
+            e.SetTensor(TestFiles.F16(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F16(LongRopeKeys.ShortFactorsTensor, ShortF));
+        });
+        AssertFlags(bad, "factor-type", Consequence.ProcessAborts);
+
+        // Never in this process. Measured with LLamaSharp 0.30.0 (CPU): the abort comes while the model loads (the
+        // loader's buffer check builds a rope op with the factor tensor, and ggml_rope_ext asserts it is F32), not at
+        // the first decode as the facts document says; either way the whole process dies and nothing is decoded.
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.DoesNotContain("decoded", child.Stdout);
+        Assert.Contains("GGML_ASSERT(c->type == GGML_TYPE_F32)", child.Stderr);
+
+        // Patching the F16 file rewrites the factors as F32, and the same child decodes it.
+        string fixedFile = PatchedOutput(dir, bad);
+        Assert.All(new[] { LongRopeKeys.LongFactorsTensor, LongRopeKeys.ShortFactorsTensor },
+            n => Assert.Equal(GgmlType.F32, GgufReader.Read(fixedFile).GetTensor(n).Type));
+        var ok = TestFiles.DecodeInChildProcess(fixedFile);
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        Assert.Contains("decoded", ok.Stdout);
+    }
+
+    [Fact]
+    public void Longrope_type_without_factor_tensors_runs_plain_rope_silently()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "type-only.gguf", e => LongRopeKeys3(e));
+        Assert.Equal(LlamaHarness.Logits(TestPaths.TinyModel, 1024), LlamaHarness.Logits(bad, 1024));
+        AssertFlags(bad, "longrope-without-factors", Consequence.NotAsIntended);
+
+        // The patcher always writes both tensors.
+        var patched = GgufReader.Read(PatchedOutput(dir, bad));
+        Assert.True(patched.TryGetTensor(LongRopeKeys.LongFactorsTensor, out _));
+        Assert.True(patched.TryGetTensor(LongRopeKeys.ShortFactorsTensor, out _));
+    }
+
+    [Fact]
+    public void Only_the_long_tensor_runs_short_contexts_without_factors()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "long-only.gguf", e =>
+        {
+            LongRopeKeys3(e);
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+        });
+        string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", LongF);
+        Assert.Equal(LlamaHarness.Logits(TestPaths.TinyModel, 512), LlamaHarness.Logits(bad, 512)); // no factors at all
+        Assert.Equal(LlamaHarness.Logits(longRef, 1024), LlamaHarness.Logits(bad, 1024));
+        AssertFlags(bad, "factor-missing-short", Consequence.NotAsIntended);
+        PatchedOutput(dir, bad);
+    }
+
+    [Fact]
+    public void Without_the_original_length_the_threshold_is_the_context_length()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "no-original.gguf", e =>
+        {
+            e.SetValue(LongRopeKeys.ScalingType(A), GgufValue.String("longrope"));
+            e.SetValue(LongRopeKeys.ContextLength(A), GgufValue.UInt32(1024));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
+        });
+        string shortRef = TestFiles.RopeFreqsModel(dir, "short-freqs.gguf", ShortF);
+        Assert.Equal(LlamaHarness.Logits(shortRef, 1024), LlamaHarness.Logits(bad, 1024)); // the short set at 1024
+        AssertFlags(bad, "original-missing", Consequence.NotAsIntended);
+        Assert.Equal((uint)512, GgufReader.Read(PatchedOutput(dir, bad)).GetUInt32(LongRopeKeys.OriginalContextLength(A)));
+    }
+
+    [Fact]
+    public void An_unknown_scaling_type_aborts_while_loading()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "su-type.gguf", e =>
+        {
+            LongRopeKeys3(e);
+            e.SetValue(LongRopeKeys.ScalingType(A), GgufValue.String("su"));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
+        });
+        AssertFlags(bad, "scaling-type-unknown", Consequence.ProcessAborts);
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.DoesNotContain("loaded", child.Stdout);
+        Assert.Contains("GGML_ASSERT", child.Stderr);
+        PatchedOutput(dir, bad);
+    }
+
+    [Fact]
+    public void A_wrongly_typed_length_fails_to_load_and_the_patcher_rewrites_it_as_uint32()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "float-original.gguf", e =>
+        {
+            LongRopeKeys3(e);
+            e.SetValue(LongRopeKeys.OriginalContextLength(A), GgufValue.Float32(512));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
+        });
+        AssertLoadFails(bad, "wrong type");
+        AssertFlags(bad, "key-type", Consequence.LoadFails);
+        var report = LongRopePatcher.Patch(bad, Distinct, dir.File("fixed.gguf"));
+        Assert.Contains(report.Changes, c => c.Contains("original_context_length = 512 (was 512 FLOAT32)", StringComparison.Ordinal));
+        Assert.True(LlamaHarness.TryLoad(report.TargetPath).Loaded);
+    }
+
+    [Fact]
+    public void A_linear_scaling_factor_compounds_with_the_factors_and_the_patcher_removes_it()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("patched.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, Distinct, patched);
+        string bad = TestFiles.Write(dir, "with-factor.gguf", e => e.SetValue(LongRopeKeys.ScalingFactor(A), GgufValue.Float32(2)), patched);
+        string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", LongF);
+        float[] expected = LlamaHarness.Logits(longRef, 1024);
+        Assert.True(LlamaHarness.MaxAbsDiff(expected, LlamaHarness.Logits(bad, 1024)) > 0.05f);
+        AssertFlags(bad, "scaling-factor-conflict", Consequence.NotAsIntended);
+
+        string linear = TestFiles.Write(dir, "linear.gguf", e =>
+        {
+            e.SetValue(LongRopeKeys.ScalingType(A), GgufValue.String("linear"));
+            e.SetValue(LongRopeKeys.ScalingFactor(A), GgufValue.Float32(2));
+        });
+        string target = dir.File("linear.longrope.gguf");
+        var report = LongRopePatcher.Patch(linear, Distinct, target);
+        Assert.Contains(report.Changes, c => c.StartsWith("removed llama.rope.scaling.factor", StringComparison.Ordinal));
+        Assert.Equal(expected, LlamaHarness.Logits(target, 1024));
+    }
+
+    [Fact]
+    public void A_non_canonical_data_layout_fails_to_load_and_the_patcher_writes_the_canonical_one()
+    {
+        using var dir = new TempDir();
+        string bad = dir.File("swapped.gguf");
+        File.Copy(TestPaths.TinyModel, bad);
+        // Swap where two tensors of the same size are stored (data and offsets): the same model for a reader that
+        // follows the offsets, but not the order llama.cpp's gguf_init requires.
+        var file = GgufReader.Read(bad);
+        var q = file.GetTensor("blk.0.attn_q.weight");
+        var k = file.GetTensor("blk.0.attn_k.weight");
+        Assert.Equal(q.ByteSize, k.ByteSize);
+        using (var s = new FileStream(bad, FileMode.Open, FileAccess.ReadWrite))
+        {
+            var qData = new byte[q.ByteSize];
+            var kData = new byte[k.ByteSize];
+            RandomAccess.Read(s.SafeFileHandle, qData, file.AbsoluteOffset(q));
+            RandomAccess.Read(s.SafeFileHandle, kData, file.AbsoluteOffset(k));
+            RandomAccess.Write(s.SafeFileHandle, kData, file.AbsoluteOffset(q));
+            RandomAccess.Write(s.SafeFileHandle, qData, file.AbsoluteOffset(k));
+            WriteOffset(s, q, k.Offset);
+            WriteOffset(s, k, q.Offset);
+        }
+        AssertLoadFails(bad, "offset");
+        AssertFlags(bad, "data-layout", Consequence.LoadFails);
+
+        string fromBad = dir.File("from-swapped.gguf");
+        string fromGood = dir.File("from-original.gguf");
+        LongRopePatcher.Patch(bad, Distinct, fromBad);
+        LongRopePatcher.Patch(TestPaths.TinyModel, Distinct, fromGood);
+        Assert.Equal(LlamaHarness.Logits(fromGood, 1024), LlamaHarness.Logits(fromBad, 1024));
+    }
+
+    private static void WriteOffset(FileStream s, GgufTensorInfo t, ulong offset)
+    {
+        long at = t.InfoOffset + 8 + System.Text.Encoding.UTF8.GetByteCount(t.Name) + 4 + 8L * t.Dimensions.Count + 4;
+        RandomAccess.Write(s.SafeFileHandle, BitConverter.GetBytes(offset), at);
+    }
+}

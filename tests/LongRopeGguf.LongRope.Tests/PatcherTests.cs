@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+using Xunit.Abstractions;
+
+namespace LongRopeGguf.LongRope.Tests;
+
+public partial class PatcherTests(ITestOutputHelper output)
+{
+    private const string A = TestFiles.Arch;
+
+    private static FactorSet SetA => FactorSet.Create(FactorRules.Yarn(64, 4, 10000, 512), FactorSet.Ones(32), 512, 2048,
+        AttentionFactorPolicy.Su, null, "set A");
+
+    private static FactorSet SetB => FactorSet.Create(FactorRules.Ntk(64, 8), TestFiles.Ramp(1f, 1.25f), 512, 4096,
+        AttentionFactorPolicy.Yarn, null, "set B: a different source text");
+
+    private static string Sha(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+
+    [Fact]
+    public void Patch_writes_the_tensors_keys_and_provenance_and_leaves_the_input_alone()
+    {
+        using var dir = new TempDir();
+        string before = Sha(TestPaths.TinyModel);
+        string target = dir.File("a.gguf");
+        var report = LongRopePatcher.Patch(TestPaths.TinyModel, SetA, target);
+        Assert.Equal(before, Sha(TestPaths.TinyModel));
+        Assert.Equal(PatchMode.Rewritten, report.Mode);
+        Assert.Equal(new[] { "a.gguf" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName)); // no temporary file left
+
+        var f = GgufReader.Read(target);
+        foreach (var (name, values) in new[] { (LongRopeKeys.LongFactorsTensor, SetA.LongFactors), (LongRopeKeys.ShortFactorsTensor, SetA.ShortFactors) })
+        {
+            var t = f.GetTensor(name);
+            Assert.Equal(GgmlType.F32, t.Type);
+            Assert.Equal(new ulong[] { 32 }, t.Dimensions);
+            Assert.Equal(values.ToArray(), SmallTensorReader.ReadFloats(f, t));
+        }
+        Assert.Equal("longrope", f.GetString(LongRopeKeys.ScalingType(A)));
+        Assert.Equal(512u, f.GetUInt32(LongRopeKeys.OriginalContextLength(A)));
+        Assert.Equal(2048u, f.GetUInt32(LongRopeKeys.ContextLength(A)));
+        Assert.Equal(SetA.AttentionFactor, f.GetFloat32(LongRopeKeys.AttentionFactor(A)));
+        Assert.Equal((float)Math.Sqrt(1 + Math.Log(4) / Math.Log(512)), f.GetFloat32(LongRopeKeys.AttentionFactor(A)));
+        Assert.Equal(SetA.LongFactors.ToArray(), f[LongRopeKeys.ProvenanceLong].AsFloat32Array());
+        Assert.Equal("su", f.GetString(LongRopeKeys.AttentionFactorPolicy).Trim());
+        Assert.Equal("set A", f.GetString(LongRopeKeys.Source).Trim());
+        Assert.Equal(SetA, EmbeddedFactors.Read(f));
+        // Every tensor of the original keeps its data.
+        var original = GgufReader.Read(TestPaths.TinyModel);
+        foreach (var t in original.Tensors)
+            Assert.Equal(TensorSha(original, t), TensorSha(f, f.GetTensor(t.Name)));
+    }
+
+    [Fact]
+    public void Patching_twice_gives_the_same_bytes_and_repatching_replaces_the_factors()
+    {
+        using var dir = new TempDir();
+        string once = dir.File("once.gguf");
+        string twice = dir.File("twice.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, SetA, once);
+        LongRopePatcher.Patch(once, SetA, twice);
+        Assert.Equal(File.ReadAllBytes(once), File.ReadAllBytes(twice));
+
+        string b = dir.File("b.gguf");
+        string backToA = dir.File("back-to-a.gguf");
+        LongRopePatcher.Patch(once, SetB, b);
+        var fb = GgufReader.Read(b);
+        Assert.Equal(SetB, EmbeddedFactors.Read(fb));
+        Assert.Equal(GgufReader.Read(once).Tensors.Count, fb.Tensors.Count);
+        Assert.Equal(GgufReader.Read(once).Metadata.Select(e => e.Key), fb.Metadata.Select(e => e.Key)); // replaced, not added
+        LongRopePatcher.Patch(b, SetA, backToA);
+        Assert.Equal(File.ReadAllBytes(once), File.ReadAllBytes(backToA));
+    }
+
+    [Fact]
+    public void In_place_update_writes_only_the_factor_and_value_bytes_of_the_same_file()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("model.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, SetA, path);
+        byte[] before = File.ReadAllBytes(path);
+        // A hard link sees the same inode: if the update replaced the file (new inode), the link would keep the old bytes.
+        string link = dir.File("link.gguf");
+        Assert.Equal(0, Link(path, link));
+
+        var report = LongRopePatcher.UpdateInPlace(path, SetB);
+        Assert.Equal(PatchMode.UpdatedInPlace, report.Mode);
+        byte[] after = File.ReadAllBytes(path);
+        Assert.Equal(after, File.ReadAllBytes(link));
+        Assert.Equal(before.Length, after.Length);
+
+        // The bytes that changed lie inside the factor tensors or inside values the update is allowed to touch.
+        var f = GgufReader.Read(path);
+        var allowed = new List<(long Start, long End)>();
+        foreach (string name in new[] { LongRopeKeys.LongFactorsTensor, LongRopeKeys.ShortFactorsTensor })
+        {
+            var t = f.GetTensor(name);
+            allowed.Add((f.AbsoluteOffset(t), f.AbsoluteOffset(t) + (long)t.ByteSize));
+        }
+        foreach (string key in new[] { LongRopeKeys.ContextLength(A), LongRopeKeys.OriginalContextLength(A), LongRopeKeys.AttentionFactor(A),
+                     LongRopeKeys.ProvenanceLong, LongRopeKeys.ProvenanceShort, LongRopeKeys.ProvenanceContextLength,
+                     LongRopeKeys.ProvenanceOriginalContextLength, LongRopeKeys.AttentionFactorPolicy, LongRopeKeys.Source })
+        {
+            Assert.True(f.TryGetEntry(key, out var e));
+            allowed.Add((e.ValueOffset, e.Offset + e.Length));
+        }
+        int changed = 0;
+        for (long i = 0; i < after.Length; i++)
+        {
+            if (before[i] == after[i]) continue;
+            changed++;
+            Assert.True(allowed.Any(r => i >= r.Start && i < r.End), $"byte {i} changed outside the factor data and updated values");
+        }
+        Assert.True(changed > 0);
+        Assert.True(changed <= report.BytesWritten, $"{changed} bytes changed, {report.BytesWritten} written");
+
+        // The result is exactly what a full rewrite with set B gives.
+        string rewritten = dir.File("rewritten.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, SetB, rewritten);
+        Assert.Equal(File.ReadAllBytes(rewritten), after);
+    }
+
+    [Fact]
+    public void In_place_is_refused_for_files_without_the_factor_layout_and_patch_falls_back_to_an_atomic_rewrite()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, path);
+        Assert.Throws<InPlaceNotPossibleException>(() => LongRopePatcher.UpdateInPlace(path, SetA));
+        Assert.Equal(Sha(TestPaths.TinyModel), Sha(path)); // refused before writing anything
+
+        Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(path, SetA, path)); // in place not asked for
+        var first = LongRopePatcher.Patch(path, SetA, path, inPlace: true);
+        Assert.Equal(PatchMode.Rewritten, first.Mode);
+        Assert.Contains(first.Changes, c => c.Contains("in-place update is not possible", StringComparison.Ordinal));
+        var second = LongRopePatcher.Patch(path, SetB, path, inPlace: true);
+        Assert.Equal(PatchMode.UpdatedInPlace, second.Mode);
+        Assert.Equal(SetB, EmbeddedFactors.Read(GgufReader.Read(path)));
+        Assert.Equal(new[] { "model.gguf" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    /// <summary>The in-place path writes a few hundred bytes, so a 4 GiB file (sparse: a huge extra tensor that is never
+    /// written) updates as fast as the 10 MB model. Bounds are loose for a shared CI machine.</summary>
+    [Fact]
+    public void In_place_update_takes_milliseconds_whatever_the_file_size()
+    {
+        using var dir = new TempDir();
+        string small = dir.File("small.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, SetA, small);
+        const long hugeBytes = 4L << 30;
+        string big = TestFiles.Write(dir, "big.gguf", e => e.SetTensor(new OutputTensor("huge.weight", GgmlType.F32, [(ulong)(hugeBytes / 4)],
+            new TensorData.Generated(hugeBytes, stream => { stream.SetLength(stream.Position + hugeBytes); stream.Position += hugeBytes; }))), small);
+        Assert.True(new FileInfo(big).Length > hugeBytes);
+
+        double MsPerUpdate(string path)
+        {
+            LongRopePatcher.UpdateInPlace(path, SetB); // warm-up
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < 10; i++) LongRopePatcher.UpdateInPlace(path, i % 2 == 0 ? SetA : SetB);
+            return sw.Elapsed.TotalMilliseconds / 10;
+        }
+        double smallMs = MsPerUpdate(small), bigMs = MsPerUpdate(big);
+        output.WriteLine($"in-place update: {smallMs:F3} ms per update (10 MB file), {bigMs:F3} ms (4 GiB sparse file)");
+        Assert.True(smallMs < 250 && bigMs < 250, $"in-place update: {smallMs:F2} ms (10 MB), {bigMs:F2} ms (4 GiB)");
+        Assert.True(bigMs < 5 * smallMs + 50, $"in-place update: {smallMs:F2} ms (10 MB), {bigMs:F2} ms (4 GiB)");
+        Assert.True(LongRopePatcher.UpdateInPlace(big, SetB).BytesWritten < 2048);
+        Assert.Equal(SetB, EmbeddedFactors.Read(GgufReader.Read(big)));
+    }
+
+    [Fact]
+    public void Remove_restores_the_original_file()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("patched.gguf");
+        string restored = dir.File("restored.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, SetA, patched);
+        LongRopePatcher.Patch(patched, SetB, patched, inPlace: true); // a search step in between
+        LongRopePatcher.Remove(patched, restored);
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(restored));
+    }
+
+    [Fact]
+    public void Remove_brings_back_a_replaced_rope_freqs_tensor_and_removed_keys()
+    {
+        using var dir = new TempDir();
+        float[] freqs = TestFiles.Ramp(1f, 3f);
+        string source = TestFiles.Write(dir, "llama3-style.gguf", e =>
+        {
+            e.SetTensor(TestFiles.F32(LongRopeKeys.RopeFreqsTensor, freqs));
+            e.SetValue(LongRopeKeys.ScalingType(A), GgufValue.String("linear"));
+            e.SetValue(LongRopeKeys.ScalingFactor(A), GgufValue.Float32(2));
+        });
+        string patched = dir.File("patched.gguf");
+        string restored = dir.File("restored.gguf");
+        LongRopePatcher.Patch(source, SetA, patched);
+        LongRopePatcher.Remove(patched, restored);
+        var s = GgufReader.Read(source);
+        var r = GgufReader.Read(restored);
+        Assert.Equal(s.Metadata.Select(e => (e.Key, e.Value)).OrderBy(x => x.Key), r.Metadata.Select(e => (e.Key, e.Value)).OrderBy(x => x.Key));
+        Assert.Equal(s.Tensors.Select(t => t.Name).Order(), r.Tensors.Select(t => t.Name).Order());
+        foreach (var t in s.Tensors) Assert.Equal(TensorSha(s, t), TensorSha(r, r.GetTensor(t.Name)));
+        Assert.True(LlamaHarness.TryLoad(restored).Loaded);
+    }
+
+    [Fact]
+    public void Remove_strips_longrope_from_a_file_patched_elsewhere_and_refuses_files_without_it()
+    {
+        using var dir = new TempDir();
+        string native = TestFiles.Write(dir, "native.gguf", e =>
+        {
+            e.SetValue(LongRopeKeys.ScalingType(A), GgufValue.String("longrope"));
+            e.SetValue(LongRopeKeys.OriginalContextLength(A), GgufValue.UInt32(512));
+            e.SetValue(LongRopeKeys.AttentionFactor(A), GgufValue.Float32(1.1f));
+            e.SetValue(LongRopeKeys.ContextLength(A), GgufValue.UInt32(2048));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, FactorRules.Pi(32, 4)));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, FactorSet.Ones(32)));
+        });
+        string stripped = dir.File("stripped.gguf");
+        LongRopePatcher.Remove(native, stripped);
+        var f = GgufReader.Read(stripped);
+        Assert.Equal(512u, f.GetUInt32(LongRopeKeys.ContextLength(A)));
+        Assert.False(f.ContainsKey(LongRopeKeys.ScalingType(A)));
+        Assert.False(f.TryGetTensor(LongRopeKeys.LongFactorsTensor, out _));
+        Assert.Equal(LlamaHarness.Logits(TestPaths.TinyModel, 512), LlamaHarness.Logits(stripped, 512));
+
+        var ex = Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Remove(TestPaths.TinyModel, dir.File("x.gguf")));
+        Assert.Contains("no LongRoPE to remove", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("nan")]
+    [InlineData("zero")]
+    [InlineData("negative")]
+    [InlineData("original-not-below")]
+    [InlineData("short-count")]
+    public void Invalid_sets_are_refused_before_anything_is_written(string what)
+    {
+        using var dir = new TempDir();
+        float[] longF = FactorRules.Pi(32, 2);
+        float[] shortF = FactorSet.Ones(32);
+        int original = 512, context = 1024;
+        switch (what)
+        {
+            case "nan": longF[5] = float.NaN; break;
+            case "zero": shortF[0] = 0; break;
+            case "negative": longF[31] = -2; break;
+            case "original-not-below": original = 1024; break;
+            case "short-count": shortF = FactorSet.Ones(31); break;
+        }
+        var set = new FactorSet(longF, shortF, original, context, 1f, AttentionFactorPolicy.None, what);
+        string target = dir.File("out.gguf");
+        var ex = Assert.Throws<FactorSetException>(() => LongRopePatcher.Patch(TestPaths.TinyModel, set, target));
+        Assert.StartsWith("factors for tiny-passkey-512.gguf: ", ex.Message);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Default_output_is_beside_the_model()
+    {
+        Assert.Equal(Path.Combine("/m", "x.longrope.gguf"), LongRopePatcher.DefaultOutputPath("/m/x.gguf"));
+        Assert.Equal(Path.Combine("/m", "x.bin.longrope.gguf"), LongRopePatcher.DefaultOutputPath("/m/x.bin"));
+    }
+
+    [Fact]
+    public void Source_text_is_fitted_to_the_bytes_the_file_holds()
+    {
+        Assert.Equal("abc" + new string(' ', 7), LongRopePatcher.FitToBytes("abc", 10, out bool cut));
+        Assert.False(cut);
+        string fitted = LongRopePatcher.FitToBytes("ééééééé", 8, out cut); // 14 bytes of UTF-8
+        Assert.True(cut);
+        Assert.Equal(8, System.Text.Encoding.UTF8.GetByteCount(fitted));
+        Assert.Equal("éé...", fitted.TrimEnd());
+    }
+
+    private static string TensorSha(GgufFile f, GgufTensorInfo t)
+    {
+        using var s = new FileStream(f.Path!, FileMode.Open, FileAccess.Read);
+        var bytes = new byte[t.ByteSize];
+        RandomAccess.Read(s.SafeFileHandle, bytes, f.AbsoluteOffset(t));
+        return Convert.ToHexString(SHA256.HashData(bytes));
+    }
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string newPath);
+}

@@ -1,0 +1,127 @@
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.LongRope.Tests;
+
+public class VerifierTests
+{
+    private const string A = TestFiles.Arch;
+
+    [Fact]
+    public void A_patched_file_is_ok_and_the_plan_says_which_set_for_which_size()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Yarn, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 4), path);
+        var r = LongRopeVerifier.Verify(path);
+        Assert.True(r.Ok, string.Join("\n", r.Findings));
+        Assert.DoesNotContain(r.Findings, f => f.Severity != Severity.Info);
+        Assert.Equal(FactorTensorSupport.WhenLongRope, r.Support);
+        var p = r.Plan!;
+        Assert.Equal(512, p.Threshold);
+        Assert.Equal(512, p.LargestShortContext);
+        Assert.False(p.UsesLongSet(512));
+        Assert.True(p.UsesLongSet(513));
+        Assert.True(p.UsesLongSet(0)); // 0 = the model's context length, 2048
+        Assert.Contains(r.Findings, f => f.Code == "issue-24823");
+        Assert.StartsWith("llama.cpp will load this file and apply LongRoPE: the short set for context sizes up to 512", r.Verdict);
+        Assert.Equal(32, r.Factors!.Count);
+    }
+
+    [Fact]
+    public void Plan_rounds_to_256_and_splits_per_sequence()
+    {
+        var p = new ContextPlan(1000, "x", 4000);
+        Assert.Equal(768, p.LargestShortContext);     // 769 -> 1024 > 1000
+        Assert.False(p.UsesLongSet(768));
+        Assert.True(p.UsesLongSet(769));
+        Assert.Equal(768, p.SequenceContext(2048, 3, kvUnified: false)); // 2048 / 3 = 682 -> 768 (measured by the spike)
+        Assert.Equal(2048, p.SequenceContext(2048, 3, kvUnified: true));
+    }
+
+    [Fact]
+    public void Missing_attention_factor_is_a_warning_only()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Pi, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 2), patched);
+        string noAttn = TestFiles.Write(dir, "no-attn.gguf", e => e.RemoveKey(LongRopeKeys.AttentionFactor(A)), patched);
+        var r = LongRopeVerifier.Verify(noAttn);
+        Assert.True(r.Ok);
+        Assert.Contains(r.Findings, f => f.Code == "attn-factor-missing" && f.Severity == Severity.Warning);
+        Assert.True(LlamaHarness.TryLoad(noAttn).Loaded);
+    }
+
+    [Fact]
+    public void Edited_provenance_and_unusual_values_are_warnings()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Pi, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 2), patched);
+        float[] decreasing = FactorRules.Pi(32, 2);
+        decreasing[10] = 0.5f;
+        string edited = TestFiles.Write(dir, "edited.gguf", e =>
+        {
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, decreasing));
+            e.SetValue(LongRopeKeys.AttentionFactor(A), GgufValue.Float32(3f));
+        }, patched);
+        var r = LongRopeVerifier.Verify(edited);
+        Assert.True(r.Ok);
+        Assert.Contains(r.Findings, f => f.Code == "provenance-mismatch");
+        Assert.Contains(r.Findings, f => f.Code == "factor-values-unusual" && f.Message.Contains("below 1", StringComparison.Ordinal));
+        Assert.Contains(r.Findings, f => f.Code == "factor-values-unusual" && f.Message.Contains("decrease", StringComparison.Ordinal));
+        Assert.Contains(r.Findings, f => f.Code == "attn-factor-unusual");
+    }
+
+    [Fact]
+    public void Bad_factor_values_and_an_unextended_context_are_errors()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Pi, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 2), patched);
+        float[] nan = FactorRules.Pi(32, 2);
+        nan[0] = float.NaN;
+        string bad = TestFiles.Write(dir, "bad.gguf", e =>
+        {
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, nan));
+            e.SetValue(LongRopeKeys.ContextLength(A), GgufValue.UInt32(512));
+        }, patched);
+        var r = LongRopeVerifier.Verify(bad);
+        Assert.False(r.Ok);
+        Assert.Contains(r.Findings, f => f.Code == "factor-values" && f.Message.Contains("short factors must be finite", StringComparison.Ordinal));
+        Assert.Contains(r.Findings, f => f.Code == "context-not-extended");
+        Assert.False(r.LoadFails);
+        Assert.Equal("llama.cpp will load and run this file, but not with the LongRoPE it is meant to carry", r.Verdict);
+    }
+
+    [Fact]
+    public void A_plain_model_is_not_longrope()
+    {
+        var r = LongRopeVerifier.Verify(TestPaths.TinyModel);
+        Assert.False(r.Ok);
+        Assert.Equal("not-longrope", Assert.Single(r.Findings).Code);
+        Assert.Null(r.Plan);
+    }
+
+    [Fact]
+    public void Always_reading_architectures_need_no_scaling_type()
+    {
+        using var dir = new TempDir();
+        // A phi3-labelled file is not loadable by the phi3 loader (different tensors), but its LongRoPE is checked
+        // without the scaling type: phi3's loader reads the factor tensors regardless.
+        string phi = TestFiles.Write(dir, "phi3.gguf", e =>
+        {
+            e.SetValue(GgufKeys.Architecture, GgufValue.String("phi3"));
+            e.SetValue("phi3.context_length", GgufValue.UInt32(2048));
+            e.SetValue("phi3.rope.scaling.original_context_length", GgufValue.UInt32(512));
+            e.SetValue("phi3.rope.dimension_count", GgufValue.UInt32(64));
+            e.SetValue("phi3.rope.scaling.attn_factor", GgufValue.Float32(1.1f));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, FactorRules.Pi(32, 4)));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, FactorSet.Ones(32)));
+        });
+        var r = LongRopeVerifier.Verify(phi);
+        Assert.Equal(FactorTensorSupport.Always, r.Support);
+        Assert.True(r.Ok, string.Join("\n", r.Findings));
+        Assert.Equal(512, r.Plan!.Threshold);
+    }
+}

@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(PatchCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(FactorsCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SearchCommand.Create());
         return root;
     }

@@ -17,7 +17,7 @@ public sealed class TinyModelFixture : IDisposable
 }
 
 [CollectionDefinition(Name)]
-public sealed class TinyModelCollection : ICollectionFixture<TinyModelFixture>
+public sealed class TinyModelCollection : ICollectionFixture<TinyModelFixture>, ICollectionFixture<NiahGridFixture>
 {
     public const string Name = "tiny model";
 }

@@ -11,7 +11,7 @@ namespace LongRopeGguf.Evaluation.Engine;
 /// </summary>
 public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
 {
-    private EvalModel(string path, LLamaWeights weights, ModelRopeInfo info, EngineOptions options)
+    private EvalModel(string path, LLamaWeights weights, EvalModelInfo info, EngineOptions options)
     {
         Path = path;
         Weights = weights;
@@ -21,7 +21,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
 
     public string Path { get; }
     public LLamaWeights Weights { get; }
-    public ModelRopeInfo Info { get; }
+    public EvalModelInfo Info { get; }
     public EngineOptions Options { get; }
 
     /// <summary>Vocabulary size (logits per position).</summary>
@@ -31,7 +31,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     {
         options ??= EngineOptions.Default;
         if (!File.Exists(path)) throw new EvalInputException($"model file not found: {path}");
-        var info = ModelRopeInfo.Read(path); // reads the header only; bad files fail here with a one-line message
+        var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
         try
@@ -71,8 +71,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     /// </summary>
     public EvalContext CreateContext(RopeMode mode, int length, int cells, int sequences = 1)
     {
-        if (cells <= 0) throw new EvalInputException($"context of {cells} tokens: must be positive");
-        CheckMemory(cells);
+        EnsureContextFits(cells);
         var p = new ModelParams(Path)
         {
             ContextSize = (uint)cells,
@@ -96,9 +95,11 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         return new EvalContext(this, ctx, mode, length);
     }
 
-    /// <summary>Refuses a context whose KV cache alone would not fit in the memory that is free now.</summary>
-    private void CheckMemory(long cells)
+    /// <summary>Refuses a non-positive size, or a context whose KV cache alone would not fit in the memory that is free now.</summary>
+    public void EnsureContextFits(long cells)
     {
+        if (cells <= 0) throw new EvalInputException($"length {cells}: must be a positive number of tokens");
+        if (cells > uint.MaxValue / 2) throw new EvalInputException($"length {cells}: beyond what llama.cpp can address");
         long need = Info.KvCacheBytes(cells);
         long available = AvailableMemoryBytes();
         if (need > available * 9 / 10)

@@ -30,6 +30,7 @@ public static class NativeLlama
         lock (s_gate)
         {
             if (s_configured) return;
+            PreferSleepingThreadWaits();
             s_callback = OnLog;
             if (!NativeLibraryConfig.LLama.LibraryHasLoaded)
                 NativeLibraryConfig.All.WithLogCallback(s_callback);
@@ -57,6 +58,30 @@ public static class NativeLlama
         if (sink is null) return;
         lock (sink) sink.Write(message);
     }
+
+    /// <summary>
+    /// llama.cpp's CPU backend parallelizes with OpenMP, whose threads spin at barriers by default. On a machine whose
+    /// cores are shared with other work, a spinning thread that gets preempted stalls the others: measured here, 2
+    /// threads ran a 2048-token grid 3.6x slower than 1. OMP_WAIT_POLICY=PASSIVE makes waiting threads sleep instead,
+    /// which removed the penalty. libgomp reads it when it loads, so it is put into the native environment (where
+    /// getenv sees it; .NET's own environment copy is not) before llama.cpp loads, unless the user chose a policy.
+    /// </summary>
+    private static void PreferSleepingThreadWaits()
+    {
+        if (NativeLibraryConfig.LLama.LibraryHasLoaded || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
+        try
+        {
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Without libc's setenv the default (spinning) policy stays: slower under contention, same results.
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 
     // llama.cpp functions LLamaSharp 0.30.0 does not wrap. "llama" resolves to the copy LLamaSharp already loaded
     // (the dynamic loader matches the bare name against the SONAME of loaded objects).

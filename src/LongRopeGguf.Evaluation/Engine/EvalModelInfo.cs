@@ -6,7 +6,7 @@ namespace LongRopeGguf.Evaluation.Engine;
 /// What a GGUF file says about its context and RoPE, read from the header only: enough to know which LongRoPE factor
 /// set llama.cpp will use for a context size, and how much memory a context of some size needs.
 /// </summary>
-public sealed record ModelRopeInfo(
+public sealed record EvalModelInfo(
     string Path,
     string Architecture,
     int ContextLength,
@@ -32,10 +32,10 @@ public sealed record ModelRopeInfo(
     /// <summary>Bytes of an F16 K+V cache holding <paramref name="cells"/> tokens (llama.cpp's default cache type).</summary>
     public long KvCacheBytes(long cells) => 2L /*K and V*/ * 2 /*bytes per F16*/ * LayerCount * KvWidth * cells;
 
-    public static ModelRopeInfo Read(string path)
+    public static EvalModelInfo Read(string path)
     {
         var file = GgufReader.Read(path);
-        string arch = file.Architecture ?? throw new InvalidDataException($"{path}: general.architecture: missing, cannot tell the model's architecture");
+        string arch = file.Architecture ?? throw new EvalInputException($"{path}: general.architecture: missing, cannot tell the model's architecture");
         int ctx = (int)ReadInteger(file, file.ArchitectureKey("context_length"), path);
         bool isLongRope = file.TryGetValue(file.ArchitectureKey("rope.scaling.type"), out var type)
                           && type.Type == GgufValueType.String && type.AsString() == "longrope";
@@ -49,7 +49,7 @@ public sealed record ModelRopeInfo(
             ? ReadInteger(file, file.ArchitectureKey("attention.head_count_kv"), path)
             : heads;
         long headDim = heads > 0 ? embd / heads : embd;
-        return new ModelRopeInfo(
+        return new EvalModelInfo(
             path, arch, ctx, original, isLongRope,
             file.TryGetTensor("rope_factors_long.weight", out _),
             file.TryGetTensor("rope_factors_short.weight", out _),
@@ -59,12 +59,12 @@ public sealed record ModelRopeInfo(
     private static long ReadInteger(GgufFile file, string key, string path)
     {
         if (!file.TryGetValue(key, out var v))
-            throw new InvalidDataException($"{path}: {key}: missing");
+            throw new EvalInputException($"{path}: {key}: missing");
         return v.Payload switch
         {
             byte or sbyte or ushort or short or uint or int or long => Convert.ToInt64(v.Payload),
             ulong u when u <= long.MaxValue => (long)u,
-            _ => throw new InvalidDataException($"{path}: {key}: expected an integer, found {v.Type}"),
+            _ => throw new EvalInputException($"{path}: {key}: expected an integer, found {v.Type}"),
         };
     }
 }

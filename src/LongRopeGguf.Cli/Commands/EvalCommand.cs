@@ -1,0 +1,247 @@
+using System.CommandLine;
+using System.Globalization;
+using LongRopeGguf.Evaluation;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Niah;
+using LongRopeGguf.Evaluation.Perplexity;
+using LongRopeGguf.Evaluation.Prompts;
+using Spectre.Console;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>
+/// `longrope eval niah MODEL ...` (needle-in-a-haystack / pass-key grid) and `longrope eval ppl MODEL... --text FILE`
+/// (perplexity per mode and length): what a factor set does to long-context ability, against llama.cpp's own
+/// linear (PI) and YaRN scaling on the unpatched file.
+/// </summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("eval", "Measure long-context ability: pass-key retrieval grids (niah) and perplexity (ppl), per rescaling mode.");
+        cmd.Subcommands.Add(CreateNiah());
+        cmd.Subcommands.Add(CreatePpl());
+        return cmd;
+    }
+
+    private static Option<string> Lengths() => new("--lengths")
+    {
+        Description = "Context lengths in tokens, comma-separated (a trial's prompt + fed-back answer tokens fill exactly this many positions).",
+        DefaultValueFactory = _ => "512,1024,2048,4096",
+    };
+
+    private static Option<string> Modes() => new("--modes")
+    {
+        Description = "Built-in modes on the unpatched MODEL, comma-separated: none (no rescaling), pi (llama.cpp linear), yarn (llama.cpp YaRN).",
+        DefaultValueFactory = _ => "none,pi,yarn",
+    };
+
+    private static Option<string[]> Patched() => new("--patched")
+    {
+        Description = "A LongRoPE-patched file as one more mode, NAME=FILE; repeat for several.",
+        DefaultValueFactory = _ => [],
+    };
+
+    private static Option<int?> Threads() => new("--threads") { Description = "CPU threads for llama.cpp (default: llama.cpp's choice)." };
+
+    private static Command CreateNiah()
+    {
+        var model = CommonOptions.Model();
+        var lengths = Lengths();
+        var depths = new Option<int>("--depths") { Description = "Needle depths per length, evenly spaced from 0 % to 100 % of the haystack.", DefaultValueFactory = _ => 10 };
+        var trials = new Option<int>("--trials-per-depth") { Description = "Prompts (different keys) per length and depth.", DefaultValueFactory = _ => 1 };
+        var modes = Modes();
+        var patched = Patched();
+        var haystack = new Option<string>("--haystack") { Description = "'filler' (the pass-key filler) or a text file (needles go in at sentence starts).", DefaultValueFactory = _ => "filler" };
+        var needle = new Option<string?>("--needle") { Description = "Needle template with a {key} placeholder (default: the pass-key needle)." };
+        var question = new Option<string?>("--question") { Description = "Text after the haystack that asks for the needle (default: the pass-key question)." };
+        var answer = new Option<string?>("--answer") { Description = "Expected answer, put in for {key} and scored by case-insensitive containment (default: random 5-digit keys, exact first number)." };
+        var answerTokens = new Option<int?>("--answer-tokens") { Description = "Greedy tokens per answer (default: 5 for pass keys, answer tokens + 4 for --answer)." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the keys.", DefaultValueFactory = _ => 1 };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (results.jsonl, summary.csv/.md/.json, PNG charts); trials already in it are skipped.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "niah")) };
+        var noShare = new Option<bool>("--no-share") { Description = "One full prefill per trial instead of sharing the haystack prefix (for comparison)." };
+        var threads = Threads();
+        var json = CommonOptions.Json();
+        var verbose = CommonOptions.Verbose();
+        var cmd = new Command("niah", "Needle-in-a-haystack grid: lengths x depths x trials x modes; writes JSON lines, summary tables and charts.")
+        {
+            model, lengths, depths, trials, modes, patched, haystack, needle, question, answer, answerTokens, seed, output, noShare, threads, json, verbose,
+        };
+        cmd.SetAction((r, ct) => Guarded(r.GetValue(verbose), () =>
+        {
+            var modeList = ParseModes(r.GetValue(modes)!, r.GetValue(patched)!);
+            var options = new NiahOptions
+            {
+                ModelPath = r.GetValue(model)!.FullName,
+                Lengths = ParseLengths(r.GetValue(lengths)!),
+                Depths = r.GetValue(depths),
+                TrialsPerDepth = r.GetValue(trials),
+                Modes = modeList,
+                Haystack = Haystack.Parse(r.GetValue(haystack)!),
+                Needle = NeedleSpec.Create(r.GetValue(needle), r.GetValue(question), r.GetValue(answer)),
+                AnswerTokens = r.GetValue(answerTokens),
+                Seed = r.GetValue(seed),
+                OutputDirectory = r.GetValue(output)!.FullName,
+                ShareWork = !r.GetValue(noShare),
+                Engine = new EngineOptions { Threads = r.GetValue(threads) },
+            };
+            var result = WithProgress("niah", report => NiahRunner.Run(options,
+                new Reporter<NiahProgress>(p => report(p.Done, p.Total, p.Mode.Length == 0 ? "" : $"{p.Mode} @ {p.Length}")), ct));
+            if (r.GetValue(json))
+                WriteJson(result.Summary.WriteJson);
+            else
+                PrintNiah(result, options.OutputDirectory);
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command CreatePpl()
+    {
+        var models = new Argument<FileInfo[]>("MODEL")
+        {
+            Description = "GGUF files: the first is the unpatched model (none/pi/yarn run on it); each further file is one more mode, named after the file.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var text = new Option<FileInfo>("--text") { Description = "UTF-8 text to score (whitespace runs become single spaces).", Required = true };
+        var lengths = Lengths();
+        var modes = Modes();
+        var patched = Patched();
+        var windows = new Option<int>("--windows") { Description = "Windows per length (fewer if the text runs out).", DefaultValueFactory = _ => 8 };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
+        var threads = Threads();
+        var json = CommonOptions.Json();
+        var verbose = CommonOptions.Verbose();
+        var cmd = new Command("ppl", "Perplexity of a text per mode and context length (non-overlapping windows, second half of each scored).")
+        {
+            models, text, lengths, modes, patched, windows, output, threads, json, verbose,
+        };
+        cmd.SetAction((r, ct) => Guarded(r.GetValue(verbose), () =>
+        {
+            var files = r.GetValue(models)!;
+            var extra = files.Skip(1).Select(f => $"{Path.GetFileNameWithoutExtension(f.Name)}={f.FullName}");
+            var options = new PerplexityOptions
+            {
+                ModelPath = files[0].FullName,
+                TextPath = r.GetValue(text)!.FullName,
+                Lengths = ParseLengths(r.GetValue(lengths)!),
+                Modes = ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]),
+                Windows = r.GetValue(windows),
+                OutputDirectory = r.GetValue(output)!.FullName,
+                Engine = new EngineOptions { Threads = r.GetValue(threads) },
+            };
+            var report = WithProgress("ppl", update => PerplexityRunner.Run(options,
+                new Reporter<(int done, int total)>(p => update(p.done, p.total, "")), ct));
+            if (r.GetValue(json))
+                WriteJson(stream => PerplexityRunner.WriteJson(report, stream));
+            else
+            {
+                Console.WriteLine($"perplexity of {report.Text} ({report.TextTokens:N0} tokens), results in {options.OutputDirectory}:");
+                Console.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "ppl.md")).Split("\n\n")[2]);
+            }
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    /// <summary>Routes llama.cpp's log, and turns evaluation failures into one-line errors with the right exit code.</summary>
+    private static Task<int> Guarded(bool verbose, Func<int> action, CancellationToken ct) => CliErrors.Run(() =>
+    {
+        NativeLlama.LogSink = verbose ? Console.Error : null;
+        NativeLlama.EnsureConfigured();
+        try
+        {
+            return action();
+        }
+        catch (LlamaFailureException e)
+        {
+            throw new CliException(e.Message, ExitCodes.RuntimeFailure);
+        }
+    }, ct);
+
+    /// <summary>JSON to standard output through Console.Out (so redirection of Console.Out sees it).</summary>
+    private static void WriteJson(Action<Stream> write)
+    {
+        using var buffer = new MemoryStream();
+        write(buffer);
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    internal static IReadOnlyList<int> ParseLengths(string text)
+    {
+        var list = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!long.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
+                throw new EvalInputException($"--lengths '{text}': '{part}' is not a whole number of tokens");
+            if (v <= 0) throw new EvalInputException($"length {v}: must be a positive number of tokens");
+            if (v > int.MaxValue) throw new EvalInputException($"length {v}: beyond what llama.cpp can address");
+            list.Add((int)v);
+        }
+        if (list.Count == 0) throw new EvalInputException("--lengths: no lengths given");
+        return list;
+    }
+
+    internal static IReadOnlyList<RopeMode> ParseModes(string modes, IEnumerable<string> patched)
+    {
+        var list = modes.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(RopeMode.ParseBuiltIn).ToList();
+        list.AddRange(patched.Select(RopeMode.ParsePatched));
+        return list;
+    }
+
+    /// <summary>A progress bar with ETA on standard error (plain lines when it is not a terminal).</summary>
+    private static T WithProgress<T>(string title, Func<Action<int, int, string>, T> work)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            int lastDecile = -1;
+            return work((done, total, what) =>
+            {
+                int decile = total == 0 ? 10 : done * 10 / total;
+                if (decile == lastDecile) return;
+                lastDecile = decile;
+                Console.Error.WriteLine($"{title}: {done}/{total} {what}".TrimEnd());
+            });
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        T result = default!;
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(title, autoStart: true, maxValue: 1);
+                result = work((done, total, what) =>
+                {
+                    task.MaxValue = Math.Max(1, total);
+                    task.Value = done;
+                    task.Description = what.Length == 0 ? title : $"{title} {Markup.Escape(what)}";
+                });
+                task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    private static void PrintNiah(NiahRunResult result, string directory)
+    {
+        var s = result.Summary;
+        var run = result.Run;
+        Console.WriteLine($"pass-key accuracy ({s.Haystack}), results in {directory}:");
+        string md = File.ReadAllText(Path.Combine(directory, "summary.md"));
+        int start = md.IndexOf("| length", StringComparison.Ordinal);
+        int end = md.IndexOf("\n\n", start, StringComparison.Ordinal);
+        Console.WriteLine(md[start..end]);
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"this run: {run.TrialsRun} trials ({run.TrialsSkipped} already recorded, skipped) in {run.Elapsed.TotalSeconds:F1} s = {run.TrialsPerMinute:F1} trials/minute; prefilled {run.PrefilledTokens:N0} tokens vs {run.NaivePrefillTokens:N0} for one prefill per trial"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"all recorded trials: {s.Work.Trials}/{s.ExpectedTrials}, prefilled {s.Work.PrefilledTokens:N0} of {s.Work.NaivePrefillTokens:N0} naive tokens ({s.Work.PrefillFraction:P1}), {s.Work.TrialsPerMinute:F1} trials/minute"));
+    }
+
+    /// <summary>Reports synchronously on the worker's thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

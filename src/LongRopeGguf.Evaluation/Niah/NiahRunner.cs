@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using LongRopeGguf.Evaluation.Charts;
+using LongRopeGguf.Evaluation.Engine;
+
+namespace LongRopeGguf.Evaluation.Niah;
+
+/// <summary>Where a grid run stands, for a progress bar.</summary>
+public sealed record NiahProgress(int Done, int Total, string Mode, int Length);
+
+/// <summary>What this run did (a resumed run may do nothing).</summary>
+public sealed record NiahRunStats(int TrialsRun, int TrialsSkipped, long PrefilledTokens, long NaivePrefillTokens, TimeSpan Elapsed)
+{
+    public double TrialsPerMinute => Elapsed.TotalSeconds <= 0 ? 0 : TrialsRun / Elapsed.TotalMinutes;
+}
+
+public sealed record NiahRunResult(NiahRunStats Run, NiahSummary Summary, IReadOnlyList<string> Files);
+
+/// <summary>
+/// Runs a needle-in-a-haystack grid into a results folder: results.jsonl (one line per trial, appended as trials end;
+/// trials already there are skipped), summary.csv, summary.md, summary.json, heatmap-MODE.png, accuracy-vs-length.png.
+/// </summary>
+public static class NiahRunner
+{
+    public const string ResultsFile = "results.jsonl";
+
+    public static NiahRunResult Run(NiahOptions o, IProgress<NiahProgress>? progress = null, CancellationToken ct = default)
+    {
+        o.Validate();
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(o.OutputDirectory);
+        using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
+        foreach (int length in o.Lengths) baseModel.EnsureContextFits(length);
+        var plan = NiahPlan.Build(o, baseModel);
+        var modes = o.Modes.Select(m => m.Name).ToList();
+
+        using var log = TrialLog.Open(Path.Combine(o.OutputDirectory, ResultsFile));
+        var pending = o.Modes
+            .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
+            .ToList();
+        int total = pending.Sum(p => p.trials.Count);
+        int skipped = plan.Trials.Count * o.Modes.Count - total;
+        int done = 0;
+        long prefilled = 0, naive = 0;
+        progress?.Report(new NiahProgress(0, total, "", 0));
+
+        var sinceLast = Stopwatch.StartNew();
+        foreach (var (mode, trials) in pending)
+        {
+            if (trials.Count == 0) continue;
+            EvalModel model = mode.Kind == RopeModeKind.Patched ? LoadPatched(mode, baseModel, plan) : baseModel;
+            try
+            {
+                foreach (var cell in trials.GroupBy(t => t.Length).OrderBy(g => g.Key))
+                {
+                    int length = cell.Key;
+                    using var context = model.CreateContext(mode, length, cells: length, sequences: o.ShareWork ? 2 : 1);
+                    var runner = new CellRunner(context, o.ShareWork, plan.AnswerTokens);
+                    // Deeper needles extend the shared prefix: walk them in order of how much haystack precedes the needle.
+                    foreach (var t in cell.OrderBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        progress?.Report(new NiahProgress(done, total, mode.Name, length));
+                        var outcome = runner.Run(t.Prompt, ct);
+                        double wall = sinceLast.Elapsed.TotalMilliseconds;
+                        sinceLast.Restart();
+                        log.Append(Record(plan, mode, model, context, t, outcome, wall));
+                        prefilled += outcome.PrefillTokens;
+                        naive += t.Prompt.Tokens.Length;
+                        done++;
+                    }
+                }
+            }
+            finally
+            {
+                if (!ReferenceEquals(model, baseModel)) model.Dispose();
+            }
+        }
+        progress?.Report(new NiahProgress(done, total, "", 0));
+
+        var summary = NiahSummary.Build(plan, modes, log.Records);
+        var files = new List<string> { log.Path };
+        files.AddRange(WriteSummary(summary, o.OutputDirectory));
+        return new NiahRunResult(new NiahRunStats(done, skipped, prefilled, naive, clock.Elapsed), summary, files);
+    }
+
+    /// <summary>summary.csv, summary.md, summary.json and the charts.</summary>
+    public static IReadOnlyList<string> WriteSummary(NiahSummary summary, string directory)
+    {
+        var charts = NiahCharts.WriteAll(summary, directory);
+        string csv = Path.Combine(directory, "summary.csv"), md = Path.Combine(directory, "summary.md"), json = Path.Combine(directory, "summary.json");
+        summary.WriteCsv(csv);
+        summary.WriteMarkdown(md, charts);
+        using (var f = File.Create(json)) summary.WriteJson(f);
+        return [csv, md, json, .. charts];
+    }
+
+    private static EvalModel LoadPatched(RopeMode mode, EvalModel baseModel, NiahPlan plan)
+    {
+        var model = EvalModel.Load(mode.PatchedPath!, baseModel.Options);
+        // Prompts were tokenized with the base model: the patched file must tokenize them the same way.
+        var probe = plan.Trials[0].Prompt;
+        if (!model.Tokenize(probe.Text, addBos: true).AsSpan().SequenceEqual(probe.Tokens))
+        {
+            model.Dispose();
+            throw new EvalInputException($"--patched {mode.Name}={mode.PatchedPath}: its tokenizer differs from {Path.GetFileName(baseModel.Path)}'s; patch the same base model");
+        }
+        return model;
+    }
+
+    private static TrialRecord Record(NiahPlan plan, RopeMode mode, EvalModel model, EvalContext context, PlannedTrial t, TrialOutcome outcome, double wallMs)
+    {
+        var o = plan.Options;
+        return new TrialRecord
+        {
+            Id = plan.TrialId(mode.Name, t),
+            Mode = mode.Name,
+            ModeKind = mode.Kind.ToString().ToLowerInvariant(),
+            Model = Path.GetFileName(model.Path),
+            Haystack = o.Haystack.Name,
+            Needle = o.Needle.Fingerprint(),
+            Seed = o.Seed,
+            Length = t.Length,
+            PromptTokens = t.Prompt.Tokens.Length,
+            Depth = Math.Round(t.Prompt.Depth, 6),
+            DepthActual = Math.Round(t.Prompt.DepthActual, 6),
+            DepthIndex = t.DepthIndex,
+            Trial = t.TrialIndex,
+            Expected = t.Prompt.Expected,
+            Answer = outcome.Answer,
+            Correct = o.Needle.IsCorrect(outcome.Answer, t.Prompt.Expected),
+            Scoring = o.Needle.Scoring == Prompts.AnswerScoring.FirstNumber ? "first-number" : "contains",
+            FactorSet = context.FactorSet,
+            Rope = context.RopeDescription,
+            NCtx = context.ContextSize,
+            NCtxSeq = context.ContextPerSequence,
+            PrefillTokens = outcome.PrefillTokens,
+            ReusedTokens = outcome.ReusedTokens,
+            PrefillMs = Math.Round(outcome.PrefillMs, 2),
+            DecodeMs = Math.Round(outcome.DecodeMs, 2),
+            WallMs = Math.Round(wallMs, 2),
+        };
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json;
+
+namespace LongRopeGguf.Evaluation.Niah;
+
+/// <summary>
+/// results.jsonl: one line per finished trial, appended and flushed as each trial ends, so an interrupted run loses at
+/// most the trial in progress. Opening it reads what is there (a torn last line from a killed run is cut off).
+/// </summary>
+public sealed class TrialLog : IDisposable
+{
+    private readonly StreamWriter _writer;
+    private readonly Dictionary<string, TrialRecord> _records;
+
+    private TrialLog(string path, Dictionary<string, TrialRecord> records, StreamWriter writer)
+    {
+        Path = path;
+        _records = records;
+        _writer = writer;
+    }
+
+    public string Path { get; }
+
+    /// <summary>Every trial in the file, by id (a later line wins).</summary>
+    public IReadOnlyDictionary<string, TrialRecord> Records => _records;
+
+    public static TrialLog Open(string path)
+    {
+        var records = ReadAll(path, repairTornEnd: true);
+        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        return new TrialLog(path, records, new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" });
+    }
+
+    public void Append(TrialRecord record)
+    {
+        _writer.WriteLine(record.ToJsonLine());
+        _writer.Flush();
+        _records[record.Id] = record;
+    }
+
+    /// <summary>Reads a results file; a malformed line other than a torn last one is an error naming the line.</summary>
+    public static Dictionary<string, TrialRecord> ReadAll(string path, bool repairTornEnd = false)
+    {
+        var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
+        if (!File.Exists(path)) return records;
+        string content = File.ReadAllText(path, Encoding.UTF8);
+        if (content.Length > 0 && !content.EndsWith('\n'))
+        {
+            int lastNewline = content.LastIndexOf('\n');
+            content = lastNewline < 0 ? "" : content[..(lastNewline + 1)];
+            if (repairTornEnd)
+                using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(Encoding.UTF8.GetByteCount(content));
+        }
+        int lineNo = 0;
+        foreach (string line in content.Split('\n'))
+        {
+            lineNo++;
+            if (line.Trim().Length == 0) continue;
+            try
+            {
+                var r = TrialRecord.FromJsonLine(line);
+                records[r.Id] = r;
+            }
+            catch (JsonException e)
+            {
+                throw new EvalInputException($"{path}: line {lineNo}: not a trial record ({e.Message.ReplaceLineEndings(" ")}); move the file away to start afresh");
+            }
+        }
+        return records;
+    }
+
+    public void Dispose() => _writer.Dispose();
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LongRopeGguf.Evaluation.Niah;
+
+/// <summary>One trial of a needle-in-a-haystack grid, as written (one JSON line) to results.jsonl.</summary>
+public sealed record TrialRecord
+{
+    /// <summary>Identity in the grid: mode, haystack, needle, seed, length, depth and repeat. Resuming skips ids already written.</summary>
+    public required string Id { get; init; }
+    public required string Mode { get; init; }
+    public required string ModeKind { get; init; }
+    public required string Model { get; init; }
+    public required string Haystack { get; init; }
+    public required string Needle { get; init; }
+    public required int Seed { get; init; }
+
+    /// <summary>KV positions the trial occupies: prompt + answer tokens fed back.</summary>
+    public required int Length { get; init; }
+    public required int PromptTokens { get; init; }
+    public required double Depth { get; init; }
+    public required double DepthActual { get; init; }
+    public required int DepthIndex { get; init; }
+    public required int Trial { get; init; }
+    public required string Expected { get; init; }
+
+    /// <summary>The raw generated text.</summary>
+    public required string Answer { get; init; }
+    public required bool Correct { get; init; }
+    public required string Scoring { get; init; }
+
+    /// <summary>LongRoPE factor set llama.cpp used: long, short, or none (no factors in the file).</summary>
+    public required string FactorSet { get; init; }
+    public required string Rope { get; init; }
+    public required int NCtx { get; init; }
+    public required int NCtxSeq { get; init; }
+
+    /// <summary>Tokens this trial decoded before answering (its share of the haystack prefix + its own rest).</summary>
+    public required int PrefillTokens { get; init; }
+
+    /// <summary>Prompt tokens it took from the shared prefix instead of decoding them.</summary>
+    public required int ReusedTokens { get; init; }
+    public required double PrefillMs { get; init; }
+    public required double DecodeMs { get; init; }
+
+    /// <summary>Wall time since the previous trial of the run ended (context creation included for a cell's first trial).</summary>
+    public required double WallMs { get; init; }
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = false,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJsonLine() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static TrialRecord FromJsonLine(string line) =>
+        JsonSerializer.Deserialize<TrialRecord>(line, JsonOptions) ?? throw new JsonException("empty trial line");
+}

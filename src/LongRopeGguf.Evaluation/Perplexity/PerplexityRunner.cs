@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using LongRopeGguf.Evaluation.Charts;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Prompts;
+
+namespace LongRopeGguf.Evaluation.Perplexity;
+
+public sealed record PerplexityOptions
+{
+    /// <summary>The unpatched model: none / pi / yarn run on it, and its tokenizer reads the text.</summary>
+    public required string ModelPath { get; init; }
+    public required string TextPath { get; init; }
+    public IReadOnlyList<int> Lengths { get; init; } = [512, 1024, 2048, 4096];
+    public IReadOnlyList<RopeMode> Modes { get; init; } = [RopeMode.None, RopeMode.Pi, RopeMode.Yarn];
+
+    /// <summary>Windows per length (fewer when the text runs out).</summary>
+    public int Windows { get; init; } = 8;
+    public required string OutputDirectory { get; init; }
+    public EngineOptions Engine { get; init; } = EngineOptions.Default;
+}
+
+/// <summary>Perplexity of one mode at one length.</summary>
+public sealed record PerplexityRow(string Mode, int Length, int Windows, long ScoredTokens, double MeanNll, string FactorSet, int NCtx, double Seconds)
+{
+    public double Perplexity => Math.Exp(MeanNll);
+}
+
+public sealed record PerplexityReport(string Model, string Text, int TextTokens, IReadOnlyList<string> Modes, IReadOnlyList<int> Lengths, IReadOnlyList<PerplexityRow> Rows, IReadOnlyList<string> Files);
+
+/// <summary>
+/// Perplexity of a text per mode and length (method: <see cref="PerplexityScorer"/>), written as ppl.csv, ppl.json,
+/// ppl.md and ppl-vs-length.png. The text is read as UTF-8 with whitespace runs collapsed to single spaces (as
+/// haystacks are), and tokenized once without BOS.
+/// </summary>
+public static class PerplexityRunner
+{
+    public static PerplexityReport Run(PerplexityOptions o, IProgress<(int done, int total)>? progress = null, CancellationToken ct = default)
+    {
+        if (o.Lengths.Count == 0) throw new EvalInputException("no lengths given");
+        foreach (int l in o.Lengths)
+            if (l < 4) throw new EvalInputException($"length {l}: must be at least 4 tokens");
+        if (o.Windows < 1) throw new EvalInputException($"--windows {o.Windows}: need at least one window");
+        if (o.Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
+            throw new EvalInputException($"mode '{dup.Key}' is given twice");
+        if (!File.Exists(o.TextPath)) throw new EvalInputException($"text file not found: {o.TextPath}");
+        Directory.CreateDirectory(o.OutputDirectory);
+
+        using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
+        foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
+        string text = Haystack.NormalizeWhitespace(File.ReadAllText(o.TextPath, Encoding.UTF8));
+        int[] tokens = baseModel.Tokenize(text, addBos: false);
+        int bos = baseModel.Tokenize("", addBos: true).Length;
+        int maxLength = o.Lengths.Max();
+        if (PerplexityScorer.WindowsAvailable(tokens.Length, maxLength, bos) < 1)
+            throw new EvalInputException($"text {o.TextPath} has {tokens.Length} tokens, fewer than one {maxLength}-token window needs");
+
+        var rows = new List<PerplexityRow>();
+        int total = o.Modes.Count * o.Lengths.Count, done = 0;
+        progress?.Report((0, total));
+        foreach (var mode in o.Modes)
+        {
+            EvalModel model = mode.Kind == RopeModeKind.Patched ? EvalModel.Load(mode.PatchedPath!, o.Engine) : baseModel;
+            try
+            {
+                foreach (int length in o.Lengths.Order())
+                {
+                    var clock = Stopwatch.StartNew();
+                    using var context = model.CreateContext(mode, length, length);
+                    var r = new PerplexityScorer(context).Score(tokens, length, o.Windows, ct);
+                    rows.Add(new PerplexityRow(mode.Name, length, r.Windows, r.ScoredTokens, r.MeanNll, context.FactorSet, context.ContextSize, clock.Elapsed.TotalSeconds));
+                    progress?.Report((++done, total));
+                }
+            }
+            finally
+            {
+                if (!ReferenceEquals(model, baseModel)) model.Dispose();
+            }
+        }
+
+        var modes = o.Modes.Select(m => m.Name).ToList();
+        var lengths = o.Lengths.Order().ToList();
+        var files = new List<string>();
+        var report = new PerplexityReport(Path.GetFileName(o.ModelPath), Path.GetFileName(o.TextPath), tokens.Length, modes, lengths, rows, files);
+        string csv = Path.Combine(o.OutputDirectory, "ppl.csv"), json = Path.Combine(o.OutputDirectory, "ppl.json"),
+               md = Path.Combine(o.OutputDirectory, "ppl.md"), png = Path.Combine(o.OutputDirectory, "ppl-vs-length.png");
+        WriteCsv(report, csv);
+        using (var f = File.Create(json)) WriteJson(report, f);
+        PerplexityChart.Plot(report).SavePng(png, PerplexityChart.Width, PerplexityChart.Height);
+        WriteMarkdown(report, md, png);
+        files.AddRange([csv, json, md, png]);
+        return report;
+    }
+
+    public static void WriteCsv(PerplexityReport r, string path)
+    {
+        var sb = new StringBuilder("mode,length,windows,scored_tokens,mean_nll,perplexity,factor_set,n_ctx,seconds\n");
+        foreach (var x in r.Rows)
+            sb.Append(CultureInfo.InvariantCulture, $"{x.Mode},{x.Length},{x.Windows},{x.ScoredTokens},{x.MeanNll:F6},{x.Perplexity:G6},{x.FactorSet},{x.NCtx},{x.Seconds:F2}\n");
+        File.WriteAllText(path, sb.ToString());
+    }
+
+    public static void WriteJson(PerplexityReport r, Stream output)
+    {
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteString("model", r.Model);
+        w.WriteString("text", r.Text);
+        w.WriteNumber("text_tokens", r.TextTokens);
+        w.WriteString("method", "non-overlapping windows of `length` tokens (BOS + length-1 text tokens); the second half of each window is scored");
+        w.WriteStartArray("rows");
+        foreach (var x in r.Rows)
+        {
+            w.WriteStartObject();
+            w.WriteString("mode", x.Mode);
+            w.WriteNumber("length", x.Length);
+            w.WriteNumber("windows", x.Windows);
+            w.WriteNumber("scored_tokens", x.ScoredTokens);
+            w.WriteNumber("mean_nll", x.MeanNll);
+            w.WriteNumber("perplexity", x.Perplexity);
+            w.WriteString("factor_set", x.FactorSet);
+            w.WriteNumber("n_ctx", x.NCtx);
+            w.WriteNumber("seconds", Math.Round(x.Seconds, 3));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+    }
+
+    private static void WriteMarkdown(PerplexityReport r, string path, string chart)
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"# Perplexity: {r.Model} on {r.Text} ({r.TextTokens:N0} tokens)\n\n");
+        sb.Append("Non-overlapping windows of `length` tokens (BOS + length-1 text tokens), each in a fresh KV cache; the tokens in the second half of each window are scored.\n\n");
+        sb.Append("| length | ").Append(string.Join(" | ", r.Modes)).Append(" |\n|---|").Append(string.Concat(r.Modes.Select(_ => "---|"))).Append('\n');
+        foreach (int l in r.Lengths)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"| {l} |");
+            foreach (var m in r.Modes)
+            {
+                var x = r.Rows.Single(y => y.Mode == m && y.Length == l);
+                string set = x.FactorSet is "long" or "short" ? $" [{x.FactorSet}]" : "";
+                sb.Append(CultureInfo.InvariantCulture, $" {x.Perplexity:G4} ({x.Windows} w){set} |");
+            }
+            sb.Append('\n');
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"\n![perplexity vs length]({Path.GetFileName(chart)})\n");
+        File.WriteAllText(path, sb.ToString());
+    }
+}

@@ -1,0 +1,132 @@
+using LongRopeGguf.Cli;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Evaluation.Tests;
+
+/// <summary>`longrope eval` in-process: exit codes and one-line errors for bad input.</summary>
+[Collection(TinyModelCollection.Name)] // serialized with the other model tests: these swap Console.Out/Error
+public sealed class CliEvalTests
+{
+    private static (int code, string stdout, string stderr) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (outW, errW) = (new StringWriter(), new StringWriter());
+        Console.SetOut(outW);
+        Console.SetError(errW);
+        try
+        {
+            int code = Program.Main(args);
+            return (code, outW.ToString(), errW.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    private static void AssertOneLineError(int code, string stderr, int expectedCode, string mustContain)
+    {
+        Assert.Equal(expectedCode, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("longrope:", StringComparison.Ordinal)).ToList();
+        Assert.Single(lines);
+        Assert.StartsWith("longrope: error: ", lines[0]);
+        Assert.Contains(mustContain, lines[0]);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+    }
+
+    [Fact]
+    public void Haystack_file_shorter_than_the_longest_prompt_is_bad_input()
+    {
+        using var dir = new TempDir();
+        string hay = dir.File("short.txt");
+        File.WriteAllText(hay, string.Concat(Enumerable.Repeat("A short sentence sits here. ", 20)));
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512,2048", "--depths", "2", "--modes", "none",
+            "--haystack", hay, "--out", dir.File("out"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "too short");
+        Assert.Contains(hay, err);
+        Assert.False(File.Exists(Path.Combine(dir.File("out"), "results.jsonl")), "nothing may run before the input is checked");
+    }
+
+    [Theory]
+    [InlineData("0", "must be a positive")]
+    [InlineData("512,-5", "must be a positive")]
+    [InlineData("512,abc", "not a whole number")]
+    [InlineData("4000000000", "beyond what llama.cpp can address")]
+    [InlineData("200000000", "KV cache alone needs")]
+    [InlineData("40", "no room for a haystack")]
+    public void Length_the_model_cannot_hold_is_bad_input(string lengths, string message)
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", lengths, "--modes", "none", "--out", dir.File("out"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, message);
+    }
+
+    [Fact]
+    public void Needle_template_without_placeholder_is_bad_input()
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--modes", "none",
+            "--needle", "The secret is hidden here. ", "--question", "What is the secret? ", "--out", dir.File("out"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "{key}");
+    }
+
+    [Theory]
+    [InlineData("--modes", "none,rope9", "unknown mode 'rope9'")]
+    [InlineData("--patched", "lr=/no/such/file.gguf", "file not found")]
+    [InlineData("--patched", "justaname", "expected NAME=FILE")]
+    public void Unknown_modes_and_missing_patched_files_are_bad_input(string option, string value, string message)
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", option, value, "--out", dir.File("out"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, message);
+    }
+
+    [Fact]
+    public void Niah_json_output_reports_the_grid()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--depths", "2", "--modes", "none",
+            "--threads", "2", "--out", dir.File("out"), "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var cell = Assert.Single(doc.RootElement.GetProperty("cells").EnumerateArray());
+        Assert.Equal(300, cell.GetProperty("length").GetInt32());
+        Assert.Equal(2, cell.GetProperty("trials").GetInt32());
+        Assert.Equal(1.0, cell.GetProperty("accuracy").GetDouble());
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir.File("out"), "results.jsonl")).Length);
+        Assert.DoesNotContain("llama_", err); // llama.cpp's own log is routed away unless --verbose
+    }
+
+    [Fact]
+    public void Ppl_writes_csv_json_and_chart_and_yarn_beats_no_rescaling_at_1024()
+    {
+        using var dir = new TempDir();
+        string text = dir.File("filler.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat(Prompts.Haystack.FillerUnit, 40)));
+        var (code, stdout, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512,1024", "--modes", "none,yarn",
+            "--windows", "2", "--threads", "2", "--out", dir.File("ppl"), "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray()
+            .ToDictionary(r => (r.GetProperty("mode").GetString(), r.GetProperty("length").GetInt32()), r => r.GetProperty("perplexity").GetDouble());
+        Assert.Equal(4, rows.Count);
+        Assert.InRange(rows[("none", 512)], 1.0, 1.2);
+        Assert.Equal(rows[("none", 512)], rows[("yarn", 512)], 3); // YaRN at 1x is no rescaling
+        Assert.True(rows[("yarn", 1024)] < rows[("none", 1024)], $"yarn {rows[("yarn", 1024)]}, none {rows[("none", 1024)]}");
+        var csv = File.ReadAllLines(Path.Combine(dir.File("ppl"), "ppl.csv"));
+        Assert.Equal(5, csv.Length);
+        using var png = SkiaSharp.SKBitmap.Decode(Path.Combine(dir.File("ppl"), "ppl-vs-length.png"));
+        Assert.Equal((Charts.PerplexityChart.Width, Charts.PerplexityChart.Height), (png.Width, png.Height));
+    }
+
+    [Fact]
+    public void Ppl_text_shorter_than_one_window_is_bad_input()
+    {
+        using var dir = new TempDir();
+        string text = dir.File("tiny.txt");
+        File.WriteAllText(text, "Too short to fill a window. ");
+        var (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--out", dir.File("ppl"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "fewer than one 512-token window");
+    }
+}

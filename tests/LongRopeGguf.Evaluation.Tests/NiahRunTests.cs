@@ -1,0 +1,79 @@
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Niah;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Evaluation.Tests;
+
+/// <summary>Determinism, sharing and resuming, on small grids of their own.</summary>
+[Collection(TinyModelCollection.Name)]
+public sealed class NiahRunTests
+{
+    private static NiahOptions Small(string dir, bool share = true, int seed = 3) => new()
+    {
+        ModelPath = TestPaths.TinyModel,
+        Lengths = [512, 1024],
+        Depths = 4,
+        Modes = [RopeMode.None, RopeMode.Yarn],
+        Seed = seed,
+        OutputDirectory = dir,
+        ShareWork = share,
+        Engine = new EngineOptions { Threads = 2 },
+    };
+
+    /// <summary>The parts of a trial that do not depend on timing.</summary>
+    private static List<string> Outcomes(string dir) =>
+        TrialLog.ReadAll(Path.Combine(dir, NiahRunner.ResultsFile)).Values
+            .OrderBy(r => r.Id, StringComparer.Ordinal)
+            .Select(r => $"{r.Id} {r.PromptTokens} {r.Depth} {r.DepthActual} {r.Expected} [{r.Answer}] {r.Correct} {r.FactorSet} {r.NCtx}")
+            .ToList();
+
+    [Fact]
+    public void Same_seed_gives_the_same_trials_and_sharing_the_prefix_changes_no_answer()
+    {
+        using var dir = new TempDir();
+        var shared = NiahRunner.Run(Small(dir.File("a")));
+        NiahRunner.Run(Small(dir.File("b")));
+        var naive = NiahRunner.Run(Small(dir.File("c"), share: false));
+
+        Assert.Equal(Outcomes(dir.File("a")), Outcomes(dir.File("b")));
+        Assert.Equal(Outcomes(dir.File("a")), Outcomes(dir.File("c")));
+        Assert.Equal(naive.Run.NaivePrefillTokens, naive.Run.PrefilledTokens);
+        Assert.True(shared.Run.PrefilledTokens < 0.8 * shared.Run.NaivePrefillTokens,
+            $"shared prefill {shared.Run.PrefilledTokens} of {shared.Run.NaivePrefillTokens}");
+
+        using var other = new TempDir();
+        NiahRunner.Run(Small(other.Path, seed: 4) with { Modes = [RopeMode.None], Lengths = [512] });
+        var keysA = TrialLog.ReadAll(Path.Combine(dir.File("a"), NiahRunner.ResultsFile)).Values.Where(r => r.Mode == "none" && r.Length == 512).Select(r => r.Expected).Order();
+        var keysB = TrialLog.ReadAll(Path.Combine(other.Path, NiahRunner.ResultsFile)).Values.Select(r => r.Expected).Order();
+        Assert.NotEqual(keysA, keysB);
+    }
+
+    [Fact]
+    public void An_interrupted_run_resumes_with_only_the_missing_trials()
+    {
+        using var dir = new TempDir();
+        var options = Small(dir.Path) with { Lengths = [512], Modes = [RopeMode.None] };
+        using var cts = new CancellationTokenSource();
+        var stopAfterTwo = new Stopper(cts, 2);
+        Assert.ThrowsAny<OperationCanceledException>(() => NiahRunner.Run(options, stopAfterTwo, cts.Token));
+        string results = Path.Combine(dir.Path, NiahRunner.ResultsFile);
+        Assert.Equal(2, File.ReadAllLines(results).Length);
+        File.AppendAllText(results, "{\"id\":\"none|fil"); // a line torn by a kill
+
+        var resumed = NiahRunner.Run(options);
+        Assert.Equal(2, resumed.Run.TrialsSkipped);
+        Assert.Equal(2, resumed.Run.TrialsRun);
+        var lines = File.ReadAllLines(results);
+        Assert.Equal(4, lines.Length);
+        Assert.Equal(4, lines.Select(l => TrialRecord.FromJsonLine(l).Id).Distinct().Count());
+        Assert.Equal(4, resumed.Summary.Cell("none", 512).Trials);
+    }
+
+    private sealed class Stopper(CancellationTokenSource cts, int after) : IProgress<NiahProgress>
+    {
+        public void Report(NiahProgress value)
+        {
+            if (value.Done >= after) cts.Cancel();
+        }
+    }
+}

@@ -16,6 +16,9 @@ public static class Program
         root.Subcommands.Add(FactorsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SearchCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,160 @@
+using System.CommandLine;
+using LongRopeGguf.Runtime;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>
+/// `longrope chat MODEL [--system TEXT]`: an interactive chat (like ollama run / llama-cli -cnv). The conversation
+/// starts on the short LongRoPE set and moves to the long one, once, when the next turn no longer fits.
+/// </summary>
+public static class ChatCommand
+{
+    private const string Help = "commands: /reset, /stats, /save FILE, /load FILE, /exit (or Ctrl-D); Ctrl-C stops a reply";
+
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var system = new Option<string?>("--system") { Description = "System message (with a chat template) or text put before the chat (plain continuation).", HelpName = "TEXT" };
+        var rt = new RuntimeCommandOptions(defaultMaxTokens: 512);
+        var cmd = new Command("chat", "Chat with a GGUF model in the terminal; uses the model's chat template when the GGUF has one, plain continuation otherwise.")
+        {
+            model, system,
+        };
+        rt.AddGenerationOptions(cmd);
+        rt.AddRuntimeOptions(cmd);
+        cmd.SetAction(r => RuntimeCommandOptions.Run(interrupt =>
+        {
+            var generation = rt.Generation(r);
+            var choice = rt.FactorSetChoice(r);
+            using var llama = rt.LoadModel(r, r.GetValue(model)!);
+            using var session = new ChatSession(llama, new ChatOptions(r.GetValue(system), generation, choice, r.GetValue(rt.Context)));
+            session.Conversation.Moved += move => Console.Error.WriteLine($"[{move.Describe()}]");
+            var plan = session.Start(interrupt.Token);
+            rt.PrintStartup(r, llama, Policy(llama.Info, plan, choice, r.GetValue(rt.Context) is not null));
+            Console.Error.WriteLine(session.UsesTemplate
+                ? $"chat template from the GGUF; {Help}"
+                : $"no chat template in the GGUF: plain continuation (your text is appended and the model continues it); {Help}");
+            return Loop(session, interrupt);
+        }));
+        return cmd;
+    }
+
+    /// <summary>The startup line's plan part: the set in use and when the conversation would move.</summary>
+    internal static string Policy(ModelRopeInfo info, ContextPlan plan, FactorSetChoice choice, bool fixedContext)
+    {
+        string now = StartupReport.Plan(plan);
+        if (!info.HasLongRope || fixedContext || choice != FactorSetChoice.Auto || plan.FactorSet != FactorSet.Short)
+            return now;
+        return $"{now}; moves to the long set (re-prefilling the conversation once) when a turn needs more than {plan.ContextSize} tokens, up to {info.ContextLength}";
+    }
+
+    private static int Loop(ChatSession session, ConsoleInterrupt interrupt)
+    {
+        bool interactive = !Console.IsInputRedirected;
+        interrupt.OnIdleInterrupt = () =>
+        {
+            Console.Error.WriteLine();
+            Console.Error.WriteLine("(Ctrl-C stops a reply; /exit or Ctrl-D leaves)");
+            if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
+        };
+        while (true)
+        {
+            if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
+            interrupt.Idle = true;
+            string? line = Console.In.ReadLine();
+            interrupt.Idle = false;
+            var token = interrupt.Renew();
+            if (line is null) { if (interactive) Console.Out.WriteLine(); return ExitCodes.Success; }
+            string input = line.Trim();
+            if (input.Length == 0) continue;
+            if (input.StartsWith('/'))
+            {
+                if (Command(session, input, token) is { } exit) return exit;
+                continue;
+            }
+            try
+            {
+                var turn = session.Ask(line, piece => { Console.Out.Write(piece); Console.Out.Flush(); }, token);
+                Console.Out.WriteLine();
+                if (turn.Generation.StopReason == StopReason.Cancelled) Console.Error.WriteLine("[stopped]");
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                Console.Out.WriteLine();
+                Console.Error.WriteLine("[stopped before the reply began; the message was not sent]");
+            }
+            catch (RuntimeInputException e)
+            {
+                // The turn does not fit (a fixed context, a forced short set, the model's limit): say why, stay in the chat.
+                Console.Error.WriteLine($"longrope: error: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Runs a /command; returns an exit code to leave, or null to go on.</summary>
+    private static int? Command(ChatSession session, string input, CancellationToken token)
+    {
+        int space = input.IndexOf(' ');
+        string name = space < 0 ? input : input[..space];
+        string arg = space < 0 ? "" : input[(space + 1)..].Trim();
+        try
+        {
+            switch (name)
+            {
+                case "/exit" or "/quit" or "/bye":
+                    return ExitCodes.Success;
+                case "/reset":
+                    session.Reset();
+                    var plan = session.Start(token);
+                    Console.Out.WriteLine($"conversation cleared; factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}");
+                    return null;
+                case "/stats":
+                    PrintStats(session);
+                    return null;
+                case "/save":
+                    if (arg.Length == 0) throw new RuntimeInputException("/save needs a file name");
+                    session.ToTranscript().Save(arg);
+                    Console.Out.WriteLine($"saved {session.Messages.Count} messages to {Path.GetFullPath(arg)}");
+                    return null;
+                case "/load":
+                    if (arg.Length == 0) throw new RuntimeInputException("/load needs a file name");
+                    var prefill = session.Load(ChatTranscript.Load(arg), token);
+                    Console.Out.WriteLine($"loaded {session.Messages.Count} messages ({prefill.Tokens} tokens in {prefill.Elapsed.TotalMilliseconds:F0} ms); factor set {session.Stats.Plan!.FactorSetName}, n_ctx {session.Stats.Plan.ContextSize}");
+                    return null;
+                case "/help" or "/?":
+                    Console.Out.WriteLine(Help);
+                    return null;
+                default:
+                    Console.Error.WriteLine($"unknown command {name}; {Help}");
+                    return null;
+            }
+        }
+        catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"longrope: error: {e.Message.ReplaceLineEndings(" ")}");
+            return null;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("[stopped]");
+            return null;
+        }
+    }
+
+    private static void PrintStats(ChatSession session)
+    {
+        var s = session.Stats;
+        var o = Console.Out;
+        if (s.Plan is { } plan)
+        {
+            o.WriteLine($"tokens: {s.Tokens} used of n_ctx {plan.ContextSize}; factor set {plan.FactorSetName} ({plan.Reason})");
+        }
+        else o.WriteLine($"tokens: {s.Tokens}; no context yet");
+        var moves = session.Conversation.Moves;
+        o.WriteLine($"turns: {s.Turns}; moves: {s.Moves}{(moves.Count > 0 ? $" (last: {moves[^1].Describe()})" : "")}");
+        if (s.LastPrefill is { } p)
+            o.WriteLine($"last prompt: {p.Tokens} tokens in {p.Elapsed.TotalMilliseconds:F0} ms ({p.TokensPerSecond:F1} tok/s)");
+        if (s.LastGeneration is { } g)
+            o.WriteLine($"last reply: {g.TokenCount} tokens in {g.DecodeTime.TotalMilliseconds:F0} ms ({g.TokensPerSecond:F1} tok/s)");
+    }
+}

@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Text.Json;
+using LongRopeGguf.Runtime;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>
+/// `longrope generate MODEL (--prompt TEXT | --prompt-file F) [...]`: one completion, streamed, on the factor set the
+/// prompt and the budget call for (like llama-cli -p / ollama run MODEL PROMPT).
+/// </summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "The prompt text.", HelpName = "TEXT" };
+        var promptFile = new Option<FileInfo?>("--prompt-file", "-f") { Description = "Read the prompt from a file (UTF-8).", HelpName = "FILE" };
+        var json = CommonOptions.Json();
+        var rt = new RuntimeCommandOptions(defaultMaxTokens: 256);
+        var cmd = new Command("generate", "Complete a prompt with a GGUF model through llama.cpp, on the LongRoPE factor set the work needs; the text streams to standard output.")
+        {
+            model, prompt, promptFile, json,
+        };
+        rt.AddGenerationOptions(cmd);
+        rt.AddRuntimeOptions(cmd);
+        cmd.SetAction(r => RuntimeCommandOptions.Run(interrupt =>
+        {
+            string text = ReadPrompt(r.GetValue(prompt), r.GetValue(promptFile));
+            var generation = rt.Generation(r);
+            var choice = rt.FactorSetChoice(r);
+            using var llama = rt.LoadModel(r, r.GetValue(model)!);
+            var tokens = llama.Tokenize(text, llama.Weights.Vocab.ShouldAddBOS, special: true);
+            using var conversation = new Conversation(llama, new ConversationOptions(choice, r.GetValue(rt.Context)));
+            conversation.EnsureCapacity(tokens.Length + generation.MaxTokens, $"prompt {tokens.Length} + {generation.MaxTokens} to generate");
+            var plan = conversation.Plan!;
+            rt.PrintStartup(r, llama, StartupReport.Plan(plan));
+
+            bool asJson = r.GetValue(json);
+            var prefill = conversation.Append(tokens, generation.MaxTokens, interrupt.Token);
+            var result = conversation.Generate(generation, asJson ? null : piece => { Console.Out.Write(piece); Console.Out.Flush(); }, interrupt.Token);
+            if (!asJson) Console.Out.WriteLine();
+            Console.Error.WriteLine(
+                $"longrope: prompt {prefill.Tokens} tokens in {prefill.Elapsed.TotalMilliseconds:F0} ms ({prefill.TokensPerSecond:F1} tok/s), " +
+                $"generated {result.TokenCount} tokens in {result.DecodeTime.TotalMilliseconds:F0} ms ({result.TokensPerSecond:F1} tok/s), " +
+                $"stopped: {StopName(result.StopReason)}; factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}");
+            if (asJson) WriteJson(llama, plan, tokens.Length, prefill, result);
+            if (result.StopReason == StopReason.Cancelled)
+            {
+                Console.Error.WriteLine("longrope: interrupted");
+                return ExitCodes.Interrupted;
+            }
+            return ExitCodes.Success;
+        }));
+        return cmd;
+    }
+
+    internal static string ReadPrompt(string? prompt, FileInfo? file)
+    {
+        if (prompt is not null && file is not null) throw new RuntimeInputException("give either --prompt or --prompt-file, not both");
+        if (prompt is null && file is null) throw new RuntimeInputException("no prompt: give --prompt TEXT or --prompt-file FILE");
+        string text;
+        if (file is not null)
+        {
+            if (!file.Exists) throw new RuntimeInputException($"--prompt-file {file.FullName}: no such file");
+            text = File.ReadAllText(file.FullName);
+        }
+        else text = prompt!;
+        if (text.Length == 0) throw new RuntimeInputException(file is null ? "--prompt: the prompt is empty" : $"--prompt-file {file.FullName}: the prompt is empty");
+        return text;
+    }
+
+    internal static string StopName(StopReason reason) => reason switch
+    {
+        StopReason.EndOfGeneration => "end_of_generation",
+        StopReason.MaxTokens => "max_tokens",
+        StopReason.StopString => "stop_string",
+        _ => "cancelled",
+    };
+
+    private static void WriteJson(LlamaModel llama, ContextPlan plan, int promptTokens, PrefillResult prefill, GenerationResult result)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", llama.Info.Path);
+            w.WriteString("text", result.Text);
+            w.WriteString("stop_reason", StopName(result.StopReason));
+            w.WriteStartObject("tokens");
+            w.WriteNumber("prompt", promptTokens);
+            w.WriteNumber("generated", result.TokenCount);
+            w.WriteEndObject();
+            w.WriteStartObject("timings");
+            w.WriteNumber("prefill_ms", Math.Round(prefill.Elapsed.TotalMilliseconds, 3));
+            w.WriteNumber("prefill_tokens_per_s", Math.Round(prefill.TokensPerSecond, 2));
+            w.WriteNumber("decode_ms", Math.Round(result.DecodeTime.TotalMilliseconds, 3));
+            w.WriteNumber("decode_tokens_per_s", Math.Round(result.TokensPerSecond, 2));
+            w.WriteNumber("model_load_ms", Math.Round(llama.LoadTime.TotalMilliseconds, 3));
+            w.WriteEndObject();
+            w.WriteString("factor_set", plan.FactorSetName);
+            w.WriteNumber("context_size", plan.ContextSize);
+            w.WriteString("reason", plan.Reason);
+            BenchCommand.WriteBackend(w, llama);
+            w.WriteEndObject();
+        }
+        stdout.WriteByte((byte)'\n');
+    }
+}

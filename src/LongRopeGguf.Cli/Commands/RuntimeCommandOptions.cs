@@ -1,0 +1,192 @@
+using System.CommandLine;
+using LongRopeGguf.Runtime;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>
+/// Options shared by the commands that run a model (generate, chat, bench): where llama.cpp comes from, where its log
+/// goes, how the model is placed, how contexts and tokens are chosen; and the setup they all do in the same order.
+/// </summary>
+public sealed class RuntimeCommandOptions
+{
+    public Option<string?> NativeLib { get; } = new("--native-lib")
+    {
+        Description = $"Folder with a custom llama.cpp build (libllama.so and its ggml libraries), e.g. a CUDA build; default: env {NativeRuntime.NativeLibEnvironmentVariable}, else the bundled LLamaSharp backend.",
+        HelpName = "DIR",
+    };
+
+    public Option<int?> GpuLayers { get; } = new("--gpu-layers", "-ngl")
+    {
+        Description = "Layers to offload to the GPU (-1: all). Default: all when a GPU backend is present, else 0.",
+        HelpName = "N",
+    };
+
+    public Option<int?> Threads { get; } = new("--threads", "-t") { Description = "CPU threads (default: half the cores).", HelpName = "N" };
+
+    public Option<int> BatchSize { get; } = new("--batch-size")
+    {
+        Description = "Prompt batch size, n_batch = n_ubatch (capped by the context).",
+        DefaultValueFactory = _ => RunnerOptions.DefaultBatchSize,
+        HelpName = "N",
+    };
+
+    public Option<bool> Verbose { get; } = CommonOptions.Verbose();
+
+    public Option<string?> LogFile { get; } = new("--log-file")
+    {
+        Description = $"Where llama.cpp's log goes (default: {NativeRuntime.DefaultLogFile()}); --verbose shows it on standard error instead.",
+        HelpName = "FILE",
+    };
+
+    public Option<int?> Context { get; } = new("--context", "-c")
+    {
+        Description = "Fix the context size in tokens (llama.cpp rounds it up to a multiple of 256); its size decides the LongRoPE set. Default: planned for the work.",
+        HelpName = "N",
+    };
+
+    public Option<string> FactorSet { get; } = new Option<string>("--factor-set")
+    {
+        Description = "LongRoPE factor set: auto (short while the work fits the original context, long beyond), short or long.",
+        DefaultValueFactory = _ => "auto",
+        HelpName = "auto|short|long",
+    }.AcceptOnlyFromAmong("auto", "short", "long");
+
+    public Option<int> MaxTokens { get; }
+    public Option<float> Temperature { get; } = new("--temp") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 0.8f };
+    public Option<int> TopK { get; } = new("--top-k") { Description = "Top-k sampling (0: off).", DefaultValueFactory = _ => 40 };
+    public Option<float> TopP { get; } = new("--top-p") { Description = "Top-p (nucleus) sampling, in (0, 1].", DefaultValueFactory = _ => 0.95f };
+    public Option<uint?> Seed { get; } = new("--seed") { Description = "Random seed for sampling (default: random)." };
+    public Option<string[]> Stop { get; } = new("--stop")
+    {
+        Description = "Stop when this text is generated (repeatable); it is not shown.",
+        Arity = ArgumentArity.ZeroOrMore,
+        HelpName = "TEXT",
+    };
+
+    public RuntimeCommandOptions(int defaultMaxTokens)
+    {
+        MaxTokens = new Option<int>("--max-tokens", "-n")
+        {
+            Description = "Most tokens to generate (per reply); also the room reserved in the context.",
+            DefaultValueFactory = _ => defaultMaxTokens,
+        };
+    }
+
+    /// <summary>Adds the native, placement and context options (all commands that run a model).</summary>
+    public void AddRuntimeOptions(Command command)
+    {
+        foreach (var o in new Option[] { NativeLib, GpuLayers, Threads, BatchSize, Verbose, LogFile })
+            command.Options.Add(o);
+    }
+
+    /// <summary>Adds the context and sampling options (generate, chat).</summary>
+    public void AddGenerationOptions(Command command)
+    {
+        foreach (var o in new Option[] { MaxTokens, Context, FactorSet, Temperature, TopK, TopP, Seed, Stop })
+            command.Options.Add(o);
+    }
+
+    public RunnerOptions Runner(ParseResult r) => new()
+    {
+        GpuLayers = r.GetValue(GpuLayers),
+        Threads = r.GetValue(Threads),
+        BatchSize = r.GetValue(BatchSize),
+    };
+
+    public GenerationOptions Generation(ParseResult r)
+    {
+        var options = new GenerationOptions(
+            r.GetValue(MaxTokens),
+            new SamplingOptions(r.GetValue(Temperature), r.GetValue(TopK), r.GetValue(TopP), r.GetValue(Seed)),
+            r.GetValue(Stop) ?? []);
+        options.Validate();
+        return options;
+    }
+
+    public FactorSetChoice FactorSetChoice(ParseResult r) => r.GetValue(FactorSet) switch
+    {
+        "short" => Runtime.FactorSetChoice.Short,
+        "long" => Runtime.FactorSetChoice.Long,
+        _ => Runtime.FactorSetChoice.Auto,
+    };
+
+    /// <summary>Sets up llama.cpp (library, log) and loads the model once; bad input is refused before anything loads.</summary>
+    public LlamaModel LoadModel(ParseResult r, FileInfo model)
+    {
+        var runner = Runner(r);
+        runner.Validate();
+        if (r.GetValue(Context) is <= 0 and var c) throw new RuntimeInputException($"--context {c}: must be a positive number of tokens");
+        ModelRopeInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
+        NativeRuntime.Configure(r.GetValue(NativeLib), r.GetValue(Verbose), r.GetValue(LogFile));
+        return LlamaModel.Load(model.FullName, runner);
+    }
+
+    /// <summary>The startup line, on standard error.</summary>
+    public void PrintStartup(ParseResult r, LlamaModel model, string planText) =>
+        Console.Error.WriteLine(StartupReport.Line(model, r.GetValue(GpuLayers), planText, NativeRuntime.LogFilePath));
+
+    /// <summary>
+    /// Runs a command body: Ctrl-C cancels <paramref name="body"/>'s token instead of killing the process, llama.cpp
+    /// failures exit with <see cref="ExitCodes.RuntimeFailure"/>, bad input with <see cref="ExitCodes.BadInput"/>.
+    /// </summary>
+    public static int Run(Func<ConsoleInterrupt, int> body)
+    {
+        using var interrupt = new ConsoleInterrupt();
+        return CliErrors.Run(() =>
+        {
+            try
+            {
+                return body(interrupt);
+            }
+            catch (LlamaFailureException e)
+            {
+                throw new CliException(e.Message, ExitCodes.RuntimeFailure);
+            }
+        }, interrupt.Token).GetAwaiter().GetResult();
+    }
+}
+
+/// <summary>
+/// Ctrl-C without leaving: each press cancels the current token (a generation stops, the program decides what next)
+/// and a fresh token is handed out by <see cref="Renew"/>. While <see cref="Idle"/> is set (a chat waiting for input),
+/// a press only calls <see cref="OnIdleInterrupt"/>.
+/// </summary>
+public sealed class ConsoleInterrupt : IDisposable
+{
+    private CancellationTokenSource _cts = new();
+
+    /// <summary>Nothing is running that Ctrl-C should stop.</summary>
+    public volatile bool Idle;
+
+    public Action? OnIdleInterrupt { get; set; }
+
+    public ConsoleInterrupt() => Console.CancelKeyPress += OnCancel;
+
+    public CancellationToken Token => _cts.Token;
+
+    public bool Requested => _cts.IsCancellationRequested;
+
+    /// <summary>A new token after an interrupt was handled (the chat goes on).</summary>
+    public CancellationToken Renew()
+    {
+        if (_cts.IsCancellationRequested)
+        {
+            _cts.Dispose();
+            _cts = new CancellationTokenSource();
+        }
+        return _cts.Token;
+    }
+
+    private void OnCancel(object? sender, ConsoleCancelEventArgs e)
+    {
+        e.Cancel = true;
+        if (Idle && OnIdleInterrupt is { } hint) hint();
+        else _cts.Cancel();
+    }
+
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= OnCancel;
+        _cts.Dispose();
+    }
+}

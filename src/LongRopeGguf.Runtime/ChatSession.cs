@@ -1,0 +1,162 @@
+using System.Text;
+using LLama;
+using LLama.Exceptions;
+using LLama.Native;
+
+namespace LongRopeGguf.Runtime;
+
+/// <summary>Chat settings: the system message, the per-turn budget and sampling, and how contexts are chosen.</summary>
+public sealed record ChatOptions(
+    string? System,
+    GenerationOptions Generation,
+    FactorSetChoice FactorSet = FactorSetChoice.Auto,
+    int? ContextSize = null);
+
+/// <summary>Counters for <c>/stats</c>.</summary>
+public sealed record ChatStats(int Tokens, ContextPlan? Plan, int Turns, int Moves, PrefillResult? LastPrefill, GenerationResult? LastGeneration);
+
+/// <summary>A completed turn.</summary>
+public sealed record ChatTurn(PrefillResult Prefill, GenerationResult Generation);
+
+/// <summary>
+/// A chat on top of a <see cref="Conversation"/>. With a chat template in the GGUF the transcript is rendered by it
+/// (llama.cpp's template engine, through LLamaTemplate); without one the chat is a plain continuation: the user's
+/// text is appended and the model continues it. Each turn re-renders the whole transcript and keeps the tokens it
+/// shares with the history, so the KV cache is reused and nothing depends on how a reply was tokenized.
+/// </summary>
+public sealed class ChatSession : IDisposable
+{
+    private readonly LlamaModel _model;
+    private readonly List<ChatMessage> _messages = new();
+    private readonly bool _hasTemplate;
+    private PrefillResult? _lastPrefill;
+    private GenerationResult? _lastGeneration;
+    private int _turns;
+
+    public ChatSession(LlamaModel model, ChatOptions options)
+    {
+        _model = model;
+        Options = options;
+        options.Generation.Validate();
+        _hasTemplate = HasTemplate(model.Weights);
+        Conversation = new Conversation(model, new ConversationOptions(options.FactorSet, options.ContextSize, Growth: 2.0));
+        if (!string.IsNullOrEmpty(options.System)) _messages.Add(new ChatMessage("system", options.System));
+    }
+
+    public ChatOptions Options { get; }
+
+    public Conversation Conversation { get; }
+
+    /// <summary>Whether the model's own chat template renders the transcript (else: plain continuation).</summary>
+    public bool UsesTemplate => _hasTemplate;
+
+    public IReadOnlyList<ChatMessage> Messages => _messages;
+
+    public ChatStats Stats => new(Conversation.Tokens.Count, Conversation.Plan, _turns, Conversation.Moves.Count, _lastPrefill, _lastGeneration);
+
+    /// <summary>Evaluates the system message (if any) so the first context exists before the first turn; returns its plan.</summary>
+    public ContextPlan Start(CancellationToken cancellationToken = default)
+    {
+        var tokens = Render(addAssistant: false);
+        if (tokens.Count > 0) Conversation.SyncTo(tokens, Options.Generation.MaxTokens, cancellationToken);
+        else Conversation.EnsureCapacity(Options.Generation.MaxTokens + 1, $"a first turn of up to {Options.Generation.MaxTokens} tokens", cancellationToken);
+        return Conversation.Plan!;
+    }
+
+    /// <summary>One turn: the user's message in, the reply streamed to <paramref name="onText"/>.</summary>
+    public ChatTurn Ask(string userText, Action<string>? onText, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(userText)) throw new RuntimeInputException("empty message");
+        _messages.Add(new ChatMessage("user", userText));
+        PrefillResult prefill;
+        try
+        {
+            prefill = Conversation.SyncTo(Render(addAssistant: true), Options.Generation.MaxTokens, cancellationToken);
+        }
+        catch
+        {
+            _messages.RemoveAt(_messages.Count - 1);
+            throw;
+        }
+        var generation = Conversation.Generate(Options.Generation, onText, cancellationToken);
+        _messages.Add(new ChatMessage("assistant", generation.Text));
+        _lastPrefill = prefill;
+        _lastGeneration = generation;
+        _turns++;
+        return new ChatTurn(prefill, generation);
+    }
+
+    /// <summary>Forgets the conversation (the system message stays) and goes back to a freshly planned context.</summary>
+    public void Reset()
+    {
+        _messages.RemoveAll(m => m.Role != "system");
+        Conversation.Reset();
+        _turns = 0;
+        _lastPrefill = null;
+        _lastGeneration = null;
+    }
+
+    public ChatTranscript ToTranscript() => new(ChatTranscript.CurrentFormat, _model.Info.Path, _messages.ToList());
+
+    /// <summary>Replaces the conversation with a saved one and evaluates it (it must fit the model).</summary>
+    public PrefillResult Load(ChatTranscript transcript, CancellationToken cancellationToken)
+    {
+        var saved = _messages.ToList();
+        _messages.Clear();
+        _messages.AddRange(transcript.Messages);
+        try
+        {
+            Conversation.Reset();
+            var prefill = Conversation.SyncTo(Render(addAssistant: false), Options.Generation.MaxTokens, cancellationToken);
+            _turns = _messages.Count(m => m.Role == "user");
+            _lastPrefill = prefill;
+            return prefill;
+        }
+        catch
+        {
+            _messages.Clear();
+            _messages.AddRange(saved);
+            Conversation.Reset();
+            throw;
+        }
+    }
+
+    /// <summary>The whole transcript as tokens.</summary>
+    public IReadOnlyList<LLamaToken> Render(bool addAssistant)
+    {
+        if (_messages.Count == 0) return [];
+        var vocab = _model.Weights.Vocab;
+        if (_hasTemplate)
+        {
+            var template = new LLamaTemplate(_model.Weights, strict: true) { AddAssistant = addAssistant };
+            foreach (var m in _messages) template.Add(m.Role, m.Content);
+            string text = Encoding.UTF8.GetString(template.Apply());
+            string bosText = (vocab.BOS is { } bos ? vocab.LLamaTokenToString(bos, true) : null) ?? "";
+            // Templates that write the BOS text themselves must not get a second BOS.
+            bool addBos = vocab.ShouldAddBOS && !(bosText.Length > 0 && text.StartsWith(bosText, StringComparison.Ordinal));
+            return _model.Tokenize(text, addBos, special: true);
+        }
+        var plain = new StringBuilder();
+        foreach (var m in _messages)
+        {
+            plain.Append(m.Content);
+            if (m.Role == "system") plain.Append('\n');
+        }
+        return _model.Tokenize(plain.ToString(), vocab.ShouldAddBOS, special: false);
+    }
+
+    public void Dispose() => Conversation.Dispose();
+
+    private static bool HasTemplate(LLamaWeights weights)
+    {
+        try
+        {
+            _ = new LLamaTemplate(weights, strict: true);
+            return true;
+        }
+        catch (Exception e) when (e is TemplateNotFoundException or MissingTemplateException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LongRopeGguf.Runtime;
+
+/// <summary>One message of a chat.</summary>
+public sealed record ChatMessage(
+    [property: JsonPropertyName("role")] string Role,
+    [property: JsonPropertyName("content")] string Content);
+
+/// <summary>A saved chat (<c>/save</c>, <c>/load</c>): the messages, and the model they were written with (for information).</summary>
+public sealed record ChatTranscript(
+    [property: JsonPropertyName("format")] string Format,
+    [property: JsonPropertyName("model")] string? Model,
+    [property: JsonPropertyName("messages")] IReadOnlyList<ChatMessage> Messages)
+{
+    public const string CurrentFormat = "longrope-chat/1";
+
+    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
+    private static readonly HashSet<string> s_roles = new(StringComparer.Ordinal) { "system", "user", "assistant" };
+
+    public void Save(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string tmp = full + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(this, s_json) + "\n");
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>Reads and checks a transcript; every problem is one line naming the file and the field.</summary>
+    public static ChatTranscript Load(string path)
+    {
+        if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such transcript file");
+        ChatTranscript? t;
+        try
+        {
+            t = JsonSerializer.Deserialize<ChatTranscript>(File.ReadAllText(path), s_json);
+        }
+        catch (JsonException e)
+        {
+            throw new RuntimeInputException($"{path}: not a chat transcript (JSON error at line {e.LineNumber + 1}, byte {e.BytePositionInLine}: {NativeRuntime.OneLine(e.Message)})");
+        }
+        if (t is null) throw new RuntimeInputException($"{path}: not a chat transcript (null)");
+        if (t.Format != CurrentFormat) throw new RuntimeInputException($"{path}: format is '{t.Format}', expected '{CurrentFormat}'");
+        if (t.Messages is null) throw new RuntimeInputException($"{path}: no 'messages' array");
+        for (int i = 0; i < t.Messages.Count; i++)
+        {
+            var m = t.Messages[i];
+            if (m?.Role is null || !s_roles.Contains(m.Role))
+                throw new RuntimeInputException($"{path}: messages[{i}].role is '{m?.Role}', expected system, user or assistant");
+            if (m.Content is null) throw new RuntimeInputException($"{path}: messages[{i}].content is missing");
+        }
+        return t;
+    }
+}

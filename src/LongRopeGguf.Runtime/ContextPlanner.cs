@@ -1,0 +1,139 @@
+namespace LongRopeGguf.Runtime;
+
+/// <summary>Which LongRoPE factor set a llama.cpp context runs on.</summary>
+public enum FactorSet
+{
+    /// <summary>The model has no LongRoPE sets (plain RoPE, or llama.cpp's built-in linear/YaRN scaling).</summary>
+    None,
+    /// <summary>Per-sequence context at most the original context length.</summary>
+    Short,
+    /// <summary>Per-sequence context above the original context length.</summary>
+    Long,
+}
+
+/// <summary>What the user asked for with <c>--factor-set</c>.</summary>
+public enum FactorSetChoice { Auto, Short, Long }
+
+/// <summary>The work a context must hold, and the user's overrides.</summary>
+/// <param name="RequiredTokens">Tokens that must fit: prompt or history, new input and the generation budget.</param>
+/// <param name="Detail">How <paramref name="RequiredTokens"/> adds up, for the reason text (e.g. "prompt 300 + 32 to generate").</param>
+/// <param name="PreferredTokens">Room a growing conversation would like, so it does not move again at once; never beyond the model.</param>
+/// <param name="ContextSize">A context size fixed by the user (<c>--context</c>).</param>
+public sealed record ContextRequest(
+    int RequiredTokens,
+    string? Detail = null,
+    int? PreferredTokens = null,
+    FactorSetChoice FactorSet = FactorSetChoice.Auto,
+    int? ContextSize = null);
+
+/// <summary>A context to create: its size (already a multiple of <see cref="ContextPlanner.Granularity"/>), its set and why.</summary>
+public sealed record ContextPlan(int ContextSize, FactorSet FactorSet, string Reason)
+{
+    public string FactorSetName => FactorSet switch
+    {
+        FactorSet.Short => "short",
+        FactorSet.Long => "long",
+        _ => "none",
+    };
+}
+
+/// <summary>
+/// Chooses the context size and therefore the factor set. llama.cpp decides the set once per context, from its size
+/// alone: <c>n_ctx_seq &gt; original_context_length</c> selects long (facts doc). Contexts are unified-KV single-sequence,
+/// so <c>n_ctx_seq = n_ctx</c>, and llama.cpp rounds <c>n_ctx</c> up to a multiple of 256: the largest short context is
+/// the largest multiple of 256 not above the original length, the smallest long one the next multiple of 256 above it.
+/// </summary>
+public static class ContextPlanner
+{
+    /// <summary>llama.cpp rounds every context size up to a multiple of this.</summary>
+    public const int Granularity = 256;
+
+    public static int RoundUp(long tokens) => (int)Math.Min(int.MaxValue / Granularity * Granularity, (tokens + Granularity - 1) / Granularity * Granularity);
+
+    /// <summary>The largest context that still runs on the short set, or 0 when the original length is below 256.</summary>
+    public static int ShortContextSize(ModelRopeInfo model) => model.OriginalContextLength / Granularity * Granularity;
+
+    /// <summary>The smallest context that runs on the long set.</summary>
+    public static int MinLongContextSize(ModelRopeInfo model) => RoundUp((long)model.OriginalContextLength + 1);
+
+    /// <summary>The set llama.cpp will select for a context of <paramref name="contextSize"/> tokens.</summary>
+    public static FactorSet SetFor(ModelRopeInfo model, int contextSize) =>
+        !model.HasLongRope ? FactorSet.None : RoundUp(contextSize) > model.OriginalContextLength ? FactorSet.Long : FactorSet.Short;
+
+    public static ContextPlan Plan(ModelRopeInfo model, ContextRequest request)
+    {
+        if (request.RequiredTokens <= 0) throw new ArgumentOutOfRangeException(nameof(request), "required tokens must be positive");
+        int need = request.RequiredTokens;
+        string needText = request.Detail is null ? $"{need} tokens" : $"{need} tokens ({request.Detail})";
+        int trained = model.ContextLength;
+
+        if (request.ContextSize is { } fixedSize)
+            return PlanFixed(model, request, fixedSize, need, needText);
+
+        if (!model.HasLongRope)
+        {
+            if (request.FactorSet != FactorSetChoice.Auto)
+                throw new RuntimeInputException($"--factor-set {request.FactorSet.ToString().ToLowerInvariant()}: {model.Path} has no LongRoPE factor sets ({DescribeScaling(model)})");
+            if (need > trained)
+                throw new RuntimeInputException($"{needText} do not fit: the model's context_length is {trained}");
+            int size = RoundUp(Math.Clamp(request.PreferredTokens ?? need, need, trained));
+            return new ContextPlan(size, FactorSet.None, $"{DescribeScaling(model)}, no factor sets to switch: a context sized for {needText}");
+        }
+
+        int shortSize = ShortContextSize(model);
+        int minLong = MinLongContextSize(model);
+        int original = model.OriginalContextLength;
+        switch (request.FactorSet)
+        {
+            case FactorSetChoice.Short:
+                if (shortSize == 0)
+                    throw new RuntimeInputException($"--factor-set short: the original context {original} is below llama.cpp's smallest context ({Granularity}), so the short set is never used");
+                if (need > shortSize)
+                    throw new RuntimeInputException($"--factor-set short: {needText} do not fit the short set, which holds at most {shortSize} tokens (original context {original})");
+                return new ContextPlan(shortSize, FactorSet.Short, $"forced by --factor-set short ({needText})");
+            case FactorSetChoice.Long:
+                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSet.Long, $"forced by --factor-set long ({needText})");
+            default:
+                if (shortSize > 0 && need <= shortSize)
+                    return new ContextPlan(shortSize, FactorSet.Short, $"{needText} fit the original context {original}");
+                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSet.Long, $"{needText} exceed the original context {original}");
+        }
+    }
+
+    private static int LongSize(ModelRopeInfo model, ContextRequest request, int need, string needText, int minLong)
+    {
+        int trained = model.ContextLength;
+        if (need > trained)
+            throw new RuntimeInputException($"{needText} do not fit: the model's context_length is {trained}");
+        if (minLong > RoundUp(trained))
+            throw new RuntimeInputException($"the long set needs a context above the original {model.OriginalContextLength} tokens, but the model's context_length is {trained}");
+        return Math.Max(RoundUp(Math.Clamp(request.PreferredTokens ?? need, need, trained)), minLong);
+    }
+
+    private static ContextPlan PlanFixed(ModelRopeInfo model, ContextRequest request, int fixedSize, int need, string needText)
+    {
+        if (fixedSize <= 0) throw new RuntimeInputException($"--context {fixedSize}: must be a positive number of tokens");
+        if (fixedSize > model.ContextLength)
+            throw new RuntimeInputException($"--context {fixedSize} is beyond the model's context_length {model.ContextLength}");
+        int size = RoundUp(fixedSize);
+        if (need > size)
+            throw new RuntimeInputException($"{needText} do not fit --context {fixedSize}");
+        var set = SetFor(model, size);
+        if (!model.HasLongRope)
+        {
+            if (request.FactorSet != FactorSetChoice.Auto)
+                throw new RuntimeInputException($"--factor-set {request.FactorSet.ToString().ToLowerInvariant()}: {model.Path} has no LongRoPE factor sets ({DescribeScaling(model)})");
+            return new ContextPlan(size, set, $"fixed by --context {fixedSize}; {DescribeScaling(model)}");
+        }
+        if (request.FactorSet == FactorSetChoice.Short && set == FactorSet.Long)
+            throw new RuntimeInputException($"--context {fixedSize} with --factor-set short: llama.cpp runs a {size}-token context on the long set; the short set allows at most {ShortContextSize(model)}");
+        if (request.FactorSet == FactorSetChoice.Long && set == FactorSet.Short)
+            throw new RuntimeInputException($"--context {fixedSize} with --factor-set long: a {size}-token context runs on the short set; the long set needs more than {model.OriginalContextLength}");
+        string relation = set == FactorSet.Long ? ">" : "<=";
+        string rounded = size == fixedSize ? "" : $" (rounded to {size})";
+        return new ContextPlan(size, set, $"fixed by --context {fixedSize}{rounded}: {size} {relation} original context {model.OriginalContextLength}");
+    }
+
+    private static string DescribeScaling(ModelRopeInfo model) =>
+        model.HasBuiltInScaling ? $"built-in {model.ScalingType} scaling" : "plain RoPE";
+}

@@ -1,0 +1,40 @@
+namespace LongRopeGguf.Runtime;
+
+/// <summary>
+/// Refuses a context whose KV cache clearly cannot fit, before llama.cpp tries: on Linux a huge allocation can succeed
+/// on paper and then the page faults of clearing the cache bring the OOM killer, which no error message survives.
+/// Only the plain f16 KV estimate is checked, against what the system (or the GPU) reports free, so it refuses what
+/// cannot work and lets llama.cpp decide everything close.
+/// </summary>
+internal static class MemoryCheck
+{
+    public static void EnsureContextFits(LlamaModel model, int contextSize)
+    {
+        if (model.Info.KvBytesPerToken is not { } perToken) return;
+        long need = perToken * contextSize;
+        bool onGpu = model.Backend.HasGpu && model.GpuLayers > model.Info.LayerCount;
+        long? available = onGpu ? model.Backend.GpuDevices.Sum(d => d.FreeBytes) is > 0 and var f ? f : null : AvailableHostMemory();
+        if (available is not { } free || need <= free) return;
+        throw new LlamaFailureException(
+            $"a {contextSize}-token context needs about {Gib(need)} GiB of KV cache, but only {Gib(free)} GiB of {(onGpu ? "GPU" : "host")} memory is free");
+    }
+
+    private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>MemAvailable from /proc/meminfo; null where there is none.</summary>
+    private static long? AvailableHostMemory()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+            {
+                if (!line.StartsWith("MemAvailable:", StringComparison.Ordinal)) continue;
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+}

@@ -1,0 +1,106 @@
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.Runtime;
+
+/// <summary>
+/// What the runner needs to know about a model's RoPE before llama.cpp loads it, read from the GGUF header alone
+/// (cheap, and it rejects a non-GGUF file with our reader's one-line error instead of llama.cpp's).
+/// </summary>
+/// <param name="ContextLength"><c>{arch}.context_length</c>: the longest context the file claims.</param>
+/// <param name="HasLongRope">llama.cpp will switch between the short and the long factor set for this file.</param>
+/// <param name="OriginalContextLength">
+/// The switch threshold: <c>{arch}.rope.scaling.original_context_length</c>, else <c>{arch}.context_length</c>
+/// (llama.cpp's own fallback). A context whose per-sequence size exceeds it runs on the long set.
+/// </param>
+/// <param name="ScalingType"><c>{arch}.rope.scaling.type</c> as written, or null.</param>
+/// <param name="Warning">A problem with the LongRoPE data that llama.cpp would not report (it runs silently wrong).</param>
+public sealed record ModelRopeInfo(
+    string Path,
+    string Name,
+    string Architecture,
+    int ContextLength,
+    int LayerCount,
+    bool HasLongRope,
+    int OriginalContextLength,
+    string? ScalingType,
+    float? AttnFactor,
+    string? Warning)
+{
+    /// <summary>
+    /// Bytes of f16 KV cache per token (all layers, keys and values), from the attention shape in the header; null when
+    /// the header does not say enough, or the model has sliding-window layers (whose caches are smaller).
+    /// </summary>
+    public long? KvBytesPerToken { get; init; }
+
+    public const string LongFactorsTensor = "rope_factors_long.weight";
+    public const string ShortFactorsTensor = "rope_factors_short.weight";
+
+    /// <summary>Architectures whose llama.cpp loader reads the factor tensors whatever rope.scaling.type says (facts doc).</summary>
+    private static readonly HashSet<string> s_alwaysLongRope = new(StringComparer.Ordinal) { "phi3", "phimoe", "minicpm3" };
+
+    /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
+    public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
+
+    public static ModelRopeInfo Read(string path)
+    {
+        if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a directory, not a GGUF model file");
+        if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such model file");
+        var file = GgufReader.Read(path);
+        return FromHeader(file, path);
+    }
+
+    public static ModelRopeInfo FromHeader(GgufFile file, string path)
+    {
+        string arch = file.Architecture
+            ?? throw new RuntimeInputException($"{path}: no general.architecture key: not a llama.cpp model");
+        int contextLength = ReadCount(file, path, $"{arch}.context_length")
+            ?? throw new RuntimeInputException($"{path}: no {arch}.context_length key");
+        int layers = ReadCount(file, path, $"{arch}.block_count") ?? 0;
+        string? scalingType = file.TryGetValue($"{arch}.rope.scaling.type", out var st) && st.Type == GgufValueType.String ? st.AsString() : null;
+        float? attn = file.TryGetValue($"{arch}.rope.scaling.attn_factor", out var af) && af.Type == GgufValueType.Float32 ? af.AsFloat32() : null;
+        int original = ReadCount(file, path, $"{arch}.rope.scaling.original_context_length") ?? contextLength;
+        string name = file.TryGetValue(GgufKeys.Name, out var n) && n.Type == GgufValueType.String ? n.AsString() : System.IO.Path.GetFileNameWithoutExtension(path);
+
+        bool hasLong = file.TryGetTensor(LongFactorsTensor, out _);
+        bool hasShort = file.TryGetTensor(ShortFactorsTensor, out _);
+        bool readsFactors = scalingType == "longrope" || s_alwaysLongRope.Contains(arch);
+        string? warning = null;
+        if (scalingType == "longrope" && !hasLong && !hasShort)
+            warning = "rope.scaling.type is longrope but the file has no factor tensors: llama.cpp runs it as plain RoPE";
+        else if (readsFactors && hasLong && !hasShort)
+            warning = $"no {ShortFactorsTensor}: contexts up to {original} tokens run without factors";
+        return new ModelRopeInfo(path, name, arch, contextLength, layers, readsFactors && hasLong, original, scalingType, attn, warning)
+        {
+            KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
+        };
+    }
+
+    private static long? EstimateKvBytesPerToken(GgufFile file, string arch, int layers)
+    {
+        if (layers <= 0 || file.ContainsKey($"{arch}.attention.sliding_window")) return null;
+        long? Int(string suffix) => file.TryGetValue($"{arch}.{suffix}", out var v) && v.Type != GgufValueType.Array && v.Payload is uint or int or ulong or long
+            ? Convert.ToInt64(v.Payload) : null;
+        long? embd = Int("embedding_length"), heads = Int("attention.head_count");
+        if (embd is not > 0 || heads is not > 0) return null;
+        long kvHeads = Int("attention.head_count_kv") ?? heads.Value;
+        long keyLength = Int("attention.key_length") ?? embd.Value / heads.Value;
+        long valueLength = Int("attention.value_length") ?? embd.Value / heads.Value;
+        return layers * kvHeads * (keyLength + valueLength) * 2;
+    }
+
+    /// <summary>A non-negative integer key of any integer type, range-checked; null when absent.</summary>
+    private static int? ReadCount(GgufFile file, string path, string key)
+    {
+        if (!file.TryGetEntry(key, out var e)) return null;
+        object p = e.Value.Payload;
+        long v = p switch
+        {
+            byte or sbyte or ushort or short or uint or int or long => Convert.ToInt64(p),
+            ulong u when u <= long.MaxValue => (long)u,
+            _ => throw new RuntimeInputException($"{path}: {key} at offset {e.ValueOffset}: expected an integer, found {e.Value.DescribeType()}"),
+        };
+        if (v is <= 0 or > int.MaxValue)
+            throw new RuntimeInputException($"{path}: {key} at offset {e.ValueOffset}: value {v} is not a usable token count");
+        return (int)v;
+    }
+}

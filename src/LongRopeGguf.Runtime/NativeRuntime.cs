@@ -1,0 +1,161 @@
+using LLama.Native;
+
+namespace LongRopeGguf.Runtime;
+
+/// <summary>
+/// Process-wide llama.cpp setup: which native library to load and where its log goes. LLamaSharp fixes both when the
+/// library loads (on the first native call), so <see cref="Configure"/> must run before anything else touches
+/// LLamaSharp; later calls may only re-target the log.
+/// </summary>
+public static class NativeRuntime
+{
+    /// <summary>Environment variable naming a folder with a custom llama.cpp build (libllama.so and its ggml libraries).</summary>
+    public const string NativeLibEnvironmentVariable = "LONGROPE_NATIVE_LIB";
+
+    private static readonly object s_lock = new();
+    private static NativeLogConfig.LLamaLogCallback? s_callback; // held for the process lifetime: native code keeps the pointer
+    private static TextWriter? s_sink;
+    private static bool s_sinkOwned;
+    private static bool s_configured;
+    private static string? s_nativeLibDir;
+    private static BackendInfo? s_backend;
+
+    /// <summary>What the runner gleans from llama.cpp's log.</summary>
+    public static NativeLogCapture Log { get; } = new();
+
+    /// <summary>The file the native log goes to; null when it goes to standard error (verbose).</summary>
+    public static string? LogFilePath { get; private set; }
+
+    /// <summary>The custom llama.cpp folder in use, or null for the one LLamaSharp's backend package ships.</summary>
+    public static string? NativeLibraryDirectory => s_nativeLibDir;
+
+    /// <summary>The default log file: $XDG_CACHE_HOME/longrope/llama.log, else ~/.cache/longrope/llama.log.</summary>
+    public static string DefaultLogFile()
+    {
+        string? cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        if (string.IsNullOrEmpty(cache))
+            cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(cache, "longrope", "llama.log");
+    }
+
+    /// <summary>
+    /// Chooses the native library (<paramref name="nativeLibDir"/>, else <see cref="NativeLibEnvironmentVariable"/>, else
+    /// the bundled backend) and routes llama.cpp's log to standard error (<paramref name="verbose"/>) or to a file
+    /// (<paramref name="logFile"/>, else <see cref="DefaultLogFile"/>). Loads nothing yet.
+    /// </summary>
+    public static void Configure(string? nativeLibDir, bool verbose, string? logFile)
+    {
+        if (string.IsNullOrWhiteSpace(nativeLibDir)) nativeLibDir = Environment.GetEnvironmentVariable(NativeLibEnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(nativeLibDir)) nativeLibDir = null;
+        if (nativeLibDir is not null)
+        {
+            nativeLibDir = Path.GetFullPath(nativeLibDir);
+            if (!Directory.Exists(nativeLibDir))
+                throw new RuntimeInputException($"--native-lib {nativeLibDir}: no such directory");
+            if (!File.Exists(Path.Combine(nativeLibDir, "libllama.so")))
+                throw new RuntimeInputException($"--native-lib {nativeLibDir}: no libllama.so in it");
+        }
+
+        lock (s_lock)
+        {
+            if (s_configured && nativeLibDir != s_nativeLibDir)
+                throw new InvalidOperationException($"the native library was already chosen ({s_nativeLibDir ?? "bundled backend"}); it cannot change within a process");
+            SetSink(verbose, logFile);
+            if (s_configured) return;
+
+            s_callback = OnNativeLog;
+            if (NativeLibraryConfig.LLama.LibraryHasLoaded)
+            {
+                // Something used LLamaSharp first (a test, a library caller): the library is fixed, the log can still move.
+                if (nativeLibDir is not null)
+                    throw new InvalidOperationException("--native-lib must be set before llama.cpp is first used in this process");
+                NativeLogConfig.llama_log_set(s_callback);
+            }
+            else
+            {
+                if (nativeLibDir is not null)
+                    NativeLibraryConfig.All.WithLibrary(Path.Combine(nativeLibDir, "libllama.so"), null);
+                // Before the load, so LLamaSharp's own loader messages (which library, why a fallback) are routed too.
+                NativeLibraryConfig.All.WithLogCallback(s_callback);
+            }
+            s_nativeLibDir = nativeLibDir;
+            s_configured = true;
+        }
+    }
+
+    /// <summary>Loads the native library if needed and describes the backend and its devices (cached).</summary>
+    public static BackendInfo Backend()
+    {
+        lock (s_lock)
+        {
+            if (!s_configured) throw new InvalidOperationException("NativeRuntime.Configure must run before llama.cpp is used");
+            if (s_backend is not null) return s_backend;
+        }
+        long mark = Log.Position;
+        try
+        {
+            NativeApi.llama_empty_call(); // first native call: LLamaSharp selects and loads the library here
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            string? cause = Log.BestErrorSince(mark);
+            string where = s_nativeLibDir ?? "the bundled LLamaSharp backend";
+            throw new LlamaFailureException($"cannot load llama.cpp from {where}: {OneLine(e.Message)}{(cause is null ? "" : " (" + cause + ")")}", e);
+        }
+        var info = BackendInfo.Probe(s_nativeLibDir, Log.LoadedLibraryPath);
+        lock (s_lock) return s_backend ??= info;
+    }
+
+    private static void SetSink(bool verbose, string? logFile)
+    {
+        TextWriter sink;
+        string? path = null;
+        if (verbose)
+        {
+            sink = Console.Error;
+        }
+        else
+        {
+            path = Path.GetFullPath(logFile ?? DefaultLogFile());
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                sink = new StreamWriter(stream) { AutoFlush = true };
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (logFile is not null) throw new RuntimeInputException($"--log-file {path}: {OneLine(e.Message)}");
+                // The default place is not writable: say so once and drop the native log rather than fail.
+                Console.Error.WriteLine($"longrope: warning: cannot write llama.cpp's log to {path} ({OneLine(e.Message)}); it is discarded (use --verbose to see it)");
+                sink = TextWriter.Null;
+                path = null;
+            }
+        }
+        var old = s_sink;
+        bool oldOwned = s_sinkOwned;
+        s_sink = TextWriter.Synchronized(sink);
+        s_sinkOwned = !verbose;
+        LogFilePath = path;
+        if (oldOwned) old?.Dispose();
+    }
+
+    private static void OnNativeLog(LLamaLogLevel level, string message)
+    {
+        Log.Observe(level, message);
+        var sink = s_sink;
+        if (sink is null) return;
+        try
+        {
+            if (level == LLamaLogLevel.Continue) sink.Write(message);
+            else if (message.EndsWith('\n')) sink.Write(message);
+            else sink.WriteLine(message);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The sink was swapped while a native thread was logging; the line is lost, nothing else.
+        }
+    }
+
+    internal static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+}

@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Text;
+using LLama.Native;
+
+namespace LongRopeGguf.Runtime;
+
+/// <summary>What <see cref="RunnerBenchmark"/> measures.</summary>
+/// <param name="Lengths">Prompt lengths in tokens; each runs in a context planned for it plus the decode tokens.</param>
+/// <param name="DecodeTokens">Tokens generated after each prompt (greedy, end-of-generation ignored).</param>
+/// <param name="Repeats">Timed runs per path and length, after one untimed warm-up; medians are reported.</param>
+/// <param name="MoveTokens">Size of the conversation moved from the short to the long set (0: skip).</param>
+public sealed record BenchOptions(IReadOnlyList<int> Lengths, int DecodeTokens = 128, int Repeats = 3, int MoveTokens = 2000)
+{
+    public void Validate()
+    {
+        if (Lengths.Count == 0) throw new RuntimeInputException("--lengths: give at least one prompt length");
+        if (Lengths.Any(l => l < 2)) throw new RuntimeInputException($"--lengths: every length must be at least 2 tokens (got {string.Join(",", Lengths)})");
+        if (DecodeTokens < 2) throw new RuntimeInputException($"--decode-tokens {DecodeTokens}: must be at least 2");
+        if (Repeats < 1) throw new RuntimeInputException($"--repeats {Repeats}: must be at least 1");
+        if (MoveTokens < 0) throw new RuntimeInputException($"--move-tokens {MoveTokens}: must be 0 (skip) or more");
+    }
+}
+
+/// <summary>Speeds at one prompt length, through the runner and through a bare LLamaSharp loop with the same context parameters.</summary>
+/// <param name="PrefillCostPercent">How much slower the runner's prefill is than the bare loop's (negative: faster).</param>
+/// <param name="SameTokens">Both paths produced the same greedy tokens (so they computed the same thing).</param>
+public sealed record LengthBench(
+    int Length, int ContextSize, string FactorSet, int BatchSize,
+    double RunnerPrefillTokensPerSecond, double BarePrefillTokensPerSecond,
+    double RunnerDecodeTokensPerSecond, double BareDecodeTokensPerSecond,
+    double PrefillCostPercent, double DecodeCostPercent, bool SameTokens,
+    IReadOnlyList<double> RunnerPrefillMs, IReadOnlyList<double> BarePrefillMs,
+    IReadOnlyList<double> RunnerDecodeMs, IReadOnlyList<double> BareDecodeMs);
+
+/// <summary>The short-to-long move of a conversation, timed, with the proof that no weights were loaded for it.</summary>
+public sealed record MoveBench(
+    int Tokens, int FromContext, int ToContext, string FromSet, string ToSet,
+    double ContextCreateMs, double ReprefillMs, double TotalMs, IReadOnlyList<double> TotalMsRuns,
+    int WeightLoadsBefore, int WeightLoadsAfter, int LlamaModelLoadsBefore, int LlamaModelLoadsAfter);
+
+public sealed record BenchReport(
+    IReadOnlyList<LengthBench> Lengths, MoveBench? Move, string? MoveSkipped, IReadOnlyList<string> Skipped, int DecodeTokens, int Repeats);
+
+/// <summary>
+/// Measures the runner against a bare LLamaSharp decode loop (same weights, same context parameters, same greedy
+/// choice), interleaving the two so that machine noise hits both alike, and times the short-to-long move.
+/// </summary>
+public static class RunnerBenchmark
+{
+    public static readonly int[] DefaultLengths = [512, 2048, 4096];
+
+    /// <summary>The requested lengths that fit the model; when the defaults are used, ones that do not fit are skipped, not an error.</summary>
+    public static (List<int> Run, List<string> Skipped) ChooseLengths(ModelRopeInfo info, IReadOnlyList<int>? requested, int decodeTokens)
+    {
+        var run = new List<int>();
+        var skipped = new List<string>();
+        foreach (int length in requested ?? DefaultLengths)
+        {
+            if (length + decodeTokens <= info.ContextLength) { run.Add(length); continue; }
+            string why = $"length {length} + {decodeTokens} decode tokens exceed the model's context_length {info.ContextLength}";
+            if (requested is not null) throw new RuntimeInputException($"--lengths: {why}");
+            skipped.Add(why);
+        }
+        if (run.Count == 0)
+        {
+            int fallback = info.ContextLength - decodeTokens;
+            if (fallback < 2) throw new RuntimeInputException($"--decode-tokens {decodeTokens}: leaves no room for a prompt in context_length {info.ContextLength}");
+            run.Add(fallback);
+            skipped.Add($"no default length fits; measuring {fallback} instead");
+        }
+        return (run, skipped);
+    }
+
+    public static BenchReport Run(LlamaModel model, BenchOptions options, IReadOnlyList<string> skipped, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var prompt = PromptTokens(model, options.Lengths.Append(options.MoveTokens).Max());
+        var results = new List<LengthBench>();
+        foreach (int length in options.Lengths)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Invoke($"length {length}: runner vs bare loop, {options.Repeats} runs each");
+            results.Add(MeasureLength(model, prompt.AsSpan(0, length).ToArray(), options, cancellationToken));
+        }
+        MoveBench? move = null;
+        string? moveSkipped = null;
+        if (options.MoveTokens == 0) moveSkipped = "--move-tokens 0";
+        else if (!model.Info.HasLongRope) moveSkipped = "the model has no LongRoPE factor sets";
+        else if (ContextPlanner.ShortContextSize(model.Info) < 2) moveSkipped = "the short set is never used (original context below 256)";
+        else if (options.MoveTokens > model.Info.ContextLength) moveSkipped = $"{options.MoveTokens} tokens exceed the model's context_length {model.Info.ContextLength}";
+        else
+        {
+            progress?.Invoke($"short-to-long move of a {options.MoveTokens}-token conversation, {options.Repeats} runs");
+            move = MeasureMove(model, prompt.AsSpan(0, options.MoveTokens).ToArray(), options.Repeats, cancellationToken);
+        }
+        return new BenchReport(results, move, moveSkipped, skipped, options.DecodeTokens, options.Repeats);
+    }
+
+    private static LengthBench MeasureLength(LlamaModel model, LLamaToken[] prompt, BenchOptions options, CancellationToken ct)
+    {
+        int decode = options.DecodeTokens;
+        var generation = new GenerationOptions(decode, SamplingOptions.Greedy, StopAtEndOfGeneration: false);
+        using var conversation = new Conversation(model);
+        // The bare loop gets its own context with exactly the runner's parameters for this work.
+        var plan = ContextPlanner.Plan(model.Info, new ContextRequest(prompt.Length + decode));
+        using var bare = new BareLoop(ModelContext.Create(model, model.ContextParams(plan), NativeRuntime.Log.Position));
+
+        var runnerPrefill = new List<double>(); var runnerDecode = new List<double>();
+        var barePrefill = new List<double>(); var bareDecode = new List<double>();
+        List<LLamaToken>? runnerTokens = null, bareTokens = null;
+        for (int run = 0; run <= options.Repeats; run++) // run 0 warms both paths up and is not counted
+        {
+            for (int turn = 0; turn < 2; turn++)
+            {
+                ct.ThrowIfCancellationRequested();
+                bool runnerNow = (turn == 0) == (run % 2 == 0); // alternate which path goes first
+                if (runnerNow)
+                {
+                    conversation.Reset();
+                    var pre = conversation.Append(prompt, decode, ct);
+                    var gen = conversation.Generate(generation, null, ct);
+                    if (run > 0) { runnerPrefill.Add(pre.Elapsed.TotalMilliseconds); runnerDecode.Add(gen.DecodeTime.TotalMilliseconds); }
+                    runnerTokens = conversation.Tokens.Skip(prompt.Length).ToList();
+                }
+                else
+                {
+                    var (p, d, tokens) = bare.Run(prompt, decode);
+                    if (run > 0) { barePrefill.Add(p); bareDecode.Add(d); }
+                    bareTokens = tokens;
+                }
+            }
+        }
+        var ctx = conversation.Context!;
+        double rp = prompt.Length / (Median(runnerPrefill) / 1000), bp = prompt.Length / (Median(barePrefill) / 1000);
+        double rd = decode / (Median(runnerDecode) / 1000), bd = decode / (Median(bareDecode) / 1000);
+        return new LengthBench(prompt.Length, ctx.Size, ctx.Plan.FactorSetName, ctx.BatchSize, rp, bp, rd, bd,
+            (bp - rp) / bp * 100, (bd - rd) / bd * 100, runnerTokens!.SequenceEqual(bareTokens!),
+            runnerPrefill, barePrefill, runnerDecode, bareDecode);
+    }
+
+    private static MoveBench MeasureMove(LlamaModel model, LLamaToken[] history, int repeats, CancellationToken ct)
+    {
+        int shortSize = ContextPlanner.ShortContextSize(model.Info);
+        int weightsBefore = LlamaModel.WeightLoads, loadsBefore = NativeRuntime.Log.ModelLoads;
+        var moves = new List<ContextMove>();
+        for (int run = 0; run <= repeats; run++)
+        {
+            ct.ThrowIfCancellationRequested();
+            model.TrimIdleContexts(); // each move pays for creating its long context, as a real one does
+            using var conversation = new Conversation(model);
+            // Fill the short context as far as the conversation or the context allows, then let the next turn overflow it.
+            int first = Math.Min(history.Length - 1, shortSize - 1);
+            conversation.Append(history[..first], 0, ct);
+            if (conversation.Plan!.FactorSet != FactorSet.Short) throw new InvalidOperationException("the benchmark conversation did not start on the short set");
+            var result = conversation.Append(history[first..], Math.Max(0, shortSize + 1 - history.Length), ct);
+            var move = result.Move ?? throw new InvalidOperationException("the benchmark conversation did not move");
+            if (run > 0) moves.Add(move);
+        }
+        model.TrimIdleContexts();
+        var mid = moves.OrderBy(m => m.Total).ElementAt(moves.Count / 2);
+        return new MoveBench(mid.TokensReprefilled, mid.From.ContextSize, mid.To.ContextSize, mid.From.FactorSetName, mid.To.FactorSetName,
+            mid.ContextCreateTime.TotalMilliseconds, mid.ReprefillTime.TotalMilliseconds, mid.Total.TotalMilliseconds,
+            moves.Select(m => m.Total.TotalMilliseconds).ToList(),
+            weightsBefore, LlamaModel.WeightLoads, loadsBefore, NativeRuntime.Log.ModelLoads);
+    }
+
+    /// <summary>A prompt of at least <paramref name="count"/> tokens: BOS, then ordinary prose repeated.</summary>
+    internal static LLamaToken[] PromptTokens(LlamaModel model, int count)
+    {
+        const string text = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. " +
+                            "A river runs through the valley, past the mill and the old stone bridge, down to the sea. ";
+        var sb = new StringBuilder(text);
+        LLamaToken[] tokens;
+        while ((tokens = model.Tokenize(sb.ToString(), addBos: true)).Length < count) sb.Append(sb.ToString());
+        return tokens[..count];
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+    }
+
+    /// <summary>
+    /// The reference: LLamaSharp's batch/decode API used directly on a context handle. Prefill in n_batch chunks with
+    /// logits for the last token; then sample by argmax and decode one token at a time: the same work the runner does.
+    /// </summary>
+    private sealed class BareLoop(SafeLLamaContextHandle context) : IDisposable
+    {
+        private readonly LLamaBatch _batch = new();
+
+        public (double PrefillMs, double DecodeMs, List<LLamaToken> Tokens) Run(LLamaToken[] prompt, int decode)
+        {
+            context.MemoryClear();
+            int n = (int)context.BatchSize;
+            var sw = Stopwatch.StartNew();
+            for (int done = 0; done < prompt.Length; done += n)
+            {
+                _batch.Clear();
+                int len = Math.Min(n, prompt.Length - done);
+                for (int i = 0; i < len; i++) _batch.Add(prompt[done + i], done + i, LLamaSeqId.Zero, done + i == prompt.Length - 1);
+                Check(context.Decode(_batch));
+            }
+            int row = _batch.TokenCount - 1;
+            context.Synchronize(); // a GPU decode returns before it is done; the runner waits here too
+            double prefillMs = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            var tokens = new List<LLamaToken>(decode);
+            int pos = prompt.Length;
+            for (int step = 0; ; step++)
+            {
+                LLamaToken next = TokenSampler.ArgMax(context.GetLogitsIth(row));
+                tokens.Add(next);
+                if (step == decode - 1) break;
+                _batch.Clear();
+                _batch.Add(next, pos++, LLamaSeqId.Zero, true);
+                Check(context.Decode(_batch));
+                row = 0;
+            }
+            return (prefillMs, sw.Elapsed.TotalMilliseconds, tokens);
+        }
+
+        private static void Check(DecodeResult r)
+        {
+            if (r != DecodeResult.Ok) throw new LlamaFailureException($"bare loop decode failed: {r}");
+        }
+
+        public void Dispose() => context.Dispose();
+    }
+}

@@ -1,0 +1,37 @@
+namespace LongRopeGguf.Runtime;
+
+/// <summary>The one line a command prints on standard error when it starts: where it runs, what it runs, on which set and why.</summary>
+public static class StartupReport
+{
+    /// <summary>Backend and devices, offloaded layers, and any fallback to CPU (never silent).</summary>
+    public static string Backend(LlamaModel model, int? requestedGpuLayers)
+    {
+        var b = model.Backend;
+        string offload;
+        if (!b.HasGpu)
+            offload = requestedGpuLayers is > 0 ? $"no GPU offload (--gpu-layers {requestedGpuLayers} ignored: no GPU backend)" : "no GPU offload";
+        else if (model.Offload is { } o)
+            offload = $"offloaded {o.Offloaded}/{o.Total} layers to GPU";
+        else
+            offload = $"n_gpu_layers {model.GpuLayers}";
+        string fallback = b.FallbackNote is null ? "" : $" [CPU fallback: {b.FallbackNote}]";
+        return $"{b.Describe()}, {offload}{fallback}";
+    }
+
+    /// <summary>"tiny (llama, 6 layers, context 4096; LongRoPE: short set up to 512, long set above)".</summary>
+    public static string Model(ModelRopeInfo info)
+    {
+        string rope = info.HasLongRope
+            ? $"LongRoPE: short set up to {info.OriginalContextLength} tokens, long set above"
+            : info.HasBuiltInScaling ? $"built-in {info.ScalingType} scaling" : "no LongRoPE sets";
+        string warning = info.Warning is null ? "" : $"; warning: {info.Warning}";
+        return $"{info.Name} ({info.Architecture}, {info.LayerCount} layers, context_length {info.ContextLength}; {rope}{warning})";
+    }
+
+    public static string Plan(ContextPlan plan) =>
+        $"factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}: {plan.Reason}";
+
+    public static string Line(LlamaModel model, int? requestedGpuLayers, string planText, string? logFile) =>
+        $"longrope: {Backend(model, requestedGpuLayers)} | {Model(model.Info)} | {planText}" +
+        (logFile is null ? "" : $" | llama.cpp log: {logFile}");
+}

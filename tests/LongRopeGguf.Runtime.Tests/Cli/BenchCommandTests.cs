@@ -1,0 +1,50 @@
+using System.Text.Json;
+
+namespace LongRopeGguf.Runtime.Tests.Cli;
+
+public class BenchCommandTests
+{
+    [Fact]
+    public void Bench_json_measures_both_paths_on_both_sets_and_the_move_without_reloading()
+    {
+        using var cli = new CliProcess();
+        var (code, stdout, stderr) = cli.Run("bench", PatchedModelFixture.PatchedModel, "--lengths", "256,1024", "--decode-tokens", "16",
+            "--repeats", "1", "--move-tokens", "700", "--json");
+        Assert.True(code == 0, stderr);
+        var j = JsonDocument.Parse(stdout).RootElement;
+        var lengths = j.GetProperty("lengths").EnumerateArray().ToList();
+        Assert.Equal(2, lengths.Count);
+        Assert.Equal(("short", 512), (lengths[0].GetProperty("factor_set").GetString(), lengths[0].GetProperty("context_size").GetInt32()));
+        Assert.Equal(("long", 1280), (lengths[1].GetProperty("factor_set").GetString(), lengths[1].GetProperty("context_size").GetInt32()));
+        foreach (var l in lengths)
+        {
+            Assert.True(l.GetProperty("same_tokens").GetBoolean()); // runner and bare loop computed the same thing
+            foreach (var key in new[] { "runner_prefill_tokens_per_s", "bare_prefill_tokens_per_s", "runner_decode_tokens_per_s", "bare_decode_tokens_per_s" })
+                Assert.True(l.GetProperty(key).GetDouble() > 0, key);
+            Assert.Equal(1, l.GetProperty("runner_prefill_ms").GetArrayLength());
+        }
+        var move = j.GetProperty("move");
+        Assert.Equal(700, move.GetProperty("tokens").GetInt32());
+        Assert.Equal(("short", 512, "long", 768), (move.GetProperty("from_set").GetString(), move.GetProperty("from_context").GetInt32(),
+            move.GetProperty("to_set").GetString(), move.GetProperty("to_context").GetInt32()));
+        Assert.True(move.GetProperty("reprefill_ms").GetDouble() > 0);
+        Assert.Equal(0, move.GetProperty("weight_loads_during_moves").GetInt32());
+        Assert.Equal(0, move.GetProperty("llama_model_loads_during_moves").GetInt32());
+    }
+
+    [Fact]
+    public void Bench_on_a_model_without_longrope_skips_what_does_not_apply_and_says_why()
+    {
+        using var cli = new CliProcess();
+        var (code, stdout, stderr) = cli.Run("bench", LongRopeGguf.Tests.TestPaths.TinyModel, "--decode-tokens", "8", "--repeats", "1");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("longrope: skipped: length 512 + 8 decode tokens exceed the model's context_length 512", stderr);
+        Assert.Contains("no default length fits; measuring 504 instead", stderr);
+        Assert.Matches(@"\n\s+504\s+512\s+none \|", stdout);
+        Assert.Contains("short-to-long move: skipped (the model has no LongRoPE factor sets)", stdout);
+
+        var bad = cli.Run("bench", LongRopeGguf.Tests.TestPaths.TinyModel, "--lengths", "2048");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal("longrope: error: --lengths: length 2048 + 128 decode tokens exceed the model's context_length 512\n", bad.Stderr);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using static LongRopeGguf.Runtime.Tests.RuntimeTestEnvironment;
+
+namespace LongRopeGguf.Runtime.Tests.Cli;
+
+/// <summary>`longrope chat` as a terminal program, driven through tmux.</summary>
+public class ChatCommandTests
+{
+    [Fact]
+    public void A_chat_answers_a_pass_key_moves_to_the_long_set_once_and_keeps_its_history()
+    {
+        using var cli = new CliProcess();
+        using var term = new TmuxTerminal(cli.ShellCommand("chat", PatchedModelFixture.PatchedModel, "--temp", "0", "-n", "8", "--stop", "."));
+        string screen = term.WaitFor(">>> ");
+        Assert.Contains("factor set short, n_ctx 512", screen);
+        Assert.Contains("moves to the long set (re-prefilling the conversation once) when a turn needs more than 512 tokens, up to 4096", screen);
+        Assert.Contains("no chat template in the GGUF: plain continuation", screen);
+
+        term.Type(PassKeyPrompt(399, 0.3, 27182));
+        screen = term.WaitFor(">>> ", 2);
+        Assert.Contains("The pass key is \n27182\n>>> ", screen.Replace("\r", ""));
+
+        term.Type("/stats");
+        screen = term.WaitFor("last reply:");
+        Assert.Contains("tokens: 406 used of n_ctx 512; factor set short", screen);
+        Assert.Contains("turns: 1; moves: 0", screen);
+
+        // ~460 more tokens: the next turn no longer fits the short context; the first turn's key is still found.
+        string filler = PassKeyPrompt(460, 0.5, 0).Replace("The pass key is 0. Remember it. 0 is the pass key. ", "");
+        term.Type(". " + filler);
+        screen = term.WaitFor(">>> ", 4);
+        Assert.Matches(@"\[moved to the long factor set \(n_ctx 1792\): 816 tokens re-prefilled in \d+ ms\]", screen);
+        Assert.EndsWith("The pass key is \n" + Regex.Match(screen, @"\[moved to the long[^\]]*\]").Value + "\n27182\n>>>", screen.Replace("\r", "").TrimEnd());
+
+        term.Type("/stats");
+        screen = term.WaitFor("turns: 2");
+        Assert.Contains("used of n_ctx 1792; factor set long", screen);
+        Assert.Contains("moves: 1 (last: moved to the long factor set", screen);
+
+        term.Type("/save " + cli.File("chat.json"));
+        term.WaitFor("saved 4 messages");
+        var saved = JsonDocument.Parse(File.ReadAllText(cli.File("chat.json"))).RootElement;
+        Assert.Equal("longrope-chat/1", saved.GetProperty("format").GetString());
+        Assert.Equal("27182", saved.GetProperty("messages")[3].GetProperty("content").GetString());
+
+        term.Type("/reset");
+        term.WaitFor("conversation cleared; factor set short, n_ctx 512");
+        term.Type("/load " + cli.File("chat.json"));
+        term.WaitFor("loaded 4 messages");
+        term.Type("/exit");
+        screen = term.WaitFor("[exit ");
+        Assert.Contains("[exit 0]", screen);
+        Assert.Single(Regex.Matches(screen, @"\[moved to the long factor set"));
+    }
+
+    [Fact]
+    public void Ctrl_c_stops_a_reply_without_leaving_the_chat()
+    {
+        using var cli = new CliProcess();
+        using var term = new TmuxTerminal(cli.ShellCommand("chat", LongRopeGguf.Tests.TestPaths.TinyModel, "--temp", "0", "-n", "400"));
+        term.WaitFor(">>> ");
+        term.Type("The grass");
+        Thread.Sleep(300);
+        term.CtrlC();
+        string screen = term.WaitFor("[stopped]");
+        term.WaitFor(">>> ", 2);
+        term.Type("/stats");
+        screen = term.WaitFor("last reply:");
+        var m = Regex.Match(screen, @"last reply: (\d+) tokens");
+        Assert.True(m.Success, screen);
+        Assert.InRange(int.Parse(m.Groups[1].Value), 1, 399); // stopped early, after some tokens
+        term.CtrlC(); // at the prompt: a hint, not an exit
+        term.WaitFor("(Ctrl-C stops a reply; /exit or Ctrl-D leaves)");
+        term.Type("/exit");
+        Assert.Contains("[exit 0]", term.WaitFor("[exit "));
+    }
+}

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+using static LongRopeGguf.Runtime.Tests.RuntimeTestEnvironment;
+
+namespace LongRopeGguf.Runtime.Tests.Cli;
+
+public class GenerateCommandTests
+{
+    [Fact]
+    public void Generate_json_completes_the_reference_prompt_and_reports_set_context_and_speeds()
+    {
+        using var cli = new CliProcess();
+        var (code, stdout, stderr) = cli.Run("generate", TestPaths.TinyModel, "--prompt", Reference.Prompt, "--temp", "0", "--max-tokens", "5", "--json");
+        Assert.True(code == 0, stderr);
+        var j = JsonDocument.Parse(stdout).RootElement; // standard output is the JSON document alone
+        Assert.Equal("31415", j.GetProperty("text").GetString());
+        Assert.Equal(295, j.GetProperty("tokens").GetProperty("prompt").GetInt32());
+        Assert.Equal(5, j.GetProperty("tokens").GetProperty("generated").GetInt32());
+        Assert.Equal("none", j.GetProperty("factor_set").GetString());
+        Assert.Equal(512, j.GetProperty("context_size").GetInt32());
+        Assert.Equal("CPU", j.GetProperty("backend").GetString());
+        Assert.True(j.GetProperty("timings").GetProperty("prefill_tokens_per_s").GetDouble() > 0);
+        Assert.True(j.GetProperty("timings").GetProperty("decode_tokens_per_s").GetDouble() > 0);
+
+        // Standard error: the startup line and a summary, no llama.cpp log (that went to the default log file).
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("longrope: CPU (", lines[0]);
+        Assert.Contains("no GPU offload", lines[0]);
+        Assert.Contains("factor set none, n_ctx 512", lines[0]);
+        Assert.Contains($"llama.cpp log: {cli.DefaultLogFile}", lines[0]);
+        Assert.Contains("llama_model_loader: loaded meta data", File.ReadAllText(cli.DefaultLogFile));
+    }
+
+    [Fact]
+    public void Generate_streams_text_and_reports_the_set_it_chose_or_was_told()
+    {
+        using var cli = new CliProcess();
+        string prompt = PassKeyPrompt(299, 0.4, 31415);
+        File.WriteAllText(cli.File("prompt.txt"), prompt);
+
+        var auto = cli.Run("generate", PatchedModelFixture.PatchedModel, "--prompt-file", cli.File("prompt.txt"), "--temp", "0", "-n", "5");
+        Assert.True(auto.ExitCode == 0, auto.Stderr);
+        Assert.Equal("31415\n", auto.Stdout);
+        Assert.Contains("factor set short, n_ctx 512: 305 tokens (prompt 300 + 5 to generate) fit the original context 512", auto.Stderr);
+
+        var forced = cli.Run("generate", PatchedModelFixture.PatchedModel, "--prompt-file", cli.File("prompt.txt"), "--temp", "0", "-n", "5", "--factor-set", "long", "--json");
+        Assert.True(forced.ExitCode == 0, forced.Stderr);
+        var j = JsonDocument.Parse(forced.Stdout).RootElement;
+        Assert.Equal("long", j.GetProperty("factor_set").GetString());
+        Assert.Equal(768, j.GetProperty("context_size").GetInt32());
+        Assert.StartsWith("forced by --factor-set long", j.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public void Verbose_shows_llama_cpps_log_on_standard_error()
+    {
+        using var cli = new CliProcess();
+        var (code, _, stderr) = cli.Run("generate", TestPaths.TinyModel, "-p", "The grass", "-n", "2", "--verbose");
+        Assert.Equal(0, code);
+        Assert.Contains("llama_model_loader: loaded meta data", stderr);
+        Assert.Contains("llama_context: n_ctx", stderr);
+        Assert.False(File.Exists(cli.DefaultLogFile));
+    }
+
+    public static TheoryData<string[], int, string> BadInputs()
+    {
+        string tiny = TestPaths.TinyModel;
+        return new()
+        {
+            { ["generate", "/nonexistent/m.gguf", "-p", "x"], 2, "longrope: error: /nonexistent/m.gguf: no such model file" },
+            { ["generate", TestPaths.TinyModelReference, "-p", "x"], 2, "not a GGUF file" },
+            { ["generate", tiny, "-p", ""], 2, "longrope: error: --prompt: the prompt is empty" },
+            { ["generate", tiny], 2, "longrope: error: no prompt: give --prompt TEXT or --prompt-file FILE" },
+            { ["generate", tiny, "-p", "x", "--temp", "-1"], 2, "longrope: error: --temp -1: must be 0 (greedy) or more" },
+            { ["generate", tiny, "-p", "x", "--top-p", "1.5"], 2, "longrope: error: --top-p 1.5: must be in (0, 1]" },
+            { ["generate", tiny, "-p", "x", "--top-k", "-3"], 2, "longrope: error: --top-k -3: must be 0 (off) or more" },
+            { ["generate", tiny, "-p", "x", "-n", "0"], 2, "longrope: error: --max-tokens 0: must be at least 1" },
+            { ["generate", tiny, "-p", "x", "--stop", ""], 2, "longrope: error: --stop: a stop string must not be empty" },
+            { ["generate", tiny, "-p", "x", "--context", "4096"], 2, "longrope: error: --context 4096 is beyond the model's context_length 512" },
+            { ["generate", tiny, "-p", "x", "-n", "600"], 2, "longrope: error: 602 tokens (prompt 2 + 600 to generate) do not fit: the model's context_length is 512" },
+            { ["generate", tiny, "-p", "x", "--factor-set", "short"], 2, "has no LongRoPE factor sets (plain RoPE)" },
+            { ["generate", tiny, "-p", "x", "--native-lib", "/nonexistent"], 2, "longrope: error: --native-lib /nonexistent: no such directory" },
+            { ["generate", tiny, "-p", "x", "--threads", "0"], 2, "longrope: error: --threads 0: must be at least 1" },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void Bad_input_is_one_line_and_a_nonzero_exit(string[] args, int exitCode, string message)
+    {
+        using var cli = new CliProcess();
+        var (code, stdout, stderr) = cli.Run(args);
+        Assert.Equal(exitCode, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(message, line);
+    }
+
+    [Fact]
+    public void A_model_llama_cpp_cannot_load_exits_3_with_llama_cpps_cause()
+    {
+        using var cli = new CliProcess();
+        string path = cli.File("bad.gguf");
+        var factors = Enumerable.Repeat(1f, 32).ToArray();
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit()
+            .SetTensor(new OutputTensor("rope_factors_long.weight", GgmlType.F32, [32], TensorData.Float32(factors)))
+            .SetTensor(new OutputTensor("rope_factors_short.weight", GgmlType.F32, [32], TensorData.Float32(factors))), path);
+        var (code, stdout, stderr) = cli.Run("generate", path, "-p", "x");
+        Assert.Equal(3, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"longrope: error: {path}: llama.cpp cannot load this model: ", line);
+        Assert.Contains("wrong number of tensors", line);
+    }
+}

@@ -1,0 +1,96 @@
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Runtime.Tests;
+
+/// <summary>The planner's arithmetic, on header descriptions (no llama.cpp needed), and the header reading it relies on.</summary>
+public class ContextPlannerTests
+{
+    private static ModelRopeInfo LongRope(int original, int contextLength) =>
+        new("m.gguf", "m", "llama", contextLength, 32, HasLongRope: true, original, "longrope", 1f, null);
+
+    private static ModelRopeInfo Plain(int contextLength, string? scaling = null) =>
+        new("m.gguf", "m", "llama", contextLength, 32, HasLongRope: false, contextLength, scaling, null, null);
+
+    [Theory]
+    [InlineData(4096, 1, 4096, FactorSet.Short)]
+    [InlineData(4096, 4096, 4096, FactorSet.Short)]
+    [InlineData(4096, 4097, 4352, FactorSet.Long)]
+    [InlineData(4096, 10000, 10240, FactorSet.Long)]
+    [InlineData(4000, 3840, 3840, FactorSet.Short)] // largest multiple of 256 not above 4000
+    [InlineData(4000, 3841, 4096, FactorSet.Long)]  // 4096 > 4000 already selects long
+    [InlineData(300, 200, 256, FactorSet.Short)]
+    [InlineData(200, 100, 256, FactorSet.Long)]     // no context is small enough for the short set
+    public void Auto_picks_the_short_set_while_the_work_fits_the_original_context(int original, int need, int size, FactorSet set)
+    {
+        var plan = ContextPlanner.Plan(LongRope(original, 131072), new ContextRequest(need));
+        Assert.Equal(set, plan.FactorSet);
+        Assert.Equal(size, plan.ContextSize);
+        Assert.Equal(set, ContextPlanner.SetFor(LongRope(original, 131072), plan.ContextSize)); // what llama.cpp will select
+    }
+
+    [Fact]
+    public void Growth_room_is_capped_by_the_models_context_length()
+    {
+        var m = LongRope(4096, 8192);
+        Assert.Equal(8192, ContextPlanner.Plan(m, new ContextRequest(5000, PreferredTokens: 10000)).ContextSize);
+        Assert.Equal(6144, ContextPlanner.Plan(m, new ContextRequest(5000, PreferredTokens: 6000)).ContextSize);
+        var e = Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(9000, "prompt 8000 + 1000 to generate")));
+        Assert.Equal("9000 tokens (prompt 8000 + 1000 to generate) do not fit: the model's context_length is 8192", e.Message);
+    }
+
+    [Fact]
+    public void Forced_and_fixed_choices_are_honoured_or_refused_with_the_reason()
+    {
+        var m = LongRope(4096, 131072);
+        var forcedLong = ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Long));
+        Assert.Equal((4352, FactorSet.Long), (forcedLong.ContextSize, forcedLong.FactorSet));
+        var forcedShort = ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Short));
+        Assert.Equal((4096, FactorSet.Short), (forcedShort.ContextSize, forcedShort.FactorSet));
+        Assert.Contains("do not fit the short set, which holds at most 4096 tokens",
+            Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(5000, FactorSet: FactorSetChoice.Short))).Message);
+
+        var fixedPlan = ContextPlanner.Plan(m, new ContextRequest(100, ContextSize: 5000));
+        Assert.Equal((5120, FactorSet.Long), (fixedPlan.ContextSize, fixedPlan.FactorSet));
+        Assert.Equal("fixed by --context 5000 (rounded to 5120): 5120 > original context 4096", fixedPlan.Reason);
+        Assert.Contains("runs a 5120-token context on the long set",
+            Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Short, ContextSize: 5000))).Message);
+        Assert.Contains("runs on the short set",
+            Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(100, FactorSet: FactorSetChoice.Long, ContextSize: 2048))).Message);
+        Assert.Equal("300 tokens do not fit --context 256",
+            Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(300, ContextSize: 256))).Message);
+    }
+
+    [Fact]
+    public void Models_without_longrope_get_a_context_sized_for_the_work()
+    {
+        var plan = ContextPlanner.Plan(Plain(8192), new ContextRequest(1000));
+        Assert.Equal((1024, FactorSet.None), (plan.ContextSize, plan.FactorSet));
+        Assert.StartsWith("plain RoPE, no factor sets to switch", plan.Reason);
+        var yarn = ContextPlanner.Plan(Plain(32768, "yarn"), new ContextRequest(1000));
+        Assert.StartsWith("built-in yarn scaling", yarn.Reason);
+        Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(Plain(512), new ContextRequest(600)));
+    }
+
+    [Fact]
+    public void Header_reading_finds_the_longrope_keys_and_tensors()
+    {
+        var tiny = ModelRopeInfo.Read(TestPaths.TinyModel);
+        Assert.Equal(("llama", 512, 6, false, 512), (tiny.Architecture, tiny.ContextLength, tiny.LayerCount, tiny.HasLongRope, tiny.OriginalContextLength));
+        Assert.Null(tiny.Warning);
+
+        var patched = ModelRopeInfo.Read(PatchedModelFixture.PatchedModel);
+        Assert.Equal((4096, true, 512, "longrope"), (patched.ContextLength, patched.HasLongRope, patched.OriginalContextLength, patched.ScalingType));
+        Assert.Equal(1f, patched.AttnFactor);
+
+        // longrope declared but no tensors: llama.cpp would silently run plain RoPE; we say so and do not switch sets.
+        using var dir = new TempDir();
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit()
+            .SetValue("llama.rope.scaling.type", GgufValue.String("longrope"))
+            .SetValue("llama.rope.scaling.original_context_length", GgufValue.UInt32(256)), dir.File("x.gguf"));
+        var declared = ModelRopeInfo.Read(dir.File("x.gguf"));
+        Assert.False(declared.HasLongRope);
+        Assert.Equal(256, declared.OriginalContextLength);
+        Assert.Contains("no factor tensors", declared.Warning);
+    }
+}

@@ -36,11 +36,13 @@ public static class SearchRunner
     public const string LogFile = "search.jsonl";
     public const string ChartFile = "best-fitness.png";
     public const string WorkingFile = ".working-copy.gguf";
+    public const string LockFile = ".search.lock";
 
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
         var plan = Plan(request);
         Directory.CreateDirectory(request.OutputDirectory);
+        using var folderLock = LockFolder(request.OutputDirectory);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);
         using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
         var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
@@ -61,6 +63,20 @@ public static class SearchRunner
             $"{Path.GetFileName(request.ModelPath)}: {(request.Set == SearchSet.Long ? "long" : "short")} set search at {request.Fitness.TargetLength} tokens",
             request.Fitness.Unit);
         return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath, plan.Seeds.Select(s => s.Name).ToList());
+    }
+
+    /// <summary>One search per folder at a time: a second one would rebuild the working copy under the first.</summary>
+    private static FileStream LockFolder(string directory)
+    {
+        string path = Path.Combine(directory, LockFile);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new SearchLogException($"{directory}: another search is running in this folder ({path} is locked)");
+        }
     }
 
     /// <summary>The checked plan of a search: its space, seeds and how a candidate becomes a full factor set.</summary>

@@ -42,6 +42,10 @@ public static class FitnessChart
             }
             double pad = (high - low) * 0.08 + 1e-9;
             double right = Math.Max(1, xs[^1]);
+            // Whole iterations only: ticks at integers, at most ~20 of them.
+            int every = Math.Max(1, (int)Math.Ceiling(right / 20));
+            var ticks = Enumerable.Range(0, (int)right + 1).Where(i => i % every == 0).Select(i => (double)i).ToArray();
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks, ticks.Select(t => t.ToString(CultureInfo.InvariantCulture)).ToArray());
             plot.Axes.SetLimits(-0.3, right + 0.3, low - pad, high + pad);
         }
         plot.Title(title);

@@ -227,7 +227,12 @@ public static class SearchCommand
 /// </summary>
 internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObserver
 {
-    private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    // Live display when standard error is a terminal, whatever standard output is (the result may go to a file).
+    private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(Console.Error),
+        Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Yes,
+    });
     private ProgressTask? _task;
     private int _planned;
 

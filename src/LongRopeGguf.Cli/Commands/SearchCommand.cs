@@ -209,7 +209,8 @@ public static class SearchCommand
         foreach (var s in outcome.Seeds) Candidate(s);
         w.WriteEndArray();
         w.WriteStartArray("best_per_iteration");
-        foreach (var i in outcome.Iterations) w.WriteNumberValue(double.IsFinite(i.Best.Fitness.Value) ? i.Best.Fitness.Value : double.MaxValue);
+        foreach (var i in outcome.Iterations)
+            if (double.IsFinite(i.Best.Fitness.Value)) w.WriteNumberValue(i.Best.Fitness.Value); else w.WriteNullValue();
         w.WriteEndArray();
         w.WriteString("factors_file", report.FactorsPath);
         w.WriteString("log", report.LogPath);

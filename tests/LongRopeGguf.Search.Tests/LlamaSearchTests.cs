@@ -150,6 +150,13 @@ public class LlamaSearchTests
         Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Su, 4, 512), plan.Space.FixedAttentionFactor);
         Assert.All(plan.Seeds, s => Assert.Equal(plan.Space.FixedAttentionFactor, s.AttentionFactor));
         Assert.Equal(5.0, SearchRunner.Plan(ok).Space.MaxFactor, 9); // 1.25 x s, as in the LongRoPE paper
+
+        // Piecewise: the largest factor is the scale; YaRN's seed is 1 below its ramp and s above it.
+        var piecewise = SearchRunner.Plan(ok with { Piecewise = true });
+        Assert.Equal(4.0, piecewise.Space.MaxFactor, 9);
+        var yarn = piecewise.Space.Quantize(piecewise.Seeds.Single(s => s.Name == "yarn").Factors, 1f);
+        Assert.True(piecewise.Space.IsValid(yarn));
+        Assert.True(yarn.Low > 0 && yarn.High < 32 && yarn.Low < yarn.High, $"bounds {yarn.Low}..{yarn.High}");
     }
 
     [Fact]

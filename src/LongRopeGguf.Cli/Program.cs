@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(ChatCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(SearchCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,284 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using LongRopeGguf.Evaluation;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.Search;
+using LongRopeGguf.Search.Evolution;
+using LongRopeGguf.Search.Llama;
+using Spectre.Console;
+
+namespace LongRopeGguf.Cli.Commands;
+
+/// <summary>
+/// `longrope search MODEL --target-length N [--set long|short] [--fitness ppl|passkey|mix] [--text FILE] ...`:
+/// LongRoPE's evolution search for per-dimension factors (and the attention factor), measured through llama.cpp.
+/// Writes factors.json (for `patch`), search.jsonl (re-running the same command resumes from it) and best-fitness.png.
+/// </summary>
+public static class SearchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var target = new Option<int>("--target-length", "-L") { Description = "Context length to search factors for (long set: above the model's original length; short set: at most it).", Required = true };
+        var set = new Option<string>("--set") { Description = "Which factor set to search: long (default) or short (short-context recovery at the original length; needs --init with the long set).", DefaultValueFactory = _ => "long" };
+        var fitness = new Option<string>("--fitness") { Description = "ppl (perplexity of --text windows), passkey (NLL of pass-key answers) or mix (weighted sum of both NLLs, default).", DefaultValueFactory = _ => "mix" };
+        var mixWeight = new Option<double>("--mix-weight") { Description = "Weight of the text NLL in mix; the pass-key NLL gets 1 - this.", DefaultValueFactory = _ => 0.5 };
+        var text = new Option<FileInfo?>("--text") { Description = "Text (UTF-8) for perplexity windows, and the default pass-key haystack." };
+        var windows = new Option<int>("--windows") { Description = "Perplexity windows of the target length, from the start of the text.", DefaultValueFactory = _ => 2 };
+        var prompts = new Option<int>("--passkey-prompts") { Description = "Pass-key prompts (needles at evenly spaced depths).", DefaultValueFactory = _ => 3 };
+        var haystack = new Option<string?>("--haystack") { Description = "Pass-key haystack: filler or a text file (default: --text)." };
+        var passkeySeed = new Option<int>("--passkey-seed") { Description = "Seed of the pass-key keys.", DefaultValueFactory = _ => 7001 };
+        var population = new Option<int>("--population") { Description = "Initial population.", DefaultValueFactory = _ => 64 };
+        var parents = new Option<int>("--parents") { Description = "Survivors per iteration.", DefaultValueFactory = _ => 32 };
+        var mutations = new Option<int>("--mutations") { Description = "Mutants per iteration.", DefaultValueFactory = _ => 16 };
+        var crossovers = new Option<int>("--crossovers") { Description = "Crossovers per iteration.", DefaultValueFactory = _ => 16 };
+        var iterations = new Option<int>("--iterations") { Description = "Iterations (a finished search re-run with more iterations goes on from its log).", DefaultValueFactory = _ => 40 };
+        var mutationProbability = new Option<double>("--mutation-probability") { Description = "Probability that a mutation changes a given gene.", DefaultValueFactory = _ => 0.3 };
+        var step = new Option<double>("--step") { Description = "Grid step of the factors.", DefaultValueFactory = _ => 0.01 };
+        var maxFactor = new Option<double?>("--max-factor") { Description = "Largest factor (default 1.25 x the scale; the scale with --piecewise)." };
+        var piecewise = new Option<bool>("--piecewise") { Description = "Two boundary genes: dimensions below the first stay at 1, from the second on at the scale; only those between are searched." };
+        var attn = new Option<string?>("--attn-factor") { Description = "Fix the attention factor instead of searching it: su, yarn, none or a number." };
+        var attnRange = new Option<string>("--attn-range") { Description = "Range of the searched attention factor, MIN:MAX.", DefaultValueFactory = _ => "1:2" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the search's random generator (same seed, same search).", DefaultValueFactory = _ => 42 };
+        var init = new Option<FileInfo?>("--init") { Description = "Factor file whose factors join the seeds (required for --set short: its long set is kept)." };
+        var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for llama.cpp (default: all cores)." };
+        var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
+        var gpuLayers = new Option<int>("--gpu-layers") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
+        var json = CommonOptions.Json();
+        var verbose = CommonOptions.Verbose();
+        var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
+        {
+            model, target, set, fitness, mixWeight, text, windows, prompts, haystack, passkeySeed, population, parents, mutations, crossovers,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, json, verbose,
+        };
+        cmd.SetAction((r, ct) => CliErrors.Run(() =>
+        {
+            string modelPath = r.GetValue(model)!.FullName;
+            int length = r.GetValue(target);
+            var which = r.GetValue(set)!.Trim().ToLowerInvariant() switch
+            {
+                "long" => SearchSet.Long,
+                "short" => SearchSet.Short,
+                var s => throw new CliException($"--set {s}: expected long or short"),
+            };
+            var (attnMin, attnMax) = ParseRange(r.GetValue(attnRange)!);
+            (AttentionFactorPolicy, float?)? fixedAttention = r.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
+            string outDir = r.GetValue(output)?.FullName ?? DefaultOutput(modelPath, which, length);
+            var request = new SearchRequest
+            {
+                ModelPath = modelPath,
+                Set = which,
+                Fitness = new FitnessSpec
+                {
+                    Kind = FitnessSpec.ParseKind(r.GetValue(fitness)!),
+                    MixWeight = r.GetValue(mixWeight),
+                    TargetLength = length,
+                    TextPath = r.GetValue(text)?.FullName,
+                    Windows = r.GetValue(windows),
+                    PassKeyPrompts = r.GetValue(prompts),
+                    Haystack = r.GetValue(haystack) is { } h && !h.Equals("filler", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(h) : r.GetValue(haystack),
+                    PassKeySeed = r.GetValue(passkeySeed),
+                },
+                Evolution = new EvolutionSettings
+                {
+                    Population = r.GetValue(population),
+                    Parents = r.GetValue(parents),
+                    Mutations = r.GetValue(mutations),
+                    Crossovers = r.GetValue(crossovers),
+                    Iterations = r.GetValue(iterations),
+                    MutationProbability = r.GetValue(mutationProbability),
+                    Seed = r.GetValue(seed),
+                },
+                Step = r.GetValue(step),
+                MaxFactor = r.GetValue(maxFactor),
+                Piecewise = r.GetValue(piecewise),
+                FixedAttention = fixedAttention,
+                AttentionMin = attnMin,
+                AttentionMax = attnMax,
+                InitPath = r.GetValue(init)?.FullName,
+                OutputDirectory = outDir,
+                Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
+            };
+            if (r.GetValue(verbose)) NativeLlama.LogSink = Console.Error;
+            var display = new SearchProgressDisplay(request);
+            SearchReport report;
+            try
+            {
+                report = display.Run(observer => SearchRunner.Run(request, observer, ct));
+            }
+            catch (LlamaFailureException e)
+            {
+                throw new CliException(e.Message, ExitCodes.RuntimeFailure);
+            }
+            if (r.GetValue(json)) WriteJson(report, Console.OpenStandardOutput());
+            else WriteText(report, Console.Out);
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    public static string DefaultOutput(string modelPath, SearchSet set, int length)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        string name = Path.GetFileName(modelPath);
+        string stem = name.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? name[..^5] : name;
+        return Path.Combine(dir, $"{stem}.search-{(set == SearchSet.Long ? "long" : "short")}-{length}");
+    }
+
+    private static (double Min, double Max) ParseRange(string text)
+    {
+        var parts = text.Split(':');
+        if (parts.Length == 2
+            && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double min)
+            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double max))
+            return (min, max);
+        throw new CliException($"--attn-range '{text}': expected MIN:MAX, e.g. 1:2");
+    }
+
+    private static string F(double v, string format = "G6") => v.ToString(format, CultureInfo.InvariantCulture);
+
+    public static void WriteText(SearchReport report, TextWriter o)
+    {
+        var outcome = report.Outcome;
+        var request = report.Request;
+        o.WriteLine($"search:        {(request.Set == SearchSet.Long ? "long" : "short")} set of {Path.GetFileName(request.ModelPath)} at {request.Fitness.TargetLength} tokens (scale {F(report.Scale, "0.###")}), fitness {request.Fitness.Name}: {request.Fitness.Unit}");
+        o.WriteLine($"space:         {report.Space.Dimensions} factors in [1, {F(report.Space.MaxFactor, "0.###")}] step {F(report.Space.Step)}{(report.Space.Piecewise ? ", piecewise" : "")}, attention factor "
+            + (report.Space.Attention is { } a ? $"searched in [{F(a.Min)}, {F(a.Max)}]" : $"fixed at {F(report.Space.FixedAttentionFactor)}"));
+        o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.Iterations.Length - 1} iterations");
+        if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
+        o.WriteLine("seeds:");
+        foreach (var s in outcome.Seeds)
+            o.WriteLine($"  {s.SeedName,-6} fitness {F(s.Fitness.Value),-10} attn {F(s.Candidate.AttentionFactor, "0.###")}  {Components(s)}");
+        var best = outcome.Best;
+        o.WriteLine($"best:          fitness {F(best.Fitness.Value)} ({best.Describe()}, iteration {best.Iteration}), {Components(best)}");
+        o.WriteLine($"               {(best.Fitness.Value < outcome.BestSeed.Fitness.Value ? "better" : "no better")} than the best seed ({outcome.BestSeed.SeedName}, {F(outcome.BestSeed.Fitness.Value)})");
+        o.WriteLine($"attn_factor:   {F(best.Candidate.AttentionFactor, "0.###")}");
+        o.WriteLine($"factors:       {string.Join(" ", best.Candidate.Factors.Select(f => F(f, "0.##")))}");
+        o.WriteLine("best per iteration: " + string.Join(" ", outcome.Iterations.Select(i => F(i.Best.Fitness.Value, "G5"))));
+        o.WriteLine($"factor file:   {report.FactorsPath}");
+        o.WriteLine($"log:           {report.LogPath} (run the same command again to resume or extend)");
+        o.WriteLine($"chart:         {report.ChartPath}");
+    }
+
+    private static string Components(EvaluatedCandidate c) =>
+        string.Join(", ", c.Fitness.Components.Select(kv => $"{kv.Key} {F(kv.Value, "G4")}"));
+
+    public static void WriteJson(SearchReport report, Stream output)
+    {
+        var outcome = report.Outcome;
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        void Candidate(EvaluatedCandidate c)
+        {
+            w.WriteStartObject();
+            if (c.SeedName is not null) w.WriteString("seed", c.SeedName);
+            w.WriteNumber("serial", c.Serial);
+            w.WriteNumber("iteration", c.Iteration);
+            w.WriteString("origin", c.Origin.ToString().ToLowerInvariant());
+            Number("fitness", c.Fitness.Value);
+            w.WriteStartObject("components");
+            foreach (var (k, v) in c.Fitness.Components) Number(k, v);
+            w.WriteEndObject();
+            w.WriteNumber("attn_factor", c.Candidate.AttentionFactor);
+            w.WriteStartArray("factors");
+            foreach (float f in c.Candidate.Factors) w.WriteNumberValue(f);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        void Number(string name, double v)
+        {
+            if (double.IsFinite(v)) w.WriteNumber(name, v); else w.WriteString(name, v.ToString(CultureInfo.InvariantCulture));
+        }
+        w.WriteStartObject();
+        w.WriteString("model", report.Request.ModelPath);
+        w.WriteString("set", report.Request.Set == SearchSet.Long ? "long" : "short");
+        w.WriteNumber("target_length", report.Request.Fitness.TargetLength);
+        w.WriteNumber("original_context_length", report.OriginalContextLength);
+        w.WriteString("fitness", report.Request.Fitness.Name);
+        w.WriteString("fitness_unit", report.Request.Fitness.Unit);
+        w.WriteNumber("candidates", outcome.All.Length);
+        w.WriteNumber("evaluated_now", outcome.NewEvaluations);
+        w.WriteNumber("iterations", outcome.Iterations.Length - 1);
+        if (outcome.CandidatesPerMinute is { } rate) w.WriteNumber("candidates_per_minute", Math.Round(rate, 2));
+        w.WriteNumber("attn_factor", outcome.Best.Candidate.AttentionFactor);
+        w.WritePropertyName("best");
+        Candidate(outcome.Best);
+        w.WriteStartArray("seeds");
+        foreach (var s in outcome.Seeds) Candidate(s);
+        w.WriteEndArray();
+        w.WriteStartArray("best_per_iteration");
+        foreach (var i in outcome.Iterations)
+            if (double.IsFinite(i.Best.Fitness.Value)) w.WriteNumberValue(i.Best.Fitness.Value); else w.WriteNullValue();
+        w.WriteEndArray();
+        w.WriteString("factors_file", report.FactorsPath);
+        w.WriteString("log", report.LogPath);
+        w.WriteString("chart", report.ChartPath);
+        w.WriteEndObject();
+        w.Flush();
+        output.WriteByte((byte)'\n');
+        output.Flush();
+    }
+}
+
+/// <summary>
+/// Progress on standard error: a live line (iteration, best fitness, candidates/minute, ETA) on a terminal, one line
+/// per iteration otherwise (logs, CI). Standard output stays for the result.
+/// </summary>
+internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObserver
+{
+    // Live display when standard error is a terminal, whatever standard output is (the result may go to a file).
+    private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(Console.Error),
+        Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Yes,
+    });
+    private ProgressTask? _task;
+    private int _planned;
+
+    public SearchReport Run(Func<ISearchObserver, SearchReport> search)
+    {
+        if (!_console.Profile.Capabilities.Interactive || Console.IsErrorRedirected)
+            return search(this);
+        SearchReport? report = null;
+        _console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                _task = ctx.AddTask("starting", maxValue: 1);
+                report = search(this);
+                _task.Value = _task.MaxValue;
+            });
+        return report!;
+    }
+
+    public void OnStart(int plannedCandidates, bool resumed)
+    {
+        _planned = plannedCandidates;
+        if (_task is not null) _task.MaxValue = plannedCandidates;
+        else _console.WriteLine($"search: up to {plannedCandidates} candidates{(resumed ? ", resuming from the log" : "")}");
+    }
+
+    public void OnCandidate(EvaluatedCandidate candidate, SearchProgress p)
+    {
+        if (_task is null) return;
+        _task.Value = p.Candidates;
+        _task.Description = Markup.Escape(Describe(p));
+    }
+
+    public void OnIteration(IterationSummary summary, SearchProgress p)
+    {
+        if (_task is not null) { _task.Description = Markup.Escape(Describe(p)); return; }
+        _console.WriteLine(Describe(p) + $" ({p.Candidates}/{_planned} candidates)");
+    }
+
+    private string Describe(SearchProgress p)
+    {
+        string best = p.Best is { } b ? b.Fitness.Value.ToString("G5", CultureInfo.InvariantCulture) : "-";
+        string rate = p.CandidatesPerMinute is { } r ? r.ToString("0.0", CultureInfo.InvariantCulture) + "/min" : "-/min";
+        string eta = p.Eta is { } e ? $"ETA {(int)e.TotalHours}:{e.Minutes:00}:{e.Seconds:00}" : "ETA -";
+        return $"iteration {p.Iteration}/{p.Iterations}  best {best} ({request.Fitness.Name})  {rate}  {eta}";
+    }
+}

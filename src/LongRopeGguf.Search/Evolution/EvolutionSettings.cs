@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace LongRopeGguf.Search.Evolution;
+
+/// <summary>
+/// Sizes and rates of the evolution search. The defaults are those of microsoft/LongRoPE's dim_mono search
+/// (evolution/default_hyper_params): population 64, 32 parents, 16 mutations and 16 crossovers per iteration, 40
+/// iterations, each dimension mutated with probability 0.3, up to 20 tries to find a valid new crossover.
+/// </summary>
+public sealed record EvolutionSettings
+{
+    /// <summary>Size of the initial population (seeds plus their mutations).</summary>
+    public int Population { get; init; } = 64;
+
+    /// <summary>How many of the best candidates survive each iteration and breed.</summary>
+    public int Parents { get; init; } = 32;
+
+    /// <summary>New candidates by mutation per iteration.</summary>
+    public int Mutations { get; init; } = 16;
+
+    /// <summary>New candidates by crossover per iteration.</summary>
+    public int Crossovers { get; init; } = 16;
+
+    public int Iterations { get; init; } = 40;
+
+    /// <summary>Probability that a mutation changes a given gene.</summary>
+    public double MutationProbability { get; init; } = 0.3;
+
+    /// <summary>Standard deviation of an attention-gene mutation, in attention-factor units.</summary>
+    public double AttentionMutationSigma { get; init; } = 0.05;
+
+    /// <summary>Standard deviation of a piecewise-boundary mutation, in dimensions (LongRoPE's dim_piece_mono uses 2).</summary>
+    public double BoundaryMutationSigma { get; init; } = 2.0;
+
+    /// <summary>Tries to find a crossover child that is valid and new before mutating the first parent instead.</summary>
+    public int MaxCrossoverTries { get; init; } = 20;
+
+    /// <summary>Tries to find a mutation that is new before giving up on that child.</summary>
+    public int MaxMutationTries { get; init; } = 200;
+
+    /// <summary>Seed of the random generator: the same seed, space, seeds and fitness give the same search.</summary>
+    public int Seed { get; init; } = 42;
+
+    public void Validate()
+    {
+        if (Population < 1) throw new ArgumentException($"population {Population}: must be at least 1");
+        if (Parents < 1) throw new ArgumentException($"parents {Parents}: must be at least 1");
+        if (Parents > Population) throw new ArgumentException($"parents {Parents}: must not exceed the population {Population}");
+        if (Mutations < 0) throw new ArgumentException($"mutations {Mutations}: must be 0 or more");
+        if (Crossovers < 0) throw new ArgumentException($"crossovers {Crossovers}: must be 0 or more");
+        if (Iterations < 0) throw new ArgumentException($"iterations {Iterations}: must be 0 or more");
+        if (!(MutationProbability > 0 && MutationProbability <= 1))
+            throw new ArgumentException($"mutation probability {MutationProbability.ToString(CultureInfo.InvariantCulture)}: must be in (0, 1]");
+        if (!(AttentionMutationSigma > 0) || !(BoundaryMutationSigma > 0)) throw new ArgumentException("mutation standard deviations must be > 0");
+        if (MaxCrossoverTries < 1 || MaxMutationTries < 1) throw new ArgumentException("tries must be at least 1");
+    }
+}

@@ -1,0 +1,328 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LongRopeGguf.Search.Evolution;
+
+/// <summary>The search log cannot be used: one line saying which file, which line and what is wrong.</summary>
+public sealed class SearchLogException(string message) : InvalidOperationException(message);
+
+/// <summary>A candidate's fitness as the log recorded it.</summary>
+public sealed record LoggedFitness(int Serial, FitnessResult Fitness, double Seconds);
+
+/// <summary>
+/// The search log: JSON Lines, one object a line. The first line is the header, whose "search" object holds everything
+/// that decides the search (space, settings but the iteration count, seeds, fitness); then one "candidate" line per
+/// evaluated candidate, one "iteration" line per finished iteration, and a "done" line at the end.
+/// <para>
+/// Resuming is a replay: the search runs again from its seed, and every candidate the log holds takes its fitness from
+/// the log instead of being evaluated. Because the generator and the fitness values are the same, the replay makes
+/// exactly the same choices and goes on, past the end of the log, as the interrupted run would have. A log whose header
+/// differs (another model, text, space...) is refused; a different iteration count is allowed, to extend a search.
+/// A last line cut short by an interruption is dropped.
+/// </para>
+/// </summary>
+public sealed class SearchLog : IDisposable
+{
+    public const string Format = "longrope-search-log";
+    public const int Version = 1;
+
+    private readonly FileStream _stream;
+    private readonly Dictionary<string, LoggedFitness> _cache;
+    private readonly HashSet<int> _iterations;
+
+    private SearchLog(string path, FileStream stream, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations, bool resumed, bool done)
+    {
+        Path = path;
+        _stream = stream;
+        _cache = cache;
+        _iterations = iterations;
+        Resumed = resumed;
+        WasDone = done;
+    }
+
+    public string Path { get; }
+
+    /// <summary>Whether the log held an earlier run of the same search.</summary>
+    public bool Resumed { get; }
+
+    /// <summary>Whether that earlier run had finished.</summary>
+    public bool WasDone { get; }
+
+    /// <summary>Evaluated candidates by genome key.</summary>
+    public IReadOnlyDictionary<string, LoggedFitness> Cache => _cache;
+
+    public int CandidateCount => _cache.Count;
+
+    /// <summary>
+    /// Opens the log at <paramref name="path"/> for the search described by <paramref name="search"/>: creates it with a
+    /// header, or reads what an earlier run of the same search wrote. The file stays locked while open.
+    /// </summary>
+    public static SearchLog Open(string path, JsonObject search)
+    {
+        string searchText = search.ToJsonString();
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new SearchLogException($"{path}: cannot open the search log ({e.Message.ReplaceLineEndings(" ").Trim()}); is another search writing to it?");
+        }
+        try
+        {
+            var cache = new Dictionary<string, LoggedFitness>(StringComparer.Ordinal);
+            var iterations = new HashSet<int>();
+            if (stream.Length == 0)
+            {
+                var header = new JsonObject
+                {
+                    ["type"] = "header",
+                    ["format"] = Format,
+                    ["version"] = Version,
+                    ["created"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                    ["search"] = JsonNode.Parse(searchText),
+                };
+                var log = new SearchLog(path, stream, cache, iterations, resumed: false, done: false);
+                log.WriteLine(header);
+                return log;
+            }
+            bool done = Read(path, stream, searchText, cache, iterations);
+            return new SearchLog(path, stream, cache, iterations, resumed: true, done);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads an existing log, checks its header, fills the cache and leaves the stream at the end of the last
+    /// complete line (cutting off a partial one).</summary>
+    private static bool Read(string path, FileStream stream, string searchText, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations)
+    {
+        stream.Position = 0;
+        var reader = new LineReader(stream);
+        long goodEnd = 0;
+        int lineNumber = 0;
+        bool done = false, sawHeader = false;
+        while (reader.ReadLine(out string? line, out long end, out bool complete))
+        {
+            lineNumber++;
+            if (complete && string.IsNullOrWhiteSpace(line)) { goodEnd = end; continue; }
+            JsonObject? obj = null;
+            try { obj = JsonNode.Parse(line!) as JsonObject; }
+            catch (JsonException) when (!complete) { }
+            catch (JsonException e)
+            {
+                throw new SearchLogException($"{path}: line {lineNumber} is not valid JSON ({e.Message.ReplaceLineEndings(" ").Trim()})");
+            }
+            if (obj is null)
+            {
+                if (!complete) break; // an interrupted last write: dropped below
+                throw new SearchLogException($"{path}: line {lineNumber} is not a JSON object");
+            }
+            if (!complete) break; // parseable but without its newline: also dropped, to be written again
+            string? type = obj["type"]?.GetValue<string>();
+            if (!sawHeader)
+            {
+                sawHeader = true;
+                if (type != "header" || obj["format"]?.GetValue<string>() != Format)
+                    throw new SearchLogException($"{path}: line {lineNumber} is not a {Format} header; not a search log (choose another --out)");
+                int version = obj["version"]?.GetValue<int>() ?? 0;
+                if (version != Version)
+                    throw new SearchLogException($"{path}: search log version {version}; this tool reads version {Version}");
+                if (obj["search"] is not JsonObject logged)
+                    throw new SearchLogException($"{path}: line 1: the header has no \"search\" object");
+                if (logged.ToJsonString() != searchText)
+                    throw new SearchLogException($"{path}: written by a different search ({FirstDifference(logged, JsonNode.Parse(searchText)!.AsObject())}); resume only with the same settings, or choose another --out");
+            }
+            else
+            {
+                try
+                {
+                    switch (type)
+                    {
+                        case "candidate":
+                            var key = obj["key"]!.GetValue<string>();
+                            cache[key] = new LoggedFitness(
+                                obj["serial"]!.GetValue<int>(),
+                                ReadFitness(obj),
+                                obj["seconds"]?.GetValue<double>() ?? 0);
+                            break;
+                        case "iteration":
+                            iterations.Add(obj["iteration"]!.GetValue<int>());
+                            break;
+                        case "done":
+                            done = true;
+                            break;
+                        default:
+                            throw new SearchLogException($"{path}: line {lineNumber}: unknown entry type '{type}'");
+                    }
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException && e is not SearchLogException)
+                {
+                    throw new SearchLogException($"{path}: line {lineNumber}: malformed {type} entry ({e.Message.ReplaceLineEndings(" ").Trim()})");
+                }
+            }
+            goodEnd = end;
+        }
+        if (!sawHeader)
+            throw new SearchLogException($"{path}: no complete header line; delete the file or choose another --out");
+        stream.SetLength(goodEnd);
+        stream.Position = goodEnd;
+        return done;
+    }
+
+    private static FitnessResult ReadFitness(JsonObject obj)
+    {
+        // Non-finite values cannot be JSON numbers: they are written as strings ("Infinity", "NaN").
+        double value = ReadDouble(obj["fitness"]);
+        var components = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
+        if (obj["components"] is JsonObject c)
+            foreach (var (name, node) in c) components[name] = ReadDouble(node);
+        return new FitnessResult(value, components.ToImmutable());
+    }
+
+    private static double ReadDouble(JsonNode? node) => node switch
+    {
+        null => double.NaN,
+        JsonValue v when v.TryGetValue(out double d) => d,
+        JsonValue v when v.TryGetValue(out string? s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture),
+        _ => throw new FormatException($"expected a number, got {node.ToJsonString()}"),
+    };
+
+    private static JsonNode WriteDouble(double d) =>
+        double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture));
+
+    private static string FirstDifference(JsonObject logged, JsonObject now)
+    {
+        foreach (var (name, value) in now)
+        {
+            if (!logged.TryGetPropertyValue(name, out var old)) return $"'{name}' is new";
+            if (old?.ToJsonString() != value?.ToJsonString())
+            {
+                string Short(JsonNode? n) { var s = n?.ToJsonString() ?? "null"; return s.Length > 80 ? s[..77] + "..." : s; }
+                return $"'{name}' was {Short(old)}, now {Short(value)}";
+            }
+        }
+        foreach (var (name, _) in logged)
+            if (!now.ContainsKey(name)) return $"'{name}' is gone";
+        return "the key order differs";
+    }
+
+    /// <summary>Whether a summary line for iteration <paramref name="iteration"/> is already in the log.</summary>
+    public bool HasIteration(int iteration) => _iterations.Contains(iteration);
+
+    public void AppendCandidate(EvaluatedCandidate c)
+    {
+        var factors = new JsonArray();
+        foreach (float f in c.Candidate.Factors) factors.Add(JsonValue.Create(f));
+        var parents = new JsonArray();
+        foreach (int p in c.Parents) parents.Add(JsonValue.Create(p));
+        var components = new JsonObject();
+        foreach (var (name, value) in c.Fitness.Components) components[name] = WriteDouble(value);
+        var obj = new JsonObject
+        {
+            ["type"] = "candidate",
+            ["serial"] = c.Serial,
+            ["iteration"] = c.Iteration,
+            ["origin"] = c.Origin.ToString().ToLowerInvariant(),
+            ["seed"] = c.SeedName,
+            ["parents"] = parents,
+            ["key"] = c.Genome.Key,
+            ["factors"] = factors,
+            ["attn_factor"] = c.Candidate.AttentionFactor,
+            ["fitness"] = WriteDouble(c.Fitness.Value),
+            ["components"] = components,
+            ["seconds"] = Math.Round(c.Seconds, 4),
+        };
+        WriteLine(obj);
+        _cache[c.Genome.Key] = new LoggedFitness(c.Serial, c.Fitness, c.Seconds);
+    }
+
+    public void AppendIteration(IterationSummary s)
+    {
+        WriteLine(new JsonObject
+        {
+            ["type"] = "iteration",
+            ["iteration"] = s.Iteration,
+            ["best_fitness"] = WriteDouble(s.Best.Fitness.Value),
+            ["best_serial"] = s.Best.Serial,
+            ["best_key"] = s.Best.Genome.Key,
+            ["best_attn_factor"] = s.Best.Candidate.AttentionFactor,
+            ["candidates"] = s.Candidates,
+            ["evaluation_seconds"] = Math.Round(s.EvaluationSeconds, 3),
+            ["candidates_per_minute"] = s.EvaluationSeconds > 0 ? Math.Round(s.Candidates * 60 / s.EvaluationSeconds, 2) : null,
+        });
+        _iterations.Add(s.Iteration);
+    }
+
+    public void AppendDone(EvaluatedCandidate best, int iterations)
+    {
+        WriteLine(new JsonObject
+        {
+            ["type"] = "done",
+            ["iterations"] = iterations,
+            ["best_fitness"] = WriteDouble(best.Fitness.Value),
+            ["best_serial"] = best.Serial,
+            ["best_key"] = best.Genome.Key,
+        });
+    }
+
+    private void WriteLine(JsonObject obj)
+    {
+        // One write per line, flushed to the file: an interruption loses at most the line being written.
+        byte[] bytes = Encoding.UTF8.GetBytes(obj.ToJsonString() + "\n");
+        _stream.Write(bytes);
+        _stream.Flush(flushToDisk: false);
+    }
+
+    public void Dispose() => _stream.Dispose();
+
+    /// <summary>Reads UTF-8 lines with the byte offset where each ends, without buffering past what it returns.</summary>
+    private sealed class LineReader(Stream stream)
+    {
+        private readonly byte[] _buffer = new byte[64 * 1024];
+        private int _start, _count;
+        private long _consumed;
+
+        public bool ReadLine(out string? line, out long end, out bool complete)
+        {
+            var bytes = new List<byte>();
+            while (true)
+            {
+                if (_start == _count)
+                {
+                    _count = stream.Read(_buffer, 0, _buffer.Length);
+                    _start = 0;
+                    if (_count == 0)
+                    {
+                        line = bytes.Count == 0 ? null : Encoding.UTF8.GetString(bytes.ToArray());
+                        end = _consumed;
+                        complete = false;
+                        return bytes.Count > 0;
+                    }
+                }
+                int nl = Array.IndexOf(_buffer, (byte)'\n', _start, _count - _start);
+                if (nl < 0)
+                {
+                    bytes.AddRange(new ArraySegment<byte>(_buffer, _start, _count - _start));
+                    _consumed += _count - _start;
+                    _start = _count;
+                    continue;
+                }
+                bytes.AddRange(new ArraySegment<byte>(_buffer, _start, nl - _start));
+                _consumed += nl - _start + 1;
+                _start = nl + 1;
+                line = Encoding.UTF8.GetString(bytes.ToArray());
+                end = _consumed;
+                complete = true;
+                return true;
+            }
+        }
+    }
+}

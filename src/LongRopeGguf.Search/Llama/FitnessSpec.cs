@@ -1,0 +1,92 @@
+using System.Globalization;
+
+namespace LongRopeGguf.Search.Llama;
+
+/// <summary>Which LongRoPE set a search fills: long (contexts beyond the original length) or short (up to it).</summary>
+public enum SearchSet
+{
+    Long,
+    Short,
+}
+
+/// <summary>What the fitness measures.</summary>
+public enum FitnessKind
+{
+    /// <summary>Perplexity of text windows at the target length (lower is better).</summary>
+    Perplexity,
+
+    /// <summary>Mean negative log-likelihood (nats per token) of pass-key answers after prompts of the target length.</summary>
+    PassKey,
+
+    /// <summary>A weighted sum of the text's mean NLL (ln perplexity) and the pass-key answer NLL.</summary>
+    Mix,
+}
+
+/// <summary>
+/// How candidates are scored through llama.cpp. Everything here goes into the search log header, so that a search
+/// only resumes with the same measurement.
+/// </summary>
+public sealed record FitnessSpec
+{
+    public FitnessKind Kind { get; init; } = FitnessKind.Mix;
+
+    /// <summary>Weight of the text NLL in <see cref="FitnessKind.Mix"/>; the pass-key NLL gets 1 - this.</summary>
+    public double MixWeight { get; init; } = 0.5;
+
+    /// <summary>Context length the candidates are measured at (the context llama.cpp is given).</summary>
+    public int TargetLength { get; init; }
+
+    /// <summary>Text for perplexity windows and the pass-key haystack (UTF-8; whitespace runs collapse to a space).</summary>
+    public string? TextPath { get; init; }
+
+    /// <summary>Perplexity windows of <see cref="TargetLength"/> tokens, taken from the start of the text.</summary>
+    public int Windows { get; init; } = 2;
+
+    /// <summary>Pass-key prompts, their needles at evenly spaced depths ((i + 0.5) / n).</summary>
+    public int PassKeyPrompts { get; init; } = 3;
+
+    /// <summary>Haystack of the pass-key prompts: "filler" or a file; null = the text.</summary>
+    public string? Haystack { get; init; }
+
+    /// <summary>Seed of the pass-key keys (evaluations on held-out prompts should use another).</summary>
+    public int PassKeySeed { get; init; } = 7001;
+
+    public bool UsesText => Kind != FitnessKind.PassKey;
+
+    public bool UsesPassKey => Kind != FitnessKind.Perplexity;
+
+    public string Name => Kind switch
+    {
+        FitnessKind.Perplexity => "ppl",
+        FitnessKind.PassKey => "passkey",
+        _ => "mix",
+    };
+
+    public static FitnessKind ParseKind(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "ppl" or "perplexity" => FitnessKind.Perplexity,
+        "passkey" or "pass-key" => FitnessKind.PassKey,
+        "mix" => FitnessKind.Mix,
+        _ => throw new ArgumentException($"fitness '{text}': expected ppl, passkey or mix"),
+    };
+
+    /// <summary>What a fitness value means, for display.</summary>
+    public string Unit => Kind switch
+    {
+        FitnessKind.Perplexity => "perplexity",
+        FitnessKind.PassKey => "pass-key answer NLL (nats/token)",
+        _ => $"{MixWeight.ToString("0.###", CultureInfo.InvariantCulture)} x ln ppl + {(1 - MixWeight).ToString("0.###", CultureInfo.InvariantCulture)} x pass-key NLL",
+    };
+
+    public void Validate()
+    {
+        if (TargetLength < 2) throw new ArgumentException($"--target-length {TargetLength}: must be at least 2 tokens");
+        if (UsesText && TextPath is null)
+            throw new ArgumentException($"fitness {Name} measures perplexity on a text: give it with --text FILE");
+        if (UsesText && Windows < 1) throw new ArgumentException($"--windows {Windows}: must be at least 1");
+        if (UsesPassKey && PassKeyPrompts < 1) throw new ArgumentException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
+        if (UsesPassKey && Haystack is null && TextPath is null)
+            throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
+        if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
+    }
+}

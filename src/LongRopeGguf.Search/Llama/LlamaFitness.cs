@@ -1,0 +1,155 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using LongRopeGguf.Evaluation;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Perplexity;
+using LongRopeGguf.Evaluation.Prompts;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.Search.Evolution;
+
+namespace LongRopeGguf.Search.Llama;
+
+/// <summary>
+/// Fitness measured through llama.cpp on the real model: the candidate's factors and attention factor are written into
+/// the <see cref="WorkingCopy"/> in place, the model is loaded again, and a context of the target length scores the
+/// text windows (perplexity) and/or the pass-key prompts (NLL of the answer tokens, teacher-forced). Texts and prompts
+/// are tokenized once, up front.
+/// </summary>
+public sealed class LlamaFitness : IFitnessFunction
+{
+    private readonly WorkingCopy _copy;
+    private readonly FitnessSpec _spec;
+    private readonly EngineOptions _engine;
+    private readonly Func<Candidate, FactorSet> _setOf;
+    private readonly string _expectedSet;
+    private readonly string _modelPath;
+    private readonly long _modelBytes;
+    private readonly int[] _textTokens;
+    private readonly string? _textHash;
+    private readonly IReadOnlyList<PassKeyPrompt> _prompts;
+    private readonly string? _haystackName;
+    private readonly string? _haystackHash;
+    private readonly RopeMode _mode;
+
+    /// <param name="copy">The patched working copy (already holding some factor set of the right shape).</param>
+    /// <param name="modelPath">The model the copy was made from (named in the log header).</param>
+    /// <param name="setOf">The full factor set to write for a candidate.</param>
+    /// <param name="set">The set the candidates fill; the context must make llama.cpp use it.</param>
+    public LlamaFitness(WorkingCopy copy, string modelPath, FitnessSpec spec, EngineOptions engine, Func<Candidate, FactorSet> setOf, SearchSet set)
+    {
+        spec.Validate();
+        _copy = copy;
+        _spec = spec;
+        _engine = engine;
+        _setOf = setOf;
+        _expectedSet = set == SearchSet.Long ? "long" : "short";
+        _modelPath = System.IO.Path.GetFullPath(modelPath);
+        _modelBytes = new FileInfo(modelPath).Length;
+        _mode = new RopeMode("candidate", RopeModeKind.Patched, copy.Path);
+
+        using var model = EvalModel.Load(copy.Path, engine);
+        _textTokens = [];
+        if (spec.UsesText)
+        {
+            var text = Haystack.FromFile(spec.TextPath!);
+            string normalized = text.Take(text.AvailableChars);
+            _textHash = Hash(normalized);
+            _textTokens = model.Tokenize(normalized, addBos: false);
+            int available = PerplexityScorer.WindowsAvailable(_textTokens.Length, spec.TargetLength);
+            if (available < spec.Windows)
+                throw new EvalInputException($"--text {spec.TextPath}: {_textTokens.Length} tokens give {available} window(s) of {spec.TargetLength} tokens; {spec.Windows} asked (--windows)");
+        }
+        _prompts = [];
+        if (spec.UsesPassKey)
+        {
+            var haystack = Haystack.Parse(spec.Haystack ?? spec.TextPath!);
+            _haystackName = haystack.IsFiller ? "filler" : haystack.SourcePath;
+            var builder = new PassKeyPromptBuilder(model, haystack, NeedleSpec.PassKey);
+            // Room for the answer (5 digits) and a few tokens of slack inside the target-length context.
+            int promptTokens = spec.TargetLength - 8;
+            var prompts = new List<PassKeyPrompt>();
+            for (int i = 0; i < spec.PassKeyPrompts; i++)
+            {
+                double depth = (i + 0.5) / spec.PassKeyPrompts;
+                prompts.Add(builder.Build(promptTokens, depth, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, i, 0)));
+            }
+            _prompts = prompts;
+            _haystackHash = haystack.IsFiller ? null : Hash(haystack.Take(Math.Min(haystack.AvailableChars, prompts.Max(p => p.HaystackChars))));
+        }
+    }
+
+    /// <summary>The pass-key prompts the fitness uses (their keys and depths), for reports.</summary>
+    public IReadOnlyList<PassKeyPrompt> Prompts => _prompts;
+
+    public int TextTokens => _textTokens.Length;
+
+    public JsonObject Describe()
+    {
+        var o = new JsonObject
+        {
+            ["kind"] = _spec.Name,
+            ["model"] = _modelPath,
+            ["model_bytes"] = _modelBytes,
+            ["set"] = _expectedSet,
+            ["target_length"] = _spec.TargetLength,
+            ["batch_size"] = _engine.BatchSize,
+        };
+        if (_spec.Kind == FitnessKind.Mix) o["mix_weight"] = _spec.MixWeight;
+        if (_spec.UsesText)
+            o["text"] = new JsonObject { ["path"] = System.IO.Path.GetFullPath(_spec.TextPath!), ["sha256"] = _textHash, ["windows"] = _spec.Windows };
+        if (_spec.UsesPassKey)
+            o["passkey"] = new JsonObject
+            {
+                ["prompts"] = _spec.PassKeyPrompts,
+                ["seed"] = _spec.PassKeySeed,
+                ["haystack"] = _haystackName,
+                ["haystack_sha256"] = _haystackHash,
+            };
+        return o;
+    }
+
+    public FitnessResult Evaluate(Candidate candidate, CancellationToken cancellationToken)
+    {
+        _copy.Apply(_setOf(candidate));
+        using var model = EvalModel.Load(_copy.Path, _engine);
+        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength);
+        if (context.FactorSet != _expectedSet)
+            throw new EvalInputException($"a {context.ContextSize}-token context runs {_copy.Path} on its {context.FactorSet} factor set, not the {_expectedSet} set being searched (llama.cpp rounds contexts up to a multiple of 256; original length {model.Info.OriginalContextLength})");
+        var scorer = new PerplexityScorer(context);
+        var components = new List<(string, double)>();
+        double textNll = double.NaN, passKeyNll = double.NaN;
+        if (_spec.UsesText)
+        {
+            var r = scorer.Score(_textTokens, _spec.TargetLength, _spec.Windows, cancellationToken);
+            textNll = r.MeanNll;
+            components.Add(("ppl", r.Perplexity));
+            components.Add(("text_nll", r.MeanNll));
+        }
+        if (_spec.UsesPassKey)
+        {
+            double sum = 0;
+            int right = 0;
+            foreach (var prompt in _prompts)
+            {
+                var a = scorer.AnswerNll(prompt, 0, cancellationToken);
+                sum += a.MeanNll;
+                if (a.GreedyMatches) right++;
+            }
+            passKeyNll = sum / _prompts.Count;
+            components.Add(("passkey_nll", passKeyNll));
+            components.Add(("passkey_greedy", (double)right / _prompts.Count));
+        }
+        double value = _spec.Kind switch
+        {
+            FitnessKind.Perplexity => Math.Exp(textNll),
+            FitnessKind.PassKey => passKeyNll,
+            _ => _spec.MixWeight * textNll + (1 - _spec.MixWeight) * passKeyNll,
+        };
+        // A candidate that breaks the model (NaN logits) is the worst, not an error: the search moves on.
+        if (double.IsNaN(value)) value = double.PositiveInfinity;
+        return FitnessResult.Of(value, [.. components]);
+    }
+
+    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
+}

@@ -1,0 +1,32 @@
+using LongRopeGguf.LongRope;
+
+namespace LongRopeGguf.Search.Llama;
+
+/// <summary>
+/// The one patched copy of the model that every candidate is measured on: written once with the first factor set
+/// (a full patch), then each candidate's factors and attention factor are written into it in place
+/// (<see cref="LongRopePatcher.UpdateInPlace"/>: a few hundred bytes, milliseconds whatever the model size) before the
+/// model is loaded again (mmap makes that cheap). The model is never copied per candidate. Deleted on dispose.
+/// </summary>
+public sealed class WorkingCopy : IDisposable
+{
+    private WorkingCopy(string path) => Path = path;
+
+    public string Path { get; }
+
+    /// <summary>Patches <paramref name="modelPath"/> with <paramref name="initial"/> into <paramref name="path"/>.</summary>
+    public static WorkingCopy Create(string modelPath, string path, FactorSet initial, CancellationToken ct = default)
+    {
+        if (File.Exists(path)) File.Delete(path); // a leftover of an interrupted run: rebuilt from the model
+        LongRopePatcher.Patch(modelPath, initial, path, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
+        return new WorkingCopy(path);
+    }
+
+    /// <summary>Writes a candidate's set into the copy.</summary>
+    public void Apply(FactorSet set) => LongRopePatcher.UpdateInPlace(Path, set);
+
+    public void Dispose()
+    {
+        try { File.Delete(Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Globalization;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.LongRope.Formats;
+using LongRopeGguf.Search.Evolution;
+using LongRopeGguf.Search.Llama;
+
+namespace LongRopeGguf.Search;
+
+/// <summary>What a search run produced.</summary>
+/// <param name="Factors">The factor set written to <paramref name="FactorsPath"/> (best candidate).</param>
+/// <param name="Space">The space searched.</param>
+/// <param name="Outcome">Every candidate, the seeds and the per-iteration bests.</param>
+public sealed record SearchReport(
+    SearchRequest Request,
+    int OriginalContextLength,
+    SearchSpace Space,
+    SearchOutcome Outcome,
+    FactorSet Factors,
+    string FactorsPath,
+    string LogPath,
+    string ChartPath,
+    IReadOnlyList<string> SeedNames)
+{
+    public double Scale => (double)Request.Fitness.TargetLength / OriginalContextLength;
+}
+
+/// <summary>
+/// Runs `longrope search`: checks the request against the model, makes the seeds (PI, NTK and YaRN for the target scale,
+/// or ones for the short set, plus an optional factor file), patches one working copy, and runs the evolution search
+/// with the llama.cpp fitness, logging to a JSONL file that a later run with the same arguments resumes.
+/// </summary>
+public static class SearchRunner
+{
+    public const string FactorsFile = "factors.json";
+    public const string LogFile = "search.jsonl";
+    public const string ChartFile = "best-fitness.png";
+    public const string WorkingFile = ".working-copy.gguf";
+    public const string LockFile = ".search.lock";
+
+    public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
+    {
+        var plan = Plan(request);
+        Directory.CreateDirectory(request.OutputDirectory);
+        using var folderLock = LockFolder(request.OutputDirectory);
+        string logPath = Path.Combine(request.OutputDirectory, LogFile);
+        using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
+        var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+        var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
+        SearchOutcome outcome;
+        using (var log = SearchLog.Open(logPath, search.Describe()))
+            outcome = search.Run(log, observer, ct);
+
+        var best = outcome.Best.Candidate;
+        string source = string.Create(CultureInfo.InvariantCulture,
+            $"search {(request.Set == SearchSet.Long ? "long" : "short")} {request.Fitness.Name} at {request.Fitness.TargetLength} tokens: best of {outcome.All.Length} candidates, "
+            + $"fitness {outcome.Best.Fitness.Value:G6} (best seed {outcome.BestSeed.SeedName} {outcome.BestSeed.Fitness.Value:G6}), seed {request.Evolution.Seed}");
+        var factors = plan.SetOf(best) with { Source = source };
+        string factorsPath = Path.Combine(request.OutputDirectory, FactorsFile);
+        FactorSetJson.Write(factors, factorsPath);
+        string chartPath = Path.Combine(request.OutputDirectory, ChartFile);
+        FitnessChart.Save(outcome, chartPath,
+            $"{Path.GetFileName(request.ModelPath)}: {(request.Set == SearchSet.Long ? "long" : "short")} set search at {request.Fitness.TargetLength} tokens",
+            request.Fitness.Unit);
+        return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath, plan.Seeds.Select(s => s.Name).ToList());
+    }
+
+    /// <summary>One search per folder at a time: a second one would rebuild the working copy under the first.</summary>
+    private static FileStream LockFolder(string directory)
+    {
+        string path = Path.Combine(directory, LockFile);
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new SearchLogException($"{directory}: another search is running in this folder ({path} is locked)");
+        }
+    }
+
+    /// <summary>The checked plan of a search: its space, seeds and how a candidate becomes a full factor set.</summary>
+    public sealed record SearchPlan(int Original, SearchSpace Space, IReadOnlyList<SearchSeed> Seeds, Func<Candidate, FactorSet> SetOf)
+    {
+        public Candidate FirstSeed => new(Space.Quantize(Seeds[0].Factors, Seeds[0].AttentionFactor), Seeds[0].Factors, Seeds[0].AttentionFactor);
+    }
+
+    /// <summary>Checks the request against the model and the init file and works out space and seeds (no llama.cpp).</summary>
+    public static SearchPlan Plan(SearchRequest request)
+    {
+        request.Fitness.Validate();
+        request.Evolution.Validate();
+        if (!File.Exists(request.ModelPath)) throw new FileNotFoundException($"{request.ModelPath}: no such model file");
+        var model = LongRopePatcher.RequireSupported(GgufReader.Read(request.ModelPath));
+        int original = model.BaseContextLength;
+        int dims = model.FactorCount;
+        int target = request.Fitness.TargetLength;
+        FactorSet? init = request.InitPath is null ? null
+            : FactorSetReader.Read(request.InitPath, new FactorReadOptions { DefaultOriginalContextLength = original, ExpectedFactorCount = dims });
+        if (init is not null)
+        {
+            if (init.LongFactors.Length != dims || init.ShortFactors.Length != dims)
+                throw new ArgumentException($"--init {request.InitPath}: {init.LongFactors.Length} long / {init.ShortFactors.Length} short factors; {model.FileName} needs {dims} ({model.FactorCountReason})");
+            if (init.OriginalContextLength != original)
+                throw new ArgumentException($"--init {request.InitPath}: original context length {init.OriginalContextLength}, but {model.FileName}'s is {original}");
+        }
+        return request.Set == SearchSet.Long ? PlanLong(request, model, init, original, dims, target) : PlanShort(request, model, init, original, dims, target);
+    }
+
+    private static SearchPlan PlanLong(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
+    {
+        if (target <= original)
+            throw new ArgumentException($"--target-length {target}: the long set serves contexts longer than the original {original} tokens of {model.FileName}; use --set short for {target}");
+        double scale = (double)target / original;
+        double max = request.MaxFactor ?? (request.Piecewise ? scale : 1.25 * scale);
+        if (request.Piecewise && request.MaxFactor is { } m && Math.Abs(m - scale) > request.Step / 2)
+            throw new ArgumentException($"--max-factor {m.ToString(CultureInfo.InvariantCulture)} with --piecewise: dimensions above the second boundary sit at the scale {scale.ToString("G6", CultureInfo.InvariantCulture)}, which is also the largest factor");
+        AttentionRange? range = null;
+        float fixedAttention = 1f;
+        if (request.FixedAttention is { } fa)
+            fixedAttention = fa.Policy == AttentionFactorPolicy.Explicit ? fa.Value!.Value : AttentionFactors.Compute(fa.Policy, scale, original);
+        else
+            range = new AttentionRange(request.AttentionMin, request.AttentionMax, request.AttentionStep);
+        var space = new SearchSpace(dims, scale, max, request.Step, range, fixedAttention, request.Piecewise);
+
+        var seeds = new List<SearchSeed>();
+        foreach (var method in new[] { FactorMethod.Pi, FactorMethod.Ntk, FactorMethod.Yarn })
+        {
+            var rule = FactorRules.Make(method, model, scale);
+            seeds.Add(new SearchSeed(FactorRules.Name(method), rule.LongFactors, range is null ? fixedAttention : rule.AttentionFactor));
+        }
+        if (init is not null) seeds.Add(new SearchSeed("init", init.LongFactors, range is null ? fixedAttention : init.AttentionFactor));
+
+        var shortFactors = init?.ShortFactors ?? [.. FactorSet.Ones(dims)];
+        FactorSet SetOf(Candidate c) =>
+            FactorSet.Create(c.Factors, shortFactors, original, target, AttentionFactorPolicy.Explicit, c.AttentionFactor, "search candidate");
+        return new SearchPlan(original, space, seeds, SetOf);
+    }
+
+    private static SearchPlan PlanShort(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
+    {
+        if (init is null)
+            throw new ArgumentException("--set short completes a long set: give the long search's factor file (or another factor file) with --init");
+        if (target > original)
+            throw new ArgumentException($"--target-length {target}: the short set serves contexts up to the original {original} tokens of {model.FileName}; use --set long for longer ones");
+        if ((target + 255) / 256 * 256 > original)
+            throw new ArgumentException($"--target-length {target}: llama.cpp rounds the context up to {(target + 255) / 256 * 256} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
+        if (request.Piecewise) throw new ArgumentException("--piecewise applies to the long set only");
+        if (request.FixedAttention is not null)
+            throw new ArgumentException($"--attn-factor with --set short: llama.cpp has one attn_factor for both sets; the short search keeps the --init file's ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)})");
+        double max = request.MaxFactor ?? Math.Max(1.25, 1.25 * init.Scale);
+        var space = new SearchSpace(dims, init.Scale, max, request.Step, null, init.AttentionFactor, piecewise: false);
+        var seeds = new List<SearchSeed> { new("ones", FactorSet.Ones(dims), init.AttentionFactor) };
+        if (init.ShortFactors.Any(f => f != 1f)) seeds.Add(new SearchSeed("init", init.ShortFactors, init.AttentionFactor));
+        FactorSet SetOf(Candidate c) =>
+            FactorSet.Create(init.LongFactors, c.Factors, original, init.ContextLength, AttentionFactorPolicy.Explicit, init.AttentionFactor, "search candidate");
+        return new SearchPlan(original, space, seeds, SetOf);
+    }
+}

@@ -1,0 +1,240 @@
+using LongRopeGguf.Search.Evolution;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Search.Tests;
+
+/// <summary>The search on a synthetic fitness with a known optimum: it must find it, deterministically, without
+/// evaluating a genome twice, and resume exactly after an interruption.</summary>
+public class EvolutionSearchTests
+{
+    private const int Dims = 16;
+    private static readonly float[] Target = SyntheticFitness.Curve(Dims, 6.0);
+    private const float TargetAttention = 1.37f;
+
+    private static SearchSpace Space(bool piecewise = false) =>
+        new(Dims, 8, piecewise ? 8 : 10, 0.01, new AttentionRange(1.0, 2.0, 0.01), 1f, piecewise);
+
+    private static readonly SearchSeed[] Seeds =
+    [
+        new("ones", Enumerable.Repeat(1f, Dims), 1f),
+        new("pi", Enumerable.Repeat(8f, Dims), 1.2f),
+        new("linear", Enumerable.Range(0, Dims).Select(i => 1f + 7f * i / (Dims - 1)), 1.1f),
+    ];
+
+    private static EvolutionSettings Small(int iterations = 12, int seed = 42) => new()
+    {
+        Population = 16, Parents = 8, Mutations = 6, Crossovers = 6, Iterations = iterations, Seed = seed,
+    };
+
+    private static SyntheticFitness NewFitness() => new(Target, TargetAttention);
+
+    [Fact]
+    public void The_search_improves_far_beyond_its_seeds_and_moves_toward_the_known_optimum()
+    {
+        var fitness = NewFitness();
+        var outcome = new EvolutionSearch(Space(), Small(iterations: 30), Seeds, fitness).Run();
+
+        double seedBest = outcome.BestSeed.Fitness.Value;
+        Assert.Equal("linear", outcome.BestSeed.SeedName);
+        // Seeds are evaluated as they sit on the grid (factors rounded to 0.01).
+        var onGrid = Space().Quantize(Seeds[2].Factors, 1.1f);
+        Assert.Equal(fitness.Loss(Space().FactorsOf(onGrid), 1.1f), seedBest, 9);
+        Assert.True(outcome.Best.Fitness.Value < seedBest / 4, $"best {outcome.Best.Fitness.Value} vs seed {seedBest}");
+        // The attention gene moved from the seeds' values toward the optimum 1.37.
+        Assert.InRange(outcome.Best.Candidate.AttentionFactor, 1.25f, 1.50f);
+
+        // Best-so-far never gets worse, and it is the best of everything evaluated.
+        for (int i = 1; i < outcome.Iterations.Length; i++)
+            Assert.True(outcome.Iterations[i].Best.Fitness.Value <= outcome.Iterations[i - 1].Best.Fitness.Value);
+        Assert.Equal(outcome.All.Min(c => c.Fitness.Value), outcome.Best.Fitness.Value);
+        Assert.Equal(31, outcome.Iterations.Length);
+        Assert.True(outcome.Iterations[^1].Best.Fitness.Value < outcome.Iterations[0].Best.Fitness.Value);
+    }
+
+    [Fact]
+    public void No_genome_is_evaluated_twice_and_every_candidate_is_valid()
+    {
+        var fitness = NewFitness();
+        var space = Space();
+        var outcome = new EvolutionSearch(space, Small(), Seeds, fitness).Run();
+        Assert.All(fitness.Calls, kv => Assert.Equal(1, kv.Value));
+        Assert.Equal(outcome.All.Length, fitness.TotalCalls);
+        Assert.Equal(outcome.All.Length, outcome.All.Select(c => c.Genome.Key).Distinct().Count());
+        Assert.All(outcome.All, c => Assert.True(space.IsValid(c.Genome), c.Genome.Key));
+        // Population of 16, then 12 new candidates per iteration.
+        Assert.Equal(16 + 12 * 12, outcome.All.Length);
+        Assert.Equal(3, outcome.All.Count(c => c.Origin == CandidateOrigin.Seed));
+        Assert.True(outcome.All.Count(c => c.Origin == CandidateOrigin.Crossover) > 50);
+    }
+
+    [Fact]
+    public void Equal_seeds_are_evaluated_once()
+    {
+        var fitness = NewFitness();
+        SearchSeed[] seeds = [Seeds[0], new("also-ones", Enumerable.Repeat(1.001f, Dims), 1f), Seeds[1]];
+        var outcome = new EvolutionSearch(Space(), Small(iterations: 1), seeds, fitness).Run();
+        Assert.Equal(3, outcome.Seeds.Length);
+        Assert.Equal(outcome.Seeds[0].Serial, outcome.Seeds[1].Serial);
+        Assert.Equal("also-ones", outcome.Seeds[1].SeedName);
+        Assert.Equal(2, outcome.All.Count(c => c.Origin == CandidateOrigin.Seed));
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_search_and_another_seed_another()
+    {
+        static string[] Keys(SearchOutcome o) => o.All.Select(c => c.Genome.Key).ToArray();
+        var a = new EvolutionSearch(Space(), Small(seed: 5), Seeds, NewFitness()).Run();
+        var b = new EvolutionSearch(Space(), Small(seed: 5), Seeds, NewFitness()).Run();
+        var c = new EvolutionSearch(Space(), Small(seed: 6), Seeds, NewFitness()).Run();
+        Assert.Equal(Keys(a), Keys(b));
+        Assert.NotEqual(Keys(a), Keys(c));
+    }
+
+    [Fact]
+    public void The_piecewise_variant_keeps_low_dimensions_at_one_and_high_ones_at_the_scale()
+    {
+        var space = Space(piecewise: true);
+        SearchSeed[] seeds = [new("ramp", Enumerable.Range(0, Dims).Select(i => i < 3 ? 1f : i >= 12 ? 8f : 1f + 7f * (i - 2) / 10), 1.1f)];
+        var outcome = new EvolutionSearch(space, Small(), seeds, NewFitness()).Run();
+        Assert.True(outcome.Best.Fitness.Value < outcome.BestSeed.Fitness.Value);
+        Assert.True(outcome.All.Select(c => (c.Genome.Low, c.Genome.High)).Distinct().Count() > 3, "the boundaries never moved");
+        foreach (var c in outcome.All)
+        {
+            var f = c.Candidate.Factors;
+            for (int i = 0; i < c.Genome.Low; i++) Assert.Equal(1f, f[i]);
+            for (int i = c.Genome.High; i < Dims; i++) Assert.Equal(8f, f[i]);
+            Assert.All(f, x => Assert.InRange(x, 1f, 8f));
+        }
+    }
+
+    [Fact]
+    public void An_interrupted_search_resumes_exactly_without_evaluating_anything_twice()
+    {
+        using var dir = new TempDir();
+        var reference = new EvolutionSearch(Space(), Small(), Seeds, NewFitness()).Run();
+
+        // First run: interrupted when it starts its 70th evaluation (in iteration 5).
+        var first = NewFitness();
+        using var cts = new CancellationTokenSource();
+        first.CancelAt = (70, cts);
+        var search1 = new EvolutionSearch(Space(), Small(), Seeds, first);
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search1.Describe()))
+            Assert.ThrowsAny<OperationCanceledException>(() => search1.Run(log, null, cts.Token));
+        Assert.Equal(69, first.TotalCalls);
+
+        // Second run: the same command again.
+        var second = NewFitness();
+        var search2 = new EvolutionSearch(Space(), Small(), Seeds, second);
+        SearchOutcome resumed;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search2.Describe()))
+        {
+            Assert.True(log.Resumed);
+            Assert.Equal(69, log.CandidateCount);
+            resumed = search2.Run(log);
+        }
+        Assert.Equal(reference.All.Length - 69, second.TotalCalls);
+        Assert.Empty(first.Calls.Keys.Intersect(second.Calls.Keys));
+        Assert.Equal(reference.All.Select(c => (c.Genome.Key, c.Fitness.Value)), resumed.All.Select(c => (c.Genome.Key, c.Fitness.Value)));
+        Assert.Equal(reference.Best.Genome, resumed.Best.Genome);
+        Assert.Equal(69, resumed.All.Count(c => c.FromLog));
+
+        // The log holds each candidate once, one summary per iteration and the end.
+        var lines = File.ReadAllLines(dir.File("log.jsonl"));
+        Assert.Equal(reference.All.Length, lines.Count(l => l.Contains("\"type\":\"candidate\"")));
+        Assert.Equal(13, lines.Count(l => l.Contains("\"type\":\"iteration\"")));
+        Assert.Single(lines, l => l.Contains("\"type\":\"done\""));
+    }
+
+    [Fact]
+    public void A_line_cut_short_by_an_interruption_is_dropped_and_written_again()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var first = NewFitness();
+        using var cts = new CancellationTokenSource();
+        first.CancelAt = (30, cts);
+        var search1 = new EvolutionSearch(Space(), Small(), Seeds, first);
+        using (var log = SearchLog.Open(path, search1.Describe()))
+            Assert.ThrowsAny<OperationCanceledException>(() => search1.Run(log, null, cts.Token));
+        // Simulate a kill in the middle of writing the 30th candidate.
+        var lines = File.ReadAllLines(path);
+        string last = lines.Last(l => l.Contains("\"type\":\"candidate\""));
+        File.WriteAllLines(path, lines.Take(lines.Length - 1));
+        File.AppendAllText(path, last[..(last.Length / 2)]);
+
+        var second = NewFitness();
+        var search2 = new EvolutionSearch(Space(), Small(), Seeds, second);
+        using (var log = SearchLog.Open(path, search2.Describe()))
+        {
+            Assert.Equal(28, log.CandidateCount);
+            search2.Run(log);
+        }
+        Assert.Equal(first.Calls.Count + second.Calls.Count - 1, new EvolutionSearch(Space(), Small(), Seeds, NewFitness()).Run().All.Length);
+        Assert.All(File.ReadAllLines(path), l => System.Text.Json.Nodes.JsonNode.Parse(l));
+    }
+
+    [Fact]
+    public void A_finished_search_can_be_extended_by_more_iterations()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var short1 = NewFitness();
+        var s1 = new EvolutionSearch(Space(), Small(iterations: 4), Seeds, short1);
+        using (var log = SearchLog.Open(path, s1.Describe())) s1.Run(log);
+
+        var more = NewFitness();
+        var s2 = new EvolutionSearch(Space(), Small(iterations: 8), Seeds, more);
+        SearchOutcome extended;
+        using (var log = SearchLog.Open(path, s2.Describe()))
+        {
+            Assert.True(log.WasDone);
+            extended = s2.Run(log);
+        }
+        var reference = new EvolutionSearch(Space(), Small(iterations: 8), Seeds, NewFitness()).Run();
+        Assert.Equal(reference.All.Select(c => c.Genome.Key), extended.All.Select(c => c.Genome.Key));
+        Assert.Equal(16 + 4 * 12, short1.TotalCalls);
+        Assert.Equal(4 * 12, more.TotalCalls);
+    }
+
+    [Fact]
+    public void A_log_of_another_search_is_refused_naming_what_differs()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var s1 = new EvolutionSearch(Space(), Small(), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s1.Describe())) { }
+        var other = new EvolutionSearch(Space(), Small() with { Mutations = 3 }, Seeds, NewFitness());
+        var e = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, other.Describe()));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("different search", e.Message);
+        Assert.Contains("'settings'", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_search_log_is_refused()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        File.WriteAllText(path, "{\"hello\":1}\n");
+        var s = new EvolutionSearch(Space(), Small(), Seeds, NewFitness());
+        var e = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s.Describe()));
+        Assert.Contains("not a longrope-search-log header", e.Message);
+        Assert.Equal("{\"hello\":1}\n", File.ReadAllText(path));
+
+        File.WriteAllText(path, "");
+        using (var log = SearchLog.Open(path, s.Describe())) { }
+        File.AppendAllText(path, "{\"type\":\"candidate\",\"serial\":0}\n");
+        var bad = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s.Describe()));
+        Assert.Contains("line 2", bad.Message);
+    }
+
+    [Fact]
+    public void Bad_settings_are_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new EvolutionSearch(Space(), Small() with { Parents = 40 }, Seeds, NewFitness()));
+        Assert.Contains("parents 40", e.Message);
+        var f = Assert.Throws<ArgumentException>(() => new EvolutionSearch(Space(), Small(), [new SearchSeed("short", new float[5], 1f)], NewFitness()));
+        Assert.Contains("seed short: 5 factors", f.Message);
+    }
+}

@@ -1,0 +1,174 @@
+using LongRopeGguf.Evaluation;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Perplexity;
+using LongRopeGguf.Evaluation.Prompts;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.LongRope.Formats;
+using LongRopeGguf.Search.Evolution;
+using LongRopeGguf.Search.Llama;
+using LongRopeGguf.Tests;
+using ModelRopeInfo = LongRopeGguf.LongRope.ModelRopeInfo;
+
+namespace LongRopeGguf.Search.Tests;
+
+/// <summary>
+/// The search through llama.cpp on the tiny model: a small search (CI-sized) must beat every fixed rule it starts from,
+/// write a factor file that measures the same when patched, and resume from its log without evaluating again.
+/// </summary>
+public class LlamaSearchTests
+{
+    private static readonly string SearchText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    private static readonly EngineOptions Engine = new() { Threads = 2, BatchSize = 512 };
+
+    private static SearchRequest SmallLongSearch(string outDir) => new()
+    {
+        ModelPath = TestPaths.TinyModel,
+        Set = SearchSet.Long,
+        Fitness = new FitnessSpec { Kind = FitnessKind.Perplexity, TargetLength = 2048, TextPath = SearchText, Windows = 1 },
+        Evolution = new EvolutionSettings { Population = 6, Parents = 3, Mutations = 2, Crossovers = 2, Iterations = 2, Seed = 42 },
+        OutputDirectory = outDir,
+        Engine = Engine,
+    };
+
+    private static double PerplexityAt(string modelPath, RopeMode mode, int length)
+    {
+        using var model = EvalModel.Load(modelPath, Engine);
+        var tokens = model.Tokenize(TextOf(SearchText), addBos: false);
+        using var context = model.CreateContext(mode, length, length);
+        return new PerplexityScorer(context).Score(tokens, length, 1).Perplexity;
+    }
+
+    private static string TextOf(string path)
+    {
+        var h = Haystack.FromFile(path);
+        return h.Take(h.AvailableChars);
+    }
+
+    [Fact]
+    public void A_small_search_beats_every_rule_it_starts_from_and_its_factor_file_measures_the_same_when_patched()
+    {
+        using var dir = new TempDir();
+        var request = SmallLongSearch(dir.File("out"));
+        var report = SearchRunner.Run(request);
+        var outcome = report.Outcome;
+
+        Assert.Equal(["pi", "ntk", "yarn"], outcome.Seeds.Select(s => s.SeedName));
+        Assert.Equal(6 + 2 * 4, outcome.All.Length);
+        Assert.Equal(outcome.All.Length, outcome.NewEvaluations);
+        // The seed YaRN is llama.cpp's YaRN with its factors rounded to the 0.01 grid (which costs it ~0.3 % perplexity
+        // here: the fast dimensions are sensitive at 2048 positions).
+        var yarn = outcome.Seeds.Single(s => s.SeedName == "yarn");
+        double builtInYarn = PerplexityAt(TestPaths.TinyModel, RopeMode.Yarn, 2048);
+        Assert.InRange(yarn.Fitness.Value, builtInYarn, builtInYarn * 1.01);
+        Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Yarn, 4, 512), yarn.Candidate.AttentionFactor, 2);
+        // YaRN is by far the best rule here; the search improves on it, and on llama.cpp's exact YaRN too.
+        Assert.Equal("yarn", outcome.BestSeed.SeedName);
+        Assert.True(outcome.Best.Fitness.Value < outcome.BestSeed.Fitness.Value,
+            $"search best {outcome.Best.Fitness.Value} is not below the best seed's {outcome.BestSeed.Fitness.Value}");
+        Assert.True(outcome.Best.Fitness.Value < builtInYarn, $"search best {outcome.Best.Fitness.Value} is not below built-in YaRN's {builtInYarn}");
+        Assert.NotEqual(CandidateOrigin.Seed, outcome.Best.Origin);
+
+        // The factor file holds the best candidate, and the model patched with it measures exactly that fitness.
+        var factors = FactorSetJson.Read(report.FactorsPath);
+        Assert.Equal(outcome.Best.Candidate.Factors.ToArray(), factors.LongFactors.ToArray());
+        Assert.Equal(FactorSet.Ones(32), factors.ShortFactors.ToArray());
+        Assert.Equal(outcome.Best.Candidate.AttentionFactor, factors.AttentionFactor);
+        Assert.Equal((512, 2048), (factors.OriginalContextLength, factors.ContextLength));
+        Assert.StartsWith("search long ppl at 2048 tokens", factors.Source);
+        string patched = dir.File("patched.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, factors, patched);
+        Assert.Equal(outcome.Best.Fitness.Value, PerplexityAt(patched, new RopeMode("searched", RopeModeKind.Patched, patched), 2048), 6);
+
+        Assert.True(new FileInfo(report.ChartPath).Length > 1000);
+        Assert.False(File.Exists(Path.Combine(request.OutputDirectory, SearchRunner.WorkingFile)), "the working copy was left behind");
+
+        // The same command again: everything comes from the log, nothing is evaluated, the answer is the same.
+        var again = SearchRunner.Run(request);
+        Assert.Equal(0, again.Outcome.NewEvaluations);
+        Assert.True(again.Outcome.Resumed);
+        Assert.Equal(outcome.Best.Genome, again.Outcome.Best.Genome);
+        Assert.Equal(outcome.Best.Fitness.Value, again.Outcome.Best.Fitness.Value);
+    }
+
+    [Fact]
+    public void The_short_set_search_keeps_the_long_set_and_its_attention_factor_and_measures_at_the_original_length()
+    {
+        using var dir = new TempDir();
+        var info = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+        var longSet = FactorRules.Make(FactorMethod.Yarn, info, 8);
+        string init = dir.File("long.json");
+        FactorSetJson.Write(longSet, init);
+        var request = new SearchRequest
+        {
+            ModelPath = TestPaths.TinyModel,
+            Set = SearchSet.Short,
+            Fitness = new FitnessSpec { Kind = FitnessKind.Perplexity, TargetLength = 512, TextPath = SearchText, Windows = 1 },
+            Evolution = new EvolutionSettings { Population = 3, Parents = 2, Mutations = 1, Crossovers = 1, Iterations = 1 },
+            InitPath = init,
+            OutputDirectory = dir.File("short"),
+            Engine = Engine,
+        };
+        var report = SearchRunner.Run(request);
+
+        Assert.Equal(["ones"], report.Outcome.Seeds.Select(s => s.SeedName));
+        Assert.Null(report.Space.Attention);
+        Assert.All(report.Outcome.All, c => Assert.Equal(longSet.AttentionFactor, c.Candidate.AttentionFactor));
+        // The ones seed is the model with the long set's file at 512 tokens: short set of ones, attn_factor of the long set.
+        string patched = dir.File("patched.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, longSet, patched);
+        Assert.Equal(PerplexityAt(patched, new RopeMode("p", RopeModeKind.Patched, patched), 512), report.Outcome.Seeds[0].Fitness.Value, 6);
+
+        var written = FactorSetJson.Read(report.FactorsPath);
+        Assert.Equal(longSet.LongFactors.ToArray(), written.LongFactors.ToArray());
+        Assert.Equal(report.Outcome.Best.Candidate.Factors.ToArray(), written.ShortFactors.ToArray());
+        Assert.Equal(longSet.AttentionFactor, written.AttentionFactor);
+        Assert.Equal((512, 4096), (written.OriginalContextLength, written.ContextLength));
+    }
+
+    [Fact]
+    public void Requests_that_cannot_work_are_refused_before_any_model_is_loaded()
+    {
+        using var dir = new TempDir();
+        var ok = SmallLongSearch(dir.File("x"));
+        Assert.Contains("use --set short", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
+        Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
+        Assert.Contains("--text", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
+        Assert.Contains("--max-factor", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);
+
+        var info = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+        string init = dir.File("long.json");
+        FactorSetJson.Write(FactorRules.Make(FactorMethod.Yarn, info, 8), init);
+        var shortRequest = ok with { Set = SearchSet.Short, InitPath = init, Fitness = ok.Fitness with { TargetLength = 500 } };
+        Assert.Equal(SearchSet.Short, shortRequest.Set);
+        SearchRunner.Plan(shortRequest); // 500 rounds up to 512: still the short set
+        Assert.Contains("one attn_factor for both sets",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(shortRequest with { FixedAttention = (AttentionFactorPolicy.Su, null) })).Message);
+
+        var plan = SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Su, null) });
+        Assert.Null(plan.Space.Attention);
+        Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Su, 4, 512), plan.Space.FixedAttentionFactor);
+        Assert.All(plan.Seeds, s => Assert.Equal(plan.Space.FixedAttentionFactor, s.AttentionFactor));
+        Assert.Equal(5.0, SearchRunner.Plan(ok).Space.MaxFactor, 9); // 1.25 x s, as in the LongRoPE paper
+
+        // Piecewise: the largest factor is the scale; YaRN's seed is 1 below its ramp and s above it.
+        var piecewise = SearchRunner.Plan(ok with { Piecewise = true });
+        Assert.Equal(4.0, piecewise.Space.MaxFactor, 9);
+        var yarn = piecewise.Space.Quantize(piecewise.Seeds.Single(s => s.Name == "yarn").Factors, 1f);
+        Assert.True(piecewise.Space.IsValid(yarn));
+        Assert.True(yarn.Low > 0 && yarn.High < 32 && yarn.Low < yarn.High, $"bounds {yarn.Low}..{yarn.High}");
+    }
+
+    [Fact]
+    public void A_text_too_short_for_the_windows_is_a_one_line_error_naming_it()
+    {
+        using var dir = new TempDir();
+        string shortText = dir.File("short.txt");
+        File.WriteAllText(shortText, string.Concat(Enumerable.Repeat("A short sentence of prose. ", 40)));
+        var request = SmallLongSearch(dir.File("out")) with { Fitness = new FitnessSpec { Kind = FitnessKind.Perplexity, TargetLength = 2048, TextPath = shortText, Windows = 1 } };
+        var e = Assert.Throws<EvalInputException>(() => SearchRunner.Run(request));
+        Assert.Contains(shortText, e.Message);
+        Assert.Contains("0 window(s) of 2048 tokens", e.Message);
+        Assert.False(File.Exists(Path.Combine(request.OutputDirectory, SearchRunner.WorkingFile)));
+    }
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Search.Tests;
+
+/// <summary>`longrope search` as a user runs it: a separate process, exit codes, one-line errors, JSON on stdout,
+/// progress on stderr, and the same command again resuming from the log.</summary>
+public class SearchCommandTests
+{
+    private static readonly string Text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+
+    private static (int ExitCode, string Stdout, string Stderr) Longrope(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "longrope.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"longrope {string.Join(' ', args)} did not finish in 5 minutes");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Theory]
+    [InlineData("--target-length 512 --text TEXT", "use --set short")]
+    [InlineData("--target-length 1024", "--text FILE")]
+    [InlineData("--target-length 1024 --text TEXT --parents 80", "parents 80: must not exceed the population 64")]
+    [InlineData("--target-length 1024 --text TEXT --attn-range 2", "--attn-range '2': expected MIN:MAX")]
+    [InlineData("--target-length 1024 --text TEXT --attn-factor huge", "attention factor 'huge'")]
+    [InlineData("--target-length 1024 --text TEXT --set middle", "--set middle: expected long or short")]
+    [InlineData("--target-length 512 --set short --text TEXT", "--init")]
+    public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
+    {
+        using var dir = new TempDir();
+        var argv = new List<string> { "search", TestPaths.TinyModel, "--out", dir.File("out") };
+        argv.AddRange(args.Split(' ').Select(a => a == "TEXT" ? Text : a));
+        var (code, stdout, stderr) = Longrope([.. argv]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("longrope: error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+    }
+
+    [Fact]
+    public void A_tiny_search_writes_its_result_as_json_and_the_same_command_resumes_from_the_log()
+    {
+        using var dir = new TempDir();
+        string[] args =
+        [
+            "search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "ppl", "--text", Text, "--windows", "1",
+            "--population", "4", "--parents", "2", "--mutations", "1", "--crossovers", "1", "--iterations", "1",
+            "--threads", "2", "--out", dir.File("out"), "--json",
+        ];
+        var (code, stdout, stderr) = Longrope(args);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        Assert.Equal(6, root.GetProperty("candidates").GetInt32());
+        Assert.Equal(6, root.GetProperty("evaluated_now").GetInt32());
+        double best = root.GetProperty("best").GetProperty("fitness").GetDouble();
+        Assert.All(root.GetProperty("seeds").EnumerateArray(), s => Assert.True(best <= s.GetProperty("fitness").GetDouble()));
+        Assert.Equal(32, root.GetProperty("best").GetProperty("factors").GetArrayLength());
+        Assert.Equal(root.GetProperty("attn_factor").GetDouble(), root.GetProperty("best").GetProperty("attn_factor").GetDouble());
+        Assert.True(root.GetProperty("candidates_per_minute").GetDouble() > 0);
+        Assert.True(File.Exists(root.GetProperty("factors_file").GetString()));
+        Assert.True(File.Exists(root.GetProperty("chart").GetString()));
+        // Progress went to stderr (one line per iteration when stderr is not a terminal), nothing of llama.cpp's log.
+        Assert.Contains("iteration 0/1", stderr);
+        Assert.Contains("iteration 1/1", stderr);
+        Assert.DoesNotContain("llama_", stderr);
+
+        var (code2, stdout2, stderr2) = Longrope(args);
+        Assert.True(code2 == 0, stderr2);
+        using var doc2 = JsonDocument.Parse(stdout2);
+        Assert.Equal(0, doc2.RootElement.GetProperty("evaluated_now").GetInt32());
+        Assert.Equal(best, doc2.RootElement.GetProperty("best").GetProperty("fitness").GetDouble());
+        Assert.Contains("resuming from the log", stderr2);
+
+        // Another search into the same folder is refused: its log belongs to the first one.
+        var changed = args.Select(a => a == "ppl" ? "passkey" : a).ToArray();
+        var (code3, stdout3, stderr3) = Longrope(changed);
+        Assert.Equal(2, code3);
+        Assert.Equal("", stdout3);
+        Assert.Contains("written by a different search", stderr3);
+    }
+}

@@ -1,0 +1,61 @@
+using LongRopeGguf.Search.Evolution;
+
+namespace LongRopeGguf.Search.Tests;
+
+public class SearchSpaceTests
+{
+    [Fact]
+    public void Quantize_rounds_to_the_grid_clamps_and_makes_the_factors_non_decreasing()
+    {
+        var space = new SearchSpace(4, 4, 5, 0.01, new AttentionRange(1, 2, 0.01), 1f, piecewise: false);
+        var g = space.Quantize([0.5f, 2.0049f, 1.5f, 7f], 1.234f);
+        Assert.Equal([0, 100, 100, 400], g.Genes.ToArray());
+        Assert.Equal([1f, 2f, 2f, 5f], space.FactorsOf(g));
+        Assert.Equal(23, g.AttentionIndex);
+        Assert.Equal(1.23f, space.AttentionFactorOf(g), 5);
+        Assert.True(space.IsValid(g));
+    }
+
+    [Fact]
+    public void Piecewise_quantize_finds_the_boundaries_and_fixes_the_dimensions_outside_them()
+    {
+        var space = new SearchSpace(8, 4, 4, 0.01, null, 1.2f, piecewise: true);
+        var g = space.Quantize([1f, 1f, 1.5f, 2f, 3f, 4f, 4f, 4f], 9f);
+        Assert.Equal(2, g.Low);
+        Assert.Equal(5, g.High);
+        Assert.Equal([1f, 1f, 1.5f, 2f, 3f, 4f, 4f, 4f], space.FactorsOf(g));
+        Assert.Equal(1.2f, space.AttentionFactorOf(g));
+
+        // Genes outside the bounds are overwritten: equal decoded factors make equal genomes (one evaluation).
+        var a = space.Normalize([7, 9, 50, 100, 200, 1, 2, 3], 0, 2, 5);
+        var b = space.Normalize([0, 0, 50, 100, 200, 300, 300, 300], 0, 2, 5);
+        Assert.Equal(a, b);
+        Assert.Equal(a.Key, b.Key);
+    }
+
+    [Theory]
+    [InlineData(0, 8, 10, 0.01, "RoPE dimension pairs")]
+    [InlineData(32, 8, 0.5, 0.01, "maximum factor")]
+    [InlineData(32, 8, 10, 0, "factor step")]
+    [InlineData(32, 8, 1e9, 1e-6, "ten million")]
+    public void Bad_spaces_are_refused_with_a_message_naming_the_value(int dims, double scale, double max, double step, string expected)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new SearchSpace(dims, scale, max, step, null, 1f, piecewise: false));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_piecewise_space_must_top_out_at_the_scale()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new SearchSpace(32, 8, 10, 0.01, null, 1f, piecewise: true));
+        Assert.Contains("must be the scale 8", e.Message);
+    }
+
+    [Fact]
+    public void Quantize_refuses_a_factor_count_that_does_not_fit()
+    {
+        var space = new SearchSpace(32, 8, 10, 0.01, null, 1f, piecewise: false);
+        var e = Assert.Throws<ArgumentException>(() => space.Quantize(new float[16], 1f));
+        Assert.Contains("16 factors", e.Message);
+    }
+}

@@ -102,7 +102,7 @@ public static class SearchCommand
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
             };
-            if (r.GetValue(verbose)) NativeLlama.LogSink = Console.Error;
+            NativeLlama.EnsureConfigured(r.GetValue(verbose));
             var display = new SearchProgressDisplay(request);
             SearchReport report;
             try

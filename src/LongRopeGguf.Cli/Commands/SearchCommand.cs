@@ -169,7 +169,7 @@ public static class SearchCommand
     public static void WriteJson(SearchReport report, Stream output)
     {
         var outcome = report.Outcome;
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         void Candidate(EvaluatedCandidate c)
         {
             w.WriteStartObject();

@@ -10,6 +10,7 @@
 #   BENCH_DIR=out/bench   where builds, the model, the copies and the reports go (needs ~3 x SIZE_GIB free)
 #   BDN=1             also run the BenchmarkDotNet header-read benchmark (short job, in process)
 #   KEEP=1            keep the generated model
+#   NO_BUILD=1        reuse the builds of a previous run in BENCH_DIR (e.g. to build first, then measure on a quiet machine)
 #
 # The page cache cannot be dropped here (no privileges on shared machines), so every figure is warm: the source is
 # in the page cache after the warm-up run. Each timed run starts with the previous copy deleted and `sync`, so that
@@ -28,11 +29,13 @@ if ! need hyperfine || [ ! -x /usr/bin/time ]; then
   apt-get update -qq && apt-get install -y -qq hyperfine time >/dev/null
 fi
 
-echo "== building (Release; the CLI published framework-dependent, ReadyToRun and plain JIT)"
-dotnet publish src/LongRopeGguf.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-  -o "$work/longrope-r2r" -v quiet -nologo
-dotnet publish src/LongRopeGguf.Cli -c Release -o "$work/longrope-jit" -v quiet -nologo
-dotnet build bench/LongRopeGguf.Bench -c Release -o "$work/bench" -v quiet -nologo
+if [ -z "${NO_BUILD:-}" ]; then
+  echo "== building (Release; the CLI published framework-dependent, ReadyToRun and plain JIT)"
+  dotnet publish src/LongRopeGguf.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$work/longrope-r2r" -v quiet -nologo
+  dotnet publish src/LongRopeGguf.Cli -c Release -o "$work/longrope-jit" -v quiet -nologo
+  dotnet build bench/LongRopeGguf.Bench -c Release -o "$work/bench" -v quiet -nologo
+fi
 longrope=$work/longrope-r2r/longrope
 longrope_jit=$work/longrope-jit/longrope
 benchtool=(dotnet "$work/bench/LongRopeGguf.Bench.dll")

@@ -47,8 +47,8 @@ public enum GgmlType : uint
 /// <summary>Block layout of a ggml type: <see cref="BlockSize"/> elements are stored in <see cref="BytesPerBlock"/> bytes.</summary>
 public readonly record struct GgmlTypeTraits(GgmlType Type, int BlockSize, int BytesPerBlock)
 {
-    private static readonly Dictionary<GgmlType, GgmlTypeTraits> s_table = new GgmlTypeTraits[]
-    {
+    private static readonly GgmlTypeTraits[] s_known =
+    [
         new(GgmlType.F32, 1, 4),
         new(GgmlType.F16, 1, 2),
         new(GgmlType.Q4_0, 32, 18),
@@ -84,14 +84,32 @@ public readonly record struct GgmlTypeTraits(GgmlType Type, int BlockSize, int B
         new(GgmlType.NVFP4, 64, 36),
         new(GgmlType.Q1_0, 128, 18),
         new(GgmlType.Q2_0, 64, 18),
-    }.ToDictionary(t => t.Type);
+    ];
 
-    public static IReadOnlyCollection<GgmlTypeTraits> All => s_table.Values;
+    // Indexed by type id; ids are small and dense, and removed ids (4, 5, 31-33, 36-38) hold default (BlockSize 0).
+    // An array rather than a dictionary keeps the first header read free of generic-dictionary JIT work (`inspect`
+    // is a start-up-bound command).
+    private static readonly GgmlTypeTraits[] s_byId = BuildIndex();
 
-    public static bool TryGet(GgmlType type, out GgmlTypeTraits traits) => s_table.TryGetValue(type, out traits);
+    private static GgmlTypeTraits[] BuildIndex()
+    {
+        int maxId = 0;
+        foreach (var t in s_known) maxId = Math.Max(maxId, (int)t.Type);
+        var byId = new GgmlTypeTraits[maxId + 1];
+        foreach (var t in s_known) byId[(int)t.Type] = t;
+        return byId;
+    }
+
+    public static IReadOnlyCollection<GgmlTypeTraits> All => s_known;
+
+    public static bool TryGet(GgmlType type, out GgmlTypeTraits traits)
+    {
+        traits = (uint)type < (uint)s_byId.Length ? s_byId[(int)type] : default;
+        return traits.BlockSize != 0;
+    }
 
     public static GgmlTypeTraits Get(GgmlType type) =>
-        s_table.TryGetValue(type, out var t) ? t : throw new ArgumentOutOfRangeException(nameof(type), $"unknown ggml type {(uint)type}");
+        TryGet(type, out var t) ? t : throw new ArgumentOutOfRangeException(nameof(type), $"unknown ggml type {(uint)type}");
 
     /// <summary>Bytes needed by a tensor of these dimensions, or null when the first dimension is not a whole
     /// number of blocks or the size overflows.</summary>

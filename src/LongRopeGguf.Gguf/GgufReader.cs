@@ -187,8 +187,24 @@ public static class GgufReader
                 throw r.Error($"tensor[{i}] {Shown(t.Name)} offset", offsetFieldPositions[i],
                     $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})");
         }
-        var byOffset = Enumerable.Range(0, tensors.Count).Where(i => tensors[i].ByteSize > 0).OrderBy(i => tensors[i].Offset).ToList();
-        for (int k = 1; k < byOffset.Count; k++)
+        // Indices of the non-empty tensors, ordered by offset (Array.Sort on primitives: no LINQ sorter to JIT at start-up).
+        var starts = new List<ulong>(tensors.Count);
+        var indices = new List<int>(tensors.Count);
+        for (int i = 0; i < tensors.Count; i++)
+            if (tensors[i].ByteSize > 0) { starts.Add(tensors[i].Offset); indices.Add(i); }
+        ulong[] keys = starts.ToArray();
+        int[] byOffset = indices.ToArray();
+        if (!IsSorted(keys))
+        {
+            Array.Sort(keys, byOffset);
+            // Array.Sort is not stable: equal offsets go back to file order, so an overlap names the same pair every time.
+            for (int k = 0, run; k < keys.Length; k += run)
+            {
+                for (run = 1; k + run < keys.Length && keys[k + run] == keys[k]; run++) { }
+                if (run > 1) Array.Sort(byOffset, k, run);
+            }
+        }
+        for (int k = 1; k < byOffset.Length; k++)
         {
             var prev = tensors[byOffset[k - 1]];
             int i = byOffset[k];
@@ -197,6 +213,14 @@ public static class GgufReader
                 throw r.Error($"tensor[{i}] {Shown(cur.Name)} offset", offsetFieldPositions[i],
                     $"data [{cur.Offset}, {cur.Offset + cur.ByteSize}) overlaps tensor {Shown(prev.Name)} [{prev.Offset}, {prev.Offset + prev.ByteSize})");
         }
+    }
+
+    /// <summary>Writers lay tensors out in order, so the sort is usually not needed.</summary>
+    private static bool IsSorted(ulong[] keys)
+    {
+        for (int k = 1; k < keys.Length; k++)
+            if (keys[k] < keys[k - 1]) return false;
+        return true;
     }
 
     private static GgufValue ReadValue(HeaderReader r, GgufValueType type, string field, int depth)
@@ -261,13 +285,16 @@ public static class GgufReader
             // are read rather than being sized from the count up front. Fixed-size elements are all known to be in the file.
             case GgufValueType.String:
             {
-                var a = new List<string>(InitialCapacity(count64));
+                // Kept as UTF-8 and decoded when used: see Utf8StringArray.
+                var bytes = new System.Buffers.ArrayBufferWriter<byte>(InitialCapacity(count64) * 8 + 16);
+                var ends = new List<int>(InitialCapacity(count64));
                 for (int i = 0; i < n; i++)
                 {
-                    try { a.Add(r.ReadString(element)); }
+                    try { r.ReadStringBytes(element, bytes); }
                     catch (GgufFormatException e) { throw WithIndex(r, e, element, i); }
+                    ends.Add(bytes.WrittenCount);
                 }
-                return GgufValue.Array(a.ToArray());
+                return GgufValue.Array(new Utf8StringArray(bytes.WrittenSpan.ToArray(), ends.ToArray()));
             }
             default:
             {

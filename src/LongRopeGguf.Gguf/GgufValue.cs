@@ -7,7 +7,8 @@ namespace LongRopeGguf.Gguf;
 /// A metadata value with its exact GGUF type. Accessors never coerce: asking a UINT32 value for an INT32 throws
 /// <see cref="GgufTypeMismatchException"/>, because llama.cpp itself reads keys with exact types.
 /// Arrays hold a typed CLR array: byte[], sbyte[], ushort[], short[], uint[], int[], float[], bool[], string[],
-/// ulong[], long[], double[], or GgufValue[] for arrays of arrays.
+/// ulong[], long[], double[], or GgufValue[] for arrays of arrays. STRING arrays read from a file keep their UTF-8
+/// bytes until an accessor needs strings (<see cref="Utf8StringArray"/>); that is invisible to callers.
 /// </summary>
 public sealed class GgufValue : IEquatable<GgufValue>
 {
@@ -59,6 +60,15 @@ public sealed class GgufValue : IEquatable<GgufValue>
         return new(GgufValueType.Array, arrays, GgufValueType.Array);
     }
 
+    /// <summary>A STRING array read from a file, decoded lazily.</summary>
+    internal static GgufValue Array(Utf8StringArray items) => new(GgufValueType.Array, items, GgufValueType.String);
+
+    /// <summary>The lazily decoded form of a STRING array read from a file, or null.</summary>
+    internal Utf8StringArray? Utf8Strings => _payload as Utf8StringArray;
+
+    /// <summary>The payload with a lazily decoded STRING array decoded.</summary>
+    private object Materialized => _payload is Utf8StringArray u ? u.Decoded : _payload;
+
     public byte AsUInt8() => Scalar<byte>(GgufValueType.UInt8);
     public sbyte AsInt8() => Scalar<sbyte>(GgufValueType.Int8);
     public ushort AsUInt16() => Scalar<ushort>(GgufValueType.UInt16);
@@ -77,7 +87,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
     {
         if (Type != GgufValueType.Array || ElementType != elementType)
             throw new GgufTypeMismatchException($"expected ARRAY of {elementType.ToGgufName()}, found {DescribeType()}");
-        return (T[])_payload;
+        return (T[])Materialized;
     }
 
     public float[] AsFloat32Array() => AsArray<float>(GgufValueType.Float32);
@@ -85,13 +95,13 @@ public sealed class GgufValue : IEquatable<GgufValue>
 
     /// <summary>The raw array (typed CLR array) of an ARRAY value.</summary>
     public System.Array AsUntypedArray() =>
-        Type == GgufValueType.Array ? (System.Array)_payload : throw new GgufTypeMismatchException($"expected ARRAY, found {DescribeType()}");
+        Type == GgufValueType.Array ? (System.Array)Materialized : throw new GgufTypeMismatchException($"expected ARRAY, found {DescribeType()}");
 
     /// <summary>The boxed scalar (byte, int, float, string, ...) or the CLR array.</summary>
-    public object Payload => _payload;
+    public object Payload => Materialized;
 
     /// <summary>Number of elements of an array value.</summary>
-    public int Count => AsUntypedArray().Length;
+    public int Count => _payload is Utf8StringArray u ? u.Count : AsUntypedArray().Length;
 
     /// <summary>"UINT32", "STRING", "ARRAY[FLOAT32]".</summary>
     public string DescribeType() => Type == GgufValueType.Array ? $"ARRAY[{ElementType.ToGgufName()}]" : Type.ToGgufName();
@@ -104,6 +114,13 @@ public sealed class GgufValue : IEquatable<GgufValue>
     {
         if (Type == GgufValueType.String) return Quote((string)_payload);
         if (Type != GgufValueType.Array) return FormatScalar(_payload);
+        if (_payload is Utf8StringArray lazy)
+        {
+            // Decode only what is shown.
+            var first = new string[Math.Min(lazy.Count, maxItems)];
+            for (int i = 0; i < first.Length; i++) first[i] = Quote(lazy.Get(i));
+            return "[" + string.Join(", ", first) + (lazy.Count > maxItems ? $", ... ({lazy.Count} items)" : "") + "]";
+        }
         var items = (System.Array)_payload;
         var shown = new List<string>();
         for (int i = 0; i < items.Length && i < maxItems; i++)
@@ -149,8 +166,9 @@ public sealed class GgufValue : IEquatable<GgufValue>
             _ => _payload.Equals(other._payload),
         };
         if (other.ElementType != ElementType) return false;
-        var a = (System.Array)_payload;
-        var b = (System.Array)other._payload;
+        if (_payload is Utf8StringArray ua && other._payload is Utf8StringArray ub) return ua.SameBytes(ub) || ua.Decoded.AsSpan().SequenceEqual(ub.Decoded);
+        var a = (System.Array)Materialized;
+        var b = (System.Array)other.Materialized;
         if (a.Length != b.Length) return false;
         return ElementType switch
         {
@@ -165,7 +183,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
 
     public override bool Equals(object? obj) => obj is GgufValue v && Equals(v);
 
-    public override int GetHashCode() => HashCode.Combine(Type, ElementType, Type == GgufValueType.Array ? ((System.Array)_payload).Length : _payload.GetHashCode());
+    public override int GetHashCode() => HashCode.Combine(Type, ElementType, Type == GgufValueType.Array ? Count : _payload.GetHashCode());
 }
 
 /// <summary>A value was read or set with a type other than the one it has.</summary>

@@ -75,6 +75,18 @@ internal static class GgufValueWriter
     private static void WriteArray(Stream s, GgufValue value)
     {
         WriteUInt32(s, (uint)value.ElementType);
+        if (value.Utf8Strings is { } utf8)
+        {
+            // Strings as read: their bytes go back out without a decode/encode round trip.
+            WriteUInt64(s, (ulong)utf8.Count);
+            for (int i = 0; i < utf8.Count; i++)
+            {
+                var bytes = utf8.Utf8(i);
+                WriteUInt64(s, (ulong)bytes.Length);
+                s.Write(bytes);
+            }
+            return;
+        }
         var items = value.AsUntypedArray();
         WriteUInt64(s, (ulong)items.Length);
         switch (value.ElementType)

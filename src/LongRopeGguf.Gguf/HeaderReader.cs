@@ -93,31 +93,56 @@ internal sealed class HeaderReader
     /// refuses it (keys and tensor names: they are looked up by name and must re-encode to the same bytes).</summary>
     public string ReadString(string field, bool strictUtf8 = false)
     {
+        int n = ReadStringLength(field, out long dataOffset);
+        if (n <= _buffer.Length) return Decode(Take(n, field), field, dataOffset, strictUtf8);
+        var bytes = new byte[n];
+        ReadLong(bytes, field, dataOffset);
+        return Decode(bytes, field, dataOffset, strictUtf8);
+    }
+
+    /// <summary>Reads a length-prefixed string's bytes, undecoded, onto the end of <paramref name="destination"/>
+    /// (the elements of a STRING array, see <see cref="Utf8StringArray"/>).</summary>
+    public void ReadStringBytes(string field, System.Buffers.ArrayBufferWriter<byte> destination)
+    {
+        long lengthOffset = Position;
+        int n = ReadStringLength(field, out long dataOffset);
+        if ((long)destination.WrittenCount + n > Array.MaxLength)
+            throw Error(field + " length", lengthOffset, $"the array's strings would exceed {Array.MaxLength} bytes");
+        var span = destination.GetSpan(n)[..n];
+        if (n <= _buffer.Length) Take(n, field).CopyTo(span);
+        else ReadLong(span, field, dataOffset);
+        destination.Advance(n);
+    }
+
+    /// <summary>Reads a string's length and checks it against the bytes left in the file.</summary>
+    private int ReadStringLength(string field, out long dataOffset)
+    {
         long lengthOffset = Position;
         ulong length = BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field, " length"));
         if (length > (ulong)Math.Max(0, Remaining))
             throw Error(field + " length", lengthOffset, $"string length {length} runs past the end of the file ({Remaining} bytes left)");
         if (length > int.MaxValue)
             throw Error(field + " length", lengthOffset, $"string length {length} exceeds the supported maximum");
-        int n = (int)length;
-        long dataOffset = Position;
-        if (n <= _buffer.Length) return Decode(Take(n, field), field, dataOffset, strictUtf8);
-        // Longer than the buffer (and known to fit in the file): read it in one piece.
-        var bytes = new byte[n];
+        dataOffset = Position;
+        return (int)length;
+    }
+
+    /// <summary>Reads a string longer than the buffer (and known to fit in the file) in one piece.</summary>
+    private void ReadLong(Span<byte> bytes, string field, long dataOffset)
+    {
         int copied = _length - _position;
         _buffer.AsSpan(_position, copied).CopyTo(bytes);
         _stream.Position = Position + copied;
         try
         {
-            _stream.ReadExactly(bytes, copied, n - copied);
+            _stream.ReadExactly(bytes[copied..]);
         }
         catch (EndOfStreamException)
         {
-            throw Error(field, dataOffset, $"file is truncated: the {n}-byte string ended early (length was {FileLength})");
+            throw Error(field, dataOffset, $"file is truncated: the {bytes.Length}-byte string ended early (length was {FileLength})");
         }
-        _bufferStart = Position + n;
+        _bufferStart = dataOffset + bytes.Length;
         _position = _length = 0;
-        return Decode(bytes, field, dataOffset, strictUtf8);
     }
 
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);

@@ -1,0 +1,53 @@
+using System.Text;
+
+namespace LongRopeGguf.Gguf;
+
+/// <summary>
+/// The elements of a STRING array as read from a file: their UTF-8 bytes back to back and where each ends, decoded to
+/// CLR strings only when asked for. A vocabulary of 150,000 tokens is then two allocations instead of 150,000, which
+/// is most of the cost of reading a model header; `inspect` shows 8 of them and an edit copies them as bytes.
+/// </summary>
+internal sealed class Utf8StringArray
+{
+    private readonly byte[] _bytes;
+    private readonly int[] _ends;
+    private string[]? _decoded;
+
+    /// <param name="bytes">Concatenated UTF-8 bytes of every element.</param>
+    /// <param name="ends">End offset (exclusive) of each element in <paramref name="bytes"/>.</param>
+    public Utf8StringArray(byte[] bytes, int[] ends)
+    {
+        _bytes = bytes;
+        _ends = ends;
+    }
+
+    public int Count => _ends.Length;
+
+    public ReadOnlySpan<byte> Utf8(int index)
+    {
+        int start = index == 0 ? 0 : _ends[index - 1];
+        return _bytes.AsSpan(start, _ends[index] - start);
+    }
+
+    /// <summary>Element <paramref name="index"/>, decoded as the reader decodes strings (invalid UTF-8 as U+FFFD).</summary>
+    public string Get(int index) => _decoded is { } d ? d[index] : Encoding.UTF8.GetString(Utf8(index));
+
+    /// <summary>Every element, decoded once and cached (the cache is immutable once published; racing decoders
+    /// produce equal arrays and one of them wins).</summary>
+    public string[] Decoded
+    {
+        get
+        {
+            if (_decoded is { } d) return d;
+            var all = new string[_ends.Length];
+            for (int i = 0; i < all.Length; i++) all[i] = Encoding.UTF8.GetString(Utf8(i));
+            Interlocked.CompareExchange(ref _decoded, all, null);
+            return _decoded;
+        }
+    }
+
+    public bool SameBytes(Utf8StringArray other) =>
+        _ends.AsSpan().SequenceEqual(other._ends) && _bytes.AsSpan(0, TotalBytes).SequenceEqual(other._bytes.AsSpan(0, other.TotalBytes));
+
+    private int TotalBytes => _ends.Length == 0 ? 0 : _ends[^1];
+}

@@ -33,7 +33,7 @@ if [ -z "${NO_BUILD:-}" ]; then
   echo "== building (Release; the CLI published framework-dependent, ReadyToRun and plain JIT)"
   dotnet publish src/LongRopeGguf.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
     -o "$work/longrope-r2r" -v quiet -nologo
-  dotnet publish src/LongRopeGguf.Cli -c Release -o "$work/longrope-jit" -v quiet -nologo
+  dotnet publish src/LongRopeGguf.Cli -c Release -p:PublishReadyToRun=false -o "$work/longrope-jit" -v quiet -nologo
   dotnet build bench/LongRopeGguf.Bench -c Release -o "$work/bench" -v quiet -nologo
 fi
 longrope=$work/longrope-r2r/longrope

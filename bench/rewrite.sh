@@ -111,6 +111,9 @@ hyperfine -N --warmup 3 --runs 30 --export-markdown "$work/inspect.md" \
   -n "start-up floor: longrope --version (R2R)" "'$longrope' --version" \
   -n "inspect (JIT)" "'$longrope_jit' inspect '$src'"
 
+echo "== inspect wall time, interleaved runs (the same commands under the same machine drift)"
+python3 bench/interleaved.py 30 "$longrope inspect $src" "$longrope --version" "$longrope_jit inspect $src"
+
 echo "== header read in process (no start-up)"
 "${benchtool[@]}" read-header "$src"
 

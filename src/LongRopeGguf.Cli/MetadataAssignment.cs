@@ -10,7 +10,7 @@ namespace LongRopeGguf.Cli;
 /// </summary>
 public sealed record MetadataAssignment(string Key, GgufValue Value)
 {
-    /// <summary>The TYPE names accepted, in GGUF's own order.</summary>
+    /// <summary>The TYPE names accepted, integers by width, then floats, bool and string.</summary>
     public static readonly IReadOnlyList<string> TypeNames =
         ["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float32", "float64", "bool", "string"];
 

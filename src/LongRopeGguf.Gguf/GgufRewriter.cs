@@ -196,7 +196,8 @@ public static class GgufRewriter
         return value switch
         {
             { Type: GgufValueType.String } when HasSurrogate(value.AsString()) => GgufValue.String(ReadBack(value.AsString())),
-            { Type: GgufValueType.Array, ElementType: GgufValueType.String } when value.AsStringArray().Any(HasSurrogate) =>
+            // A STRING array read from a file (still UTF-8, see Utf8StringArray) decodes to no lone surrogates: not decoded here.
+            { Type: GgufValueType.Array, ElementType: GgufValueType.String, Utf8Strings: null } when value.AsStringArray().Any(HasSurrogate) =>
                 GgufValue.Array(value.AsStringArray().Select(ReadBack).ToArray()),
             { Type: GgufValueType.Array, ElementType: GgufValueType.Array } => GgufValue.Array(((GgufValue[])value.Payload).Select(AsReadBack).ToArray()),
             _ => value,

@@ -18,7 +18,7 @@ public sealed class EvalContext : IDisposable
         Mode = mode;
         Length = length;
         ContextSize = (int)context.ContextSize;
-        ContextPerSequence = NativeLlama.ContextSizePerSequence(context.NativeHandle, unified: true);
+        ContextPerSequence = NativeLlama.ContextSizePerSequence(context.NativeHandle);
         FactorSet = model.Info.FactorSetFor(ContextPerSequence);
         RopeDescription = mode.Describe(length, model.Info.OriginalContextLength);
     }

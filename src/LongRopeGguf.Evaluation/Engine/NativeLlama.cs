@@ -39,8 +39,7 @@ public static class NativeLlama
     public static string ErrorsSince(long mark) => NativeRuntime.Log.BestErrorSince(mark) ?? "";
 
     /// <summary>KV cells one sequence may use (n_ctx_seq): what llama.cpp compares with the original context to pick a LongRoPE set.</summary>
-    public static int ContextSizePerSequence(SafeLLamaContextHandle ctx, bool unified) =>
-        NativeContextQueries.SequenceContextSize(ctx)
-        // Same rule as llama.cpp: a unified cache gives every sequence the whole context.
-        ?? (int)(unified ? ctx.ContextSize : ctx.ContextSize / Math.Max(1u, ctx.MaxSeq));
+    /// <remarks>Evaluation contexts use a unified KV cache, which gives every sequence the whole context (llama.cpp's rule).</remarks>
+    public static int ContextSizePerSequence(SafeLLamaContextHandle ctx) =>
+        NativeContextQueries.SequenceContextSize(ctx) ?? (int)ctx.ContextSize;
 }

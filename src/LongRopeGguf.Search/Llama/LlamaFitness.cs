@@ -50,9 +50,10 @@ public sealed class LlamaFitness : IFitnessFunction
 
         using var model = EvalModel.Load(copy.Path, engine);
         _textTokens = [];
+        Haystack? text = null;
         if (spec.UsesText)
         {
-            var text = Haystack.FromFile(spec.TextPath!);
+            text = Haystack.FromFile(spec.TextPath!);
             string normalized = text.Take(text.AvailableChars);
             _textHash = Hash(normalized);
             _textTokens = model.Tokenize(normalized, addBos: false);
@@ -63,7 +64,8 @@ public sealed class LlamaFitness : IFitnessFunction
         _prompts = [];
         if (spec.UsesPassKey)
         {
-            var haystack = Haystack.Parse(spec.Haystack ?? spec.TextPath!);
+            // The text is the default haystack: reuse it rather than read and normalize the file again.
+            var haystack = spec.Haystack is { } h ? Haystack.Parse(h) : text ?? Haystack.Parse(spec.TextPath!);
             _haystackName = haystack.IsFiller ? "filler" : haystack.SourcePath;
             var builder = new PassKeyPromptBuilder(model, haystack, NeedleSpec.PassKey);
             // Room for the answer (5 digits) and a few tokens of slack inside the target-length context.
@@ -78,11 +80,6 @@ public sealed class LlamaFitness : IFitnessFunction
             _haystackHash = haystack.IsFiller ? null : Hash(haystack.Take(Math.Min(haystack.AvailableChars, prompts.Max(p => p.HaystackChars))));
         }
     }
-
-    /// <summary>The pass-key prompts the fitness uses (their keys and depths), for reports.</summary>
-    public IReadOnlyList<PassKeyPrompt> Prompts => _prompts;
-
-    public int TextTokens => _textTokens.Length;
 
     public JsonObject Describe()
     {

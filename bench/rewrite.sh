@@ -30,13 +30,15 @@ if ! need hyperfine || [ ! -x /usr/bin/time ]; then
 fi
 
 if [ -z "${NO_BUILD:-}" ]; then
-  echo "== building (Release; the CLI published framework-dependent, ReadyToRun and plain JIT)"
+  echo "== building (Release; the CLI as Native AOT (tools/publish.sh), and framework-dependent ReadyToRun and plain JIT)"
+  tools/publish.sh "$work/longrope-aot" >/dev/null
   dotnet publish src/LongRopeGguf.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
     -o "$work/longrope-r2r" -v quiet -nologo
   dotnet publish src/LongRopeGguf.Cli -c Release -p:PublishReadyToRun=false -o "$work/longrope-jit" -v quiet -nologo
   dotnet build bench/LongRopeGguf.Bench -c Release -o "$work/bench" -v quiet -nologo
 fi
-longrope=$work/longrope-r2r/longrope
+longrope=$work/longrope-aot/longrope
+longrope_r2r=$work/longrope-r2r/longrope
 longrope_jit=$work/longrope-jit/longrope
 benchtool=(dotnet "$work/bench/LongRopeGguf.Bench.dll")
 
@@ -63,14 +65,17 @@ echo "== rewrite: cp vs longrope edit (warm, $runs runs each)"
 hyperfine --warmup 1 --runs "$runs" --prepare "rm -f '$dst' && sync" \
   --export-json "$work/rewrite.json" --export-markdown "$work/rewrite.md" \
   -n "cp" "cp '$src' '$dst'" \
-  -n "longrope edit" "'$longrope' edit '$src' -o '$dst' --set general.name=string:x"
+  -n "longrope edit" "'$longrope' edit '$src' -o '$dst' --set general.name=string:x" \
+  -n "longrope edit (R2R)" "'$longrope_r2r' edit '$src' -o '$dst' --set general.name=string:x"
 python3 - "$work/rewrite.json" <<'EOF'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-cp, ed = r["cp"], r["longrope edit"]
-print(f"ratio edit/cp: mean {ed['mean'] / cp['mean']:.3f}, median {ed['median'] / cp['median']:.3f}, "
-      f"min {ed['min'] / cp['min']:.3f} (target <= 1.15)")
-print(f"cpu (user+sys): cp {cp['user'] + cp['system']:.2f} s, edit {ed['user'] + ed['system']:.2f} s")
+cp = r["cp"]
+for name in ("longrope edit", "longrope edit (R2R)"):
+    ed = r[name]
+    print(f"ratio {name}/cp: mean {ed['mean'] / cp['mean']:.3f}, median {ed['median'] / cp['median']:.3f}, "
+          f"min {ed['min'] / cp['min']:.3f} (target <= 1.15); cpu (user+sys) cp {cp['user'] + cp['system']:.2f} s, "
+          f"edit {ed['user'] + ed['system']:.2f} s")
 EOF
 
 echo "== rewrite, interleaved pairs (cp and edit alternate, so both run under the same load)"
@@ -104,15 +109,17 @@ rss "cp" cp "$src" "$dst"
 rss "longrope edit" "$longrope" edit "$src" -o "$dst" --set general.name=string:x
 rss "longrope inspect" "$longrope" inspect "$src"
 
-echo "== inspect wall time (ReadyToRun vs JIT build; --version is the start-up floor)"
+echo "== inspect wall time (Native AOT vs ReadyToRun vs JIT build; --version is the start-up floor)"
 hyperfine -N --warmup 3 --runs 30 --export-markdown "$work/inspect.md" \
-  -n "inspect (R2R)" "'$longrope' inspect '$src'" \
-  -n "inspect --json (R2R)" "'$longrope' inspect --json '$src'" \
-  -n "start-up floor: longrope --version (R2R)" "'$longrope' --version" \
+  -n "inspect (AOT)" "'$longrope' inspect '$src'" \
+  -n "inspect --json (AOT)" "'$longrope' inspect --json '$src'" \
+  -n "start-up floor: longrope --version (AOT)" "'$longrope' --version" \
+  -n "inspect (R2R)" "'$longrope_r2r' inspect '$src'" \
+  -n "start-up floor: longrope --version (R2R)" "'$longrope_r2r' --version" \
   -n "inspect (JIT)" "'$longrope_jit' inspect '$src'"
 
 echo "== inspect wall time, interleaved runs (the same commands under the same machine drift)"
-python3 bench/interleaved.py 30 "$longrope inspect $src" "$longrope --version" "$longrope_jit inspect $src"
+python3 bench/interleaved.py 30 "$longrope inspect $src" "$longrope --version" "$longrope_r2r inspect $src" "$longrope_jit inspect $src"
 
 echo "== header read in process (no start-up)"
 "${benchtool[@]}" read-header "$src"

@@ -18,6 +18,19 @@ set +e
 dotnet build LongRopeGguf.sln -c Release 2>&1 | tail -n 3
 dotnet test LongRopeGguf.sln -c Release --no-build -m:1 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The command-line tests once more, against the Native AOT executable that tools/publish.sh builds (the fast build of
+# docs/benchmarks.md): no reflection or JIT-only path may break it.
+echo "== the CLI tests against the Native AOT build (tools/publish.sh)"
+if aot=$(tools/publish.sh "$root/out/aot" | tail -n 1); then
+  LONGROPE_CLI=$aot dotnet test tests/LongRopeGguf.Cli.Tests -c Release --no-build "$@" 2>&1 | tee -a "$log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+  LONGROPE_CLI=$aot dotnet test tests/LongRopeGguf.Runtime.Tests -c Release --no-build \
+    --filter "FullyQualifiedName~LongRopeGguf.Runtime.Tests.Cli" "$@" 2>&1 | tee -a "$log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+else
+  echo "tools/test.sh: the Native AOT publish failed" >&2
+  status=1
+fi
 set -e
 # One closing line over all test assemblies: "N passed, N failed, N skipped".
 awk '/(Passed|Failed)!  *- *Failed:/ {

@@ -16,14 +16,13 @@ public sealed record ChatTranscript(
 {
     public const string CurrentFormat = "longrope-chat/1";
 
-    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
     private static readonly HashSet<string> s_roles = new(StringComparer.Ordinal) { "system", "user", "assistant" };
 
     public void Save(string path)
     {
         string full = Path.GetFullPath(path);
         string tmp = full + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(this, s_json) + "\n");
+        File.WriteAllText(tmp, JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n");
         File.Move(tmp, full, overwrite: true);
     }
 
@@ -34,7 +33,7 @@ public sealed record ChatTranscript(
         ChatTranscript? t;
         try
         {
-            t = JsonSerializer.Deserialize<ChatTranscript>(File.ReadAllText(path), s_json);
+            t = JsonSerializer.Deserialize(File.ReadAllText(path), ChatTranscriptJsonContext.Default.ChatTranscript);
         }
         catch (JsonException e)
         {
@@ -53,3 +52,8 @@ public sealed record ChatTranscript(
         return t;
     }
 }
+
+// Source-generated (de)serialization: no reflection, so the Native AOT build of the CLI reads and writes transcripts.
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(ChatTranscript))]
+internal sealed partial class ChatTranscriptJsonContext : JsonSerializerContext;

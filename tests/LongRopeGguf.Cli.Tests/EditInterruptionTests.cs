@@ -80,7 +80,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         using var dir = new TempDir();
         string target = dir.File("out.gguf");
         // `script` runs the command on a pseudo-terminal, so standard error is a terminal as for a user.
-        string command = string.Join(' ', new[] { Quote(CliProcess.StartInfo().FileName), Quote(CliProcess.Dll), "edit", Quote(big.Path), "-o", Quote(target), "--set", "general.name=string:tty" });
+        string command = string.Join(' ', CliProcess.CommandPrefix.Select(Quote).Concat(new[] { "edit", Quote(big.Path), "-o", Quote(target), "--set", "general.name=string:tty" }));
         var psi = new ProcessStartInfo("script", ["-qefc", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         psi.Environment["TERM"] = "xterm-256color";
         psi.Environment["COLUMNS"] = "120";

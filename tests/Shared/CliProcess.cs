@@ -15,6 +15,8 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// Runs the real `longrope` command as a child process: the build of src/LongRopeGguf.Cli that this test project
 /// references is copied next to the tests (longrope.dll with its runtimeconfig and deps files) and started with the
 /// same dotnet host that runs the tests. Only test projects that reference src/LongRopeGguf.Cli have longrope.dll.
+/// With LONGROPE_CLI set to an executable (tools/test.sh sets it to the Native AOT build of tools/publish.sh), that
+/// executable is run instead, so the same tests hold the published native command to the same contract.
 /// </summary>
 public static partial class CliProcess
 {
@@ -24,19 +26,25 @@ public static partial class CliProcess
 
     private static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
 
+    /// <summary>The executable given in LONGROPE_CLI, if any (see the class summary).</summary>
+    public static string? NativeExecutable => Environment.GetEnvironmentVariable("LONGROPE_CLI") is { Length: > 0 } e ? Path.GetFullPath(e) : null;
+
+    /// <summary>The program and leading arguments that start longrope: the native executable, or the host and longrope.dll.</summary>
+    public static IReadOnlyList<string> CommandPrefix => NativeExecutable is { } exe ? [exe] : [Host, Dll];
+
     public static ProcessStartInfo StartInfo(params string[] args) => StartInfo(null, args);
 
     /// <summary>Start info with <paramref name="environment"/> applied over this process's (a null value removes the variable).</summary>
     public static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
-        var psi = new ProcessStartInfo(Host)
+        var psi = new ProcessStartInfo(CommandPrefix[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(Dll);
+        foreach (string a in CommandPrefix.Skip(1)) psi.ArgumentList.Add(a);
         foreach (string a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_NOLOGO"] = "1";
         foreach (var (k, v) in environment ?? new Dictionary<string, string?>())

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace LongRopeGguf.Evaluation.Niah;
 
@@ -46,16 +47,22 @@ public sealed record TrialRecord
     /// <summary>Wall time since the previous trial of the run ended (context creation included for a cell's first trial).</summary>
     public required double WallMs { get; init; }
 
-    public static readonly JsonSerializerOptions JsonOptions = new()
+    // Source-generated metadata (TrialRecordJsonContext), so that the Native AOT build of the CLI serializes without
+    // reflection; the options that the generator cannot take (the relaxed encoder) are set here.
+    private static readonly JsonSerializerOptions JsonOptions = new(TrialRecordJsonContext.Default.Options)
     {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = false,
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public string ToJsonLine() => JsonSerializer.Serialize(this, JsonOptions);
+    private static readonly JsonTypeInfo<TrialRecord> s_typeInfo = (JsonTypeInfo<TrialRecord>)JsonOptions.GetTypeInfo(typeof(TrialRecord));
+
+    public string ToJsonLine() => JsonSerializer.Serialize(this, s_typeInfo);
 
     public static TrialRecord FromJsonLine(string line) =>
-        JsonSerializer.Deserialize<TrialRecord>(line, JsonOptions) ?? throw new JsonException("empty trial line");
+        JsonSerializer.Deserialize(line, s_typeInfo) ?? throw new JsonException("empty trial line");
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = false,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(TrialRecord))]
+internal sealed partial class TrialRecordJsonContext : JsonSerializerContext;

@@ -220,9 +220,9 @@ public sealed class SearchLog : IDisposable
     public void AppendCandidate(EvaluatedCandidate c)
     {
         var factors = new JsonArray();
-        foreach (float f in c.Candidate.Factors) factors.Add(JsonValue.Create(f));
+        foreach (float f in c.Candidate.Factors) factors.Add((JsonNode)JsonValue.Create(f));
         var parents = new JsonArray();
-        foreach (int p in c.Parents) parents.Add(JsonValue.Create(p));
+        foreach (int p in c.Parents) parents.Add((JsonNode)JsonValue.Create(p));
         var components = new JsonObject();
         foreach (var (name, value) in c.Fitness.Components) components[name] = WriteDouble(value);
         var obj = new JsonObject

@@ -19,7 +19,7 @@ public sealed class IsolatedCli : IDisposable
 
     /// <summary>The shell command line that starts longrope with this process's environment (for tmux).</summary>
     public string ShellCommand(params string[] args) =>
-        $"env -u {NativeRuntime.NativeLibEnvironmentVariable} XDG_CACHE_HOME={Quote(CacheHome)} dotnet {Quote(LongRopeGguf.Tests.CliProcess.Dll)} {string.Join(' ', args.Select(Quote))}";
+        $"env -u {NativeRuntime.NativeLibEnvironmentVariable} XDG_CACHE_HOME={Quote(CacheHome)} {string.Join(' ', LongRopeGguf.Tests.CliProcess.CommandPrefix.Concat(args).Select(Quote))}";
 
     public static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 

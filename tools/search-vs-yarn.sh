@@ -5,7 +5,7 @@
 # prose-search.txt with key seed 7001). Results: docs/search.md ("Results").
 #
 # Usage: tools/search-vs-yarn.sh [OUT]      (default out/search-vs-yarn)
-# About 3 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
+# About 4 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,33 +19,44 @@ threads=${THREADS:-$(nproc)}
 dotnet build src/LongRopeGguf.Cli -c Release 2>&1 | tail -n 2
 longrope() { dotnet run --project src/LongRopeGguf.Cli -c Release --no-build -- "$@"; }
 
-search() { # NAME LENGTH [options...]: a long-set mix-fitness search into $out/NAME, patched into $out/NAME.gguf
-  local name=$1 length=$2; shift 2
-  longrope search "$M" -L "$length" --fitness mix --text "$T" --windows 1 --threads "$threads" --out "$out/$name" --json "$@" \
+search() { # NAME LENGTH FITNESS [options...]: a long-set search into $out/NAME, patched into $out/NAME.gguf
+  local name=$1 length=$2 fitness=$3; shift 3
+  longrope search "$M" -L "$length" --fitness "$fitness" --text "$T" --windows 1 --threads "$threads" --out "$out/$name" --json "$@" \
     > "$out/$name.json"
   longrope patch "$M" -f "$out/$name/factors.json" -o "$out/$name.gguf" > /dev/null
 }
 
 # 8x: mix weight 0.5, 3 pass-key prompts, population 12, 12 iterations.
-search long-4096 4096 --passkey-prompts 3 --population 12 --parents 6 --mutations 4 --crossovers 4 --iterations 12
+search long-4096 4096 mix --passkey-prompts 3 --population 12 --parents 6 --mutations 4 --crossovers 4 --iterations 12
 # 16x and 32x, seeded also with the 8x result carried to the target scale (lambda^(ln t / ln 8), attn + 0.1 ln(t/8)).
 python3 tools/progressive_init.py "$out/long-4096/factors.json" 8192 "$out/init-8192.json"
 python3 tools/progressive_init.py "$out/long-4096/factors.json" 16384 "$out/init-16384.json"
-search long-8192 8192 --passkey-prompts 4 --population 8 --parents 4 --mutations 3 --crossovers 3 --iterations 4 --init "$out/init-8192.json"
-search long-16384 16384 --passkey-prompts 2 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 3 --init "$out/init-16384.json"
+search long-8192 8192 mix --passkey-prompts 4 --population 8 --parents 4 --mutations 3 --crossovers 3 --iterations 4 --init "$out/init-8192.json"
+search long-16384 16384 mix --passkey-prompts 2 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 3 --init "$out/init-16384.json"
 # Pass-key weighted follow-ups (text NLL weight 0.25, more prompts), seeded with the first results.
-search long-4096-pk 4096 --mix-weight 0.25 --passkey-prompts 8 --population 8 --parents 4 --mutations 4 --crossovers 4 --iterations 3 --init "$out/long-4096/factors.json"
-search long-8192-pk 8192 --mix-weight 0.25 --passkey-prompts 6 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 1 --init "$out/long-8192/factors.json"
+search long-4096-pk 4096 mix --mix-weight 0.25 --passkey-prompts 8 --population 8 --parents 4 --mutations 4 --crossovers 4 --iterations 3 --init "$out/long-4096/factors.json"
+search long-8192-pk 8192 mix --mix-weight 0.25 --passkey-prompts 6 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 1 --init "$out/long-8192/factors.json"
+# Pass-key driven searches (the fitness is the pass-key answer NLL only, more prompts, the attention gene in a band
+# around YaRN's value: at 16x YaRN's factors found 3/20, 12/20, 8/20 and 7/20 keys with attention factors 1.15, 1.28
+# (YaRN's), 1.45 and 1.6), seeded with the weighted follow-ups. At 32x, the 8x pass-key set carried to 32x, unsearched.
+common=(--population 8 --parents 4 --mutations 3 --crossovers 3)
+search long-4096-pk2 4096 passkey --passkey-prompts 10 --attn-range 1.15:1.32 "${common[@]}" --iterations 4 --init "$out/long-4096-pk/factors.json"
+search long-8192-pk2 8192 passkey --passkey-prompts 8 --attn-range 1.22:1.40 "${common[@]}" --iterations 4 --init "$out/long-8192-pk/factors.json"
+python3 tools/progressive_init.py "$out/long-4096-pk2/factors.json" 16384 "$out/carried-16384.json"
+longrope patch "$M" -f "$out/carried-16384.json" -o "$out/carried-16384.gguf" > /dev/null
 
-niah() { # SCALE LENGTH TRIALS_PER_DEPTH NAME=FILE...
+niah() { # SCALE LENGTH TRIALS_PER_DEPTH NAME=FILE... (SEED=100 for the second set of keys)
   local scale=$1 length=$2 trials=$3; shift 3
   local patched=(); for p in "$@"; do patched+=(--patched "$p"); done
   longrope eval niah "$M" --lengths "$length" --depths 10 --trials-per-depth "$trials" --modes yarn "${patched[@]}" \
-    --haystack "$H" --seed 99 --threads "$threads" --out "$out/heldout/niah-prose-$scale"
+    --haystack "$H" --seed "${SEED:-99}" --threads "$threads" --out "$out/heldout/niah-prose-$scale${SEED:+-seed$SEED}"
 }
-niah 8x 4096 5 searched-8x="$out/long-4096.gguf" searched-8x-pk="$out/long-4096-pk.gguf"
-niah 16x 8192 2 searched-16x="$out/long-8192.gguf" searched-16x-pk="$out/long-8192-pk.gguf"
-niah 32x 16384 2 searched-32x="$out/long-16384.gguf"
-longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-8192.gguf "$out"/long-8192-pk.gguf \
-  "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
+niah 8x 4096 5 searched-8x="$out/long-4096.gguf" searched-8x-pk="$out/long-4096-pk.gguf" searched-8x-pk2="$out/long-4096-pk2.gguf"
+SEED=100 niah 8x 4096 5 searched-8x-pk2="$out/long-4096-pk2.gguf"
+niah 16x 8192 2 searched-16x="$out/long-8192.gguf" searched-16x-pk="$out/long-8192-pk.gguf" \
+  searched-16x-pk2="$out/long-8192-pk2.gguf"
+SEED=100 niah 16x 8192 2 searched-16x-pk="$out/long-8192-pk.gguf" searched-16x-pk2="$out/long-8192-pk2.gguf"
+niah 32x 16384 2 searched-32x="$out/long-16384.gguf" carried-8x-pk2="$out/carried-16384.gguf"
+longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
+  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
 echo "results: $out/heldout/*/summary.md, $out/heldout/ppl/ppl.md"

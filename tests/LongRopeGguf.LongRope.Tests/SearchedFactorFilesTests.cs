@@ -47,4 +47,15 @@ public class SearchedFactorFilesTests
         var file = GgufReader.Read(patched);
         Assert.Equal(set.AttentionFactor, file.GetFloat32("llama.rope.scaling.attn_factor"));
     }
+
+    [Fact]
+    public void The_quickstart_factor_file_is_the_8x_pass_key_search_the_docs_report_on()
+    {
+        // models/tiny-passkey-512.longrope-4096.json is what tools/quickstart.sh patches with; the model card and
+        // docs/search.md quote held-out results of tiny-long-4096-pk2, so the two must be the same file.
+        byte[] quickstart = File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "models", "tiny-passkey-512.longrope-4096.json"));
+        byte[] searched = File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "docs", "search-results", "tiny-long-4096-pk2.factors.json"));
+        Assert.Equal(searched, quickstart);
+        Assert.StartsWith("search long passkey at 4096 tokens", FactorSetReader.Read(Path.Combine(TestPaths.RepoRoot, "models", "tiny-passkey-512.longrope-4096.json")).Source);
+    }
 }

@@ -42,6 +42,7 @@ search long-8192-pk 8192 mix --mix-weight 0.25 --passkey-prompts 6 --population 
 common=(--population 8 --parents 4 --mutations 3 --crossovers 3)
 search long-4096-pk2 4096 passkey --passkey-prompts 10 --attn-range 1.15:1.32 "${common[@]}" --iterations 4 --init "$out/long-4096-pk/factors.json"
 search long-8192-pk2 8192 passkey --passkey-prompts 8 --attn-range 1.22:1.40 "${common[@]}" --iterations 4 --init "$out/long-8192-pk/factors.json"
+# (docs/search.md also reports this search extended: the same command with --iterations 7 resumes it to 50 candidates.)
 python3 tools/progressive_init.py "$out/long-4096-pk2/factors.json" 16384 "$out/carried-16384.json"
 longrope patch "$M" -f "$out/carried-16384.json" -o "$out/carried-16384.gguf" > /dev/null
 

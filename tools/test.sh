@@ -21,7 +21,7 @@ status=${PIPESTATUS[0]}
 # The command-line tests once more, against the Native AOT executable that tools/publish.sh builds (the fast build of
 # docs/benchmarks.md): no reflection or JIT-only path may break it.
 echo "== the CLI tests against the Native AOT build (tools/publish.sh)"
-if aot=$(tools/publish.sh "$root/out/aot" | tail -n 1); then
+if aot=$(tools/publish.sh "$root/out/aot" | tail -n 1) && [[ -x $aot ]]; then
   LONGROPE_CLI=$aot dotnet test tests/LongRopeGguf.Cli.Tests -c Release --no-build "$@" 2>&1 | tee -a "$log"
   [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
   LONGROPE_CLI=$aot dotnet test tests/LongRopeGguf.Runtime.Tests -c Release --no-build \

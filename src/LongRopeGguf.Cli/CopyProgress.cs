@@ -24,6 +24,9 @@ public static class CopyProgress
             .Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(description), maxValue: 1);
+                // Draw the bar with its description now: Spectre redraws on a 100 ms timer, and a copy served from the
+                // page cache can end before the first tick (the bar would flash empty and be cleared).
+                ctx.Refresh();
                 return work((done, total) =>
                 {
                     task.MaxValue = Math.Max(1, total);

@@ -80,7 +80,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         using var dir = new TempDir();
         string target = dir.File("out.gguf");
         // `script` runs the command on a pseudo-terminal, so standard error is a terminal as for a user.
-        string command = string.Join(' ', CliProcess.CommandPrefix.Select(Quote).Concat(new[] { "edit", Quote(big.Path), "-o", Quote(target), "--set", "general.name=string:tty" }));
+        string command = CliProcess.ShellCommandLine("edit", big.Path, "-o", target, "--set", "general.name=string:tty");
         var psi = new ProcessStartInfo("script", ["-qefc", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         psi.Environment["TERM"] = "xterm-256color";
         psi.Environment["COLUMNS"] = "120";
@@ -98,7 +98,6 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         EditCommandTests.AssertSameTensorData(big.File, GgufReader.Read(target));
     }
 
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 
     /// <summary>Starts `edit BIG -o TARGET`, waits until the temporary file holds some tensor data but not all of it, and
     /// sends <paramref name="signal"/>. A machine fast enough to finish the copy before the signal lands gets

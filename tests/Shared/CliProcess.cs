@@ -32,6 +32,12 @@ public static partial class CliProcess
     /// <summary>The program and leading arguments that start longrope: the native executable, or the host and longrope.dll.</summary>
     public static IReadOnlyList<string> CommandPrefix => NativeExecutable is { } exe ? [exe] : [Host, Dll];
 
+    /// <summary>A POSIX shell command line that starts longrope with <paramref name="args"/> (for `script` and tmux).</summary>
+    public static string ShellCommandLine(params string[] args) => string.Join(' ', CommandPrefix.Concat(args).Select(ShellQuote));
+
+    /// <summary>Single-quotes <paramref name="s"/> for a POSIX shell.</summary>
+    public static string ShellQuote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
     public static ProcessStartInfo StartInfo(params string[] args) => StartInfo(null, args);
 
     /// <summary>Start info with <paramref name="environment"/> applied over this process's (a null value removes the variable).</summary>

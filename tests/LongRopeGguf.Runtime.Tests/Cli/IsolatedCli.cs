@@ -19,9 +19,7 @@ public sealed class IsolatedCli : IDisposable
 
     /// <summary>The shell command line that starts longrope with this process's environment (for tmux).</summary>
     public string ShellCommand(params string[] args) =>
-        $"env -u {NativeRuntime.NativeLibEnvironmentVariable} XDG_CACHE_HOME={Quote(CacheHome)} {string.Join(' ', LongRopeGguf.Tests.CliProcess.CommandPrefix.Concat(args).Select(Quote))}";
-
-    public static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+        $"env -u {NativeRuntime.NativeLibEnvironmentVariable} XDG_CACHE_HOME={LongRopeGguf.Tests.CliProcess.ShellQuote(CacheHome)} {LongRopeGguf.Tests.CliProcess.ShellCommandLine(args)}";
 
     public LongRopeGguf.Tests.CliResult Run(params string[] args) => RunWith(null, args);
 

@@ -5,6 +5,10 @@
 # Needs a C toolchain for the native link (clang, or gcc as on Debian: used when clang is absent).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+case ${1:-} in
+  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "tools/publish.sh: unknown option '$1' (usage: tools/publish.sh [OUT_DIR])" >&2; exit 2 ;;
+esac
 out=${1:-$root/out/longrope}
 linker=()
 command -v clang >/dev/null || linker=(-p:CppCompilerAndLinker=gcc)

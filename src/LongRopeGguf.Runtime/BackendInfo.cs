@@ -27,6 +27,9 @@ public sealed record BackendInfo(
 {
     public bool HasGpu => Devices.Any(d => d.IsGpu);
 
+    /// <summary>Which of the bundled backend's CPU builds was loaded ("avx512", "avx2", "avx", "noavx"); null for a custom build.</summary>
+    public string? CpuBuild => NativeLibraryDirectory is null ? CpuBuildSelector.FolderOf(LibraryPath) : null;
+
     public IEnumerable<BackendDevice> GpuDevices => Devices.Where(d => d.IsGpu);
 
     /// <summary>"CUDA (CUDA0 NVIDIA H100 80GB HBM3, 79 GiB free)" or "CPU (Intel(R) Xeon(R) Processor)".</summary>

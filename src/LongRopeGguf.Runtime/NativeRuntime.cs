@@ -82,6 +82,8 @@ public static class NativeRuntime
             {
                 if (nativeLibDir is not null)
                     NativeLibraryConfig.All.WithLibrary(Path.Combine(nativeLibDir, "libllama.so"), null);
+                else if (CpuBuildSelector.Detect() is { } level)
+                    NativeLibraryConfig.All.WithAvx(level); // LLamaSharp's own guess is noavx under Native AOT
                 // Before the load, so LLamaSharp's own loader messages (which library, why a fallback) are routed too.
                 NativeLibraryConfig.All.WithLogCallback(s_callback);
             }

@@ -15,7 +15,8 @@ public static class StartupReport
         else
             offload = $"n_gpu_layers {model.GpuLayers}";
         string fallback = b.FallbackNote is null ? "" : $" [CPU fallback: {b.FallbackNote}]";
-        string library = b.NativeLibraryDirectory is null ? "" : $", llama.cpp from {b.NativeLibraryDirectory}";
+        string library = b.NativeLibraryDirectory is not null ? $", llama.cpp from {b.NativeLibraryDirectory}"
+            : b.CpuBuild is not null ? $", llama.cpp {b.CpuBuild} build" : "";
         return $"{b.Describe()}, {offload}{library}{fallback}";
     }
 

@@ -19,8 +19,7 @@ public sealed record SearchReport(
     FactorSet Factors,
     string FactorsPath,
     string LogPath,
-    string ChartPath,
-    IReadOnlyList<string> SeedNames)
+    string ChartPath)
 {
     public double Scale => (double)Request.Fitness.TargetLength / OriginalContextLength;
 }
@@ -53,16 +52,16 @@ public static class SearchRunner
 
         var best = outcome.Best.Candidate;
         string source = string.Create(CultureInfo.InvariantCulture,
-            $"search {(request.Set == SearchSet.Long ? "long" : "short")} {request.Fitness.Name} at {request.Fitness.TargetLength} tokens: best of {outcome.All.Length} candidates, "
+            $"search {request.Set.Name()} {request.Fitness.Name} at {request.Fitness.TargetLength} tokens: best of {outcome.All.Length} candidates, "
             + $"fitness {outcome.Best.Fitness.Value:G6} (best seed {outcome.BestSeed.SeedName} {outcome.BestSeed.Fitness.Value:G6}), seed {request.Evolution.Seed}");
         var factors = plan.SetOf(best) with { Source = source };
         string factorsPath = Path.Combine(request.OutputDirectory, FactorsFile);
         FactorSetJson.Write(factors, factorsPath);
         string chartPath = Path.Combine(request.OutputDirectory, ChartFile);
         FitnessChart.Save(outcome, chartPath,
-            $"{Path.GetFileName(request.ModelPath)}: {(request.Set == SearchSet.Long ? "long" : "short")} set search at {request.Fitness.TargetLength} tokens",
+            $"{Path.GetFileName(request.ModelPath)}: {request.Set.Name()} set search at {request.Fitness.TargetLength} tokens",
             request.Fitness.Unit);
-        return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath, plan.Seeds.Select(s => s.Name).ToList());
+        return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath);
     }
 
     /// <summary>One search per folder at a time: a second one would rebuild the working copy under the first.</summary>

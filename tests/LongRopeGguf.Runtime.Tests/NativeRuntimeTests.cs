@@ -22,6 +22,34 @@ public class NativeRuntimeTests
     }
 
     [Fact]
+    public void The_cpu_build_loaded_is_the_best_this_cpu_runs()
+    {
+        using var model = Load(TestPaths.TinyModel);
+        var level = CpuBuildSelector.Detect();
+        Assert.NotNull(level); // Linux on x64, /proc/cpuinfo readable
+        Assert.Equal(CpuBuildSelector.FolderName(level.Value), model.Backend.CpuBuild);
+        Assert.EndsWith(Path.Combine(CpuBuildSelector.FolderName(level.Value), "libllama.so"), model.Backend.LibraryPath);
+    }
+
+    [Theory]
+    [InlineData("fpu vme sse sse2 ssse3 sse4_1 sse4_2 popcnt", LLama.Native.AvxLevel.None)]
+    [InlineData(" sse4_2 avx f16c ", LLama.Native.AvxLevel.Avx)]
+    [InlineData("sse4_2 avx f16c fma avx2 bmi2", LLama.Native.AvxLevel.Avx2)]
+    [InlineData("avx avx2 avx512f avx512dq avx512bw avx512vl", LLama.Native.AvxLevel.Avx512)]
+    [InlineData("avx avx2 avx512_vnni", LLama.Native.AvxLevel.Avx2)] // an AVX-512 extension without the foundation is not enough
+    [InlineData("avx2x avxx", LLama.Native.AvxLevel.None)] // whole words only
+    public void The_cpu_build_follows_the_kernels_flags(string flags, LLama.Native.AvxLevel expected) =>
+        Assert.Equal(expected, CpuBuildSelector.FromFlags(flags));
+
+    [Theory]
+    [InlineData("/app/runtimes/linux-x64/native/avx512/libllama.so", "avx512")]
+    [InlineData("/app/runtimes/linux-x64/native/noavx/libllama.so", "noavx")]
+    [InlineData("/opt/llama-cuda/libllama.so", null)]
+    [InlineData(null, null)]
+    public void The_cpu_build_is_read_from_the_loaded_librarys_folder(string? path, string? expected) =>
+        Assert.Equal(expected, CpuBuildSelector.FolderOf(path));
+
+    [Fact]
     public void Llama_cpps_log_goes_to_the_log_file()
     {
         using var model = Load(PatchedModelFixture.PatchedModel);

@@ -165,6 +165,7 @@ public static class BenchCommand
     {
         var b = llama.Backend;
         w.WriteString("backend", b.Backend);
+        if (b.CpuBuild is not null) w.WriteString("cpu_build", b.CpuBuild);
         w.WriteStartArray("devices");
         foreach (var d in b.Devices)
         {

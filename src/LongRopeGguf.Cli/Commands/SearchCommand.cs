@@ -125,7 +125,7 @@ public static class SearchCommand
         string dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
         string name = Path.GetFileName(modelPath);
         string stem = name.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? name[..^5] : name;
-        return Path.Combine(dir, $"{stem}.search-{(set == SearchSet.Long ? "long" : "short")}-{length}");
+        return Path.Combine(dir, $"{stem}.search-{set.Name()}-{length}");
     }
 
     private static (double Min, double Max) ParseRange(string text)
@@ -144,7 +144,7 @@ public static class SearchCommand
     {
         var outcome = report.Outcome;
         var request = report.Request;
-        o.WriteLine($"search:        {(request.Set == SearchSet.Long ? "long" : "short")} set of {Path.GetFileName(request.ModelPath)} at {request.Fitness.TargetLength} tokens (scale {F(report.Scale, "0.###")}), fitness {request.Fitness.Name}: {request.Fitness.Unit}");
+        o.WriteLine($"search:        {request.Set.Name()} set of {Path.GetFileName(request.ModelPath)} at {request.Fitness.TargetLength} tokens (scale {F(report.Scale, "0.###")}), fitness {request.Fitness.Name}: {request.Fitness.Unit}");
         o.WriteLine($"space:         {report.Space.Dimensions} factors in [1, {F(report.Space.MaxFactor, "0.###")}] step {F(report.Space.Step)}{(report.Space.Piecewise ? ", piecewise" : "")}, attention factor "
             + (report.Space.Attention is { } a ? $"searched in [{F(a.Min)}, {F(a.Max)}]" : $"fixed at {F(report.Space.FixedAttentionFactor)}"));
         o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.Iterations.Length - 1} iterations");
@@ -193,7 +193,7 @@ public static class SearchCommand
         }
         w.WriteStartObject();
         w.WriteString("model", report.Request.ModelPath);
-        w.WriteString("set", report.Request.Set == SearchSet.Long ? "long" : "short");
+        w.WriteString("set", report.Request.Set.Name());
         w.WriteNumber("target_length", report.Request.Fitness.TargetLength);
         w.WriteNumber("original_context_length", report.OriginalContextLength);
         w.WriteString("fitness", report.Request.Fitness.Name);

@@ -54,5 +54,4 @@ public sealed record IterationSummary(
     EvaluatedCandidate Best,
     int Candidates,
     int NewEvaluations,
-    double EvaluationSeconds,
-    double ElapsedSeconds);
+    double EvaluationSeconds);

@@ -149,7 +149,6 @@ public sealed class EvolutionSearch
         private readonly HashSet<Genome> _seen = [];
         private readonly List<EvaluatedCandidate> _all = [];
         private readonly List<IterationSummary> _iterations = [];
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
         private GeneticOperators? _ops;
         private EvaluatedCandidate? _best;
         private int _newEvaluations;
@@ -269,7 +268,7 @@ public sealed class EvolutionSearch
 
         private void Summarize(int iteration, int made)
         {
-            var summary = new IterationSummary(iteration, _best!, _all.Count, _newEvaluations, _all.Sum(c => c.Seconds), _clock.Elapsed.TotalSeconds);
+            var summary = new IterationSummary(iteration, _best!, _all.Count, _newEvaluations, _all.Sum(c => c.Seconds));
             _iterations.Add(summary);
             if (log is not null && !log.HasIteration(iteration)) log.AppendIteration(summary);
             observer?.OnIteration(summary, Progress());

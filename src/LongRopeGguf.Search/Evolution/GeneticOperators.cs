@@ -72,18 +72,11 @@ public sealed class GeneticOperators(SearchSpace space, EvolutionSettings settin
             var bounds = random.Next(2) == 0 ? first : second;
             int attention = random.Next(2) == 0 ? first.AttentionIndex : second.AttentionIndex;
             var child = space.Normalize(genes, attention, bounds.Low, bounds.High);
-            if (!IsNonDecreasing(child)) continue;
+            if (!space.IsValid(child)) continue;
             if (child.Equals(first) || child.Equals(second) || seen.Contains(child)) continue;
             return child;
         }
         return null;
-    }
-
-    private static bool IsNonDecreasing(Genome g)
-    {
-        for (int i = 1; i < g.Genes.Length; i++)
-            if (g.Genes[i] < g.Genes[i - 1]) return false;
-        return true;
     }
 
     private (int Low, int High) MoveBoundary(int low, int high)

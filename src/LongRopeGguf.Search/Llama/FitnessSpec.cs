@@ -9,6 +9,12 @@ public enum SearchSet
     Short,
 }
 
+public static class SearchSetNames
+{
+    /// <summary>The set's name as llama.cpp's log, the factor files and the CLI spell it: "long" or "short".</summary>
+    public static string Name(this SearchSet set) => set == SearchSet.Long ? "long" : "short";
+}
+
 /// <summary>What the fitness measures.</summary>
 public enum FitnessKind
 {

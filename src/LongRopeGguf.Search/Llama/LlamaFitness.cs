@@ -43,7 +43,7 @@ public sealed class LlamaFitness : IFitnessFunction
         _spec = spec;
         _engine = engine;
         _setOf = setOf;
-        _expectedSet = set == SearchSet.Long ? "long" : "short";
+        _expectedSet = set.Name();
         _modelPath = System.IO.Path.GetFullPath(modelPath);
         _modelBytes = new FileInfo(modelPath).Length;
         _mode = new RopeMode("candidate", RopeModeKind.Patched, copy.Path);

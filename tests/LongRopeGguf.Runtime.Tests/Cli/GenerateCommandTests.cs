@@ -20,6 +20,9 @@ public class GenerateCommandTests
         Assert.Equal("none", j.GetProperty("factor_set").GetString());
         Assert.Equal(512, j.GetProperty("context_size").GetInt32());
         Assert.Equal("CPU", j.GetProperty("backend").GetString());
+        // The CPU build of llama.cpp this CPU can run (LLamaSharp's own guess is noavx under Native AOT: ~8x slower).
+        string build = CpuBuildSelector.FolderName(CpuBuildSelector.Detect() ?? LLama.Native.AvxLevel.None);
+        Assert.Equal(build, j.GetProperty("cpu_build").GetString());
         Assert.True(j.GetProperty("timings").GetProperty("prefill_tokens_per_s").GetDouble() > 0);
         Assert.True(j.GetProperty("timings").GetProperty("decode_tokens_per_s").GetDouble() > 0);
 
@@ -28,6 +31,7 @@ public class GenerateCommandTests
         Assert.Equal(2, lines.Length);
         Assert.StartsWith("longrope: CPU (", lines[0]);
         Assert.Contains("no GPU offload", lines[0]);
+        Assert.Contains($"llama.cpp {build} build", lines[0]);
         Assert.Contains("factor set none, n_ctx 512", lines[0]);
         Assert.Contains($"llama.cpp log: {cli.DefaultLogFile}", lines[0]);
         Assert.Contains("llama_model_loader: loaded meta data", File.ReadAllText(cli.DefaultLogFile));

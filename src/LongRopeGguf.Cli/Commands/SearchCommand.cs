@@ -28,6 +28,7 @@ public static class SearchCommand
         var text = new Option<FileInfo?>("--text") { Description = "Text (UTF-8) for perplexity windows, and the default pass-key haystack." };
         var windows = new Option<int>("--windows") { Description = "Perplexity windows of the target length, from the start of the text.", DefaultValueFactory = _ => 2 };
         var prompts = new Option<int>("--passkey-prompts") { Description = "Pass-key prompts (needles at evenly spaced depths).", DefaultValueFactory = _ => 3 };
+        var passages = new Option<int>("--passkey-passages") { Description = "Passages of the haystack text the prompts take turns in, spread over the text (1: all start at its beginning).", DefaultValueFactory = _ => 1 };
         var haystack = new Option<string?>("--haystack") { Description = "Pass-key haystack: filler or a text file (default: --text)." };
         var passkeySeed = new Option<int>("--passkey-seed") { Description = "Seed of the pass-key keys.", DefaultValueFactory = _ => 7001 };
         var population = new Option<int>("--population") { Description = "Initial population.", DefaultValueFactory = _ => 64 };
@@ -51,7 +52,7 @@ public static class SearchCommand
         var verbose = CommonOptions.Verbose();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
-            model, target, set, fitness, mixWeight, text, windows, prompts, haystack, passkeySeed, population, parents, mutations, crossovers,
+            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, population, parents, mutations, crossovers,
             iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, json, verbose,
         };
         cmd.SetAction((r, ct) => CliErrors.Run(() =>
@@ -79,6 +80,7 @@ public static class SearchCommand
                     TextPath = r.GetValue(text)?.FullName,
                     Windows = r.GetValue(windows),
                     PassKeyPrompts = r.GetValue(prompts),
+                    PassKeyPassages = r.GetValue(passages),
                     Haystack = r.GetValue(haystack) is { } h && !h.Equals("filler", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(h) : r.GetValue(haystack),
                     PassKeySeed = r.GetValue(passkeySeed),
                 },

@@ -52,6 +52,22 @@ public sealed class Haystack
     public static Haystack Parse(string spec) =>
         string.Equals(spec, "filler", StringComparison.OrdinalIgnoreCase) ? Filler() : FromFile(spec);
 
+    /// <summary>Where this haystack starts in its file's text (0 unless it came from <see cref="From"/>).</summary>
+    public int Offset { get; private init; }
+
+    /// <summary>
+    /// The text from the sentence start at or before character <paramref name="offset"/> on: another passage of the same
+    /// file, so that prompts need not all share one haystack. The filler repeats, so it is its own every passage.
+    /// </summary>
+    public Haystack From(int offset)
+    {
+        if (IsFiller || offset <= 0) return this;
+        if (offset >= _fixedText!.Length) throw new EvalInputException($"haystack {SourcePath}: offset {offset} is beyond its {_fixedText.Length} characters");
+        int i = Array.BinarySearch(_boundaries, offset);
+        int start = _boundaries[i >= 0 ? i : ~i - 1];
+        return new Haystack(Name, SourcePath, _fixedText[start..]) { Offset = Offset + start };
+    }
+
     /// <summary>The first <paramref name="chars"/> characters.</summary>
     public string Take(int chars)
     {

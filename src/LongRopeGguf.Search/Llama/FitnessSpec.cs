@@ -51,6 +51,12 @@ public sealed record FitnessSpec
     /// <summary>Pass-key prompts, their needles at evenly spaced depths ((i + 0.5) / n).</summary>
     public int PassKeyPrompts { get; init; } = 3;
 
+    /// <summary>
+    /// Passages of the haystack text the prompts take turns in (prompt i uses passage i mod n), spread evenly over the
+    /// text; 1 = every prompt starts at the text's beginning. More passages keep the search from fitting one stretch of text.
+    /// </summary>
+    public int PassKeyPassages { get; init; } = 1;
+
     /// <summary>Haystack of the pass-key prompts: "filler" or a file; null = the text.</summary>
     public string? Haystack { get; init; }
 
@@ -91,6 +97,8 @@ public sealed record FitnessSpec
             throw new ArgumentException($"fitness {Name} measures perplexity on a text: give it with --text FILE");
         if (UsesText && Windows < 1) throw new ArgumentException($"--windows {Windows}: must be at least 1");
         if (UsesPassKey && PassKeyPrompts < 1) throw new ArgumentException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
+        if (UsesPassKey && (PassKeyPassages < 1 || PassKeyPassages > PassKeyPrompts))
+            throw new ArgumentException($"--passkey-passages {PassKeyPassages}: must be between 1 and the number of prompts ({PassKeyPrompts})");
         if (UsesPassKey && Haystack is null && TextPath is null)
             throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
         if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");

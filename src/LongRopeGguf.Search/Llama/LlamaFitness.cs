@@ -28,6 +28,7 @@ public sealed class LlamaFitness : IFitnessFunction
     private readonly int[] _textTokens;
     private readonly string? _textHash;
     private readonly IReadOnlyList<PassKeyPrompt> _prompts;
+    private readonly IReadOnlyList<int> _passageOffsets = [0];
     private readonly string? _haystackName;
     private readonly string? _haystackHash;
     private readonly RopeMode _mode;
@@ -67,17 +68,10 @@ public sealed class LlamaFitness : IFitnessFunction
             // The text is the default haystack: reuse it rather than read and normalize the file again.
             var haystack = spec.Haystack is { } h ? Haystack.Parse(h) : text ?? Haystack.Parse(spec.TextPath!);
             _haystackName = haystack.IsFiller ? "filler" : haystack.SourcePath;
-            var builder = new PassKeyPromptBuilder(model, haystack, NeedleSpec.PassKey);
-            // Room for the answer (5 digits) and a few tokens of slack inside the target-length context.
-            int promptTokens = spec.TargetLength - 8;
-            var prompts = new List<PassKeyPrompt>();
-            for (int i = 0; i < spec.PassKeyPrompts; i++)
-            {
-                double depth = (i + 0.5) / spec.PassKeyPrompts;
-                prompts.Add(builder.Build(promptTokens, depth, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, i, 0)));
-            }
-            _prompts = prompts;
-            _haystackHash = haystack.IsFiller ? null : Hash(haystack.Take(Math.Min(haystack.AvailableChars, prompts.Max(p => p.HaystackChars))));
+            var promptSet = PassKeyPromptSet.Build(model, haystack, spec);
+            _prompts = promptSet.Prompts;
+            _passageOffsets = promptSet.PassageOffsets;
+            _haystackHash = haystack.IsFiller ? null : Hash(haystack.Take(Math.Min(haystack.AvailableChars, promptSet.TextChars)));
         }
     }
 
@@ -96,13 +90,18 @@ public sealed class LlamaFitness : IFitnessFunction
         if (_spec.UsesText)
             o["text"] = new JsonObject { ["path"] = System.IO.Path.GetFullPath(_spec.TextPath!), ["sha256"] = _textHash, ["windows"] = _spec.Windows };
         if (_spec.UsesPassKey)
-            o["passkey"] = new JsonObject
+        {
+            var passkey = new JsonObject
             {
                 ["prompts"] = _spec.PassKeyPrompts,
                 ["seed"] = _spec.PassKeySeed,
                 ["haystack"] = _haystackName,
                 ["haystack_sha256"] = _haystackHash,
             };
+            // Only when used, so that the logs of one-passage searches keep their header and still resume.
+            if (_passageOffsets.Count > 1) passkey["passage_offsets"] = new JsonArray([.. _passageOffsets.Select(x => (JsonNode)x)]);
+            o["passkey"] = passkey;
+        }
         return o;
     }
 

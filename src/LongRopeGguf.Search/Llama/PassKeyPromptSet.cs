@@ -1,0 +1,48 @@
+using LongRopeGguf.Evaluation;
+using LongRopeGguf.Evaluation.Prompts;
+
+namespace LongRopeGguf.Search.Llama;
+
+/// <summary>
+/// The pass-key prompts a search scores every candidate on: <see cref="FitnessSpec.PassKeyPrompts"/> prompts of the
+/// target length, needles at evenly spaced depths, keys from <see cref="FitnessSpec.PassKeySeed"/>, taking turns in
+/// <see cref="FitnessSpec.PassKeyPassages"/> passages spread evenly over the haystack text.
+/// </summary>
+/// <param name="PassageOffsets">Where each passage starts in the text (characters, at sentence starts; [0] is 0).</param>
+/// <param name="TextChars">How much of the text the prompts use, from its start (what the log's hash covers).</param>
+public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IReadOnlyList<int> PassageOffsets, int TextChars)
+{
+    /// <summary>Tokens left in the target-length context for the answer (5 digits) and a little slack.</summary>
+    public const int AnswerRoom = 8;
+
+    public static PassKeyPromptSet Build(ITextTokenizer tokenizer, Haystack haystack, FitnessSpec spec)
+    {
+        int promptTokens = spec.TargetLength - AnswerRoom;
+        int passages = haystack.IsFiller ? 1 : spec.PassKeyPassages;
+        var offsets = new int[passages];
+        if (passages > 1)
+        {
+            // How much text one prompt takes, measured on the text's start; other passages may tokenize a little
+            // differently, so 2 % is kept in reserve at the end.
+            int chars = new PassKeyPromptBuilder(tokenizer, haystack, NeedleSpec.PassKey)
+                .Build(promptTokens, 0.5, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, 0, 0)).HaystackChars;
+            int room = haystack.AvailableChars - chars - chars / 50;
+            if (room < passages - 1)
+                throw new EvalInputException(
+                    $"--passkey-passages {passages}: {haystack.SourcePath} holds {haystack.AvailableChars} characters and one {promptTokens}-token prompt takes about {chars}: no room for {passages} different passages");
+            for (int p = 1; p < passages; p++) offsets[p] = haystack.From((int)((long)room * p / (passages - 1))).Offset;
+        }
+        var builders = offsets.Select(o => new PassKeyPromptBuilder(tokenizer, haystack.From(o), NeedleSpec.PassKey)).ToArray();
+        var prompts = new List<PassKeyPrompt>();
+        int used = 0;
+        for (int i = 0; i < spec.PassKeyPrompts; i++)
+        {
+            int p = i % passages;
+            double depth = (i + 0.5) / spec.PassKeyPrompts;
+            var prompt = builders[p].Build(promptTokens, depth, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, i, 0));
+            prompts.Add(prompt);
+            used = Math.Max(used, offsets[p] + prompt.HaystackChars);
+        }
+        return new PassKeyPromptSet(prompts, offsets, used);
+    }
+}

@@ -1,0 +1,80 @@
+using LongRopeGguf.Evaluation;
+using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Prompts;
+using LongRopeGguf.Search.Llama;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Search.Tests;
+
+/// <summary>The pass-key prompts of the search's fitness, tokenized by the tiny model's real tokenizer.</summary>
+public sealed class PassKeyPromptSetTests : IDisposable
+{
+    private static readonly string SearchText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    private readonly EvalModel _model = EvalModel.Load(TestPaths.TinyModel, new EngineOptions { Threads = 2 });
+
+    public void Dispose() => _model.Dispose();
+
+    private static FitnessSpec Spec(int prompts, int passages) => new()
+    {
+        Kind = FitnessKind.PassKey, TargetLength = 4096, TextPath = SearchText, PassKeyPrompts = prompts, PassKeyPassages = passages, PassKeySeed = 7003,
+    };
+
+    [Fact]
+    public void Prompts_take_turns_in_passages_spread_over_the_text()
+    {
+        var haystack = Haystack.FromFile(SearchText);
+        string text = haystack.Take(haystack.AvailableChars);
+        var set = PassKeyPromptSet.Build(_model, haystack, Spec(prompts: 6, passages: 3));
+
+        Assert.Equal(3, set.PassageOffsets.Count);
+        Assert.Equal(0, set.PassageOffsets[0]);
+        Assert.True(set.PassageOffsets[0] < set.PassageOffsets[1] && set.PassageOffsets[1] < set.PassageOffsets[2], string.Join(",", set.PassageOffsets));
+        // Spread: the last passage ends near the text's end (2 % reserve), every passage starts at a sentence start.
+        Assert.InRange(set.TextChars, text.Length * 9 / 10, text.Length);
+        Assert.All(set.PassageOffsets.Skip(1), o => Assert.Equal(". ", text.Substring(o - 2, 2)));
+
+        for (int i = 0; i < 6; i++)
+        {
+            var p = set.Prompts[i];
+            int offset = set.PassageOffsets[i % 3];
+            Assert.Equal(4096 - PassKeyPromptSet.AnswerRoom, p.Length);
+            Assert.Equal((i + 0.5) / 6, p.Depth, 9);
+            Assert.Equal(NeedleSpec.PassKey.ExpectedFor(TrialKeys.Key(7003, 4096, i, 0)), p.Expected);
+            // The prompt's haystack is the text from its passage's start, needle at NeedleChar.
+            Assert.StartsWith(text.Substring(offset, 200), p.Text);
+            Assert.Equal(text.Substring(offset + p.NeedleChar - 100, 100), p.Text.Substring(p.NeedleChar - 100, 100));
+        }
+    }
+
+    [Fact]
+    public void One_passage_builds_the_prompts_of_earlier_searches()
+    {
+        var haystack = Haystack.FromFile(SearchText);
+        var set = PassKeyPromptSet.Build(_model, haystack, Spec(prompts: 3, passages: 1));
+        var builder = new PassKeyPromptBuilder(_model, haystack, NeedleSpec.PassKey);
+        Assert.Equal([0], set.PassageOffsets);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(builder.Build(4088, (i + 0.5) / 3, TrialKeys.Key(7003, 4096, i, 0)).Tokens, set.Prompts[i].Tokens);
+        Assert.Equal(set.Prompts.Max(p => p.HaystackChars), set.TextChars);
+    }
+
+    [Fact]
+    public void A_text_with_room_for_one_passage_only_is_refused_by_name()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("short.txt");
+        var full = Haystack.FromFile(SearchText);
+        int chars = new PassKeyPromptBuilder(_model, full, NeedleSpec.PassKey).Build(4088, 0.5, TrialKeys.Key(7003, 4096, 0, 0)).HaystackChars;
+        File.WriteAllText(path, full.Take(chars + chars / 100)); // enough for one prompt, not for the 2 % reserve
+        var e = Assert.Throws<EvalInputException>(() => PassKeyPromptSet.Build(_model, Haystack.FromFile(path), Spec(prompts: 4, passages: 2)));
+        Assert.StartsWith($"--passkey-passages 2: {path} holds ", e.Message);
+        Assert.Contains("no room for 2 different passages", e.Message);
+    }
+
+    [Fact]
+    public void More_passages_than_prompts_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Spec(prompts: 2, passages: 3).Validate());
+        Assert.Equal("--passkey-passages 3: must be between 1 and the number of prompts (2)", e.Message);
+    }
+}

@@ -69,6 +69,11 @@ public sealed class PassKeyPromptSetTests : IDisposable
         var e = Assert.Throws<EvalInputException>(() => PassKeyPromptSet.Build(_model, Haystack.FromFile(path), Spec(prompts: 4, passages: 2)));
         Assert.StartsWith($"--passkey-passages 2: {path} holds ", e.Message);
         Assert.Contains("no room for 2 different passages", e.Message);
+
+        // Room for a few characters more than one prompt, but no sentence starts there: still one passage.
+        File.WriteAllText(path, full.Take(chars + chars / 50 + 40));
+        e = Assert.Throws<EvalInputException>(() => PassKeyPromptSet.Build(_model, Haystack.FromFile(path), Spec(prompts: 4, passages: 2)));
+        Assert.Contains("no room for 2 different passages", e.Message);
     }
 
     [Fact]

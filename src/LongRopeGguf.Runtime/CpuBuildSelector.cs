@@ -6,8 +6,8 @@ namespace LongRopeGguf.Runtime;
 /// <summary>
 /// Which of LLamaSharp's CPU builds of llama.cpp (noavx, avx, avx2, avx512) this machine can run. LLamaSharp decides
 /// from <c>Avx2.IsSupported</c> and friends, which Native AOT answers when it compiles (false beyond its x86-64-v2
-/// baseline), so the AOT CLI loaded the noavx build: about 8x slower prefill on an AVX-512 machine. The CPU's own flags,
-/// read at run time, give the same answer under JIT and AOT.
+/// baseline), so the AOT CLI loaded the noavx build: 15-17x slower prefill on this AVX-512 machine (docs/benchmarks.md).
+/// The CPU's own flags, read at run time, give the same answer under JIT and AOT.
 /// </summary>
 public static class CpuBuildSelector
 {

@@ -5,7 +5,7 @@
 # prose-search.txt with key seed 7001). Results: docs/search.md ("Results").
 #
 # Usage: tools/search-vs-yarn.sh [OUT]      (default out/search-vs-yarn)
-# About 4 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
+# About 6 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -42,7 +42,11 @@ search long-8192-pk 8192 mix --mix-weight 0.25 --passkey-prompts 6 --population 
 common=(--population 8 --parents 4 --mutations 3 --crossovers 3)
 search long-4096-pk2 4096 passkey --passkey-prompts 10 --attn-range 1.15:1.32 "${common[@]}" --iterations 4 --init "$out/long-4096-pk/factors.json"
 search long-8192-pk2 8192 passkey --passkey-prompts 8 --attn-range 1.22:1.40 "${common[@]}" --iterations 4 --init "$out/long-8192-pk/factors.json"
-# (docs/search.md also reports this search extended: the same command with --iterations 7 resumes it to 50 candidates.)
+# Extended to 50 candidates (the same search resumes from its log), then a 16x search whose 12 prompts take turns in 3
+# passages spread over the search text (--passkey-passages; key seed 7003), seeded with it.
+search long-8192-pk2 8192 passkey --passkey-prompts 8 --attn-range 1.22:1.40 "${common[@]}" --iterations 7 --init "$out/long-8192-pk/factors.json"
+search long-8192-pk5 8192 passkey --passkey-prompts 12 --passkey-passages 3 --passkey-seed 7003 --attn-range 1.24:1.40 \
+  --population 8 --parents 4 --mutations 3 --crossovers 2 --mutation-probability 0.2 --iterations "${PK5_ITERATIONS:-5}" --init "$out/long-8192-pk2/factors.json"
 python3 tools/progressive_init.py "$out/long-4096-pk2/factors.json" 16384 "$out/carried-16384.json"
 longrope patch "$M" -f "$out/carried-16384.json" -o "$out/carried-16384.gguf" > /dev/null
 
@@ -57,7 +61,14 @@ SEED=100 niah 8x 4096 5 searched-8x-pk2="$out/long-4096-pk2.gguf"
 niah 16x 8192 2 searched-16x="$out/long-8192.gguf" searched-16x-pk="$out/long-8192-pk.gguf" \
   searched-16x-pk2="$out/long-8192-pk2.gguf"
 SEED=100 niah 16x 8192 2 searched-16x-pk="$out/long-8192-pk.gguf" searched-16x-pk2="$out/long-8192-pk2.gguf"
+# The held-out text from its start and from two later lines (~24k and ~48k characters in), other keys for each.
+for k in 24 48; do python3 -c "import sys; t=open(sys.argv[1]).read(); i=t.index('\\n', int(sys.argv[2]))+1; sys.stdout.write(t[i:])" "$H" "${k}000" > "$out/heldout-from-${k}k.txt"; done
+H0=$H
+for run in "99 $H0" "100 $out/heldout-from-24k.txt" "101 $out/heldout-from-48k.txt"; do
+  set -- $run; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-pk2="$out/long-8192-pk2.gguf" searched-16x-pk5="$out/long-8192-pk5.gguf"
+done
+H=$H0
 niah 32x 16384 2 searched-32x="$out/long-16384.gguf" carried-8x-pk2="$out/carried-16384.gguf"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
-  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
+  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
 echo "results: $out/heldout/*/summary.md, $out/heldout/ppl/ppl.md"

@@ -7,7 +7,7 @@ namespace LongRopeGguf.Evaluation.Tests;
 [Collection(TinyModelCollection.Name)] // serialized with the other model tests: these swap Console.Out/Error
 public sealed class CliEvalTests
 {
-    private static (int code, string stdout, string stderr) Run(params string[] args)
+    internal static (int code, string stdout, string stderr) Run(params string[] args)
     {
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (outW, errW) = (new StringWriter(), new StringWriter());

@@ -53,6 +53,7 @@ public static class EvalCommand
         var modes = Modes();
         var patched = Patched();
         var haystack = new Option<string>("--haystack") { Description = "'filler' (the pass-key filler) or a text file (needles go in at sentence starts).", DefaultValueFactory = _ => "filler" };
+        var passages = new Option<int>("--haystack-passages") { Description = "Passages of a text haystack that each length's prompts take turns in, spread evenly over the text (1: all start at its beginning).", DefaultValueFactory = _ => 1 };
         var needle = new Option<string?>("--needle") { Description = "Needle template with a {key} placeholder (default: the pass-key needle)." };
         var question = new Option<string?>("--question") { Description = "Text after the haystack that asks for the needle (default: the pass-key question)." };
         var answer = new Option<string?>("--answer") { Description = "Expected answer, put in for {key} and scored by case-insensitive containment (default: random 5-digit keys, exact first number)." };
@@ -65,7 +66,7 @@ public static class EvalCommand
         var verbose = CommonOptions.Verbose();
         var cmd = new Command("niah", "Needle-in-a-haystack grid: lengths x depths x trials x modes; writes JSON lines, summary tables and charts.")
         {
-            model, lengths, depths, trials, modes, patched, haystack, needle, question, answer, answerTokens, seed, output, noShare, threads, json, verbose,
+            model, lengths, depths, trials, modes, patched, haystack, passages, needle, question, answer, answerTokens, seed, output, noShare, threads, json, verbose,
         };
         cmd.SetAction((r, ct) => Guarded(r.GetValue(verbose), () =>
         {
@@ -78,6 +79,7 @@ public static class EvalCommand
                 TrialsPerDepth = r.GetValue(trials),
                 Modes = modeList,
                 Haystack = Haystack.Parse(r.GetValue(haystack)!),
+                HaystackPassages = r.GetValue(passages),
                 Needle = NeedleSpec.Create(r.GetValue(needle), r.GetValue(question), r.GetValue(answer)),
                 AnswerTokens = r.GetValue(answerTokens),
                 Seed = r.GetValue(seed),

@@ -20,6 +20,13 @@ public sealed record NiahOptions
     public int TrialsPerDepth { get; init; } = 1;
     public IReadOnlyList<RopeMode> Modes { get; init; } = [RopeMode.None, RopeMode.Pi, RopeMode.Yarn];
     public Haystack Haystack { get; init; } = Haystack.Filler();
+
+    /// <summary>
+    /// Passages of a text haystack that a length's prompts take turns in (prompt n = depth index x trials per depth +
+    /// trial uses passage n mod this), spread evenly over the text, so that one run samples the whole text and not only
+    /// its start; 1 = every prompt starts at the text's beginning. The filler is its own every passage.
+    /// </summary>
+    public int HaystackPassages { get; init; } = 1;
     public NeedleSpec Needle { get; init; } = NeedleSpec.PassKey;
     public int Seed { get; init; } = 1;
 
@@ -44,6 +51,8 @@ public sealed record NiahOptions
         if (Lengths.Distinct().Count() != Lengths.Count) throw new EvalInputException("a length is given twice");
         if (Depths < 1) throw new EvalInputException($"--depths {Depths}: need at least one depth");
         if (TrialsPerDepth < 1) throw new EvalInputException($"--trials-per-depth {TrialsPerDepth}: need at least one trial");
+        if (HaystackPassages < 1 || HaystackPassages > Depths * TrialsPerDepth)
+            throw new EvalInputException($"--haystack-passages {HaystackPassages}: must be between 1 and the prompts per length (depths x trials per depth = {Depths * TrialsPerDepth})");
         if (Modes.Count == 0) throw new EvalInputException("no modes given");
         var dup = Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new EvalInputException($"mode '{dup.Key}' is given twice");

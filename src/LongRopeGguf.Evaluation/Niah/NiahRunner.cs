@@ -55,8 +55,9 @@ public static class NiahRunner
                     int length = cell.Key;
                     using var context = model.CreateContext(mode, length, cells: length, sequences: o.ShareWork ? 2 : 1);
                     var runner = new CellRunner(context, o.ShareWork, plan.AnswerTokens);
-                    // Deeper needles extend the shared prefix: walk them in order of how much haystack precedes the needle.
-                    foreach (var t in cell.OrderBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
+                    // Deeper needles extend the shared prefix: walk each passage's prompts in order of how much haystack
+                    // precedes the needle.
+                    foreach (var t in cell.OrderBy(t => t.Passage).ThenBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
                     {
                         ct.ThrowIfCancellationRequested();
                         progress?.Report(new NiahProgress(done, total, mode.Name, length));
@@ -117,6 +118,7 @@ public static class NiahRunner
             ModeKind = mode.Kind.ToString().ToLowerInvariant(),
             Model = Path.GetFileName(model.Path),
             Haystack = o.Haystack.Name,
+            HaystackOffset = plan.HaystackOffset(t),
             Needle = o.Needle.Fingerprint(),
             Seed = o.Seed,
             Length = t.Length,

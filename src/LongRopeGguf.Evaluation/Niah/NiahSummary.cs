@@ -34,6 +34,10 @@ public sealed class NiahSummary
 {
     public required string ModelName { get; init; }
     public required string Haystack { get; init; }
+
+    /// <summary>Where the haystack passages the prompts take turns in start (characters; one passage: [0]).</summary>
+    public required IReadOnlyList<int> PassageOffsets { get; init; }
+
     public required NeedleSpec Needle { get; init; }
     public required int Seed { get; init; }
     public required int Depths { get; init; }
@@ -77,7 +81,7 @@ public sealed class NiahSummary
             records.Sum(r => r.WallMs) / 1000);
         return new NiahSummary
         {
-            ModelName = Path.GetFileName(o.ModelPath), Haystack = o.Haystack.Name, Needle = o.Needle, Seed = o.Seed,
+            ModelName = Path.GetFileName(o.ModelPath), Haystack = o.Haystack.Name, PassageOffsets = plan.PassageOffsets, Needle = o.Needle, Seed = o.Seed,
             Depths = o.Depths, TrialsPerDepth = o.TrialsPerDepth, AnswerTokens = plan.AnswerTokens, Modes = modes,
             Lengths = lengths, Cells = cells, DepthCells = depthCells, Work = work,
             ExpectedTrials = plan.Trials.Count * modes.Count,
@@ -104,7 +108,8 @@ public sealed class NiahSummary
         var sb = new StringBuilder();
         string needle = Needle.FixedAnswer is null ? "pass key (exact match of the first number)" : $"text needle, answer \"{Needle.FixedAnswer}\" (case-insensitive containment)";
         sb.Append(CultureInfo.InvariantCulture, $"# Needle in a haystack: {ModelName}\n\n");
-        sb.Append(CultureInfo.InvariantCulture, $"haystack: {Haystack}; needle: {needle}; seed {Seed}; {Depths} depths x {TrialsPerDepth} trial(s) per length; greedy {AnswerTokens}-token answers.\n");
+        string passages = PassageOffsets.Count > 1 ? $" ({PassageOffsets.Count} passages, from characters {string.Join(", ", PassageOffsets)})" : "";
+        sb.Append(CultureInfo.InvariantCulture, $"haystack: {Haystack}{passages}; needle: {needle}; seed {Seed}; {Depths} depths x {TrialsPerDepth} trial(s) per length; greedy {AnswerTokens}-token answers.\n");
         sb.Append("Length = KV positions a trial occupies (prompt tokens incl. BOS + answer tokens fed back), i.e. the llama.cpp context it fits.\n\n");
         sb.Append(CultureInfo.InvariantCulture, $"## Accuracy (haystack: {Haystack})\n\n");
         sb.Append("| length | ").Append(string.Join(" | ", Modes)).Append(" |\n");
@@ -139,6 +144,12 @@ public sealed class NiahSummary
         w.WriteStartObject();
         w.WriteString("model", ModelName);
         w.WriteString("haystack", Haystack);
+        if (PassageOffsets.Count > 1)
+        {
+            w.WriteStartArray("passage_offsets");
+            foreach (int offset in PassageOffsets) w.WriteNumberValue(offset);
+            w.WriteEndArray();
+        }
         w.WriteString("scoring", Needle.Scoring == AnswerScoring.FirstNumber ? "first-number" : "contains");
         w.WriteNumber("seed", Seed);
         w.WriteNumber("depths", Depths);

@@ -13,6 +13,9 @@ public sealed record TrialRecord
     public required string ModeKind { get; init; }
     public required string Model { get; init; }
     public required string Haystack { get; init; }
+
+    /// <summary>Where the trial's haystack starts in the text (characters; 0 for the filler, and in lines written before passages existed).</summary>
+    public int HaystackOffset { get; init; }
     public required string Needle { get; init; }
     public required int Seed { get; init; }
 

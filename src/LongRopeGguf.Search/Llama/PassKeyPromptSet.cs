@@ -22,14 +22,10 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
         var offsets = new int[passages];
         if (passages > 1)
         {
-            // How much text one prompt takes, measured on the text's start; other passages may tokenize a little
-            // differently, so 2 % is kept in reserve at the end.
+            // How much text one prompt takes, measured on the text's start.
             int chars = new PassKeyPromptBuilder(tokenizer, haystack, NeedleSpec.PassKey)
                 .Build(promptTokens, 0.5, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, 0, 0)).HaystackChars;
-            int room = Math.Max(0, haystack.AvailableChars - chars - chars / 50);
-            for (int p = 1; p < passages; p++) offsets[p] = haystack.From((int)((long)room * p / (passages - 1))).Offset;
-            // Passages snap back to sentence starts: in a short text two of them can fall on the same one.
-            if (Enumerable.Range(1, passages - 1).Any(p => offsets[p] <= offsets[p - 1]))
+            if (!haystack.TrySpreadPassages(passages, chars, out offsets))
                 throw new EvalInputException(
                     $"--passkey-passages {passages}: {haystack.SourcePath} holds {haystack.AvailableChars} characters and one {promptTokens}-token prompt takes about {chars}: no room for {passages} different passages");
         }

@@ -10,9 +10,10 @@ using Spectre.Console;
 namespace LongRopeGguf.Cli.Commands;
 
 /// <summary>
-/// `longrope eval niah MODEL ...` (needle-in-a-haystack / pass-key grid) and `longrope eval ppl MODEL... --text FILE`
-/// (perplexity per mode and length): what a factor set does to long-context ability, against llama.cpp's own
-/// linear (PI) and YaRN scaling on the unpatched file.
+/// `longrope eval niah MODEL ...` (needle-in-a-haystack / pass-key grid), `longrope eval ppl MODEL... --text FILE`
+/// (perplexity per mode and length) and `longrope eval compare DIR...` (niah runs pooled, each mode against a baseline
+/// on the same prompts): what a factor set does to long-context ability, against llama.cpp's own linear (PI) and YaRN
+/// scaling on the unpatched file.
 /// </summary>
 public static class EvalCommand
 {
@@ -21,6 +22,7 @@ public static class EvalCommand
         var cmd = new Command("eval", "Measure long-context ability: pass-key retrieval grids (niah) and perplexity (ppl), per rescaling mode.");
         cmd.Subcommands.Add(CreateNiah());
         cmd.Subcommands.Add(CreatePpl());
+        cmd.Subcommands.Add(CreateCompare());
         return cmd;
     }
 
@@ -140,6 +142,36 @@ public static class EvalCommand
             {
                 Console.WriteLine($"perplexity of {report.Text} ({report.TextTokens:N0} tokens), results in {options.OutputDirectory}:");
                 Console.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "ppl.md")).Split("\n\n")[2]);
+            }
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command CreateCompare()
+    {
+        var folders = new Argument<string[]>("DIR")
+        {
+            Description = "Result folders of eval niah (or their results.jsonl); trials of the same prompt in two folders count once.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var baseline = new Option<string>("--baseline") { Description = "The mode every other mode is compared with, prompt by prompt.", DefaultValueFactory = _ => "yarn" };
+        var json = CommonOptions.Json();
+        var cmd = new Command("compare", "Pool several niah runs and compare each mode with a baseline on the same prompts (exact sign test on the prompts where one of them is right).")
+        {
+            folders, baseline, json,
+        };
+        cmd.SetAction((r, ct) => CliErrors.Run(() =>
+        {
+            var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!);
+            if (r.GetValue(json))
+                WriteJson(comparison.WriteJson);
+            else
+            {
+                Console.WriteLine($"pass-key accuracy pooled over {comparison.Sources.Count} result file(s), against {comparison.Baseline} on the same prompts:");
+                Console.Write(comparison.ToMarkdown());
+                Console.WriteLine();
+                Console.WriteLine("sign test p: chance of a split of the prompts only one of the two got right at least this uneven if both modes were equally good (two-sided, exact).");
             }
             return ExitCodes.Success;
         }, ct));

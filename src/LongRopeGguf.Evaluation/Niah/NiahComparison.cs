@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using LongRopeGguf.Evaluation.Statistics;
+
+namespace LongRopeGguf.Evaluation.Niah;
+
+/// <summary>
+/// One mode at one length over the pooled trials, and how it did against the baseline on the prompts both answered.
+/// The paired fields are null for the baseline itself.
+/// </summary>
+public sealed record NiahComparisonRow(
+    int Length, string Mode, int Trials, int Correct, int? Paired, int? OnlyThisRight, int? OnlyBaselineRight, double? SignTestP)
+{
+    public double Accuracy => Trials == 0 ? double.NaN : Correct / (double)Trials;
+}
+
+/// <summary>
+/// Pools the trials of several `eval niah` result folders (runs with other seeds, passages or haystacks) and compares
+/// every mode with a baseline mode prompt by prompt: one run of 20 trials cannot tell two modes 10 points apart, a few
+/// runs together can, and pairing the same prompts (exact sign test) removes the prompts' own difficulty from the
+/// comparison.
+/// </summary>
+public sealed class NiahComparison
+{
+    private NiahComparison(IReadOnlyList<string> sources, string baseline, IReadOnlyList<NiahComparisonRow> rows)
+    {
+        Sources = sources;
+        Baseline = baseline;
+        Rows = rows;
+    }
+
+    /// <summary>The results.jsonl files pooled.</summary>
+    public IReadOnlyList<string> Sources { get; }
+    public string Baseline { get; }
+
+    /// <summary>By length, then the baseline first, then the other modes in the order they first appear.</summary>
+    public IReadOnlyList<NiahComparisonRow> Rows { get; }
+
+    /// <summary>Pools the results of <paramref name="paths"/> (result folders or results.jsonl files).</summary>
+    public static NiahComparison Build(IReadOnlyList<string> paths, string baseline)
+    {
+        if (paths.Count == 0) throw new EvalInputException("no result folders given");
+        var sources = paths.Select(ResultsFile).Distinct().ToList();
+        var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
+        var modelOf = new Dictionary<string, (string model, string source)>(StringComparer.Ordinal);
+        var modes = new List<string>();
+        foreach (string source in sources)
+            foreach (var r in TrialLog.ReadAll(source).Values)
+            {
+                // A mode name must mean one model file everywhere, or the pooled counts would mix two factor sets.
+                if (modelOf.TryGetValue(r.Mode, out var seen) && seen.model != r.Model)
+                    throw new EvalInputException($"mode '{r.Mode}' is {seen.model} in {seen.source} but {r.Model} in {source}: pool runs of the same files");
+                modelOf.TryAdd(r.Mode, (r.Model, source));
+                if (!modes.Contains(r.Mode)) modes.Add(r.Mode);
+                records.TryAdd(r.Id, r);
+            }
+        if (!modes.Contains(baseline))
+            throw new EvalInputException($"--baseline {baseline}: no trial of that mode in {string.Join(", ", sources)} (modes there: {(modes.Count == 0 ? "none" : string.Join(", ", modes))})");
+        modes.Remove(baseline);
+        modes.Insert(0, baseline);
+
+        var rows = new List<NiahComparisonRow>();
+        foreach (var byLength in records.Values.GroupBy(r => r.Length).OrderBy(g => g.Key))
+        {
+            var byMode = byLength.GroupBy(r => r.Mode).ToDictionary(g => g.Key, g => g.ToDictionary(PromptKey, r => r.Correct, StringComparer.Ordinal));
+            byMode.TryGetValue(baseline, out var reference);
+            foreach (string mode in modes)
+            {
+                if (!byMode.TryGetValue(mode, out var answers)) continue;
+                int trials = answers.Count, correct = answers.Values.Count(c => c);
+                if (mode == baseline || reference is null)
+                {
+                    rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, null, null, null, null));
+                    continue;
+                }
+                int paired = 0, onlyThis = 0, onlyBaseline = 0;
+                foreach (var (prompt, right) in answers)
+                {
+                    if (!reference.TryGetValue(prompt, out bool baselineRight)) continue;
+                    paired++;
+                    if (right && !baselineRight) onlyThis++;
+                    if (baselineRight && !right) onlyBaseline++;
+                }
+                rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline)));
+            }
+        }
+        return new NiahComparison(sources, baseline, rows);
+    }
+
+    /// <summary>What a trial asked, the same for every mode: its id without the mode.</summary>
+    private static string PromptKey(TrialRecord r) =>
+        r.Id.StartsWith(r.Mode + "|", StringComparison.Ordinal) ? r.Id[(r.Mode.Length + 1)..] : r.Id;
+
+    private static string ResultsFile(string path)
+    {
+        if (Directory.Exists(path)) path = Path.Combine(path, NiahRunner.ResultsFile);
+        if (!File.Exists(path)) throw new EvalInputException($"{path}: not found (give eval niah result folders or their {NiahRunner.ResultsFile})");
+        return Path.GetFullPath(path);
+    }
+
+    public string ToMarkdown()
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"| length | mode | trials | correct | accuracy | paired with {Baseline} | only this right | only {Baseline} right | sign test p |\n");
+        sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var r in Rows)
+            sb.Append(CultureInfo.InvariantCulture,
+                $"| {r.Length} | {r.Mode} | {r.Trials} | {r.Correct} | {NiahSummary.Format(r.Accuracy)} | {r.Paired} | {r.OnlyThisRight} | {r.OnlyBaselineRight} | {(r.SignTestP is { } p ? p.ToString("0.000", CultureInfo.InvariantCulture) : "")} |\n");
+        return sb.ToString();
+    }
+
+    public void WriteJson(Stream output)
+    {
+        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteStartArray("sources");
+        foreach (string s in Sources) w.WriteStringValue(s);
+        w.WriteEndArray();
+        w.WriteString("baseline", Baseline);
+        w.WriteStartArray("rows");
+        foreach (var r in Rows)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("length", r.Length);
+            w.WriteString("mode", r.Mode);
+            w.WriteNumber("trials", r.Trials);
+            w.WriteNumber("correct", r.Correct);
+            if (r.Trials > 0) w.WriteNumber("accuracy", r.Accuracy); else w.WriteNull("accuracy");
+            if (r.Paired is { } paired)
+            {
+                w.WriteNumber("paired", paired);
+                w.WriteNumber("only_this_right", r.OnlyThisRight!.Value);
+                w.WriteNumber("only_baseline_right", r.OnlyBaselineRight!.Value);
+                w.WriteNumber("sign_test_p", r.SignTestP!.Value);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+    }
+}

@@ -1,0 +1,134 @@
+using System.Text.Json;
+using LongRopeGguf.Cli;
+using LongRopeGguf.Evaluation.Niah;
+using LongRopeGguf.Evaluation.Statistics;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Evaluation.Tests;
+
+/// <summary>`eval compare`: niah runs pooled, each mode against a baseline on the same prompts.</summary>
+[Collection(TinyModelCollection.Name)] // the CLI tests swap Console.Out/Error, as the others of the collection do
+public sealed class NiahComparisonTests(NiahGridFixture grid)
+{
+    [Theory]
+    [InlineData(6, 0, 0.03125)]        // 2 x (1/2)^6
+    [InlineData(0, 6, 0.03125)]
+    [InlineData(5, 1, 0.21875)]        // 2 x (1 + 6) / 64
+    [InlineData(5, 2, 0.453125)]       // 2 x (1 + 7 + 21) / 128
+    [InlineData(10, 3, 0.0922851563)]  // 2 x (1 + 13 + 78 + 286) / 8192
+    [InlineData(4, 4, 1.0)]
+    [InlineData(0, 0, 1.0)]
+    public void Sign_test_p_values_are_the_exact_binomial_tails(int onlyA, int onlyB, double expected) =>
+        Assert.Equal(expected, SignTest.TwoSidedP(onlyA, onlyB), 9);
+
+    [Fact]
+    public void Sign_test_is_symmetric_monotone_and_does_not_underflow()
+    {
+        for (int a = 0; a <= 40; a++)
+            for (int b = 0; b <= 40; b++)
+            {
+                double p = SignTest.TwoSidedP(a, b);
+                Assert.InRange(p, double.Epsilon, 1.0);
+                Assert.Equal(p, SignTest.TwoSidedP(b, a), 12);
+                // A more uneven split is less likely: strictly once A is ahead (1 vs 0 and 1 vs 1 are both p = 1).
+                if (a > b) Assert.True(SignTest.TwoSidedP(a + 1, b) < p, $"p({a + 1},{b}) not below p({a},{b})");
+                if (a == b) Assert.Equal(1.0, SignTest.TwoSidedP(a + 1, b), 12);
+            }
+        // 600 vs 400 of 1000: z = 6.3, p ~ 2.7e-10 (2^-1000 alone underflows a double).
+        Assert.InRange(SignTest.TwoSidedP(600, 400), 1e-10, 5e-10);
+    }
+
+    [Fact]
+    public void A_real_grid_compared_with_yarn_counts_what_its_trial_lines_say()
+    {
+        string dir = grid.Options.OutputDirectory;
+        var comparison = NiahComparison.Build([dir], "yarn");
+        var records = grid.Records.Values.ToList();
+
+        Assert.Equal(NiahGridFixture.Lengths.Length * 3, comparison.Rows.Count);
+        foreach (var row in comparison.Rows)
+        {
+            var mine = records.Where(r => r.Mode == row.Mode && r.Length == row.Length).ToList();
+            Assert.Equal(mine.Count, row.Trials);
+            Assert.Equal(mine.Count(r => r.Correct), row.Correct);
+            if (row.Mode == "yarn") { Assert.Null(row.Paired); continue; }
+            var yarn = records.Where(r => r.Mode == "yarn" && r.Length == row.Length).ToDictionary(r => (r.DepthIndex, r.Trial), r => r.Correct);
+            Assert.Equal(mine.Count, row.Paired);
+            Assert.Equal(mine.Count(r => r.Correct && !yarn[(r.DepthIndex, r.Trial)]), row.OnlyThisRight);
+            Assert.Equal(mine.Count(r => !r.Correct && yarn[(r.DepthIndex, r.Trial)]), row.OnlyBaselineRight);
+        }
+        // Without rescaling the model loses every key at 2048 that YaRN finds; the YaRN-rule file answers like YaRN at 1024.
+        var none2048 = comparison.Rows.Single(r => r.Mode == "none" && r.Length == 2048);
+        Assert.Equal(0, none2048.OnlyThisRight);
+        Assert.Equal(comparison.Rows.Single(r => r.Mode == "yarn" && r.Length == 2048).Correct, none2048.OnlyBaselineRight);
+        var rule1024 = comparison.Rows.Single(r => r.Mode == NiahGridFixture.PatchedMode && r.Length == 1024);
+        Assert.Equal((0, 0, 1.0), (rule1024.OnlyThisRight, rule1024.OnlyBaselineRight, rule1024.SignTestP));
+    }
+
+    private static TrialRecord Trial(string mode, int seed, int trial, bool correct, string model = "tiny.gguf") => new()
+    {
+        Id = $"{mode}|prose.txt|key|s{seed}|a5|L8192|d0/1|t{trial}", Mode = mode, ModeKind = "patched", Model = model,
+        Haystack = "prose.txt", Needle = "key", Seed = seed, Length = 8192, PromptTokens = 8188, Depth = 0.5, DepthActual = 0.5,
+        DepthIndex = 0, Trial = trial, Expected = "12345", Answer = correct ? "12345" : "54321", Correct = correct,
+        Scoring = "first-number", FactorSet = "long", Rope = "longrope", NCtx = 8192, NCtxSeq = 8192,
+        PrefillTokens = 1, ReusedTokens = 0, PrefillMs = 1, DecodeMs = 1, WallMs = 1,
+    };
+
+    private static string WriteRun(TempDir dir, string name, IEnumerable<TrialRecord> records)
+    {
+        string folder = dir.File(name);
+        Directory.CreateDirectory(folder);
+        File.WriteAllLines(Path.Combine(folder, NiahRunner.ResultsFile), records.Select(r => r.ToJsonLine()));
+        return folder;
+    }
+
+    [Fact]
+    public void Runs_are_pooled_prompt_by_prompt_and_a_prompt_in_two_folders_counts_once()
+    {
+        using var dir = new TempDir();
+        // Seed 1: yarn right on prompts 0, 1; x on 0, 2, 3, 4. Seed 2: yarn right on 0; x on 1, 2.
+        var a = WriteRun(dir, "a", Enumerable.Range(0, 6).SelectMany(t => new[] { Trial("yarn", 1, t, t is 0 or 1), Trial("x", 1, t, t is 0 or 2 or 3 or 4) }));
+        var b = WriteRun(dir, "b", Enumerable.Range(0, 4).SelectMany(t => new[] { Trial("yarn", 2, t, t is 0), Trial("x", 2, t, t is 1 or 2) })
+            .Append(Trial("x", 1, 0, true))); // seed 1's prompt 0 again
+
+        var (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, Path.Combine(b, NiahRunner.ResultsFile), "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal("yarn", doc.RootElement.GetProperty("baseline").GetString());
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(["yarn", "x"], rows.Select(r => r.GetProperty("mode").GetString()));
+        Assert.Equal((10, 3), (rows[0].GetProperty("trials").GetInt32(), rows[0].GetProperty("correct").GetInt32()));
+        Assert.False(rows[0].TryGetProperty("paired", out _));
+        var x = rows[1];
+        Assert.Equal((10, 6, 10), (x.GetProperty("trials").GetInt32(), x.GetProperty("correct").GetInt32(), x.GetProperty("paired").GetInt32()));
+        Assert.Equal((5, 2), (x.GetProperty("only_this_right").GetInt32(), x.GetProperty("only_baseline_right").GetInt32()));
+        Assert.Equal(0.453125, x.GetProperty("sign_test_p").GetDouble(), 9);
+
+        (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, b, "--baseline", "x");
+        Assert.True(code == 0, err);
+        Assert.Contains("| 8192 | x | 10 | 6 | 0.60 |  |  |  |  |", stdout);
+        Assert.Contains("| 8192 | yarn | 10 | 3 | 0.30 | 10 | 2 | 5 | 0.453 |", stdout);
+    }
+
+    [Fact]
+    public void Missing_folders_an_absent_baseline_and_one_name_for_two_files_are_bad_input()
+    {
+        using var dir = new TempDir();
+        var a = WriteRun(dir, "a", [Trial("yarn", 1, 0, true), Trial("x", 1, 0, false)]);
+        var b = WriteRun(dir, "b", [Trial("yarn", 2, 0, true), Trial("x", 2, 0, false, model: "other.gguf")]);
+
+        AssertBadInput(["eval", "compare", dir.File("nothing-here")], $"{dir.File("nothing-here")}: not found (give eval niah result folders");
+        AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "--baseline pi: no trial of that mode in ");
+        AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "(modes there: yarn, x)");
+        AssertBadInput(["eval", "compare", a, b], "mode 'x' is tiny.gguf in ");
+    }
+
+    private static void AssertBadInput(string[] args, string message)
+    {
+        var (code, _, err) = CliEvalTests.Run(args);
+        Assert.Equal(ExitCodes.BadInput, code);
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("longrope: error: ", line);
+        Assert.Contains(message, line);
+    }
+}

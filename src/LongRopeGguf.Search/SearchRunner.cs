@@ -40,15 +40,25 @@ public static class SearchRunner
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
         var plan = Plan(request);
+        bool created = !Directory.Exists(request.OutputDirectory);
         Directory.CreateDirectory(request.OutputDirectory);
-        using var folderLock = LockFolder(request.OutputDirectory);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);
-        using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
-        var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
-        var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
         SearchOutcome outcome;
-        using (var log = SearchLog.Open(logPath, search.Describe()))
+        try
+        {
+            using var folderLock = LockFolder(request.OutputDirectory);
+            using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
+            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+            var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
+            using var log = SearchLog.Open(logPath, search.Describe());
             outcome = search.Run(log, observer, ct);
+        }
+        catch when (created)
+        {
+            // Refused before anything was logged (e.g. a text without room for the asked passages): leave no empty folder.
+            RemoveIfEmpty(request.OutputDirectory);
+            throw;
+        }
 
         var best = outcome.Best.Candidate;
         string source = string.Create(CultureInfo.InvariantCulture,
@@ -62,6 +72,16 @@ public static class SearchRunner
             $"{Path.GetFileName(request.ModelPath)}: {request.Set.Name()} set search at {request.Fitness.TargetLength} tokens",
             request.Fitness.Unit);
         return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath);
+    }
+
+    private static void RemoveIfEmpty(string directory)
+    {
+        try
+        {
+            if (!Directory.EnumerateFileSystemEntries(directory).Any()) Directory.Delete(directory);
+        }
+        catch (IOException) { } // the original error is what the user needs to see
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>One search per folder at a time: a second one would rebuild the working copy under the first.</summary>

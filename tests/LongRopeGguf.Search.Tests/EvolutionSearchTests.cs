@@ -68,6 +68,25 @@ public class EvolutionSearchTests
     }
 
     [Fact]
+    public void The_planned_count_covers_every_seed_when_the_population_holds_fewer()
+    {
+        var observer = new PlanObserver();
+        var settings = Small(iterations: 2) with { Population = 2, Parents = 2, Mutations = 1, Crossovers = 1 };
+        var outcome = new EvolutionSearch(Space(), settings, Seeds, NewFitness()).Run(null, observer);
+        Assert.Equal(3 + 2 * 2, observer.Planned); // three seeds, not a population of two
+        Assert.Equal(outcome.All.Length, observer.LastCandidates);
+        Assert.True(observer.LastCandidates <= observer.Planned, $"{observer.LastCandidates}/{observer.Planned} candidates");
+    }
+
+    private sealed class PlanObserver : ISearchObserver
+    {
+        public int Planned { get; private set; }
+        public int LastCandidates { get; private set; }
+        public void OnStart(int plannedCandidates, bool resumed) => Planned = plannedCandidates;
+        public void OnCandidate(EvaluatedCandidate candidate, SearchProgress progress) => LastCandidates = progress.Candidates;
+    }
+
+    [Fact]
     public void Equal_seeds_are_evaluated_once()
     {
         var fitness = NewFitness();

@@ -50,6 +50,25 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void A_text_without_room_for_the_passages_is_refused_and_leaves_no_output_folder()
+    {
+        using var dir = new TempDir();
+        // Two 700-character sentences: room for one 1016-token prompt (one token per character), but the second
+        // passage would have to start inside the first sentence.
+        string text = dir.File("two-sentences.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Range(0, 2).Select(i => new string((char)('a' + i), 698) + ". ")));
+        string output = dir.File("out");
+        var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--text", text,
+            "--passkey-prompts", "2", "--passkey-passages", "2", "--out", output);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"longrope: error: --passkey-passages 2: {text} holds ", line);
+        Assert.EndsWith("no room for 2 different passages", line);
+        Assert.False(Directory.Exists(output), "a refused search must not leave its (empty) output folder behind");
+    }
+
+    [Fact]
     public void A_tiny_search_writes_its_result_as_json_and_the_same_command_resumes_from_the_log()
     {
         using var dir = new TempDir();

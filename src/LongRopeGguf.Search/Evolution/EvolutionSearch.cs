@@ -157,7 +157,8 @@ public sealed class EvolutionSearch
 
         private SearchSpace Space => owner._space;
         private EvolutionSettings Settings => owner._settings;
-        private int Planned => Settings.Population + Settings.Iterations * (Settings.Mutations + Settings.Crossovers);
+        // Every seed is evaluated even when there are more seeds than the population holds.
+        private int Planned => Math.Max(Settings.Population, owner._seeds.Count) + Settings.Iterations * (Settings.Mutations + Settings.Crossovers);
 
         public SearchOutcome Execute()
         {

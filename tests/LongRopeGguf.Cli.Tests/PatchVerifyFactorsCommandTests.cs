@@ -588,6 +588,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         AssertOneErrorLine(CliProcess.Run("patch", missingModel, "-f", fx.PiFactors), 2, missingModel, "no such GGUF model file");
         AssertOneErrorLine(CliProcess.Run("patch", TestPaths.TinyModel, "-f", missingFactors, "-o", dir.File("o.gguf")), 2, missingFactors, "no such factor file");
         AssertOneErrorLine(CliProcess.Run("factors", "show", missingFactors), 2, missingFactors, "no such factor file");
+        AssertOneErrorLine(CliProcess.Run("edit", missingModel, "--set", "a=uint32:1", "-o", dir.File("o.gguf")), 2, missingModel, "no such GGUF model file");
+        AssertOneErrorLine(CliProcess.Run("edit", dir.Path, "--set", "a=uint32:1", "-o", dir.File("o.gguf")), 2, dir.Path, "is a folder, not a GGUF model file");
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
 

@@ -41,7 +41,7 @@ public static class EditCommand
             using var signals = TerminationSignals.Listen(ct);
             var task = CliErrors.Run(() =>
             {
-                var request = ParseRequest(result.GetValue(model)!.FullName, result.GetValue(output)?.FullName,
+                var request = ParseRequest(InputFiles.Existing(result.GetValue(model)!, "GGUF model file"), result.GetValue(output)?.FullName,
                     result.GetValue(set) ?? [], result.GetValue(remove) ?? [], result.GetValue(inPlace));
                 var outcome = Execute(request, Console.Error, CopyProgress.Wanted, signals.Token);
                 if (result.GetValue(json)) WriteJson(outcome, Console.Out);

@@ -34,6 +34,19 @@ public sealed class TerminationSignals : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a command's synchronous action with SIGINT and SIGTERM turned into cancellation of the token it gets, and
+    /// its failures into one-line errors (<see cref="CliErrors"/>): a killed patch, edit, search or eval removes its
+    /// temporary files before the process ends, and exits 130 (SIGINT) or 143 (SIGTERM).
+    /// </summary>
+    public static Task<int> Run(CancellationToken outer, Func<CancellationToken, int> action)
+    {
+        using var signals = Listen(outer);
+        var task = CliErrors.Run(() => action(signals.Token), signals.Token);
+        if (task.IsCompletedSuccessfully && task.Result == ExitCodes.Interrupted) return Task.FromResult(signals.InterruptedExitCode);
+        return task;
+    }
+
     /// <summary>Starts listening; the token is also cancelled when <paramref name="outer"/> is.</summary>
     public static TerminationSignals Listen(CancellationToken outer) => new(outer);
 

@@ -22,9 +22,9 @@ public sealed class BigModelFixture : IDisposable
 }
 
 /// <summary>
-/// `longrope edit` stopped in the middle of copying a large model: the target is never a half-written file.
-/// SIGINT and SIGTERM unwind cleanly (no temporary file); SIGKILL cannot be caught, so its temporary file may stay
-/// until the next write to the same target removes it.
+/// `longrope edit` (and `patch`) stopped in the middle of copying a large model: the target is never a half-written
+/// file. SIGINT and SIGTERM unwind cleanly (no temporary file); SIGKILL cannot be caught, so its temporary file may
+/// stay until the next write to the same target removes it.
 /// </summary>
 public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModelFixture>
 {
@@ -53,6 +53,20 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         Assert.Equal("longrope: interrupted", Assert.Single(r.StderrLines));
         Assert.Equal([target], Directory.GetFileSystemEntries(dir.Path));
         Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(target));
+    }
+
+    [Fact]
+    public void Patch_sigterm_mid_copy_exits_143_and_leaves_no_temporary_file()
+    {
+        using var dir = new TempDir();
+        string factors = dir.File("yarn-8x.json");
+        var made = CliProcess.Run("factors", "make", "--model", big.Path, "--method", "yarn", "-s", "8", "-o", factors);
+        Assert.True(made.ExitCode == 0, made.ToString());
+        string target = dir.File("out.gguf");
+        var r = InterruptMidCopy(target, CliProcess.SIGTERM, "patch", big.Path, "-f", factors, "-o", target);
+        Assert.True(r.ExitCode == ExitCodes.Terminated, r.ToString());
+        Assert.Equal("longrope: interrupted", r.StderrLines[^1]);
+        Assert.Equal([factors], Directory.GetFileSystemEntries(dir.Path));
     }
 
     [Fact]
@@ -99,17 +113,18 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
     }
 
 
-    /// <summary>Starts `edit BIG -o TARGET`, waits until the temporary file holds some tensor data but not all of it, and
-    /// sends <paramref name="signal"/>. A machine fast enough to finish the copy before the signal lands gets
-    /// another try (the target is reset to what it was).</summary>
-    private CliResult InterruptMidCopy(string target, int signal)
+    /// <summary>Starts `edit BIG -o TARGET` (or the command <paramref name="args"/> writing TARGET), waits until the
+    /// temporary file holds some tensor data but not all of it, and sends <paramref name="signal"/>. A machine fast
+    /// enough to finish the copy before the signal lands gets another try (the target is reset to what it was).</summary>
+    private CliResult InterruptMidCopy(string target, int signal, params string[] args)
     {
+        if (args.Length == 0) args = ["edit", big.Path, "-o", target, "--set", "general.name=string:interrupted"];
         byte[]? before = File.Exists(target) ? File.ReadAllBytes(target) : null;
         string dir = Path.GetDirectoryName(target)!;
         long full = big.File.FileLength;
         for (int attempt = 1; ; attempt++)
         {
-            using var running = CliProcess.Start("edit", big.Path, "-o", target, "--set", "general.name=string:interrupted");
+            using var running = CliProcess.Start(args);
             bool sent = false;
             var sw = Stopwatch.StartNew();
             while (!running.Process.HasExited && sw.Elapsed < CliProcess.Timeout)

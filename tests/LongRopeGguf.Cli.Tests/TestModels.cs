@@ -95,7 +95,13 @@ public static class TestModels
                     }
                 })));
         }
-        GgufRewriter.WriteNew(path, [new("general.architecture", GgufValue.String("llama")), new("general.name", GgufValue.String("big"))], tensors);
+        // With the header facts a LongRoPE patch needs (512-token context, 64 RoPE dimensions: 32 factors), so that
+        // `patch` can be interrupted mid-copy too.
+        GgufRewriter.WriteNew(path, [
+            new("general.architecture", GgufValue.String("llama")), new("general.name", GgufValue.String("big")),
+            new("llama.context_length", GgufValue.UInt32(512)), new("llama.embedding_length", GgufValue.UInt32(4096)),
+            new("llama.attention.head_count", GgufValue.UInt32(64)), new("llama.rope.dimension_count", GgufValue.UInt32(64)),
+        ], tensors);
         return path;
     }
 

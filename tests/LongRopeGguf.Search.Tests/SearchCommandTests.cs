@@ -69,6 +69,35 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void Sigterm_stops_a_search_removing_its_working_copy_and_keeping_its_log()
+    {
+        using var dir = new TempDir();
+        string output = dir.File("out");
+        using var running = CliProcess.Start("search", TestPaths.TinyModel, "--target-length", "2048", "--text", Text, "--population", "4",
+            "--parents", "2", "--mutations", "1", "--crossovers", "1", "--iterations", "50", "--threads", "2", "--out", output);
+        // Wait until candidates are being evaluated: the log (locked while the search runs, so only its size can be
+        // watched) has grown past its header line by a candidate line.
+        string log = Path.Combine(output, "search.jsonl");
+        long header = 0;
+        var clock = Stopwatch.StartNew();
+        while (!running.Process.HasExited && clock.Elapsed < CliProcess.Timeout)
+        {
+            long size = File.Exists(log) ? new FileInfo(log).Length : 0;
+            if (header == 0) header = size;
+            else if (size > header) break;
+            Thread.Sleep(20);
+        }
+        Assert.True(File.Exists(Path.Combine(output, ".working-copy.gguf")), "no working copy while the search ran");
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        var r = CliProcess.Finish(running);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        Assert.Equal("longrope: interrupted", r.StderrLines[^1]);
+        Assert.Equal(["search.jsonl"], Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
+        Assert.True(File.ReadLines(log).Count() >= 2, "the candidates evaluated so far stay in the log for a resumed run");
+    }
+
+    [Fact]
     public void A_tiny_search_writes_its_result_as_json_and_the_same_command_resumes_from_the_log()
     {
         using var dir = new TempDir();

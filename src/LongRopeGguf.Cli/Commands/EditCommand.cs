@@ -35,22 +35,16 @@ public static class EditCommand
         {
             model, output, set, remove, inPlace, json,
         };
-        cmd.SetAction((result, ct) =>
+        // Runs synchronously on purpose: see TerminationSignals for why the signals are handled there.
+        cmd.SetAction((result, ct) => TerminationSignals.Run(ct, token =>
         {
-            // Runs synchronously on purpose: see TerminationSignals for why the signals are handled here.
-            using var signals = TerminationSignals.Listen(ct);
-            var task = CliErrors.Run(() =>
-            {
-                var request = ParseRequest(InputFiles.Existing(result.GetValue(model)!, "GGUF model file"), result.GetValue(output)?.FullName,
-                    result.GetValue(set) ?? [], result.GetValue(remove) ?? [], result.GetValue(inPlace));
-                var outcome = Execute(request, Console.Error, CopyProgress.Wanted, signals.Token);
-                if (result.GetValue(json)) WriteJson(outcome, Console.Out);
-                else WriteText(outcome, Console.Out);
-                return ExitCodes.Success;
-            }, signals.Token);
-            if (task.IsCompletedSuccessfully && task.Result == ExitCodes.Interrupted) return Task.FromResult(signals.InterruptedExitCode);
-            return task;
-        });
+            var request = ParseRequest(InputFiles.Existing(result.GetValue(model)!, "GGUF model file"), result.GetValue(output)?.FullName,
+                result.GetValue(set) ?? [], result.GetValue(remove) ?? [], result.GetValue(inPlace));
+            var outcome = Execute(request, Console.Error, CopyProgress.Wanted, token);
+            if (result.GetValue(json)) WriteJson(outcome, Console.Out);
+            else WriteText(outcome, Console.Out);
+            return ExitCodes.Success;
+        }));
         return cmd;
     }
 

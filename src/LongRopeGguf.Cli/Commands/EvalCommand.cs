@@ -70,7 +70,7 @@ public static class EvalCommand
         {
             model, lengths, depths, trials, modes, patched, haystack, passages, needle, question, answer, answerTokens, seed, output, noShare, threads, json, verbose,
         };
-        cmd.SetAction((r, ct) => Guarded(r.GetValue(verbose), () =>
+        cmd.SetAction((r, outer) => Guarded(r.GetValue(verbose), ct =>
         {
             var modeList = ParseModes(r.GetValue(modes)!, r.GetValue(patched)!);
             var options = new NiahOptions
@@ -96,7 +96,7 @@ public static class EvalCommand
             else
                 PrintNiah(result, options.OutputDirectory);
             return ExitCodes.Success;
-        }, ct));
+        }, outer));
         return cmd;
     }
 
@@ -120,7 +120,7 @@ public static class EvalCommand
         {
             models, text, lengths, modes, patched, windows, output, threads, json, verbose,
         };
-        cmd.SetAction((r, ct) => Guarded(r.GetValue(verbose), () =>
+        cmd.SetAction((r, outer) => Guarded(r.GetValue(verbose), ct =>
         {
             var files = r.GetValue(models)!;
             var extra = files.Skip(1).Select(f => $"{Path.GetFileNameWithoutExtension(f.Name)}={f.FullName}");
@@ -144,7 +144,7 @@ public static class EvalCommand
                 Console.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "ppl.md")).Split("\n\n")[2]);
             }
             return ExitCodes.Success;
-        }, ct));
+        }, outer));
         return cmd;
     }
 
@@ -179,18 +179,18 @@ public static class EvalCommand
     }
 
     /// <summary>Routes llama.cpp's log (to the Runtime's log file, or stderr with --verbose), and turns evaluation failures into one-line errors with the right exit code.</summary>
-    private static Task<int> Guarded(bool verbose, Func<int> action, CancellationToken ct) => CliErrors.Run(() =>
+    private static Task<int> Guarded(bool verbose, Func<CancellationToken, int> action, CancellationToken outer) => TerminationSignals.Run(outer, ct =>
     {
         NativeLlama.EnsureConfigured(verbose);
         try
         {
-            return action();
+            return action(ct);
         }
         catch (LlamaFailureException e)
         {
             throw new CliException(e.Message, ExitCodes.RuntimeFailure);
         }
-    }, ct);
+    });
 
     /// <summary>JSON to standard output through Console.Out (so redirection of Console.Out sees it).</summary>
     private static void WriteJson(Action<Stream> write)

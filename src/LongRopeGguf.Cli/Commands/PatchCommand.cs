@@ -34,7 +34,7 @@ public static class PatchCommand
         {
             model, factors, output, original, context, attn, inPlace, remove, json,
         };
-        cmd.SetAction((result, ct) => CliErrors.Run(() =>
+        cmd.SetAction((result, outer) => TerminationSignals.Run(outer, ct =>
         {
             string modelPath = InputFiles.Existing(result.GetValue(model)!, "GGUF model file");
             bool isInPlace = result.GetValue(inPlace);
@@ -68,7 +68,7 @@ public static class PatchCommand
             else WriteText(report, verify, Console.Out);
             // A removal leaves a file without LongRoPE on purpose; verify's "no LongRoPE" is then the expected answer.
             return report.Applied is null || verify.Ok ? ExitCodes.Success : ExitCodes.CheckFailed;
-        }, ct));
+        }));
         return cmd;
     }
 

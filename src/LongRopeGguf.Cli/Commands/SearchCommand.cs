@@ -55,7 +55,7 @@ public static class SearchCommand
             model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, population, parents, mutations, crossovers,
             iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, json, verbose,
         };
-        cmd.SetAction((r, ct) => CliErrors.Run(() =>
+        cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
         {
             string modelPath = r.GetValue(model)!.FullName;
             int length = r.GetValue(target);
@@ -118,7 +118,7 @@ public static class SearchCommand
             if (r.GetValue(json)) WriteJson(report, Console.OpenStandardOutput());
             else WriteText(report, Console.Out);
             return ExitCodes.Success;
-        }, ct));
+        }));
         return cmd;
     }
 

@@ -54,7 +54,7 @@ niah() { # SCALE LENGTH TRIALS_PER_DEPTH NAME=FILE... (SEED=100 for the second s
   local scale=$1 length=$2 trials=$3; shift 3
   local patched=(); for p in "$@"; do patched+=(--patched "$p"); done
   longrope eval niah "$M" --lengths "$length" --depths 10 --trials-per-depth "$trials" --modes yarn "${patched[@]}" \
-    --haystack "$H" --seed "${SEED:-99}" --threads "$threads" --out "$out/heldout/niah-prose-$scale${SEED:+-seed$SEED}"
+    --haystack "$H" --haystack-passages "${PASSAGES:-1}" --seed "${SEED:-99}" --threads "$threads" --out "$out/heldout/niah-prose-$scale${SEED:+-seed$SEED}"
 }
 niah 8x 4096 5 searched-8x="$out/long-4096.gguf" searched-8x-pk="$out/long-4096-pk.gguf" searched-8x-pk2="$out/long-4096-pk2.gguf"
 SEED=100 niah 8x 4096 5 searched-8x-pk2="$out/long-4096-pk2.gguf"
@@ -68,7 +68,13 @@ for run in "99 $H0" "100 $out/heldout-from-24k.txt" "101 $out/heldout-from-48k.t
   set -- $run; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-pk2="$out/long-8192-pk2.gguf" searched-16x-pk5="$out/long-8192-pk5.gguf"
 done
 H=$H0
+# Six more runs of 20 keys, each over 5 passages spread across the whole held-out text (--haystack-passages), then all
+# nine pooled and compared with YaRN prompt by prompt (eval compare: exact sign test).
+for seed in 102 103 104 105 106 107; do
+  SEED=$seed PASSAGES=5 niah 16x-pk5 8192 2 searched-16x-pk2="$out/long-8192-pk2.gguf" searched-16x-pk5="$out/long-8192-pk5.gguf"
+done
+longrope eval compare "$out"/heldout/niah-prose-16x-pk5-seed* --baseline yarn > "$out/heldout/compare-16x.md"
 niah 32x 16384 2 searched-32x="$out/long-16384.gguf" carried-8x-pk2="$out/carried-16384.gguf"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
   "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
-echo "results: $out/heldout/*/summary.md, $out/heldout/ppl/ppl.md"
+echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/ppl/ppl.md"

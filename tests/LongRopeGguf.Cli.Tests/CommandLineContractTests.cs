@@ -76,12 +76,12 @@ public class CommandLineContractTests
         byte[] tiny = File.ReadAllBytes(TestPaths.TinyModel);
         switch (bad)
         {
-            case BadFile.Missing: return "Could not find file";
+            case BadFile.Missing: return "no such GGUF model file";
             case BadFile.Empty: File.WriteAllBytes(path, []); return "magic at offset 0: file is truncated";
             case BadFile.NotGguf: File.WriteAllText(path, "this is a text file, not a model\n"); return "not a GGUF file";
             case BadFile.TruncatedHeader: File.WriteAllBytes(path, tiny[..5000]); return "file is truncated";
             case BadFile.TruncatedData: File.WriteAllBytes(path, tiny[..(tiny.Length / 2)]); return "lies outside the data section";
-            case BadFile.Directory: Directory.CreateDirectory(path); return "Access to the path";
+            case BadFile.Directory: Directory.CreateDirectory(path); return "is a folder, not a GGUF model file";
             default: throw new ArgumentOutOfRangeException(nameof(bad));
         }
     }

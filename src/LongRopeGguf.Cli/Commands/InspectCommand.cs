@@ -19,7 +19,7 @@ public static class InspectCommand
         };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
-            var file = GgufReader.Read(result.GetValue(model)!.FullName);
+            var file = InputFiles.ReadModel(result.GetValue(model)!);
             if (result.GetValue(json)) WriteJson(file, Console.OpenStandardOutput());
             else WriteText(file, Console.Out, result.GetValue(tensors), result.GetValue(full) ? int.MaxValue : 8);
             return ExitCodes.Success;

@@ -178,7 +178,7 @@ public static class EvalCommand
         return cmd;
     }
 
-    /// <summary>Routes llama.cpp's log (to the Runtime's log file, or stderr with --verbose), and turns evaluation failures into one-line errors with the right exit code.</summary>
+    /// <summary>Routes llama.cpp's log (to the Runtime's log file, or stderr with --verbose), turns evaluation failures into one-line errors with the right exit code, and Ctrl-C / SIGTERM into cancellation (exit 130 / 143).</summary>
     private static Task<int> Guarded(bool verbose, Func<CancellationToken, int> action, CancellationToken outer) => TerminationSignals.Run(outer, ct =>
     {
         NativeLlama.EnsureConfigured(verbose);

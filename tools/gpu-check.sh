@@ -31,7 +31,12 @@ step bench 180 L bench /tmp/tiny-yarn32.gguf --lengths 512,2048,4096 --decode-to
 step niah-filler 200 L eval niah models/tiny-passkey-512.gguf --lengths 512,1024,2048,4096,8192,16384 "${patched[@]}" --out $r/niah-filler
 step niah-prose 200 L eval niah models/tiny-passkey-512.gguf --lengths 512,1024,2048,4096,8192,16384 "${patched[@]}" --haystack $x/prose.txt --out $r/niah-prose
 step ppl 120 L eval ppl models/tiny-passkey-512.gguf --text $x/prose.txt --lengths 512,1024,2048,4096,8192,16384 "${patched[@]}" --windows 2 --out $r/ppl
+# 5. Issue 6: search speed on the GPU, the 16x pass-key search of docs/search.md (12 prompts of 8192 tokens in 3
+# passages, population 8, 2 iterations x 5), to compare with its 0.55 candidates/min on the 2-core CPU.
+step search16 240 L search models/tiny-passkey-512.gguf -L 8192 --fitness passkey --text tests/LongRopeGguf.Search.Tests/Data/prose-search.txt \
+  --passkey-prompts 12 --passkey-passages 3 --passkey-seed 7003 --attn-range 1.24:1.40 --population 8 --parents 4 --mutations 3 --crossovers 2 \
+  --mutation-probability 0.2 --iterations 2 --init docs/search-results/tiny-long-8192-pk5.factors.json --out $r/search16 --json
 
-{ cat "$r/steps.txt"; echo; head -c 2000 "$r/reference.out"; echo; cat "$r"/niah-filler/summary.md "$r"/niah-prose/summary.md "$r"/ppl/ppl.md 2>/dev/null; } > "$out/summary.txt"
+{ cat "$r/steps.txt"; echo; head -c 2000 "$r/reference.out"; echo; cat "$r"/niah-filler/summary.md "$r"/niah-prose/summary.md "$r"/ppl/ppl.md 2>/dev/null; grep -o '"candidates_per_minute": [0-9.]*' "$r/search16.out"; } > "$out/summary.txt"
 tar -czf "$out/gpu-results.tar.gz" -C /tmp gpu-results
 ls -la "$out"

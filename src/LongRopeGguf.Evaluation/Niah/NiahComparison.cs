@@ -122,11 +122,7 @@ public sealed class NiahComparison
         foreach (var r in Rows)
         {
             w.WriteStartObject();
-            w.WriteNumber("length", r.Length);
-            w.WriteString("mode", r.Mode);
-            w.WriteNumber("trials", r.Trials);
-            w.WriteNumber("correct", r.Correct);
-            if (r.Trials > 0) w.WriteNumber("accuracy", r.Accuracy); else w.WriteNull("accuracy");
+            NiahSummary.WriteCounts(w, r.Mode, r.Length, r.Trials, r.Correct);
             if (r.Paired is { } paired)
             {
                 w.WriteNumber("paired", paired);

@@ -159,11 +159,7 @@ public sealed class NiahSummary
         foreach (var c in Cells)
         {
             w.WriteStartObject();
-            w.WriteString("mode", c.Mode);
-            w.WriteNumber("length", c.Length);
-            w.WriteNumber("trials", c.Trials);
-            w.WriteNumber("correct", c.Correct);
-            if (c.Trials > 0) w.WriteNumber("accuracy", c.Accuracy); else w.WriteNull("accuracy");
+            WriteCounts(w, c.Mode, c.Length, c.Trials, c.Correct);
             w.WriteString("factor_set", c.FactorSet);
             w.WriteNumber("n_ctx", c.NCtx);
             w.WriteEndObject();
@@ -179,6 +175,16 @@ public sealed class NiahSummary
         w.WriteEndObject();
         w.WriteEndObject();
         w.Flush();
+    }
+
+    /// <summary>A mode's keys at one length as JSON fields (accuracy null without trials); shared with <see cref="NiahComparison"/>.</summary>
+    internal static void WriteCounts(Utf8JsonWriter w, string mode, int length, int trials, int correct)
+    {
+        w.WriteString("mode", mode);
+        w.WriteNumber("length", length);
+        w.WriteNumber("trials", trials);
+        w.WriteNumber("correct", correct);
+        if (trials > 0) w.WriteNumber("accuracy", correct / (double)trials); else w.WriteNull("accuracy");
     }
 
     private static string Csv(string s) => s.IndexOfAny([',', '"', '\n']) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";

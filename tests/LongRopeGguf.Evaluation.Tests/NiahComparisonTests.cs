@@ -121,6 +121,19 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "--baseline pi: no trial of that mode in ");
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "(modes there: yarn, x)");
         AssertBadInput(["eval", "compare", a, b], "mode 'x' is tiny.gguf in ");
+
+        // A damaged results file is named with its line; the advice to start afresh belongs to a run, not to compare.
+        string damaged = Path.Combine(WriteRun(dir, "c", []), NiahRunner.ResultsFile);
+        File.WriteAllText(damaged, "{\"id\": 3}\n");
+        var (code, _, err) = CliEvalTests.Run("eval", "compare", damaged);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.StartsWith($"longrope: error: {damaged}: line 1: not a trial record (", err);
+        Assert.DoesNotContain("start afresh", err);
+        (code, _, err) = CliEvalTests.Run("eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--depths", "1", "--modes", "none",
+            "--threads", "2", "--out", Path.GetDirectoryName(damaged)!);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"{damaged}: line 1: not a trial record (", err);
+        Assert.Contains("; move the file away to start afresh", err);
     }
 
     private static void AssertBadInput(string[] args, string message)

@@ -26,7 +26,16 @@ public sealed class TrialLog : IDisposable
 
     public static TrialLog Open(string path)
     {
-        var records = ReadAll(path, repairTornEnd: true);
+        Dictionary<string, TrialRecord> records;
+        try
+        {
+            records = ReadAll(path, repairTornEnd: true);
+        }
+        catch (EvalInputException e)
+        {
+            // A run appends to this file: what the user can do about a damaged one is start over.
+            throw new EvalInputException($"{e.Message}; move the file away to start afresh");
+        }
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
         return new TrialLog(path, records, new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" });
     }
@@ -63,7 +72,7 @@ public sealed class TrialLog : IDisposable
             }
             catch (JsonException e)
             {
-                throw new EvalInputException($"{path}: line {lineNo}: not a trial record ({e.Message.ReplaceLineEndings(" ")}); move the file away to start afresh");
+                throw new EvalInputException($"{path}: line {lineNo}: not a trial record ({e.Message.ReplaceLineEndings(" ")})");
             }
         }
         return records;

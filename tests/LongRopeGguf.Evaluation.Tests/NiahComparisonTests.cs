@@ -111,6 +111,39 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
     }
 
     [Fact]
+    public void Runs_of_one_key_seed_with_other_depths_are_pooled_with_a_warning_that_they_share_keys()
+    {
+        using var dir = new TempDir();
+        // The same run twice (its prompts count once): no warning. A run of seed 1 with 2 depths asks for the keys of
+        // seed 1's depth index 0 again in other prompts (the key depends on seed, length, depth index and trial only).
+        var a = WriteRun(dir, "a", Enumerable.Range(0, 3).SelectMany(t => new[] { Trial("yarn", 1, t, true), Trial("x", 1, t, false) }));
+        var again = WriteRun(dir, "again", Enumerable.Range(0, 3).Select(t => Trial("x", 1, t, false)));
+        var (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, again, "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal("", err);
+        using (var doc = JsonDocument.Parse(stdout))
+            Assert.Equal(0, doc.RootElement.GetProperty("warnings").GetArrayLength());
+
+        var otherDepths = WriteRun(dir, "other-depths", Enumerable.Range(0, 2).Select(t => Trial("yarn", 1, t, true) with
+        {
+            Id = $"yarn|prose.txt|key|s1|a5|L8192|d0/2|t{t}", Depth = 0,
+        }).Append(Trial("yarn", 2, 0, true)));
+        (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, otherDepths, "--json");
+        Assert.True(code == 0, err);
+        const string warning = "4 of the 6 prompts at 8192 tokens ask for a pass key another pooled prompt asks for (key seed 1 in runs with other depths, haystacks or passages)";
+        Assert.StartsWith($"longrope: warning: {warning}", err);
+        using (var doc = JsonDocument.Parse(stdout))
+            Assert.StartsWith(warning, doc.RootElement.GetProperty("warnings")[0].GetString());
+
+        // A fixed answer (--answer) is not a key: the same indices in other prompts share nothing.
+        var fixedA = WriteRun(dir, "fixed-a", [Trial("yarn", 1, 0, true) with { Scoring = "contains" }]);
+        var fixedB = WriteRun(dir, "fixed-b", [Trial("yarn", 1, 0, true) with { Scoring = "contains", Id = "yarn|prose.txt|key|s1|a5|L8192|d0/2|t0" }]);
+        (code, _, err) = CliEvalTests.Run("eval", "compare", fixedA, fixedB);
+        Assert.True(code == 0, err);
+        Assert.Equal("", err);
+    }
+
+    [Fact]
     public void Missing_folders_an_absent_baseline_and_one_name_for_two_files_are_bad_input()
     {
         using var dir = new TempDir();

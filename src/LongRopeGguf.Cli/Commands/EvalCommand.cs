@@ -164,6 +164,7 @@ public static class EvalCommand
         cmd.SetAction((r, ct) => CliErrors.Run(() =>
         {
             var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!);
+            foreach (string warning in comparison.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
             if (r.GetValue(json))
                 WriteJson(comparison.WriteJson);
             else

@@ -23,11 +23,12 @@ public sealed record NiahComparisonRow(
 /// </summary>
 public sealed class NiahComparison
 {
-    private NiahComparison(IReadOnlyList<string> sources, string baseline, IReadOnlyList<NiahComparisonRow> rows)
+    private NiahComparison(IReadOnlyList<string> sources, string baseline, IReadOnlyList<NiahComparisonRow> rows, IReadOnlyList<string> warnings)
     {
         Sources = sources;
         Baseline = baseline;
         Rows = rows;
+        Warnings = warnings;
     }
 
     /// <summary>The results.jsonl files pooled.</summary>
@@ -36,6 +37,9 @@ public sealed class NiahComparison
 
     /// <summary>By length, then the baseline first, then the other modes in the order they first appear.</summary>
     public IReadOnlyList<NiahComparisonRow> Rows { get; }
+
+    /// <summary>What makes the pooled prompts less independent than the sign test assumes (one line each; empty when nothing does).</summary>
+    public IReadOnlyList<string> Warnings { get; }
 
     /// <summary>Pools the results of <paramref name="paths"/> (result folders or results.jsonl files).</summary>
     public static NiahComparison Build(IReadOnlyList<string> paths, string baseline)
@@ -85,7 +89,32 @@ public sealed class NiahComparison
                 rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline)));
             }
         }
-        return new NiahComparison(sources, baseline, rows);
+        return new NiahComparison(sources, baseline, rows, SharedKeyWarnings(records.Values));
+    }
+
+    /// <summary>
+    /// A pass key is a function of (seed, length, depth index, trial) alone (<see cref="Prompts.TrialKeys"/>), so runs of
+    /// one seed with other --depths, haystacks or passages ask for the same keys in different prompts: pooled, those
+    /// prompts are counted as independent evidence when they are not. Prompts that are the same in two folders count once
+    /// and are not meant here.
+    /// </summary>
+    private static List<string> SharedKeyWarnings(IEnumerable<TrialRecord> records)
+    {
+        var warnings = new List<string>();
+        // A fixed --answer has no keys to share.
+        foreach (var byLength in records.Where(r => r.Scoring == TrialRecord.PassKeyScoring).GroupBy(r => r.Length).OrderBy(g => g.Key))
+        {
+            var shared = byLength
+                .GroupBy(r => (r.Seed, r.DepthIndex, r.Trial))
+                .Select(g => (g.Key.Seed, prompts: g.Select(PromptKey).Distinct(StringComparer.Ordinal).Count()))
+                .Where(g => g.prompts > 1)
+                .ToList();
+            if (shared.Count == 0) continue;
+            int prompts = byLength.Select(PromptKey).Distinct(StringComparer.Ordinal).Count();
+            warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{shared.Sum(g => g.prompts)} of the {prompts} prompts at {byLength.Key} tokens ask for a pass key another pooled prompt asks for (key seed {string.Join(", ", shared.Select(g => g.Seed).Distinct().Order())} in runs with other depths, haystacks or passages): the sign test counts them as independent"));
+        }
+        return warnings;
     }
 
     /// <summary>What a trial asked, the same for every mode: its id without the mode.</summary>
@@ -132,6 +161,9 @@ public sealed class NiahComparison
             }
             w.WriteEndObject();
         }
+        w.WriteEndArray();
+        w.WriteStartArray("warnings");
+        foreach (string warning in Warnings) w.WriteStringValue(warning);
         w.WriteEndArray();
         w.WriteEndObject();
         w.Flush();

@@ -130,7 +130,7 @@ public static class NiahRunner
             Expected = t.Prompt.Expected,
             Answer = outcome.Answer,
             Correct = o.Needle.IsCorrect(outcome.Answer, t.Prompt.Expected),
-            Scoring = o.Needle.Scoring == Prompts.AnswerScoring.FirstNumber ? "first-number" : "contains",
+            Scoring = TrialRecord.ScoringName(o.Needle.Scoring),
             FactorSet = context.FactorSet,
             Rope = context.RopeDescription,
             NCtx = context.ContextSize,

@@ -150,7 +150,7 @@ public sealed class NiahSummary
             foreach (int offset in PassageOffsets) w.WriteNumberValue(offset);
             w.WriteEndArray();
         }
-        w.WriteString("scoring", Needle.Scoring == AnswerScoring.FirstNumber ? "first-number" : "contains");
+        w.WriteString("scoring", TrialRecord.ScoringName(Needle.Scoring));
         w.WriteNumber("seed", Seed);
         w.WriteNumber("depths", Depths);
         w.WriteNumber("trials_per_depth", TrialsPerDepth);

@@ -31,7 +31,13 @@ public sealed record TrialRecord
     /// <summary>The raw generated text.</summary>
     public required string Answer { get; init; }
     public required bool Correct { get; init; }
+    /// <summary>How <see cref="Answer"/> was scored: <see cref="PassKeyScoring"/> or "contains" (<see cref="ScoringName"/>).</summary>
     public required string Scoring { get; init; }
+
+    /// <summary>The scoring of random pass keys: the answer's first number must equal the key.</summary>
+    public const string PassKeyScoring = "first-number";
+
+    public static string ScoringName(Prompts.AnswerScoring scoring) => scoring == Prompts.AnswerScoring.FirstNumber ? PassKeyScoring : "contains";
 
     /// <summary>LongRoPE factor set llama.cpp used: long, short, or none (no factors in the file).</summary>
     public required string FactorSet { get; init; }

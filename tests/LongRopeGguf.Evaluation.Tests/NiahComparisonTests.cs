@@ -65,11 +65,11 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         Assert.Equal((0, 0, 1.0), (rule1024.OnlyThisRight, rule1024.OnlyBaselineRight, rule1024.SignTestP));
     }
 
-    private static TrialRecord Trial(string mode, int seed, int trial, bool correct, string model = "tiny.gguf") => new()
+    private static TrialRecord Trial(string mode, int seed, int trial, bool correct, string model = "tiny.gguf", double? nll = null) => new()
     {
         Id = $"{mode}|prose.txt|key|s{seed}|a5|L8192|d0/1|t{trial}", Mode = mode, ModeKind = "patched", Model = model,
         Haystack = "prose.txt", Needle = "key", Seed = seed, Length = 8192, PromptTokens = 8188, Depth = 0.5, DepthActual = 0.5,
-        DepthIndex = 0, Trial = trial, Expected = "12345", Answer = correct ? "12345" : "54321", Correct = correct,
+        DepthIndex = 0, Trial = trial, Expected = "12345", Answer = correct ? "12345" : "54321", Correct = correct, AnswerNll = nll,
         Scoring = "first-number", FactorSet = "long", Rope = "longrope", NCtx = 8192, NCtxSeq = 8192,
         PrefillTokens = 1, ReusedTokens = 0, PrefillMs = 1, DecodeMs = 1, WallMs = 1,
     };
@@ -141,6 +141,40 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         (code, _, err) = CliEvalTests.Run("eval", "compare", fixedA, fixedB);
         Assert.True(code == 0, err);
         Assert.Equal("", err);
+    }
+
+    [Fact]
+    public void Answer_nlls_are_compared_on_every_prompt_both_modes_have_one_for()
+    {
+        using var dir = new TempDir();
+        // Both right on prompts 0-3, so accuracy cannot tell them apart; x's key is more likely on 0-2, less on 3.
+        // Prompt 4 is a line from before answer_nll was recorded: it counts for accuracy, not for the NLL comparison.
+        double[] yarn = [0.5, 0.4, 0.9, 0.1], x = [0.1, 0.2, 0.3, 0.6];
+        var run = WriteRun(dir, "a", Enumerable.Range(0, 4)
+            .SelectMany(t => new[] { Trial("yarn", 1, t, true, nll: yarn[t]), Trial("x", 1, t, true, nll: x[t]) })
+            .Concat([Trial("yarn", 1, 4, false), Trial("x", 1, 4, false, nll: 2.0)]));
+
+        var (code, stdout, err) = CliEvalTests.Run("eval", "compare", run, "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.False(rows[0].TryGetProperty("answer_nll", out _));
+        Assert.Equal((5, 0, 0), (rows[1].GetProperty("paired").GetInt32(), rows[1].GetProperty("only_this_right").GetInt32(), rows[1].GetProperty("only_baseline_right").GetInt32()));
+        var nll = rows[1].GetProperty("answer_nll");
+        Assert.Equal((4, 3, 1), (nll.GetProperty("prompts").GetInt32(), nll.GetProperty("lower").GetInt32(), nll.GetProperty("higher").GetInt32()));
+        Assert.Equal(x.Average(), nll.GetProperty("mean").GetDouble(), 9);
+        Assert.Equal(yarn.Average(), nll.GetProperty("baseline_mean").GetDouble(), 9);
+        Assert.Equal(0.625, nll.GetProperty("sign_test_p").GetDouble(), 9); // 2 x P(X <= 1), X ~ B(4, 1/2)
+
+        (code, stdout, err) = CliEvalTests.Run("eval", "compare", run);
+        Assert.True(code == 0, err);
+        Assert.Contains("| 8192 | x | 4 | 0.300 | 0.475 | 3 | 1 | 0.625 |", stdout);
+
+        // Runs without answer NLLs print no NLL table.
+        var old = WriteRun(dir, "old", [Trial("yarn", 1, 0, true), Trial("x", 1, 0, false)]);
+        (code, stdout, _) = CliEvalTests.Run("eval", "compare", old);
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("Answer NLL", stdout);
     }
 
     [Fact]

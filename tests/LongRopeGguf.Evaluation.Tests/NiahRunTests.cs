@@ -49,6 +49,36 @@ public sealed class NiahRunTests
     }
 
     [Fact]
+    public void Every_trial_records_the_expected_answers_nll_as_the_search_scores_it()
+    {
+        using var dir = new TempDir();
+        var options = Small(dir.File("a")) with { Modes = [RopeMode.Yarn] };
+        NiahRunner.Run(options);
+        NiahRunner.Run(options with { OutputDirectory = dir.File("b"), ShareWork = false });
+        var shared = TrialLog.ReadAll(Path.Combine(dir.File("a"), NiahRunner.ResultsFile));
+        var naive = TrialLog.ReadAll(Path.Combine(dir.File("b"), NiahRunner.ResultsFile));
+
+        // The shared prefix changes nothing but rounding.
+        Assert.Equal(shared.Keys.Order(), naive.Keys.Order());
+        foreach (var (id, r) in shared)
+            Assert.Equal(naive[id].AnswerNll!.Value, r.AnswerNll!.Value, 3);
+        // Keys answered right are likely; keys answered wrong are, on average, less likely.
+        var right = shared.Values.Where(r => r.Correct).ToList();
+        var wrong = shared.Values.Where(r => !r.Correct).ToList();
+        Assert.NotEmpty(right);
+        Assert.All(right, r => Assert.InRange(r.AnswerNll!.Value, 0, 1));
+        if (wrong.Count > 0) Assert.True(wrong.Average(r => r.AnswerNll!.Value) > right.Average(r => r.AnswerNll!.Value));
+
+        // The same number as the search's pass-key fitness (PerplexityScorer.AnswerNll, one prefill, own context).
+        using var model = EvalModel.Load(TestPaths.TinyModel, options.Engine);
+        var plan = NiahPlan.Build(options, model);
+        var deepest = plan.Trials.Where(t => t.Length == 1024).MaxBy(t => t.DepthIndex)!;
+        using var context = model.CreateContext(RopeMode.Yarn, deepest.Length, deepest.Length);
+        var scored = new Perplexity.PerplexityScorer(context).AnswerNll(deepest.Prompt);
+        Assert.Equal(scored.MeanNll, shared[plan.TrialId("yarn", deepest)].AnswerNll!.Value, 3);
+    }
+
+    [Fact]
     public void An_interrupted_run_resumes_with_only_the_missing_trials()
     {
         using var dir = new TempDir();

@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Perplexity;
 using LongRopeGguf.Evaluation.Prompts;
 
 namespace LongRopeGguf.Evaluation.Niah;
 
 /// <summary>What one trial produced, before it is written down.</summary>
-public sealed record TrialOutcome(string Answer, int PrefillTokens, int ReusedTokens, double PrefillMs, double DecodeMs);
+/// <param name="AnswerNll">Mean NLL (nats/token) of the expected answer's tokens, teacher-forced; null when it does not fit.</param>
+public sealed record TrialOutcome(string Answer, double? AnswerNll, int PrefillTokens, int ReusedTokens, double PrefillMs, double DecodeMs);
 
 /// <summary>
 /// Runs the trials of one (mode, length) cell in one context. With sharing, sequence 0 holds the haystack before the
@@ -62,8 +64,30 @@ public sealed class CellRunner(EvalContext context, bool share, int answerTokens
         double prefillMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
         int[] answer = context.Greedy(seq, logits, tokens.Length, answerTokens, ct);
+        double? answerNll = ExpectedAnswerNll(seq, logits, prompt, ct);
         double decodeMs = clock.Elapsed.TotalMilliseconds;
         if (share) context.TrimSequence(Trial, 0);
-        return new TrialOutcome(context.Model.Detokenize(answer), decoded, reused, prefillMs, decodeMs);
+        return new TrialOutcome(context.Model.Detokenize(answer), answerNll, decoded, reused, prefillMs, decodeMs);
+    }
+
+    /// <summary>
+    /// The search's pass-key fitness on this prompt: mean -log p of the expected answer tokens, each given the prompt
+    /// and the expected tokens before it. Greedy accuracy says right or wrong; this says by how much, so two modes can
+    /// be compared on every prompt and not only on those exactly one of them answers. Costs answer-length tokens: the
+    /// greedy answer is dropped and the expected one decoded in its place.
+    /// </summary>
+    private double? ExpectedAnswerNll(int seq, float[] lastPromptLogits, PassKeyPrompt prompt, CancellationToken ct)
+    {
+        int[] expected = prompt.AnswerTokens;
+        int start = prompt.Tokens.Length;
+        if (expected.Length == 0 || start + expected.Length - 1 > context.ContextPerSequence) return null;
+        double total = PerplexityScorer.NegativeLogLikelihood(lastPromptLogits, expected[0]);
+        if (expected.Length > 1)
+        {
+            context.TrimSequence(seq, start);
+            context.Decode(seq, expected.AsSpan(0, expected.Length - 1), start, static _ => true,
+                (i, logits) => total += PerplexityScorer.NegativeLogLikelihood(logits, expected[i + 1]), ct);
+        }
+        return total / expected.Length;
     }
 }

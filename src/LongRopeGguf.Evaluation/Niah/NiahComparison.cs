@@ -10,10 +10,18 @@ namespace LongRopeGguf.Evaluation.Niah;
 /// The paired fields are null for the baseline itself.
 /// </summary>
 public sealed record NiahComparisonRow(
-    int Length, string Mode, int Trials, int Correct, int? Paired, int? OnlyThisRight, int? OnlyBaselineRight, double? SignTestP)
+    int Length, string Mode, int Trials, int Correct, int? Paired, int? OnlyThisRight, int? OnlyBaselineRight, double? SignTestP,
+    AnswerNllComparison? AnswerNll = null)
 {
     public double Accuracy => Trials == 0 ? double.NaN : Correct / (double)Trials;
 }
+
+/// <summary>
+/// A mode against the baseline on the teacher-forced NLL of the expected answer (trial lines' answer_nll), over the
+/// prompts both have it for: means, on how many prompts this mode is lower (more likely to give the key) or higher, and
+/// the exact sign test on those two counts. Every prompt counts here, not only those exactly one of the two answered.
+/// </summary>
+public sealed record AnswerNllComparison(int Prompts, double MeanNll, double BaselineMeanNll, int Lower, int Higher, double SignTestP);
 
 /// <summary>
 /// Pools the trials of several `eval niah` result folders (runs with other seeds, passages or haystacks) and compares
@@ -67,26 +75,29 @@ public sealed class NiahComparison
         var rows = new List<NiahComparisonRow>();
         foreach (var byLength in records.Values.GroupBy(r => r.Length).OrderBy(g => g.Key))
         {
-            var byMode = byLength.GroupBy(r => r.Mode).ToDictionary(g => g.Key, g => g.ToDictionary(PromptKey, r => r.Correct, StringComparer.Ordinal));
+            var byMode = byLength.GroupBy(r => r.Mode).ToDictionary(g => g.Key, g => g.ToDictionary(PromptKey, StringComparer.Ordinal));
             byMode.TryGetValue(baseline, out var reference);
             foreach (string mode in modes)
             {
                 if (!byMode.TryGetValue(mode, out var answers)) continue;
-                int trials = answers.Count, correct = answers.Values.Count(c => c);
+                int trials = answers.Count, correct = answers.Values.Count(r => r.Correct);
                 if (mode == baseline || reference is null)
                 {
                     rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, null, null, null, null));
                     continue;
                 }
                 int paired = 0, onlyThis = 0, onlyBaseline = 0;
-                foreach (var (prompt, right) in answers)
+                var nlls = new List<(double mode, double baseline)>();
+                foreach (var (prompt, trial) in answers)
                 {
-                    if (!reference.TryGetValue(prompt, out bool baselineRight)) continue;
+                    if (!reference.TryGetValue(prompt, out var baselineTrial)) continue;
                     paired++;
-                    if (right && !baselineRight) onlyThis++;
-                    if (baselineRight && !right) onlyBaseline++;
+                    if (trial.Correct && !baselineTrial.Correct) onlyThis++;
+                    if (baselineTrial.Correct && !trial.Correct) onlyBaseline++;
+                    if (trial.AnswerNll is { } nll && baselineTrial.AnswerNll is { } baselineNll) nlls.Add((nll, baselineNll));
                 }
-                rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline)));
+                rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline),
+                    CompareNll(nlls)));
             }
         }
         return new NiahComparison(sources, baseline, rows, SharedKeyWarnings(records.Values));
@@ -117,6 +128,13 @@ public sealed class NiahComparison
         return warnings;
     }
 
+    private static AnswerNllComparison? CompareNll(List<(double mode, double baseline)> nlls)
+    {
+        if (nlls.Count == 0) return null;
+        int lower = nlls.Count(p => p.mode < p.baseline), higher = nlls.Count(p => p.mode > p.baseline);
+        return new AnswerNllComparison(nlls.Count, nlls.Average(p => p.mode), nlls.Average(p => p.baseline), lower, higher, SignTest.TwoSidedP(lower, higher));
+    }
+
     /// <summary>What a trial asked, the same for every mode: its id without the mode.</summary>
     private static string PromptKey(TrialRecord r) =>
         r.Id.StartsWith(r.Mode + "|", StringComparison.Ordinal) ? r.Id[(r.Mode.Length + 1)..] : r.Id;
@@ -136,6 +154,19 @@ public sealed class NiahComparison
         foreach (var r in Rows)
             sb.Append(CultureInfo.InvariantCulture,
                 $"| {r.Length} | {r.Mode} | {r.Trials} | {r.Correct} | {NiahSummary.Format(r.Accuracy)} | {r.Paired} | {r.OnlyThisRight} | {r.OnlyBaselineRight} | {(r.SignTestP is { } p ? p.ToString("0.000", CultureInfo.InvariantCulture) : "")} |\n");
+        var withNll = Rows.Where(r => r.AnswerNll is not null).ToList();
+        if (withNll.Count > 0)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"\nAnswer NLL (the expected key's tokens teacher-forced, nats/token, lower is better) on the prompts both modes have it for:\n\n");
+            sb.Append(CultureInfo.InvariantCulture, $"| length | mode | prompts | mean NLL | {Baseline} mean NLL | lower than {Baseline} | higher | sign test p |\n");
+            sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+            foreach (var r in withNll)
+            {
+                var n = r.AnswerNll!;
+                sb.Append(CultureInfo.InvariantCulture,
+                    $"| {r.Length} | {r.Mode} | {n.Prompts} | {n.MeanNll:0.000} | {n.BaselineMeanNll:0.000} | {n.Lower} | {n.Higher} | {n.SignTestP:0.000} |\n");
+            }
+        }
         return sb.ToString();
     }
 
@@ -158,6 +189,17 @@ public sealed class NiahComparison
                 w.WriteNumber("only_this_right", r.OnlyThisRight!.Value);
                 w.WriteNumber("only_baseline_right", r.OnlyBaselineRight!.Value);
                 w.WriteNumber("sign_test_p", r.SignTestP!.Value);
+            }
+            if (r.AnswerNll is { } n)
+            {
+                w.WriteStartObject("answer_nll");
+                w.WriteNumber("prompts", n.Prompts);
+                w.WriteNumber("mean", n.MeanNll);
+                w.WriteNumber("baseline_mean", n.BaselineMeanNll);
+                w.WriteNumber("lower", n.Lower);
+                w.WriteNumber("higher", n.Higher);
+                w.WriteNumber("sign_test_p", n.SignTestP);
+                w.WriteEndObject();
             }
             w.WriteEndObject();
         }

@@ -130,6 +130,7 @@ public static class NiahRunner
             Expected = t.Prompt.Expected,
             Answer = outcome.Answer,
             Correct = o.Needle.IsCorrect(outcome.Answer, t.Prompt.Expected),
+            AnswerNll = outcome.AnswerNll is { } nll ? Math.Round(nll, 6) : null,
             Scoring = TrialRecord.ScoringName(o.Needle.Scoring),
             FactorSet = context.FactorSet,
             Rope = context.RopeDescription,

@@ -31,6 +31,12 @@ public sealed record TrialRecord
     /// <summary>The raw generated text.</summary>
     public required string Answer { get; init; }
     public required bool Correct { get; init; }
+
+    /// <summary>
+    /// Mean NLL (nats/token) of <see cref="Expected"/>'s tokens after the prompt, teacher-forced (the search's pass-key
+    /// fitness); null in lines written before it was recorded, or when the answer does not fit the context.
+    /// </summary>
+    public double? AnswerNll { get; init; }
     /// <summary>How <see cref="Answer"/> was scored: <see cref="PassKeyScoring"/> or "contains" (<see cref="ScoringName"/>).</summary>
     public required string Scoring { get; init; }
 

@@ -5,7 +5,7 @@
 # prose-search.txt with key seed 7001). Results: docs/search.md ("Results").
 #
 # Usage: tools/search-vs-yarn.sh [OUT]      (default out/search-vs-yarn)
-# About 6 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
+# About 9 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -74,7 +74,26 @@ for seed in 102 103 104 105 106 107; do
   SEED=$seed PASSAGES=5 niah 16x-pk5 8192 2 searched-16x-pk2="$out/long-8192-pk2.gguf" searched-16x-pk5="$out/long-8192-pk5.gguf"
 done
 longrope eval compare "$out"/heldout/niah-prose-16x-pk5-seed* --baseline yarn > "$out/heldout/compare-16x.md"
+# A 16x search for both bars at once (session 13): mix fitness with a light perplexity weight (0.3 x ln ppl of 2 windows
+# + 0.7 x answer NLL), 12 prompts in 6 passages, a fresh key seed, seeded with the extended pass-key set.
+longrope search "$M" -L 8192 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts 12 --passkey-passages 6 \
+  --passkey-seed 7011 --attn-range 1.24:1.40 --population 8 --parents 4 --mutations 3 --crossovers 3 --mutation-probability 0.2 \
+  --iterations 4 --init "$out/long-8192-pk2/factors.json" --threads "$threads" --out "$out/long-8192-mix6" --json > "$out/long-8192-mix6.json"
+longrope patch "$M" -f "$out/long-8192-mix6/factors.json" -o "$out/long-8192-mix6.gguf" > /dev/null
+for run in "99 $H0" "100 $out/heldout-from-24k.txt" "101 $out/heldout-from-48k.txt"; do
+  set -- $run; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-mix6="$out/long-8192-mix6.gguf"
+done
+H=$H0
+for seed in 102 103 104 105 106 107; do SEED=$seed PASSAGES=5 niah 16x-pk5 8192 2 searched-16x-mix6="$out/long-8192-mix6.gguf"; done
+longrope eval compare "$out"/heldout/niah-prose-16x-pk5-seed* --baseline yarn > "$out/heldout/compare-16x.md"
+# Trial lines now carry answer_nll: three runs in fresh folders with every 16x set, compared on every prompt.
+for seed in 102 103 104; do
+  longrope eval niah "$M" --lengths 8192 --depths 10 --trials-per-depth 2 --modes yarn --patched searched-16x-pk2="$out/long-8192-pk2.gguf" \
+    --patched searched-16x-pk5="$out/long-8192-pk5.gguf" --patched searched-16x-mix6="$out/long-8192-mix6.gguf" \
+    --haystack "$H" --haystack-passages 5 --seed $seed --threads "$threads" --out "$out/heldout/nll-16x-seed$seed"
+done
+longrope eval compare "$out"/heldout/nll-16x-seed* --baseline yarn > "$out/heldout/compare-nll-16x.md"
 niah 32x 16384 2 searched-32x="$out/long-16384.gguf" carried-8x-pk2="$out/carried-16384.gguf"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
-  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
-echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/ppl/ppl.md"
+  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
+echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/ppl/ppl.md"

@@ -115,6 +115,32 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
     }
 
     [Fact]
+    public void Continuation_score_drops_what_was_decoded_after_the_prompt_and_matches_a_fresh_score()
+    {
+        int[] ids = ReferencePrompt.Tiny.TokenIds;
+        int[] key = _model.Tokenize("31415", false);
+        using var ctx = _model.CreateContext(RopeMode.None, 512, 512);
+        var fresh = new PerplexityScorer(ctx).AnswerNll(new PassKeyPrompt(ids, key, "31415", 1, 0.3, 0.3, 0, 0, ""));
+
+        // A trial's path: prompt, then a greedy answer decoded after it (4 extra cache cells), then the expected
+        // answer scored in their place. Were the greedy tokens left in the cache, the key would be scored after them.
+        ctx.ClearAll();
+        float[] last = ctx.DecodeLast(0, ids, 0);
+        ctx.Greedy(0, last, ids.Length, 5);
+        int[] wrongKey = _model.Tokenize("27182", false);
+        var afterGreedy = TeacherForcing.ScoreContinuation(ctx, 0, last, ids.Length, key);
+        Assert.Equal(fresh.MeanNll, afterGreedy.MeanNll, 3);
+        Assert.Equal(fresh.GreedyMatches, afterGreedy.GreedyMatches);
+        var wrong = TeacherForcing.ScoreContinuation(ctx, 0, last, ids.Length, wrongKey);
+        Assert.False(wrong.GreedyMatches);
+        Assert.True(wrong.MeanNll > afterGreedy.MeanNll + 2);
+
+        // An answer that runs past the context is refused before anything is decoded.
+        var e = Assert.Throws<ArgumentException>(() => TeacherForcing.ScoreContinuation(ctx, 0, last, 510, key));
+        Assert.Contains("prompt + answer (514 tokens) do not fit the 512-token context", e.Message);
+    }
+
+    [Fact]
     public void Filler_perplexity_is_low_at_512_and_rises_at_2048_without_rescaling()
     {
         int[] text = _model.Tokenize(string.Concat(Enumerable.Repeat(Haystack.FillerUnit, 60)), addBos: false);

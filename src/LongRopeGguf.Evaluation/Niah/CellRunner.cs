@@ -78,16 +78,8 @@ public sealed class CellRunner(EvalContext context, bool share, int answerTokens
     /// </summary>
     private double? ExpectedAnswerNll(int seq, float[] lastPromptLogits, PassKeyPrompt prompt, CancellationToken ct)
     {
-        int[] expected = prompt.AnswerTokens;
         int start = prompt.Tokens.Length;
-        if (expected.Length == 0 || start + expected.Length - 1 > context.ContextPerSequence) return null;
-        double total = PerplexityScorer.NegativeLogLikelihood(lastPromptLogits, expected[0]);
-        if (expected.Length > 1)
-        {
-            context.TrimSequence(seq, start);
-            context.Decode(seq, expected.AsSpan(0, expected.Length - 1), start, static _ => true,
-                (i, logits) => total += PerplexityScorer.NegativeLogLikelihood(logits, expected[i + 1]), ct);
-        }
-        return total / expected.Length;
+        if (prompt.AnswerTokens.Length == 0 || start + prompt.AnswerTokens.Length - 1 > context.ContextPerSequence) return null;
+        return TeacherForcing.ScoreContinuation(context, seq, lastPromptLogits, start, prompt.AnswerTokens, ct).MeanNll;
     }
 }

@@ -78,20 +78,9 @@ public sealed class PerplexityScorer
         int n = prompt.Tokens.Length + answer.Length - 1;
         if (n > _context.ContextPerSequence)
             throw new ArgumentException($"prompt + answer ({n} tokens) do not fit the {_context.ContextPerSequence}-token context");
-        var all = new int[n];
-        prompt.Tokens.CopyTo(all, 0);
-        answer.AsSpan(0, answer.Length - 1).CopyTo(all.AsSpan(prompt.Tokens.Length));
-        int firstOut = prompt.Tokens.Length - 1;
-        double total = 0;
-        bool greedy = true;
         _context.TrimSequence(seq, 0);
-        _context.Decode(seq, all, 0, i => i >= firstOut, (i, logits) =>
-        {
-            int target = answer[i - firstOut];
-            total += NegativeLogLikelihood(logits, target);
-            if (EvalContext.ArgMax(logits) != target) greedy = false;
-        }, ct);
-        return new AnswerLikelihood(answer.Length, total, greedy);
+        float[] last = _context.DecodeLast(seq, prompt.Tokens, 0, ct);
+        return TeacherForcing.ScoreContinuation(_context, seq, last, prompt.Tokens.Length, answer, ct);
     }
 
     /// <summary>-log softmax(logits)[target], computed stably in double precision.</summary>

@@ -96,13 +96,21 @@ public sealed class NiahGridTests(NiahGridFixture grid)
             Assert.Equal(correct, int.Parse(f[Col("correct")], CultureInfo.InvariantCulture));
             Assert.Equal((correct / (double)cell.Count).ToString("0.00", CultureInfo.InvariantCulture), f[Col("accuracy")]);
             Assert.Equal(cell.Sum(r => r.PrefillTokens), long.Parse(f[Col("prefill_tokens")], CultureInfo.InvariantCulture));
+            double meanNll = cell.Average(r => r.AnswerNll!.Value);
+            Assert.Equal(meanNll.ToString("0.000", CultureInfo.InvariantCulture), f[Col("mean_answer_nll")]);
 
             var j = jsonCells.Single(c => c.GetProperty("mode").GetString() == mode && c.GetProperty("length").GetInt32() == length);
             Assert.Equal(correct, j.GetProperty("correct").GetInt32());
+            Assert.Equal(meanNll, j.GetProperty("mean_answer_nll").GetDouble(), 1e-6); // written rounded to 6 decimals
         }
 
-        // Markdown: one row per length, one column per mode, "accuracy (correct/trials)".
-        var rows = md.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+        // Markdown: one row per length, one column per mode, "accuracy (correct/trials)"; then the same grid of answer NLLs.
+        int nllTitle = md.IndexOf("## Answer NLL", StringComparison.Ordinal);
+        Assert.True(nllTitle > 0, "summary.md has no answer NLL table");
+        List<string> Rows(string section) => section.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+        var rows = Rows(md[..nllTitle]);
+        var nllRows = Rows(md[nllTitle..]);
+        Assert.Equal(rows[0], nllRows[0]);
         var modes = rows[0].Trim('|', ' ').Split(" | ").Skip(1).ToList();
         Assert.Equal(["none", "yarn", NiahGridFixture.PatchedMode], modes);
         foreach (int length in NiahGridFixture.Lengths)
@@ -113,6 +121,9 @@ public sealed class NiahGridTests(NiahGridFixture grid)
                 var cell = records.Where(r => r.Mode == modes[m] && r.Length == length).ToList();
                 Assert.StartsWith($"{cell.Count(r => r.Correct) / (double)cell.Count:0.00} ({cell.Count(r => r.Correct)}/{cell.Count})", cells[m]);
             }
+            var nlls = nllRows.Single(r => r.StartsWith($"| {length} |", StringComparison.Ordinal)).Trim('|', ' ').Split(" | ").Skip(1).ToList();
+            for (int m = 0; m < modes.Count; m++)
+                Assert.Equal(records.Where(r => r.Mode == modes[m] && r.Length == length).Average(r => r.AnswerNll!.Value).ToString("0.000", CultureInfo.InvariantCulture), nlls[m]);
         }
         Assert.Contains($"prefilled tokens: {records.Sum(r => (long)r.PrefillTokens):N0}", md.Replace(",", ","));
     }

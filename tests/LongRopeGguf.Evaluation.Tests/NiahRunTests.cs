@@ -99,6 +99,32 @@ public sealed class NiahRunTests
         Assert.Equal(4, resumed.Summary.Cell("none", 512).Trials);
     }
 
+    [Fact]
+    public void Summary_means_the_answer_nll_of_the_trials_that_carry_it_and_leaves_it_out_when_none_does()
+    {
+        using var dir = new TempDir();
+        var options = Small(dir.Path) with { Lengths = [1024], Modes = [RopeMode.Yarn] };
+        var first = NiahRunner.Run(options);
+        string results = Path.Combine(dir.Path, NiahRunner.ResultsFile);
+        var records = TrialLog.ReadAll(results).Values.OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
+        Assert.Equal(records.Average(r => r.AnswerNll!.Value), first.Summary.Cell("yarn", 1024).MeanAnswerNll!.Value, 9);
+
+        // Lines without answer_nll (written before it was recorded): the mean is over the others only.
+        File.WriteAllLines(results, records.Select((r, i) => (i < 2 ? r with { AnswerNll = null } : r).ToJsonLine()));
+        var mixed = NiahRunner.Run(options);
+        Assert.Equal(0, mixed.Run.TrialsRun);
+        Assert.Equal(records.Skip(2).Average(r => r.AnswerNll!.Value), mixed.Summary.Cell("yarn", 1024).MeanAnswerNll!.Value, 9);
+
+        // None carries it: no NLL table, an empty CSV field, JSON null.
+        File.WriteAllLines(results, records.Select(r => (r with { AnswerNll = null }).ToJsonLine()));
+        var none = NiahRunner.Run(options);
+        Assert.Null(none.Summary.Cell("yarn", 1024).MeanAnswerNll);
+        Assert.DoesNotContain("Answer NLL", File.ReadAllText(Path.Combine(dir.Path, "summary.md")));
+        Assert.EndsWith(",", File.ReadAllLines(Path.Combine(dir.Path, "summary.csv"))[1]);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.Path, "summary.json")));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, json.RootElement.GetProperty("cells")[0].GetProperty("mean_answer_nll").ValueKind);
+    }
+
     private sealed class Stopper(CancellationTokenSource cts, int after) : IProgress<NiahProgress>
     {
         public void Report(NiahProgress value)

@@ -267,6 +267,15 @@ public static class EvalCommand
         int end = md.IndexOf("\n\n", start, StringComparison.Ordinal);
         Console.WriteLine(md[start..end]);
         Console.WriteLine();
+        int nll = md.IndexOf("## Answer NLL", end, StringComparison.Ordinal);
+        if (nll >= 0)
+        {
+            // The same table as summary.md's, under a one-line title.
+            int tableStart = md.IndexOf("| length", nll, StringComparison.Ordinal);
+            Console.WriteLine("answer NLL (expected key teacher-forced, nats/token, lower is better):");
+            Console.WriteLine(md[tableStart..md.IndexOf("\n\n", tableStart, StringComparison.Ordinal)]);
+            Console.WriteLine();
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"this run: {run.TrialsRun} trials ({run.TrialsSkipped} already recorded, skipped) in {run.Elapsed.TotalSeconds:F1} s = {run.TrialsPerMinute:F1} trials/minute; prefilled {run.PrefilledTokens:N0} tokens vs {run.NaivePrefillTokens:N0} for one prefill per trial"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

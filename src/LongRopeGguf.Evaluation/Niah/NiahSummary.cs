@@ -6,9 +6,10 @@ using LongRopeGguf.Evaluation.Prompts;
 namespace LongRopeGguf.Evaluation.Niah;
 
 /// <summary>Accuracy of one mode at one length.</summary>
+/// <param name="MeanAnswerNll">Mean over the trials that carry it of the expected key's teacher-forced NLL (nats/token); null when none does (lines from before it was recorded).</param>
 public sealed record NiahCell(
     string Mode, string Haystack, int Length, int Trials, int Correct, string FactorSet, int NCtx, int NCtxSeq,
-    long PrefillTokens, long NaivePrefillTokens, double MeanPrefillMs, double MeanDecodeMs)
+    long PrefillTokens, long NaivePrefillTokens, double MeanPrefillMs, double MeanDecodeMs, double? MeanAnswerNll = null)
 {
     public double Accuracy => Trials == 0 ? double.NaN : Correct / (double)Trials;
 }
@@ -65,12 +66,14 @@ public sealed class NiahSummary
             foreach (int length in lengths)
             {
                 var rs = records.Where(r => r.Mode == mode && r.Length == length).ToList();
+                var nlls = rs.Where(r => r.AnswerNll is not null).Select(r => r.AnswerNll!.Value).ToList();
                 cells.Add(new NiahCell(
                     mode, o.Haystack.Name, length, rs.Count, rs.Count(r => r.Correct),
                     string.Join("+", rs.Select(r => r.FactorSet).Distinct().Order()),
                     rs.Count == 0 ? 0 : rs.Max(r => r.NCtx), rs.Count == 0 ? 0 : rs.Max(r => r.NCtxSeq),
                     rs.Sum(r => (long)r.PrefillTokens), rs.Sum(r => (long)r.PromptTokens),
-                    rs.Count == 0 ? 0 : rs.Average(r => r.PrefillMs), rs.Count == 0 ? 0 : rs.Average(r => r.DecodeMs)));
+                    rs.Count == 0 ? 0 : rs.Average(r => r.PrefillMs), rs.Count == 0 ? 0 : rs.Average(r => r.DecodeMs),
+                    nlls.Count == 0 ? null : nlls.Average()));
                 for (int d = 0; d < o.Depths; d++)
                 {
                     var ds = rs.Where(r => r.DepthIndex == d).ToList();
@@ -93,13 +96,15 @@ public sealed class NiahSummary
     public static string Format(double accuracy) =>
         double.IsNaN(accuracy) ? "" : accuracy.ToString("0.00", CultureInfo.InvariantCulture);
 
+    public static string FormatNll(double? nll) => nll is { } v ? v.ToString("0.000", CultureInfo.InvariantCulture) : "";
+
     public void WriteCsv(string path)
     {
         var sb = new StringBuilder();
-        sb.Append("mode,haystack,length,trials,correct,accuracy,factor_set,n_ctx,n_ctx_seq,prefill_tokens,naive_prefill_tokens,mean_prefill_ms,mean_decode_ms\n");
+        sb.Append("mode,haystack,length,trials,correct,accuracy,factor_set,n_ctx,n_ctx_seq,prefill_tokens,naive_prefill_tokens,mean_prefill_ms,mean_decode_ms,mean_answer_nll\n");
         foreach (var c in Cells)
             sb.Append(CultureInfo.InvariantCulture,
-                $"{Csv(c.Mode)},{Csv(c.Haystack)},{c.Length},{c.Trials},{c.Correct},{Format(c.Accuracy)},{c.FactorSet},{c.NCtx},{c.NCtxSeq},{c.PrefillTokens},{c.NaivePrefillTokens},{c.MeanPrefillMs:F1},{c.MeanDecodeMs:F1}\n");
+                $"{Csv(c.Mode)},{Csv(c.Haystack)},{c.Length},{c.Trials},{c.Correct},{Format(c.Accuracy)},{c.FactorSet},{c.NCtx},{c.NCtxSeq},{c.PrefillTokens},{c.NaivePrefillTokens},{c.MeanPrefillMs:F1},{c.MeanDecodeMs:F1},{FormatNll(c.MeanAnswerNll)}\n");
         File.WriteAllText(path, sb.ToString());
     }
 
@@ -126,6 +131,16 @@ public sealed class NiahSummary
             sb.Append('\n');
         }
         sb.Append("\n[long]/[short]: the LongRoPE factor set llama.cpp used (n_ctx_seq above / within the original context).\n\n");
+        if (Cells.Any(c => c.MeanAnswerNll is not null))
+        {
+            // Right or wrong hides how near a mode came; the expected key's likelihood shows it on every trial.
+            sb.Append("## Answer NLL (the expected key's tokens teacher-forced after the prompt, mean nats/token, lower is better)\n\n");
+            sb.Append("| length | ").Append(string.Join(" | ", Modes)).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(Modes.Select(_ => "---|"))).Append('\n');
+            foreach (int l in Lengths)
+                sb.Append(CultureInfo.InvariantCulture, $"| {l} |").AppendJoin("", Modes.Select(m => $" {FormatNll(Cell(m, l).MeanAnswerNll)} |")).Append('\n');
+            sb.Append('\n');
+        }
         sb.Append("## Work\n\n");
         sb.Append(CultureInfo.InvariantCulture, $"- trials recorded: {Work.Trials} of {ExpectedTrials}\n");
         sb.Append(CultureInfo.InvariantCulture, $"- prefilled tokens: {Work.PrefilledTokens:N0}; naive one-prefill-per-trial count: {Work.NaivePrefillTokens:N0} ({Work.PrefillFraction:P1} of it)\n");
@@ -162,6 +177,7 @@ public sealed class NiahSummary
             WriteCounts(w, c.Mode, c.Length, c.Trials, c.Correct);
             w.WriteString("factor_set", c.FactorSet);
             w.WriteNumber("n_ctx", c.NCtx);
+            if (c.MeanAnswerNll is { } nll) w.WriteNumber("mean_answer_nll", Math.Round(nll, 6)); else w.WriteNull("mean_answer_nll");
             w.WriteEndObject();
         }
         w.WriteEndArray();

@@ -100,15 +100,12 @@ for seed in $(seq 108 118); do
 done
 longrope eval compare "$out"/heldout/nll-16x-seed1[01][0-9] --baseline yarn > "$out/heldout/compare-nll-16x-fresh220.md"
 niah 32x 16384 2 searched-32x="$out/long-16384.gguf" carried-8x-pk2="$out/carried-16384.gguf"
-# 32x answer NLL on 40 prompts: the perplexity-driven 32x set and the 16x mix set carried to 32x, against YaRN.
+# 32x answer NLL on the 20 prompts above: the perplexity-driven 32x set and the 16x mix set carried to 32x, against YaRN.
 python3 tools/progressive_init.py "$out/long-8192-mix6/factors.json" 16384 "$out/carried-mix6-16384.json"
 longrope patch "$M" -f "$out/carried-mix6-16384.json" -o "$out/carried-mix6-16384.gguf" > /dev/null
-for run in "99 $H" "100 $out/heldout-from-24k.txt"; do
-  set -- $run
-  longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes yarn --patched searched-32x="$out/long-16384.gguf" \
-    --patched carried-16x-mix6="$out/carried-mix6-16384.gguf" --haystack "$2" --seed $1 --threads "$threads" --out "$out/heldout/nll-32x-seed$1"
-done
-longrope eval compare "$out"/heldout/nll-32x-seed* --baseline yarn > "$out/heldout/compare-nll-32x.md"
+longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes yarn --patched searched-32x="$out/long-16384.gguf" \
+  --patched carried-16x-mix6="$out/carried-mix6-16384.gguf" --haystack "$H" --seed 99 --threads "$threads" --out "$out/heldout/nll-32x-seed99"
+longrope eval compare "$out"/heldout/nll-32x-seed99 --baseline yarn > "$out/heldout/compare-nll-32x.md"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
   "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
 echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md"

@@ -57,9 +57,7 @@ public sealed class NiahPlan
             // Room is kept for the longest prompt, measured on the text's start (which also checks that one fits).
             int longest = o.Lengths.Max();
             int chars = Build(new PassKeyPromptBuilder(tokenizer, o.Haystack, o.Needle), longest, 0.5, TrialKeys.Key(o.Seed, longest, 0, 0)).HaystackChars;
-            if (!o.Haystack.TrySpreadPassages(passages, chars, out offsets))
-                throw new EvalInputException(
-                    $"--haystack-passages {passages}: {o.Haystack.SourcePath} holds {o.Haystack.AvailableChars} characters and one {longest}-token prompt takes about {chars}: no room for {passages} different passages");
+            offsets = o.Haystack.SpreadPassages(passages, chars, "--haystack-passages", longest);
         }
         var builders = offsets.Select(offset => new PassKeyPromptBuilder(tokenizer, o.Haystack.From(offset), o.Needle)).ToArray();
 

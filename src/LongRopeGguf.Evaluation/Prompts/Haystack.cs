@@ -71,20 +71,23 @@ public sealed class Haystack
     /// <summary>
     /// Where <paramref name="count"/> passages of the text start so that they spread evenly over it: the first at 0,
     /// the last leaving room for <paramref name="charsPerPrompt"/> characters (+2 %, as another stretch of text may
-    /// tokenize a little longer), each snapped back to a sentence start. False when the text is too short for
-    /// <paramref name="count"/> different starts. The filler repeats, so all its passages start at 0.
+    /// tokenize a little longer), each snapped back to a sentence start. The filler repeats, so all its passages start
+    /// at 0. A text too short for <paramref name="count"/> different starts is bad input: the error names
+    /// <paramref name="option"/> and the <paramref name="promptTokens"/>-token prompt measured.
     /// </summary>
-    public bool TrySpreadPassages(int count, int charsPerPrompt, out int[] offsets)
+    public int[] SpreadPassages(int count, int charsPerPrompt, string option, int promptTokens)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        offsets = new int[count];
-        if (IsFiller || count == 1) return true;
+        var offsets = new int[count];
+        if (IsFiller || count == 1) return offsets;
         int room = Math.Max(0, AvailableChars - charsPerPrompt - charsPerPrompt / 50);
         for (int p = 1; p < count; p++) offsets[p] = From((int)((long)room * p / (count - 1))).Offset;
         // Snapping back to sentence starts can put two passages of a short text on the same one.
         for (int p = 1; p < count; p++)
-            if (offsets[p] <= offsets[p - 1]) return false;
-        return true;
+            if (offsets[p] <= offsets[p - 1])
+                throw new EvalInputException(
+                    $"{option} {count}: {SourcePath} holds {AvailableChars} characters and one {promptTokens}-token prompt takes about {charsPerPrompt}: no room for {count} different passages");
+        return offsets;
     }
 
     /// <summary>The first <paramref name="chars"/> characters.</summary>

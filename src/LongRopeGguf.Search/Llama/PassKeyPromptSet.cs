@@ -1,4 +1,3 @@
-using LongRopeGguf.Evaluation;
 using LongRopeGguf.Evaluation.Prompts;
 
 namespace LongRopeGguf.Search.Llama;
@@ -19,15 +18,13 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
     {
         int promptTokens = spec.TargetLength - AnswerRoom;
         int passages = haystack.IsFiller ? 1 : spec.PassKeyPassages;
-        var offsets = new int[passages];
+        int[] offsets = [0];
         if (passages > 1)
         {
             // How much text one prompt takes, measured on the text's start.
             int chars = new PassKeyPromptBuilder(tokenizer, haystack, NeedleSpec.PassKey)
                 .Build(promptTokens, 0.5, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, 0, 0)).HaystackChars;
-            if (!haystack.TrySpreadPassages(passages, chars, out offsets))
-                throw new EvalInputException(
-                    $"--passkey-passages {passages}: {haystack.SourcePath} holds {haystack.AvailableChars} characters and one {promptTokens}-token prompt takes about {chars}: no room for {passages} different passages");
+            offsets = haystack.SpreadPassages(passages, chars, "--passkey-passages", promptTokens);
         }
         var builders = offsets.Select(o => new PassKeyPromptBuilder(tokenizer, haystack.From(o), NeedleSpec.PassKey)).ToArray();
         var prompts = new List<PassKeyPrompt>();

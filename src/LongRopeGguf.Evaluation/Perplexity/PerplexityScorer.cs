@@ -76,6 +76,7 @@ public sealed class PerplexityScorer
         int[] answer = prompt.AnswerTokens;
         if (answer.Length == 0) return new AnswerLikelihood(0, 0, true);
         int n = prompt.Tokens.Length + answer.Length - 1;
+        // ScoreContinuation checks this too, but only after the prompt's prefill: refuse before it.
         if (n > _context.ContextPerSequence)
             throw new ArgumentException($"prompt + answer ({n} tokens) do not fit the {_context.ContextPerSequence}-token context");
         _context.TrimSequence(seq, 0);

@@ -48,6 +48,17 @@ public sealed class CliEvalTests
         Assert.False(File.Exists(Path.Combine(dir.File("out"), "results.jsonl")), "nothing may run before the input is checked");
     }
 
+    [Fact]
+    public void Passages_of_the_filler_are_bad_input()
+    {
+        // The filler repeats one paragraph: asking for passages of it would silently give the same prompts' text.
+        using var dir = new TempDir();
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "4", "--modes", "none",
+            "--haystack-passages", "2", "--out", dir.File("out"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "--haystack-passages 2: the filler haystack repeats one paragraph");
+        Assert.False(Directory.Exists(dir.File("out")) && File.Exists(Path.Combine(dir.File("out"), "results.jsonl")));
+    }
+
     [Theory]
     [InlineData("0", "must be a positive")]
     [InlineData("512,-5", "must be a positive")]

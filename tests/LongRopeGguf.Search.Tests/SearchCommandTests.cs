@@ -69,6 +69,20 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void Passages_of_the_filler_are_refused()
+    {
+        using var dir = new TempDir();
+        string output = dir.File("out");
+        var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--haystack", "filler",
+            "--passkey-prompts", "2", "--passkey-passages", "2", "--out", output);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("longrope: error: --passkey-passages 2: the filler haystack repeats one paragraph", line);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
     public void Sigterm_stops_a_search_removing_its_working_copy_and_keeping_its_log()
     {
         using var dir = new TempDir();

@@ -53,8 +53,6 @@ public sealed record NiahOptions
         if (TrialsPerDepth < 1) throw new EvalInputException($"--trials-per-depth {TrialsPerDepth}: need at least one trial");
         if (HaystackPassages < 1 || HaystackPassages > Depths * TrialsPerDepth)
             throw new EvalInputException($"--haystack-passages {HaystackPassages}: must be between 1 and the prompts per length (depths x trials per depth = {Depths * TrialsPerDepth})");
-        if (HaystackPassages > 1 && Haystack.IsFiller)
-            throw new EvalInputException($"--haystack-passages {HaystackPassages}: the filler haystack repeats one paragraph, so all its passages are the same: give a text with --haystack FILE");
         if (Modes.Count == 0) throw new EvalInputException("no modes given");
         var dup = Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new EvalInputException($"mode '{dup.Key}' is given twice");

@@ -51,7 +51,7 @@ public sealed class NiahPlan
         }
 
         int[] offsets = [0];
-        int passages = o.Haystack.IsFiller ? 1 : o.HaystackPassages;
+        int passages = o.HaystackPassages;
         if (passages > 1)
         {
             // Room is kept for the longest prompt, measured on the text's start (which also checks that one fits).

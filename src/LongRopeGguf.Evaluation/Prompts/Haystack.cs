@@ -71,15 +71,17 @@ public sealed class Haystack
     /// <summary>
     /// Where <paramref name="count"/> passages of the text start so that they spread evenly over it: the first at 0,
     /// the last leaving room for <paramref name="charsPerPrompt"/> characters (+2 %, as another stretch of text may
-    /// tokenize a little longer), each snapped back to a sentence start. The filler repeats, so all its passages start
-    /// at 0. A text too short for <paramref name="count"/> different starts is bad input: the error names
-    /// <paramref name="option"/> and the <paramref name="promptTokens"/>-token prompt measured.
+    /// tokenize a little longer), each snapped back to a sentence start. A text too short for <paramref name="count"/>
+    /// different starts is bad input, and so is more than one passage of the filler (it repeats one paragraph, so they
+    /// would all be the same): the errors name <paramref name="option"/>.
     /// </summary>
     public int[] SpreadPassages(int count, int charsPerPrompt, string option, int promptTokens)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var offsets = new int[count];
-        if (IsFiller || count == 1) return offsets;
+        if (count == 1) return offsets;
+        if (IsFiller)
+            throw new EvalInputException($"{option} {count}: the filler haystack repeats one paragraph, so all its passages are the same: give a text with --haystack FILE");
         int room = Math.Max(0, AvailableChars - charsPerPrompt - charsPerPrompt / 50);
         for (int p = 1; p < count; p++) offsets[p] = From((int)((long)room * p / (count - 1))).Offset;
         // Snapping back to sentence starts can put two passages of a short text on the same one.

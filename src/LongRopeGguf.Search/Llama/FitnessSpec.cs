@@ -99,8 +99,6 @@ public sealed record FitnessSpec
         if (UsesPassKey && PassKeyPrompts < 1) throw new ArgumentException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
         if (UsesPassKey && (PassKeyPassages < 1 || PassKeyPassages > PassKeyPrompts))
             throw new ArgumentException($"--passkey-passages {PassKeyPassages}: must be between 1 and the number of prompts ({PassKeyPrompts})");
-        if (UsesPassKey && PassKeyPassages > 1 && string.Equals(Haystack, "filler", StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"--passkey-passages {PassKeyPassages}: the filler haystack repeats one paragraph, so all its passages are the same: give a text with --haystack FILE or --text FILE");
         if (UsesPassKey && Haystack is null && TextPath is null)
             throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
         if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");

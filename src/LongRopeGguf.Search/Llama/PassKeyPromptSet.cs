@@ -17,7 +17,7 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
     public static PassKeyPromptSet Build(ITextTokenizer tokenizer, Haystack haystack, FitnessSpec spec)
     {
         int promptTokens = spec.TargetLength - AnswerRoom;
-        int passages = haystack.IsFiller ? 1 : spec.PassKeyPassages;
+        int passages = spec.PassKeyPassages;
         int[] offsets = [0];
         if (passages > 1)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
 
 namespace LongRopeGguf.Cli;
 
@@ -9,7 +10,7 @@ namespace LongRopeGguf.Cli;
 /// other bad input is: one line <c>longrope: error: ...</c> on standard error and exit code 2. System.CommandLine's own
 /// handling prints the whole help text and exits with 1, which for `verify` means "the file failed the check".
 /// </summary>
-public static class UsageErrors
+public static partial class UsageErrors
 {
     /// <summary>Parses and runs <paramref name="args"/>; a parse error is reported here instead of by the parser.</summary>
     public static int Invoke(RootCommand root, string[] args)
@@ -58,13 +59,25 @@ public static class UsageErrors
         return text;
     }
 
-    /// <summary>The parser names .NET types ("as expected type 'System.Double'"); users know numbers.</summary>
-    private static string Plain(string message) => message
-        .Replace("expected type 'System.Double'", "a number", StringComparison.Ordinal)
-        .Replace("expected type 'System.Single'", "a number", StringComparison.Ordinal)
-        .Replace("expected type 'System.Int32'", "a whole number", StringComparison.Ordinal)
-        .Replace("expected type 'System.Nullable`1[System.Int32]'", "a whole number", StringComparison.Ordinal)
-        .Replace("expected type 'System.Int64'", "a whole number", StringComparison.Ordinal);
+    /// <summary>
+    /// One line a user can read: the parser names .NET types ("as expected type 'System.Nullable`1[System.UInt32]'")
+    /// where users know numbers, and lists choices on lines of their own ("one of:\n\t'auto'\n\t'short'").
+    /// </summary>
+    internal static string Plain(string message)
+    {
+        string typed = ExpectedType().Replace(message, m => m.Groups["type"].Value switch
+        {
+            "Double" or "Single" or "Decimal" => "a number",
+            "Byte" or "UInt16" or "UInt32" or "UInt64" => "a whole number of 0 or more",
+            "SByte" or "Int16" or "Int32" or "Int64" => "a whole number",
+            _ => m.Value,
+        });
+        var lines = typed.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return lines.Length <= 1 ? typed.Trim() : lines[0] + " " + string.Join(", ", lines.Skip(1));
+    }
+
+    [GeneratedRegex(@"expected type 'System\.(?:Nullable`1\[System\.)?(?<type>\w+)\]?'")]
+    private static partial Regex ExpectedType();
 
     private static IEnumerable<string> CommandPath(CommandResult result)
     {

@@ -50,10 +50,40 @@ public sealed class GgufInPlaceEditor : IDisposable
 
     /// <summary>Overwrites the value of an existing key with a value of the same type and encoded size
     /// (any fixed-size scalar; a string of the same UTF-8 length; an array of the same type and length).</summary>
-    public void SetValue(string key, GgufValue value)
+    public void SetValue(string key, GgufValue value) => SetValues([(key, value)]);
+
+    /// <summary>
+    /// Overwrites several values as <see cref="SetValue"/> does, checking all of them before writing any: a value that
+    /// does not fit leaves the file as it was.
+    /// </summary>
+    public void SetValues(IReadOnlyList<(string Key, GgufValue Value)> values)
     {
-        if (!File.TryGetEntry(key, out var entry)) throw new KeyNotFoundException($"{File.Path}: no metadata key '{key}' to update in place");
-        var old = entry.Value;
+        var encoded = values.Select(v => (offset: Entry(v.Key).ValueOffset, bytes: Encode(v.Key, v.Value))).ToList();
+        foreach (var (offset, bytes) in encoded) RandomAccess.Write(_stream.SafeFileHandle, bytes, offset);
+    }
+
+    /// <summary>The bytes the value of <paramref name="key"/> takes in the file.</summary>
+    public long EncodedLength(string key)
+    {
+        var entry = Entry(key);
+        return entry.Length - (entry.ValueOffset - entry.Offset);
+    }
+
+    /// <summary>The bytes a string value holds as stored (they may not be valid UTF-8, so they can differ from the
+    /// UTF-8 length of the decoded string): the room a new value of the same key has.</summary>
+    public int StoredStringBytes(string key)
+    {
+        var value = Entry(key).Value;
+        if (value.Type != GgufValueType.String) throw new GgufTypeMismatchException($"{File.Path}: key '{key}' is {value.DescribeType()}, not a string");
+        return checked((int)(EncodedLength(key) - FieldLengths.Length));
+    }
+
+    private GgufMetadataEntry Entry(string key) =>
+        File.TryGetEntry(key, out var entry) ? entry : throw new KeyNotFoundException($"{File.Path}: no metadata key '{key}' to update in place");
+
+    private byte[] Encode(string key, GgufValue value)
+    {
+        var old = Entry(key).Value;
         if (old.Type != value.Type || (old.Type == GgufValueType.Array && old.ElementType != value.ElementType))
             throw new GgufTypeMismatchException($"{File.Path}: key '{key}' is {old.DescribeType()}, cannot store {value.DescribeType()} in place");
         // The alignment decides where the data section and every tensor start: changing it without moving the data
@@ -62,10 +92,10 @@ public sealed class GgufInPlaceEditor : IDisposable
             throw new ArgumentException($"{File.Path}: {GgufKeys.Alignment} cannot change in place (the tensor data would have to move): rewrite the file instead");
         using var encoded = new MemoryStream();
         GgufValueWriter.WriteValue(encoded, value);
-        long oldLength = entry.Length - (entry.ValueOffset - entry.Offset);
+        long oldLength = EncodedLength(key);
         if (encoded.Length != oldLength)
             throw new ArgumentException($"{File.Path}: key '{key}' takes {oldLength} bytes, the new value {encoded.Length}: rewrite the file instead");
-        RandomAccess.Write(_stream.SafeFileHandle, encoded.GetBuffer().AsSpan(0, (int)encoded.Length), entry.ValueOffset);
+        return encoded.ToArray();
     }
 
     public void Flush() => _stream.Flush(flushToDisk: false);

@@ -152,7 +152,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
     {
         const int max = 120;
         string shown = s.Length > max ? s[..max] + "..." : s;
-        return "\"" + shown.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n").Replace("\r", "\\r") + "\"";
+        return "\"" + DisplayText.Escape(shown.Replace("\\", "\\\\").Replace("\"", "\\\"")) + "\"";
     }
 
     public bool Equals(GgufValue? other)

@@ -58,6 +58,9 @@ public static class FactorValidator
         else if (set.OriginalContextLength > 0 && set.OriginalContextLength >= set.ContextLength)
             Error($"original context length {set.OriginalContextLength} must be below the extended context length {set.ContextLength} "
                 + "(llama.cpp uses the long set only for contexts longer than the original length)");
+        if (set.OriginalContextLength is > 0 and < 256)
+            Warn($"original context length {set.OriginalContextLength} is below 256: llama.cpp rounds every context up to a multiple of 256, "
+                + "so it never runs the short set");
 
         if (!float.IsFinite(set.AttentionFactor) || set.AttentionFactor <= 0)
             Error($"attention factor {F(set.AttentionFactor)} must be a finite number > 0");

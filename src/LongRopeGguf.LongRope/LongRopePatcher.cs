@@ -120,32 +120,35 @@ public static class LongRopePatcher
         RequireKey(file, LongRopeKeys.Source, GgufValueType.String, path);
         RequireKey(file, LongRopeKeys.AttentionFactorPolicy, GgufValueType.String, path);
 
-        var changes = new List<string>();
-        long bytes = 0;
+        // Every value is checked against the room it has before anything is written: a refusal leaves the file as it was.
+        // String room is the stored byte count (the stored bytes may not even be valid UTF-8).
+        int policyBytes = editor.StoredStringBytes(LongRopeKeys.AttentionFactorPolicy);
+        int sourceBytes = editor.StoredStringBytes(LongRopeKeys.Source);
+        string policy = FitToBytes(AttentionFactors.Name(set.AttentionFactorPolicy), policyBytes, out _);
+        string source = FitToBytes(set.Source, sourceBytes, out bool truncated);
+        (string, GgufValue)[] values =
+        [
+            (LongRopeKeys.ContextLength(arch), GgufValue.UInt32((uint)set.ContextLength)),
+            (LongRopeKeys.OriginalContextLength(arch), GgufValue.UInt32((uint)set.OriginalContextLength)),
+            (LongRopeKeys.AttentionFactor(arch), GgufValue.Float32(set.AttentionFactor)),
+            (LongRopeKeys.ProvenanceLong, GgufValue.Array(set.LongFactors.ToArray())),
+            (LongRopeKeys.ProvenanceShort, GgufValue.Array(set.ShortFactors.ToArray())),
+            (LongRopeKeys.ProvenanceOriginalContextLength, GgufValue.UInt32((uint)set.OriginalContextLength)),
+            (LongRopeKeys.ProvenanceContextLength, GgufValue.UInt32((uint)set.ContextLength)),
+            (LongRopeKeys.AttentionFactorPolicy, GgufValue.String(policy)),
+            (LongRopeKeys.Source, GgufValue.String(source)),
+        ];
+        editor.SetValues(values);
         editor.WriteTensorData(LongRopeKeys.LongFactorsTensor, set.LongFactors.AsSpan());
         editor.WriteTensorData(LongRopeKeys.ShortFactorsTensor, set.ShortFactors.AsSpan());
-        bytes += 8L * n;
-        changes.Add($"overwrote {LongRopeKeys.LongFactorsTensor} and {LongRopeKeys.ShortFactorsTensor} (F32 [{n}]) in place");
-        void Set(string key, GgufValue value, int size)
+        long bytes = 8L * n + values.Sum(v => editor.EncodedLength(v.Item1));
+        if (truncated) warnings.Add($"the source text was cut to the {sourceBytes} bytes that {LongRopeKeys.Source} holds in this file");
+        var changes = new List<string>
         {
-            editor.SetValue(key, value);
-            bytes += size;
-        }
-        Set(LongRopeKeys.ContextLength(arch), GgufValue.UInt32((uint)set.ContextLength), 4);
-        Set(LongRopeKeys.OriginalContextLength(arch), GgufValue.UInt32((uint)set.OriginalContextLength), 4);
-        Set(LongRopeKeys.AttentionFactor(arch), GgufValue.Float32(set.AttentionFactor), 4);
-        Set(LongRopeKeys.ProvenanceLong, GgufValue.Array(set.LongFactors.ToArray()), 4 * n);
-        Set(LongRopeKeys.ProvenanceShort, GgufValue.Array(set.ShortFactors.ToArray()), 4 * n);
-        Set(LongRopeKeys.ProvenanceOriginalContextLength, GgufValue.UInt32((uint)set.OriginalContextLength), 4);
-        Set(LongRopeKeys.ProvenanceContextLength, GgufValue.UInt32((uint)set.ContextLength), 4);
-        string oldPolicy = file.GetString(LongRopeKeys.AttentionFactorPolicy);
-        Set(LongRopeKeys.AttentionFactorPolicy, GgufValue.String(FitToBytes(AttentionFactors.Name(set.AttentionFactorPolicy), Encoding.UTF8.GetByteCount(oldPolicy), out _)), oldPolicy.Length);
-        string oldSource = file.GetString(LongRopeKeys.Source);
-        string source = FitToBytes(set.Source, Encoding.UTF8.GetByteCount(oldSource), out bool truncated);
-        Set(LongRopeKeys.Source, GgufValue.String(source), Encoding.UTF8.GetByteCount(oldSource));
-        if (truncated) warnings.Add($"the source text was cut to the {Encoding.UTF8.GetByteCount(oldSource)} bytes that {LongRopeKeys.Source} holds in this file");
-        changes.Add($"set {LongRopeKeys.ContextLength(arch)} = {set.ContextLength}, {LongRopeKeys.OriginalContextLength(arch)} = {set.OriginalContextLength}, "
-            + $"{LongRopeKeys.AttentionFactor(arch)} = {F(set.AttentionFactor)} and the longrope.* provenance in place");
+            $"overwrote {LongRopeKeys.LongFactorsTensor} and {LongRopeKeys.ShortFactorsTensor} (F32 [{n}]) in place",
+            $"set {LongRopeKeys.ContextLength(arch)} = {set.ContextLength}, {LongRopeKeys.OriginalContextLength(arch)} = {set.OriginalContextLength}, "
+                + $"{LongRopeKeys.AttentionFactor(arch)} = {F(set.AttentionFactor)} and the longrope.* provenance in place",
+        };
         editor.Flush();
         return new PatchReport(path, path, PatchMode.UpdatedInPlace, set, changes, warnings, bytes, sw.Elapsed);
     }

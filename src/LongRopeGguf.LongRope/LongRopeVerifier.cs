@@ -36,12 +36,13 @@ public sealed record VerifyFinding(Severity Severity, string Code, string Messag
 /// </summary>
 public sealed record ContextPlan(int Threshold, string ThresholdSource, int ContextLength)
 {
-    public static int Pad256(long n) => (int)((n + 255) / 256 * 256);
+    /// <summary>n rounded up to a multiple of 256 (long: a context near int.MaxValue rounds past it).</summary>
+    public static long Pad256(long n) => (n + 255) / 256 * 256;
 
     /// <summary>n_ctx_seq for a requested context size, as llama.cpp computes it.</summary>
-    public int SequenceContext(int requestedContext, int seqMax = 1, bool kvUnified = true)
+    public long SequenceContext(int requestedContext, int seqMax = 1, bool kvUnified = true)
     {
-        int nCtx = Pad256(requestedContext == 0 ? ContextLength : requestedContext);
+        long nCtx = Pad256(requestedContext == 0 ? ContextLength : requestedContext);
         return kvUnified || seqMax <= 1 ? nCtx : Pad256(nCtx / seqMax);
     }
 
@@ -75,6 +76,7 @@ public sealed record VerifyReport(
         : Findings.Where(f => f.Severity == Severity.Error).All(f => f.Code == "not-longrope") && Findings.Any(f => f.Code == "not-longrope")
             ? "this file has no LongRoPE: llama.cpp will load and run it without LongRoPE"
         : !Ok ? "llama.cpp will load and run this file, but not with the LongRoPE it is meant to carry"
+        : Plan is { LargestShortContext: 0 } ? "llama.cpp will load this file and apply LongRoPE: the long set for every context size (the short set is never used)"
         : Plan is { } p ? $"llama.cpp will load this file and apply LongRoPE: the short set for context sizes up to {p.LargestShortContext}, the long set above"
         : "llama.cpp will load this file";
 }
@@ -114,6 +116,7 @@ public static partial class LongRopeVerifier
                      (LongRopeKeys.AttentionFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScalingType(arch), GgufValueType.String),
                      (LongRopeKeys.ScalingFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScaleLinear(arch), GgufValueType.Float32),
                      (LongRopeKeys.DimensionCount(arch), GgufValueType.UInt32), (LongRopeKeys.FreqBase(arch), GgufValueType.Float32),
+                     (LongRopeKeys.KeyLength(arch), GgufValueType.UInt32), (LongRopeKeys.EmbeddingLength(arch), GgufValueType.UInt32),
                  })
         {
             if (file.TryGetValue(key, out var v) && v.Type != type)
@@ -363,6 +366,9 @@ public static partial class LongRopeVerifier
 
     private static void DescribePlan(ContextPlan p, FindingSink add)
     {
+        if (p.LargestShortContext == 0)
+            add(Severity.Warning, "short-set-unused", $"{p.ThresholdSource} {p.Threshold} is below 256: llama.cpp rounds every context up to a multiple "
+                + "of 256, so it never runs the short set");
         add(Severity.Info, "plan", $"context sizes 1..{p.LargestShortContext} run on the short set, larger ones on the long set "
             + $"(llama.cpp rounds n_ctx up to a multiple of 256 and uses the long set when it exceeds {p.Threshold}, from {p.ThresholdSource}); "
             + $"context size 0 means {p.ContextLength}, which uses the {(p.UsesLongSet(0) ? "long" : "short")} set");

@@ -38,6 +38,12 @@ public sealed record ModelRopeInfo(
         string arch = file.Architecture ?? throw new LongRopePatchException($"{path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");
 
         (int dims, string dimsSource) = RopeDimensionsOf(file, arch, path);
+        // llama.cpp reads the head size as UINT32 whether or not it decides n_rot here: a wrongly typed one fails the
+        // load, so a patch must refuse it before writing anything.
+        ReadUInt32(file, LongRopeKeys.KeyLength(arch), path);
+        // The factor arrays have dims / 2 entries: a corrupt count must not become a multi-GB allocation.
+        if (dims is <= 0 or > MaxRopeDimensions)
+            throw new LongRopePatchException($"{path}: {dimsSource} gives {dims} rope dimensions: not a head dimension (1 to {MaxRopeDimensions})");
         float freqBase = 10000f;
         if (file.ContainsKey(LongRopeKeys.FreqBase(arch))) freqBase = ReadFloat32(file, LongRopeKeys.FreqBase(arch), path);
         // The lengths are read whatever their integer type: the patcher rewrites them as UINT32 (a wrongly typed length
@@ -53,6 +59,9 @@ public sealed record ModelRopeInfo(
         }
         return new ModelRopeInfo(path, arch, LongRopeArchitectures.SupportOf(arch), dims, dimsSource, freqBase, context, baseContext, baseSource);
     }
+
+    /// <summary>Far above any model's head dimension (128-256 today).</summary>
+    public const int MaxRopeDimensions = 65536;
 
     /// <summary>n_rot as llama.cpp derives it: rope.dimension_count, else attention.key_length, else
     /// embedding_length / head_count. phimoe sizes its factor tensors from embedding_length / head_count, step35 from

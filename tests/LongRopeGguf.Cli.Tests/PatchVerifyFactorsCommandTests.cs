@@ -186,6 +186,21 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     }
 
     [Fact]
+    public void Factors_make_refuses_to_write_the_factor_file_over_its_model()
+    {
+        using var dir = new TempDir();
+        string model = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        byte[] before = Sha(model);
+
+        var r = CliProcess.Run("factors", "make", "-m", model, "--method", "pi", "-s", "2", "-o", model);
+
+        AssertExit(2, r);
+        Assert.Equal($"longrope: error: {model}: the factor file would overwrite the model; give another -o FILE", r.Stderr.TrimEnd());
+        Assert.Equal(before, Sha(model));
+    }
+
+    [Fact]
     public void Factors_show_reads_the_factors_of_a_patched_gguf_and_refuses_a_plain_one()
     {
         var shown = CliProcess.Run("factors", "show", fx.Patched, "--json");
@@ -604,6 +619,9 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn or ones" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
+        // The parser lists choices on lines of their own and names .NET types: one line, in words.
+        { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },
+        { ["generate", "{model}", "-p", "hi", "--seed", "abc"], "Cannot parse argument 'abc' for option '--seed' as a whole number of 0 or more." },
     };
 
     [Theory]

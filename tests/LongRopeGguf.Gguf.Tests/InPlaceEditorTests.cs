@@ -75,8 +75,29 @@ public class InPlaceEditorTests
             Assert.Throws<ArgumentException>(() => editor.WriteTensorData("t.f32", new byte[11]));
             Assert.Throws<ArgumentException>(() => editor.WriteTensorData("t.f16", new float[10])); // F16, not F32
             Assert.Throws<KeyNotFoundException>(() => editor.WriteTensorData("t.absent", new float[1]));
+
+            // Several values at once: all are checked before any is written, so the one that fits is not written either.
+            Assert.Throws<ArgumentException>(() => editor.SetValues([("test.u32", GgufValue.UInt32(7)), ("test.string", GgufValue.String("a different length"))]));
         }
         Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void A_string_s_room_is_its_stored_bytes_even_when_they_are_not_valid_utf8()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, path);
+        var file = GgufReader.Read(path);
+        file.TryGetEntry("general.name", out var entry);
+        int stored = file.GetString("general.name").Length; // ASCII in the tiny model
+        // One byte of the name replaced by 0xE9, a lone UTF-8 lead byte: it decodes to U+FFFD, 3 bytes of UTF-8.
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write)) { stream.Position = entry.ValueOffset + 8; stream.WriteByte(0xE9); }
+        using var editor = GgufInPlaceEditor.Open(path);
+        Assert.NotEqual(stored, System.Text.Encoding.UTF8.GetByteCount(editor.File.GetString("general.name")));
+        Assert.Equal(stored, editor.StoredStringBytes("general.name"));
+        editor.SetValue("general.name", GgufValue.String(new string('y', stored)));
+        Assert.Throws<GgufTypeMismatchException>(() => editor.StoredStringBytes("llama.context_length"));
     }
 
     [Fact]

@@ -46,6 +46,13 @@ public class FactorValidatorTests
         Assert.True(v.IsValid);
         Assert.Contains(v.Warnings, w => w.Message.StartsWith("1 long factor(s) below 1", StringComparison.Ordinal));
         Assert.Contains(v.Warnings, w => w.Message.StartsWith("long factors decrease at 1 place(s), first [19] = 2 > [20] = 1.5", StringComparison.Ordinal));
+
+        // llama.cpp rounds contexts up to a multiple of 256: an original length below it leaves the short set unused.
+        var low = Validate(FactorRules.Pi(32, 2), original: 200, context: 800);
+        Assert.True(low.IsValid);
+        Assert.Equal("original context length 200 is below 256: llama.cpp rounds every context up to a multiple of 256, so it never runs the short set",
+            Assert.Single(low.Warnings).Message);
+        Assert.Empty(Validate(FactorRules.Pi(32, 2), original: 256, context: 800).Warnings);
     }
 
     [Fact]

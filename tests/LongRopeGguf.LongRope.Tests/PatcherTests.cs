@@ -123,6 +123,47 @@ public partial class PatcherTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void In_place_update_fits_the_source_to_its_stored_bytes_when_they_are_not_valid_utf8()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("model.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, SetA, path);
+        var file = GgufReader.Read(path);
+        file.TryGetEntry(LongRopeKeys.Source, out var entry);
+        long length = new FileInfo(path).Length;
+        // A lone 0xE9 in the provenance text decodes to U+FFFD (3 bytes of UTF-8): measured on the decoded text, the
+        // new source would be fitted 2 bytes too long and refused after the factor tensors were already written.
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write)) { stream.Position = entry.ValueOffset + 8; stream.WriteByte(0xE9); }
+
+        var report = LongRopePatcher.UpdateInPlace(path, SetB);
+        Assert.Equal(PatchMode.UpdatedInPlace, report.Mode);
+        Assert.Equal(length, new FileInfo(path).Length);
+        var updated = GgufReader.Read(path);
+        Assert.Equal(SetB.LongFactors.ToArray(), EmbeddedFactors.Read(updated)!.LongFactors.ToArray());
+        int room = (int)(entry.Length - (entry.ValueOffset - entry.Offset)) - 8;
+        Assert.Equal(LongRopePatcher.FitToBytes(SetB.Source, room, out _), updated.GetString(LongRopeKeys.Source));
+    }
+
+    [Fact]
+    public void A_wrongly_typed_head_size_is_refused_before_anything_is_written_and_verify_reports_it()
+    {
+        using var dir = new TempDir();
+        string model = dir.File("key-length-int32.gguf");
+        // llama.cpp reads attention.key_length as UINT32 even when rope.dimension_count decides n_rot: INT32 fails the load.
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue("llama.attention.key_length", GgufValue.Int32(64)), model);
+        string output = dir.File("out.gguf");
+
+        var e = Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(model, SetA, output));
+        Assert.Equal($"{model}: key 'llama.attention.key_length' is INT32; llama.cpp reads it as UINT32 and refuses to load the file", e.Message);
+        Assert.False(File.Exists(output));
+
+        var report = LongRopeVerifier.Verify(model);
+        var finding = Assert.Single(report.Findings, f => f.Code == "key-type");
+        Assert.StartsWith("'llama.attention.key_length' is INT32; llama.cpp reads it as UINT32", finding.Message);
+        Assert.False(report.Ok);
+    }
+
+    [Fact]
     public void In_place_is_refused_for_files_without_the_factor_layout_and_patch_falls_back_to_an_atomic_rewrite()
     {
         using var dir = new TempDir();

@@ -37,6 +37,10 @@ public class VerifierTests
         Assert.True(p.UsesLongSet(769));
         Assert.Equal(768, p.SequenceContext(2048, 3, kvUnified: false)); // 2048 / 3 = 682 -> 768 (measured by the spike)
         Assert.Equal(2048, p.SequenceContext(2048, 3, kvUnified: true));
+        // A context near int.MaxValue rounds past it, not to a negative size (and so to the short set).
+        var huge = new ContextPlan(1000, "x", 2147483600);
+        Assert.Equal(2147483648L, huge.SequenceContext(0));
+        Assert.True(huge.UsesLongSet(0));
     }
 
     [Fact]

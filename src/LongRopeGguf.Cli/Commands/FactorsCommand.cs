@@ -30,6 +30,8 @@ public static class FactorsCommand
         var cmd = new Command("make", "Write a baseline factor set (short set all ones) for a model.") { model, method, scale, attn, output, json };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
+            if (result.GetValue(output) is { } target && AtomicFile.SameFile(target.FullName, result.GetValue(model)!.FullName))
+                throw new CliException($"{target.FullName}: the factor file would overwrite the model; give another -o FILE");
             var info = ModelRopeInfo.From(InputFiles.ReadModel(result.GetValue(model)!));
             if (info.Support == FactorTensorSupport.None)
                 Console.Error.WriteLine($"longrope: warning: architecture '{info.Architecture}' does not read LongRoPE factor tensors in llama.cpp, "

@@ -29,31 +29,32 @@ public static class InspectCommand
 
     public static void WriteText(GgufFile file, TextWriter o, bool listTensors, int maxArrayItems)
     {
-        string arch = file.Architecture ?? "(none)";
+        // Keys, names and strings come from the file: escaped, so that control characters cannot reach the terminal.
+        string arch = file.Architecture is { } name ? DisplayText.Escape(name) : "(none)";
         o.WriteLine($"file:          {file.Path}");
         o.WriteLine($"GGUF version:  {file.Version}, {file.Metadata.Count} keys, {file.Tensors.Count} tensors, alignment {file.Alignment}, data at {file.DataOffset}, {file.FileLength:N0} bytes");
         o.WriteLine($"architecture:  {arch}");
         if (file.Architecture is { } a)
         {
             foreach (var e in file.Metadata.Where(e => e.Key == $"{a}.context_length" || e.Key.StartsWith($"{a}.rope.", StringComparison.Ordinal)))
-                o.WriteLine($"  {e.Key} = {e.Value.ToDisplayString(maxArrayItems)}");
+                o.WriteLine($"  {DisplayText.Escape(e.Key)} = {e.Value.ToDisplayString(maxArrayItems)}");
         }
         var ropeTensors = file.Tensors.Where(t => t.Name.StartsWith("rope_", StringComparison.Ordinal)).ToList();
         o.WriteLine(ropeTensors.Count == 0 ? "RoPE tensors:  none" : "RoPE tensors:");
-        foreach (var t in ropeTensors) o.WriteLine($"  {t.Name} {t.Type} {t.ShapeText}");
+        foreach (var t in ropeTensors) o.WriteLine($"  {DisplayText.Escape(t.Name)} {t.Type} {t.ShapeText}");
         o.WriteLine();
         o.WriteLine("metadata:");
         foreach (var e in file.Metadata)
-            o.WriteLine($"  {e.Key} ({e.Value.DescribeType()}) = {e.Value.ToDisplayString(maxArrayItems)}");
+            o.WriteLine($"  {DisplayText.Escape(e.Key)} ({e.Value.DescribeType()}) = {e.Value.ToDisplayString(maxArrayItems)}");
         o.WriteLine();
         ulong totalBytes = 0;
         foreach (var t in file.Tensors) totalBytes += t.ByteSize;
         o.WriteLine($"tensors: {file.Tensors.Count}, {totalBytes:N0} bytes of data{(listTensors ? "" : " (--tensors lists them)")}");
         if (!listTensors) return;
-        int nameWidth = Math.Max(4, file.Tensors.Count == 0 ? 4 : file.Tensors.Max(t => t.Name.Length));
+        int nameWidth = Math.Max(4, file.Tensors.Count == 0 ? 4 : file.Tensors.Max(t => DisplayText.Escape(t.Name).Length));
         o.WriteLine($"  {"name".PadRight(nameWidth)}  {"type",-7} {"shape",-22} {"offset",14} {"bytes",14}");
         foreach (var t in file.Tensors)
-            o.WriteLine($"  {t.Name.PadRight(nameWidth)}  {t.Type,-7} {t.ShapeText,-22} {t.Offset,14} {t.ByteSize,14}");
+            o.WriteLine($"  {DisplayText.Escape(t.Name).PadRight(nameWidth)}  {t.Type,-7} {t.ShapeText,-22} {t.Offset,14} {t.ByteSize,14}");
     }
 
     public static void WriteJson(GgufFile file, Stream output)

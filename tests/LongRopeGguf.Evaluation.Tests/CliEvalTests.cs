@@ -140,4 +140,28 @@ public sealed class CliEvalTests
         var (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--out", dir.File("ppl"));
         AssertOneLineError(code, err, ExitCodes.BadInput, "fewer than one 512-token window");
     }
+
+    [Fact]
+    public void A_patched_file_with_another_tokenizer_is_refused_before_any_trial_or_window()
+    {
+        using var dir = new TempDir();
+        string patched = PatchedModels.YarnRule(dir.Path, 2);
+        string noBos = dir.File("no-bos.gguf");
+        Gguf.GgufRewriter.Rewrite(Gguf.GgufReader.Read(patched), new Gguf.GgufEdit().SetValue("tokenizer.ggml.add_bos_token", Gguf.GgufValue.Bool(false)), noBos);
+        string text = dir.File("filler.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat(Prompts.Haystack.FillerUnit, 40)));
+        string expected = $"--patched nb={noBos}: its tokenizer differs from tiny-passkey-512.gguf's; patch the same base model";
+
+        // Listed after a built-in mode: still refused before that mode's trials run.
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none",
+            "--patched", $"nb={noBos}", "--threads", "2", "--out", dir.File("niah"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, expected);
+        string results = Path.Combine(dir.File("niah"), "results.jsonl");
+        Assert.True(!File.Exists(results) || new FileInfo(results).Length == 0, "no trial may run before every mode is checked");
+
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "none",
+            "--patched", $"nb={noBos}", "--threads", "2", "--out", dir.File("ppl"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, expected);
+        Assert.False(File.Exists(Path.Combine(dir.File("ppl"), "ppl.csv")));
+    }
 }

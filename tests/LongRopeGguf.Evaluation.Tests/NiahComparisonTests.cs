@@ -65,9 +65,9 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         Assert.Equal((0, 0, 1.0), (rule1024.OnlyThisRight, rule1024.OnlyBaselineRight, rule1024.SignTestP));
     }
 
-    private static TrialRecord Trial(string mode, int seed, int trial, bool correct, string model = "tiny.gguf", double? nll = null) => new()
+    private static TrialRecord Trial(string mode, int seed, int trial, bool correct, string model = "tiny.gguf", double? nll = null, string? modelId = null) => new()
     {
-        Id = $"{mode}|prose.txt|key|s{seed}|a5|L8192|d0/1|t{trial}", Mode = mode, ModeKind = "patched", Model = model,
+        Id = $"{mode}|prose.txt|key|s{seed}|a5|L8192|d0/1|t{trial}", Mode = mode, ModeKind = "patched", Model = model, ModelId = modelId,
         Haystack = "prose.txt", Needle = "key", Seed = seed, Length = 8192, PromptTokens = 8188, Depth = 0.5, DepthActual = 0.5,
         DepthIndex = 0, Trial = trial, Expected = "12345", Answer = correct ? "12345" : "54321", Correct = correct, AnswerNll = nll,
         Scoring = "first-number", FactorSet = "long", Rope = "longrope", NCtx = 8192, NCtxSeq = 8192,
@@ -188,6 +188,14 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "--baseline pi: no trial of that mode in ");
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "(modes there: yarn, x)");
         AssertBadInput(["eval", "compare", a, b], "mode 'x' is tiny.gguf in ");
+        // One file name, two files (another patch of the model under the same name, in another folder): their
+        // fingerprints tell them apart; lines without one are compared by name.
+        var c1 = WriteRun(dir, "c1", [Trial("yarn", 3, 0, true), Trial("x", 3, 0, false, modelId: "00000000000000aa")]);
+        var c2 = WriteRun(dir, "c2", [Trial("yarn", 4, 0, true), Trial("x", 4, 0, true)]);
+        var c3 = WriteRun(dir, "c3", [Trial("yarn", 5, 0, true), Trial("x", 5, 0, false, modelId: "00000000000000bb")]);
+        Assert.Equal(0, CliEvalTests.Run("eval", "compare", c1, c2).code);
+        AssertBadInput(["eval", "compare", c1, c2, c3], "mode 'x' is tiny.gguf (00000000000000aa) in ");
+        AssertBadInput(["eval", "compare", c2, c1, c3], "but tiny.gguf (00000000000000bb) in ");
 
         // A damaged results file is named with its line; the advice to start afresh belongs to a run, not to compare.
         string damaged = Path.Combine(WriteRun(dir, "c", []), NiahRunner.ResultsFile);

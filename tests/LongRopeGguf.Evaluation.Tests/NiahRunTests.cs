@@ -69,13 +69,41 @@ public sealed class NiahRunTests
         Assert.All(right, r => Assert.InRange(r.AnswerNll!.Value, 0, 1));
         if (wrong.Count > 0) Assert.True(wrong.Average(r => r.AnswerNll!.Value) > right.Average(r => r.AnswerNll!.Value));
 
-        // The same number as the search's pass-key fitness (PerplexityScorer.AnswerNll, one prefill, own context).
+        // The same number as one full prefill in its own context (TeacherForcing.ScoreAnswer without sharing).
         using var model = EvalModel.Load(TestPaths.TinyModel, options.Engine);
         var plan = NiahPlan.Build(options, model);
         var deepest = plan.Trials.Where(t => t.Length == 1024).MaxBy(t => t.DepthIndex)!;
         using var context = model.CreateContext(RopeMode.Yarn, deepest.Length, deepest.Length);
-        var scored = new Perplexity.PerplexityScorer(context).AnswerNll(deepest.Prompt);
+        var scored = Perplexity.TeacherForcing.ScoreAnswer(new Prompts.PromptPrefiller(context, share: false), deepest.Prompt);
         Assert.Equal(scored.MeanNll, shared[plan.TrialId("yarn", deepest)].AnswerNll!.Value, 3);
+    }
+
+    [Fact]
+    public void A_folder_whose_trials_of_a_mode_ran_on_another_file_is_refused_and_a_copy_of_the_file_resumes()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("a"));
+        Directory.CreateDirectory(dir.File("b"));
+        // The same file name, other factors (2x and 4x YaRN-rule patches).
+        string twoX = PatchedModels.YarnRule(dir.File("a"), 2);
+        string fourX = Path.Combine(dir.File("b"), Path.GetFileName(twoX));
+        File.Move(PatchedModels.YarnRule(dir.File("b"), 4), fourX);
+        var options = Small(dir.File("run")) with { Lengths = [1024], Depths = 2, Modes = [RopeMode.ParsePatched($"p={twoX}")] };
+        NiahRunner.Run(options);
+        var records = TrialLog.ReadAll(Path.Combine(options.OutputDirectory, NiahRunner.ResultsFile)).Values;
+        Assert.All(records, r => Assert.Equal(ModelFingerprint.Of(twoX), r.ModelId));
+        Assert.Matches("^[0-9a-f]{16}$", records.First().ModelId);
+        Assert.NotEqual(ModelFingerprint.Of(twoX), ModelFingerprint.Of(fourX));
+
+        var e = Assert.Throws<EvalInputException>(() => NiahRunner.Run(options with { Modes = [RopeMode.ParsePatched($"p={fourX}")] }));
+        Assert.Equal($"{options.OutputDirectory}: its trials of mode 'p' ran on {Path.GetFileName(twoX)} ({ModelFingerprint.Of(twoX)}), "
+            + $"not on {Path.GetFileName(fourX)} ({ModelFingerprint.Of(fourX)}): give another --out or another mode name", e.Message);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(options.OutputDirectory, NiahRunner.ResultsFile)).Length);
+
+        // A copy under another name is the same file: every trial is skipped.
+        string copy = dir.File("copy.gguf");
+        File.Copy(twoX, copy);
+        Assert.Equal(0, NiahRunner.Run(options with { Modes = [RopeMode.ParsePatched($"p={copy}")] }).Run.TrialsRun);
     }
 
     [Fact]

@@ -103,13 +103,13 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
         Assert.Equal("31415", _model.Detokenize(answer));
 
         var prompt = new PassKeyPrompt(ids, _model.Tokenize("31415", false), "31415", 1, 0.3, 0.3, 0, 0, "");
-        var scorer = new PerplexityScorer(ctx);
-        var likelihood = scorer.AnswerNll(prompt);
+        var prefiller = new PromptPrefiller(ctx, share: false);
+        var likelihood = TeacherForcing.ScoreAnswer(prefiller, prompt);
         Assert.True(likelihood.GreedyMatches);
         Assert.Equal(5, likelihood.AnswerTokens);
         Assert.InRange(likelihood.MeanNll, 0, 0.5);
         // The same prompt scored against a key it does not hold: far less likely, and not what greedy decoding gives.
-        var wrong = scorer.AnswerNll(prompt with { AnswerTokens = _model.Tokenize("27182", false), Expected = "27182" });
+        var wrong = TeacherForcing.ScoreAnswer(prefiller, prompt with { AnswerTokens = _model.Tokenize("27182", false), Expected = "27182" });
         Assert.False(wrong.GreedyMatches);
         Assert.True(wrong.MeanNll > likelihood.MeanNll + 2, $"right {likelihood.MeanNll:F3}, wrong {wrong.MeanNll:F3}");
     }
@@ -120,7 +120,7 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
         int[] ids = ReferencePrompt.Tiny.TokenIds;
         int[] key = _model.Tokenize("31415", false);
         using var ctx = _model.CreateContext(RopeMode.None, 512, 512);
-        var fresh = new PerplexityScorer(ctx).AnswerNll(new PassKeyPrompt(ids, key, "31415", 1, 0.3, 0.3, 0, 0, ""));
+        var fresh = TeacherForcing.ScoreAnswer(new PromptPrefiller(ctx, share: false), new PassKeyPrompt(ids, key, "31415", 1, 0.3, 0.3, 0, 0, ""));
 
         // A trial's path: prompt, then a greedy answer decoded after it (4 extra cache cells), then the expected
         // answer scored in their place. Were the greedy tokens left in the cache, the key would be scored after them.

@@ -1,5 +1,6 @@
 using LongRopeGguf.Evaluation;
 using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Perplexity;
 using LongRopeGguf.Evaluation.Prompts;
 using LongRopeGguf.Search.Llama;
 using LongRopeGguf.Tests;
@@ -14,9 +15,9 @@ public sealed class PassKeyPromptSetTests : IDisposable
 
     public void Dispose() => _model.Dispose();
 
-    private static FitnessSpec Spec(int prompts, int passages) => new()
+    private static FitnessSpec Spec(int prompts, int passages, int length = 4096) => new()
     {
-        Kind = FitnessKind.PassKey, TargetLength = 4096, TextPath = SearchText, PassKeyPrompts = prompts, PassKeyPassages = passages, PassKeySeed = 7003,
+        Kind = FitnessKind.PassKey, TargetLength = length, TextPath = SearchText, PassKeyPrompts = prompts, PassKeyPassages = passages, PassKeySeed = 7003,
     };
 
     [Fact]
@@ -81,5 +82,48 @@ public sealed class PassKeyPromptSetTests : IDisposable
     {
         var e = Assert.Throws<ArgumentException>(() => Spec(prompts: 2, passages: 3).Validate());
         Assert.Equal("--passkey-passages 3: must be between 1 and the number of prompts (2)", e.Message);
+    }
+
+    [Fact]
+    public void In_sharing_order_the_prompts_reuse_their_passage_prefix_and_score_as_one_prefill_each()
+    {
+        var set = PassKeyPromptSet.Build(_model, Haystack.FromFile(SearchText), Spec(prompts: 6, passages: 3, length: 1024));
+        var order = set.InSharingOrder();
+        // Passage by passage (prompt i is in passage i mod 3), deeper needles later.
+        Assert.Equal([set.Prompts[0], set.Prompts[3], set.Prompts[1], set.Prompts[4], set.Prompts[2], set.Prompts[5]], order);
+        Assert.All(new[] { 0, 2, 4 }, k => Assert.True(order[k].SharedPrefixTokens < order[k + 1].SharedPrefixTokens));
+
+        using var context = _model.CreateContext(RopeMode.Yarn, 1024, 1024, sequences: 2);
+        var alone = set.Prompts.ToDictionary(p => p, p => TeacherForcing.ScoreAnswer(new PromptPrefiller(context, share: false), p));
+        (long decoded, Dictionary<PassKeyPrompt, AnswerLikelihood> scores) Shared(IReadOnlyList<PassKeyPrompt> prompts)
+        {
+            context.ClearAll();
+            var prefiller = new PromptPrefiller(context, share: true);
+            long decoded = 0;
+            var scores = new Dictionary<PassKeyPrompt, AnswerLikelihood>();
+            foreach (var p in prompts)
+            {
+                var prefilled = prefiller.Prefill(p, default);
+                decoded += prefilled.DecodedTokens;
+                Assert.Equal(p.Length, prefilled.DecodedTokens + prefilled.ReusedTokens);
+                scores[p] = TeacherForcing.ScoreContinuation(context, prefilled.Sequence, prefilled.LastLogits, p.Length, p.AnswerTokens);
+                prefiller.Release();
+            }
+            return (decoded, scores);
+        }
+        var (sharedDecoded, shared) = Shared(order);
+        var (indexOrderDecoded, _) = Shared(set.Prompts);
+
+        // The second prompt of a passage decodes only what follows the first one's needle: an eighth less in all (the
+        // haystack before needles at depths 1/12, 3/12 and 5/12 is shared), and less than in the order they were built.
+        long naive = set.Prompts.Sum(p => (long)p.Length);
+        Assert.InRange(sharedDecoded, naive * 8 / 10, naive * 9 / 10);
+        Assert.True(sharedDecoded < indexOrderDecoded, $"sharing order {sharedDecoded}, index order {indexOrderDecoded}");
+        // Sharing changes nothing but rounding.
+        foreach (var p in set.Prompts)
+        {
+            Assert.Equal(alone[p].MeanNll, shared[p].MeanNll, 3);
+            Assert.Equal(alone[p].GreedyMatches, shared[p].GreedyMatches);
+        }
     }
 }

@@ -82,6 +82,33 @@ public class SearchCommandTests
         Assert.False(Directory.Exists(output));
     }
 
+    [Theory]
+    // llama.cpp segfaults on a batch of 0 tokens: refused before it gets one.
+    [InlineData("--batch-size 0", "--batch-size 0: must be between 1 and 1048576")]
+    [InlineData("--threads 0", "--threads 0: must be at least 1")]
+    // A target length whose KV cache cannot fit is refused before its prompts are built (gigabytes of haystack).
+    [InlineData("--target-length 200000000 --step 1", "length 200000000: the KV cache alone needs")]
+    public void Engine_settings_llama_cpp_cannot_run_are_refused_before_anything_is_written(string settings, string message)
+    {
+        using var dir = new TempDir();
+        string output = dir.File("out");
+        var args = new List<string> { "search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--haystack", "filler",
+            "--passkey-prompts", "1", "--population", "2", "--parents", "1", "--mutations", "1", "--crossovers", "0", "--iterations", "0", "--out", output };
+        string[] words = settings.Split(' ');
+        for (int i = 0; i < words.Length; i += 2)
+        {
+            int at = args.IndexOf(words[i]);
+            if (at >= 0) args[at + 1] = words[i + 1]; else args.AddRange([words[i], words[i + 1]]);
+        }
+        var (code, stdout, stderr) = Longrope([.. args]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("longrope: error: " + message, line);
+        Assert.False(File.Exists(Path.Combine(output, "search.jsonl")));
+        Assert.False(File.Exists(Path.Combine(output, ".working-copy.gguf")));
+    }
+
     [Fact]
     public void Sigterm_stops_a_search_removing_its_working_copy_and_keeping_its_log()
     {

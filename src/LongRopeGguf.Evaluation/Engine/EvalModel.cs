@@ -30,6 +30,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     public static EvalModel Load(string path, EngineOptions? options = null)
     {
         options ??= EngineOptions.Default;
+        options.Validate();
         if (!File.Exists(path)) throw new EvalInputException($"model file not found: {path}");
         var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
         NativeLlama.EnsureConfigured();
@@ -64,6 +65,21 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
 
     public bool IsEndOfGeneration(int token) =>
         (Weights.Vocab.EOS is { } eos && token == (int)eos) || (Weights.Vocab.EOT is { } eot && token == (int)eot);
+
+    /// <summary>
+    /// Loads the file of a patched <paramref name="mode"/>, refusing one whose tokenizer differs from this model's on
+    /// <paramref name="probeText"/>: its results would be of other prompts than the base model's modes.
+    /// </summary>
+    public EvalModel LoadPatched(RopeMode mode, string probeText)
+    {
+        var model = Load(mode.PatchedPath!, Options);
+        if (!model.Tokenize(probeText, addBos: true).AsSpan().SequenceEqual(Tokenize(probeText, addBos: true)))
+        {
+            model.Dispose();
+            throw new EvalInputException($"--patched {mode.Name}={mode.PatchedPath}: its tokenizer differs from {System.IO.Path.GetFileName(Path)}'s; patch the same base model");
+        }
+        return model;
+    }
 
     /// <summary>
     /// A context for <paramref name="mode"/> holding <paramref name="cells"/> tokens, shared by

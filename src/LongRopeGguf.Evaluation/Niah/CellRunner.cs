@@ -10,64 +10,26 @@ namespace LongRopeGguf.Evaluation.Niah;
 public sealed record TrialOutcome(string Answer, double? AnswerNll, int PrefillTokens, int ReusedTokens, double PrefillMs, double DecodeMs);
 
 /// <summary>
-/// Runs the trials of one (mode, length) cell in one context. With sharing, sequence 0 holds the haystack before the
-/// needle and only grows as trials walk to deeper needles; each trial copies it into sequence 1 (cells are shared, not
-/// duplicated, in a unified cache), decodes its needle + rest + question there, answers, and drops sequence 1. The
-/// context is sized to the cell's length and unified, so llama.cpp picks the same factor set as for a one-trial
-/// context. Without sharing every trial is one full prefill into an emptied cache.
+/// Runs the trials of one (mode, length) cell in one context: each prompt is prefilled by a <see cref="PromptPrefiller"/>
+/// (sharing the haystack before the needle between trials, or one full prefill each), answered greedily, and its
+/// expected answer scored. The context is sized to the cell's length and unified, so llama.cpp picks the same factor
+/// set as for a one-trial context.
 /// </summary>
 public sealed class CellRunner(EvalContext context, bool share, int answerTokens)
 {
-    private const int Prefix = 0, Trial = 1;
-    private readonly List<int> _prefix = new();
-
-    /// <summary>Tokens decoded into the shared prefix so far.</summary>
-    public int PrefixTokens => _prefix.Count;
+    private readonly PromptPrefiller _prefiller = new(context, share);
 
     public TrialOutcome Run(PassKeyPrompt prompt, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        int[] tokens = prompt.Tokens;
-        int decoded, reused, seq;
-        float[] logits;
-        if (!share)
-        {
-            context.ClearAll();
-            logits = context.DecodeLast(Prefix, tokens, 0, ct);
-            decoded = tokens.Length;
-            reused = 0;
-            seq = Prefix;
-        }
-        else
-        {
-            int target = Math.Min(prompt.SharedPrefixTokens, tokens.Length - 1);
-            int keep = PassKeyPromptBuilder.CommonPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_prefix), tokens.AsSpan(0, target));
-            if (keep < _prefix.Count)
-            {
-                // A prompt that does not extend the cached prefix (another haystack cut, or a shallower needle).
-                context.TrimSequence(Prefix, keep);
-                _prefix.RemoveRange(keep, _prefix.Count - keep);
-            }
-            int extension = target - _prefix.Count;
-            if (extension > 0)
-            {
-                context.DecodeSilently(Prefix, tokens.AsSpan(_prefix.Count, extension), _prefix.Count, ct);
-                _prefix.AddRange(tokens.AsSpan(_prefix.Count, extension));
-            }
-            context.TrimSequence(Trial, 0);
-            if (target > 0) context.CopySequence(Prefix, Trial, target);
-            logits = context.DecodeLast(Trial, tokens.AsSpan(target), target, ct);
-            decoded = Math.Max(0, extension) + tokens.Length - target;
-            reused = tokens.Length - decoded;
-            seq = Trial;
-        }
+        var prefilled = _prefiller.Prefill(prompt, ct);
         double prefillMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
-        int[] answer = context.Greedy(seq, logits, tokens.Length, answerTokens, ct);
-        double? answerNll = ExpectedAnswerNll(seq, logits, prompt, ct);
+        int[] answer = context.Greedy(prefilled.Sequence, prefilled.LastLogits, prompt.Tokens.Length, answerTokens, ct);
+        double? answerNll = ExpectedAnswerNll(prefilled.Sequence, prefilled.LastLogits, prompt, ct);
         double decodeMs = clock.Elapsed.TotalMilliseconds;
-        if (share) context.TrimSequence(Trial, 0);
-        return new TrialOutcome(context.Model.Detokenize(answer), answerNll, decoded, reused, prefillMs, decodeMs);
+        _prefiller.Release();
+        return new TrialOutcome(context.Model.Detokenize(answer), answerNll, prefilled.DecodedTokens, prefilled.ReusedTokens, prefillMs, decodeMs);
     }
 
     /// <summary>

@@ -55,15 +55,19 @@ public sealed class NiahComparison
         if (paths.Count == 0) throw new EvalInputException("no result folders given");
         var sources = paths.Select(ResultsFile).Distinct().ToList();
         var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
-        var modelOf = new Dictionary<string, (string model, string source)>(StringComparer.Ordinal);
+        // Per mode: its first line, and its first line with a fingerprint (older lines have only the file name).
+        var modelOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
+        var identifiedOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
         var modes = new List<string>();
         foreach (string source in sources)
             foreach (var r in TrialLog.ReadAll(source).Values)
             {
                 // A mode name must mean one model file everywhere, or the pooled counts would mix two factor sets.
-                if (modelOf.TryGetValue(r.Mode, out var seen) && seen.model != r.Model)
-                    throw new EvalInputException($"mode '{r.Mode}' is {seen.model} in {seen.source} but {r.Model} in {source}: pool runs of the same files");
-                modelOf.TryAdd(r.Mode, (r.Model, source));
+                foreach (var seenOf in new[] { modelOf, identifiedOf })
+                    if (seenOf.TryGetValue(r.Mode, out var seen) && !seen.first.IsFrom(r.Model, r.ModelId))
+                        throw new EvalInputException($"mode '{r.Mode}' is {seen.first.Describe()} in {seen.source} but {r.Describe()} in {source}: pool runs of the same files");
+                modelOf.TryAdd(r.Mode, (r, source));
+                if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
                 if (!modes.Contains(r.Mode)) modes.Add(r.Mode);
                 records.TryAdd(r.Id, r);
             }

@@ -34,6 +34,7 @@ public static class NiahRunner
         var modes = o.Modes.Select(m => m.Name).ToList();
 
         using var log = TrialLog.Open(Path.Combine(o.OutputDirectory, ResultsFile));
+        var modelIds = CheckModes(o, baseModel, plan, log);
         var pending = o.Modes
             .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
             .ToList();
@@ -47,7 +48,7 @@ public static class NiahRunner
         foreach (var (mode, trials) in pending)
         {
             if (trials.Count == 0) continue;
-            EvalModel model = mode.Kind == RopeModeKind.Patched ? LoadPatched(mode, baseModel, plan) : baseModel;
+            EvalModel model = mode.Kind == RopeModeKind.Patched ? baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text) : baseModel;
             try
             {
                 foreach (var cell in trials.GroupBy(t => t.Length).OrderBy(g => g.Key))
@@ -64,7 +65,7 @@ public static class NiahRunner
                         var outcome = runner.Run(t.Prompt, ct);
                         double wall = sinceLast.Elapsed.TotalMilliseconds;
                         sinceLast.Restart();
-                        log.Append(Record(plan, mode, model, context, t, outcome, wall));
+                        log.Append(Record(plan, mode, model, modelIds[mode.Name], context, t, outcome, wall));
                         prefilled += outcome.PrefillTokens;
                         naive += t.Prompt.Tokens.Length;
                         done++;
@@ -95,20 +96,28 @@ public static class NiahRunner
         return [csv, md, json, .. charts];
     }
 
-    private static EvalModel LoadPatched(RopeMode mode, EvalModel baseModel, NiahPlan plan)
+    /// <summary>
+    /// Checks every mode's file before any trial runs (a patched file that is no model, or tokenizes otherwise than the
+    /// base model), and that the folder's lines for a mode name were run on the same file: resuming would otherwise
+    /// skip trials that another file answered. Returns each mode's <see cref="ModelFingerprint"/>.
+    /// </summary>
+    private static Dictionary<string, string> CheckModes(NiahOptions o, EvalModel baseModel, NiahPlan plan, TrialLog log)
     {
-        var model = EvalModel.Load(mode.PatchedPath!, baseModel.Options);
-        // Prompts were tokenized with the base model: the patched file must tokenize them the same way.
-        var probe = plan.Trials[0].Prompt;
-        if (!model.Tokenize(probe.Text, addBos: true).AsSpan().SequenceEqual(probe.Tokens))
+        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var mode in o.Modes)
         {
-            model.Dispose();
-            throw new EvalInputException($"--patched {mode.Name}={mode.PatchedPath}: its tokenizer differs from {Path.GetFileName(baseModel.Path)}'s; patch the same base model");
+            if (mode.Kind == RopeModeKind.Patched) baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text).Dispose();
+            string path = mode.PatchedPath ?? o.ModelPath;
+            string id = ModelFingerprint.Of(path);
+            ids[mode.Name] = id;
+            var other = log.Records.Values.FirstOrDefault(r => r.Mode == mode.Name && !r.IsFrom(Path.GetFileName(path), id));
+            if (other is not null)
+                throw new EvalInputException($"{o.OutputDirectory}: its trials of mode '{mode.Name}' ran on {other.Describe()}, not on {Path.GetFileName(path)} ({id}): give another --out or another mode name");
         }
-        return model;
+        return ids;
     }
 
-    private static TrialRecord Record(NiahPlan plan, RopeMode mode, EvalModel model, EvalContext context, PlannedTrial t, TrialOutcome outcome, double wallMs)
+    private static TrialRecord Record(NiahPlan plan, RopeMode mode, EvalModel model, string modelId, EvalContext context, PlannedTrial t, TrialOutcome outcome, double wallMs)
     {
         var o = plan.Options;
         return new TrialRecord
@@ -117,6 +126,7 @@ public static class NiahRunner
             Mode = mode.Name,
             ModeKind = mode.Kind.ToString().ToLowerInvariant(),
             Model = Path.GetFileName(model.Path),
+            ModelId = modelId,
             Haystack = o.Haystack.Name,
             HaystackOffset = plan.HaystackOffset(t),
             Needle = o.Needle.Fingerprint(),

@@ -11,7 +11,14 @@ public sealed record TrialRecord
     public required string Id { get; init; }
     public required string Mode { get; init; }
     public required string ModeKind { get; init; }
+    /// <summary>The model file's name (the base model for built-in modes, the patched file otherwise).</summary>
     public required string Model { get; init; }
+
+    /// <summary>
+    /// <see cref="Engine.ModelFingerprint"/> of that file, so that a resumed run or a pooled comparison never mixes two
+    /// files under one mode name; null in lines written before it was recorded (then the file name is compared).
+    /// </summary>
+    public string? ModelId { get; init; }
     public required string Haystack { get; init; }
 
     /// <summary>Where the trial's haystack starts in the text (characters; 0 for the filler, and in lines written before passages existed).</summary>
@@ -61,6 +68,14 @@ public sealed record TrialRecord
 
     /// <summary>Wall time since the previous trial of the run ended (context creation included for a cell's first trial).</summary>
     public required double WallMs { get; init; }
+
+    /// <summary>Whether this trial ran on the file named <paramref name="model"/> with fingerprint <paramref name="modelId"/>
+    /// (by name alone for lines without a fingerprint).</summary>
+    public bool IsFrom(string model, string? modelId) =>
+        ModelId is not null && modelId is not null ? ModelId == modelId : Model == model;
+
+    /// <summary>The file, for messages: its name and fingerprint.</summary>
+    public string Describe() => ModelId is null ? Model : $"{Model} ({ModelId})";
 
     // Source-generated metadata (TrialRecordJsonContext), so that the Native AOT build of the CLI serializes without
     // reflection; the options that the generator cannot take (the relaxed encoder) are set here.

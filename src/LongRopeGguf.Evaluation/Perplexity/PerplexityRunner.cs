@@ -57,12 +57,17 @@ public static class PerplexityRunner
         if (PerplexityScorer.WindowsAvailable(tokens.Length, maxLength, bos) < 1)
             throw new EvalInputException($"text {o.TextPath} has {tokens.Length} tokens, fewer than one {maxLength}-token window needs");
 
+        // Every patched file is loaded and its tokenizer checked before the first window: its perplexity would be of
+        // other tokens than the base model's.
+        string probe = text[..Math.Min(text.Length, 4096)];
+        foreach (var mode in o.Modes.Where(m => m.Kind == RopeModeKind.Patched)) baseModel.LoadPatched(mode, probe).Dispose();
+
         var rows = new List<PerplexityRow>();
         int total = o.Modes.Count * o.Lengths.Count, done = 0;
         progress?.Report((0, total));
         foreach (var mode in o.Modes)
         {
-            EvalModel model = mode.Kind == RopeModeKind.Patched ? EvalModel.Load(mode.PatchedPath!, o.Engine) : baseModel;
+            EvalModel model = mode.Kind == RopeModeKind.Patched ? baseModel.LoadPatched(mode, probe) : baseModel;
             try
             {
                 foreach (int length in o.Lengths.Order())

@@ -1,5 +1,4 @@
 using LongRopeGguf.Evaluation.Engine;
-using LongRopeGguf.Evaluation.Prompts;
 
 namespace LongRopeGguf.Evaluation.Perplexity;
 
@@ -7,12 +6,6 @@ namespace LongRopeGguf.Evaluation.Perplexity;
 public sealed record PerplexityResult(int WindowLength, int Windows, long ScoredTokens, double MeanNll)
 {
     public double Perplexity => Math.Exp(MeanNll);
-}
-
-/// <summary>How well a model predicts a pass-key answer after its prompt (teacher forcing).</summary>
-public sealed record AnswerLikelihood(int AnswerTokens, double TotalNll, bool GreedyMatches)
-{
-    public double MeanNll => AnswerTokens == 0 ? 0 : TotalNll / AnswerTokens;
 }
 
 /// <summary>
@@ -65,23 +58,6 @@ public sealed class PerplexityScorer
         }
         _context.ClearAll();
         return new PerplexityResult(windowLength, windows, scored, nll / scored);
-    }
-
-    /// <summary>
-    /// Negative log-likelihood of <paramref name="prompt"/>'s expected answer tokens after the prompt, decoded in
-    /// sequence <paramref name="seq"/> from scratch (the sequence is emptied first and left holding prompt + answer).
-    /// </summary>
-    public AnswerLikelihood AnswerNll(PassKeyPrompt prompt, int seq = 0, CancellationToken ct = default)
-    {
-        int[] answer = prompt.AnswerTokens;
-        if (answer.Length == 0) return new AnswerLikelihood(0, 0, true);
-        int n = prompt.Tokens.Length + answer.Length - 1;
-        // ScoreContinuation checks this too, but only after the prompt's prefill: refuse before it.
-        if (n > _context.ContextPerSequence)
-            throw new ArgumentException($"prompt + answer ({n} tokens) do not fit the {_context.ContextPerSequence}-token context");
-        _context.TrimSequence(seq, 0);
-        float[] last = _context.DecodeLast(seq, prompt.Tokens, 0, ct);
-        return TeacherForcing.ScoreContinuation(_context, seq, last, prompt.Tokens.Length, answer, ct);
     }
 
     /// <summary>-log softmax(logits)[target], computed stably in double precision.</summary>

@@ -1,11 +1,18 @@
 using LongRopeGguf.Evaluation.Engine;
+using LongRopeGguf.Evaluation.Prompts;
 
 namespace LongRopeGguf.Evaluation.Perplexity;
+
+/// <summary>How well a model predicts a pass-key answer after its prompt (teacher forcing).</summary>
+public sealed record AnswerLikelihood(int AnswerTokens, double TotalNll, bool GreedyMatches)
+{
+    public double MeanNll => AnswerTokens == 0 ? 0 : TotalNll / AnswerTokens;
+}
 
 /// <summary>
 /// Scores an expected continuation of a sequence whose prompt is already in the cache: the first expected token
 /// against the prompt's last logits, every later one against the logits after the expected tokens before it. Both the
-/// search's pass-key fitness (<see cref="PerplexityScorer.AnswerNll"/>) and the evaluation's per-trial answer NLL use
+/// search's pass-key fitness (<see cref="ScoreAnswer"/>) and the evaluation's per-trial answer NLL use
 /// it, so the two measure the same thing.
 /// </summary>
 public static class TeacherForcing
@@ -33,5 +40,29 @@ public static class TeacherForcing
             }, ct);
         }
         return new AnswerLikelihood(expected.Length, total, greedy);
+    }
+
+    /// <summary>
+    /// Negative log-likelihood of <paramref name="prompt"/>'s expected answer tokens after the prompt: the prompt is
+    /// prefilled by <paramref name="prefiller"/> (sharing what it can with the prompts before it), the answer scored,
+    /// and the prompt's own cells released.
+    /// </summary>
+    public static AnswerLikelihood ScoreAnswer(PromptPrefiller prefiller, PassKeyPrompt prompt, CancellationToken ct = default)
+    {
+        int[] answer = prompt.AnswerTokens;
+        if (answer.Length == 0) return new AnswerLikelihood(0, 0, true);
+        int n = prompt.Tokens.Length + answer.Length - 1;
+        // ScoreContinuation checks this too, but only after the prompt's prefill: refuse before it.
+        if (n > prefiller.Context.ContextPerSequence)
+            throw new ArgumentException($"prompt + answer ({n} tokens) do not fit the {prefiller.Context.ContextPerSequence}-token context");
+        var prefilled = prefiller.Prefill(prompt, ct);
+        try
+        {
+            return ScoreContinuation(prefiller.Context, prefilled.Sequence, prefilled.LastLogits, prompt.Tokens.Length, answer, ct);
+        }
+        finally
+        {
+            prefiller.Release();
+        }
     }
 }

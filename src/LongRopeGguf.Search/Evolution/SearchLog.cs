@@ -198,19 +198,21 @@ public sealed class SearchLog : IDisposable
     private static JsonNode WriteDouble(double d) =>
         double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture));
 
-    private static string FirstDifference(JsonObject logged, JsonObject now)
+    /// <summary>The first field that differs, by its path into nested objects ('fitness.batch_size'), so that the
+    /// message names the setting rather than a cut-off object.</summary>
+    private static string FirstDifference(JsonObject logged, JsonObject now, string prefix = "")
     {
         foreach (var (name, value) in now)
         {
-            if (!logged.TryGetPropertyValue(name, out var old)) return $"'{name}' is new";
-            if (old?.ToJsonString() != value?.ToJsonString())
-            {
-                string Short(JsonNode? n) { var s = n?.ToJsonString() ?? "null"; return s.Length > 80 ? s[..77] + "..." : s; }
-                return $"'{name}' was {Short(old)}, now {Short(value)}";
-            }
+            string path = prefix + name;
+            if (!logged.TryGetPropertyValue(name, out var old)) return $"'{path}' is new";
+            if (old?.ToJsonString() == value?.ToJsonString()) continue;
+            if (old is JsonObject oldObject && value is JsonObject newObject) return FirstDifference(oldObject, newObject, path + ".");
+            string Short(JsonNode? n) { var s = n?.ToJsonString() ?? "null"; return s.Length > 80 ? s[..77] + "..." : s; }
+            return $"'{path}' was {Short(old)}, now {Short(value)}";
         }
         foreach (var (name, _) in logged)
-            if (!now.ContainsKey(name)) return $"'{name}' is gone";
+            if (!now.ContainsKey(name)) return $"'{prefix + name}' is gone";
         return "the key order differs";
     }
 

@@ -27,6 +27,7 @@ public sealed class LlamaFitness : IFitnessFunction
     private readonly long _modelBytes;
     private readonly int[] _textTokens;
     private readonly string? _textHash;
+    /// <summary>The pass-key prompts in the order that shares the most prefill (the mean does not depend on it).</summary>
     private readonly IReadOnlyList<PassKeyPrompt> _prompts;
     private readonly IReadOnlyList<int> _passageOffsets = [0];
     private readonly string? _haystackName;
@@ -50,6 +51,9 @@ public sealed class LlamaFitness : IFitnessFunction
         _mode = new RopeMode("candidate", RopeModeKind.Patched, copy.Path);
 
         using var model = EvalModel.Load(copy.Path, engine);
+        // Before any prompt of the target length is built: a length whose KV cache cannot fit is refused in one line
+        // rather than after gigabytes of haystack.
+        model.EnsureContextFits(spec.TargetLength);
         _textTokens = [];
         Haystack? text = null;
         if (spec.UsesText)
@@ -69,7 +73,7 @@ public sealed class LlamaFitness : IFitnessFunction
             var haystack = spec.Haystack is { } h ? Haystack.Parse(h) : text ?? Haystack.Parse(spec.TextPath!);
             _haystackName = haystack.IsFiller ? "filler" : haystack.SourcePath;
             var promptSet = PassKeyPromptSet.Build(model, haystack, spec);
-            _prompts = promptSet.Prompts;
+            _prompts = promptSet.InSharingOrder();
             _passageOffsets = promptSet.PassageOffsets;
             _haystackHash = haystack.IsFiller ? null : Hash(haystack.Take(Math.Min(haystack.AvailableChars, promptSet.TextChars)));
         }
@@ -109,7 +113,9 @@ public sealed class LlamaFitness : IFitnessFunction
     {
         _copy.Apply(_setOf(candidate));
         using var model = EvalModel.Load(_copy.Path, _engine);
-        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength);
+        // Two sequences in one unified cache of the target length: the pass-key prompts share their haystack prefix
+        // (PromptPrefiller); llama.cpp still sizes the context, and picks the factor set, by the target length.
+        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength, sequences: _spec.UsesPassKey ? 2 : 1);
         if (context.FactorSet != _expectedSet)
             throw new EvalInputException($"a {context.ContextSize}-token context runs {_copy.Path} on its {context.FactorSet} factor set, not the {_expectedSet} set being searched (llama.cpp rounds contexts up to a multiple of 256; original length {model.Info.OriginalContextLength})");
         var scorer = new PerplexityScorer(context);
@@ -126,9 +132,10 @@ public sealed class LlamaFitness : IFitnessFunction
         {
             double sum = 0;
             int right = 0;
+            var prefiller = new PromptPrefiller(context, share: true);
             foreach (var prompt in _prompts)
             {
-                var a = scorer.AnswerNll(prompt, 0, cancellationToken);
+                var a = TeacherForcing.ScoreAnswer(prefiller, prompt, cancellationToken);
                 sum += a.MeanNll;
                 if (a.GreedyMatches) right++;
             }

@@ -39,4 +39,13 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
         }
         return new PassKeyPromptSet(prompts, offsets, used);
     }
+
+    /// <summary>
+    /// The prompts grouped by passage (prompt i is in passage i mod k), each passage's in order of how much haystack
+    /// precedes the needle: a <see cref="PromptPrefiller"/> then only extends its cached prefix within a passage.
+    /// </summary>
+    public IReadOnlyList<PassKeyPrompt> InSharingOrder() =>
+        [.. Prompts.Select((prompt, i) => (prompt, i))
+            .OrderBy(x => x.i % PassageOffsets.Count).ThenBy(x => x.prompt.SharedPrefixTokens).ThenBy(x => x.i)
+            .Select(x => x.prompt)];
 }

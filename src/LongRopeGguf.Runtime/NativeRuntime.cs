@@ -178,6 +178,13 @@ public static class NativeRuntime
         {
             // The sink was swapped while a native thread was logging; the line is lost, nothing else.
         }
+        catch (IOException e)
+        {
+            // The log file opened but cannot be written (a full disk, a file like /proc/version): an exception here
+            // would surface inside llama.cpp's callback, so the log is dropped with one warning instead.
+            if (Interlocked.CompareExchange(ref s_sink, TextWriter.Null, sink) == sink)
+                Console.Error.WriteLine($"longrope: warning: cannot write llama.cpp's log to {LogFilePath} ({OneLine(e.Message)}); it is discarded (use --verbose to see it)");
+        }
     }
 
     /// <summary>

@@ -10,8 +10,10 @@ namespace LongRopeGguf.Runtime;
 /// <param name="DecodeTokens">Tokens generated after each prompt (greedy, end-of-generation ignored).</param>
 /// <param name="Repeats">Timed runs per path and length, after one untimed warm-up; medians are reported.</param>
 /// <param name="MoveTokens">Size of the conversation moved from the short to the long set (0: skip).</param>
-public sealed record BenchOptions(IReadOnlyList<int> Lengths, int DecodeTokens = 128, int Repeats = 3, int MoveTokens = 2000)
+public sealed record BenchOptions(IReadOnlyList<int> Lengths, int DecodeTokens = 128, int Repeats = 3, int MoveTokens = BenchOptions.DefaultMoveTokens)
 {
+    public const int DefaultMoveTokens = 2000;
+
     public void Validate()
     {
         if (Lengths.Count == 0) throw new RuntimeInputException("--lengths: give at least one prompt length");

@@ -21,7 +21,7 @@ public static class BenchCommand
         };
         var decode = new Option<int>("--decode-tokens") { Description = "Tokens generated after each prompt.", DefaultValueFactory = _ => 128 };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per path and length (after one warm-up); medians are reported.", DefaultValueFactory = _ => 3 };
-        var move = new Option<int>("--move-tokens") { Description = "Size of the conversation moved from the short to the long set (0: skip).", DefaultValueFactory = _ => 2000 };
+        var move = new Option<int?>("--move-tokens") { Description = $"Size of the conversation moved from the short to the long set (0: skip; default {BenchOptions.DefaultMoveTokens}, skipped when the model cannot hold it)." };
         var json = CommonOptions.Json();
         var rt = new RuntimeCommandOptions(defaultMaxTokens: 128);
         var cmd = new Command("bench", "Measure prefill and decode tokens/s through the runner and a bare LLamaSharp loop (same settings, same run), and the short-to-long move.")
@@ -34,7 +34,10 @@ public static class BenchCommand
             var requested = ParseLengths(r.GetValue(lengths));
             var info = ModelContextInfo.Read(r.GetValue(model)!.FullName);
             var (run, skipped) = RunnerBenchmark.ChooseLengths(info, requested, r.GetValue(decode));
-            var options = new BenchOptions(run, r.GetValue(decode), r.GetValue(repeats), r.GetValue(move));
+            // Like --lengths: a default that the model cannot hold is skipped, an explicit size is an error.
+            if (r.GetValue(move) is int given && given > info.ContextLength)
+                throw new RuntimeInputException($"--move-tokens {given}: exceeds the model's context_length {info.ContextLength}");
+            var options = new BenchOptions(run, r.GetValue(decode), r.GetValue(repeats), r.GetValue(move) ?? BenchOptions.DefaultMoveTokens);
             options.Validate();
             using var llama = rt.LoadModel(r, r.GetValue(model)!);
             rt.PrintStartup(r, llama, $"threads {(r.GetValue(rt.Threads)?.ToString(CultureInfo.InvariantCulture) ?? "default")}, batch {llama.Options.BatchSize}, lengths {string.Join(",", run)}, {options.DecodeTokens} decode tokens, {options.Repeats} runs");

@@ -48,5 +48,9 @@ public class BenchCommandTests
         var bad = cli.Run("bench", LongRopeGguf.Tests.TestPaths.TinyModel, "--lengths", "2048");
         Assert.Equal(2, bad.ExitCode);
         Assert.Equal("longrope: error: --lengths: length 2048 + 128 decode tokens exceed the model's context_length 512\n", bad.Stderr);
+        // The same for the move: the default size is skipped when it does not fit, an explicit one is refused.
+        bad = cli.Run("bench", LongRopeGguf.Tests.TestPaths.TinyModel, "--lengths", "64", "--move-tokens", "9000");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal("longrope: error: --move-tokens 9000: exceeds the model's context_length 512\n", bad.Stderr);
     }
 }

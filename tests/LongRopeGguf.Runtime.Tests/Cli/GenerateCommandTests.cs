@@ -69,6 +69,20 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void A_log_file_that_opens_but_cannot_be_written_is_dropped_with_one_warning()
+    {
+        // /dev/full opens for writing and fails every write (ENOSPC): the failure happens inside llama.cpp's log
+        // callback, where an exception would abort the load.
+        using var cli = new IsolatedCli();
+        var (code, stdout, stderr) = cli.Run("generate", TestPaths.TinyModel, "-p", "The grass", "-n", "2", "--log-file", "/dev/full");
+        Assert.True(code == 0, stderr);
+        Assert.NotEqual("", stdout);
+        var warning = Assert.Single(stderr.Split('\n'), l => l.Contains("warning", StringComparison.Ordinal));
+        Assert.StartsWith("longrope: warning: cannot write llama.cpp's log to /dev/full (", warning);
+        Assert.DoesNotContain("llama_model_loader", stderr);
+    }
+
+    [Fact]
     public void A_custom_llama_cpp_build_is_loaded_from_native_lib_or_the_environment()
     {
         // The AVX2 build that LLamaSharp's CPU package ships stands in for a custom build (the device kit's CUDA build).

@@ -96,7 +96,8 @@ public static partial class LongRopeVerifier
     public static VerifyReport Verify(GgufFile file)
     {
         var f = new List<VerifyFinding>();
-        FindingSink Add = (s, code, message, c) => f.Add(new VerifyFinding(s, code, message, c));
+        // Messages quote keys and strings from the file: escaped, so that control characters cannot reach the terminal.
+        FindingSink Add = (s, code, message, c) => f.Add(new VerifyFinding(s, code, DisplayText.Escape(message), c));
         string path = file.Path ?? "model";
         string? arch = file.Architecture;
         if (arch is null)
@@ -369,7 +370,8 @@ public static partial class LongRopeVerifier
         if (p.LargestShortContext == 0)
             add(Severity.Warning, "short-set-unused", $"{p.ThresholdSource} {p.Threshold} is below 256: llama.cpp rounds every context up to a multiple "
                 + "of 256, so it never runs the short set");
-        add(Severity.Info, "plan", $"context sizes 1..{p.LargestShortContext} run on the short set, larger ones on the long set "
+        string sets = p.LargestShortContext == 0 ? "every context size runs on the long set" : $"context sizes 1..{p.LargestShortContext} run on the short set, larger ones on the long set";
+        add(Severity.Info, "plan", $"{sets} "
             + $"(llama.cpp rounds n_ctx up to a multiple of 256 and uses the long set when it exceeds {p.Threshold}, from {p.ThresholdSource}); "
             + $"context size 0 means {p.ContextLength}, which uses the {(p.UsesLongSet(0) ? "long" : "short")} set");
         add(Severity.Info, "plan-sequences", "with several sequences and a non-unified KV cache (ModelParams.KVUnified = false), "

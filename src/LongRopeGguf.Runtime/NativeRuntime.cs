@@ -180,10 +180,19 @@ public static class NativeRuntime
         }
         catch (IOException e)
         {
-            // The log file opened but cannot be written (a full disk, a file like /proc/version): an exception here
-            // would surface inside llama.cpp's callback, so the log is dropped with one warning instead.
-            if (Interlocked.CompareExchange(ref s_sink, TextWriter.Null, sink) == sink)
-                Console.Error.WriteLine($"longrope: warning: cannot write llama.cpp's log to {LogFilePath} ({OneLine(e.Message)}); it is discarded (use --verbose to see it)");
+            // The sink cannot be written (a log file on a full disk or like /proc/version, or a standard error that
+            // fails): an exception here would surface inside llama.cpp's callback, so the log is dropped instead, with one
+            // warning when it was a file.
+            if (Interlocked.CompareExchange(ref s_sink, TextWriter.Null, sink) != sink) return;
+            try
+            {
+                if (LogFilePath is { } file)
+                    Console.Error.WriteLine($"longrope: warning: cannot write llama.cpp's log to {file} ({OneLine(e.Message)}); it is discarded (use --verbose to see it)");
+                if (s_sinkOwned) sink.Dispose();
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 

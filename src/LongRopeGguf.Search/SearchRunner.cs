@@ -1,4 +1,5 @@
 using System.Globalization;
+using LongRopeGguf.Evaluation.Engine;
 using LongRopeGguf.Gguf;
 using LongRopeGguf.LongRope;
 using LongRopeGguf.LongRope.Formats;
@@ -40,6 +41,9 @@ public static class SearchRunner
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
         var plan = Plan(request);
+        // Settings llama.cpp cannot run are refused before the model is copied (gigabytes for a real one).
+        request.Engine.Validate();
+        EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
         bool created = !Directory.Exists(request.OutputDirectory);
         Directory.CreateDirectory(request.OutputDirectory);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);

@@ -57,6 +57,32 @@ public class VerifierTests
     }
 
     [Fact]
+    public void An_original_context_below_256_warns_that_the_short_set_never_runs()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("p200.gguf");
+        var set = FactorRules.Make(FactorMethod.Pi, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 2) with { OriginalContextLength = 200, ContextLength = 800 };
+        LongRopePatcher.Patch(TestPaths.TinyModel, set, patched);
+        var r = LongRopeVerifier.Verify(patched);
+        Assert.True(r.Ok);
+        Assert.Contains(r.Findings, f => f.Code == "short-set-unused" && f.Severity == Severity.Warning);
+        Assert.StartsWith("every context size runs on the long set", Assert.Single(r.Findings, f => f.Code == "plan").Message);
+        Assert.Equal("llama.cpp will load this file and apply LongRoPE: the long set for every context size (the short set is never used)", r.Verdict);
+    }
+
+    [Fact]
+    public void Strings_from_the_file_reach_the_findings_escaped()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("p.gguf");
+        var set = FactorRules.Make(FactorMethod.Pi, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 2) with { Source = "made by \u001b[2J\u001b]0;owned\u0007" };
+        LongRopePatcher.Patch(TestPaths.TinyModel, set, patched);
+        var provenance = Assert.Single(LongRopeVerifier.Verify(patched).Findings, f => f.Code == "provenance");
+        Assert.StartsWith("factors from: made by \\u001b[2J\\u001b]0;owned\\u0007;", provenance.Message);
+        Assert.DoesNotContain(provenance.Message, c => c < 0x20);
+    }
+
+    [Fact]
     public void Edited_provenance_and_unusual_values_are_warnings()
     {
         using var dir = new TempDir();

@@ -114,15 +114,18 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     }
 
     /// <summary>Refuses a non-positive size, or a context whose KV cache alone would not fit in the memory that is free now.</summary>
-    public void EnsureContextFits(long cells)
+    public void EnsureContextFits(long cells) => EnsureContextFits(Info, cells);
+
+    /// <summary>The same check from the header alone, before any model is loaded or copied.</summary>
+    public static void EnsureContextFits(EvalModelInfo info, long cells)
     {
         if (cells <= 0) throw new EvalInputException($"length {cells}: must be a positive number of tokens");
         if (cells > uint.MaxValue / 2) throw new EvalInputException($"length {cells}: beyond what llama.cpp can address");
-        long need = Info.KvCacheBytes(cells);
+        long need = info.KvCacheBytes(cells);
         long available = AvailableMemoryBytes();
         if (need > available * 9 / 10)
             throw new EvalInputException(
-                $"length {cells}: the KV cache alone needs {need / (1024.0 * 1024 * 1024):F1} GiB, more than the {available / (1024.0 * 1024 * 1024):F1} GiB of memory available ({Info.LayerCount} layers x {Info.KvWidth} K/V width x 2 x F16)");
+                $"length {cells}: the KV cache alone needs {need / (1024.0 * 1024 * 1024):F1} GiB, more than the {available / (1024.0 * 1024 * 1024):F1} GiB of memory available ({info.LayerCount} layers x {info.KvWidth} K/V width x 2 x F16)");
     }
 
     private static long AvailableMemoryBytes()

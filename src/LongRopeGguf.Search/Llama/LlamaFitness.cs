@@ -50,10 +50,9 @@ public sealed class LlamaFitness : IFitnessFunction
         _modelBytes = new FileInfo(modelPath).Length;
         _mode = new RopeMode("candidate", RopeModeKind.Patched, copy.Path);
 
+        // SearchRunner has checked that a context of the target length fits (before copying the model): the prompts
+        // built here are that long.
         using var model = EvalModel.Load(copy.Path, engine);
-        // Before any prompt of the target length is built: a length whose KV cache cannot fit is refused in one line
-        // rather than after gigabytes of haystack.
-        model.EnsureContextFits(spec.TargetLength);
         _textTokens = [];
         Haystack? text = null;
         if (spec.UsesText)

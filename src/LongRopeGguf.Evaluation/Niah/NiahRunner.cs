@@ -104,11 +104,12 @@ public static class NiahRunner
     private static Dictionary<string, string> CheckModes(NiahOptions o, EvalModel baseModel, NiahPlan plan, TrialLog log)
     {
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        var idOfPath = new Dictionary<string, string>(StringComparer.Ordinal); // the built-in modes share the base model
         foreach (var mode in o.Modes)
         {
             if (mode.Kind == RopeModeKind.Patched) baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text).Dispose();
             string path = mode.PatchedPath ?? o.ModelPath;
-            string id = ModelFingerprint.Of(path);
+            if (!idOfPath.TryGetValue(path, out string? id)) idOfPath[path] = id = ModelFingerprint.Of(path);
             ids[mode.Name] = id;
             var other = log.Records.Values.FirstOrDefault(r => r.Mode == mode.Name && !r.IsFrom(Path.GetFileName(path), id));
             if (other is not null)

@@ -23,9 +23,6 @@ public sealed class PromptPrefiller(EvalContext context, bool share)
 
     public EvalContext Context => context;
 
-    /// <summary>Tokens decoded into the shared prefix so far.</summary>
-    public int PrefixTokens => _prefix.Count;
-
     /// <summary>Decodes <paramref name="prompt"/>; the returned sequence holds exactly its tokens.</summary>
     public PrefilledPrompt Prefill(PassKeyPrompt prompt, CancellationToken ct)
     {

@@ -20,8 +20,16 @@ public sealed record RunnerOptions
 
     public void Validate()
     {
-        if (GpuLayers is < -1) throw new RuntimeInputException($"--gpu-layers {GpuLayers}: must be -1 (all), 0 or more");
-        if (Threads is <= 0) throw new RuntimeInputException($"--threads {Threads}: must be at least 1");
-        if (BatchSize is < 1 or > 1 << 20) throw new RuntimeInputException($"--batch-size {BatchSize}: must be between 1 and {1 << 20}");
+        if (EngineProblem(GpuLayers, Threads, BatchSize) is { } problem) throw new RuntimeInputException(problem);
     }
+
+    /// <summary>
+    /// What is wrong with these llama.cpp settings (a batch of 0 tokens is a segmentation fault), or null: one check for
+    /// the runner and the evaluation's engine, each throwing its own bad-input exception.
+    /// </summary>
+    public static string? EngineProblem(int? gpuLayers, int? threads, int batchSize) =>
+        gpuLayers is < -1 ? $"--gpu-layers {gpuLayers}: must be -1 (all), 0 or more"
+        : threads is <= 0 ? $"--threads {threads}: must be at least 1"
+        : batchSize is < 1 or > 1 << 20 ? $"--batch-size {batchSize}: must be between 1 and {1 << 20}"
+        : null;
 }

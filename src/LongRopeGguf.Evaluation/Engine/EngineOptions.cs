@@ -17,8 +17,6 @@ public sealed record EngineOptions
     /// <summary>Refuses values llama.cpp would crash on (a batch of 0 tokens is a segmentation fault) or misread.</summary>
     public void Validate()
     {
-        if (Threads is <= 0) throw new EvalInputException($"--threads {Threads}: must be at least 1");
-        if (BatchSize is < 1 or > 1 << 20) throw new EvalInputException($"--batch-size {BatchSize}: must be between 1 and {1 << 20}");
-        if (GpuLayers < -1) throw new EvalInputException($"--gpu-layers {GpuLayers}: must be -1 (all), 0 or more");
+        if (Runtime.RunnerOptions.EngineProblem(GpuLayers, Threads, BatchSize) is { } problem) throw new EvalInputException(problem);
     }
 }

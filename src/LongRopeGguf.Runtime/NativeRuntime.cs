@@ -24,8 +24,14 @@ public static class NativeRuntime
     /// <summary>What the runner gleans from llama.cpp's log.</summary>
     public static NativeLogCapture Log { get; } = new();
 
-    /// <summary>The file the native log goes to; null when it goes to standard error (verbose).</summary>
+    /// <summary>The file the native log goes to; null when it goes to standard error (verbose) or is discarded (unwritable).</summary>
     public static string? LogFilePath { get; private set; }
+
+    /// <summary>Whether <see cref="Configure"/> has run in this process.</summary>
+    public static bool IsConfigured
+    {
+        get { lock (s_lock) return s_configured; }
+    }
 
     /// <summary>The custom llama.cpp folder in use, or null for the one LLamaSharp's backend package ships.</summary>
     public static string? NativeLibraryDirectory => s_nativeLibDir;
@@ -184,9 +190,11 @@ public static class NativeRuntime
             // fails): an exception here would surface inside llama.cpp's callback, so the log is dropped instead, with one
             // warning when it was a file.
             if (Interlocked.CompareExchange(ref s_sink, TextWriter.Null, sink) != sink) return;
+            string? file = LogFilePath;
+            LogFilePath = null; // the startup line must not point at a file that holds nothing
             try
             {
-                if (LogFilePath is { } file)
+                if (file is not null)
                     Console.Error.WriteLine($"longrope: warning: cannot write llama.cpp's log to {file} ({OneLine(e.Message)}); it is discarded (use --verbose to see it)");
                 if (s_sinkOwned) sink.Dispose();
             }

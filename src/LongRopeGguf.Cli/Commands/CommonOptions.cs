@@ -8,6 +8,4 @@ public static class CommonOptions
     public static Argument<FileInfo> Model() => new("MODEL") { Description = "Path to a GGUF model file." };
 
     public static Option<bool> Json() => new("--json") { Description = "Write machine-readable JSON to standard output." };
-
-    public static Option<bool> Verbose() => new("--verbose", "-v") { Description = "Show llama.cpp's own log on standard error." };
 }

@@ -65,12 +65,13 @@ public static class EvalCommand
         var noShare = new Option<bool>("--no-share") { Description = "One full prefill per trial instead of sharing the haystack prefix (for comparison)." };
         var threads = Threads();
         var json = CommonOptions.Json();
-        var verbose = CommonOptions.Verbose();
+        var native = new NativeOptions();
         var cmd = new Command("niah", "Needle-in-a-haystack grid: lengths x depths x trials x modes; writes JSON lines, summary tables and charts.")
         {
-            model, lengths, depths, trials, modes, patched, haystack, passages, needle, question, answer, answerTokens, seed, output, noShare, threads, json, verbose,
+            model, lengths, depths, trials, modes, patched, haystack, passages, needle, question, answer, answerTokens, seed, output, noShare, threads, json,
         };
-        cmd.SetAction((r, outer) => Guarded(r.GetValue(verbose), ct =>
+        native.AddTo(cmd);
+        cmd.SetAction((r, outer) => Guarded(r, native, ct =>
         {
             var modeList = ParseModes(r.GetValue(modes)!, r.GetValue(patched)!);
             var options = new NiahOptions
@@ -115,12 +116,13 @@ public static class EvalCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
         var threads = Threads();
         var json = CommonOptions.Json();
-        var verbose = CommonOptions.Verbose();
+        var native = new NativeOptions();
         var cmd = new Command("ppl", "Perplexity of a text per mode and context length (non-overlapping windows, second half of each scored).")
         {
-            models, text, lengths, modes, patched, windows, output, threads, json, verbose,
+            models, text, lengths, modes, patched, windows, output, threads, json,
         };
-        cmd.SetAction((r, outer) => Guarded(r.GetValue(verbose), ct =>
+        native.AddTo(cmd);
+        cmd.SetAction((r, outer) => Guarded(r, native, ct =>
         {
             var files = r.GetValue(models)!;
             var extra = files.Skip(1).Select(f => $"{Path.GetFileNameWithoutExtension(f.Name)}={f.FullName}");
@@ -179,10 +181,10 @@ public static class EvalCommand
         return cmd;
     }
 
-    /// <summary>Routes llama.cpp's log (to the Runtime's log file, or stderr with --verbose), turns evaluation failures into one-line errors with the right exit code, and Ctrl-C / SIGTERM into cancellation (exit 130 / 143).</summary>
-    private static Task<int> Guarded(bool verbose, Func<CancellationToken, int> action, CancellationToken outer) => TerminationSignals.Run(outer, ct =>
+    /// <summary>Sets up llama.cpp (--native-lib, its log to --log-file or stderr with --verbose), turns evaluation failures into one-line errors with the right exit code, and Ctrl-C / SIGTERM into cancellation (exit 130 / 143).</summary>
+    private static Task<int> Guarded(ParseResult r, NativeOptions native, Func<CancellationToken, int> action, CancellationToken outer) => TerminationSignals.Run(outer, ct =>
     {
-        NativeLlama.EnsureConfigured(verbose);
+        native.ConfigureForEvaluation(r);
         try
         {
             return action(ct);

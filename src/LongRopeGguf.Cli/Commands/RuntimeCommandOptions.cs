@@ -9,11 +9,8 @@ namespace LongRopeGguf.Cli.Commands;
 /// </summary>
 public sealed class RuntimeCommandOptions
 {
-    public Option<string?> NativeLib { get; } = new("--native-lib")
-    {
-        Description = $"Folder with a custom llama.cpp build (libllama.so and its ggml libraries), e.g. a CUDA build; default: env {NativeRuntime.NativeLibEnvironmentVariable}, else the bundled LLamaSharp backend.",
-        HelpName = "DIR",
-    };
+    /// <summary>--native-lib, --verbose, --log-file.</summary>
+    public NativeOptions Native { get; } = new();
 
     public Option<int?> GpuLayers { get; } = new("--gpu-layers", "-ngl")
     {
@@ -28,14 +25,6 @@ public sealed class RuntimeCommandOptions
         Description = "Prompt batch size, n_batch = n_ubatch (capped by the context).",
         DefaultValueFactory = _ => RunnerOptions.DefaultBatchSize,
         HelpName = "N",
-    };
-
-    public Option<bool> Verbose { get; } = CommonOptions.Verbose();
-
-    public Option<string?> LogFile { get; } = new("--log-file")
-    {
-        Description = $"Where llama.cpp's log goes (default: {NativeRuntime.DefaultLogFile()}); --verbose shows it on standard error instead.",
-        HelpName = "FILE",
     };
 
     public Option<int?> Context { get; } = new("--context", "-c")
@@ -75,7 +64,8 @@ public sealed class RuntimeCommandOptions
     /// <summary>Adds the native, placement and context options (all commands that run a model).</summary>
     public void AddRuntimeOptions(Command command)
     {
-        foreach (var o in new Option[] { NativeLib, GpuLayers, Threads, BatchSize, Verbose, LogFile })
+        Native.AddTo(command);
+        foreach (var o in new Option[] { GpuLayers, Threads, BatchSize })
             command.Options.Add(o);
     }
 
@@ -117,7 +107,7 @@ public sealed class RuntimeCommandOptions
         runner.Validate();
         if (r.GetValue(Context) is <= 0 and var c) throw new RuntimeInputException($"--context {c}: must be a positive number of tokens");
         ModelContextInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
-        NativeRuntime.Configure(r.GetValue(NativeLib), r.GetValue(Verbose), r.GetValue(LogFile));
+        NativeRuntime.Configure(r.GetValue(Native.NativeLib), r.GetValue(Native.Verbose), r.GetValue(Native.LogFile));
         return LlamaModel.Load(model.FullName, runner);
     }
 

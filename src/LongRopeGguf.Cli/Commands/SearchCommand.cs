@@ -49,12 +49,13 @@ public static class SearchCommand
         var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
         var gpuLayers = new Option<int>("--gpu-layers") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
         var json = CommonOptions.Json();
-        var verbose = CommonOptions.Verbose();
+        var native = new NativeOptions();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
             model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, population, parents, mutations, crossovers,
-            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, json, verbose,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, json,
         };
+        native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
         {
             string modelPath = r.GetValue(model)!.FullName;
@@ -104,7 +105,7 @@ public static class SearchCommand
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
             };
-            NativeLlama.EnsureConfigured(r.GetValue(verbose));
+            native.ConfigureForEvaluation(r);
             var display = new SearchProgressDisplay(request);
             SearchReport report;
             try

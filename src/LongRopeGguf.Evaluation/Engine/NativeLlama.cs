@@ -13,21 +13,23 @@ public static class NativeLlama
     private static bool? s_verbose;
 
     /// <summary>
-    /// Configures llama.cpp once per process (native library from LONGROPE_NATIVE_LIB or the bundled backend; log to
-    /// the Runtime's log file, or to standard error when <paramref name="verbose"/>). A later call only changes the
-    /// log target when asked for another verbosity; a caller that configured <see cref="NativeRuntime"/> itself first
-    /// keeps its choice.
+    /// Configures llama.cpp once per process: the native library from <paramref name="nativeLibDir"/>, else
+    /// LONGROPE_NATIVE_LIB, else the bundled backend; the log to <paramref name="logFile"/>, else the Runtime's default
+    /// log file, or to standard error when <paramref name="verbose"/>. A later call changes only the log target, and only
+    /// when asked for another verbosity or file; a caller that configured <see cref="NativeRuntime"/> itself first keeps
+    /// its choice. A bad library folder or an unwritable log file is a <see cref="RuntimeInputException"/>.
     /// </summary>
-    public static void EnsureConfigured(bool? verbose = null)
+    public static void EnsureConfigured(bool? verbose = null, string? nativeLibDir = null, string? logFile = null)
     {
         lock (s_gate)
         {
             // OMP_WAIT_POLICY=PASSIVE (sleeping OpenMP waits) comes with NativeRuntime.Configure; a caller that
             // configured it first already has it.
-            if (s_verbose is not null && (verbose is null || verbose == s_verbose)) return;
-            if (s_verbose is null && verbose is null && NativeRuntime.LogFilePath is not null) { s_verbose = false; return; }
+            bool explicitChoice = nativeLibDir is not null || logFile is not null;
+            if (!explicitChoice && s_verbose is not null && (verbose is null || verbose == s_verbose)) return;
+            if (!explicitChoice && s_verbose is null && verbose is null && NativeRuntime.IsConfigured) { s_verbose = false; return; }
             bool v = verbose ?? false;
-            NativeRuntime.Configure(nativeLibDir: null, verbose: v, logFile: null);
+            NativeRuntime.Configure(nativeLibDir, v, logFile);
             s_verbose = v;
         }
     }

@@ -80,6 +80,9 @@ public class GenerateCommandTests
         var warning = Assert.Single(stderr.Split('\n'), l => l.Contains("warning", StringComparison.Ordinal));
         Assert.StartsWith("longrope: warning: cannot write llama.cpp's log to /dev/full (", warning);
         Assert.DoesNotContain("llama_model_loader", stderr);
+        // The startup line (printed after the load, when the log was already dropped) points at no log file.
+        var startup = Assert.Single(stderr.Split('\n'), l => l.StartsWith("longrope: CPU (", StringComparison.Ordinal));
+        Assert.DoesNotContain("llama.cpp log:", startup);
     }
 
     [Fact]

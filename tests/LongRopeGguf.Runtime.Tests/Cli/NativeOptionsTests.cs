@@ -1,0 +1,69 @@
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Runtime.Tests.Cli;
+
+/// <summary>
+/// --native-lib and --log-file on every command that runs a model, not only generate/chat/bench: the evaluation and
+/// the search are what a GPU user runs longest, with the device kit's CUDA build.
+/// </summary>
+public class NativeOptionsTests
+{
+    private static readonly string ProseText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+
+    // The AVX2 build that LLamaSharp's CPU package ships stands in for a custom build (as in GenerateCommandTests).
+    private static string CustomBuild => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx2");
+
+    /// <summary>A small real run of each command; OUT is its results folder.</summary>
+    public static TheoryData<string> Commands() => ["niah", "ppl", "search"];
+
+    private static List<string> Arguments(string command, string output) => command switch
+    {
+        "niah" => ["eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--depths", "1", "--modes", "none", "--threads", "2", "--out", output],
+        "ppl" => ["eval", "ppl", TestPaths.TinyModel, "--text", ProseText, "--lengths", "512", "--windows", "1", "--modes", "none", "--threads", "2", "--out", output],
+        "search" => ["search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "ppl", "--text", ProseText, "--windows", "1",
+            "--population", "3", "--parents", "1", "--mutations", "1", "--crossovers", "0", "--iterations", "0", "--threads", "2", "--out", output],
+        _ => throw new ArgumentOutOfRangeException(nameof(command)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void The_library_comes_from_native_lib_and_the_log_goes_to_log_file(string command)
+    {
+        using var cli = new IsolatedCli();
+        string log = cli.File("custom.log");
+        var args = Arguments(command, cli.File("out"));
+        args.AddRange(["--native-lib", CustomBuild, "--log-file", log]);
+        var r = cli.Run([.. args]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string text = File.ReadAllText(log);
+        Assert.Contains($"Successfully loaded '{Path.Combine(CustomBuild, "libllama.so")}'", text);
+        Assert.Contains("llama_model_loader: loaded meta data", text);
+        Assert.False(File.Exists(cli.DefaultLogFile), "the log went to --log-file, not to the default place");
+        Assert.DoesNotContain("llama_model_loader", r.Stderr);
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_missing_library_folder_or_an_unwritable_log_file_is_refused_before_anything_is_written(string command)
+    {
+        using var cli = new IsolatedCli();
+        string output = cli.File("out");
+        File.WriteAllText(cli.File("plain-file"), "not a folder");
+        foreach (var (option, value, message) in new[]
+        {
+            ("--native-lib", "/nonexistent", "longrope: error: --native-lib /nonexistent: no such directory"),
+            ("--native-lib", cli.CacheHome, $"longrope: error: --native-lib {cli.CacheHome}: no libllama.so in it"),
+            ("--log-file", cli.File("plain-file") + "/llama.log", $"longrope: error: --log-file {cli.File("plain-file")}/llama.log: "),
+        })
+        {
+            var args = Arguments(command, output);
+            args.AddRange([option, value]);
+            var r = cli.Run([.. args]);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            var line = Assert.Single(r.StderrLines);
+            Assert.StartsWith(message, line);
+            Assert.False(Directory.Exists(output), $"{option} {value}: nothing may be written before llama.cpp is set up");
+        }
+    }
+}

@@ -10,7 +10,20 @@ public sealed record ChatOptions(
     string? System,
     GenerationOptions Generation,
     FactorSetChoice FactorSet = FactorSetChoice.Auto,
-    int? ContextSize = null);
+    int? ContextSize = null)
+{
+    /// <summary>The per-reply budget when the user sets none.</summary>
+    public const int DefaultReplyTokens = 512;
+
+    /// <summary>
+    /// The per-reply budget for <paramref name="model"/> when the user sets none: <see cref="DefaultReplyTokens"/>, but
+    /// at most a quarter of the original context. A chat reserves a whole reply in its context before the first turn, so
+    /// a 512-token reserve could never start on a 512-token model, and on a LongRoPE file it would push even the first
+    /// turn past the original context onto the long set.
+    /// </summary>
+    public static int DefaultReplyTokensFor(ModelContextInfo model) =>
+        Math.Clamp(model.OriginalContextLength / 4, 1, DefaultReplyTokens);
+}
 
 /// <summary>Counters for <c>/stats</c>.</summary>
 public sealed record ChatStats(int Tokens, ContextPlan? Plan, int Turns, int Moves, PrefillResult? LastPrefill, GenerationResult? LastGeneration);

@@ -15,7 +15,8 @@ public static class ChatCommand
     {
         var model = CommonOptions.Model();
         var system = new Option<string?>("--system") { Description = "System message (with a chat template) or text put before the chat (plain continuation).", HelpName = "TEXT" };
-        var rt = new RuntimeCommandOptions(defaultMaxTokens: 512);
+        var rt = new RuntimeCommandOptions(defaultMaxTokens: ChatOptions.DefaultReplyTokens);
+        rt.MaxTokens.Description = $"Most tokens per reply, also the room reserved in the context (default: {ChatOptions.DefaultReplyTokens}, at most a quarter of the model's original context).";
         var cmd = new Command("chat", "Chat with a GGUF model in the terminal; uses the model's chat template when the GGUF has one, plain continuation otherwise.")
         {
             model, system,
@@ -27,6 +28,8 @@ public static class ChatCommand
             var generation = rt.Generation(r);
             var choice = rt.FactorSetChoice(r);
             using var llama = rt.LoadModel(r, r.GetValue(model)!);
+            if (r.GetResult(rt.MaxTokens) is null or { Implicit: true })
+                generation = generation with { MaxTokens = ChatOptions.DefaultReplyTokensFor(llama.Info) };
             using var session = new ChatSession(llama, new ChatOptions(r.GetValue(system), generation, choice, r.GetValue(rt.Context)));
             session.Conversation.Moved += move => Console.Error.WriteLine($"[{move.Describe()}]");
             var plan = session.Start(interrupt.Token);

@@ -55,6 +55,26 @@ public class ChatCommandTests
     }
 
     [Fact]
+    public void Without_max_tokens_a_chat_reserves_at_most_a_quarter_of_the_original_context_per_reply()
+    {
+        // Standard input is closed at once: the chat starts (startup line), reads end of input and exits 0.
+        using var cli = new IsolatedCli();
+        var plain = cli.Run("chat", LongRopeGguf.Tests.TestPaths.TinyModel);
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Contains("a context sized for 129 tokens (a first turn of up to 128 tokens)", plain.Stderr);
+
+        // A LongRoPE file starts on its short set: the reserve does not push the first turn past the original 512.
+        var patched = cli.Run("chat", PatchedModelFixture.PatchedModel);
+        Assert.True(patched.ExitCode == 0, patched.ToString());
+        Assert.Contains("factor set short, n_ctx 512", patched.Stderr);
+
+        // An explicit budget is the user's: 512 per reply cannot fit a 512-token model, and says so.
+        var explicitBudget = cli.Run("chat", LongRopeGguf.Tests.TestPaths.TinyModel, "-n", "512");
+        Assert.Equal(2, explicitBudget.ExitCode);
+        Assert.Equal("longrope: error: 513 tokens (a first turn of up to 512 tokens) do not fit: the model's context_length is 512", Assert.Single(explicitBudget.StderrLines));
+    }
+
+    [Fact]
     public void Ctrl_c_stops_a_reply_without_leaving_the_chat()
     {
         using var cli = new IsolatedCli();

@@ -65,6 +65,48 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         Assert.Equal((0, 0, 1.0), (rule1024.OnlyThisRight, rule1024.OnlyBaselineRight, rule1024.SignTestP));
     }
 
+    [Fact]
+    public void By_depth_each_depth_row_counts_its_own_trials_and_the_depth_rows_add_up_to_the_length_row()
+    {
+        string dir = grid.Options.OutputDirectory;
+        var records = grid.Records.Values.ToList();
+        var whole = NiahComparison.Build([dir], "yarn");
+        var split = NiahComparison.Build([dir], "yarn", byDepth: true);
+        Assert.True(split.ByDepth);
+        Assert.All(whole.Rows, r => Assert.Null(r.Depth));
+
+        var depths = records.Select(r => Math.Round(r.Depth, 4)).Distinct().Order().ToList();
+        Assert.True(depths.Count > 1);
+        Assert.Equal(whole.Rows.Count * depths.Count, split.Rows.Count);
+        foreach (var row in split.Rows)
+        {
+            var mine = records.Where(r => r.Mode == row.Mode && r.Length == row.Length && Math.Round(r.Depth, 4) == row.Depth).ToList();
+            Assert.Equal(mine.Count, row.Trials);
+            Assert.Equal(mine.Count(r => r.Correct), row.Correct);
+            if (row.Mode == "yarn") continue;
+            var yarn = records.Where(r => r.Mode == "yarn" && r.Length == row.Length).ToDictionary(r => (r.DepthIndex, r.Trial), r => r.Correct);
+            Assert.Equal(mine.Count(r => r.Correct && !yarn[(r.DepthIndex, r.Trial)]), row.OnlyThisRight);
+            Assert.Equal(mine.Count(r => !r.Correct && yarn[(r.DepthIndex, r.Trial)]), row.OnlyBaselineRight);
+        }
+        foreach (var row in whole.Rows)
+        {
+            var parts = split.Rows.Where(r => r.Mode == row.Mode && r.Length == row.Length).ToList();
+            Assert.Equal(depths, parts.Select(r => r.Depth!.Value).ToList()); // in depth order
+            Assert.Equal((row.Trials, row.Correct, row.OnlyThisRight ?? 0, row.OnlyBaselineRight ?? 0),
+                (parts.Sum(r => r.Trials), parts.Sum(r => r.Correct), parts.Sum(r => r.OnlyThisRight ?? 0), parts.Sum(r => r.OnlyBaselineRight ?? 0)));
+        }
+
+        var (code, stdout, err) = CliEvalTests.Run("eval", "compare", dir, "--by-depth");
+        Assert.True(code == 0, err);
+        Assert.Contains("| length | depth | mode | trials |", stdout);
+        Assert.Contains($"| {NiahGridFixture.Lengths[0]} | 0 | yarn |", stdout);
+        (code, stdout, err) = CliEvalTests.Run("eval", "compare", dir, "--by-depth", "--json");
+        Assert.True(code == 0, err);
+        var rows = JsonDocument.Parse(stdout).RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(split.Rows.Count, rows.Count);
+        Assert.Equal(depths[^1], rows[^1].GetProperty("depth").GetDouble());
+    }
+
     private static TrialRecord Trial(string mode, int seed, int trial, bool correct, string model = "tiny.gguf", double? nll = null, string? modelId = null) => new()
     {
         Id = $"{mode}|prose.txt|key|s{seed}|a5|L8192|d0/1|t{trial}", Mode = mode, ModeKind = "patched", Model = model, ModelId = modelId,

@@ -158,14 +158,15 @@ public static class EvalCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var baseline = new Option<string>("--baseline") { Description = "The mode every other mode is compared with, prompt by prompt.", DefaultValueFactory = _ => "yarn" };
+        var byDepth = new Option<bool>("--by-depth") { Description = "One row per needle depth as well as per length: where in the haystack a mode wins or loses." };
         var json = CommonOptions.Json();
         var cmd = new Command("compare", "Pool several niah runs and compare each mode with a baseline on the same prompts (exact sign test on the prompts where one of them is right).")
         {
-            folders, baseline, json,
+            folders, baseline, byDepth, json,
         };
         cmd.SetAction((r, ct) => CliErrors.Run(() =>
         {
-            var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!);
+            var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!, r.GetValue(byDepth));
             foreach (string warning in comparison.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
             if (r.GetValue(json))
                 WriteJson(comparison.WriteJson);

@@ -6,12 +6,12 @@ using LongRopeGguf.Evaluation.Statistics;
 namespace LongRopeGguf.Evaluation.Niah;
 
 /// <summary>
-/// One mode at one length over the pooled trials, and how it did against the baseline on the prompts both answered.
-/// The paired fields are null for the baseline itself.
+/// One mode at one length (and needle depth, when compared by depth) over the pooled trials, and how it did against the
+/// baseline on the prompts both answered. The paired fields are null for the baseline itself.
 /// </summary>
 public sealed record NiahComparisonRow(
     int Length, string Mode, int Trials, int Correct, int? Paired, int? OnlyThisRight, int? OnlyBaselineRight, double? SignTestP,
-    AnswerNllComparison? AnswerNll = null)
+    AnswerNllComparison? AnswerNll = null, double? Depth = null)
 {
     public double Accuracy => Trials == 0 ? double.NaN : Correct / (double)Trials;
 }
@@ -31,26 +31,33 @@ public sealed record AnswerNllComparison(int Prompts, double MeanNll, double Bas
 /// </summary>
 public sealed class NiahComparison
 {
-    private NiahComparison(IReadOnlyList<string> sources, string baseline, IReadOnlyList<NiahComparisonRow> rows, IReadOnlyList<string> warnings)
+    private NiahComparison(IReadOnlyList<string> sources, string baseline, IReadOnlyList<NiahComparisonRow> rows, IReadOnlyList<string> warnings, bool byDepth)
     {
         Sources = sources;
         Baseline = baseline;
         Rows = rows;
         Warnings = warnings;
+        ByDepth = byDepth;
     }
 
     /// <summary>The results.jsonl files pooled.</summary>
     public IReadOnlyList<string> Sources { get; }
     public string Baseline { get; }
 
-    /// <summary>By length, then the baseline first, then the other modes in the order they first appear.</summary>
+    /// <summary>By length (then needle depth, when <see cref="ByDepth"/>), then the baseline first, then the other modes in the order they first appear.</summary>
     public IReadOnlyList<NiahComparisonRow> Rows { get; }
+
+    /// <summary>One row per needle depth (the nominal depth of the grid, 0 = start of the haystack) as well as length.</summary>
+    public bool ByDepth { get; }
 
     /// <summary>What makes the pooled prompts less independent than the sign test assumes (one line each; empty when nothing does).</summary>
     public IReadOnlyList<string> Warnings { get; }
 
-    /// <summary>Pools the results of <paramref name="paths"/> (result folders or results.jsonl files).</summary>
-    public static NiahComparison Build(IReadOnlyList<string> paths, string baseline)
+    /// <summary>
+    /// Pools the results of <paramref name="paths"/> (result folders or results.jsonl files); with
+    /// <paramref name="byDepth"/>, each length is split by needle depth (where in the haystack a mode wins or loses).
+    /// </summary>
+    public static NiahComparison Build(IReadOnlyList<string> paths, string baseline, bool byDepth = false)
     {
         if (paths.Count == 0) throw new EvalInputException("no result folders given");
         var sources = paths.Select(ResultsFile).Distinct().ToList();
@@ -77,9 +84,14 @@ public sealed class NiahComparison
         modes.Insert(0, baseline);
 
         var rows = new List<NiahComparisonRow>();
-        foreach (var byLength in records.Values.GroupBy(r => r.Length).OrderBy(g => g.Key))
+        // Depths are the grid's nominal fractions (i / (depths - 1)), rounded so that runs with the same --depths meet.
+        var cells = records.Values
+            .GroupBy(r => (r.Length, Depth: byDepth ? Math.Round(r.Depth, 4) : (double?)null))
+            .OrderBy(g => g.Key.Length).ThenBy(g => g.Key.Depth);
+        foreach (var cell in cells)
         {
-            var byMode = byLength.GroupBy(r => r.Mode).ToDictionary(g => g.Key, g => g.ToDictionary(PromptKey, StringComparer.Ordinal));
+            var (length, depth) = cell.Key;
+            var byMode = cell.GroupBy(r => r.Mode).ToDictionary(g => g.Key, g => g.ToDictionary(PromptKey, StringComparer.Ordinal));
             byMode.TryGetValue(baseline, out var reference);
             foreach (string mode in modes)
             {
@@ -87,7 +99,7 @@ public sealed class NiahComparison
                 int trials = answers.Count, correct = answers.Values.Count(r => r.Correct);
                 if (mode == baseline || reference is null)
                 {
-                    rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, null, null, null, null));
+                    rows.Add(new NiahComparisonRow(length, mode, trials, correct, null, null, null, null, Depth: depth));
                     continue;
                 }
                 int paired = 0, onlyThis = 0, onlyBaseline = 0;
@@ -100,11 +112,11 @@ public sealed class NiahComparison
                     if (baselineTrial.Correct && !trial.Correct) onlyBaseline++;
                     if (trial.AnswerNll is { } nll && baselineTrial.AnswerNll is { } baselineNll) nlls.Add((nll, baselineNll));
                 }
-                rows.Add(new NiahComparisonRow(byLength.Key, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline),
-                    CompareNll(nlls)));
+                rows.Add(new NiahComparisonRow(length, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline),
+                    CompareNll(nlls), depth));
             }
         }
-        return new NiahComparison(sources, baseline, rows, SharedKeyWarnings(records.Values));
+        return new NiahComparison(sources, baseline, rows, SharedKeyWarnings(records.Values), byDepth);
     }
 
     /// <summary>
@@ -153,22 +165,24 @@ public sealed class NiahComparison
     public string ToMarkdown()
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"| length | mode | trials | correct | accuracy | paired with {Baseline} | only this right | only {Baseline} right | sign test p |\n");
-        sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        string depthHead = ByDepth ? " depth |" : "", depthRule = ByDepth ? "---:|" : "";
+        string DepthCell(NiahComparisonRow r) => ByDepth ? $" {r.Depth!.Value.ToString("0.###", CultureInfo.InvariantCulture)} |" : "";
+        sb.Append(CultureInfo.InvariantCulture, $"| length |{depthHead} mode | trials | correct | accuracy | paired with {Baseline} | only this right | only {Baseline} right | sign test p |\n");
+        sb.Append(CultureInfo.InvariantCulture, $"|---:|{depthRule}---|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (var r in Rows)
             sb.Append(CultureInfo.InvariantCulture,
-                $"| {r.Length} | {r.Mode} | {r.Trials} | {r.Correct} | {NiahSummary.Format(r.Accuracy)} | {r.Paired} | {r.OnlyThisRight} | {r.OnlyBaselineRight} | {(r.SignTestP is { } p ? p.ToString("0.000", CultureInfo.InvariantCulture) : "")} |\n");
+                $"| {r.Length} |{DepthCell(r)} {r.Mode} | {r.Trials} | {r.Correct} | {NiahSummary.Format(r.Accuracy)} | {r.Paired} | {r.OnlyThisRight} | {r.OnlyBaselineRight} | {(r.SignTestP is { } p ? p.ToString("0.000", CultureInfo.InvariantCulture) : "")} |\n");
         var withNll = Rows.Where(r => r.AnswerNll is not null).ToList();
         if (withNll.Count > 0)
         {
             sb.Append(CultureInfo.InvariantCulture, $"\nAnswer NLL (the expected key's tokens teacher-forced, nats/token, lower is better) on the prompts both modes have it for:\n\n");
-            sb.Append(CultureInfo.InvariantCulture, $"| length | mode | prompts | mean NLL | {Baseline} mean NLL | lower than {Baseline} | higher | sign test p |\n");
-            sb.Append("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+            sb.Append(CultureInfo.InvariantCulture, $"| length |{depthHead} mode | prompts | mean NLL | {Baseline} mean NLL | lower than {Baseline} | higher | sign test p |\n");
+            sb.Append(CultureInfo.InvariantCulture, $"|---:|{depthRule}---|---:|---:|---:|---:|---:|---:|\n");
             foreach (var r in withNll)
             {
                 var n = r.AnswerNll!;
                 sb.Append(CultureInfo.InvariantCulture,
-                    $"| {r.Length} | {r.Mode} | {n.Prompts} | {n.MeanNll:0.000} | {n.BaselineMeanNll:0.000} | {n.Lower} | {n.Higher} | {n.SignTestP:0.000} |\n");
+                    $"| {r.Length} |{DepthCell(r)} {r.Mode} | {n.Prompts} | {n.MeanNll:0.000} | {n.BaselineMeanNll:0.000} | {n.Lower} | {n.Higher} | {n.SignTestP:0.000} |\n");
             }
         }
         return sb.ToString();
@@ -187,6 +201,7 @@ public sealed class NiahComparison
         {
             w.WriteStartObject();
             NiahSummary.WriteCounts(w, r.Mode, r.Length, r.Trials, r.Correct);
+            if (r.Depth is { } depth) w.WriteNumber("depth", depth);
             if (r.Paired is { } paired)
             {
                 w.WriteNumber("paired", paired);

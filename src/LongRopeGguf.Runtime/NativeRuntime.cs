@@ -148,7 +148,8 @@ public static class NativeRuntime
             path = Path.GetFullPath(logFile ?? DefaultLogFile());
             try
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                // The default place is ours to make; a folder the user named must exist (as for any output file).
+                if (logFile is null) Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
                 sink = new StreamWriter(stream) { AutoFlush = true };
             }

@@ -45,7 +45,7 @@ public sealed class CliEvalTests
             "--haystack", hay, "--out", dir.File("out"));
         AssertOneLineError(code, err, ExitCodes.BadInput, "too short");
         Assert.Contains(hay, err);
-        Assert.False(File.Exists(Path.Combine(dir.File("out"), "results.jsonl")), "nothing may run before the input is checked");
+        Assert.False(Directory.Exists(dir.File("out")), "nothing may run, and no folder be made, before the input is checked");
     }
 
     [Fact]
@@ -110,6 +110,25 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Engine_options_reach_llama_cpp_and_values_it_cannot_run_are_refused()
+    {
+        using var dir = new TempDir();
+        string log = dir.File("llama.log");
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--depths", "1", "--modes", "none",
+            "--threads", "2", "--batch-size", "64", "--gpu-layers", "0", "--log-file", log, "--out", dir.File("out"));
+        Assert.True(code == 0, err);
+        Assert.Matches(@"llama_context: n_batch\s+= 64\n", File.ReadAllText(log));
+
+        string text = dir.File("filler.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat(Prompts.Haystack.FillerUnit, 40)));
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "none", "--batch-size", "0", "--out", dir.File("ppl"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "--batch-size 0: must be between 1 and");
+        (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--modes", "none", "--gpu-layers", "-2", "--out", dir.File("niah"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "--gpu-layers -2");
+        Assert.False(Directory.Exists(dir.File("ppl")) || Directory.Exists(dir.File("niah")));
+    }
+
+    [Fact]
     public void Ppl_writes_csv_json_and_chart_and_yarn_beats_no_rescaling_at_1024()
     {
         using var dir = new TempDir();
@@ -139,6 +158,7 @@ public sealed class CliEvalTests
         File.WriteAllText(text, "Too short to fill a window. ");
         var (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--out", dir.File("ppl"));
         AssertOneLineError(code, err, ExitCodes.BadInput, "fewer than one 512-token window");
+        Assert.False(Directory.Exists(dir.File("ppl")));
     }
 
     [Fact]
@@ -156,12 +176,11 @@ public sealed class CliEvalTests
         var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none",
             "--patched", $"nb={noBos}", "--threads", "2", "--out", dir.File("niah"));
         AssertOneLineError(code, err, ExitCodes.BadInput, expected);
-        string results = Path.Combine(dir.File("niah"), "results.jsonl");
-        Assert.True(!File.Exists(results) || new FileInfo(results).Length == 0, "no trial may run before every mode is checked");
+        Assert.False(Directory.Exists(dir.File("niah")), "no trial may run, and no folder be made, before every mode is checked");
 
         (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "none",
             "--patched", $"nb={noBos}", "--threads", "2", "--out", dir.File("ppl"));
         AssertOneLineError(code, err, ExitCodes.BadInput, expected);
-        Assert.False(File.Exists(Path.Combine(dir.File("ppl"), "ppl.csv")));
+        Assert.False(Directory.Exists(dir.File("ppl")), "a refused run leaves no results folder behind");
     }
 }

@@ -46,6 +46,23 @@ public static class EvalCommand
 
     private static Option<int?> Threads() => new("--threads") { Description = "CPU threads for llama.cpp (default: llama.cpp's choice)." };
 
+    private static Option<int> GpuLayers() => new("--gpu-layers")
+    {
+        Description = "Layers to offload when the llama.cpp backend has a GPU (999: all).",
+        DefaultValueFactory = _ => EngineOptions.Default.GpuLayers,
+        HelpName = "N",
+    };
+
+    private static Option<int> BatchSize() => new("--batch-size")
+    {
+        Description = "Tokens per llama_decode call.",
+        DefaultValueFactory = _ => EngineOptions.Default.BatchSize,
+        HelpName = "N",
+    };
+
+    private static EngineOptions Engine(ParseResult r, Option<int?> threads, Option<int> gpuLayers, Option<int> batchSize) =>
+        new() { Threads = r.GetValue(threads), GpuLayers = r.GetValue(gpuLayers), BatchSize = r.GetValue(batchSize) };
+
     private static Command CreateNiah()
     {
         var model = CommonOptions.Model();
@@ -64,11 +81,13 @@ public static class EvalCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (results.jsonl, summary.csv/.md/.json, PNG charts); trials already in it are skipped.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "niah")) };
         var noShare = new Option<bool>("--no-share") { Description = "One full prefill per trial instead of sharing the haystack prefix (for comparison)." };
         var threads = Threads();
+        var gpuLayers = GpuLayers();
+        var batchSize = BatchSize();
         var json = CommonOptions.Json();
         var native = new NativeOptions();
         var cmd = new Command("niah", "Needle-in-a-haystack grid: lengths x depths x trials x modes; writes JSON lines, summary tables and charts.")
         {
-            model, lengths, depths, trials, modes, patched, haystack, passages, needle, question, answer, answerTokens, seed, output, noShare, threads, json,
+            model, lengths, depths, trials, modes, patched, haystack, passages, needle, question, answer, answerTokens, seed, output, noShare, threads, gpuLayers, batchSize, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => Guarded(r, native, ct =>
@@ -88,7 +107,7 @@ public static class EvalCommand
                 Seed = r.GetValue(seed),
                 OutputDirectory = r.GetValue(output)!.FullName,
                 ShareWork = !r.GetValue(noShare),
-                Engine = new EngineOptions { Threads = r.GetValue(threads) },
+                Engine = Engine(r, threads, gpuLayers, batchSize),
             };
             var result = WithProgress("niah", report => NiahRunner.Run(options,
                 new Reporter<NiahProgress>(p => report(p.Done, p.Total, p.Mode.Length == 0 ? "" : $"{p.Mode} @ {p.Length}")), ct));
@@ -115,11 +134,13 @@ public static class EvalCommand
         var windows = new Option<int>("--windows") { Description = "Windows per length (fewer if the text runs out).", DefaultValueFactory = _ => 8 };
         var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
         var threads = Threads();
+        var gpuLayers = GpuLayers();
+        var batchSize = BatchSize();
         var json = CommonOptions.Json();
         var native = new NativeOptions();
         var cmd = new Command("ppl", "Perplexity of a text per mode and context length (non-overlapping windows, second half of each scored).")
         {
-            models, text, lengths, modes, patched, windows, output, threads, json,
+            models, text, lengths, modes, patched, windows, output, threads, gpuLayers, batchSize, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => Guarded(r, native, ct =>
@@ -134,7 +155,7 @@ public static class EvalCommand
                 Modes = ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]),
                 Windows = r.GetValue(windows),
                 OutputDirectory = r.GetValue(output)!.FullName,
-                Engine = new EngineOptions { Threads = r.GetValue(threads) },
+                Engine = Engine(r, threads, gpuLayers, batchSize),
             };
             var report = WithProgress("ppl", update => PerplexityRunner.Run(options,
                 new Reporter<(int done, int total)>(p => update(p.done, p.total, "")), ct));

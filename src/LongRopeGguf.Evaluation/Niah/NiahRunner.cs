@@ -27,14 +27,17 @@ public static class NiahRunner
     {
         o.Validate();
         var clock = Stopwatch.StartNew();
-        Directory.CreateDirectory(o.OutputDirectory);
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int length in o.Lengths) baseModel.EnsureContextFits(length);
         var plan = NiahPlan.Build(o, baseModel);
         var modes = o.Modes.Select(m => m.Name).ToList();
 
-        using var log = TrialLog.Open(Path.Combine(o.OutputDirectory, ResultsFile));
-        var modelIds = CheckModes(o, baseModel, plan, log);
+        // Every check before the folder and its results file are made: a refused run leaves nothing behind.
+        string resultsPath = Path.Combine(o.OutputDirectory, ResultsFile);
+        var recorded = TrialLog.ReadForAppend(resultsPath);
+        var modelIds = CheckModes(o, baseModel, plan, recorded);
+        Directory.CreateDirectory(o.OutputDirectory);
+        using var log = TrialLog.Open(resultsPath, recorded);
         var pending = o.Modes
             .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
             .ToList();
@@ -101,7 +104,7 @@ public static class NiahRunner
     /// base model), and that the folder's lines for a mode name were run on the same file: resuming would otherwise
     /// skip trials that another file answered. Returns each mode's <see cref="ModelFingerprint"/>.
     /// </summary>
-    private static Dictionary<string, string> CheckModes(NiahOptions o, EvalModel baseModel, NiahPlan plan, TrialLog log)
+    private static Dictionary<string, string> CheckModes(NiahOptions o, EvalModel baseModel, NiahPlan plan, IReadOnlyDictionary<string, TrialRecord> recorded)
     {
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
         var idOfPath = new Dictionary<string, string>(StringComparer.Ordinal); // the built-in modes share the base model
@@ -111,7 +114,7 @@ public static class NiahRunner
             string path = mode.PatchedPath ?? o.ModelPath;
             if (!idOfPath.TryGetValue(path, out string? id)) idOfPath[path] = id = ModelFingerprint.Of(path);
             ids[mode.Name] = id;
-            var other = log.Records.Values.FirstOrDefault(r => r.Mode == mode.Name && !r.IsFrom(Path.GetFileName(path), id));
+            var other = recorded.Values.FirstOrDefault(r => r.Mode == mode.Name && !r.IsFrom(Path.GetFileName(path), id));
             if (other is not null)
                 throw new EvalInputException($"{o.OutputDirectory}: its trials of mode '{mode.Name}' ran on {other.Describe()}, not on {Path.GetFileName(path)} ({id}): give another --out or another mode name");
         }

@@ -24,20 +24,30 @@ public sealed class TrialLog : IDisposable
     /// <summary>Every trial in the file, by id (a later line wins).</summary>
     public IReadOnlyDictionary<string, TrialRecord> Records => _records;
 
-    public static TrialLog Open(string path)
+    public static TrialLog Open(string path) => Open(path, ReadForAppend(path));
+
+    /// <summary>Opens <paramref name="path"/> for appending, with the records <see cref="ReadForAppend"/> read from it.</summary>
+    public static TrialLog Open(string path, Dictionary<string, TrialRecord> records)
     {
-        Dictionary<string, TrialRecord> records;
+        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        return new TrialLog(path, records, new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" });
+    }
+
+    /// <summary>
+    /// The records of a file a run will append to (none when it does not exist; nothing is created), a torn last line
+    /// cut off; a damaged file is refused with what to do about it.
+    /// </summary>
+    public static Dictionary<string, TrialRecord> ReadForAppend(string path)
+    {
         try
         {
-            records = ReadAll(path, repairTornEnd: true);
+            return ReadAll(path, repairTornEnd: true);
         }
         catch (EvalInputException e)
         {
             // A run appends to this file: what the user can do about a damaged one is start over.
             throw new EvalInputException($"{e.Message}; move the file away to start afresh");
         }
-        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        return new TrialLog(path, records, new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" });
     }
 
     public void Append(TrialRecord record)

@@ -46,7 +46,6 @@ public static class PerplexityRunner
         if (o.Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
             throw new EvalInputException($"mode '{dup.Key}' is given twice");
         if (!File.Exists(o.TextPath)) throw new EvalInputException($"text file not found: {o.TextPath}");
-        Directory.CreateDirectory(o.OutputDirectory);
 
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
@@ -61,6 +60,7 @@ public static class PerplexityRunner
         // other tokens than the base model's.
         string probe = text[..Math.Min(text.Length, 4096)];
         foreach (var mode in o.Modes.Where(m => m.Kind == RopeModeKind.Patched)) baseModel.LoadPatched(mode, probe).Dispose();
+        Directory.CreateDirectory(o.OutputDirectory); // after every check: a refused run leaves no folder behind
 
         var rows = new List<PerplexityRow>();
         int total = o.Modes.Count * o.Lengths.Count, done = 0;

@@ -54,6 +54,7 @@ public class NativeOptionsTests
             ("--native-lib", "/nonexistent", "longrope: error: --native-lib /nonexistent: no such directory"),
             ("--native-lib", cli.CacheHome, $"longrope: error: --native-lib {cli.CacheHome}: no libllama.so in it"),
             ("--log-file", cli.File("plain-file") + "/llama.log", $"longrope: error: --log-file {cli.File("plain-file")}/llama.log: "),
+            ("--log-file", cli.File("no-such-folder") + "/llama.log", $"longrope: error: --log-file {cli.File("no-such-folder")}/llama.log: "),
         })
         {
             var args = Arguments(command, output);
@@ -65,5 +66,6 @@ public class NativeOptionsTests
             Assert.StartsWith(message, line);
             Assert.False(Directory.Exists(output), $"{option} {value}: nothing may be written before llama.cpp is set up");
         }
+        Assert.False(Directory.Exists(cli.File("no-such-folder")), "a log file's folder that the user named is not made for them");
     }
 }

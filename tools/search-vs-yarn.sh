@@ -5,7 +5,7 @@
 # prose-search.txt with key seed 7001). Results: docs/search.md ("Results").
 #
 # Usage: tools/search-vs-yarn.sh [OUT]      (default out/search-vs-yarn)
-# About 12 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
+# About 14 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -115,6 +115,16 @@ it8 99 "$H0"; it8 100 "$out/heldout-from-24k.txt"; it8 101 "$out/heldout-from-48
 for seed in $(seq 102 118); do it8 $seed "$H0" --haystack-passages 5; done
 longrope eval compare "$out"/heldout/niah-prose-16x-pk5-seed*[0-9] "$out"/heldout/nll-16x-seed*[0-9] "$out"/heldout/nll-16x-it8-seed*[0-9] \
   --baseline yarn > "$out/heldout/compare-nll-16x-400-it8.md"
+# 400 fresh prompts (key seeds 119-138, 5 passages each), YaRN and the 8-iteration set, fixed in advance (session 16):
+# a confirmation on prompts nobody had scored, alone and pooled with the 400 above, and by needle depth.
+for seed in $(seq 119 138); do
+  longrope eval niah "$M" --lengths 8192 --depths 10 --trials-per-depth 2 --modes yarn --patched searched-16x-mix6-it8="$out/long-8192-mix6-it8.gguf" \
+    --haystack "$H" --haystack-passages 5 --seed $seed --threads "$threads" --out "$out/heldout/nll-16x-fresh-seed$seed"
+done
+longrope eval compare "$out"/heldout/nll-16x-fresh-seed* --baseline yarn > "$out/heldout/compare-nll-16x-fresh400-it8.md"
+longrope eval compare "$out"/heldout/niah-prose-16x-pk5-seed*[0-9] "$out"/heldout/nll-16x-seed*[0-9] "$out"/heldout/nll-16x-it8-seed*[0-9] \
+  "$out"/heldout/nll-16x-fresh-seed* --baseline yarn > "$out/heldout/compare-nll-16x-800-it8.md"
+longrope eval compare "$out"/heldout/nll-16x-fresh-seed* --baseline yarn --by-depth > "$out/heldout/compare-nll-16x-fresh400-it8-by-depth.md"
 niah 32x 16384 2 searched-32x="$out/long-16384.gguf" carried-8x-pk2="$out/carried-16384.gguf"
 # 32x answer NLL on the 20 prompts above: the perplexity-driven 32x set and the 16x mix set carried to 32x, against YaRN.
 python3 tools/progressive_init.py "$out/long-8192-mix6/factors.json" 16384 "$out/carried-mix6-16384.json"
@@ -124,4 +134,4 @@ longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes
 longrope eval compare "$out"/heldout/nll-32x-seed99 --baseline yarn > "$out/heldout/compare-nll-32x.md"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
   "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-8192-mix6-it8.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
-echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-16x-400-it8.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md"
+echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-16x-400-it8.md, $out/heldout/compare-nll-16x-fresh400-it8.md, $out/heldout/compare-nll-16x-800-it8.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md"

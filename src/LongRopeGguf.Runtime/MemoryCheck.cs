@@ -15,7 +15,9 @@ internal static class MemoryCheck
         bool onGpu = model.Backend.HasGpu && model.GpuLayers > model.Info.LayerCount;
         long? available = onGpu ? model.Backend.GpuDevices.Sum(d => d.FreeBytes) is > 0 and var f ? f : null : AvailableHostMemory();
         if (available is not { } free || need <= free) return;
-        throw new LlamaFailureException(
+        // The user's request is too big for this machine (exit 2, as eval and search refuse theirs); a chat says so and
+        // stays open.
+        throw new RuntimeInputException(
             $"a {contextSize}-token context needs about {Gib(need)} GiB of KV cache, but only {Gib(free)} GiB of {(onGpu ? "GPU" : "host")} memory is free");
     }
 

@@ -110,12 +110,12 @@ public sealed class CliEvalTests
     }
 
     [Fact]
-    public void Engine_options_reach_llama_cpp_and_values_it_cannot_run_are_refused()
+    public void Batch_size_reaches_llama_cpp_and_engine_values_it_cannot_run_are_refused()
     {
         using var dir = new TempDir();
         string log = dir.File("llama.log");
         var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--depths", "1", "--modes", "none",
-            "--threads", "2", "--batch-size", "64", "--gpu-layers", "0", "--log-file", log, "--out", dir.File("out"));
+            "--threads", "2", "--batch-size", "64", "--log-file", log, "--out", dir.File("out"));
         Assert.True(code == 0, err);
         Assert.Matches(@"llama_context: n_batch\s+= 64\n", File.ReadAllText(log));
 

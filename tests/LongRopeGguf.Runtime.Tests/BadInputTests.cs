@@ -68,7 +68,7 @@ public class BadInputTests
         using var model = Load(path);
         Assert.Equal(6 * 2 * 256 * 2, model.Info.KvBytesPerToken);
         using var c = new Conversation(model, new ConversationOptions(ContextSize: 1 << 30));
-        var e = Assert.Throws<LlamaFailureException>(() => c.Append(model.Tokenize("hi", addBos: true)));
+        var e = Assert.Throws<RuntimeInputException>(() => c.Append(model.Tokenize("hi", addBos: true)));
         Assert.StartsWith($"a {1 << 30}-token context needs about 6144.0 GiB of KV cache, but only ", e.Message);
         Assert.Empty(c.Tokens);
         // The model is still usable afterwards.

@@ -44,7 +44,7 @@ public static class EvalCommand
         DefaultValueFactory = _ => [],
     };
 
-    private static Option<int?> Threads() => new("--threads") { Description = "CPU threads for llama.cpp (default: llama.cpp's choice)." };
+    private static Option<int?> Threads() => new("--threads") { Description = "CPU threads for llama.cpp (default: half the cores, LLamaSharp's default)." };
 
     private static Option<int> GpuLayers() => new("--gpu-layers")
     {

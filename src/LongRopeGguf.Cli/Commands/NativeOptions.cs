@@ -32,9 +32,18 @@ public sealed class NativeOptions
     }
 
     /// <summary>
-    /// Sets up llama.cpp for the evaluation and search commands, before any model loads: a bad folder or an unwritable
-    /// log file is refused here, before anything is written.
+    /// Sets up and loads llama.cpp for the evaluation and search commands, before any model loads and before anything is
+    /// written: a bad folder or an unwritable log file is bad input (exit 2), a library that does not load exit 3.
     /// </summary>
-    public void ConfigureForEvaluation(ParseResult r) =>
-        NativeLlama.EnsureConfigured(r.GetValue(Verbose), r.GetValue(NativeLib), r.GetValue(LogFile));
+    public void ConfigureForEvaluation(ParseResult r)
+    {
+        try
+        {
+            NativeLlama.EnsureConfigured(r.GetValue(Verbose), r.GetValue(NativeLib), r.GetValue(LogFile));
+        }
+        catch (Evaluation.LlamaFailureException e)
+        {
+            throw new CliException(e.Message, ExitCodes.RuntimeFailure); // the library did not load
+        }
+    }
 }

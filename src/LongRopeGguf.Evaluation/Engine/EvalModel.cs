@@ -108,7 +108,8 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new EvalInputException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}");
+            // The sizes were checked before (EnsureContextFits): what is left is llama.cpp's own failure (exit 3).
+            throw new LlamaFailureException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}");
         }
         return new EvalContext(this, ctx, mode, length);
     }

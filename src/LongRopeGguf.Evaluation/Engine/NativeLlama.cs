@@ -26,11 +26,37 @@ public static class NativeLlama
             // OMP_WAIT_POLICY=PASSIVE (sleeping OpenMP waits) comes with NativeRuntime.Configure; a caller that
             // configured it first already has it.
             bool explicitChoice = nativeLibDir is not null || logFile is not null;
-            if (!explicitChoice && s_verbose is not null && (verbose is null || verbose == s_verbose)) return;
-            if (!explicitChoice && s_verbose is null && verbose is null && NativeRuntime.IsConfigured) { s_verbose = false; return; }
-            bool v = verbose ?? false;
-            NativeRuntime.Configure(nativeLibDir, v, logFile);
-            s_verbose = v;
+            bool keep = !explicitChoice
+                && ((s_verbose is not null && (verbose is null || verbose == s_verbose))
+                    || (s_verbose is null && verbose is null && NativeRuntime.IsConfigured));
+            if (keep)
+            {
+                s_verbose ??= false;
+            }
+            else
+            {
+                bool v = verbose ?? false;
+                NativeRuntime.Configure(nativeLibDir, v, logFile);
+                s_verbose = v;
+            }
+        }
+        LoadLibrary(); // once per process in effect: the Runtime caches what it loaded
+    }
+
+    /// <summary>
+    /// Loads llama.cpp now, the Runtime's way (a custom build's ggml libraries first, then libllama), so that a library
+    /// that does not load is one <see cref="LlamaFailureException"/> naming the folder, not a type-initializer exception
+    /// at the first model load.
+    /// </summary>
+    private static void LoadLibrary()
+    {
+        try
+        {
+            NativeRuntime.Backend();
+        }
+        catch (Runtime.LlamaFailureException e)
+        {
+            throw new LlamaFailureException(e.Message);
         }
     }
 

@@ -68,4 +68,25 @@ public class NativeOptionsTests
         }
         Assert.False(Directory.Exists(cli.File("no-such-folder")), "a log file's folder that the user named is not made for them");
     }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_library_that_does_not_load_is_one_line_and_exit_3(string command)
+    {
+        // Not a shared object: llama.cpp cannot be loaded from this folder. (A type-initializer exception at the first
+        // model load, exit 1 with a stack trace, before the evaluation commands loaded the library the Runtime's way.)
+        using var cli = new IsolatedCli();
+        string broken = cli.File("broken-build");
+        Directory.CreateDirectory(broken);
+        File.WriteAllText(Path.Combine(broken, "libllama.so"), "not a shared object");
+        string output = cli.File("out");
+        var args = Arguments(command, output);
+        args.AddRange(["--native-lib", broken]);
+        var r = cli.Run([.. args]);
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        var line = Assert.Single(r.StderrLines);
+        Assert.StartsWith($"longrope: error: cannot load llama.cpp from {broken}: ", line);
+        Assert.False(Directory.Exists(output));
+    }
 }

@@ -220,6 +220,27 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
     }
 
     [Fact]
+    public void Files_beside_the_run_folders_that_a_glob_catches_are_skipped_with_a_warning()
+    {
+        using var dir = new TempDir();
+        var a = WriteRun(dir, "a", [Trial("yarn", 1, 0, true), Trial("x", 1, 0, false)]);
+        var b = WriteRun(dir, "b", [Trial("yarn", 2, 0, false), Trial("x", 2, 0, true)]);
+        File.WriteAllText(dir.File("a.log"), "niah: 2/2\n");
+        var (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, dir.File("a.log"), b, "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal($"longrope: warning: {dir.File("a.log")}: skipped, not a result folder or a .jsonl file", err.Trim());
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(2, root.GetProperty("sources").GetArrayLength());
+        var x = root.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("mode").GetString() == "x");
+        Assert.Equal((2, 1, 1), (x.GetProperty("paired").GetInt32(), x.GetProperty("only_this_right").GetInt32(), x.GetProperty("only_baseline_right").GetInt32()));
+
+        // Only such files: nothing to compare.
+        (code, _, err) = CliEvalTests.Run("eval", "compare", dir.File("a.log"));
+        Assert.Equal(2, code);
+        Assert.StartsWith($"longrope: error: no result folder or .jsonl file among {dir.File("a.log")}", err.Trim());
+    }
+
+    [Fact]
     public void Missing_folders_an_absent_baseline_and_one_name_for_two_files_are_bad_input()
     {
         using var dir = new TempDir();

@@ -50,7 +50,7 @@ public sealed class NiahComparison
     /// <summary>One row per needle depth (the nominal depth of the grid, 0 = start of the haystack) as well as length.</summary>
     public bool ByDepth { get; }
 
-    /// <summary>What makes the pooled prompts less independent than the sign test assumes (one line each; empty when nothing does).</summary>
+    /// <summary>Paths passed over (files that are no results file), then what makes the pooled prompts less independent than the sign test assumes (one line each; empty when neither).</summary>
     public IReadOnlyList<string> Warnings { get; }
 
     /// <summary>
@@ -60,7 +60,13 @@ public sealed class NiahComparison
     public static NiahComparison Build(IReadOnlyList<string> paths, string baseline, bool byDepth = false)
     {
         if (paths.Count == 0) throw new EvalInputException("no result folders given");
-        var sources = paths.Select(ResultsFile).Distinct().ToList();
+        // A shell glob over run folders also catches the runs' own logs beside them (`runs/*`): those are passed over
+        // with a warning rather than ending the comparison.
+        var skipped = paths.Where(IsOtherFile).ToList();
+        var sources = paths.Except(skipped).Select(ResultsFile).Distinct().ToList();
+        if (sources.Count == 0)
+            throw new EvalInputException($"no result folder or .jsonl file among {string.Join(", ", paths)} (give eval niah result folders or their {NiahRunner.ResultsFile})");
+        var skipWarnings = skipped.Select(p => $"{p}: skipped, not a result folder or a .jsonl file").ToList();
         var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
         // Per mode: its first line, and its first line with a fingerprint (older lines have only the file name).
         var modelOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
@@ -116,7 +122,7 @@ public sealed class NiahComparison
                     CompareNll(nlls), depth));
             }
         }
-        return new NiahComparison(sources, baseline, rows, SharedKeyWarnings(records.Values), byDepth);
+        return new NiahComparison(sources, baseline, rows, [.. skipWarnings, .. SharedKeyWarnings(records.Values)], byDepth);
     }
 
     /// <summary>
@@ -154,6 +160,10 @@ public sealed class NiahComparison
     /// <summary>What a trial asked, the same for every mode: its id without the mode.</summary>
     private static string PromptKey(TrialRecord r) =>
         r.Id.StartsWith(r.Mode + "|", StringComparison.Ordinal) ? r.Id[(r.Mode.Length + 1)..] : r.Id;
+
+    /// <summary>An existing file that is no results file by its name (a run's .log, a chart).</summary>
+    private static bool IsOtherFile(string path) =>
+        File.Exists(path) && !path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
 
     private static string ResultsFile(string path)
     {

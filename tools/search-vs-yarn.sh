@@ -132,6 +132,12 @@ longrope patch "$M" -f "$out/carried-mix6-16384.json" -o "$out/carried-mix6-1638
 longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes yarn --patched searched-32x="$out/long-16384.gguf" \
   --patched carried-16x-mix6="$out/carried-mix6-16384.gguf" --haystack "$H" --seed 99 --threads "$threads" --out "$out/heldout/nll-32x-seed99"
 longrope eval compare "$out"/heldout/nll-32x-seed99 --baseline yarn > "$out/heldout/compare-nll-32x.md"
+# The 8-iteration 16x set carried to 32x on the same 20 prompts (session 16, exploratory).
+python3 tools/progressive_init.py "$out/long-8192-mix6-it8/factors.json" 16384 "$out/carried-mix6-it8-16384.json"
+longrope patch "$M" -f "$out/carried-mix6-it8-16384.json" -o "$out/carried-mix6-it8-16384.gguf" > /dev/null
+longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes "" --patched carried-16x-mix6-it8="$out/carried-mix6-it8-16384.gguf" \
+  --haystack "$H" --seed 99 --threads "$threads" --out "$out/heldout/nll-32x-it8-seed99"
+longrope eval compare "$out"/heldout/nll-32x-it8-seed99 "$out"/heldout/nll-32x-seed99 --baseline yarn > "$out/heldout/compare-nll-32x-it8.md"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
   "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-8192-mix6-it8.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
 echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-16x-400-it8.md, $out/heldout/compare-nll-16x-fresh400-it8.md, $out/heldout/compare-nll-16x-800-it8.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md"

@@ -24,8 +24,6 @@ public sealed class TrialLog : IDisposable
     /// <summary>Every trial in the file, by id (a later line wins).</summary>
     public IReadOnlyDictionary<string, TrialRecord> Records => _records;
 
-    public static TrialLog Open(string path) => Open(path, ReadForAppend(path));
-
     /// <summary>Opens <paramref name="path"/> for appending, with the records <see cref="ReadForAppend"/> read from it.</summary>
     public static TrialLog Open(string path, Dictionary<string, TrialRecord> records)
     {

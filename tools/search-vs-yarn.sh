@@ -138,6 +138,37 @@ longrope patch "$M" -f "$out/carried-mix6-it8-16384.json" -o "$out/carried-mix6-
 longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes "" --patched carried-16x-mix6-it8="$out/carried-mix6-it8-16384.gguf" \
   --haystack "$H" --seed 99 --threads "$threads" --out "$out/heldout/nll-32x-it8-seed99"
 longrope eval compare "$out"/heldout/nll-32x-it8-seed99 "$out"/heldout/nll-32x-seed99 --baseline yarn > "$out/heldout/compare-nll-32x-it8.md"
+# Where YaRN holds (session 17, plan in docs/search-results/plan-s17.md): 2x, 4x, and 8x on the filler haystack.
+# Two 4x searches with the 16x recipe (mix 0.3, 6 passages), seeded with the first session's 4x set: the first with the
+# attention gene free below YaRN's 1.14, the second from YaRN's value up with 24 prompts. 2x: the first session's set.
+holds_search() { # NAME ATTN_RANGE PROMPTS KEY_SEED INIT
+  longrope search "$M" -L 2048 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts "$3" --passkey-passages 6 \
+    --passkey-seed "$4" --attn-range "$2" --population 12 --parents 6 --mutations 4 --crossovers 4 --mutation-probability 0.2 \
+    --iterations 8 --init "$5" --threads "$threads" --out "$out/$1" --json > "$out/$1.json"
+  longrope patch "$M" -f "$out/$1/factors.json" -o "$out/$1.gguf" > /dev/null
+}
+holds_search long-2048-mix 1.05:1.25 12 7021 docs/search-results/tiny-long-2048.factors.json
+holds_search long-2048-mix-b 1.14:1.30 24 7023 "$out/long-2048-mix/factors.json"
+longrope patch "$M" -f docs/search-results/tiny-long-1024.factors.json -o "$out/long-1024.gguf" > /dev/null
+longrope patch "$M" -f models/tiny-passkey-512.longrope-4096.json -o "$out/shipped-4096.gguf" > /dev/null
+holds() { # NAME LENGTH SEED HAYSTACK PATCHED (100 prompts over 5 passages of a text; 50 on the filler)
+  local passages=(); [ "$4" = filler ] || passages=(--haystack-passages 5)
+  longrope eval niah "$M" --lengths "$2" --depths 10 --trials-per-depth 5 --modes yarn --patched "$5" --haystack "$4" "${passages[@]}" \
+    --seed "$3" --threads "$threads" --out "$out/heldout/$1"
+}
+for seed in 99 100; do
+  holds holds-4x-prose-s$seed 2048 $seed "$H" searched-4x-mix="$out/long-2048-mix.gguf"
+  holds holds-2x-prose-s$seed 1024 $seed "$H" searched-2x="$out/long-1024.gguf"
+done
+holds holds-4x-filler-s99 2048 99 filler searched-4x-mix="$out/long-2048-mix.gguf"
+holds holds-2x-filler-s99 1024 99 filler searched-2x="$out/long-1024.gguf"
+holds holds-8x-filler-s99 4096 99 filler shipped-8x="$out/shipped-4096.gguf"
+for seed in 101 102; do holds holds-4x-b-prose-s$seed 2048 $seed "$H" searched-4x-b="$out/long-2048-mix-b.gguf"; done
+holds holds-4x-b-filler-s101 2048 101 filler searched-4x-b="$out/long-2048-mix-b.gguf"
+for c in 4x-prose-s 2x-prose-s 4x-b-prose-s; do longrope eval compare "$out"/heldout/holds-$c* --baseline yarn > "$out/heldout/compare-holds-${c%-s}.md"; done
+longrope eval compare "$out"/heldout/holds-*filler* --baseline yarn > "$out/heldout/compare-holds-filler.md"
+longrope eval ppl "$M" "$out"/long-1024.gguf "$out"/long-2048-mix.gguf "$out"/long-2048-mix-b.gguf --text "$H" --lengths 1024,2048 --modes yarn \
+  --windows 4 --threads "$threads" --out "$out/heldout/ppl-holds"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
   "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-8192-mix6-it8.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
-echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-16x-400-it8.md, $out/heldout/compare-nll-16x-fresh400-it8.md, $out/heldout/compare-nll-16x-800-it8.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md"
+echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-16x-400-it8.md, $out/heldout/compare-nll-16x-fresh400-it8.md, $out/heldout/compare-nll-16x-800-it8.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md, $out/heldout/compare-holds-*.md, $out/heldout/ppl-holds/ppl.md"

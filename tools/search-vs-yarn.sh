@@ -26,16 +26,17 @@ search() { # NAME LENGTH FITNESS [options...]: a long-set search into $out/NAME,
   longrope patch "$M" -f "$out/$name/factors.json" -o "$out/$name.gguf" > /dev/null
 }
 
-# 8x: mix weight 0.5, 3 pass-key prompts, population 12, 12 iterations.
-search long-4096 4096 mix --passkey-prompts 3 --population 12 --parents 6 --mutations 4 --crossovers 4 --iterations 12
+# 8x: mix weight 0.5, 3 pass-key prompts, population 12, 12 iterations. These first searches ran with the attention
+# range 1..2, the default of their time (now YaRN's value and up with pass keys in the fitness).
+search long-4096 4096 mix --attn-range 1:2 --passkey-prompts 3 --population 12 --parents 6 --mutations 4 --crossovers 4 --iterations 12
 # 16x and 32x, seeded also with the 8x result carried to the target scale (lambda^(ln t / ln 8), attn + 0.1 ln(t/8)).
 python3 tools/progressive_init.py "$out/long-4096/factors.json" 8192 "$out/init-8192.json"
 python3 tools/progressive_init.py "$out/long-4096/factors.json" 16384 "$out/init-16384.json"
-search long-8192 8192 mix --passkey-prompts 4 --population 8 --parents 4 --mutations 3 --crossovers 3 --iterations 4 --init "$out/init-8192.json"
-search long-16384 16384 mix --passkey-prompts 2 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 3 --init "$out/init-16384.json"
+search long-8192 8192 mix --attn-range 1:2 --passkey-prompts 4 --population 8 --parents 4 --mutations 3 --crossovers 3 --iterations 4 --init "$out/init-8192.json"
+search long-16384 16384 mix --attn-range 1:2 --passkey-prompts 2 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 3 --init "$out/init-16384.json"
 # Pass-key weighted follow-ups (text NLL weight 0.25, more prompts), seeded with the first results.
-search long-4096-pk 4096 mix --mix-weight 0.25 --passkey-prompts 8 --population 8 --parents 4 --mutations 4 --crossovers 4 --iterations 3 --init "$out/long-4096/factors.json"
-search long-8192-pk 8192 mix --mix-weight 0.25 --passkey-prompts 6 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 1 --init "$out/long-8192/factors.json"
+search long-4096-pk 4096 mix --attn-range 1:2 --mix-weight 0.25 --passkey-prompts 8 --population 8 --parents 4 --mutations 4 --crossovers 4 --iterations 3 --init "$out/long-4096/factors.json"
+search long-8192-pk 8192 mix --attn-range 1:2 --mix-weight 0.25 --passkey-prompts 6 --population 6 --parents 3 --mutations 3 --crossovers 3 --iterations 1 --init "$out/long-8192/factors.json"
 # Pass-key driven searches (the fitness is the pass-key answer NLL only, more prompts, the attention gene in a band
 # around YaRN's value: at 16x YaRN's factors found 3/20, 12/20, 8/20 and 7/20 keys with attention factors 1.15, 1.28
 # (YaRN's), 1.45 and 1.6), seeded with the weighted follow-ups. At 32x, the 8x pass-key set carried to 32x, unsearched.

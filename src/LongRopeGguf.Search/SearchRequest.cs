@@ -29,10 +29,10 @@ public sealed record SearchRequest
     /// (long set only: the short set shares the long set's factor).</summary>
     public (AttentionFactorPolicy Policy, float? Value)? FixedAttention { get; init; }
 
-    /// <summary>Range of the attention gene.</summary>
-    public double AttentionMin { get; init; } = 1.0;
+    /// <summary>Range of the attention gene; null = <see cref="DefaultAttentionRange"/> for the fitness and scale.</summary>
+    public double? AttentionMin { get; init; }
 
-    public double AttentionMax { get; init; } = 2.0;
+    public double? AttentionMax { get; init; }
 
     public double AttentionStep { get; init; } = 0.01;
 
@@ -44,4 +44,22 @@ public sealed record SearchRequest
     public required string OutputDirectory { get; init; }
 
     public EngineOptions Engine { get; init; } = new() { GpuLayers = 999 };
+
+    /// <summary>How far above YaRN's attention factor the default range reaches.</summary>
+    public const double DefaultAttentionSpan = 0.2;
+
+    /// <summary>
+    /// The attention gene's default range. A fitness with pass keys (passkey, mix) searches from YaRN's value for the
+    /// scale (0.1 ln s + 1, on the grid) up to <see cref="DefaultAttentionSpan"/> above it: on the tiny model every
+    /// search free to go lower chose a factor below YaRN's, which lowers perplexity and costs keys (4x: 96 against
+    /// YaRN's 99 of 100 with 1.08; the same search from 1.14 up: 100 of 100; docs/search.md). Perplexity alone keeps
+    /// the wide range 1..2, where that trade is what it asks for.
+    /// </summary>
+    public static (double Min, double Max) DefaultAttentionRange(FitnessKind kind, double scale, int originalContextLength, double step)
+    {
+        if (kind == FitnessKind.Perplexity) return (1.0, 2.0);
+        double yarn = AttentionFactors.Compute(AttentionFactorPolicy.Yarn, scale, originalContextLength);
+        double min = Math.Round(Math.Round(yarn / step) * step, 6);
+        return (min, Math.Round(min + DefaultAttentionSpan, 6));
+    }
 }

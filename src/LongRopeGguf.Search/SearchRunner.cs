@@ -143,7 +143,10 @@ public static class SearchRunner
         if (request.FixedAttention is { } fa)
             fixedAttention = fa.Policy == AttentionFactorPolicy.Explicit ? fa.Value!.Value : AttentionFactors.Compute(fa.Policy, scale, original);
         else
-            range = new AttentionRange(request.AttentionMin, request.AttentionMax, request.AttentionStep);
+        {
+            var (defaultMin, defaultMax) = SearchRequest.DefaultAttentionRange(request.Fitness.Kind, scale, original, request.AttentionStep);
+            range = new AttentionRange(request.AttentionMin ?? defaultMin, request.AttentionMax ?? defaultMax, request.AttentionStep);
+        }
         var space = new SearchSpace(dims, scale, max, request.Step, range, fixedAttention, request.Piecewise);
 
         var seeds = new List<SearchSeed>();

@@ -159,6 +159,9 @@ public class SearchCommandTests
         Assert.Equal(32, root.GetProperty("best").GetProperty("factors").GetArrayLength());
         Assert.Equal(root.GetProperty("attn_factor").GetDouble(), root.GetProperty("best").GetProperty("attn_factor").GetDouble());
         Assert.True(root.GetProperty("candidates_per_minute").GetDouble() > 0);
+        // Perplexity alone keeps the wide default range of the attention gene.
+        Assert.Equal(1.0, root.GetProperty("attn_range").GetProperty("min").GetDouble());
+        Assert.Equal(2.0, root.GetProperty("attn_range").GetProperty("max").GetDouble());
         Assert.True(File.Exists(root.GetProperty("factors_file").GetString()));
         Assert.True(File.Exists(root.GetProperty("chart").GetString()));
         // Progress went to stderr (one line per iteration when stderr is not a terminal), nothing of llama.cpp's log.
@@ -179,5 +182,32 @@ public class SearchCommandTests
         Assert.Equal(2, code3);
         Assert.Equal("", stdout3);
         Assert.Contains("written by a different search", stderr3);
+    }
+
+    [Theory]
+    [InlineData(null, 1.07, 1.27)]        // scale 2: YaRN's 0.1 ln 2 + 1 = 1.069, on the grid, to 0.2 above it
+    [InlineData("1.2:1.25", 1.2, 1.25)]   // a given range wins
+    public void With_pass_keys_in_the_fitness_the_attention_gene_starts_at_yarns_value_unless_a_range_is_given(string? range, double min, double max)
+    {
+        using var dir = new TempDir();
+        var args = new List<string>
+        {
+            "search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--text", Text, "--passkey-prompts", "1",
+            "--population", "4", "--parents", "2", "--mutations", "1", "--crossovers", "1", "--iterations", "1",
+            "--threads", "2", "--out", dir.File("out"), "--json",
+        };
+        if (range is not null) args.AddRange(["--attn-range", range]);
+        var (code, stdout, stderr) = Longrope([.. args]);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var attn = doc.RootElement.GetProperty("attn_range");
+        Assert.Equal(min, attn.GetProperty("min").GetDouble(), 1e-9);
+        Assert.Equal(max, attn.GetProperty("max").GetDouble(), 1e-9);
+        // Every candidate the search measured (the rule seeds included, YaRN's 1.069 snapped onto the grid) lies in it.
+        var factors = File.ReadLines(Path.Combine(dir.File("out"), "search.jsonl")).Skip(1)
+            .Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("type").GetString() == "candidate")
+            .Select(e => e.GetProperty("attn_factor").GetDouble()).ToList();
+        Assert.Equal(6, factors.Count);
+        Assert.All(factors, a => Assert.InRange(a, min - 1e-6, max + 1e-6));
     }
 }

@@ -41,7 +41,7 @@ public static class SearchCommand
         var maxFactor = new Option<double?>("--max-factor") { Description = "Largest factor (default 1.25 x the scale; the scale with --piecewise)." };
         var piecewise = new Option<bool>("--piecewise") { Description = "Two boundary genes: dimensions below the first stay at 1, from the second on at the scale; only those between are searched." };
         var attn = new Option<string?>("--attn-factor") { Description = "Fix the attention factor instead of searching it: su, yarn, none or a number." };
-        var attnRange = new Option<string>("--attn-range") { Description = "Range of the searched attention factor, MIN:MAX.", DefaultValueFactory = _ => "1:2" };
+        var attnRange = new Option<string?>("--attn-range") { Description = "Range of the searched attention factor, MIN:MAX (default: with pass keys in the fitness, YaRN's 0.1 ln s + 1 to 0.2 above it, since a lower one costs retrieval; 1:2 for ppl)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the search's random generator (same seed, same search).", DefaultValueFactory = _ => 42 };
         var init = new Option<FileInfo?>("--init") { Description = "Factor file whose factors join the seeds (required for --set short: its long set is kept)." };
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
@@ -66,7 +66,7 @@ public static class SearchCommand
                 "short" => SearchSet.Short,
                 var s => throw new CliException($"--set {s}: expected long or short"),
             };
-            var (attnMin, attnMax) = ParseRange(r.GetValue(attnRange)!);
+            (double Min, double Max)? givenRange = r.GetValue(attnRange) is { } rangeText ? ParseRange(rangeText) : null;
             (AttentionFactorPolicy, float?)? fixedAttention = r.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
             string outDir = r.GetValue(output)?.FullName ?? DefaultOutput(modelPath, which, length);
             var request = new SearchRequest
@@ -99,8 +99,8 @@ public static class SearchCommand
                 MaxFactor = r.GetValue(maxFactor),
                 Piecewise = r.GetValue(piecewise),
                 FixedAttention = fixedAttention,
-                AttentionMin = attnMin,
-                AttentionMax = attnMax,
+                AttentionMin = givenRange?.Min,
+                AttentionMax = givenRange?.Max,
                 InitPath = r.GetValue(init)?.FullName,
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
@@ -206,6 +206,13 @@ public static class SearchCommand
         w.WriteNumber("iterations", outcome.Iterations.Length - 1);
         if (outcome.CandidatesPerMinute is { } rate) w.WriteNumber("candidates_per_minute", Math.Round(rate, 2));
         w.WriteNumber("attn_factor", outcome.Best.Candidate.AttentionFactor);
+        if (report.Space.Attention is { } range)
+        {
+            w.WriteStartObject("attn_range");
+            w.WriteNumber("min", range.Min);
+            w.WriteNumber("max", range.Max);
+            w.WriteEndObject();
+        }
         w.WritePropertyName("best");
         Candidate(outcome.Best);
         w.WriteStartArray("seeds");

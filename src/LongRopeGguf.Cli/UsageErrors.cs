@@ -34,7 +34,7 @@ public static partial class UsageErrors
     /// unknown word, with a suggestion when it is close to a command or option name) explains it.</summary>
     public static string Describe(ParseResult parse)
     {
-        var messages = parse.Errors.Select(e => Plain(e.Message.Trim())).Distinct().ToList();
+        var messages = parse.Errors.Select(e => Plain(NamingTheOption(e))).Distinct().ToList();
         if (messages.Count > 1) messages.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
         string text = string.Join(" ", messages.Select(m => m.EndsWith('.') ? m : m + "."));
         var command = parse.CommandResult.Command;
@@ -57,6 +57,20 @@ public static partial class UsageErrors
             return $"{text} Did you mean '{close}'?";
         }
         return text;
+    }
+
+    /// <summary>The error's message, led by the option it is about when the parser's text does not name it
+    /// ("Argument 'medium' not recognized" says which value but not where it was given).</summary>
+    private static string NamingTheOption(ParseError error)
+    {
+        string message = error.Message.Trim();
+        Option? option = error.SymbolResult switch
+        {
+            OptionResult o => o.Option,
+            ArgumentResult { Parent: OptionResult o } => o.Option,
+            _ => null,
+        };
+        return option is null || message.Contains(option.Name, StringComparison.Ordinal) ? message : $"{option.Name}: {message}";
     }
 
     /// <summary>

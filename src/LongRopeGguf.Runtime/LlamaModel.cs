@@ -83,7 +83,7 @@ public sealed class LlamaModel : IDisposable
     public ModelParams ContextParams(ContextPlan plan)
     {
         uint batch = (uint)Math.Min(Options.BatchSize, plan.ContextSize);
-        return new ModelParams(Info.Path)
+        var p = new ModelParams(Info.Path)
         {
             ContextSize = (uint)plan.ContextSize,
             BatchSize = batch,
@@ -95,7 +95,14 @@ public sealed class LlamaModel : IDisposable
             FlashAttention = Options.FlashAttention,
             GpuLayerCount = GpuLayers,
         };
+        if (ShortContextAttnParameter(plan) is { } f) p.YarnAttentionFactor = f;
+        return p;
     }
+
+    /// <summary>The yarn_attn_factor that gives <paramref name="plan"/>'s context the model's own attention magnitude
+    /// (a short context of a file this tool patched, unless the options keep the file's), or null: llama.cpp's default.</summary>
+    public float? ShortContextAttnParameter(ContextPlan plan) =>
+        plan.FactorSet == FactorSetKind.Short && !Options.FileAttentionOnShortContexts ? Info.ShortContextAttnParameter : null;
 
     /// <summary>A context for <paramref name="plan"/>: an idle one of the same size (cleared) or a new one.</summary>
     public ModelContext AcquireContext(ContextPlan plan)

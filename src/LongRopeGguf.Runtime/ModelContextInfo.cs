@@ -33,6 +33,13 @@ public sealed record ModelContextInfo(
     /// </summary>
     public long? KvBytesPerToken { get; init; }
 
+    /// <summary>
+    /// The <c>yarn_attn_factor</c> that gives this file's short contexts the model's own attention magnitude (the
+    /// reciprocal of the attn_factor that this tool's patch added for the long set), or null when there is nothing to
+    /// undo (<see cref="ShortContextAttention"/>).
+    /// </summary>
+    public float? ShortContextAttnParameter { get; init; }
+
     /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
 
@@ -74,6 +81,7 @@ public sealed record ModelContextInfo(
         return new ModelContextInfo(path, name, arch, contextLength, layers, readsFactors && hasLong, original, scalingType, attn, warning)
         {
             KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
+            ShortContextAttnParameter = readsFactors && hasShort ? ShortContextAttention.ContextParameter(file) : null,
         };
     }
 

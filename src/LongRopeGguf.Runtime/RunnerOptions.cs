@@ -18,6 +18,12 @@ public sealed record RunnerOptions
     /// <summary>Flash attention; null lets llama.cpp decide (it enables it where the backend supports it).</summary>
     public bool? FlashAttention { get; init; }
 
+    /// <summary>
+    /// Short contexts of a file this tool patched keep the file's attn_factor as llama.cpp applies it (true), instead of
+    /// running at the model's own attention magnitude (false, the default; see <see cref="LongRope.ShortContextAttention"/>).
+    /// </summary>
+    public bool FileAttentionOnShortContexts { get; init; }
+
     public void Validate()
     {
         if (EngineProblem(GpuLayers, Threads, BatchSize) is { } problem) throw new RuntimeInputException(problem);

@@ -33,6 +33,12 @@ public static class StartupReport
     public static string Plan(ContextPlan plan) =>
         $"factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}: {plan.Reason}";
 
+    /// <summary>The plan, and the attention magnitude of a short context when the runner changes llama.cpp's.</summary>
+    public static string Plan(LlamaModel model, ContextPlan plan) =>
+        Plan(plan) + (model.ShortContextAttnParameter(plan) is { } f && model.Info.AttnFactor is { } a
+            ? $" (at the model's own attention magnitude: the file's attn_factor {a.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} serves the long set)"
+            : "");
+
     public static string Line(LlamaModel model, int? requestedGpuLayers, string planText, string? logFile) =>
         $"longrope: {Backend(model, requestedGpuLayers)} | {Model(model.Info)} | {planText}" +
         (logFile is null ? "" : $" | llama.cpp log: {logFile}");

@@ -620,7 +620,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn or ones" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
         // The parser lists choices on lines of their own and names .NET types: one line, in words.
-        { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },
+        { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "--factor-set: Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },
+        { ["generate", "{model}", "-p", "hi", "--short-attention", "both"], "--short-attention: Argument 'both' not recognized. Must be one of: 'model', 'file'. (see 'longrope generate --help')" },
         { ["generate", "{model}", "-p", "hi", "--seed", "abc"], "Cannot parse argument 'abc' for option '--seed' as a whole number of 0 or more." },
     };
 

@@ -151,6 +151,23 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Ppl_of_a_patched_file_at_its_original_length_is_the_unpatched_models_as_the_runner_runs_it()
+    {
+        // The YaRN-rule file for 8x has attn_factor 1.21 and a short set of ones: llama.cpp alone would apply 1.21 to
+        // the 512-token windows too; the evaluation, like the runner, runs them at the model's own magnitude.
+        using var dir = new TempDir();
+        string patched = PatchedModels.YarnRule(dir.Path, 8);
+        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        var (code, stdout, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "none",
+            "--patched", $"y8={patched}", "--windows", "2", "--threads", "2", "--out", dir.File("ppl"), "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("mode").GetString()!, r => r.GetProperty("perplexity").GetDouble());
+        Assert.Equal(rows["none"], rows["y8"], 6);
+    }
+
+    [Fact]
     public void Ppl_text_shorter_than_one_window_is_bad_input()
     {
         using var dir = new TempDir();

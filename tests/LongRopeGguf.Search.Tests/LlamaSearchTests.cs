@@ -114,10 +114,12 @@ public class LlamaSearchTests
         Assert.Equal(["ones"], report.Outcome.Seeds.Select(s => s.SeedName));
         Assert.Null(report.Space.Attention);
         Assert.All(report.Outcome.All, c => Assert.Equal(longSet.AttentionFactor, c.Candidate.AttentionFactor));
-        // The ones seed is the model with the long set's file at 512 tokens: short set of ones, attn_factor of the long set.
+        // The ones seed is the model with the long set's file at 512 tokens: short set of ones, run (as the runner runs
+        // short contexts of a file this tool patched) at the model's own attention magnitude, i.e. the unpatched model.
         string patched = dir.File("patched.gguf");
         LongRopePatcher.Patch(TestPaths.TinyModel, longSet, patched);
         Assert.Equal(PerplexityAt(patched, new RopeMode("p", RopeModeKind.Patched, patched), 512), report.Outcome.Seeds[0].Fitness.Value, 6);
+        Assert.Equal(PerplexityAt(TestPaths.TinyModel, RopeMode.None, 512), report.Outcome.Seeds[0].Fitness.Value, 6);
 
         var written = FactorSetJson.Read(report.FactorsPath);
         Assert.Equal(longSet.LongFactors.ToArray(), written.LongFactors.ToArray());

@@ -33,7 +33,7 @@ public static class ChatCommand
             using var session = new ChatSession(llama, new ChatOptions(r.GetValue(system), generation, choice, r.GetValue(rt.Context)));
             session.Conversation.Moved += move => Console.Error.WriteLine($"[{move.Describe()}]");
             var plan = session.Start(interrupt.Token);
-            rt.PrintStartup(r, llama, Policy(llama.Info, plan, choice, r.GetValue(rt.Context) is not null));
+            rt.PrintStartup(r, llama, Policy(llama, plan, choice, r.GetValue(rt.Context) is not null));
             Console.Error.WriteLine(session.UsesTemplate
                 ? $"chat template from the GGUF; {Help}"
                 : $"no chat template in the GGUF: plain continuation (your text is appended and the model continues it); {Help}");
@@ -43,9 +43,10 @@ public static class ChatCommand
     }
 
     /// <summary>The startup line's plan part: the set in use and when the conversation would move.</summary>
-    internal static string Policy(ModelContextInfo info, ContextPlan plan, FactorSetChoice choice, bool fixedContext)
+    internal static string Policy(LlamaModel llama, ContextPlan plan, FactorSetChoice choice, bool fixedContext)
     {
-        string now = StartupReport.Plan(plan);
+        var info = llama.Info;
+        string now = StartupReport.Plan(llama, plan);
         if (!info.HasLongRope || fixedContext || choice != FactorSetChoice.Auto || plan.FactorSet != FactorSetKind.Short)
             return now;
         return $"{now}; moves to the long set (re-prefilling the conversation once) when a turn needs more than {plan.ContextSize} tokens, up to {info.ContextLength}";

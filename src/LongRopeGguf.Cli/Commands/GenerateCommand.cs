@@ -33,7 +33,7 @@ public static class GenerateCommand
             using var conversation = new Conversation(llama, new ConversationOptions(choice, r.GetValue(rt.Context)));
             conversation.EnsureCapacity(tokens.Length + generation.MaxTokens, $"prompt {tokens.Length} + {generation.MaxTokens} to generate");
             var plan = conversation.Plan!;
-            rt.PrintStartup(r, llama, StartupReport.Plan(plan));
+            rt.PrintStartup(r, llama, StartupReport.Plan(llama, plan));
 
             bool asJson = r.GetValue(json);
             var prefill = conversation.Append(tokens, generation.MaxTokens, interrupt.Token);

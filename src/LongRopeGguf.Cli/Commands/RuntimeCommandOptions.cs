@@ -27,6 +27,13 @@ public sealed class RuntimeCommandOptions
         HelpName = "N",
     };
 
+    public Option<string> ShortAttention { get; } = new Option<string>("--short-attention")
+    {
+        Description = "Attention magnitude of short contexts of a file this tool patched: model (the model's own, as unpatched) or file (the file's attn_factor, as llama.cpp applies it to both sets).",
+        DefaultValueFactory = _ => "model",
+        HelpName = "model|file",
+    }.AcceptOnlyFromAmong("model", "file");
+
     public Option<int?> Context { get; } = new("--context", "-c")
     {
         Description = "Fix the context size in tokens (llama.cpp rounds it up to a multiple of 256); its size decides the LongRoPE set. Default: planned for the work.",
@@ -65,7 +72,7 @@ public sealed class RuntimeCommandOptions
     public void AddRuntimeOptions(Command command)
     {
         Native.AddTo(command);
-        foreach (var o in new Option[] { GpuLayers, Threads, BatchSize })
+        foreach (var o in new Option[] { GpuLayers, Threads, BatchSize, ShortAttention })
             command.Options.Add(o);
     }
 
@@ -81,6 +88,7 @@ public sealed class RuntimeCommandOptions
         GpuLayers = r.GetValue(GpuLayers),
         Threads = r.GetValue(Threads),
         BatchSize = r.GetValue(BatchSize),
+        FileAttentionOnShortContexts = r.GetValue(ShortAttention) == "file",
     };
 
     public GenerationOptions Generation(ParseResult r)

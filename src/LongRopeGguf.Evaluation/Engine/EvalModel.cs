@@ -100,6 +100,10 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         };
         if (Options.Threads is { } t) { p.Threads = t; p.BatchThreads = t; }
         mode.Apply(p, length, Info.OriginalContextLength);
+        // A short context of a file this tool patched runs at the model's own attention magnitude, as the runner runs it.
+        if (mode.Kind is RopeModeKind.Patched or RopeModeKind.None && Info.ShortContextAttnParameter is { } shortAttn
+            && Info.FactorSetFor((cells + 255) / 256 * 256) == "short")
+            p.YarnAttentionFactor = shortAttn;
         LLamaContext ctx;
         long mark = NativeLlama.Mark();
         try

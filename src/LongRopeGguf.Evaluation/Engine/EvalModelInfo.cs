@@ -32,6 +32,10 @@ public sealed record EvalModelInfo(
     /// <summary>Bytes of an F16 K+V cache holding <paramref name="cells"/> tokens (llama.cpp's default cache type).</summary>
     public long KvCacheBytes(long cells) => 2L /*K and V*/ * 2 /*bytes per F16*/ * LayerCount * KvWidth * cells;
 
+    /// <summary>The yarn_attn_factor that gives this file's short contexts the model's own attention magnitude, as the
+    /// runner runs them (<see cref="LongRope.ShortContextAttention"/>); null when there is nothing to undo.</summary>
+    public float? ShortContextAttnParameter { get; init; }
+
     public static EvalModelInfo Read(string path)
     {
         var file = GgufReader.Read(path);
@@ -53,7 +57,10 @@ public sealed record EvalModelInfo(
             path, arch, ctx, original, isLongRope,
             file.TryGetTensor("rope_factors_long.weight", out _),
             file.TryGetTensor("rope_factors_short.weight", out _),
-            layers, (int)(kvHeads * headDim));
+            layers, (int)(kvHeads * headDim))
+        {
+            ShortContextAttnParameter = LongRope.ShortContextAttention.ContextParameter(file),
+        };
     }
 
     private static long ReadInteger(GgufFile file, string key, string path)

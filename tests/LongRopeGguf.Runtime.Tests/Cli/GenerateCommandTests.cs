@@ -58,6 +58,31 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void Short_attention_chooses_between_the_models_own_magnitude_and_the_files_and_says_which()
+    {
+        using var cli = new IsolatedCli();
+        string path = cli.File("attn.gguf");
+        PatchedModelFixture.Write(TestPaths.TinyModel, path, PatchedModelFixture.ShortFactors, PatchedModelFixture.LongFactors, attnFactor: 1.21f);
+        File.WriteAllText(cli.File("prompt.txt"), PassKeyPrompt(299, 0.4, 31415));
+        string[] args = ["generate", path, "--prompt-file", cli.File("prompt.txt"), "--temp", "0", "-n", "5"];
+
+        var own = cli.Run([.. args]);
+        Assert.True(own.ExitCode == 0, own.Stderr);
+        Assert.Equal("31415\n", own.Stdout);
+        Assert.Contains("factor set short, n_ctx 512: 305 tokens (prompt 300 + 5 to generate) fit the original context 512 (at the model's own attention magnitude: the file's attn_factor 1.21 serves the long set)", own.Stderr);
+
+        var file = cli.Run([.. args, "--short-attention", "file"]);
+        Assert.True(file.ExitCode == 0, file.Stderr);
+        Assert.Contains("factor set short, n_ctx 512", file.Stderr);
+        Assert.DoesNotContain("attention magnitude", file.Stderr);
+
+        var bad = cli.Run([.. args, "--short-attention", "both"]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.StartsWith("longrope: error: --short-attention: Argument 'both' not recognized", bad.Stderr);
+        Assert.Equal("", bad.Stdout);
+    }
+
+    [Fact]
     public void Verbose_shows_llama_cpps_log_on_standard_error()
     {
         using var cli = new IsolatedCli();

@@ -322,7 +322,10 @@ public static partial class LongRopeVerifier
             double s = (double)p.ContextLength / p.Threshold;
             float su = AttentionFactors.Compute(AttentionFactorPolicy.Su, s, p.Threshold);
             float yarn = AttentionFactors.Compute(AttentionFactorPolicy.Yarn, s, p.Threshold);
-            add(Severity.Info, "attn-factor", $"{key} = {F(a)} applies to both sets (for s = {F((float)s)}: su would be {F(su)}, yarn {F(yarn)})");
+            string shortContexts = ShortContextAttention.ContextParameter(file) is { } f
+                ? $"; longrope's generate/chat/bench/eval/search run short contexts at the model's own magnitude (yarn_attn_factor {F(f)})"
+                : "";
+            add(Severity.Info, "attn-factor", $"{key} = {F(a)} applies to both sets in llama.cpp (for s = {F((float)s)}: su would be {F(su)}, yarn {F(yarn)}){shortContexts}");
         }
     }
 

@@ -52,7 +52,7 @@ public sealed record SearchRequest
     /// The attention gene's default range. A fitness with pass keys (passkey, mix) searches from YaRN's value for the
     /// scale (0.1 ln s + 1, on the grid) up to <see cref="DefaultAttentionSpan"/> above it: on the tiny model every
     /// search free to go lower chose a factor below YaRN's, which lowers perplexity and costs keys (4x: 96 against
-    /// YaRN's 99 of 100 with 1.08; the same search from 1.14 up: 100 of 100; docs/search.md). Perplexity alone keeps
+    /// YaRN's 99 of 100 with 1.08; a second search held from 1.14 up, with more prompts: 100 of 100 on fresh keys; docs/search.md). Perplexity alone keeps
     /// the wide range 1..2, where that trade is what it asks for.
     /// </summary>
     public static (double Min, double Max) DefaultAttentionRange(FitnessKind kind, double scale, int originalContextLength, double step)

@@ -34,8 +34,13 @@ public sealed class NiahGridTests(NiahGridFixture grid)
         Assert.All(records.Where(r => r.Length == 512), r => { Assert.Equal("short", r.FactorSet); Assert.Equal(512, r.NCtxSeq); });
         Assert.All(records.Where(r => r.Length > 512), r => { Assert.Equal("long", r.FactorSet); Assert.Equal(r.Length, r.NCtxSeq); });
         Assert.All(grid.Records.Values.Where(r => r.Mode is "none" or "yarn"), r => Assert.Equal("none", r.FactorSet));
-        // Short set = ones: at 512 the patched file answers exactly like the unpatched one.
+        // Short set = ones, run at the model's own attention magnitude (the 2x file's attn_factor 1.069 undone, which the
+        // trial line records): at 512 the patched file answers exactly like the unpatched one, to the answer NLL.
+        Assert.All(records.Where(r => r.Length == 512), r => Assert.EndsWith("; model's own attention magnitude (yarn_attn_factor 0.935178)", r.Rope));
+        Assert.All(records.Where(r => r.Length > 512), r => Assert.DoesNotContain("attention magnitude", r.Rope));
         Assert.Equal(Summary.Cell("none", 512).Correct, Summary.Cell(NiahGridFixture.PatchedMode, 512).Correct);
+        var none512 = grid.Records.Values.Where(r => r.Mode == "none" && r.Length == 512).ToDictionary(r => r.DepthIndex);
+        Assert.All(records.Where(r => r.Length == 512), r => Assert.Equal(none512[r.DepthIndex].AnswerNll!.Value, r.AnswerNll!.Value, 5));
     }
 
     [Fact]

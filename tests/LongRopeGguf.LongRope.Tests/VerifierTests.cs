@@ -29,6 +29,27 @@ public class VerifierTests
     }
 
     [Fact]
+    public void The_attention_factor_note_says_when_longrope_runs_short_contexts_at_the_models_own_magnitude()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Yarn, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 4), path);
+        var ours = Assert.Single(LongRopeVerifier.Verify(path).Findings, f => f.Code == "attn-factor");
+        Assert.EndsWith("longrope's generate/chat/bench/eval/search run short contexts at the model's own magnitude (yarn_attn_factor 0.878249)", ours.Message);
+
+        // Without this tool's longrope.* keys (a LongRoPE model from elsewhere) llama.cpp's behaviour is kept: no such note.
+        var file = GgufReader.Read(path);
+        string foreign = TestFiles.Write(dir, "foreign.gguf", e =>
+        {
+            foreach (var entry in file.Metadata)
+                if (entry.Key.StartsWith("longrope.", StringComparison.Ordinal)) e.RemoveKey(entry.Key);
+        }, path);
+        var theirs = Assert.Single(LongRopeVerifier.Verify(foreign).Findings, f => f.Code == "attn-factor");
+        Assert.DoesNotContain("own magnitude", theirs.Message);
+        Assert.Contains("applies to both sets in llama.cpp", theirs.Message);
+    }
+
+    [Fact]
     public void Plan_rounds_to_256_and_splits_per_sequence()
     {
         var p = new ContextPlan(1000, "x", 4000);

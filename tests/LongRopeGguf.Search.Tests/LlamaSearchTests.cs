@@ -121,6 +121,10 @@ public class LlamaSearchTests
         Assert.Equal(PerplexityAt(patched, new RopeMode("p", RopeModeKind.Patched, patched), 512), report.Outcome.Seeds[0].Fitness.Value, 6);
         Assert.Equal(PerplexityAt(TestPaths.TinyModel, RopeMode.None, 512), report.Outcome.Seeds[0].Fitness.Value, 6);
 
+        // The log says how short contexts were measured, so that a log from before (the file's magnitude) is refused.
+        using (var header = System.Text.Json.JsonDocument.Parse(File.ReadLines(Path.Combine(dir.File("short"), "search.jsonl")).First()))
+            Assert.Contains("\"short_attention\":\"model\"", header.RootElement.GetRawText());
+
         var written = FactorSetJson.Read(report.FactorsPath);
         Assert.Equal(longSet.LongFactors.ToArray(), written.LongFactors.ToArray());
         Assert.Equal(report.Outcome.Best.Candidate.Factors.ToArray(), written.ShortFactors.ToArray());

@@ -11,7 +11,7 @@ public sealed class EvalContext : IDisposable
 {
     private readonly LLamaBatch _batch = new();
 
-    internal EvalContext(EvalModel model, LLamaContext context, RopeMode mode, int length)
+    internal EvalContext(EvalModel model, LLamaContext context, RopeMode mode, int length, float? shortContextAttn = null)
     {
         Model = model;
         Context = context;
@@ -21,6 +21,16 @@ public sealed class EvalContext : IDisposable
         ContextPerSequence = NativeLlama.ContextSizePerSequence(context.NativeHandle);
         FactorSet = model.Info.FactorSetFor(ContextPerSequence);
         RopeDescription = mode.Describe(length, model.Info.OriginalContextLength);
+        if (shortContextAttn is { } f)
+        {
+            // Predicted from the planned size before llama.cpp made the context: it must have picked the short set.
+            if (FactorSet != "short")
+            {
+                context.Dispose();
+                throw new InvalidOperationException($"length {length}: llama.cpp chose the {FactorSet} set (n_ctx_seq {ContextPerSequence}) where the short one was planned");
+            }
+            RopeDescription += $"; model's own attention magnitude (yarn_attn_factor {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)})";
+        }
     }
 
     public EvalModel Model { get; }

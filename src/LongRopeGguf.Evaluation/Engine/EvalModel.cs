@@ -101,9 +101,9 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         if (Options.Threads is { } t) { p.Threads = t; p.BatchThreads = t; }
         mode.Apply(p, length, Info.OriginalContextLength);
         // A short context of a file this tool patched runs at the model's own attention magnitude, as the runner runs it.
-        if (mode.Kind is RopeModeKind.Patched or RopeModeKind.None && Info.ShortContextAttnParameter is { } shortAttn
-            && Info.FactorSetFor((cells + 255) / 256 * 256) == "short")
-            p.YarnAttentionFactor = shortAttn;
+        float? shortAttn = mode.Kind is RopeModeKind.Patched or RopeModeKind.None
+            && Info.FactorSetFor(Runtime.ContextPlanner.RoundUp(cells)) == "short" ? Info.ShortContextAttnParameter : null;
+        if (shortAttn is { } f) p.YarnAttentionFactor = f;
         LLamaContext ctx;
         long mark = NativeLlama.Mark();
         try
@@ -115,7 +115,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
             // The sizes were checked before (EnsureContextFits): what is left is llama.cpp's own failure (exit 3).
             throw new LlamaFailureException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}");
         }
-        return new EvalContext(this, ctx, mode, length);
+        return new EvalContext(this, ctx, mode, length, shortAttn);
     }
 
     /// <summary>Refuses a non-positive size, or a context whose KV cache alone would not fit in the memory that is free now.</summary>

@@ -78,7 +78,7 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
                 break;
             case RopeModeKind.None:
             case RopeModeKind.Patched:
-                break; // whatever the file says
+                break; // whatever the file says (short contexts of a file this tool patched: see EvalModel.CreateContext)
         }
     }
 

@@ -90,6 +90,9 @@ public sealed class LlamaFitness : IFitnessFunction
             ["batch_size"] = _engine.BatchSize,
         };
         if (_spec.Kind == FitnessKind.Mix) o["mix_weight"] = _spec.MixWeight;
+        // Short contexts run at the model's own attention magnitude since session 17: a short-set log from before
+        // measured at the file's, so it must not resume into this one.
+        if (_expectedSet == "short") o["short_attention"] = "model";
         if (_spec.UsesText)
             o["text"] = new JsonObject { ["path"] = System.IO.Path.GetFullPath(_spec.TextPath!), ["sha256"] = _textHash, ["windows"] = _spec.Windows };
         if (_spec.UsesPassKey)

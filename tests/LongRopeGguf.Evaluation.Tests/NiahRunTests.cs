@@ -107,6 +107,26 @@ public sealed class NiahRunTests
     }
 
     [Fact]
+    public void Short_set_trials_recorded_at_the_files_attention_magnitude_are_not_resumed_into()
+    {
+        using var dir = new TempDir();
+        string patched = PatchedModels.YarnRule(dir.Path, 4);
+        var options = Small(dir.File("run")) with { Lengths = [512, 1024], Depths = 2, Modes = [RopeMode.ParsePatched($"p={patched}")] };
+        NiahRunner.Run(options);
+        string results = Path.Combine(options.OutputDirectory, NiahRunner.ResultsFile);
+        Assert.Equal(0, NiahRunner.Run(options).Run.TrialsRun); // this version's folder resumes
+
+        // A folder written before session 17: its 512-token trials ran at the file's attention factor, their rope text
+        // without the note.
+        var lines = File.ReadAllLines(results);
+        File.WriteAllLines(results, lines.Select(l => System.Text.RegularExpressions.Regex.Replace(l, "; model's own attention magnitude \\(yarn_attn_factor [0-9.]+\\)", "")));
+        Assert.NotEqual(lines, File.ReadAllLines(results));
+        var e = Assert.Throws<EvalInputException>(() => NiahRunner.Run(options));
+        Assert.Equal($"{options.OutputDirectory}: its short-set trials of mode 'p' (length 512) ran at the file's attention factor, as older versions did; "
+            + "short contexts now run at the model's own magnitude: give another --out", e.Message);
+    }
+
+    [Fact]
     public void An_interrupted_run_resumes_with_only_the_missing_trials()
     {
         using var dir = new TempDir();

@@ -29,9 +29,12 @@ public sealed class EvalContext : IDisposable
                 context.Dispose();
                 throw new InvalidOperationException($"length {length}: llama.cpp chose the {FactorSet} set (n_ctx_seq {ContextPerSequence}) where the short one was planned");
             }
-            RopeDescription += $"; model's own attention magnitude (yarn_attn_factor {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)})";
+            RopeDescription += $"; {OwnMagnitudeNote} (yarn_attn_factor {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)})";
         }
     }
+
+    /// <summary>What a trial's rope text says when its short context ran at the model's own attention magnitude.</summary>
+    public const string OwnMagnitudeNote = "model's own attention magnitude";
 
     public EvalModel Model { get; }
     public LLamaContext Context { get; }

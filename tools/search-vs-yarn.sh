@@ -5,7 +5,7 @@
 # prose-search.txt with key seed 7001). Results: docs/search.md ("Results").
 #
 # Usage: tools/search-vs-yarn.sh [OUT]      (default out/search-vs-yarn)
-# About 14 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
+# About 15 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -170,6 +170,14 @@ for c in 4x-prose-s 2x-prose-s 4x-b-prose-s; do longrope eval compare "$out"/hel
 longrope eval compare "$out"/heldout/holds-*filler* --baseline yarn > "$out/heldout/compare-holds-filler.md"
 longrope eval ppl "$M" "$out"/long-1024.gguf "$out"/long-2048-mix.gguf "$out"/long-2048-mix-b.gguf --text "$H" --lengths 1024,2048 --modes yarn \
   --windows 4 --threads "$threads" --out "$out/heldout/ppl-holds"
+# A longer 32x pass-key search (session 17), seeded with the 8-iteration 16x set carried to 32x, on seed 99's 20 prompts.
+longrope search "$M" -L 16384 --fitness passkey --text "$T" --passkey-prompts 6 --passkey-passages 6 --passkey-seed 7017 \
+  --attn-range 1.30:1.50 --population 8 --parents 4 --mutations 3 --crossovers 3 --mutation-probability 0.2 --iterations 6 \
+  --init "$out/carried-mix6-it8-16384.json" --threads "$threads" --out "$out/long-16384-pk6" --json > "$out/long-16384-pk6.json"
+longrope patch "$M" -f "$out/long-16384-pk6/factors.json" -o "$out/long-16384-pk6.gguf" > /dev/null
+longrope eval niah "$M" --lengths 16384 --depths 10 --trials-per-depth 2 --modes yarn --patched searched-32x-pk6="$out/long-16384-pk6.gguf" \
+  --haystack "$H" --seed 99 --threads "$threads" --out "$out/heldout/nll-32x-pk6-seed99"
+longrope eval compare "$out"/heldout/nll-32x-pk6-seed99 --baseline yarn > "$out/heldout/compare-nll-32x-pk6.md"
 longrope eval ppl "$M" "$out"/long-4096.gguf "$out"/long-4096-pk.gguf "$out"/long-4096-pk2.gguf "$out"/long-8192.gguf \
-  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-8192-mix6-it8.gguf "$out"/long-16384.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
+  "$out"/long-8192-pk.gguf "$out"/long-8192-pk2.gguf "$out"/long-8192-pk5.gguf "$out"/long-8192-mix6.gguf "$out"/long-8192-mix6-it8.gguf "$out"/long-16384.gguf "$out"/long-16384-pk6.gguf --text "$H" --lengths 4096,8192,16384 --modes yarn --windows 3 --threads "$threads" --out "$out/heldout/ppl"
 echo "results: $out/heldout/*/summary.md, $out/heldout/compare-16x.md, $out/heldout/compare-nll-16x.md, $out/heldout/compare-nll-16x-fresh220.md, $out/heldout/compare-nll-16x-400-it8.md, $out/heldout/compare-nll-16x-fresh400-it8.md, $out/heldout/compare-nll-16x-800-it8.md, $out/heldout/compare-nll-32x.md, $out/heldout/ppl/ppl.md, $out/heldout/compare-holds-*.md, $out/heldout/ppl-holds/ppl.md"

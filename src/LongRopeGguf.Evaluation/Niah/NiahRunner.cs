@@ -119,8 +119,10 @@ public static class NiahRunner
                 throw new EvalInputException($"{o.OutputDirectory}: its trials of mode '{mode.Name}' ran on {other.Describe()}, not on {Path.GetFileName(path)} ({id}): give another --out or another mode name");
             // Short contexts of a file this tool patched run at the model's own attention magnitude since session 17;
             // short-set trials recorded before ran at the file's and must not be pooled with new ones.
-            if (EvalModelInfo.Read(path).ShortContextAttnParameter is not null
-                && recorded.Values.FirstOrDefault(r => r.Mode == mode.Name && r.FactorSet == "short" && !r.Rope.Contains(EvalContext.OwnMagnitudeNote, StringComparison.Ordinal)) is { } before)
+            // (Only the modes that run the file's own RoPE get it; the header is read only when such trials exist.)
+            if (mode.Kind is RopeModeKind.Patched or RopeModeKind.None
+                && recorded.Values.FirstOrDefault(r => r.Mode == mode.Name && r.FactorSet == "short" && !r.Rope.Contains(EvalContext.OwnMagnitudeNote, StringComparison.Ordinal)) is { } before
+                && EvalModelInfo.Read(path).ShortContextAttnParameter is not null)
                 throw new EvalInputException($"{o.OutputDirectory}: its short-set trials of mode '{mode.Name}' (length {before.Length}) ran at the file's attention factor, as older versions did; short contexts now run at the model's own magnitude: give another --out");
         }
         return ids;

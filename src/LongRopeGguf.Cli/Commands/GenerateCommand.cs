@@ -99,6 +99,9 @@ public static class GenerateCommand
             w.WriteEndObject();
             w.WriteString("factor_set", plan.FactorSetName);
             w.WriteNumber("context_size", plan.ContextSize);
+            // The yarn_attn_factor this context was created with (a short context of a file this tool patched), or null.
+            if (llama.ShortContextAttnParameter(plan) is { } attn) w.WriteNumber("yarn_attn_factor", attn);
+            else w.WriteNull("yarn_attn_factor");
             w.WriteString("reason", plan.Reason);
             BenchCommand.WriteBackend(w, llama);
             w.WriteEndObject();

@@ -18,6 +18,7 @@ public class GenerateCommandTests
         Assert.Equal(295, j.GetProperty("tokens").GetProperty("prompt").GetInt32());
         Assert.Equal(5, j.GetProperty("tokens").GetProperty("generated").GetInt32());
         Assert.Equal("none", j.GetProperty("factor_set").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, j.GetProperty("yarn_attn_factor").ValueKind);
         Assert.Equal(512, j.GetProperty("context_size").GetInt32());
         Assert.Equal("CPU", j.GetProperty("backend").GetString());
         // The CPU build of llama.cpp this CPU can run (LLamaSharp's own guess is noavx under Native AOT: ~8x slower).
@@ -75,6 +76,12 @@ public class GenerateCommandTests
         Assert.True(file.ExitCode == 0, file.Stderr);
         Assert.Contains("factor set short, n_ctx 512", file.Stderr);
         Assert.DoesNotContain("attention magnitude", file.Stderr);
+
+        // --json says which magnitude the context ran at.
+        var json = JsonDocument.Parse(cli.Run([.. args, "--json"]).Stdout).RootElement;
+        Assert.Equal(1 / 1.21f, json.GetProperty("yarn_attn_factor").GetSingle(), 5);
+        var jsonFile = JsonDocument.Parse(cli.Run([.. args, "--json", "--short-attention", "file"]).Stdout).RootElement;
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, jsonFile.GetProperty("yarn_attn_factor").ValueKind);
 
         var bad = cli.Run([.. args, "--short-attention", "both"]);
         Assert.Equal(2, bad.ExitCode);

@@ -30,7 +30,7 @@ public static class StartupReport
         return $"{info.Name} ({info.Architecture}, {info.LayerCount} layers, context_length {info.ContextLength}; {rope}{warning})";
     }
 
-    public static string Plan(ContextPlan plan) =>
+    private static string Plan(ContextPlan plan) =>
         $"factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}: {plan.Reason}";
 
     /// <summary>The plan, and the attention magnitude of a short context when the runner changes llama.cpp's.</summary>

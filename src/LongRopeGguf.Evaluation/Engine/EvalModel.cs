@@ -101,7 +101,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         if (Options.Threads is { } t) { p.Threads = t; p.BatchThreads = t; }
         mode.Apply(p, length, Info.OriginalContextLength);
         // A short context of a file this tool patched runs at the model's own attention magnitude, as the runner runs it.
-        float? shortAttn = mode.Kind is RopeModeKind.Patched or RopeModeKind.None
+        float? shortAttn = mode.RunsFileRope
             && Info.FactorSetFor(Runtime.ContextPlanner.RoundUp(cells)) == "short" ? Info.ShortContextAttnParameter : null;
         if (shortAttn is { } f) p.YarnAttentionFactor = f;
         LLamaContext ctx;

@@ -110,7 +110,9 @@ public static class NiahRunner
         var idOfPath = new Dictionary<string, string>(StringComparer.Ordinal); // the built-in modes share the base model
         foreach (var mode in o.Modes)
         {
-            if (mode.Kind == RopeModeKind.Patched) baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text).Dispose();
+            var info = baseModel.Info;
+            if (mode.Kind == RopeModeKind.Patched)
+                using (var patched = baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text)) info = patched.Info;
             string path = mode.PatchedPath ?? o.ModelPath;
             if (!idOfPath.TryGetValue(path, out string? id)) idOfPath[path] = id = ModelFingerprint.Of(path);
             ids[mode.Name] = id;
@@ -119,10 +121,8 @@ public static class NiahRunner
                 throw new EvalInputException($"{o.OutputDirectory}: its trials of mode '{mode.Name}' ran on {other.Describe()}, not on {Path.GetFileName(path)} ({id}): give another --out or another mode name");
             // Short contexts of a file this tool patched run at the model's own attention magnitude since session 17;
             // short-set trials recorded before ran at the file's and must not be pooled with new ones.
-            // (Only the modes that run the file's own RoPE get it; the header is read only when such trials exist.)
-            if (mode.Kind is RopeModeKind.Patched or RopeModeKind.None
-                && recorded.Values.FirstOrDefault(r => r.Mode == mode.Name && r.FactorSet == "short" && !r.Rope.Contains(EvalContext.OwnMagnitudeNote, StringComparison.Ordinal)) is { } before
-                && EvalModelInfo.Read(path).ShortContextAttnParameter is not null)
+            if (mode.RunsFileRope && info.ShortContextAttnParameter is not null
+                && recorded.Values.FirstOrDefault(r => r.Mode == mode.Name && r.FactorSet == "short" && !r.Rope.Contains(EvalContext.OwnMagnitudeNote, StringComparison.Ordinal)) is { } before)
                 throw new EvalInputException($"{o.OutputDirectory}: its short-set trials of mode '{mode.Name}' (length {before.Length}) ran at the file's attention factor, as older versions did; short contexts now run at the model's own magnitude: give another --out");
         }
         return ids;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares the GPU checks of issue 7 on this (CPU) machine: publishes the CLI with the device kit's CUDA natives into
+# Prepares the GPU checks of issues 6 and 7 on this (CPU) machine: publishes the CLI with the device kit's CUDA natives into
 # .gpu/ (see ../shared/device-kit/README.md), with the tiny model's reference prompt, a prose text and any factor
 # files in models/. The model itself travels with the working tree (models/), not in .gpu (64 MiB limit). Then run on the device, in one call:  bash tools/gpu-check.sh   (carry: [".gpu"])
 set -euo pipefail
@@ -10,7 +10,26 @@ tmp=$(mktemp -d)
 /usr/bin/python3 -c 'import json,sys; sys.stdout.write(json.load(open("models/tiny-passkey-512.reference.json"))["reference"]["prompt"])' > "$tmp/reference-prompt.txt"
 cp models/tiny-passkey-512.reference.json "$tmp/"
 cp /usr/share/common-licenses/GPL-3 "$tmp/prose.txt"
-extra=("$tmp/reference-prompt.txt" "$tmp/tiny-passkey-512.reference.json" "$tmp/prose.txt")
+# Pass-key prompts built like the runtime tests' (RuntimeTestEnvironment.PassKeyPrompt): a chat's first turn that fits
+# the short set, a second turn that moves it to the long set, and a one-shot prompt that needs the long set.
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys
+def passkey(chars, depth, key):
+    filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+    needle, question = f"The pass key is {key}. Remember it. {key} is the pass key. ", "What is the pass key? The pass key is "
+    hay = chars - len(needle) - len(question)
+    h = (filler * (hay // len(filler) + 1))[:hay]
+    at = int(depth * hay)
+    return h[:at] + needle + h[at:] + question
+d = sys.argv[1]
+turn1 = passkey(399, 0.3, 27182)
+turn2 = ". " + passkey(460, 0.5, 0).replace("The pass key is 0. Remember it. 0 is the pass key. ", "")
+open(f"{d}/chat-turn1.txt", "w").write(turn1)
+open(f"{d}/chat-input.txt", "w").write(turn1 + "\n" + turn2 + "\n")
+open(f"{d}/long-prompt.txt", "w").write(passkey(4001, 0.5, 21985))
+PY
+extra=("$tmp/reference-prompt.txt" "$tmp/tiny-passkey-512.reference.json" "$tmp/prose.txt" "$tmp/chat-turn1.txt" "$tmp/chat-input.txt" "$tmp/long-prompt.txt"
+  tests/LongRopeGguf.Search.Tests/Data/prose-search.txt docs/search-results/tiny-long-8192-pk5.factors.json)
 for f in models/*.longrope-*.json; do [[ -f $f ]] && extra+=("$f"); done
 "$kit/stage.sh" src/LongRopeGguf.Cli/LongRopeGguf.Cli.csproj "${extra[@]}"
 rm -rf "$tmp"

@@ -16,10 +16,15 @@ public static class GenerateCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The prompt text.", HelpName = "TEXT" };
         var promptFile = new Option<FileInfo?>("--prompt-file", "-f") { Description = "Read the prompt from a file (UTF-8).", HelpName = "FILE" };
         var json = CommonOptions.Json();
+        var logitsOut = new Option<FileInfo?>("--logits-out")
+        {
+            Description = "Also write the prompt's token ids and the next-token logits after it to FILE (JSON), to compare a build or a device with a reference run.",
+            HelpName = "FILE",
+        };
         var rt = new RuntimeCommandOptions(defaultMaxTokens: 256);
         var cmd = new Command("generate", "Complete a prompt with a GGUF model through llama.cpp, on the LongRoPE factor set the work needs; the text streams to standard output.")
         {
-            model, prompt, promptFile, json,
+            model, prompt, promptFile, json, logitsOut,
         };
         rt.AddGenerationOptions(cmd);
         rt.AddRuntimeOptions(cmd);
@@ -37,6 +42,7 @@ public static class GenerateCommand
 
             bool asJson = r.GetValue(json);
             var prefill = conversation.Append(tokens, generation.MaxTokens, interrupt.Token);
+            if (r.GetValue(logitsOut) is { } logitsFile) WriteLogits(logitsFile.FullName, llama, plan, tokens, conversation.CurrentLogits(interrupt.Token));
             var result = conversation.Generate(generation, asJson ? null : piece => { Console.Out.Write(piece); Console.Out.Flush(); }, interrupt.Token);
             if (!asJson) Console.Out.WriteLine();
             Console.Error.WriteLine(
@@ -76,6 +82,34 @@ public static class GenerateCommand
         StopReason.StopString => "stop_string",
         _ => "cancelled",
     };
+
+    /// <summary>
+    /// The prompt's token ids and the logits of the first token to generate, written atomically: what a reference
+    /// run records (models/tiny-passkey-512.reference.json), so that another build or device can be checked against it.
+    /// </summary>
+    private static void WriteLogits(string path, LlamaModel llama, ContextPlan plan, LLama.Native.LLamaToken[] tokens, float[] logits)
+    {
+        int argmax = 0;
+        for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[argmax]) argmax = i;
+        using var file = Gguf.AtomicFile.Create(path);
+        using (var w = new Utf8JsonWriter(file.Stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", llama.Info.Path);
+            w.WriteString("factor_set", plan.FactorSetName);
+            BenchCommand.WriteBackend(w, llama);
+            w.WriteStartArray("token_ids");
+            foreach (var t in tokens) w.WriteNumberValue((int)t);
+            w.WriteEndArray();
+            w.WriteNumber("argmax", argmax);
+            w.WriteStartArray("last_logits");
+            foreach (float v in logits) w.WriteNumberValue(v);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        file.Stream.WriteByte((byte)'\n');
+        file.Commit();
+    }
 
     private static void WriteJson(LlamaModel llama, ContextPlan plan, int promptTokens, PrefillResult prefill, GenerationResult result)
     {

@@ -39,6 +39,33 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void Logits_out_writes_the_reference_runs_token_ids_and_logits()
+    {
+        using var cli = new IsolatedCli();
+        string path = cli.File("logits.json");
+        var (code, stdout, stderr) = cli.Run("generate", TestPaths.TinyModel, "--prompt", Reference.Prompt, "--temp", "0", "--max-tokens", "5", "--logits-out", path);
+        Assert.True(code == 0, stderr);
+        Assert.Equal("31415\n", stdout);
+        var j = JsonDocument.Parse(File.ReadAllText(path)).RootElement;
+        Assert.Equal(Reference.TokenIds, j.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        float[] logits = j.GetProperty("last_logits").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        // The recorded reference was measured in llama.cpp (CPU); the same build here agrees far inside the 0.02 the
+        // GPU check allows (tools/gpu-check.sh compares a CUDA run's file with the same bound).
+        Assert.InRange(LogitMath.MaxAbsDiff(logits, Reference.LastLogits), 0f, 0.02f);
+        Assert.Equal(Reference.Argmax, j.GetProperty("argmax").GetInt32());
+        Assert.Equal("none", j.GetProperty("factor_set").GetString());
+        Assert.Equal("CPU", j.GetProperty("backend").GetString());
+
+        // A folder that does not exist: one line naming the file, nothing left behind.
+        string bad = Path.Combine(cli.File("missing"), "logits.json");
+        var failed = cli.Run("generate", TestPaths.TinyModel, "--prompt", Reference.Prompt, "--temp", "0", "--max-tokens", "1", "--logits-out", bad);
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains(bad, failed.Stderr);
+        Assert.DoesNotContain("   at ", failed.Stderr);
+        Assert.False(Directory.Exists(cli.File("missing")));
+    }
+
+    [Fact]
     public void Generate_streams_text_and_reports_the_set_it_chose_or_was_told()
     {
         using var cli = new IsolatedCli();

@@ -45,6 +45,10 @@ public sealed record SearchRequest
 
     public EngineOptions Engine { get; init; } = new() { GpuLayers = 999 };
 
+    /// <summary>Wall time after which no new candidate is started (the seeds are always evaluated); the best so far is
+    /// written as usual and the log stays resumable. Null: run every iteration.</summary>
+    public TimeSpan? TimeLimit { get; init; }
+
     /// <summary>How far above YaRN's attention factor the default range reaches.</summary>
     public const double DefaultAttentionSpan = 0.2;
 

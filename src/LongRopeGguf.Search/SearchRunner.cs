@@ -41,6 +41,11 @@ public static class SearchRunner
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
         var plan = Plan(request);
+        if (request.TimeLimit is { } limit && limit <= TimeSpan.Zero)
+            throw new ArgumentException($"--time-limit {limit}: must be more than 0");
+        // The clock starts here, so the limit covers the whole run (the working copy included).
+        using var timeLimit = new CancellationTokenSource();
+        if (request.TimeLimit is { } l) timeLimit.CancelAfter(l);
         // Settings llama.cpp cannot run are refused before the model is copied (gigabytes for a real one).
         request.Engine.Validate();
         EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
@@ -55,7 +60,7 @@ public static class SearchRunner
             var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
             var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
             using var log = SearchLog.Open(logPath, search.Describe());
-            outcome = search.Run(log, observer, ct);
+            outcome = search.Run(log, observer, ct, timeLimit.Token);
         }
         catch when (created)
         {
@@ -68,6 +73,8 @@ public static class SearchRunner
         string source = string.Create(CultureInfo.InvariantCulture,
             $"search {request.Set.Name()} {request.Fitness.Name} at {request.Fitness.TargetLength} tokens: best of {outcome.All.Length} candidates, "
             + $"fitness {outcome.Best.Fitness.Value:G6} (best seed {outcome.BestSeed.SeedName} {outcome.BestSeed.Fitness.Value:G6}), seed {request.Evolution.Seed}");
+        if (outcome.StoppedEarly)
+            source += $", stopped by the time limit in iteration {outcome.Iterations[^1].Iteration} of {request.Evolution.Iterations}";
         var factors = plan.SetOf(best) with { Source = source };
         string factorsPath = Path.Combine(request.OutputDirectory, FactorsFile);
         FactorSetJson.Write(factors, factorsPath);

@@ -165,6 +165,61 @@ public class EvolutionSearchTests
     }
 
     [Fact]
+    public void A_stopped_search_returns_the_best_so_far_and_the_same_command_continues_it()
+    {
+        using var dir = new TempDir();
+        var reference = new EvolutionSearch(Space(), Small(), Seeds, NewFitness()).Run();
+
+        // A time limit that runs out while the 70th evaluation (in iteration 5) is under way: that one finishes, no
+        // 71st starts, and the run returns normally with what it has.
+        var first = NewFitness();
+        using var stop = new CancellationTokenSource();
+        first.CancelAt = (70, stop);
+        var search1 = new EvolutionSearch(Space(), Small(), Seeds, first);
+        SearchOutcome stopped;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search1.Describe()))
+            stopped = search1.Run(log, null, default, stop.Token);
+        Assert.True(stopped.StoppedEarly);
+        Assert.Equal(70, first.TotalCalls);
+        Assert.Equal(reference.All.Take(70).Select(c => (c.Genome.Key, c.Fitness.Value)), stopped.All.Select(c => (c.Genome.Key, c.Fitness.Value)));
+        var bestOf70 = reference.All.Take(70).Order(Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare)).First();
+        Assert.Equal(bestOf70.Genome, stopped.Best.Genome);
+        Assert.Equal(3, stopped.Seeds.Length);
+        // The iteration cut short is reported (so the chart ends at the best), after the 5 complete summaries.
+        Assert.Equal([0, 1, 2, 3, 4, 5], stopped.Iterations.Select(i => i.Iteration));
+        Assert.Equal(stopped.Best.Fitness.Value, stopped.Iterations[^1].Best.Fitness.Value);
+        // ...but not logged, and the log is not marked done.
+        var lines = File.ReadAllLines(dir.File("log.jsonl"));
+        Assert.Equal(5, lines.Count(l => l.Contains("\"type\":\"iteration\"")));
+        Assert.DoesNotContain(lines, l => l.Contains("\"type\":\"done\""));
+
+        // The same command without the limit continues to exactly the uninterrupted search.
+        var second = NewFitness();
+        var search2 = new EvolutionSearch(Space(), Small(), Seeds, second);
+        SearchOutcome resumed;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search2.Describe()))
+            resumed = search2.Run(log);
+        Assert.False(resumed.StoppedEarly);
+        Assert.Equal(reference.All.Length - 70, second.TotalCalls);
+        Assert.Equal(reference.All.Select(c => (c.Genome.Key, c.Fitness.Value)), resumed.All.Select(c => (c.Genome.Key, c.Fitness.Value)));
+        Assert.Equal(13, File.ReadAllLines(dir.File("log.jsonl")).Count(l => l.Contains("\"type\":\"iteration\"")));
+    }
+
+    [Fact]
+    public void A_stop_before_the_seeds_are_evaluated_still_evaluates_every_seed()
+    {
+        using var stop = new CancellationTokenSource();
+        stop.Cancel();
+        var fitness = NewFitness();
+        var outcome = new EvolutionSearch(Space(), Small(), Seeds, fitness).Run(null, null, default, stop.Token);
+        Assert.True(outcome.StoppedEarly);
+        Assert.Equal(3, fitness.TotalCalls);
+        Assert.Equal(Seeds.Select(s => s.Name), outcome.All.Select(c => c.SeedName));
+        Assert.Equal(outcome.BestSeed.Genome, outcome.Best.Genome);
+        Assert.Equal([0], outcome.Iterations.Select(i => i.Iteration));
+    }
+
+    [Fact]
     public void A_line_cut_short_by_an_interruption_is_dropped_and_written_again()
     {
         using var dir = new TempDir();

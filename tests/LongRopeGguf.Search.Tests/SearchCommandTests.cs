@@ -184,6 +184,56 @@ public class SearchCommandTests
         Assert.Contains("written by a different search", stderr3);
     }
 
+    [Fact]
+    public void A_time_limit_writes_the_best_so_far_and_the_same_command_continues_the_search()
+    {
+        using var dir = new TempDir();
+        string[] args =
+        [
+            "search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "ppl", "--text", Text, "--windows", "1",
+            "--population", "4", "--parents", "2", "--mutations", "1", "--crossovers", "1", "--iterations", "3",
+            "--threads", "2", "--out", dir.File("out"), "--json",
+        ];
+        // 1 ms: the limit is over before the first candidate, so the run evaluates its seeds (always) and stops there.
+        var (code, stdout, stderr) = Longrope([.. args, "--time-limit", "0.001s"]);
+        Assert.True(code == 0, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.True(root.GetProperty("stopped_by_time_limit").GetBoolean());
+        int seeds = root.GetProperty("seeds").GetArrayLength();
+        Assert.Equal(seeds, root.GetProperty("candidates").GetInt32());
+        Assert.Equal(0, root.GetProperty("iterations").GetInt32());
+        double bestSeed = root.GetProperty("seeds").EnumerateArray().Min(s => s.GetProperty("fitness").GetDouble());
+        Assert.Equal(bestSeed, root.GetProperty("best").GetProperty("fitness").GetDouble());
+        var factors = LongRope.Formats.FactorSetReader.Read(root.GetProperty("factors_file").GetString()!);
+        Assert.Contains("stopped by the time limit in iteration 0 of 3", factors.Source);
+
+        // The text report says so too; then the same command without the limit finishes the search from the log.
+        var text = Longrope([.. args.Where(a => a != "--json"), "--time-limit", "0.001s"]);
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Contains("stopped:       at --time-limit, in iteration 0 of 3", text.Stdout);
+        var (code2, stdout2, stderr2) = Longrope(args);
+        Assert.True(code2 == 0, stderr2);
+        var done = JsonDocument.Parse(stdout2).RootElement;
+        Assert.False(done.GetProperty("stopped_by_time_limit").GetBoolean());
+        Assert.Equal(3, done.GetProperty("iterations").GetInt32());
+        Assert.Equal(done.GetProperty("candidates").GetInt32() - seeds, done.GetProperty("evaluated_now").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5m")]
+    [InlineData("soon")]
+    [InlineData("3d")]
+    public void A_bad_time_limit_exits_2_with_one_line(string value)
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--text", Text, "--out", dir.File("out"), "--time-limit", value);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"longrope: error: --time-limit '{value}': expected a positive duration such as 90s, 20m or 1.5h (a bare number is minutes)", stderr.Trim());
+        Assert.False(Directory.Exists(dir.File("out")));
+    }
+
     [Theory]
     [InlineData(null, 1.07, 1.27)]        // scale 2: YaRN's 0.1 ln 2 + 1 = 1.069, on the grid, to 0.2 above it
     [InlineData("1.2:1.25", 1.2, 1.25)]   // a given range wins

@@ -48,12 +48,17 @@ public static class SearchCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads for llama.cpp (default: all cores)." };
         var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
         var gpuLayers = new Option<int>("--gpu-layers") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
+        var timeLimit = new Option<string?>("--time-limit")
+        {
+            Description = "Stop starting new candidates after this wall time (e.g. 90s, 20m, 1.5h; a bare number is minutes) and write the best so far; the same command continues the search.",
+            HelpName = "DURATION",
+        };
         var json = CommonOptions.Json();
         var native = new NativeOptions();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
             model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, population, parents, mutations, crossovers,
-            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, json,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, timeLimit, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
@@ -104,6 +109,7 @@ public static class SearchCommand
                 InitPath = r.GetValue(init)?.FullName,
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
+                TimeLimit = r.GetValue(timeLimit) is { } limitText ? ParseDuration(limitText) : null,
             };
             native.ConfigureForEvaluation(r);
             var display = new SearchProgressDisplay(request);
@@ -131,6 +137,22 @@ public static class SearchCommand
         return Path.Combine(dir, $"{stem}.search-{set.Name()}-{length}");
     }
 
+    /// <summary>A duration like 90s, 20m, 1.5h or a bare number of minutes.</summary>
+    internal static TimeSpan ParseDuration(string text)
+    {
+        string t = text.Trim();
+        double unit = 60;
+        if (t.Length > 0 && char.IsLetter(t[^1]))
+        {
+            unit = char.ToLowerInvariant(t[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => double.NaN };
+            t = t[..^1];
+        }
+        if (!double.IsNaN(unit) && double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+            && double.IsFinite(v) && v > 0 && v * unit < TimeSpan.MaxValue.TotalSeconds / 2)
+            return TimeSpan.FromSeconds(v * unit);
+        throw new CliException($"--time-limit '{text}': expected a positive duration such as 90s, 20m or 1.5h (a bare number is minutes)");
+    }
+
     private static (double Min, double Max) ParseRange(string text)
     {
         var parts = text.Split(':');
@@ -151,6 +173,8 @@ public static class SearchCommand
         o.WriteLine($"space:         {report.Space.Dimensions} factors in [1, {F(report.Space.MaxFactor, "0.###")}] step {F(report.Space.Step)}{(report.Space.Piecewise ? ", piecewise" : "")}, attention factor "
             + (report.Space.Attention is { } a ? $"searched in [{F(a.Min)}, {F(a.Max)}]" : $"fixed at {F(report.Space.FixedAttentionFactor)}"));
         o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.Iterations.Length - 1} iterations");
+        if (outcome.StoppedEarly)
+            o.WriteLine($"stopped:       at --time-limit, in iteration {outcome.Iterations[^1].Iteration} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
         if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
         o.WriteLine("seeds:");
         foreach (var s in outcome.Seeds)
@@ -204,6 +228,7 @@ public static class SearchCommand
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);
         w.WriteNumber("iterations", outcome.Iterations.Length - 1);
+        w.WriteBoolean("stopped_by_time_limit", outcome.StoppedEarly);
         if (outcome.CandidatesPerMinute is { } rate) w.WriteNumber("candidates_per_minute", Math.Round(rate, 2));
         w.WriteNumber("attn_factor", outcome.Best.Candidate.AttentionFactor);
         if (report.Space.Attention is { } range)

@@ -38,6 +38,8 @@ public sealed record SearchProgress(int Iteration, int Iterations, int Candidate
 /// <param name="All">Every candidate made, in order of creation.</param>
 /// <param name="NewEvaluations">Candidates evaluated in this run (the others came from the log).</param>
 /// <param name="NewEvaluationSeconds">Wall time of those evaluations.</param>
+/// <param name="StoppedEarly">Ended by a stop (a time limit) before its last iteration; the last entry of
+/// <paramref name="Iterations"/> may then be an iteration cut short.</param>
 public sealed record SearchOutcome(
     EvaluatedCandidate Best,
     ImmutableArray<EvaluatedCandidate> Seeds,
@@ -45,7 +47,8 @@ public sealed record SearchOutcome(
     ImmutableArray<EvaluatedCandidate> All,
     int NewEvaluations,
     double NewEvaluationSeconds,
-    bool Resumed)
+    bool Resumed,
+    bool StoppedEarly = false)
 {
     /// <summary>The best seed: the bar the search has to clear.</summary>
     public EvaluatedCandidate BestSeed => Seeds.OrderBy(s => s, Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare)).First();
@@ -135,20 +138,29 @@ public sealed class EvolutionSearch
     }
 
     /// <summary>Runs the search. With a <paramref name="log"/>, candidates it holds are not evaluated again and new ones
-    /// are appended; cancelling leaves a log that a later run resumes exactly.</summary>
-    public SearchOutcome Run(SearchLog? log = null, ISearchObserver? observer = null, CancellationToken cancellationToken = default)
+    /// are appended; cancelling leaves a log that a later run resumes exactly. <paramref name="stopToken"/> ends the
+    /// search early but normally (a time limit): once every seed is evaluated, no new candidate is started after it is
+    /// signalled, and the outcome so far is returned with <see cref="SearchOutcome.StoppedEarly"/>; the log is not
+    /// marked done, so the same command continues it.</summary>
+    public SearchOutcome Run(SearchLog? log = null, ISearchObserver? observer = null, CancellationToken cancellationToken = default,
+        CancellationToken stopToken = default)
     {
-        var execution = new Execution(this, log, observer, cancellationToken);
+        var execution = new Execution(this, log, observer, cancellationToken, stopToken);
         return execution.Execute();
     }
 
+    /// <summary>Thrown inside an execution when its stop token is signalled; never leaves <see cref="Run"/>.</summary>
+    private sealed class StopRequested : Exception;
+
     /// <summary>One execution: the state a search carries from candidate to candidate.</summary>
-    private sealed class Execution(EvolutionSearch owner, SearchLog? log, ISearchObserver? observer, CancellationToken ct)
+    private sealed class Execution(EvolutionSearch owner, SearchLog? log, ISearchObserver? observer, CancellationToken ct, CancellationToken stop)
     {
         private readonly Random _random = new(owner._settings.Seed);
         private readonly HashSet<Genome> _seen = [];
         private readonly List<EvaluatedCandidate> _all = [];
         private readonly List<IterationSummary> _iterations = [];
+        private readonly List<EvaluatedCandidate> _seeds = [];
+        private int _madeThisIteration;
         private GeneticOperators? _ops;
         private EvaluatedCandidate? _best;
         private int _newEvaluations;
@@ -162,12 +174,30 @@ public sealed class EvolutionSearch
 
         public SearchOutcome Execute()
         {
-            _ops = new GeneticOperators(Space, Settings, _random);
             observer?.OnStart(Planned, log?.Resumed ?? false);
+            try
+            {
+                Evolve();
+            }
+            catch (StopRequested)
+            {
+                // The iteration in progress is summarized for the report and chart, not logged: a later run redoes it.
+                if (_madeThisIteration > 0) Summarize(_iteration, _madeThisIteration, logIt: false);
+                return Outcome(stoppedEarly: true);
+            }
+            if (log is not null && !log.WasDone) log.AppendDone(_best!, Settings.Iterations);
+            return Outcome(stoppedEarly: false);
+        }
 
+        private SearchOutcome Outcome(bool stoppedEarly) =>
+            new(_best!, [.. _seeds], [.. _iterations], [.. _all], _newEvaluations, _newSeconds, log?.Resumed ?? false, stoppedEarly);
+
+        private void Evolve()
+        {
+            _ops = new GeneticOperators(Space, Settings, _random);
             // Initial population: every distinct seed, then mutations of the seeds in turn until the population is full.
             var population = new List<EvaluatedCandidate>();
-            var seeds = new List<EvaluatedCandidate>();
+            var seeds = _seeds;
             foreach (var seed in owner._seeds)
             {
                 var genome = Space.Quantize(seed.Factors, seed.AttentionFactor);
@@ -234,16 +264,14 @@ public sealed class EvolutionSearch
                 population = next;
                 Summarize(_iteration, next.Count - parents.Count);
             }
-            int done = Settings.Iterations;
-            var best = _best!;
-            if (log is not null && !log.WasDone) log.AppendDone(best, done);
-            return new SearchOutcome(best, [.. seeds], [.. _iterations], [.. _all], _newEvaluations, _newSeconds, log?.Resumed ?? false);
         }
 
         /// <summary>Creates, evaluates (or looks up in the log) and records one candidate.</summary>
         private EvaluatedCandidate Make(Genome genome, CandidateOrigin origin, string? seedName, int[] parents)
         {
             ct.ThrowIfCancellationRequested();
+            // Every seed is evaluated before a stop is honoured: they are the bar the report compares the best with.
+            if (stop.IsCancellationRequested && origin != CandidateOrigin.Seed) throw new StopRequested();
             _seen.Add(genome);
             var candidate = new Candidate(genome, [.. Space.FactorsOf(genome)], Space.AttentionFactorOf(genome));
             EvaluatedCandidate result;
@@ -262,16 +290,18 @@ public sealed class EvolutionSearch
                 log?.AppendCandidate(result);
             }
             _all.Add(result);
+            _madeThisIteration++;
             if (_best is null || EvaluatedCandidate.Compare(result, _best) < 0) _best = result;
             observer?.OnCandidate(result, Progress());
             return result;
         }
 
-        private void Summarize(int iteration, int made)
+        private void Summarize(int iteration, int made, bool logIt = true)
         {
             var summary = new IterationSummary(iteration, _best!, _all.Count, _newEvaluations, _all.Sum(c => c.Seconds));
             _iterations.Add(summary);
-            if (log is not null && !log.HasIteration(iteration)) log.AppendIteration(summary);
+            _madeThisIteration = 0;
+            if (logIt && log is not null && !log.HasIteration(iteration)) log.AppendIteration(summary);
             observer?.OnIteration(summary, Progress());
         }
 

@@ -13,16 +13,6 @@ r=/tmp/gpu-results && rm -rf "$r" && mkdir -p "$r" "$out"
 x=.gpu/extra
 lengths=${GPU_CHECK_LENGTHS:-512,1024,2048,4096,8192,16384}
 
-# Unpack the app and the CUDA natives once (.gpu/run.sh would unpack the app again for every command).
-t0=$SECONDS
-if [[ -z ${LONGROPE_NATIVE_LIB:-} ]]; then
-  mkdir -p /tmp/llama-cuda && cat .gpu/natives/llama-cuda-sm90.tar.xz.part* | tar -xJ -C /tmp/llama-cuda
-  export LONGROPE_NATIVE_LIB=/tmp/llama-cuda/lib
-fi
-rm -rf /tmp/gpu-app && mkdir -p /tmp/gpu-app && tar -xJf .gpu/app.tar.xz -C /tmp/gpu-app
-L=/tmp/gpu-app/app/longrope
-echo "unpack: $((SECONDS - t0)) s" > "$r/steps.txt"
-
 save() {
   { cat "$r/steps.txt"; echo; cat "$r/checks.txt" 2>/dev/null; echo
     for f in "$r"/bench.out "$r"/niah-filler/summary.md "$r"/niah-prose/summary.md "$r"/ppl/ppl.md; do
@@ -30,9 +20,7 @@ save() {
     grep -ho '"candidates_per_minute": [0-9.]*' "$r"/search*.out 2>/dev/null; } > "$out/summary.txt"
   tar -czf "$out/gpu-results.tar.gz" -C /tmp gpu-results 2>/dev/null
 }
-step() { local name=$1 limit=$2; shift 2; local s=$SECONDS
-  timeout "$limit" "$@" > "$r/$name.out" 2> "$r/$name.err"; local rc=$?
-  echo "$name: exit $rc, $((SECONDS - s)) s" | tee -a "$r/steps.txt"; save; return $rc; }
+source tools/gpu-common.sh
 check() { echo "$1: $2" | tee -a "$r/checks.txt"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$r/nvidia-smi.csv" 2>&1
 

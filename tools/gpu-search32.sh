@@ -14,22 +14,12 @@ r=/tmp/search32-results && rm -rf "$r" && mkdir -p "$r" "$out"
 x=.gpu/extra
 length=${LENGTH:-16384}; prompts=${PROMPTS:-24}; search_seconds=${SEARCH_SECONDS:-330}; trials=${TRIALS:-5}
 data=tests/LongRopeGguf.Search.Tests/Data
-t0=$SECONDS
-if [[ -z ${LONGROPE_NATIVE_LIB:-} ]]; then
-  mkdir -p /tmp/llama-cuda && cat .gpu/natives/llama-cuda-sm90.tar.xz.part* | tar -xJ -C /tmp/llama-cuda
-  export LONGROPE_NATIVE_LIB=/tmp/llama-cuda/lib
-fi
-rm -rf /tmp/gpu-app && mkdir -p /tmp/gpu-app && tar -xJf .gpu/app.tar.xz -C /tmp/gpu-app
-L=/tmp/gpu-app/app/longrope
-echo "unpack: $((SECONDS - t0)) s" > "$r/steps.txt"
 save() {
   { cat "$r/steps.txt"; echo; for f in "$r"/search.err "$r"/niah-*/summary.md "$r"/ppl/ppl.md; do
       [[ -f $f ]] && { echo "== $f"; tail -c 4000 "$f"; echo; }; done; } > "$out/summary.txt"
   tar -czf "$out/search32-results.tar.gz" -C /tmp search32-results 2>/dev/null
 }
-step() { local name=$1 limit=$2; shift 2; local s=$SECONDS
-  timeout "$limit" "$@" > "$r/$name.out" 2> "$r/$name.err"; local rc=$?
-  echo "$name: exit $rc, $((SECONDS - s)) s" >> "$r/steps.txt"; save; return $rc; }
+source tools/gpu-common.sh
 
 step search "$search_seconds" $L search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight 0.3 --windows 1 \
   --text $data/prose-search.txt --passkey-prompts "$prompts" --passkey-passages 8 --passkey-seed 7031 --population 16 --parents 8 \

@@ -1,0 +1,16 @@
+# Sourced by the device scripts (tools/gpu-check.sh, tools/gpu-search32.sh) with $r (results folder) and $out set, and
+# a save function that refreshes $out from $r. Unpacks the staged app and the CUDA natives once (.gpu/run.sh would
+# unpack the app again for every command), sets $L to the app, and defines step: run one bounded command into
+# $r/NAME.out/.err, record its exit status and time in $r/steps.txt, then save.
+# LONGROPE_NATIVE_LIB set beforehand (a CPU build's folder) makes a dry run on a machine without a GPU.
+t0=$SECONDS
+if [[ -z ${LONGROPE_NATIVE_LIB:-} ]]; then
+  mkdir -p /tmp/llama-cuda && cat .gpu/natives/llama-cuda-sm90.tar.xz.part* | tar -xJ -C /tmp/llama-cuda
+  export LONGROPE_NATIVE_LIB=/tmp/llama-cuda/lib
+fi
+rm -rf /tmp/gpu-app && mkdir -p /tmp/gpu-app && tar -xJf .gpu/app.tar.xz -C /tmp/gpu-app
+L=/tmp/gpu-app/app/longrope
+echo "unpack: $((SECONDS - t0)) s" > "$r/steps.txt"
+step() { local name=$1 limit=$2; shift 2; local s=$SECONDS
+  timeout "$limit" "$@" > "$r/$name.out" 2> "$r/$name.err"; local rc=$?
+  echo "$name: exit $rc, $((SECONDS - s)) s" | tee -a "$r/steps.txt"; save; return $rc; }

@@ -147,6 +147,8 @@ public static class SearchRunner
             throw new ArgumentException($"--max-factor {m.ToString(CultureInfo.InvariantCulture)} with --piecewise: dimensions above the second boundary sit at the scale {scale.ToString("G6", CultureInfo.InvariantCulture)}, which is also the largest factor");
         AttentionRange? range = null;
         float fixedAttention = 1f;
+        if (request.FixedAttention is not null && (request.AttentionMin is not null || request.AttentionMax is not null))
+            throw new ArgumentException("--attn-range with --attn-factor: the attention factor is either fixed or searched in a range; give one of them");
         if (request.FixedAttention is { } fa)
             fixedAttention = fa.Policy == AttentionFactorPolicy.Explicit ? fa.Value!.Value : AttentionFactors.Compute(fa.Policy, scale, original);
         else
@@ -179,6 +181,8 @@ public static class SearchRunner
         if ((target + 255) / 256 * 256 > original)
             throw new ArgumentException($"--target-length {target}: llama.cpp rounds the context up to {(target + 255) / 256 * 256} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
         if (request.Piecewise) throw new ArgumentException("--piecewise applies to the long set only");
+        if (request.AttentionMin is not null || request.AttentionMax is not null)
+            throw new ArgumentException($"--attn-range with --set short: the short search keeps the --init file's attention factor ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)}); llama.cpp has one attn_factor for both sets");
         if (request.FixedAttention is not null)
             throw new ArgumentException($"--attn-factor with --set short: llama.cpp has one attn_factor for both sets; the short search keeps the --init file's ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)})");
         double max = request.MaxFactor ?? Math.Max(1.25, 1.25 * init.Scale);

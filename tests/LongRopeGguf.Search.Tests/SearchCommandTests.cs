@@ -9,6 +9,8 @@ namespace LongRopeGguf.Search.Tests;
 public class SearchCommandTests
 {
     private static readonly string Text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    // A searched 8x long set (attention factor 1.15) to complete with a short search.
+    private static readonly string Init = Path.Combine(TestPaths.RepoRoot, "docs", "search-results", "tiny-long-4096.factors.json");
 
     private static (int ExitCode, string Stdout, string Stderr) Longrope(params string[] args)
     {
@@ -35,11 +37,13 @@ public class SearchCommandTests
     [InlineData("--target-length 1024 --text TEXT --attn-factor huge", "attention factor 'huge'")]
     [InlineData("--target-length 1024 --text TEXT --set middle", "--set middle: expected long or short")]
     [InlineData("--target-length 512 --set short --text TEXT", "--init")]
+    [InlineData("--target-length 1024 --text TEXT --attn-factor yarn --attn-range 1:2", "--attn-range with --attn-factor: the attention factor is either fixed or searched")]
+    [InlineData("--target-length 512 --set short --text TEXT --init INIT --attn-range 1:2", "--attn-range with --set short: the short search keeps the --init file's attention factor (1.15)")]
     public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
     {
         using var dir = new TempDir();
         var argv = new List<string> { "search", TestPaths.TinyModel, "--out", dir.File("out") };
-        argv.AddRange(args.Split(' ').Select(a => a == "TEXT" ? Text : a));
+        argv.AddRange(args.Split(' ').Select(a => a switch { "TEXT" => Text, "INIT" => Init, _ => a }));
         var (code, stdout, stderr) = Longrope([.. argv]);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);

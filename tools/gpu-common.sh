@@ -5,12 +5,14 @@
 # LONGROPE_NATIVE_LIB set beforehand (a CPU build's folder) makes a dry run on a machine without a GPU.
 t0=$SECONDS
 if [[ -z ${LONGROPE_NATIVE_LIB:-} ]]; then
-  mkdir -p /tmp/llama-cuda && cat .gpu/natives/llama-cuda-sm90.tar.xz.part* | tar -xJ -C /tmp/llama-cuda
+  mkdir -p /tmp/llama-cuda && cat .gpu/natives/llama-cuda-sm90.tar.xz.part* | tar -xJ -C /tmp/llama-cuda \
+    || { echo "unpack: the CUDA natives in .gpu/natives did not unpack (run tools/gpu-stage.sh)" | tee "$out/summary.txt"; exit 1; }
   export LONGROPE_NATIVE_LIB=/tmp/llama-cuda/lib
 fi
-rm -rf /tmp/gpu-app && mkdir -p /tmp/gpu-app && tar -xJf .gpu/app.tar.xz -C /tmp/gpu-app
+rm -rf /tmp/gpu-app && mkdir -p /tmp/gpu-app && tar -xJf .gpu/app.tar.xz -C /tmp/gpu-app \
+  || { echo "unpack: .gpu/app.tar.xz did not unpack (run tools/gpu-stage.sh)" | tee "$out/summary.txt"; exit 1; }
 L=/tmp/gpu-app/app/longrope
 echo "unpack: $((SECONDS - t0)) s" > "$r/steps.txt"
 step() { local name=$1 limit=$2; shift 2; local s=$SECONDS
-  timeout "$limit" "$@" > "$r/$name.out" 2> "$r/$name.err"; local rc=$?
+  timeout -k 10 "$limit" "$@" > "$r/$name.out" 2> "$r/$name.err"; local rc=$?
   echo "$name: exit $rc, $((SECONDS - s)) s" | tee -a "$r/steps.txt"; save; return $rc; }

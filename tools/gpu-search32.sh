@@ -3,8 +3,9 @@
 # prompts, then held-out pass keys (prose seeds 99 and 100, filler seed 99) and perplexity, in one device call:
 #   tools/gpu-stage.sh; cp carried-mix6-it8-16384.json .gpu/extra/   (tools/progressive_init.py)
 #   device run, carry [".gpu"]:  bash tools/gpu-search32.sh
-# The search is bounded (SEARCH_SECONDS, default 330); if it is cut, the best candidate of its log is written as the
-# factor file. Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
+# The search is bounded (SEARCH_SECONDS, default 330; the 2026-11-27 run used 400); if it is cut, the best candidate
+# of its log is written as the factor file. (This is the script as it ran; it predates `search --time-limit`, which now
+# does the same inside the tool.) Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
 # Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=2 SEARCH_SECONDS=60 TRIALS=1 bash tools/gpu-search32.sh
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -74,7 +74,7 @@ public static class SearchRunner
             $"search {request.Set.Name()} {request.Fitness.Name} at {request.Fitness.TargetLength} tokens: best of {outcome.All.Length} candidates, "
             + $"fitness {outcome.Best.Fitness.Value:G6} (best seed {outcome.BestSeed.SeedName} {outcome.BestSeed.Fitness.Value:G6}), seed {request.Evolution.Seed}");
         if (outcome.StoppedEarly)
-            source += $", stopped by the time limit in iteration {outcome.Iterations[^1].Iteration} of {request.Evolution.Iterations}";
+            source += $", stopped by the time limit in iteration {outcome.StoppedInIteration} of {request.Evolution.Iterations}";
         var factors = plan.SetOf(best) with { Source = source };
         string factorsPath = Path.Combine(request.OutputDirectory, FactorsFile);
         FactorSetJson.Write(factors, factorsPath);

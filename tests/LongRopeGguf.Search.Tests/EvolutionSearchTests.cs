@@ -193,6 +193,23 @@ public class EvolutionSearchTests
         Assert.Equal(5, lines.Count(l => l.Contains("\"type\":\"iteration\"")));
         Assert.DoesNotContain(lines, l => l.Contains("\"type\":\"done\""));
 
+        Assert.Equal(5, stopped.StoppedInIteration);
+        Assert.Equal(4, stopped.CompletedIterations);
+
+        // The same command with a limit already over catches up with its log before the limit counts: nothing is
+        // evaluated, nothing is lost, and it stops where the first run did.
+        var again = NewFitness();
+        using var over = new CancellationTokenSource();
+        over.Cancel();
+        var searchAgain = new EvolutionSearch(Space(), Small(), Seeds, again);
+        SearchOutcome replayed;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), searchAgain.Describe()))
+            replayed = searchAgain.Run(log, null, default, over.Token);
+        Assert.Equal(0, again.TotalCalls);
+        Assert.Equal(70, replayed.All.Length);
+        Assert.Equal(stopped.Best.Genome, replayed.Best.Genome);
+        Assert.Equal(5, replayed.StoppedInIteration);
+
         // The same command without the limit continues to exactly the uninterrupted search.
         var second = NewFitness();
         var search2 = new EvolutionSearch(Space(), Small(), Seeds, second);
@@ -203,6 +220,21 @@ public class EvolutionSearchTests
         Assert.Equal(reference.All.Length - 70, second.TotalCalls);
         Assert.Equal(reference.All.Select(c => (c.Genome.Key, c.Fitness.Value)), resumed.All.Select(c => (c.Genome.Key, c.Fitness.Value)));
         Assert.Equal(13, File.ReadAllLines(dir.File("log.jsonl")).Count(l => l.Contains("\"type\":\"iteration\"")));
+    }
+
+    [Fact]
+    public void A_stop_between_iterations_reports_the_iteration_it_did_not_start_and_only_complete_ones()
+    {
+        var reference = new EvolutionSearch(Space(), Small(), Seeds, NewFitness()).Run();
+        int throughIteration4 = reference.All.Count(c => c.Iteration <= 4);
+        var fitness = NewFitness();
+        using var stop = new CancellationTokenSource();
+        fitness.CancelAt = (throughIteration4, stop); // signalled during the last evaluation of iteration 4
+        var outcome = new EvolutionSearch(Space(), Small(), Seeds, fitness).Run(null, null, default, stop.Token);
+        Assert.Equal(throughIteration4, outcome.All.Length);
+        Assert.Equal(5, outcome.StoppedInIteration);
+        Assert.Equal(4, outcome.CompletedIterations);
+        Assert.Equal([0, 1, 2, 3, 4], outcome.Iterations.Select(i => i.Iteration));
     }
 
     [Fact]
@@ -217,6 +249,8 @@ public class EvolutionSearchTests
         Assert.Equal(Seeds.Select(s => s.Name), outcome.All.Select(c => c.SeedName));
         Assert.Equal(outcome.BestSeed.Genome, outcome.Best.Genome);
         Assert.Equal([0], outcome.Iterations.Select(i => i.Iteration));
+        Assert.Equal(0, outcome.StoppedInIteration);
+        Assert.Equal(0, outcome.CompletedIterations);
     }
 
     [Fact]

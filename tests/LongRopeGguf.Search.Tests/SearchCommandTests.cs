@@ -203,6 +203,7 @@ public class SearchCommandTests
         Assert.True(code == 0, stderr);
         var root = JsonDocument.Parse(stdout).RootElement;
         Assert.True(root.GetProperty("stopped_by_time_limit").GetBoolean());
+        Assert.Equal(0, root.GetProperty("stopped_in_iteration").GetInt32());
         int seeds = root.GetProperty("seeds").GetArrayLength();
         Assert.Equal(seeds, root.GetProperty("candidates").GetInt32());
         Assert.Equal(0, root.GetProperty("iterations").GetInt32());
@@ -219,6 +220,7 @@ public class SearchCommandTests
         Assert.True(code2 == 0, stderr2);
         var done = JsonDocument.Parse(stdout2).RootElement;
         Assert.False(done.GetProperty("stopped_by_time_limit").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, done.GetProperty("stopped_in_iteration").ValueKind);
         Assert.Equal(3, done.GetProperty("iterations").GetInt32());
         Assert.Equal(done.GetProperty("candidates").GetInt32() - seeds, done.GetProperty("evaluated_now").GetInt32());
     }
@@ -228,13 +230,15 @@ public class SearchCommandTests
     [InlineData("-5m")]
     [InlineData("soon")]
     [InlineData("3d")]
+    [InlineData("1200h")]   // past the longest timer .NET runs (49.7 days)
+    [InlineData("1e-9s")]   // under 1 ms
     public void A_bad_time_limit_exits_2_with_one_line(string value)
     {
         using var dir = new TempDir();
         var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--text", Text, "--out", dir.File("out"), "--time-limit", value);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
-        Assert.Equal($"longrope: error: --time-limit '{value}': expected a positive duration such as 90s, 20m or 1.5h (a bare number is minutes)", stderr.Trim());
+        Assert.Equal($"longrope: error: --time-limit '{value}': expected a duration from 1 ms to 49 days such as 90s, 20m or 1.5h (a bare number is minutes)", stderr.Trim());
         Assert.False(Directory.Exists(dir.File("out")));
     }
 

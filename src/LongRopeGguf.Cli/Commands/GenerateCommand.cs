@@ -31,6 +31,9 @@ public static class GenerateCommand
         cmd.SetAction(r => RuntimeCommandOptions.Run(interrupt =>
         {
             string text = ReadPrompt(r.GetValue(prompt), r.GetValue(promptFile));
+            // A folder that does not exist is refused before the model is loaded and the prompt prefilled.
+            if (r.GetValue(logitsOut) is { } target && !Directory.Exists(Path.GetDirectoryName(target.FullName)))
+                throw new RuntimeInputException($"--logits-out {target.FullName}: the folder {Path.GetDirectoryName(target.FullName)} does not exist");
             var generation = rt.Generation(r);
             var choice = rt.FactorSetChoice(r);
             using var llama = rt.LoadModel(r, r.GetValue(model)!);
@@ -103,7 +106,9 @@ public static class GenerateCommand
             w.WriteEndArray();
             w.WriteNumber("argmax", argmax);
             w.WriteStartArray("last_logits");
-            foreach (float v in logits) w.WriteNumberValue(v);
+            // A broken build's NaN or infinite logits are what this file is for: written as strings, not refused.
+            foreach (float v in logits)
+                if (float.IsFinite(v)) w.WriteNumberValue(v); else w.WriteStringValue(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
             w.WriteEndArray();
             w.WriteEndObject();
         }

@@ -147,10 +147,11 @@ public static class SearchCommand
             unit = char.ToLowerInvariant(t[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => double.NaN };
             t = t[..^1];
         }
+        // From 1 ms to the longest timer .NET runs (uint.MaxValue - 1 ms, about 49.7 days).
         if (!double.IsNaN(unit) && double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
-            && double.IsFinite(v) && v > 0 && v * unit < TimeSpan.MaxValue.TotalSeconds / 2)
+            && double.IsFinite(v) && v * unit >= 0.001 && v * unit * 1000 <= uint.MaxValue - 1)
             return TimeSpan.FromSeconds(v * unit);
-        throw new CliException($"--time-limit '{text}': expected a positive duration such as 90s, 20m or 1.5h (a bare number is minutes)");
+        throw new CliException($"--time-limit '{text}': expected a duration from 1 ms to 49 days such as 90s, 20m or 1.5h (a bare number is minutes)");
     }
 
     private static (double Min, double Max) ParseRange(string text)
@@ -172,9 +173,9 @@ public static class SearchCommand
         o.WriteLine($"search:        {request.Set.Name()} set of {Path.GetFileName(request.ModelPath)} at {request.Fitness.TargetLength} tokens (scale {F(report.Scale, "0.###")}), fitness {request.Fitness.Name}: {request.Fitness.Unit}");
         o.WriteLine($"space:         {report.Space.Dimensions} factors in [1, {F(report.Space.MaxFactor, "0.###")}] step {F(report.Space.Step)}{(report.Space.Piecewise ? ", piecewise" : "")}, attention factor "
             + (report.Space.Attention is { } a ? $"searched in [{F(a.Min)}, {F(a.Max)}]" : $"fixed at {F(report.Space.FixedAttentionFactor)}"));
-        o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.Iterations.Length - 1} iterations");
-        if (outcome.StoppedEarly)
-            o.WriteLine($"stopped:       at --time-limit, in iteration {outcome.Iterations[^1].Iteration} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
+        o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.CompletedIterations} iterations");
+        if (outcome.StoppedInIteration is { } stoppedIn)
+            o.WriteLine($"stopped:       at --time-limit, in iteration {stoppedIn} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
         if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
         o.WriteLine("seeds:");
         foreach (var s in outcome.Seeds)
@@ -227,8 +228,9 @@ public static class SearchCommand
         w.WriteString("fitness_unit", report.Request.Fitness.Unit);
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);
-        w.WriteNumber("iterations", outcome.Iterations.Length - 1);
+        w.WriteNumber("iterations", outcome.CompletedIterations);
         w.WriteBoolean("stopped_by_time_limit", outcome.StoppedEarly);
+        if (outcome.StoppedInIteration is { } stoppedIn) w.WriteNumber("stopped_in_iteration", stoppedIn); else w.WriteNull("stopped_in_iteration");
         if (outcome.CandidatesPerMinute is { } rate) w.WriteNumber("candidates_per_minute", Math.Round(rate, 2));
         w.WriteNumber("attn_factor", outcome.Best.Candidate.AttentionFactor);
         if (report.Space.Attention is { } range)

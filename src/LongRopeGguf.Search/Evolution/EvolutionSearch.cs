@@ -38,8 +38,9 @@ public sealed record SearchProgress(int Iteration, int Iterations, int Candidate
 /// <param name="All">Every candidate made, in order of creation.</param>
 /// <param name="NewEvaluations">Candidates evaluated in this run (the others came from the log).</param>
 /// <param name="NewEvaluationSeconds">Wall time of those evaluations.</param>
-/// <param name="StoppedEarly">Ended by a stop (a time limit) before its last iteration; the last entry of
-/// <paramref name="Iterations"/> may then be an iteration cut short.</param>
+/// <param name="StoppedInIteration">The iteration a stop (a time limit) ended the run in (0: while making the initial
+/// population), or null for a run that finished; the last entry of <paramref name="Iterations"/> is then that iteration,
+/// cut short, if it had made a candidate.</param>
 public sealed record SearchOutcome(
     EvaluatedCandidate Best,
     ImmutableArray<EvaluatedCandidate> Seeds,
@@ -48,8 +49,14 @@ public sealed record SearchOutcome(
     int NewEvaluations,
     double NewEvaluationSeconds,
     bool Resumed,
-    bool StoppedEarly = false)
+    int? StoppedInIteration = null)
 {
+    /// <summary>Whether a stop ended the run before its last iteration.</summary>
+    public bool StoppedEarly => StoppedInIteration is not null;
+
+    /// <summary>Iterations after the initial population that ran to their end.</summary>
+    public int CompletedIterations => StoppedInIteration is { } k ? Math.Max(0, k - 1) : Iterations.Length - 1;
+
     /// <summary>The best seed: the bar the search has to clear.</summary>
     public EvaluatedCandidate BestSeed => Seeds.OrderBy(s => s, Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare)).First();
 
@@ -181,16 +188,17 @@ public sealed class EvolutionSearch
             }
             catch (StopRequested)
             {
-                // The iteration in progress is summarized for the report and chart, not logged: a later run redoes it.
-                if (_madeThisIteration > 0) Summarize(_iteration, _madeThisIteration, logIt: false);
-                return Outcome(stoppedEarly: true);
+                // The iteration in progress is summarized for the report and chart, not logged (a later run redoes it)
+                // and not announced as finished.
+                if (_madeThisIteration > 0) Summarize(_iteration, _madeThisIteration, partial: true);
+                return Outcome(stoppedInIteration: _iteration);
             }
             if (log is not null && !log.WasDone) log.AppendDone(_best!, Settings.Iterations);
-            return Outcome(stoppedEarly: false);
+            return Outcome(stoppedInIteration: null);
         }
 
-        private SearchOutcome Outcome(bool stoppedEarly) =>
-            new(_best!, [.. _seeds], [.. _iterations], [.. _all], _newEvaluations, _newSeconds, log?.Resumed ?? false, stoppedEarly);
+        private SearchOutcome Outcome(int? stoppedInIteration) =>
+            new(_best!, [.. _seeds], [.. _iterations], [.. _all], _newEvaluations, _newSeconds, log?.Resumed ?? false, stoppedInIteration);
 
         private void Evolve()
         {
@@ -270,8 +278,6 @@ public sealed class EvolutionSearch
         private EvaluatedCandidate Make(Genome genome, CandidateOrigin origin, string? seedName, int[] parents)
         {
             ct.ThrowIfCancellationRequested();
-            // Every seed is evaluated before a stop is honoured: they are the bar the report compares the best with.
-            if (stop.IsCancellationRequested && origin != CandidateOrigin.Seed) throw new StopRequested();
             _seen.Add(genome);
             var candidate = new Candidate(genome, [.. Space.FactorsOf(genome)], Space.AttentionFactorOf(genome));
             EvaluatedCandidate result;
@@ -281,6 +287,9 @@ public sealed class EvolutionSearch
             }
             else
             {
+                // A stop ends the run before the next evaluation, never a replay from the log (a resumed run with a
+                // limit first catches up with its log), and only after the seeds: they are the bar the report uses.
+                if (stop.IsCancellationRequested && origin != CandidateOrigin.Seed) throw new StopRequested();
                 var sw = Stopwatch.StartNew();
                 var fitness = owner._fitness.Evaluate(candidate, ct);
                 double seconds = sw.Elapsed.TotalSeconds;
@@ -296,12 +305,13 @@ public sealed class EvolutionSearch
             return result;
         }
 
-        private void Summarize(int iteration, int made, bool logIt = true)
+        private void Summarize(int iteration, int made, bool partial = false)
         {
             var summary = new IterationSummary(iteration, _best!, _all.Count, _newEvaluations, _all.Sum(c => c.Seconds));
             _iterations.Add(summary);
             _madeThisIteration = 0;
-            if (logIt && log is not null && !log.HasIteration(iteration)) log.AppendIteration(summary);
+            if (partial) return;
+            if (log is not null && !log.HasIteration(iteration)) log.AppendIteration(summary);
             observer?.OnIteration(summary, Progress());
         }
 

@@ -59,9 +59,9 @@ public class GenerateCommandTests
         // A folder that does not exist: one line naming the file, nothing left behind.
         string bad = Path.Combine(cli.File("missing"), "logits.json");
         var failed = cli.Run("generate", TestPaths.TinyModel, "--prompt", Reference.Prompt, "--temp", "0", "--max-tokens", "1", "--logits-out", bad);
-        Assert.NotEqual(0, failed.ExitCode);
-        Assert.Contains(bad, failed.Stderr);
-        Assert.DoesNotContain("   at ", failed.Stderr);
+        Assert.Equal(2, failed.ExitCode);
+        Assert.Equal($"longrope: error: --logits-out {bad}: the folder {cli.File("missing")} does not exist", failed.Stderr.Trim());
+        Assert.Equal("", failed.Stdout);
         Assert.False(Directory.Exists(cli.File("missing")));
     }
 

@@ -35,9 +35,19 @@ public static class StartupReport
 
     /// <summary>The plan, and the attention magnitude of a short context when the runner changes llama.cpp's.</summary>
     public static string Plan(LlamaModel model, ContextPlan plan) =>
-        Plan(plan) + (model.ShortContextAttnParameter(plan) is { } f && model.Info.AttnFactor is { } a
-            ? $" (at the model's own attention magnitude: the file's attn_factor {a.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} serves the long set)"
+        Plan(plan) + (model.ShortContextAttnParameter(plan) is not null && OwnMagnitudeReason(model) is { } why
+            ? $" (at the model's own attention magnitude: {why})"
             : "");
+
+    /// <summary>For a line about several contexts (bench): that the short ones run at the model's own magnitude, or "".</summary>
+    public static string ShortContexts(LlamaModel model) =>
+        OwnMagnitudeReason(model) is { } why ? $"; short contexts at the model's own attention magnitude ({why})" : "";
+
+    /// <summary>Why the runner gives this model's short contexts another magnitude than llama.cpp would, or null.</summary>
+    private static string? OwnMagnitudeReason(LlamaModel model) =>
+        model.Info.ShortContextAttnParameter is not null && !model.Options.FileAttentionOnShortContexts && model.Info.AttnFactor is { } a
+            ? $"the file's attn_factor {a.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} serves the long set"
+            : null;
 
     public static string Line(LlamaModel model, int? requestedGpuLayers, string planText, string? logFile) =>
         $"longrope: {Backend(model, requestedGpuLayers)} | {Model(model.Info)} | {planText}" +

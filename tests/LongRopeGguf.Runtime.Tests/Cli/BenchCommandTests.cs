@@ -35,6 +35,28 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_says_when_its_short_contexts_run_at_the_models_own_attention_magnitude()
+    {
+        using var cli = new IsolatedCli();
+        string path = cli.File("attn.gguf");
+        PatchedModelFixture.Write(LongRopeGguf.Tests.TestPaths.TinyModel, path, PatchedModelFixture.ShortFactors, PatchedModelFixture.LongFactors, attnFactor: 1.21f);
+        string[] args = ["bench", path, "--lengths", "256", "--decode-tokens", "4", "--repeats", "1", "--move-tokens", "0"];
+
+        var own = cli.Run(args);
+        Assert.True(own.ExitCode == 0, own.Stderr);
+        Assert.Contains("4 decode tokens, 1 runs; short contexts at the model's own attention magnitude (the file's attn_factor 1.21 serves the long set)", own.StderrLines[0]);
+
+        var file = cli.Run([.. args, "--short-attention", "file"]);
+        Assert.True(file.ExitCode == 0, file.Stderr);
+        Assert.DoesNotContain("attention magnitude", file.Stderr);
+
+        // A file whose attn_factor is 1 has nothing to undo.
+        var plain = cli.Run(["bench", PatchedModelFixture.PatchedModel, "--lengths", "256", "--decode-tokens", "4", "--repeats", "1", "--move-tokens", "0"]);
+        Assert.True(plain.ExitCode == 0, plain.Stderr);
+        Assert.DoesNotContain("attention magnitude", plain.Stderr);
+    }
+
+    [Fact]
     public void Bench_on_a_model_without_longrope_skips_what_does_not_apply_and_says_why()
     {
         using var cli = new IsolatedCli();

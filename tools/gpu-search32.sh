@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Issue 6, 32x on the lent GPU (plan: docs/search-results/plan-s18.md): a mix search at 16384 tokens with 24 pass-key
 # prompts, then held-out pass keys (prose seeds 99 and 100, filler seed 99) and perplexity, in one device call:
-#   tools/gpu-stage.sh; cp carried-mix6-it8-16384.json .gpu/extra/   (tools/progressive_init.py)
+#   tools/gpu-stage.sh   (here; it also writes the seed, the 16x winner carried to 32x by tools/progressive_init.py)
 #   device run, carry [".gpu"]:  bash tools/gpu-search32.sh
-# The search is bounded (SEARCH_SECONDS, default 330; the 2026-11-27 run used 400); if it is cut, the best candidate
-# of its log is written as the factor file. (This is the script as it ran; it predates `search --time-limit`, which now
-# does the same inside the tool.) Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
-# Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=2 SEARCH_SECONDS=60 TRIALS=1 bash tools/gpu-search32.sh
+# The search is bounded by `search --time-limit` (SEARCH_SECONDS, default 330; the 2026-11-27 run used 400, through
+# `timeout` and the best candidate of the log, before --time-limit existed: commit c0e71dd has that version).
+# Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
+# Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=8 SEARCH_SECONDS=20 TRIALS=1 bash tools/gpu-search32.sh
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,24 +22,11 @@ save() {
 }
 source tools/gpu-common.sh
 
-step search "$search_seconds" $L search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight 0.3 --windows 1 \
+# --time-limit ends the search normally with its best so far; timeout is only a backstop (a candidate that hangs).
+step search $((search_seconds + 120)) $L search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight 0.3 --windows 1 \
   --text $data/prose-search.txt --passkey-prompts "$prompts" --passkey-passages 8 --passkey-seed 7031 --population 16 --parents 8 \
-  --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations 40 --init $x/carried-mix6-it8-16384.json --out $r/search --json
-if [[ ! -f $r/search/factors.json ]]; then
-  # Cut by the time bound: the best candidate so far, in the factor file format `patch` takes.
-  python3 - "$r/search/search.jsonl" "$x/carried-mix6-it8-16384.json" "$r/search/factors.json" "$length" <<'PY' >> "$r/steps.txt"
-import json, sys
-log, init, dst, length = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = [j for j in map(json.loads, open(log)) if j["type"] == "candidate"]
-b = min(c, key=lambda j: j["fitness"])
-f = json.load(open(init))
-f.update(context_length=length, scale=length / f["original_context_length"], long_factors=b["factors"],
-         attention_factor={"policy": "explicit", "value": b["attn_factor"]},
-         source=f"search cut by its time bound: best of {len(c)} candidates (serial {b['serial']}), fitness {b['fitness']:.6f}")
-json.dump(f, open(dst, "w"), indent=2)
-print(f"search cut: {len(c)} candidates in the log, best serial {b['serial']} fitness {b['fitness']:.6f} attn {b['attn_factor']}")
-PY
-fi
+  --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations 40 --init $x/carried-mix6-it8-16384.json --out $r/search \
+  --time-limit "${search_seconds}s" --json
 step patch 30 $L patch models/tiny-passkey-512.gguf --factors $r/search/factors.json -o /tmp/searched-32x-gpu.gguf
 step patch-pk6 30 $L patch models/tiny-passkey-512.gguf --factors docs/search-results/tiny-long-16384-pk6.factors.json --context "$length" -o /tmp/pk6-s17.gguf
 sets=(--modes yarn --patched searched-32x-gpu=/tmp/searched-32x-gpu.gguf --patched pk6-s17=/tmp/pk6-s17.gguf)

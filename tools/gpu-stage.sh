@@ -28,7 +28,9 @@ open(f"{d}/chat-turn1.txt", "w").write(turn1)
 open(f"{d}/chat-input.txt", "w").write(turn1 + "\n" + turn2 + "\n")
 open(f"{d}/long-prompt.txt", "w").write(passkey(4001, 0.5, 21985))
 PY
-extra=("$tmp/reference-prompt.txt" "$tmp/tiny-passkey-512.reference.json" "$tmp/prose.txt" "$tmp/chat-turn1.txt" "$tmp/chat-input.txt" "$tmp/long-prompt.txt"
+# The seed of tools/gpu-search32.sh: the 16x winner carried to 32x.
+/usr/bin/python3 tools/progressive_init.py docs/search-results/tiny-long-8192-mix6-it8.factors.json 16384 "$tmp/carried-mix6-it8-16384.json" > /dev/null
+extra=("$tmp/carried-mix6-it8-16384.json" "$tmp/reference-prompt.txt" "$tmp/tiny-passkey-512.reference.json" "$tmp/prose.txt" "$tmp/chat-turn1.txt" "$tmp/chat-input.txt" "$tmp/long-prompt.txt"
   tests/LongRopeGguf.Search.Tests/Data/prose-search.txt docs/search-results/tiny-long-8192-pk5.factors.json)
 for f in models/*.longrope-*.json; do [[ -f $f ]] && extra+=("$f"); done
 "$kit/stage.sh" src/LongRopeGguf.Cli/LongRopeGguf.Cli.csproj "${extra[@]}"

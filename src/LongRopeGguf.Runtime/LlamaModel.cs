@@ -102,7 +102,11 @@ public sealed class LlamaModel : IDisposable
     /// <summary>The yarn_attn_factor that gives <paramref name="plan"/>'s context the model's own attention magnitude
     /// (a short context of a file this tool patched, unless the options keep the file's), or null: llama.cpp's default.</summary>
     public float? ShortContextAttnParameter(ContextPlan plan) =>
-        plan.FactorSet == FactorSetKind.Short && !Options.FileAttentionOnShortContexts ? Info.ShortContextAttnParameter : null;
+        plan.FactorSet == FactorSetKind.Short && RunsShortContextsAtOwnMagnitude ? Info.ShortContextAttnParameter : null;
+
+    /// <summary>Whether this model's short contexts get another attention magnitude than llama.cpp would give them:
+    /// a file this tool patched (<see cref="ModelContextInfo.ShortContextAttnParameter"/>), unless the options keep the file's.</summary>
+    public bool RunsShortContextsAtOwnMagnitude => Info.ShortContextAttnParameter is not null && !Options.FileAttentionOnShortContexts;
 
     /// <summary>A context for <paramref name="plan"/>: an idle one of the same size (cleared) or a new one.</summary>
     public ModelContext AcquireContext(ContextPlan plan)

@@ -35,7 +35,7 @@ public static class StartupReport
 
     /// <summary>The plan, and the attention magnitude of a short context when the runner changes llama.cpp's.</summary>
     public static string Plan(LlamaModel model, ContextPlan plan) =>
-        Plan(plan) + (model.ShortContextAttnParameter(plan) is not null && OwnMagnitudeReason(model) is { } why
+        Plan(plan) + (plan.FactorSet == FactorSetKind.Short && OwnMagnitudeReason(model) is { } why
             ? $" (at the model's own attention magnitude: {why})"
             : "");
 
@@ -45,7 +45,7 @@ public static class StartupReport
 
     /// <summary>Why the runner gives this model's short contexts another magnitude than llama.cpp would, or null.</summary>
     private static string? OwnMagnitudeReason(LlamaModel model) =>
-        model.Info.ShortContextAttnParameter is not null && !model.Options.FileAttentionOnShortContexts && model.Info.AttnFactor is { } a
+        model.RunsShortContextsAtOwnMagnitude && model.Info.AttnFactor is { } a
             ? $"the file's attn_factor {a.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} serves the long set"
             : null;
 

@@ -41,11 +41,13 @@ public static class SearchRunner
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
         var plan = Plan(request);
-        if (request.TimeLimit is { } limit && limit <= TimeSpan.Zero)
-            throw new ArgumentException($"--time-limit {limit}: must be more than 0");
         // The clock starts here, so the limit covers the whole run (the working copy included).
         using var timeLimit = new CancellationTokenSource();
-        if (request.TimeLimit is { } l) timeLimit.CancelAfter(l);
+        if (request.TimeLimit is { } limit)
+        {
+            if (limit <= TimeSpan.Zero) throw new ArgumentException($"--time-limit {limit}: must be more than 0");
+            timeLimit.CancelAfter(limit);
+        }
         // Settings llama.cpp cannot run are refused before the model is copied (gigabytes for a real one).
         request.Engine.Validate();
         EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);

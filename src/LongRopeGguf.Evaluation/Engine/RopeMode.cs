@@ -59,11 +59,11 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
     public static float FrequencyScale(int length, int originalContext) =>
         length <= originalContext ? 1f : (float)originalContext / length;
 
-    /// <summary>Sets llama.cpp's run-time RoPE parameters for this mode at <paramref name="length"/> tokens.</summary>
     /// <summary>The file's own RoPE runs (no built-in scaling on top): its LongRoPE sets, if it has any. Only these
     /// modes get a patched file's short contexts at the model's own attention magnitude (EvalModel.CreateContext).</summary>
     public bool RunsFileRope => Kind is RopeModeKind.Patched or RopeModeKind.None;
 
+    /// <summary>Sets llama.cpp's run-time RoPE parameters for this mode at <paramref name="length"/> tokens.</summary>
     public void Apply(ModelParams p, int length, int originalContext)
     {
         switch (Kind)

@@ -190,7 +190,7 @@ public sealed class EvolutionSearch
             {
                 // The iteration in progress is summarized for the report and chart, not logged (a later run redoes it)
                 // and not announced as finished.
-                if (_madeThisIteration > 0) Summarize(_iteration, _madeThisIteration, partial: true);
+                if (_madeThisIteration > 0) Summarize(_iteration, partial: true);
                 return Outcome(stoppedInIteration: _iteration);
             }
             if (log is not null && !log.WasDone) log.AppendDone(_best!, Settings.Iterations);
@@ -233,7 +233,7 @@ public sealed class EvolutionSearch
                 failuresInARow = 0;
                 population.Add(Make(child, CandidateOrigin.Mutation, null, [parent.Serial]));
             }
-            Summarize(0, population.Count);
+            Summarize(0);
 
             for (_iteration = 1; _iteration <= Settings.Iterations; _iteration++)
             {
@@ -270,7 +270,7 @@ public sealed class EvolutionSearch
                         next.Add(Make(mutant, CandidateOrigin.Mutation, null, [first.Serial]));
                 }
                 population = next;
-                Summarize(_iteration, next.Count - parents.Count);
+                Summarize(_iteration);
             }
         }
 
@@ -305,7 +305,7 @@ public sealed class EvolutionSearch
             return result;
         }
 
-        private void Summarize(int iteration, int made, bool partial = false)
+        private void Summarize(int iteration, bool partial = false)
         {
             var summary = new IterationSummary(iteration, _best!, _all.Count, _newEvaluations, _all.Sum(c => c.Seconds));
             _iterations.Add(summary);

@@ -112,7 +112,34 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
         var wrong = TeacherForcing.ScoreAnswer(prefiller, prompt with { AnswerTokens = _model.Tokenize("27182", false), Expected = "27182" });
         Assert.False(wrong.GreedyMatches);
         Assert.True(wrong.MeanNll > likelihood.MeanNll + 2, $"right {likelihood.MeanNll:F3}, wrong {wrong.MeanNll:F3}");
+        // The worst token's margin says the same as greedy decoding: above 0 for the key it holds, below for the other.
+        Assert.True(likelihood.MinMargin > 0, $"right answer's worst margin {likelihood.MinMargin}");
+        Assert.True(wrong.MinMargin < 0, $"wrong answer's worst margin {wrong.MinMargin}");
+        // and it is the smallest of the five tokens' margins, each computed here from the logits of one decode at a time.
+        int[] key = prompt.AnswerTokens;
+        ctx.ClearAll();
+        float[] next = ctx.DecodeLast(0, ids, 0);
+        double smallest = double.PositiveInfinity;
+        for (int i = 0; i < key.Length; i++)
+        {
+            smallest = Math.Min(smallest, TeacherForcing.Margin(next, key[i]));
+            if (i + 1 < key.Length) next = ctx.DecodeLast(0, [key[i]], ids.Length + i);
+        }
+        // (one token per decode here, a batch there: logits differ in rounding, ~1e-3)
+        Assert.Equal(smallest, likelihood.MinMargin, tolerance: 0.01);
     }
+
+    [Theory]
+    [InlineData(new float[] { 1, 3, 2 }, 1, 1.0)]      // expected token on top, 1 above the next
+    [InlineData(new float[] { 1, 3, 2 }, 0, -2.0)]     // 2 below the top
+    [InlineData(new float[] { 4, 4, 0 }, 1, 0.0)]      // a tie: no margin either way
+    [InlineData(new float[] { -5 }, 0, double.PositiveInfinity)] // a one-token vocabulary: nothing to beat
+    public void The_margin_is_the_expected_logit_minus_the_best_other(float[] logits, int expected, double margin) =>
+        Assert.Equal(margin, TeacherForcing.Margin(logits, expected));
+
+    [Fact]
+    public void A_margin_for_a_token_outside_the_logits_is_refused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => TeacherForcing.Margin(new float[] { 1, 2 }, 2));
 
     [Fact]
     public void Continuation_score_drops_what_was_decoded_after_the_prompt_and_matches_a_fresh_score()

@@ -338,6 +338,151 @@ public class EvolutionSearchTests
         Assert.Contains("line 2", bad.Message);
     }
 
+    /// <summary>
+    /// Workers of one search: each wraps its own <see cref="SyntheticFitness"/> and takes a little time, so that they
+    /// overlap; they count evaluations started, the most running at once, and can stop or fail the search at the n-th.
+    /// </summary>
+    private sealed class Crew
+    {
+        private int _started, _running;
+        public int MaxRunning;
+        public int Started => _started;
+        public (int At, CancellationTokenSource Source)? StopAt;
+        public int? FailAt;
+        public List<SyntheticFitness> Inner { get; } = [];
+
+        public IFitnessFunction[] Workers(int n) => [.. Enumerable.Range(0, n).Select(_ => (IFitnessFunction)new Worker(this, Add()))];
+
+        private SyntheticFitness Add()
+        {
+            var f = NewFitness();
+            Inner.Add(f);
+            return f;
+        }
+
+        public int TotalCalls => Inner.Sum(f => f.TotalCalls);
+
+        public IEnumerable<string> Keys => Inner.SelectMany(f => f.Calls.Keys);
+
+        private sealed class Worker(Crew crew, SyntheticFitness inner) : IFitnessFunction
+        {
+            public System.Text.Json.Nodes.JsonObject Describe() => inner.Describe();
+
+            public FitnessResult Evaluate(Candidate candidate, CancellationToken cancellationToken)
+            {
+                int n = Interlocked.Increment(ref crew._started);
+                if (crew.StopAt is { } s && n == s.At) s.Source.Cancel();
+                if (n == crew.FailAt) throw new InvalidOperationException($"evaluation {n} failed");
+                int running = Interlocked.Increment(ref crew._running);
+                lock (crew) crew.MaxRunning = Math.Max(crew.MaxRunning, running);
+                Thread.Sleep(3);
+                try { return inner.Evaluate(candidate, cancellationToken); }
+                finally { Interlocked.Decrement(ref crew._running); }
+            }
+        }
+    }
+
+    private static IEnumerable<(string, double, int, int, CandidateOrigin, string)> Trace(SearchOutcome o) =>
+        o.All.Select(c => (c.Genome.Key, c.Fitness.Value, c.Serial, c.Iteration, c.Origin, string.Join(",", c.Parents)));
+
+    /// <summary>A log's lines without the times (evaluation times, the header's creation time), which differ from run to run.</summary>
+    private static string[] LogWithoutTimes(string path) =>
+        [.. File.ReadAllLines(path).Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\"((evaluation_)?seconds|created|candidates_per_minute)\":(\"[^\"]*\"|[-0-9.eE+]+|null)", "\"$1\":0"))];
+
+    [Fact]
+    public void Several_workers_evaluate_at_once_and_make_the_same_search_and_log_as_one()
+    {
+        using var dir = new TempDir();
+        var one = new EvolutionSearch(Space(), Small(), Seeds, NewFitness());
+        SearchOutcome reference;
+        using (var log = SearchLog.Open(dir.File("one.jsonl"), one.Describe()))
+            reference = one.Run(log);
+
+        var crew = new Crew();
+        var observed = new List<int>();
+        var three = new EvolutionSearch(Space(), Small(), Seeds, crew.Workers(3));
+        SearchOutcome parallel;
+        using (var log = SearchLog.Open(dir.File("three.jsonl"), three.Describe()))
+            parallel = three.Run(log, new SerialObserver(observed));
+
+        Assert.True(crew.MaxRunning >= 2, $"at most {crew.MaxRunning} evaluation(s) ran at once");
+        Assert.Equal(Trace(reference), Trace(parallel));
+        Assert.Equal(reference.Best.Genome, parallel.Best.Genome);
+        Assert.Equal(reference.Seeds.Select(s => (s.SeedName, s.Genome.Key)), parallel.Seeds.Select(s => (s.SeedName, s.Genome.Key)));
+        Assert.Equal(reference.Iterations.Select(i => i.Best.Genome.Key), parallel.Iterations.Select(i => i.Best.Genome.Key));
+        Assert.Equal(reference.All.Length, crew.TotalCalls);
+        Assert.Equal(crew.TotalCalls, crew.Keys.Distinct().Count()); // still no genome evaluated twice
+        Assert.All(crew.Inner, f => Assert.True(f.TotalCalls > 0, "a worker evaluated nothing"));
+        // The observer heard of every candidate once, in order, and the log is the one-worker log.
+        Assert.Equal(Enumerable.Range(0, reference.All.Length), observed);
+        Assert.Equal(LogWithoutTimes(dir.File("one.jsonl")), LogWithoutTimes(dir.File("three.jsonl")));
+    }
+
+    private sealed class SerialObserver(List<int> serials) : ISearchObserver
+    {
+        public void OnCandidate(EvaluatedCandidate candidate, SearchProgress progress)
+        {
+            lock (serials) serials.Add(candidate.Serial);
+        }
+    }
+
+    [Fact]
+    public void A_stop_lets_the_started_evaluations_finish_and_keeps_a_prefix_that_the_same_command_continues()
+    {
+        using var dir = new TempDir();
+        var reference = new EvolutionSearch(Space(), Small(), Seeds, NewFitness()).Run();
+
+        var crew = new Crew();
+        using var stop = new CancellationTokenSource();
+        crew.StopAt = (70, stop);
+        var search1 = new EvolutionSearch(Space(), Small(), Seeds, crew.Workers(3));
+        SearchOutcome stopped;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search1.Describe()))
+            stopped = search1.Run(log, null, default, stop.Token);
+        Assert.True(stopped.StoppedEarly);
+        // The 70th and any started beside it finish (at most two more); none starts after the stop.
+        Assert.InRange(crew.Started, 70, 72);
+        Assert.Equal(crew.Started, stopped.All.Length);
+        Assert.Equal(Trace(reference).Take(stopped.All.Length), Trace(stopped));
+        Assert.Equal(stopped.All.Length, File.ReadAllLines(dir.File("log.jsonl")).Count(l => l.Contains("\"type\":\"candidate\"")));
+
+        var rest = new Crew();
+        var search2 = new EvolutionSearch(Space(), Small(), Seeds, rest.Workers(2));
+        SearchOutcome resumed;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search2.Describe()))
+            resumed = search2.Run(log);
+        Assert.Equal(reference.All.Length - stopped.All.Length, rest.TotalCalls);
+        Assert.Equal(Trace(reference), Trace(resumed));
+    }
+
+    [Fact]
+    public void A_failing_evaluation_ends_the_search_with_its_error_and_keeps_the_candidates_made_before_it()
+    {
+        using var dir = new TempDir();
+        var reference = new EvolutionSearch(Space(), Small(), Seeds, NewFitness()).Run();
+
+        var crew = new Crew { FailAt = 40 };
+        var search1 = new EvolutionSearch(Space(), Small(), Seeds, crew.Workers(3));
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search1.Describe()))
+            Assert.Equal("evaluation 40 failed", Assert.Throws<InvalidOperationException>(() => search1.Run(log)).Message);
+        // Those logged are a prefix of the search, ending before the failed candidate (the 40th started, whichever it was).
+        var logged = File.ReadAllLines(dir.File("log.jsonl")).Count(l => l.Contains("\"type\":\"candidate\""));
+        Assert.InRange(logged, 30, 41);
+
+        var rest = new Crew();
+        var search2 = new EvolutionSearch(Space(), Small(), Seeds, rest.Workers(3));
+        SearchOutcome resumed;
+        using (var log = SearchLog.Open(dir.File("log.jsonl"), search2.Describe()))
+            resumed = search2.Run(log);
+        Assert.Equal(reference.All.Length - logged, rest.TotalCalls);
+        Assert.Equal(Trace(reference), Trace(resumed));
+    }
+
+    [Fact]
+    public void A_search_without_workers_is_refused() =>
+        Assert.Contains("at least one fitness function",
+            Assert.Throws<ArgumentException>(() => new EvolutionSearch(Space(), Small(), Seeds, Array.Empty<IFitnessFunction>())).Message);
+
     [Fact]
     public void Bad_settings_are_refused()
     {

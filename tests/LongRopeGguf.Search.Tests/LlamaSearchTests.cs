@@ -166,6 +166,77 @@ public class LlamaSearchTests
     }
 
     [Fact]
+    public void The_margin_loss_changes_the_fitness_value_only_and_charges_every_wrong_key_at_least_ln_2()
+    {
+        using var dir = new TempDir();
+        SearchReport Seeds(PassKeyLoss loss) => SearchRunner.Run(new SearchRequest
+        {
+            ModelPath = TestPaths.TinyModel,
+            Set = SearchSet.Long,
+            Fitness = new FitnessSpec { Kind = FitnessKind.PassKey, TargetLength = 2048, Haystack = "filler", PassKeyPrompts = 4, PassKeyLoss = loss },
+            Evolution = new EvolutionSettings { Population = 3, Parents = 1, Mutations = 0, Crossovers = 0, Iterations = 0 },
+            OutputDirectory = dir.File(loss.ToString()),
+            Engine = Engine,
+        });
+        var nll = Seeds(PassKeyLoss.Nll);
+        var margin = Seeds(PassKeyLoss.Margin);
+
+        Assert.Equal(["pi", "ntk", "yarn"], margin.Outcome.Seeds.Select(s => s.SeedName));
+        foreach (var (n, m) in nll.Outcome.Seeds.Zip(margin.Outcome.Seeds))
+        {
+            // The same prompts, the same model runs: the NLL and the greedy keys are the same in both searches.
+            Assert.Equal(n.Fitness.Value, n.Fitness.Components["passkey_nll"], 12);
+            Assert.Equal(n.Fitness.Components["passkey_nll"], m.Fitness.Components["passkey_nll"], 9);
+            double greedy = m.Fitness.Components["passkey_greedy"];
+            Assert.Equal(n.Fitness.Components["passkey_greedy"], greedy);
+            Assert.False(n.Fitness.Components.ContainsKey("passkey_margin_loss"));
+            // The margin search scores by the margin loss: a wrong key costs ln 2 or more, a right one less.
+            Assert.Equal(m.Fitness.Value, m.Fitness.Components["passkey_margin_loss"], 12);
+            Assert.True(m.Fitness.Value >= Math.Log(2) * (1 - greedy), $"{m.SeedName}: loss {m.Fitness.Value}, {greedy:P0} of the keys right");
+            if (greedy == 1) Assert.True(m.Fitness.Value < Math.Log(2), $"{m.SeedName}: every key right but loss {m.Fitness.Value}");
+        }
+        // YaRN holds at 4x (the model card): all four keys, and the lowest loss of the seeds.
+        var yarn = margin.Outcome.Seeds.Single(s => s.SeedName == "yarn");
+        Assert.Equal(1.0, yarn.Fitness.Components["passkey_greedy"]);
+        Assert.Equal("yarn", margin.Outcome.BestSeed.SeedName);
+
+        // The log says which loss it holds, so that neither search resumes from the other's log.
+        string Header(SearchReport r) => File.ReadLines(r.LogPath).First();
+        Assert.Contains("\"passkey_loss\":\"margin\"", Header(margin));
+        Assert.DoesNotContain("passkey_loss", Header(nll));
+    }
+
+    [Fact]
+    public void Two_workers_on_two_copies_of_the_model_give_the_one_worker_search_and_leave_no_copy_behind()
+    {
+        using var dir = new TempDir();
+        SearchReport Run(int workers) => SearchRunner.Run(new SearchRequest
+        {
+            ModelPath = TestPaths.TinyModel,
+            Set = SearchSet.Long,
+            Fitness = new FitnessSpec { Kind = FitnessKind.Mix, TargetLength = 1024, TextPath = SearchText, Windows = 1, PassKeyPrompts = 2 },
+            Evolution = new EvolutionSettings { Population = 4, Parents = 2, Mutations = 2, Crossovers = 2, Iterations = 1, Seed = 7 },
+            OutputDirectory = dir.File($"w{workers}"),
+            Engine = Engine with { Threads = 1 },
+            Workers = workers,
+        });
+        var one = Run(1);
+        var two = Run(2);
+
+        // Each candidate measured by llama.cpp on either copy: the same values, so the same search and the same result.
+        Assert.Equal(8, two.Outcome.All.Length);
+        Assert.Equal(one.Outcome.All.Select(c => (c.Genome.Key, c.Fitness.Value)), two.Outcome.All.Select(c => (c.Genome.Key, c.Fitness.Value)));
+        Assert.Equal(File.ReadAllText(one.FactorsPath), File.ReadAllText(two.FactorsPath));
+        Assert.Empty(Directory.GetFiles(dir.File("w2"), ".working-copy*"));
+        Assert.Equal(SearchRunner.WorkingFile, SearchRunner.WorkingFileOf(0));
+        Assert.Equal(".working-copy-2.gguf", SearchRunner.WorkingFileOf(1));
+
+        var e = Assert.Throws<ArgumentException>(() => SearchRunner.Run(SmallLongSearch(dir.File("w0")) with { Workers = 0 }));
+        Assert.Equal("--workers 0: must be between 1 and 16", e.Message);
+        Assert.False(Directory.Exists(dir.File("w0")));
+    }
+
+    [Fact]
     public void A_text_too_short_for_the_windows_is_a_one_line_error_naming_it()
     {
         using var dir = new TempDir();

@@ -23,14 +23,19 @@ public static class SearchCommand
         var model = CommonOptions.Model();
         var target = new Option<int>("--target-length", "-L") { Description = "Context length to search factors for (long set: above the model's original length; short set: at most it).", Required = true };
         var set = new Option<string>("--set") { Description = "Which factor set to search: long (default) or short (short-context recovery at the original length; needs --init with the long set).", DefaultValueFactory = _ => "long" };
-        var fitness = new Option<string>("--fitness") { Description = "ppl (perplexity of --text windows), passkey (NLL of pass-key answers) or mix (weighted sum of both NLLs, default).", DefaultValueFactory = _ => "mix" };
-        var mixWeight = new Option<double>("--mix-weight") { Description = "Weight of the text NLL in mix; the pass-key NLL gets 1 - this.", DefaultValueFactory = _ => 0.5 };
+        var fitness = new Option<string>("--fitness") { Description = "ppl (perplexity of --text windows), passkey (loss of pass-key answers, see --passkey-loss) or mix (weighted sum of the text NLL and the pass-key loss, default).", DefaultValueFactory = _ => "mix" };
+        var mixWeight = new Option<double>("--mix-weight") { Description = "Weight of the text NLL in mix; the pass-key loss gets 1 - this.", DefaultValueFactory = _ => 0.5 };
         var text = new Option<FileInfo?>("--text") { Description = "Text (UTF-8) for perplexity windows, and the default pass-key haystack." };
         var windows = new Option<int>("--windows") { Description = "Perplexity windows of the target length, from the start of the text.", DefaultValueFactory = _ => 2 };
         var prompts = new Option<int>("--passkey-prompts") { Description = "Pass-key prompts (needles at evenly spaced depths).", DefaultValueFactory = _ => 3 };
         var passages = new Option<int>("--passkey-passages") { Description = "Passages of the haystack text the prompts take turns in, spread over the text (1: all start at its beginning).", DefaultValueFactory = _ => 1 };
         var haystack = new Option<string?>("--haystack") { Description = "Pass-key haystack: filler or a text file (default: --text)." };
         var passkeySeed = new Option<int>("--passkey-seed") { Description = "Seed of the pass-key keys.", DefaultValueFactory = _ => 7001 };
+        var passkeyLoss = new Option<string>("--passkey-loss")
+        {
+            Description = "How a pass-key answer is scored: nll (mean NLL of its tokens, default) or margin (softplus of minus its worst token's logit margin: follows the keys greedy decoding gets right).",
+            DefaultValueFactory = _ => "nll",
+        };
         var population = new Option<int>("--population") { Description = "Initial population.", DefaultValueFactory = _ => 64 };
         var parents = new Option<int>("--parents") { Description = "Survivors per iteration.", DefaultValueFactory = _ => 32 };
         var mutations = new Option<int>("--mutations") { Description = "Mutants per iteration.", DefaultValueFactory = _ => 16 };
@@ -47,6 +52,11 @@ public static class SearchCommand
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for llama.cpp (default: all cores)." };
         var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
+        var workers = new Option<int>("--workers")
+        {
+            Description = "Candidates evaluated at once, each on its own copy of the model (that many copies beside the log) and llama.cpp context; the search and its result are the same as with 1. For a small model on a GPU; on a CPU give the cores to --threads.",
+            DefaultValueFactory = _ => 1,
+        };
         var gpuLayers = new Option<int>("--gpu-layers") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
         var timeLimit = new Option<string?>("--time-limit")
         {
@@ -57,8 +67,8 @@ public static class SearchCommand
         var native = new NativeOptions();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
-            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, population, parents, mutations, crossovers,
-            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, timeLimit, json,
+            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyLoss, population, parents, mutations, crossovers,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, workers, timeLimit, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
@@ -89,6 +99,7 @@ public static class SearchCommand
                     PassKeyPassages = r.GetValue(passages),
                     Haystack = r.GetValue(haystack) is { } h && !h.Equals("filler", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(h) : r.GetValue(haystack),
                     PassKeySeed = r.GetValue(passkeySeed),
+                    PassKeyLoss = FitnessSpec.ParseLoss(r.GetValue(passkeyLoss)!),
                 },
                 Evolution = new EvolutionSettings
                 {
@@ -110,6 +121,7 @@ public static class SearchCommand
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
                 TimeLimit = r.GetValue(timeLimit) is { } limitText ? ParseDuration(limitText) : null,
+                Workers = r.GetValue(workers),
             };
             native.ConfigureForEvaluation(r);
             var display = new SearchProgressDisplay(request);
@@ -176,7 +188,9 @@ public static class SearchCommand
         o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.CompletedIterations} iterations");
         if (outcome.StoppedInIteration is { } stoppedIn)
             o.WriteLine($"stopped:       at --time-limit, in iteration {stoppedIn} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
-        if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
+        if (outcome.RunCandidatesPerMinute is { } runRate)
+            o.WriteLine($"speed:         {F(runRate, "0.0")} candidates/minute in this run ({request.Workers} worker{(request.Workers == 1 ? "" : "s")}, wall time)");
+        if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"               {F(rate, "0.0")} candidates/minute per evaluation over the log (each candidate's own time)");
         o.WriteLine("seeds:");
         foreach (var s in outcome.Seeds)
             o.WriteLine($"  {s.SeedName,-6} fitness {F(s.Fitness.Value),-10} attn {F(s.Candidate.AttentionFactor, "0.###")}  {Components(s)}");
@@ -226,12 +240,15 @@ public static class SearchCommand
         w.WriteNumber("original_context_length", report.OriginalContextLength);
         w.WriteString("fitness", report.Request.Fitness.Name);
         w.WriteString("fitness_unit", report.Request.Fitness.Unit);
+        if (report.Request.Fitness.UsesPassKey) w.WriteString("passkey_loss", report.Request.Fitness.PassKeyLoss == PassKeyLoss.Margin ? "margin" : "nll");
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);
         w.WriteNumber("iterations", outcome.CompletedIterations);
         w.WriteBoolean("stopped_by_time_limit", outcome.StoppedEarly);
         if (outcome.StoppedInIteration is { } stoppedIn) w.WriteNumber("stopped_in_iteration", stoppedIn); else w.WriteNull("stopped_in_iteration");
         if (outcome.CandidatesPerMinute is { } rate) w.WriteNumber("candidates_per_minute", Math.Round(rate, 2));
+        w.WriteNumber("workers", report.Request.Workers);
+        if (outcome.RunCandidatesPerMinute is { } runRate) w.WriteNumber("candidates_per_minute_this_run", Math.Round(runRate, 2));
         w.WriteNumber("attn_factor", outcome.Best.Candidate.AttentionFactor);
         if (report.Space.Attention is { } range)
         {

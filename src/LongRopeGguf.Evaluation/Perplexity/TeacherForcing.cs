@@ -4,7 +4,10 @@ using LongRopeGguf.Evaluation.Prompts;
 namespace LongRopeGguf.Evaluation.Perplexity;
 
 /// <summary>How well a model predicts a pass-key answer after its prompt (teacher forcing).</summary>
-public sealed record AnswerLikelihood(int AnswerTokens, double TotalNll, bool GreedyMatches)
+/// <param name="MinMargin">The smallest <see cref="TeacherForcing.Margin"/> over the answer tokens (+infinity for an
+/// empty answer): greedy decoding gives the whole answer exactly when it is above 0 (ties aside), however low the NLL
+/// of the tokens after the first wrong one is under teacher forcing.</param>
+public sealed record AnswerLikelihood(int AnswerTokens, double TotalNll, bool GreedyMatches, double MinMargin = double.PositiveInfinity)
 {
     public double MeanNll => AnswerTokens == 0 ? 0 : TotalNll / AnswerTokens;
 }
@@ -30,6 +33,7 @@ public static class TeacherForcing
             throw new ArgumentException($"prompt + answer ({position + expected.Length - 1} tokens) do not fit the {context.ContextPerSequence}-token context");
         double total = PerplexityScorer.NegativeLogLikelihood(promptLastLogits, expected[0]);
         bool greedy = EvalContext.ArgMax(promptLastLogits) == expected[0];
+        double minMargin = Margin(promptLastLogits, expected[0]);
         context.TrimSequence(seq, position);
         if (expected.Length > 1)
         {
@@ -37,9 +41,24 @@ public static class TeacherForcing
             {
                 total += PerplexityScorer.NegativeLogLikelihood(logits, expected[i + 1]);
                 if (EvalContext.ArgMax(logits) != expected[i + 1]) greedy = false;
+                minMargin = Math.Min(minMargin, Margin(logits, expected[i + 1]));
             }, ct);
         }
-        return new AnswerLikelihood(expected.Length, total, greedy);
+        return new AnswerLikelihood(expected.Length, total, greedy, minMargin);
+    }
+
+    /// <summary>
+    /// How far the expected token's logit is above the best other token's (negative: greedy decoding picks another
+    /// token here). Logits, not probabilities: the gap that decides the greedy choice.
+    /// </summary>
+    public static double Margin(ReadOnlySpan<float> logits, int expected)
+    {
+        if ((uint)expected >= (uint)logits.Length)
+            throw new ArgumentOutOfRangeException(nameof(expected), $"token {expected} is outside the {logits.Length} logits");
+        float other = float.NegativeInfinity;
+        for (int i = 0; i < logits.Length; i++)
+            if (i != expected && logits[i] > other) other = logits[i];
+        return (double)logits[expected] - other;
     }
 
     /// <summary>

@@ -28,6 +28,21 @@ public enum FitnessKind
     Mix,
 }
 
+/// <summary>How a pass-key prompt's answer is scored (teacher-forced) in the pass-key part of the fitness.</summary>
+public enum PassKeyLoss
+{
+    /// <summary>Mean NLL of the answer tokens (nats per token).</summary>
+    Nll,
+
+    /// <summary>
+    /// softplus(-m) = ln(1 + e^-m), m the smallest margin over the answer tokens (the expected token's logit minus the
+    /// best other one, <see cref="Evaluation.Perplexity.TeacherForcing.Margin"/>): at least ln 2 for a prompt whose
+    /// greedy answer is wrong, below it for one answered right. The mean NLL can fall while no more keys come out
+    /// right (teacher forcing makes the digits after a wrong one cheap); this loss follows the keys greedy decoding gets.
+    /// </summary>
+    Margin,
+}
+
 /// <summary>
 /// How candidates are scored through llama.cpp. Everything here goes into the search log header, so that a search
 /// only resumes with the same measurement.
@@ -63,6 +78,20 @@ public sealed record FitnessSpec
     /// <summary>Seed of the pass-key keys (evaluations on held-out prompts should use another).</summary>
     public int PassKeySeed { get; init; } = 7001;
 
+    /// <summary>How each prompt's answer is scored; the pass-key part of the fitness is its mean over the prompts.</summary>
+    public PassKeyLoss PassKeyLoss { get; init; } = PassKeyLoss.Nll;
+
+    /// <summary>The pass-key part's name in the log and reports: passkey_nll or passkey_margin_loss.</summary>
+    public string PassKeyComponent => PassKeyLoss == PassKeyLoss.Margin ? "passkey_margin_loss" : "passkey_nll";
+
+    /// <summary>The loss of one answer under <see cref="PassKeyLoss"/>.</summary>
+    public double LossOf(Evaluation.Perplexity.AnswerLikelihood answer) => PassKeyLoss == PassKeyLoss.Margin
+        ? Softplus(-answer.MinMargin)
+        : answer.MeanNll;
+
+    /// <summary>ln(1 + e^x) without overflow for large x.</summary>
+    public static double Softplus(double x) => x > 30 ? x : Math.Log(1 + Math.Exp(x));
+
     public bool UsesText => Kind != FitnessKind.PassKey;
 
     public bool UsesPassKey => Kind != FitnessKind.Perplexity;
@@ -72,6 +101,13 @@ public sealed record FitnessSpec
         FitnessKind.Perplexity => "ppl",
         FitnessKind.PassKey => "passkey",
         _ => "mix",
+    };
+
+    public static PassKeyLoss ParseLoss(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "nll" => PassKeyLoss.Nll,
+        "margin" => PassKeyLoss.Margin,
+        _ => throw new ArgumentException($"--passkey-loss '{text}': expected nll or margin"),
     };
 
     public static FitnessKind ParseKind(string text) => text.Trim().ToLowerInvariant() switch
@@ -86,8 +122,8 @@ public sealed record FitnessSpec
     public string Unit => Kind switch
     {
         FitnessKind.Perplexity => "perplexity",
-        FitnessKind.PassKey => "pass-key answer NLL (nats/token)",
-        _ => $"{MixWeight.ToString("0.###", CultureInfo.InvariantCulture)} x ln ppl + {(1 - MixWeight).ToString("0.###", CultureInfo.InvariantCulture)} x pass-key NLL",
+        FitnessKind.PassKey => PassKeyLoss == PassKeyLoss.Margin ? "pass-key margin loss (softplus of -worst margin)" : "pass-key answer NLL (nats/token)",
+        _ => $"{MixWeight.ToString("0.###", CultureInfo.InvariantCulture)} x ln ppl + {(1 - MixWeight).ToString("0.###", CultureInfo.InvariantCulture)} x pass-key {(PassKeyLoss == PassKeyLoss.Margin ? "margin loss" : "NLL")}",
     };
 
     public void Validate()
@@ -101,6 +137,8 @@ public sealed record FitnessSpec
             throw new ArgumentException($"--passkey-passages {PassKeyPassages}: must be between 1 and the number of prompts ({PassKeyPrompts})");
         if (UsesPassKey && Haystack is null && TextPath is null)
             throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
+        if (!UsesPassKey && PassKeyLoss != PassKeyLoss.Nll)
+            throw new ArgumentException("--passkey-loss margin: fitness ppl has no pass-key part; use --fitness passkey or mix");
         if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
     }
 }

@@ -13,7 +13,7 @@ namespace LongRopeGguf.Search.Llama;
 /// <summary>
 /// Fitness measured through llama.cpp on the real model: the candidate's factors and attention factor are written into
 /// the <see cref="WorkingCopy"/> in place, the model is loaded again, and a context of the target length scores the
-/// text windows (perplexity) and/or the pass-key prompts (NLL of the answer tokens, teacher-forced). Texts and prompts
+/// text windows (perplexity) and/or the pass-key prompts (NLL or worst-token margin of the answer, teacher-forced). Texts and prompts
 /// are tokenized once, up front.
 /// </summary>
 public sealed class LlamaFitness : IFitnessFunction
@@ -90,6 +90,8 @@ public sealed class LlamaFitness : IFitnessFunction
             ["batch_size"] = _engine.BatchSize,
         };
         if (_spec.Kind == FitnessKind.Mix) o["mix_weight"] = _spec.MixWeight;
+        // Only when not the NLL, so that the logs of earlier searches keep their header and still resume.
+        if (_spec.PassKeyLoss != PassKeyLoss.Nll) o["passkey_loss"] = "margin";
         // Short contexts run at the model's own attention magnitude since session 17: a short-set log from before
         // measured at the file's, so it must not resume into this one.
         if (_expectedSet == "short") o["short_attention"] = "model";
@@ -122,7 +124,7 @@ public sealed class LlamaFitness : IFitnessFunction
             throw new EvalInputException($"a {context.ContextSize}-token context runs {_copy.Path} on its {context.FactorSet} factor set, not the {_expectedSet} set being searched (llama.cpp rounds contexts up to a multiple of 256; original length {model.Info.OriginalContextLength})");
         var scorer = new PerplexityScorer(context);
         var components = new List<(string, double)>();
-        double textNll = double.NaN, passKeyNll = double.NaN;
+        double textNll = double.NaN, passKeyLoss = double.NaN;
         if (_spec.UsesText)
         {
             var r = scorer.Score(_textTokens, _spec.TargetLength, _spec.Windows, cancellationToken);
@@ -132,24 +134,26 @@ public sealed class LlamaFitness : IFitnessFunction
         }
         if (_spec.UsesPassKey)
         {
-            double sum = 0;
+            double nll = 0, loss = 0;
             int right = 0;
             var prefiller = new PromptPrefiller(context, share: true);
             foreach (var prompt in _prompts)
             {
                 var a = TeacherForcing.ScoreAnswer(prefiller, prompt, cancellationToken);
-                sum += a.MeanNll;
+                nll += a.MeanNll;
+                loss += _spec.LossOf(a);
                 if (a.GreedyMatches) right++;
             }
-            passKeyNll = sum / _prompts.Count;
-            components.Add(("passkey_nll", passKeyNll));
+            passKeyLoss = loss / _prompts.Count;
+            components.Add(("passkey_nll", nll / _prompts.Count));
+            if (_spec.PassKeyLoss != PassKeyLoss.Nll) components.Add((_spec.PassKeyComponent, passKeyLoss));
             components.Add(("passkey_greedy", (double)right / _prompts.Count));
         }
         double value = _spec.Kind switch
         {
             FitnessKind.Perplexity => Math.Exp(textNll),
-            FitnessKind.PassKey => passKeyNll,
-            _ => _spec.MixWeight * textNll + (1 - _spec.MixWeight) * passKeyNll,
+            FitnessKind.PassKey => passKeyLoss,
+            _ => _spec.MixWeight * textNll + (1 - _spec.MixWeight) * passKeyLoss,
         };
         // A candidate that breaks the model (NaN logits) is the worst, not an error: the search moves on.
         if (double.IsNaN(value)) value = double.PositiveInfinity;

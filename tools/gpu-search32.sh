@@ -36,7 +36,8 @@ search=(search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-wei
   --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations "$iterations" --init "$init" --json)
 if (( probe > 0 )); then
   for w in 1 "$workers"; do
-    step probe-w$w $((probe + 120)) $L "${search[@]}" --workers "$w" --time-limit "${probe}s" --out $r/probe-w$w
+    step probe-w$w $((probe + 120)) $L "${search[@]}" --workers "$w" --time-limit "${probe}s" --out $r/probe-w$w \
+      || { [[ $w != 1 ]] && echo "probe-w$w failed: the search runs with 1 worker" >> "$r/steps.txt" && workers=1; }
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("probe-w%s: %s candidates, %s/min (wall)" % (j["workers"], j["evaluated_now"], j.get("candidates_per_minute_this_run")))' \
       $r/probe-w$w.out >> "$r/steps.txt" 2>&1
   done

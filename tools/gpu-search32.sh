@@ -5,11 +5,13 @@
 #   device run, carry [".gpu"]:  bash tools/gpu-search32.sh
 # Defaults: the session-18 run (docs/search-results/plan-s18.md). Its search was bounded at 400 s through `timeout`
 # and the best candidate of the log, before --time-limit existed: commit c0e71dd has that version.
-# The session-19 run (docs/search-results/plan-s19.md), with the margin loss and four workers:
-#   SEARCH_SECONDS=380 LOSS=margin MIX_WEIGHT=0.5 WINDOWS=2 PASSKEY_SEED=7041 ITERATIONS=100 WORKERS=4 PROBE_SECONDS=45 \
+# The session-19 run (docs/search-results/plan-s19.md), with the margin loss:
+#   SEARCH_SECONDS=380 LOSS=margin MIX_WEIGHT=0.5 WINDOWS=1 PASSKEY_SEED=7041 ITERATIONS=100 \
 #   INIT=docs/search-results/tiny-long-16384-gpu-mix24.factors.json NAME=searched-32x-margin \
 #   OTHER=gpu-mix24-s18=docs/search-results/tiny-long-16384-gpu-mix24.factors.json PROSE_SEEDS="101 102" FILLER_SEED=101 bash tools/gpu-search32.sh
-# PROBE_SECONDS > 0 first runs the same search with 1 worker and with WORKERS for that long each (speed only, own folders).
+# (That run also passed `--workers 4`, after a 45-s speed probe with 1 and 4 workers: several candidates evaluated at
+# once in one process, removed afterwards because LLamaSharp serializes every llama_decode of a process, so it cannot
+# be faster; the values, the search and its result are the same without it. Commit c52f069 has that version.)
 # Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
 # Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=8 SEARCH_SECONDS=20 TRIALS=1 bash tools/gpu-search32.sh
 set -uo pipefail
@@ -20,7 +22,7 @@ r=/tmp/search32-results && rm -rf "$r" && mkdir -p "$r" "$out"
 x=.gpu/extra
 length=${LENGTH:-16384}; prompts=${PROMPTS:-24}; search_seconds=${SEARCH_SECONDS:-330}; trials=${TRIALS:-5}
 loss=${LOSS:-nll}; mix=${MIX_WEIGHT:-0.3}; windows=${WINDOWS:-1}; pk_seed=${PASSKEY_SEED:-7031}; iterations=${ITERATIONS:-40}
-workers=${WORKERS:-1}; probe=${PROBE_SECONDS:-0}; init=${INIT:-$x/carried-mix6-it8-16384.json}
+init=${INIT:-$x/carried-mix6-it8-16384.json}
 name=${NAME:-searched-32x-gpu}; other=${OTHER:-pk6-s17=docs/search-results/tiny-long-16384-pk6.factors.json}
 prose_seeds=${PROSE_SEEDS:-99 100}; filler_seed=${FILLER_SEED:-99}
 data=tests/LongRopeGguf.Search.Tests/Data
@@ -34,17 +36,8 @@ source tools/gpu-common.sh
 search=(search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight "$mix" --passkey-loss "$loss" --windows "$windows"
   --text $data/prose-search.txt --passkey-prompts "$prompts" --passkey-passages 8 --passkey-seed "$pk_seed" --population 16 --parents 8
   --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations "$iterations" --init "$init" --json)
-if (( probe > 0 )); then
-  for w in 1 "$workers"; do
-    step probe-w$w $((probe + 120)) $L "${search[@]}" --workers "$w" --time-limit "${probe}s" --out $r/probe-w$w \
-      || { [[ $w != 1 ]] && echo "probe-w$w failed: the search runs with 1 worker" >> "$r/steps.txt" && workers=1; }
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("probe-w%s: %s candidates, %s/min (wall)" % (j["workers"], j["evaluated_now"], j.get("candidates_per_minute_this_run")))' \
-      $r/probe-w$w.out >> "$r/steps.txt" 2>&1
-  done
-  save
-fi
 # --time-limit ends the search normally with its best so far; timeout is only a backstop (a candidate that hangs).
-step search $((search_seconds + 120)) $L "${search[@]}" --workers "$workers" --out $r/search --time-limit "${search_seconds}s"
+step search $((search_seconds + 120)) $L "${search[@]}" --out $r/search --time-limit "${search_seconds}s"
 step patch 30 $L patch models/tiny-passkey-512.gguf --factors $r/search/factors.json -o /tmp/searched.gguf
 step patch-other 30 $L patch models/tiny-passkey-512.gguf --factors "${other#*=}" --context "$length" -o /tmp/other.gguf
 sets=(--modes yarn --patched "$name=/tmp/searched.gguf" --patched "${other%%=*}=/tmp/other.gguf")

@@ -49,16 +49,6 @@ public sealed record SearchRequest
     /// written as usual and the log stays resumable. Null: run every iteration.</summary>
     public TimeSpan? TimeLimit { get; init; }
 
-    /// <summary>
-    /// Candidates evaluated at once, each worker on its own working copy of the model (so this many copies on disk) and
-    /// its own llama.cpp context. It changes the speed only: the candidates, the log and the result are those of one
-    /// worker. Worth it where one evaluation leaves the device idle part of the time (a small model on a GPU); on a CPU
-    /// the cores are better given to <see cref="EngineOptions.Threads"/>.
-    /// </summary>
-    public int Workers { get; init; } = 1;
-
-    public const int MaxWorkers = 16;
-
     /// <summary>How far above YaRN's attention factor the default range reaches.</summary>
     public const double DefaultAttentionSpan = 0.2;
 

@@ -36,9 +36,6 @@ public static class SearchRunner
     public const string LogFile = "search.jsonl";
     public const string ChartFile = "best-fitness.png";
     public const string WorkingFile = ".working-copy.gguf";
-
-    /// <summary>The working copy of worker <paramref name="worker"/> (0-based; the first is <see cref="WorkingFile"/>).</summary>
-    public static string WorkingFileOf(int worker) => worker == 0 ? WorkingFile : $".working-copy-{worker + 1}.gguf";
     public const string LockFile = ".search.lock";
 
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
@@ -53,8 +50,6 @@ public static class SearchRunner
         }
         // Settings llama.cpp cannot run are refused before the model is copied (gigabytes for a real one).
         request.Engine.Validate();
-        if (request.Workers is < 1 or > SearchRequest.MaxWorkers)
-            throw new ArgumentException($"--workers {request.Workers}: must be between 1 and {SearchRequest.MaxWorkers}");
         EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
         bool created = !Directory.Exists(request.OutputDirectory);
         Directory.CreateDirectory(request.OutputDirectory);
@@ -63,21 +58,11 @@ public static class SearchRunner
         try
         {
             using var folderLock = LockFolder(request.OutputDirectory);
-            var copies = new List<WorkingCopy>();
-            try
-            {
-                // One copy per worker: each candidate is written into a copy and that copy loaded while the others run.
-                for (int w = 0; w < request.Workers; w++)
-                    copies.Add(WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFileOf(w)), plan.SetOf(plan.FirstSeed), ct));
-                var workers = copies.Select(copy => (IFitnessFunction)new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set)).ToList();
-                var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, workers);
-                using var log = SearchLog.Open(logPath, search.Describe());
-                outcome = search.Run(log, observer, ct, timeLimit.Token);
-            }
-            finally
-            {
-                foreach (var copy in copies) copy.Dispose();
-            }
+            using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
+            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+            var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
+            using var log = SearchLog.Open(logPath, search.Describe());
+            outcome = search.Run(log, observer, ct, timeLimit.Token);
         }
         catch when (created)
         {

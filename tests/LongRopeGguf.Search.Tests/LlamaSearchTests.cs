@@ -21,15 +21,20 @@ public class LlamaSearchTests
     private static readonly string SearchText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
     private static readonly EngineOptions Engine = new() { Threads = 2, BatchSize = 512 };
 
-    private static SearchRequest SmallLongSearch(string outDir) => new()
+    private static SearchRequest LongSearch(FitnessSpec fitness, EvolutionSettings evolution, string outDir) => new()
     {
         ModelPath = TestPaths.TinyModel,
         Set = SearchSet.Long,
-        Fitness = new FitnessSpec { Kind = FitnessKind.Perplexity, TargetLength = 2048, TextPath = SearchText, Windows = 1 },
-        Evolution = new EvolutionSettings { Population = 6, Parents = 3, Mutations = 2, Crossovers = 2, Iterations = 2, Seed = 42 },
+        Fitness = fitness,
+        Evolution = evolution,
         OutputDirectory = outDir,
         Engine = Engine,
     };
+
+    private static SearchRequest SmallLongSearch(string outDir) => LongSearch(
+        new FitnessSpec { Kind = FitnessKind.Perplexity, TargetLength = 2048, TextPath = SearchText, Windows = 1 },
+        new EvolutionSettings { Population = 6, Parents = 3, Mutations = 2, Crossovers = 2, Iterations = 2, Seed = 42 },
+        outDir);
 
     private static double PerplexityAt(string modelPath, RopeMode mode, int length)
     {
@@ -169,15 +174,10 @@ public class LlamaSearchTests
     public void The_margin_loss_changes_the_fitness_value_only_and_charges_every_wrong_key_at_least_ln_2()
     {
         using var dir = new TempDir();
-        SearchReport Seeds(PassKeyLoss loss) => SearchRunner.Run(new SearchRequest
-        {
-            ModelPath = TestPaths.TinyModel,
-            Set = SearchSet.Long,
-            Fitness = new FitnessSpec { Kind = FitnessKind.PassKey, TargetLength = 2048, Haystack = "filler", PassKeyPrompts = 4, PassKeyLoss = loss },
-            Evolution = new EvolutionSettings { Population = 3, Parents = 1, Mutations = 0, Crossovers = 0, Iterations = 0 },
-            OutputDirectory = dir.File(loss.ToString()),
-            Engine = Engine,
-        });
+        SearchReport Seeds(PassKeyLoss loss) => SearchRunner.Run(LongSearch(
+            new FitnessSpec { Kind = FitnessKind.PassKey, TargetLength = 2048, Haystack = "filler", PassKeyPrompts = 4, PassKeyLoss = loss },
+            new EvolutionSettings { Population = 3, Parents = 1, Mutations = 0, Crossovers = 0, Iterations = 0 },
+            dir.File(loss.ToString())));
         var nll = Seeds(PassKeyLoss.Nll);
         var margin = Seeds(PassKeyLoss.Margin);
 
@@ -204,36 +204,6 @@ public class LlamaSearchTests
         string Header(SearchReport r) => File.ReadLines(r.LogPath).First();
         Assert.Contains("\"passkey_loss\":\"margin\"", Header(margin));
         Assert.DoesNotContain("passkey_loss", Header(nll));
-    }
-
-    [Fact]
-    public void Two_workers_on_two_copies_of_the_model_give_the_one_worker_search_and_leave_no_copy_behind()
-    {
-        using var dir = new TempDir();
-        SearchReport Run(int workers) => SearchRunner.Run(new SearchRequest
-        {
-            ModelPath = TestPaths.TinyModel,
-            Set = SearchSet.Long,
-            Fitness = new FitnessSpec { Kind = FitnessKind.Mix, TargetLength = 1024, TextPath = SearchText, Windows = 1, PassKeyPrompts = 2 },
-            Evolution = new EvolutionSettings { Population = 4, Parents = 2, Mutations = 2, Crossovers = 2, Iterations = 1, Seed = 7 },
-            OutputDirectory = dir.File($"w{workers}"),
-            Engine = Engine with { Threads = 1 },
-            Workers = workers,
-        });
-        var one = Run(1);
-        var two = Run(2);
-
-        // Each candidate measured by llama.cpp on either copy: the same values, so the same search and the same result.
-        Assert.Equal(8, two.Outcome.All.Length);
-        Assert.Equal(one.Outcome.All.Select(c => (c.Genome.Key, c.Fitness.Value)), two.Outcome.All.Select(c => (c.Genome.Key, c.Fitness.Value)));
-        Assert.Equal(File.ReadAllText(one.FactorsPath), File.ReadAllText(two.FactorsPath));
-        Assert.Empty(Directory.GetFiles(dir.File("w2"), ".working-copy*"));
-        Assert.Equal(SearchRunner.WorkingFile, SearchRunner.WorkingFileOf(0));
-        Assert.Equal(".working-copy-2.gguf", SearchRunner.WorkingFileOf(1));
-
-        var e = Assert.Throws<ArgumentException>(() => SearchRunner.Run(SmallLongSearch(dir.File("w0")) with { Workers = 0 }));
-        Assert.Equal("--workers 0: must be between 1 and 16", e.Message);
-        Assert.False(Directory.Exists(dir.File("w0")));
     }
 
     [Fact]

@@ -39,7 +39,6 @@ public class SearchCommandTests
     [InlineData("--target-length 512 --set short --text TEXT", "--init")]
     [InlineData("--target-length 1024 --text TEXT --attn-factor yarn --attn-range 1:2", "--attn-range with --attn-factor: the attention factor is either fixed or searched")]
     [InlineData("--target-length 512 --set short --text TEXT --init INIT --attn-range 1:2", "--attn-range with --set short: the short search keeps the --init file's attention factor (1.15)")]
-    [InlineData("--target-length 1024 --text TEXT --workers 17", "--workers 17: must be between 1 and 16")]
     [InlineData("--target-length 1024 --text TEXT --passkey-loss hinge", "--passkey-loss 'hinge': expected nll or margin")]
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-loss margin", "--passkey-loss margin: fitness ppl has no pass-key part")]
     public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
@@ -166,8 +165,6 @@ public class SearchCommandTests
         Assert.Equal(32, root.GetProperty("best").GetProperty("factors").GetArrayLength());
         Assert.Equal(root.GetProperty("attn_factor").GetDouble(), root.GetProperty("best").GetProperty("attn_factor").GetDouble());
         Assert.True(root.GetProperty("candidates_per_minute").GetDouble() > 0);
-        Assert.Equal(1, root.GetProperty("workers").GetInt32());
-        Assert.True(root.GetProperty("candidates_per_minute_this_run").GetDouble() > 0);
         // Perplexity alone keeps the wide default range of the attention gene.
         Assert.Equal(1.0, root.GetProperty("attn_range").GetProperty("min").GetDouble());
         Assert.Equal(2.0, root.GetProperty("attn_range").GetProperty("max").GetDouble());

@@ -52,11 +52,6 @@ public static class SearchCommand
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for llama.cpp (default: all cores)." };
         var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
-        var workers = new Option<int>("--workers")
-        {
-            Description = "Candidates evaluated at once, each on its own copy of the model (that many copies beside the log) and llama.cpp context; the search and its result are the same as with 1. For a small model on a GPU; on a CPU give the cores to --threads.",
-            DefaultValueFactory = _ => 1,
-        };
         var gpuLayers = new Option<int>("--gpu-layers") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
         var timeLimit = new Option<string?>("--time-limit")
         {
@@ -68,7 +63,7 @@ public static class SearchCommand
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
             model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyLoss, population, parents, mutations, crossovers,
-            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, workers, timeLimit, json,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, timeLimit, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
@@ -121,7 +116,6 @@ public static class SearchCommand
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
                 TimeLimit = r.GetValue(timeLimit) is { } limitText ? ParseDuration(limitText) : null,
-                Workers = r.GetValue(workers),
             };
             native.ConfigureForEvaluation(r);
             var display = new SearchProgressDisplay(request);
@@ -188,9 +182,7 @@ public static class SearchCommand
         o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.CompletedIterations} iterations");
         if (outcome.StoppedInIteration is { } stoppedIn)
             o.WriteLine($"stopped:       at --time-limit, in iteration {stoppedIn} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
-        if (outcome.RunCandidatesPerMinute is { } runRate)
-            o.WriteLine($"speed:         {F(runRate, "0.0")} candidates/minute in this run ({request.Workers} worker{(request.Workers == 1 ? "" : "s")}, wall time)");
-        if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"               {F(rate, "0.0")} candidates/minute per evaluation over the log (each candidate's own time)");
+        if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
         o.WriteLine("seeds:");
         foreach (var s in outcome.Seeds)
             o.WriteLine($"  {s.SeedName,-6} fitness {F(s.Fitness.Value),-10} attn {F(s.Candidate.AttentionFactor, "0.###")}  {Components(s)}");
@@ -247,8 +239,6 @@ public static class SearchCommand
         w.WriteBoolean("stopped_by_time_limit", outcome.StoppedEarly);
         if (outcome.StoppedInIteration is { } stoppedIn) w.WriteNumber("stopped_in_iteration", stoppedIn); else w.WriteNull("stopped_in_iteration");
         if (outcome.CandidatesPerMinute is { } rate) w.WriteNumber("candidates_per_minute", Math.Round(rate, 2));
-        w.WriteNumber("workers", report.Request.Workers);
-        if (outcome.RunCandidatesPerMinute is { } runRate) w.WriteNumber("candidates_per_minute_this_run", Math.Round(runRate, 2));
         w.WriteNumber("attn_factor", outcome.Best.Candidate.AttentionFactor);
         if (report.Space.Attention is { } range)
         {

@@ -1,13 +1,11 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.ExceptionServices;
 using System.Text.Json.Nodes;
 
 namespace LongRopeGguf.Search.Evolution;
 
-/// <summary>Hears about the search as it goes (progress display). Called one call at a time, in the order of the
-/// candidates, on the search's thread or (with several workers) on the worker that completed the candidates.</summary>
+/// <summary>Hears about the search as it goes (progress display). Called on the search's thread.</summary>
 public interface ISearchObserver
 {
     /// <summary>Before the first candidate: how many candidates the search will make at most.</summary>
@@ -22,7 +20,7 @@ public interface ISearchObserver
 /// <param name="Candidates">Candidates made so far (evaluated or taken from the log).</param>
 /// <param name="Planned">Candidates the whole search makes at most.</param>
 /// <param name="NewEvaluations">Candidates this run evaluated (not from the log).</param>
-/// <param name="NewEvaluationSeconds">Wall time those evaluations took.</param>
+/// <param name="NewEvaluationSeconds">Time those evaluations took.</param>
 /// <param name="Best">Best candidate so far.</param>
 public sealed record SearchProgress(int Iteration, int Iterations, int Candidates, int Planned, int NewEvaluations, double NewEvaluationSeconds, EvaluatedCandidate? Best)
 {
@@ -62,12 +60,7 @@ public sealed record SearchOutcome(
     /// <summary>The best seed: the bar the search has to clear.</summary>
     public EvaluatedCandidate BestSeed => Seeds.OrderBy(s => s, Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare)).First();
 
-    /// <summary>Candidates this run evaluated per minute of wall time (with several workers, all of them together); null
-    /// when it evaluated none.</summary>
-    public double? RunCandidatesPerMinute => NewEvaluations > 0 && NewEvaluationSeconds > 0 ? NewEvaluations * 60 / NewEvaluationSeconds : null;
-
-    /// <summary>Candidates evaluated per minute over every evaluation the log holds (this run's and earlier runs'), by
-    /// each candidate's own evaluation time: one worker's rate.</summary>
+    /// <summary>Candidates evaluated per minute over every evaluation the log holds (this run's and earlier runs').</summary>
     public double? CandidatesPerMinute
     {
         get
@@ -94,22 +87,11 @@ public sealed class EvolutionSearch
     private readonly SearchSpace _space;
     private readonly EvolutionSettings _settings;
     private readonly IReadOnlyList<SearchSeed> _seeds;
-    /// <summary>One fitness function per worker, measuring alike (the search's results do not depend on which one
-    /// evaluates a candidate, nor on how many there are).</summary>
-    private readonly IReadOnlyList<IFitnessFunction> _workers;
+    private readonly IFitnessFunction _fitness;
 
     public EvolutionSearch(SearchSpace space, EvolutionSettings settings, IReadOnlyList<SearchSeed> seeds, IFitnessFunction fitness)
-        : this(space, settings, seeds, [fitness])
-    {
-    }
-
-    /// <param name="workers">Fitness functions that measure alike (e.g. one per copy of the model): a generation's
-    /// candidates are evaluated by all of them at once. The candidates made, their order, the log and the result are
-    /// those of a search with one of them.</param>
-    public EvolutionSearch(SearchSpace space, EvolutionSettings settings, IReadOnlyList<SearchSeed> seeds, IReadOnlyList<IFitnessFunction> workers)
     {
         settings.Validate();
-        if (workers.Count == 0) throw new ArgumentException("the search needs at least one fitness function");
         if (seeds.Count == 0) throw new ArgumentException("the search needs at least one seed");
         foreach (var s in seeds)
             if (s.Factors.Length != space.Dimensions)
@@ -117,7 +99,7 @@ public sealed class EvolutionSearch
         _space = space;
         _settings = settings;
         _seeds = seeds;
-        _workers = workers;
+        _fitness = fitness;
     }
 
     /// <summary>
@@ -158,7 +140,7 @@ public sealed class EvolutionSearch
                 ["seed"] = _settings.Seed,
             },
             ["seeds"] = seeds,
-            ["fitness"] = _workers[0].Describe(),
+            ["fitness"] = _fitness.Describe(),
         };
     }
 
@@ -222,43 +204,47 @@ public sealed class EvolutionSearch
         {
             _ops = new GeneticOperators(Space, Settings, _random);
             // Initial population: every distinct seed, then mutations of the seeds in turn until the population is full.
-            var seedGenomes = owner._seeds.Select(seed => Space.Quantize(seed.Factors, seed.AttentionFactor)).ToList();
-            for (int i = 0; i < seedGenomes.Count; i++)
-                // Two seeds on the same grid point (e.g. a rule that equals another at this scale): evaluated once.
-                if (!_seen.Contains(seedGenomes[i])) Propose(seedGenomes[i], CandidateOrigin.Seed, owner._seeds[i].Name, []);
-            var population = EvaluateProposed();
-            for (int i = 0; i < seedGenomes.Count; i++)
+            var population = new List<EvaluatedCandidate>();
+            var seeds = _seeds;
+            foreach (var seed in owner._seeds)
             {
-                var first = population.First(c => c.Genome.Equals(seedGenomes[i]));
-                _seeds.Add(first.SeedName == owner._seeds[i].Name ? first : first with { SeedName = owner._seeds[i].Name });
+                var genome = Space.Quantize(seed.Factors, seed.AttentionFactor);
+                if (_seen.Contains(genome))
+                {
+                    // Two seeds on the same grid point (e.g. a rule that equals another at this scale): evaluated once.
+                    var twin = seeds.First(s => s.Genome.Equals(genome));
+                    seeds.Add(twin with { SeedName = seed.Name });
+                    continue;
+                }
+                var c = Make(genome, CandidateOrigin.Seed, seed.Name, []);
+                seeds.Add(c);
+                population.Add(c);
             }
             // The rest of the population: mutations of the seeds, the better seeds more often (a rule far off at this
             // scale, like PI at 8x, is not worth half the initial budget): slot j mutates the seed ranked by the number of
             // trailing zero bits of j + 1, so the best seed gets 1/2 of the slots, the second 1/4, the third 1/8...
             var ranked = population.OrderBy(c => c, Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare)).ToList();
             int failuresInARow = 0;
-            for (int j = 0; population.Count + _proposed.Count < Settings.Population && failuresInARow < 2 * ranked.Count; j++)
+            for (int j = 0; population.Count < Settings.Population && failuresInARow < 2 * ranked.Count; j++)
             {
                 var parent = ranked[Math.Min(System.Numerics.BitOperations.TrailingZeroCount(j + 1), ranked.Count - 1)];
                 var child = _ops.Mutate(parent.Genome, _seen);
                 if (child is null) { failuresInARow++; continue; }
                 failuresInARow = 0;
-                Propose(child, CandidateOrigin.Mutation, null, [parent.Serial]);
+                population.Add(Make(child, CandidateOrigin.Mutation, null, [parent.Serial]));
             }
-            population.AddRange(EvaluateProposed());
             Summarize(0);
 
             for (_iteration = 1; _iteration <= Settings.Iterations; _iteration++)
             {
                 var parents = population.OrderBy(c => c, Comparer<EvaluatedCandidate>.Create(EvaluatedCandidate.Compare))
                     .Take(Settings.Parents).ToList();
-                // The generation's genomes depend on the parents and on each other (never twice the same), not on one
-                // another's fitness: all are made first, then evaluated together.
+                var next = new List<EvaluatedCandidate>(parents);
                 for (int j = 0; j < Settings.Mutations; j++)
                 {
                     var parent = parents[_random.Next(parents.Count)];
                     if (_ops.Mutate(parent.Genome, _seen) is { } child)
-                        Propose(child, CandidateOrigin.Mutation, null, [parent.Serial]);
+                        next.Add(Make(child, CandidateOrigin.Mutation, null, [parent.Serial]));
                 }
                 for (int j = 0; j < Settings.Crossovers; j++)
                 {
@@ -274,131 +260,49 @@ public sealed class EvolutionSearch
                         child = _ops.Crossover(first.Genome, second.Genome, _seen);
                         if (child is not null)
                         {
-                            Propose(child, CandidateOrigin.Crossover, null, [first.Serial, second.Serial]);
+                            next.Add(Make(child, CandidateOrigin.Crossover, null, [first.Serial, second.Serial]));
                             continue;
                         }
                     }
                     else first = parents[0];
                     // As in LongRoPE: no valid new crossover, so mutate the first parent instead.
                     if (_ops.Mutate(first.Genome, _seen) is { } mutant)
-                        Propose(mutant, CandidateOrigin.Mutation, null, [first.Serial]);
+                        next.Add(Make(mutant, CandidateOrigin.Mutation, null, [first.Serial]));
                 }
-                population = [.. parents, .. EvaluateProposed()];
+                population = next;
                 Summarize(_iteration);
             }
         }
 
-        /// <summary>A candidate made but not yet evaluated.</summary>
-        private sealed record Proposal(Genome Genome, CandidateOrigin Origin, string? SeedName, int[] Parents, Candidate Candidate);
-
-        private readonly List<Proposal> _proposed = [];
-
-        /// <summary>Makes a candidate (it counts as seen from now on) to be evaluated by the next <see cref="EvaluateProposed"/>.</summary>
-        private void Propose(Genome genome, CandidateOrigin origin, string? seedName, int[] parents)
+        /// <summary>Creates, evaluates (or looks up in the log) and records one candidate.</summary>
+        private EvaluatedCandidate Make(Genome genome, CandidateOrigin origin, string? seedName, int[] parents)
         {
+            ct.ThrowIfCancellationRequested();
             _seen.Add(genome);
-            _proposed.Add(new Proposal(genome, origin, seedName, parents, new Candidate(genome, [.. Space.FactorsOf(genome)], Space.AttentionFactorOf(genome))));
-        }
-
-        /// <summary>
-        /// Evaluates the proposed candidates (or takes them from the log) and records them in the order they were made,
-        /// each as soon as it and those before it have a result, as one worker evaluating them one by one would. Several
-        /// workers take candidates in that order, so those started are always the first ones: a stop (after the seeds,
-        /// never during a replay from the log) lets the started ones finish, records them, and ends the run; a failure
-        /// records those finished before it.
-        /// </summary>
-        private List<EvaluatedCandidate> EvaluateProposed()
-        {
-            var batch = _proposed.ToArray();
-            _proposed.Clear();
-            var results = new (FitnessResult Fitness, double Seconds)?[batch.Length];
-            var fromLog = new bool[batch.Length];
-            var pending = new List<int>();
-            for (int i = 0; i < batch.Length; i++)
+            var candidate = new Candidate(genome, [.. Space.FactorsOf(genome)], Space.AttentionFactorOf(genome));
+            EvaluatedCandidate result;
+            if (log is not null && log.Cache.TryGetValue(genome.Key, out var logged))
             {
-                if (log is not null && log.Cache.TryGetValue(batch[i].Genome.Key, out var logged))
-                {
-                    results[i] = (logged.Fitness, logged.Seconds);
-                    fromLog[i] = true;
-                }
-                else pending.Add(i);
+                result = new EvaluatedCandidate(_all.Count, _iteration, origin, seedName, [.. parents], candidate, logged.Fitness, logged.Seconds, FromLog: true);
             }
-            var made = new List<EvaluatedCandidate>();
-            var gate = new object();
-            double secondsBefore = _newSeconds;
-            var wall = Stopwatch.StartNew();
-            // Called under the gate: records the candidates that now have a result and all before them.
-            void Drain()
+            else
             {
-                for (int i = made.Count; i < batch.Length && results[i] is { } r; i = made.Count)
-                {
-                    var p = batch[i];
-                    var result = new EvaluatedCandidate(_all.Count, _iteration, p.Origin, p.SeedName, [.. p.Parents], p.Candidate, r.Fitness, r.Seconds, FromLog: fromLog[i]);
-                    if (!fromLog[i])
-                    {
-                        _newEvaluations++;
-                        _newSeconds = secondsBefore + wall.Elapsed.TotalSeconds;
-                        log?.AppendCandidate(result);
-                    }
-                    _all.Add(result);
-                    _madeThisIteration++;
-                    if (_best is null || EvaluatedCandidate.Compare(result, _best) < 0) _best = result;
-                    made.Add(result);
-                    observer?.OnCandidate(result, Progress());
-                }
+                // A stop ends the run before the next evaluation, never a replay from the log (a resumed run with a
+                // limit first catches up with its log), and only after the seeds: they are the bar the report uses.
+                if (stop.IsCancellationRequested && origin != CandidateOrigin.Seed) throw new StopRequested();
+                var sw = Stopwatch.StartNew();
+                var fitness = owner._fitness.Evaluate(candidate, ct);
+                double seconds = sw.Elapsed.TotalSeconds;
+                _newEvaluations++;
+                _newSeconds += seconds;
+                result = new EvaluatedCandidate(_all.Count, _iteration, origin, seedName, [.. parents], candidate, fitness, seconds, FromLog: false);
+                log?.AppendCandidate(result);
             }
-
-            ExceptionDispatchInfo? failure = null;
-            bool stopped = false;
-            int next = 0;
-            void Work(IFitnessFunction fitness)
-            {
-                while (true)
-                {
-                    int i;
-                    lock (gate)
-                    {
-                        if (failure is not null || stopped || next == pending.Count) return;
-                        i = pending[next];
-                        // A stop ends the run before the next evaluation, never a replay from the log (a resumed run
-                        // with a limit first catches up with its log), and only after the seeds: they are the bar the
-                        // report uses.
-                        if (stop.IsCancellationRequested && batch[i].Origin != CandidateOrigin.Seed) { stopped = true; return; }
-                        next++;
-                    }
-                    try
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        var sw = Stopwatch.StartNew();
-                        var fitnessResult = fitness.Evaluate(batch[i].Candidate, ct);
-                        lock (gate)
-                        {
-                            results[i] = (fitnessResult, sw.Elapsed.TotalSeconds);
-                            Drain();
-                        }
-                    }
-                    catch (Exception e)
-                    {
-                        lock (gate) failure ??= ExceptionDispatchInfo.Capture(e);
-                        return;
-                    }
-                }
-            }
-
-            lock (gate) Drain(); // candidates from the log before the first one to evaluate
-            int workers = Math.Min(owner._workers.Count, pending.Count);
-            if (workers == 1) Work(owner._workers[0]);
-            else if (workers > 1)
-            {
-                var threads = Enumerable.Range(0, workers)
-                    .Select(w => new Thread(() => Work(owner._workers[w])) { IsBackground = true, Name = $"search worker {w + 1}" }).ToList();
-                threads.ForEach(t => t.Start());
-                threads.ForEach(t => t.Join());
-            }
-            lock (gate) Drain(); // and those after the last one evaluated
-            failure?.Throw();
-            if (made.Count < batch.Length) throw new StopRequested();
-            return made;
+            _all.Add(result);
+            _madeThisIteration++;
+            if (_best is null || EvaluatedCandidate.Compare(result, _best) < 0) _best = result;
+            observer?.OnCandidate(result, Progress());
+            return result;
         }
 
         private void Summarize(int iteration, bool partial = false)

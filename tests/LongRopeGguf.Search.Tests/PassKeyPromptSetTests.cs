@@ -48,6 +48,25 @@ public sealed class PassKeyPromptSetTests : IDisposable
     }
 
     [Fact]
+    public void With_depths_at_the_ends_the_first_needle_opens_the_haystack_and_the_last_closes_it()
+    {
+        var haystack = Haystack.FromFile(SearchText);
+        var set = PassKeyPromptSet.Build(_model, haystack, Spec(prompts: 6, passages: 3) with { PassKeyDepths = PassKeyDepths.Ends });
+        Assert.Equal([0, 0.2, 0.4, 0.6, 0.8, 1.0], set.Prompts.Select(p => Math.Round(p.Depth, 9)));
+        Assert.Equal(0, set.Prompts[0].NeedleChar);
+        Assert.Equal(0, set.Prompts[0].DepthActual, 2);
+        Assert.Equal(1, set.Prompts[5].DepthActual, 2);
+        // The same prompts as eval niah builds for those depths from each passage (keys aside, which are the search's).
+        var builder = new PassKeyPromptBuilder(_model, haystack.From(set.PassageOffsets[2]), NeedleSpec.PassKey);
+        Assert.Equal(builder.Build(4088, 1.0, TrialKeys.Key(7003, 4096, 5, 0)).Tokens, set.Prompts[5].Tokens);
+        // Sharing still goes shallow needle first within a passage.
+        var order = set.InSharingOrder();
+        Assert.Equal([set.Prompts[0], set.Prompts[3], set.Prompts[1], set.Prompts[4], set.Prompts[2], set.Prompts[5]], order);
+        // The default keeps the centered depths of every earlier search.
+        Assert.Equal((0 + 0.5) / 6, PassKeyPromptSet.Build(_model, haystack, Spec(prompts: 6, passages: 3)).Prompts[0].Depth, 9);
+    }
+
+    [Fact]
     public void One_passage_builds_the_prompts_of_earlier_searches()
     {
         var haystack = Haystack.FromFile(SearchText);

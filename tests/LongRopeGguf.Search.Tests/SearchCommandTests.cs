@@ -39,6 +39,8 @@ public class SearchCommandTests
     [InlineData("--target-length 512 --set short --text TEXT", "--init")]
     [InlineData("--target-length 1024 --text TEXT --attn-factor yarn --attn-range 1:2", "--attn-range with --attn-factor: the attention factor is either fixed or searched")]
     [InlineData("--target-length 512 --set short --text TEXT --init INIT --attn-range 1:2", "--attn-range with --set short: the short search keeps the --init file's attention factor (1.15)")]
+    [InlineData("--target-length 1024 --text TEXT --passkey-depths middle", "--passkey-depths 'middle': expected centered or ends")]
+    [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-depths ends", "--passkey-depths ends: fitness ppl has no pass-key prompts")]
     [InlineData("--target-length 1024 --text TEXT --passkey-loss hinge", "--passkey-loss 'hinge': expected nll or margin")]
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-loss margin", "--passkey-loss margin: fitness ppl has no pass-key part")]
     public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
@@ -188,6 +190,23 @@ public class SearchCommandTests
         Assert.Equal(2, code3);
         Assert.Equal("", stdout3);
         Assert.Contains("written by a different search", stderr3);
+    }
+
+    [Fact]
+    public void Pass_key_depths_and_loss_are_in_the_json_and_the_log_header()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--haystack", "filler",
+            "--passkey-prompts", "2", "--passkey-depths", "ends", "--passkey-loss", "margin", "--population", "3", "--parents", "1",
+            "--mutations", "0", "--crossovers", "0", "--iterations", "0", "--threads", "2", "--out", dir.File("out"), "--json");
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal("ends", doc.RootElement.GetProperty("passkey_depths").GetString());
+        Assert.Equal("margin", doc.RootElement.GetProperty("passkey_loss").GetString());
+        Assert.Contains("margin loss", doc.RootElement.GetProperty("fitness_unit").GetString());
+        string header = File.ReadLines(doc.RootElement.GetProperty("log").GetString()!).First();
+        Assert.Contains("\"depths\":\"ends\"", header);
+        Assert.Contains("\"passkey_loss\":\"margin\"", header);
     }
 
     [Fact]

@@ -31,6 +31,11 @@ public static class SearchCommand
         var passages = new Option<int>("--passkey-passages") { Description = "Passages of the haystack text the prompts take turns in, spread over the text (1: all start at its beginning).", DefaultValueFactory = _ => 1 };
         var haystack = new Option<string?>("--haystack") { Description = "Pass-key haystack: filler or a text file (default: --text)." };
         var passkeySeed = new Option<int>("--passkey-seed") { Description = "Seed of the pass-key keys.", DefaultValueFactory = _ => 7001 };
+        var passkeyDepths = new Option<string>("--passkey-depths")
+        {
+            Description = "Needle depths of the pass-key prompts: centered ((i + 0.5) / n, default) or ends (i / (n - 1): from the very start to the very end, as eval niah's grid).",
+            DefaultValueFactory = _ => "centered",
+        };
         var passkeyLoss = new Option<string>("--passkey-loss")
         {
             Description = "How a pass-key answer is scored: nll (mean NLL of its tokens, default) or margin (softplus of minus its worst token's logit margin: follows the keys greedy decoding gets right).",
@@ -62,7 +67,7 @@ public static class SearchCommand
         var native = new NativeOptions();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
-            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyLoss, population, parents, mutations, crossovers,
+            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyDepths, passkeyLoss, population, parents, mutations, crossovers,
             iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, timeLimit, json,
         };
         native.AddTo(cmd);
@@ -95,6 +100,7 @@ public static class SearchCommand
                     Haystack = r.GetValue(haystack) is { } h && !h.Equals("filler", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(h) : r.GetValue(haystack),
                     PassKeySeed = r.GetValue(passkeySeed),
                     PassKeyLoss = FitnessSpec.ParseLoss(r.GetValue(passkeyLoss)!),
+                    PassKeyDepths = FitnessSpec.ParseDepths(r.GetValue(passkeyDepths)!),
                 },
                 Evolution = new EvolutionSettings
                 {
@@ -232,7 +238,11 @@ public static class SearchCommand
         w.WriteNumber("original_context_length", report.OriginalContextLength);
         w.WriteString("fitness", report.Request.Fitness.Name);
         w.WriteString("fitness_unit", report.Request.Fitness.Unit);
-        if (report.Request.Fitness.UsesPassKey) w.WriteString("passkey_loss", report.Request.Fitness.PassKeyLoss == PassKeyLoss.Margin ? "margin" : "nll");
+        if (report.Request.Fitness.UsesPassKey)
+        {
+            w.WriteString("passkey_loss", report.Request.Fitness.PassKeyLoss == PassKeyLoss.Margin ? "margin" : "nll");
+            w.WriteString("passkey_depths", report.Request.Fitness.PassKeyDepths == PassKeyDepths.Ends ? "ends" : "centered");
+        }
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);
         w.WriteNumber("iterations", outcome.CompletedIterations);

@@ -43,6 +43,19 @@ public enum PassKeyLoss
     Margin,
 }
 
+/// <summary>Where the pass-key prompts put their needles.</summary>
+public enum PassKeyDepths
+{
+    /// <summary>(i + 0.5) / n: evenly spaced, never at the very start or end of the haystack.</summary>
+    Centered,
+
+    /// <summary>
+    /// i / (n - 1): evenly spaced from the start to the end, as `eval niah`'s depth grid. On the tiny model at 32x the
+    /// start is where prose keys are found at all, and a centered search gave some of them up (docs/search.md).
+    /// </summary>
+    Ends,
+}
+
 /// <summary>
 /// How candidates are scored through llama.cpp. Everything here goes into the search log header, so that a search
 /// only resumes with the same measurement.
@@ -63,7 +76,7 @@ public sealed record FitnessSpec
     /// <summary>Perplexity windows of <see cref="TargetLength"/> tokens, taken from the start of the text.</summary>
     public int Windows { get; init; } = 2;
 
-    /// <summary>Pass-key prompts, their needles at evenly spaced depths ((i + 0.5) / n).</summary>
+    /// <summary>Pass-key prompts, their needles at evenly spaced depths (<see cref="PassKeyDepths"/>).</summary>
     public int PassKeyPrompts { get; init; } = 3;
 
     /// <summary>
@@ -77,6 +90,14 @@ public sealed record FitnessSpec
 
     /// <summary>Seed of the pass-key keys (evaluations on held-out prompts should use another).</summary>
     public int PassKeySeed { get; init; } = 7001;
+
+    /// <summary>Where prompt i of n puts its needle.</summary>
+    public PassKeyDepths PassKeyDepths { get; init; } = PassKeyDepths.Centered;
+
+    /// <summary>The needle depth of prompt <paramref name="index"/>.</summary>
+    public double DepthOf(int index) => PassKeyDepths == PassKeyDepths.Ends
+        ? Evaluation.Niah.NiahOptions.DepthAt(index, PassKeyPrompts)
+        : (index + 0.5) / PassKeyPrompts;
 
     /// <summary>How each prompt's answer is scored; the pass-key part of the fitness is its mean over the prompts.</summary>
     public PassKeyLoss PassKeyLoss { get; init; } = PassKeyLoss.Nll;
@@ -101,6 +122,13 @@ public sealed record FitnessSpec
         FitnessKind.Perplexity => "ppl",
         FitnessKind.PassKey => "passkey",
         _ => "mix",
+    };
+
+    public static PassKeyDepths ParseDepths(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "centered" => PassKeyDepths.Centered,
+        "ends" => PassKeyDepths.Ends,
+        _ => throw new ArgumentException($"--passkey-depths '{text}': expected centered or ends"),
     };
 
     public static PassKeyLoss ParseLoss(string text) => text.Trim().ToLowerInvariant() switch
@@ -139,6 +167,8 @@ public sealed record FitnessSpec
             throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
         if (!UsesPassKey && PassKeyLoss != PassKeyLoss.Nll)
             throw new ArgumentException("--passkey-loss margin: fitness ppl has no pass-key part; use --fitness passkey or mix");
+        if (!UsesPassKey && PassKeyDepths != PassKeyDepths.Centered)
+            throw new ArgumentException("--passkey-depths ends: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
         if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
     }
 }

@@ -108,6 +108,7 @@ public sealed class LlamaFitness : IFitnessFunction
             };
             // Only when used, so that the logs of one-passage searches keep their header and still resume.
             if (_passageOffsets.Count > 1) passkey["passage_offsets"] = new JsonArray([.. _passageOffsets.Select(x => (JsonNode)x)]);
+            if (_spec.PassKeyDepths != PassKeyDepths.Centered) passkey["depths"] = "ends";
             o["passkey"] = passkey;
         }
         return o;

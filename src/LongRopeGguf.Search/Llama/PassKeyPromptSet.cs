@@ -4,7 +4,7 @@ namespace LongRopeGguf.Search.Llama;
 
 /// <summary>
 /// The pass-key prompts a search scores every candidate on: <see cref="FitnessSpec.PassKeyPrompts"/> prompts of the
-/// target length, needles at evenly spaced depths, keys from <see cref="FitnessSpec.PassKeySeed"/>, taking turns in
+/// target length, needles at evenly spaced depths (<see cref="FitnessSpec.DepthOf"/>), keys from <see cref="FitnessSpec.PassKeySeed"/>, taking turns in
 /// <see cref="FitnessSpec.PassKeyPassages"/> passages spread evenly over the haystack text.
 /// </summary>
 /// <param name="PassageOffsets">Where each passage starts in the text (characters, at sentence starts; [0] is 0).</param>
@@ -32,7 +32,7 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
         for (int i = 0; i < spec.PassKeyPrompts; i++)
         {
             int p = i % passages;
-            double depth = (i + 0.5) / spec.PassKeyPrompts;
+            double depth = spec.DepthOf(i);
             var prompt = builders[p].Build(promptTokens, depth, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, i, 0));
             prompts.Add(prompt);
             used = Math.Max(used, offsets[p] + prompt.HaystackChars);

@@ -1,4 +1,4 @@
-# Sourced by the device scripts (tools/gpu-check.sh, tools/gpu-search32.sh) with $r (results folder) and $out set, and
+# Sourced by the device scripts (tools/gpu-check.sh, tools/gpu-search32.sh, tools/gpu-grid32.sh) with $r (results folder) and $out set, and
 # a save function that refreshes $out from $r. Unpacks the staged app and the CUDA natives once (.gpu/run.sh would
 # unpack the app again for every command), sets $L to the app, and defines step: run one bounded command into
 # $r/NAME.out/.err, record its exit status and time in $r/steps.txt, then save.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 6 (plan-s19.md, amendment): the 32x searched files at shorter contexts (llama.cpp runs their long set for every
 # context past 512 tokens), against YaRN set for each length, on held-out prose and filler keys, and perplexity.
-#   tools/gpu-stage.sh here; device run, carry [".gpu"]:  bash tools/gpu-grid32.sh
+#   tools/gpu-stage.sh here; device run, carry [".gpu/app.tar.xz", ".gpu/natives"] (it reads nothing else of .gpu):
+#   bash tools/gpu-grid32.sh
 # Results: $OUT/summary.txt and $OUT/grid32-results.tar.gz, refreshed after each step.
 # Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTHS=1024 TRIALS=1 bash tools/gpu-grid32.sh
 set -uo pipefail

@@ -12,6 +12,7 @@
 # (That run also passed `--workers 4`, after a 45-s speed probe with 1 and 4 workers: several candidates evaluated at
 # once in one process, removed afterwards because LLamaSharp serializes every llama_decode of a process, so it cannot
 # be faster; the values, the search and its result are the same without it. Commit c52f069 has that version.)
+# DEPTHS (--passkey-depths centered|ends) and BATCH (--batch-size) default to what the earlier runs used.
 # Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
 # Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=8 SEARCH_SECONDS=20 TRIALS=1 bash tools/gpu-search32.sh
 set -uo pipefail
@@ -24,7 +25,8 @@ length=${LENGTH:-16384}; prompts=${PROMPTS:-24}; search_seconds=${SEARCH_SECONDS
 loss=${LOSS:-nll}; mix=${MIX_WEIGHT:-0.3}; windows=${WINDOWS:-1}; pk_seed=${PASSKEY_SEED:-7031}; iterations=${ITERATIONS:-40}
 init=${INIT:-$x/carried-mix6-it8-16384.json}
 name=${NAME:-searched-32x-gpu}; other=${OTHER:-pk6-s17=docs/search-results/tiny-long-16384-pk6.factors.json}
-prose_seeds=${PROSE_SEEDS:-99 100}; filler_seed=${FILLER_SEED:-99}
+[[ $other == *=* ]] || { echo "OTHER=$other: expected NAME=FACTOR-FILE" >&2; exit 2; }
+prose_seeds=${PROSE_SEEDS:-99 100}; filler_seed=${FILLER_SEED:-99}; depths=${DEPTHS:-centered}; batch=${BATCH:-512}
 data=tests/LongRopeGguf.Search.Tests/Data
 save() {
   { cat "$r/steps.txt"; echo; for f in "$r"/search.err "$r"/niah-*/summary.md "$r"/ppl/ppl.md; do
@@ -33,9 +35,9 @@ save() {
 }
 source tools/gpu-common.sh
 
-search=(search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight "$mix" --passkey-loss "$loss" --windows "$windows"
+search=(search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight "$mix" --passkey-loss "$loss" --passkey-depths "$depths" --windows "$windows"
   --text $data/prose-search.txt --passkey-prompts "$prompts" --passkey-passages 8 --passkey-seed "$pk_seed" --population 16 --parents 8
-  --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations "$iterations" --init "$init" --json)
+  --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations "$iterations" --init "$init" --batch-size "$batch" --json)
 # --time-limit ends the search normally with its best so far; timeout is only a backstop (a candidate that hangs).
 step search $((search_seconds + 120)) $L "${search[@]}" --out $r/search --time-limit "${search_seconds}s"
 step patch 30 $L patch models/tiny-passkey-512.gguf --factors $r/search/factors.json -o /tmp/searched.gguf

@@ -37,13 +37,13 @@ for f in models/*.longrope-*.json; do [[ -f $f ]] && extra+=("$f"); done
 rm -rf "$tmp"
 # The device tool refuses a call whose working tree (tracked and untracked-not-ignored files) plus carried paths pass
 # 64 MiB, counting something like a tar's 512-byte blocks. Say so here rather than at the first device call.
-tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{t += int(($1 + 511) / 512) * 512 + 512} END {print t}')
+tree=$(git ls-files -z --cached --others --exclude-standard | { xargs -0 stat -c %s 2>/dev/null || true; } | awk '{t += int(($1 + 511) / 512) * 512 + 512} END {print t + 0}')
 gpu=$(du -sb .gpu | cut -f1); need=$(du -sb .gpu/app.tar.xz .gpu/natives | awk '{t += $1} END {print t}')
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 echo "device call: working tree $(mib "$tree") + .gpu $(mib "$gpu") = $(mib $((tree + gpu))) of 64 MiB"
 if (( tree + gpu > 64 * 1048576 )); then
   if (( tree + need > 64 * 1048576 )); then
-    echo "too large even carrying only .gpu/app.tar.xz and .gpu/natives: move records the run does not need (e.g. docs/gpu/) out of the tree for the call" >&2
+    echo "too large even carrying only .gpu/app.tar.xz and .gpu/natives: compress or move records the run does not need (docs/gpu/README.md) out of the tree for the call" >&2
   else
     echo "over the limit with all of .gpu: carry [\".gpu/app.tar.xz\", \".gpu/natives\"] (scripts that read .gpu/extra need it too)" >&2
   fi

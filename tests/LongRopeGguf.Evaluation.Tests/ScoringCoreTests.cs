@@ -138,6 +138,13 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
         Assert.Equal(margin, TeacherForcing.Margin(logits, expected));
 
     [Fact]
+    public void A_nan_logit_makes_the_margin_nan_not_a_sure_answer()
+    {
+        Assert.True(double.IsNaN(TeacherForcing.Margin(new float[] { 5, float.NaN, 1 }, 0)));
+        Assert.True(double.IsNaN(TeacherForcing.Margin(new float[] { float.NaN, 1 }, 0)));
+    }
+
+    [Fact]
     public void A_margin_for_a_token_outside_the_logits_is_refused() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => TeacherForcing.Margin(new float[] { 1, 2 }, 2));
 

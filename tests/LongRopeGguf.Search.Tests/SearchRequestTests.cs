@@ -24,4 +24,45 @@ public class SearchRequestTests
     {
         Assert.Equal((1.0, 2.0), SearchRequest.DefaultAttentionRange(FitnessKind.Perplexity, 16, 512, 0.01));
     }
+
+    [Theory]
+    [InlineData(0.0, 0.6931471805599453)]          // ln 2: the border between a right and a wrong key
+    [InlineData(2.0, 2.1269280110429727)]          // ln(1 + e^2)
+    [InlineData(-2.0, 0.12692801104297263)]
+    [InlineData(40.0, 40.0)]                       // large: x itself, no overflow
+    [InlineData(-40.0, 4.248354255291589E-18)]     // very negative: e^x, not 0
+    [InlineData(double.PositiveInfinity, double.PositiveInfinity)]
+    [InlineData(double.NegativeInfinity, 0.0)]
+    public void Softplus_is_accurate_at_both_ends(double x, double expected) =>
+        Assert.Equal(expected, FitnessSpec.Softplus(x), 1e-12 * Math.Max(1, Math.Abs(expected)));
+
+    [Fact]
+    public void The_margin_loss_of_an_answer_is_softplus_of_minus_its_worst_margin_and_the_nll_loss_its_mean_nll()
+    {
+        var answer = new Evaluation.Perplexity.AnswerLikelihood(5, 2.5, GreedyMatches: false, MinMargin: -1.5);
+        Assert.Equal(FitnessSpec.Softplus(1.5), new FitnessSpec { PassKeyLoss = PassKeyLoss.Margin }.LossOf(answer), 12);
+        Assert.Equal(0.5, new FitnessSpec().LossOf(answer), 12);
+        // A right answer costs less than ln 2, a wrong one more; an empty answer (margin +infinity) nothing; NaN stays NaN.
+        var margin = new FitnessSpec { PassKeyLoss = PassKeyLoss.Margin };
+        Assert.True(margin.LossOf(answer with { MinMargin = 0.1 }) < Math.Log(2));
+        Assert.True(margin.LossOf(answer with { MinMargin = -0.1 }) > Math.Log(2));
+        Assert.Equal(0.0, margin.LossOf(new Evaluation.Perplexity.AnswerLikelihood(0, 0, true)));
+        Assert.True(double.IsNaN(margin.LossOf(answer with { MinMargin = double.NaN })));
+    }
+
+    [Theory]
+    [InlineData(PassKeyDepths.Centered, 4, new[] { 0.125, 0.375, 0.625, 0.875 })]
+    [InlineData(PassKeyDepths.Ends, 4, new[] { 0.0, 1.0 / 3, 2.0 / 3, 1.0 })]
+    [InlineData(PassKeyDepths.Ends, 1, new[] { 0.5 })]   // one prompt: the middle, as eval niah's one-depth grid
+    public void Needle_depths_are_centered_or_run_from_end_to_end(PassKeyDepths depths, int prompts, double[] expected)
+    {
+        var spec = new FitnessSpec { PassKeyDepths = depths, PassKeyPrompts = prompts };
+        Assert.Equal(expected, Enumerable.Range(0, prompts).Select(spec.DepthOf), new ToleranceComparer(1e-12));
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double a, double b) => Math.Abs(a - b) <= tolerance;
+        public int GetHashCode(double x) => 0;
+    }
 }

@@ -33,7 +33,7 @@ public static class SearchCommand
         var passkeySeed = new Option<int>("--passkey-seed") { Description = "Seed of the pass-key keys.", DefaultValueFactory = _ => 7001 };
         var passkeyDepths = new Option<string>("--passkey-depths")
         {
-            Description = "Needle depths of the pass-key prompts: centered ((i + 0.5) / n, default) or ends (i / (n - 1): from the very start to the very end, as eval niah's grid).",
+            Description = "Needle depths of the pass-key prompts: centered ((i + 0.5) / n, default) or ends (i / (n - 1): from the very start to the very end, as eval niah's grid; one prompt: 0.5).",
             DefaultValueFactory = _ => "centered",
         };
         var passkeyLoss = new Option<string>("--passkey-loss")

@@ -49,7 +49,8 @@ public static class TeacherForcing
 
     /// <summary>
     /// How far the expected token's logit is above the best other token's (negative: greedy decoding picks another
-    /// token here). Logits, not probabilities: the gap that decides the greedy choice.
+    /// token here). Logits, not probabilities: the gap that decides the greedy choice. NaN when any logit is NaN (a
+    /// broken candidate), so that it is never mistaken for a sure answer.
     /// </summary>
     public static double Margin(ReadOnlySpan<float> logits, int expected)
     {
@@ -57,7 +58,10 @@ public static class TeacherForcing
             throw new ArgumentOutOfRangeException(nameof(expected), $"token {expected} is outside the {logits.Length} logits");
         float other = float.NegativeInfinity;
         for (int i = 0; i < logits.Length; i++)
+        {
+            if (float.IsNaN(logits[i])) return double.NaN;
             if (i != expected && logits[i] > other) other = logits[i];
+        }
         return (double)logits[expected] - other;
     }
 

@@ -50,7 +50,7 @@ public enum PassKeyDepths
     Centered,
 
     /// <summary>
-    /// i / (n - 1): evenly spaced from the start to the end, as `eval niah`'s depth grid. On the tiny model at 32x the
+    /// i / (n - 1): evenly spaced from the start to the end, as `eval niah`'s depth grid (one prompt: 0.5, as there). On the tiny model at 32x the
     /// start is where prose keys are found at all, and a centered search gave some of them up (docs/search.md).
     /// </summary>
     Ends,
@@ -110,8 +110,8 @@ public sealed record FitnessSpec
         ? Softplus(-answer.MinMargin)
         : answer.MeanNll;
 
-    /// <summary>ln(1 + e^x) without overflow for large x.</summary>
-    public static double Softplus(double x) => x > 30 ? x : Math.Log(1 + Math.Exp(x));
+    /// <summary>ln(1 + e^x), accurate at both ends (x for large x, e^x for very negative x; NaN stays NaN).</summary>
+    public static double Softplus(double x) => x > 30 ? x : x < -30 ? Math.Exp(x) : Math.Log(1 + Math.Exp(x));
 
     public bool UsesText => Kind != FitnessKind.PassKey;
 

@@ -38,7 +38,7 @@ public static class SearchCommand
         };
         var passkeyLoss = new Option<string>("--passkey-loss")
         {
-            Description = "How a pass-key answer is scored: nll (mean NLL of its tokens, default) or margin (softplus of minus its worst token's logit margin: follows the keys greedy decoding gets right).",
+            Description = "How a pass-key answer is scored: nll (mean NLL of its tokens, default) or margin (softplus of minus its worst token's logit margin: every key greedy decoding gets wrong costs at least ln 2, so it tracks the keys more closely than the NLL).",
             DefaultValueFactory = _ => "nll",
         };
         var population = new Option<int>("--population") { Description = "Initial population.", DefaultValueFactory = _ => 64 };

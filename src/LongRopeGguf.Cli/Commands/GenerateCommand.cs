@@ -92,8 +92,7 @@ public static class GenerateCommand
     /// </summary>
     private static void WriteLogits(string path, LlamaModel llama, ContextPlan plan, LLama.Native.LLamaToken[] tokens, float[] logits)
     {
-        int argmax = 0;
-        for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[argmax]) argmax = i;
+        int argmax = Evaluation.Engine.EvalContext.ArgMax(logits);
         using var file = Gguf.AtomicFile.Create(path);
         using (var w = new Utf8JsonWriter(file.Stream))
         {

@@ -240,8 +240,8 @@ public static class SearchCommand
         w.WriteString("fitness_unit", report.Request.Fitness.Unit);
         if (report.Request.Fitness.UsesPassKey)
         {
-            w.WriteString("passkey_loss", report.Request.Fitness.PassKeyLoss == PassKeyLoss.Margin ? "margin" : "nll");
-            w.WriteString("passkey_depths", report.Request.Fitness.PassKeyDepths == PassKeyDepths.Ends ? "ends" : "centered");
+            w.WriteString("passkey_loss", report.Request.Fitness.PassKeyLoss.Name());
+            w.WriteString("passkey_depths", report.Request.Fitness.PassKeyDepths.Name());
         }
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);

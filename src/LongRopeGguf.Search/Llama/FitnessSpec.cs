@@ -9,10 +9,17 @@ public enum SearchSet
     Short,
 }
 
-public static class SearchSetNames
+/// <summary>How the CLI, the log header and `--json` spell the search's choices.</summary>
+public static class SearchNames
 {
     /// <summary>The set's name as llama.cpp's log, the factor files and the CLI spell it: "long" or "short".</summary>
     public static string Name(this SearchSet set) => set == SearchSet.Long ? "long" : "short";
+
+    /// <summary>The loss's name as the CLI, the log header and `--json` spell it: "nll" or "margin".</summary>
+    public static string Name(this PassKeyLoss loss) => loss == PassKeyLoss.Margin ? "margin" : "nll";
+
+    /// <summary>The depths' name as the CLI, the log header and `--json` spell it: "centered" or "ends".</summary>
+    public static string Name(this PassKeyDepths depths) => depths == PassKeyDepths.Ends ? "ends" : "centered";
 }
 
 /// <summary>What the fitness measures.</summary>
@@ -103,9 +110,6 @@ public sealed record FitnessSpec
     /// <summary>How each prompt's answer is scored; the pass-key part of the fitness is its mean over the prompts.</summary>
     public PassKeyLoss PassKeyLoss { get; init; } = PassKeyLoss.Nll;
 
-    /// <summary>The pass-key part's name in the log and reports: passkey_nll or passkey_margin_loss.</summary>
-    public string PassKeyComponent => PassKeyLoss == PassKeyLoss.Margin ? "passkey_margin_loss" : "passkey_nll";
-
     /// <summary>The loss of one answer under <see cref="PassKeyLoss"/>.</summary>
     public double LossOf(Evaluation.Perplexity.AnswerLikelihood answer) => PassKeyLoss == PassKeyLoss.Margin
         ? Softplus(-answer.MinMargin)
@@ -125,19 +129,17 @@ public sealed record FitnessSpec
         _ => "mix",
     };
 
-    public static PassKeyDepths ParseDepths(string text) => text.Trim().ToLowerInvariant() switch
+    public static PassKeyDepths ParseDepths(string text)
     {
-        "centered" => PassKeyDepths.Centered,
-        "ends" => PassKeyDepths.Ends,
-        _ => throw new ArgumentException($"--passkey-depths '{text}': expected centered or ends"),
-    };
+        foreach (var d in Enum.GetValues<PassKeyDepths>()) if (d.Name() == text.Trim().ToLowerInvariant()) return d;
+        throw new ArgumentException($"--passkey-depths '{text}': expected centered or ends");
+    }
 
-    public static PassKeyLoss ParseLoss(string text) => text.Trim().ToLowerInvariant() switch
+    public static PassKeyLoss ParseLoss(string text)
     {
-        "nll" => PassKeyLoss.Nll,
-        "margin" => PassKeyLoss.Margin,
-        _ => throw new ArgumentException($"--passkey-loss '{text}': expected nll or margin"),
-    };
+        foreach (var l in Enum.GetValues<PassKeyLoss>()) if (l.Name() == text.Trim().ToLowerInvariant()) return l;
+        throw new ArgumentException($"--passkey-loss '{text}': expected nll or margin");
+    }
 
     public static FitnessKind ParseKind(string text) => text.Trim().ToLowerInvariant() switch
     {
@@ -167,9 +169,9 @@ public sealed record FitnessSpec
         if (UsesPassKey && Haystack is null && TextPath is null)
             throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
         if (!UsesPassKey && PassKeyLoss != PassKeyLoss.Nll)
-            throw new ArgumentException("--passkey-loss margin: fitness ppl has no pass-key part; use --fitness passkey or mix");
+            throw new ArgumentException($"--passkey-loss {PassKeyLoss.Name()}: fitness ppl has no pass-key part; use --fitness passkey or mix");
         if (!UsesPassKey && PassKeyDepths != PassKeyDepths.Centered)
-            throw new ArgumentException("--passkey-depths ends: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
+            throw new ArgumentException($"--passkey-depths {PassKeyDepths.Name()}: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
         if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
     }
 }

@@ -91,7 +91,7 @@ public sealed class LlamaFitness : IFitnessFunction
         };
         if (_spec.Kind == FitnessKind.Mix) o["mix_weight"] = _spec.MixWeight;
         // Only when not the NLL, so that the logs of earlier searches keep their header and still resume.
-        if (_spec.PassKeyLoss != PassKeyLoss.Nll) o["passkey_loss"] = "margin";
+        if (_spec.PassKeyLoss != PassKeyLoss.Nll) o["passkey_loss"] = _spec.PassKeyLoss.Name();
         // Short contexts run at the model's own attention magnitude since session 17: a short-set log from before
         // measured at the file's, so it must not resume into this one.
         if (_expectedSet == "short") o["short_attention"] = "model";
@@ -108,7 +108,7 @@ public sealed class LlamaFitness : IFitnessFunction
             };
             // Only when used, so that the logs of one-passage searches keep their header and still resume.
             if (_passageOffsets.Count > 1) passkey["passage_offsets"] = new JsonArray([.. _passageOffsets.Select(x => (JsonNode)x)]);
-            if (_spec.PassKeyDepths != PassKeyDepths.Centered) passkey["depths"] = "ends";
+            if (_spec.PassKeyDepths != PassKeyDepths.Centered) passkey["depths"] = _spec.PassKeyDepths.Name();
             o["passkey"] = passkey;
         }
         return o;
@@ -147,7 +147,7 @@ public sealed class LlamaFitness : IFitnessFunction
             }
             passKeyLoss = loss / _prompts.Count;
             components.Add(("passkey_nll", nll / _prompts.Count));
-            if (_spec.PassKeyLoss != PassKeyLoss.Nll) components.Add((_spec.PassKeyComponent, passKeyLoss));
+            if (_spec.PassKeyLoss != PassKeyLoss.Nll) components.Add(($"passkey_{_spec.PassKeyLoss.Name()}_loss", passKeyLoss));
             components.Add(("passkey_greedy", (double)right / _prompts.Count));
         }
         double value = _spec.Kind switch

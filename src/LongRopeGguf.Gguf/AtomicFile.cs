@@ -46,9 +46,24 @@ public sealed partial class AtomicFile : IDisposable
         string full = System.IO.Path.GetFullPath(targetPath);
         string dir = System.IO.Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{targetPath}: folder {dir} does not exist");
+        // Checked now, not when the finished file is renamed over it: by then the whole write would be wasted.
+        if (Directory.Exists(full)) throw new IOException($"{targetPath}: is a folder, not a file");
         RemoveStaleTempFiles(dir, System.IO.Path.GetFileName(full));
         string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid():N}");
-        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 16);
+        }
+        // The system's messages name the temporary file, which the user never asked for; name the target and folder.
+        catch (UnauthorizedAccessException)
+        {
+            throw new UnauthorizedAccessException($"{targetPath}: cannot write in folder {dir} (permission denied)");
+        }
+        catch (IOException e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new IOException($"{targetPath}: cannot create a file in folder {dir}", e);
+        }
         s_pending[temp] = 0;
         return new AtomicFile(full, temp, stream);
     }

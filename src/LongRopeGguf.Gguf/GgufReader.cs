@@ -163,6 +163,19 @@ public static class GgufReader
         return new GgufTensorInfo(name, dims, type, offset, infoOffset);
     }
 
+    /// <summary>
+    /// When the tensors' data would end past the end of the file, the likeliest cause is a cut-short file (an incomplete
+    /// download or copy), which the message about one tensor does not say.
+    /// </summary>
+    private static string TruncationHint(List<GgufTensorInfo> tensors, long dataOffset, long fileLength)
+    {
+        decimal needed = dataOffset;
+        foreach (var t in tensors) needed = Math.Max(needed, dataOffset + (decimal)t.Offset + t.ByteSize);
+        return needed > fileLength
+            ? $"; the file is {fileLength} bytes but its tensors end at byte {needed}: is it truncated (an incomplete download or copy)?"
+            : "";
+    }
+
     private static bool ElementCountFits(ulong[] dims)
     {
         ulong n = 1;
@@ -185,7 +198,8 @@ public static class GgufReader
             ulong end = t.Offset + t.ByteSize;
             if (end < t.Offset || dataOffset + (decimal)end > r.FileLength)
                 throw r.Error($"tensor[{i}] {Shown(t.Name)} offset", offsetFieldPositions[i],
-                    $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})");
+                    $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})"
+                    + TruncationHint(tensors, dataOffset, r.FileLength));
         }
         // Indices of the non-empty tensors, ordered by offset (Array.Sort on primitives: no LINQ sorter to JIT at start-up).
         var starts = new List<ulong>(tensors.Count);

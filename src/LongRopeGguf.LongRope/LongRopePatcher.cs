@@ -67,7 +67,9 @@ public static class LongRopePatcher
             }
             catch (InPlaceNotPossibleException e)
             {
-                changes.Add($"rewrote the whole file because an in-place update is not possible: {e.Message}");
+                // The usual reason is the first patch of a model (no factor tensors yet): normal, not a failure. Later
+                // --in-place patches of the same file update the factors where they are.
+                changes.Add($"rewrote the whole file (an in-place update needs the factor tensors and keys a first patch adds: {e.Message}); later --in-place patches update only the factors");
             }
         }
 

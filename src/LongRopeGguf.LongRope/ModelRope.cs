@@ -49,7 +49,9 @@ public sealed record ModelRopeInfo(
         // The lengths are read whatever their integer type: the patcher rewrites them as UINT32 (a wrongly typed length
         // is one of the things it repairs); the verifier reports the type separately.
         int context = ReadLength(file, LongRopeKeys.ContextLength(arch))
-            ?? throw new LongRopePatchException($"{path}: no '{LongRopeKeys.ContextLength(arch)}' key (llama.cpp requires it)");
+            ?? throw new LongRopePatchException(file.ContainsKey(LongRopeKeys.ContextLength(arch))
+                ? NotALength(file, LongRopeKeys.ContextLength(arch), path)
+                : $"{path}: no '{LongRopeKeys.ContextLength(arch)}' key (llama.cpp requires it)");
         int baseContext = context;
         string baseSource = LongRopeKeys.ContextLength(arch);
         if (ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)
@@ -106,6 +108,12 @@ public sealed record ModelRopeInfo(
             _ => double.NaN,
         };
         return d >= 1 && d <= int.MaxValue && d == Math.Floor(d) ? (int)d : null;
+    }
+
+    private static string NotALength(GgufFile file, string key, string path)
+    {
+        var v = file[key];
+        return $"{path}: key '{key}' is {v.DescribeType()} {v.ToDisplayString(4)}: not a context length (a whole number of tokens, 1 or more; llama.cpp reads it as UINT32)";
     }
 
     /// <summary>A UINT32 key (llama.cpp rejects other integer types for these keys), null when absent.</summary>

@@ -40,8 +40,14 @@ public static class NativeRuntime
     public static string DefaultLogFile()
     {
         string? cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (string.IsNullOrEmpty(cache))
-            cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        // The XDG spec says to ignore a relative XDG_CACHE_HOME; GetFolderPath gives "" when HOME is unset or does not
+        // exist (a service account): the log then goes to the temporary folder, never under the working folder.
+        if (string.IsNullOrEmpty(cache) || !Path.IsPathFullyQualified(cache))
+        {
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            if (home.Length == 0) return Path.Combine(Path.GetTempPath(), $"longrope-{Environment.UserName}", "llama.log");
+            cache = Path.Combine(home, ".cache");
+        }
         return Path.Combine(cache, "longrope", "llama.log");
     }
 
@@ -114,12 +120,43 @@ public static class NativeRuntime
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            string? cause = Log.BestErrorSince(mark);
             string where = s_nativeLibDir ?? "the bundled LLamaSharp backend";
-            throw new LlamaFailureException($"cannot load llama.cpp from {where}: {OneLine(e.Message)}{(cause is null ? "" : " (" + cause + ")")}", e);
+            // A custom build: the system loader's reason is the whole story (LLamaSharp's message is a page of
+            // generic advice around it).
+            if (s_nativeLibDir is not null && LoaderError(s_nativeLibDir) is { } reason)
+                throw new LlamaFailureException($"cannot load llama.cpp from {where}: {reason}", e);
+            string? cause = Log.BestErrorSince(mark);
+            throw new LlamaFailureException($"cannot load llama.cpp from {where}: {OneLine(Innermost(e).Message)}{(cause is null ? "" : " (" + cause + ")")}", e);
         }
         var info = BackendInfo.Probe(s_nativeLibDir, Log.LoadedLibraryPath);
         lock (s_lock) return s_backend ??= info;
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        // LLamaSharp's first native call fails as "The type initializer for 'LLama.Native.NativeApi' threw an
+        // exception"; what went wrong is further in.
+        while (e is TypeInitializationException && e.InnerException is not null) e = e.InnerException;
+        return e;
+    }
+
+    /// <summary>
+    /// The system loader's reason why a custom build's libllama.so does not load ("libggml-base.so: cannot open shared
+    /// object file", "invalid ELF header"), which LLamaSharp's own message leaves out; null when it loads.
+    /// </summary>
+    private static string? LoaderError(string dir)
+    {
+        try
+        {
+            NativeLibrary.Load(Path.Combine(dir, "libllama.so"));
+            return null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            // .NET puts dlerror() on the message's last line, after its own advice.
+            string last = e.Message.Trim().Split('\n')[^1].Trim();
+            return last.Length > 0 ? last : OneLine(e.Message);
+        }
     }
 
     /// <summary>
@@ -131,7 +168,7 @@ public static class NativeRuntime
         foreach (string name in new[] { "libggml-base.so", "libggml-cpu.so", "libggml-cuda.so", "libggml-vulkan.so", "libggml.so" })
         {
             string path = Path.Combine(dir, name);
-            if (File.Exists(path)) System.Runtime.InteropServices.NativeLibrary.Load(path);
+            if (File.Exists(path)) NativeLibrary.Load(path);
         }
     }
 

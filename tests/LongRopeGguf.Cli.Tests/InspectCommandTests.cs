@@ -60,6 +60,9 @@ public class InspectCommandTests
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Empty(r.Stderr);
         AssertJsonDescribes(GgufReader.Read(TestPaths.TinyModel), r.Stdout);
+        // Token texts such as <s> as themselves, not \u003C (greppable output).
+        Assert.Contains("\"<s>\"", r.Stdout);
+        Assert.DoesNotContain("\\u003C", r.Stdout);
     }
 
     [Fact]
@@ -78,6 +81,9 @@ public class InspectCommandTests
         Assert.Equal("18446744073709551615", byKey["test.uint64"].GetProperty("value").GetRawText());
         Assert.Equal("NaN", byKey["llama.rope.scaling.factor"].GetProperty("value").GetString());
         Assert.Equal("all \"value\" types\n\t\\ é 漢字 🙂", byKey["general.name"].GetProperty("value").GetString());
+        // Written as themselves, so the output can be grepped; quotes and control characters still escaped (valid JSON).
+        // (Characters outside the BMP, like the emoji, stay escaped as surrogate pairs by .NET's relaxed encoder.)
+        Assert.Contains("\"value\": \"all \\\"value\\\" types\\n\\t\\\\ é 漢字 ", r.Stdout);
         var nested = byKey["test.array.nested"].GetProperty("value");
         Assert.Equal("INT32", nested[0].GetProperty("element_type").GetString());
         Assert.Equal("[1,2]", nested[0].GetProperty("value").GetRawText().Replace(" ", "").Replace("\n", ""));

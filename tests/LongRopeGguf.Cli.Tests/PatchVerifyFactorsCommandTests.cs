@@ -382,6 +382,19 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(restored));
     }
 
+    [Fact]
+    public void Patch_names_a_context_length_of_the_wrong_kind_instead_of_calling_it_missing()
+    {
+        // A STRING context length (here made with `edit`) was reported as "no 'llama.context_length' key".
+        using var dir = new TempDir();
+        string model = dir.File("string-context.gguf");
+        AssertExit(0, CliProcess.Run("edit", TestPaths.TinyModel, "--set", "llama.context_length=string:4096", "-o", model));
+        string output = dir.File("out.gguf");
+        AssertOneErrorLine(CliProcess.Run("patch", model, "-f", fx.YarnFactors, "-o", output), 2,
+            $"{model}: key 'llama.context_length' is STRING \"4096\": not a context length (a whole number of tokens, 1 or more; llama.cpp reads it as UINT32)");
+        Assert.False(File.Exists(output));
+    }
+
     public static TheoryData<string, string, double> AttentionChoices() => new()
     {
         // --attn-factor value, policy recorded, value expected for s = 2048 / 512 = 4, L = 512
@@ -449,6 +462,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         if (bad is BadFactors.InvalidJson or BadFactors.UnequalSets or BadFactors.NegativeFactor) return;
         var shown = CliProcess.Run("factors", "show", factors, "--model", TestPaths.TinyModel, "--json");
         AssertExit(2, shown);
+        // Standard error: the one line any bad input gets, beside the full report on standard output.
+        Assert.StartsWith($"longrope: error: {factors}: invalid factor set: ", Assert.Single(shown.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         using var json = JsonDocument.Parse(shown.Stdout);
         Assert.False(json.RootElement.GetProperty("valid").GetBoolean());
         Assert.Contains(Strings(json.RootElement.GetProperty("errors")), e => expected.StartsWith(e, StringComparison.Ordinal) || e.StartsWith(expected, StringComparison.Ordinal));

@@ -168,6 +168,30 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Ppl_names_a_missing_model_and_an_unknown_option_among_its_models_and_takes_the_short_option_names()
+    {
+        using var dir = new TempDir();
+        string text = dir.File("filler.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat(Prompts.Haystack.FillerUnit, 20)));
+
+        var (code, _, err) = Run("eval", "ppl", "/no/such/model.gguf", "--text", text, "--lengths", "256", "--out", dir.File("a"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "/no/such/model.gguf: no such model file");
+
+        // ppl takes several model files, so the parser handed it an unknown option as one more "model" and the error
+        // was "--patched '-x=...': file not found".
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "-x", "--out", dir.File("b"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "Unrecognized option '-x'");
+        Assert.DoesNotContain("--patched", err);
+
+        // -o, -t and -ngl, as on search (-o) and generate/chat/bench (-t, -ngl).
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "256", "--windows", "1", "--modes", "none",
+            "-t", "2", "-ngl", "0", "-o", dir.File("c"), "--json");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(Path.Combine(dir.File("c"), "ppl.json")));
+        Assert.False(Directory.Exists(dir.File("a")) || Directory.Exists(dir.File("b")));
+    }
+
+    [Fact]
     public void Ppl_text_shorter_than_one_window_is_bad_input()
     {
         using var dir = new TempDir();

@@ -47,6 +47,31 @@ public class AtomicWriteTests
     }
 
     [Fact]
+    public void A_folder_at_the_target_path_is_refused_before_anything_is_written()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        Directory.CreateDirectory(target);
+        bool generated = false;
+        var e = Assert.Throws<IOException>(() => GgufRewriter.WriteNew(target, Metadata,
+            [Interrupted(() => generated = true)]));
+        Assert.Equal($"{target}: is a folder, not a file", e.Message);
+        Assert.False(generated, "the data was written before the target was checked");
+        Assert.Empty(Directory.GetFiles(dir.Path));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(target));
+    }
+
+    [Fact]
+    public void A_folder_where_no_file_can_be_created_is_named_not_the_temporary_file()
+    {
+        // /proc takes no new files (ENOENT); the system's message would name the hidden temporary file.
+        const string target = "/proc/out.gguf";
+        var e = Assert.Throws<IOException>(() => GgufRewriter.WriteNew(target, Metadata, [Interrupted(() => { })]));
+        Assert.Equal("/proc/out.gguf: cannot create a file in folder /proc", e.Message);
+        Assert.DoesNotContain(".longrope-tmp-", e.Message);
+    }
+
+    [Fact]
     public void A_generator_that_writes_the_wrong_number_of_bytes_fails_the_write_cleanly()
     {
         using var dir = new TempDir();

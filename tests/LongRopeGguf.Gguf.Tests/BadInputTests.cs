@@ -323,6 +323,25 @@ public sealed class BadInputTests : IDisposable
         Assert.Equal(length, AssertEveryPrefix(head, map, length));
     }
 
+    [Fact]
+    public void A_model_cut_short_in_its_tensor_data_is_called_truncated_with_both_sizes()
+    {
+        // The common way a real model file is bad: a download or copy that stopped. The message about one tensor
+        // outside the data section says so, with the size the tensors need.
+        var full = GgufReader.Read(TestPaths.TinyModel);
+        long needed = full.Tensors.Max(t => full.AbsoluteOffset(t) + (long)t.ByteSize);
+        int cut = (int)(full.DataOffset + (needed - full.DataOffset) / 2);
+        string path = _dir.File("partial.gguf");
+        File.WriteAllBytes(path, SampleFiles.ReadRange(TestPaths.TinyModel, 0, cut));
+        var e = Assert.Throws<GgufFormatException>(() => GgufReader.Read(path));
+        Assert.StartsWith(path + ": tensor[", e.Message);
+        Assert.Contains("lies outside the data section", e.Message);
+        Assert.EndsWith($"; the file is {cut} bytes but its tensors end at byte {needed}: is it truncated (an incomplete download or copy)?", e.Message);
+
+        // The whole file reads.
+        Assert.Null(Record.Exception(() => GgufReader.Read(TestPaths.TinyModel)));
+    }
+
     private static int AssertEveryPrefix(byte[] bytes, FieldMap map, int prefixes)
     {
         int failures = 0;

@@ -210,6 +210,36 @@ public class FactorReaderTests
     }
 
     [Fact]
+    public void Own_json_without_its_format_line_or_with_another_is_named_as_such_not_as_a_config_json()
+    {
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = FactorSetJson.ToJson(set);
+        string missing = WriteText(dir, "no-format.json", json.Replace("\"format\": \"longrope-factors\",", ""));
+        Assert.Equal($"{missing}: 'format' is missing, expected 'longrope-factors'",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(missing)).Message);
+        string other = WriteText(dir, "other-format.json", json.Replace("\"longrope-factors\"", "\"longrope\""));
+        Assert.Equal($"{other}: 'format' is 'longrope', expected 'longrope-factors'",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(other)).Message);
+    }
+
+    [Fact]
+    public void A_file_that_is_neither_gguf_nor_text_is_named_as_such_not_parsed_as_csv()
+    {
+        using var dir = new TempDir();
+        string fakeModel = WriteText(dir, "model.gguf", "hello");
+        Assert.Equal($"{fakeModel}: not a GGUF file (it does not start with 'GGUF'), so no factors to take from it",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(fakeModel)).Message);
+        string binary = dir.File("factors.bin");
+        File.WriteAllBytes(binary, [0x7f, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1, 0, 0, 0]);
+        Assert.Equal($"{binary}: a binary file, not a factor file (JSON, config.json or CSV)",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(binary)).Message);
+        // A CSV is still a CSV.
+        Assert.Equal(32, FactorSetReader.Read(WriteText(dir, "f.csv", string.Join("\n", Enumerable.Repeat("1.0", 32))),
+            ForTiny with { ContextLength = 1024 }).LongFactors.Length);
+    }
+
+    [Fact]
     public void A_gguf_model_is_a_factor_source_too()
     {
         using var dir = new TempDir();

@@ -85,7 +85,7 @@ public static class BenchCommand
     private static void WriteJson(LlamaModel llama, BenchReport report, BenchOptions options)
     {
         using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(stdout, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();
             w.WriteString("model", llama.Info.Path);

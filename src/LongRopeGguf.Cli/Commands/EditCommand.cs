@@ -128,7 +128,7 @@ public static class EditCommand
         var r = outcome.Request;
         var f = outcome.Written;
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();
             w.WriteString("source", r.ModelPath);

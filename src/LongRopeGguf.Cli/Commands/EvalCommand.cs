@@ -44,9 +44,9 @@ public static class EvalCommand
         DefaultValueFactory = _ => [],
     };
 
-    private static Option<int?> Threads() => new("--threads") { Description = "CPU threads for llama.cpp (default: half the cores, LLamaSharp's default)." };
+    private static Option<int?> Threads() => new("--threads", "-t") { Description = "CPU threads for llama.cpp (default: half the cores, LLamaSharp's default).", HelpName = "N" };
 
-    private static Option<int> GpuLayers() => new("--gpu-layers")
+    private static Option<int> GpuLayers() => new("--gpu-layers", "-ngl")
     {
         Description = "Layers to offload when the llama.cpp backend has a GPU (999: all).",
         DefaultValueFactory = _ => EngineOptions.Default.GpuLayers,
@@ -78,7 +78,7 @@ public static class EvalCommand
         var answer = new Option<string?>("--answer") { Description = "Expected answer, put in for {key} and scored by case-insensitive containment (default: random 5-digit keys, exact first number)." };
         var answerTokens = new Option<int?>("--answer-tokens") { Description = "Greedy tokens per answer (default: 5 for pass keys, answer tokens + 4 for --answer)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the keys.", DefaultValueFactory = _ => 1 };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (results.jsonl, summary.csv/.md/.json, PNG charts); trials already in it are skipped.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "niah")) };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (results.jsonl, summary.csv/.md/.json, PNG charts); trials already in it are skipped.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "niah")) };
         var noShare = new Option<bool>("--no-share") { Description = "One full prefill per trial instead of sharing the haystack prefix (for comparison)." };
         var threads = Threads();
         var gpuLayers = GpuLayers();
@@ -127,12 +127,19 @@ public static class EvalCommand
             Description = "GGUF files: the first is the unpatched model (none/pi/yarn run on it); each further file is one more mode, named after the file.",
             Arity = ArgumentArity.OneOrMore,
         };
+        // The parser hands an unknown option ("-x") to this argument, which takes any number of files; say what it is
+        // instead of looking for a model file named "-x".
+        models.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens.Where(t => t.Value.StartsWith('-') && !File.Exists(t.Value)))
+                result.AddError($"Unrecognized option '{token.Value}'");
+        });
         var text = new Option<FileInfo>("--text") { Description = "UTF-8 text to score (whitespace runs become single spaces).", Required = true };
         var lengths = Lengths("Context lengths in tokens, comma-separated: the window length scored at each.");
         var modes = Modes();
         var patched = Patched();
         var windows = new Option<int>("--windows") { Description = "Windows per length (fewer if the text runs out).", DefaultValueFactory = _ => 8 };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
         var threads = Threads();
         var gpuLayers = GpuLayers();
         var batchSize = BatchSize();

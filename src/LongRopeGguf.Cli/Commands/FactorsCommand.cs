@@ -81,7 +81,11 @@ public static class FactorsCommand
             var validation = FactorValidator.Validate(set, info);
             if (result.GetValue(json)) WriteShowJson(set, validation, Console.OpenStandardOutput(), path);
             else WriteShowText(set, validation, Console.Out);
-            return validation.IsValid ? ExitCodes.Success : ExitCodes.BadInput;
+            if (validation.IsValid) return ExitCodes.Success;
+            // The report above lists every problem; standard error gets the one line every bad input gets.
+            var errors = validation.Issues.Where(i => i.IsError).ToList();
+            Console.Error.WriteLine($"longrope: error: {path}: invalid factor set: {errors[0].Message}{(errors.Count > 1 ? $" (and {errors.Count - 1} more, listed above)" : "")}");
+            return ExitCodes.BadInput;
         }, ct));
         return cmd;
     }
@@ -102,7 +106,7 @@ public static class FactorsCommand
 
     public static void WriteShowJson(FactorSet set, FactorValidation validation, Stream output, string path)
     {
-        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();
             w.WriteString("path", path);

@@ -34,6 +34,8 @@ public static class GenerateCommand
             // A folder that does not exist is refused before the model is loaded and the prompt prefilled.
             if (r.GetValue(logitsOut) is { } target && !Directory.Exists(Path.GetDirectoryName(target.FullName)))
                 throw new RuntimeInputException($"--logits-out {target.FullName}: the folder {Path.GetDirectoryName(target.FullName)} does not exist");
+            if (r.GetValue(logitsOut) is { } file && Directory.Exists(file.FullName))
+                throw new RuntimeInputException($"--logits-out {file.FullName}: is a folder, not a file");
             var generation = rt.Generation(r);
             var choice = rt.FactorSetChoice(r);
             using var llama = rt.LoadModel(r, r.GetValue(model)!);
@@ -118,7 +120,7 @@ public static class GenerateCommand
     private static void WriteJson(LlamaModel llama, ContextPlan plan, int promptTokens, PrefillResult prefill, GenerationResult result)
     {
         using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(stdout, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();
             w.WriteString("model", llama.Info.Path);

@@ -59,7 +59,7 @@ public static class InspectCommand
 
     public static void WriteJson(GgufFile file, Stream output)
     {
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
         w.WriteStartObject();
         w.WriteString("path", file.Path);
         w.WriteNumber("version", file.Version);

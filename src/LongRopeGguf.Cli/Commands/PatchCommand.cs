@@ -117,7 +117,7 @@ public static class PatchCommand
 
     public static void WriteJson(PatchReport report, VerifyReport verify, Stream output)
     {
-        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();
             w.WriteString("action", report.Applied is null ? "remove" : "patch");

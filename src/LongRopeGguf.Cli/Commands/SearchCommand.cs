@@ -55,9 +55,9 @@ public static class SearchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the search's random generator (same seed, same search).", DefaultValueFactory = _ => 42 };
         var init = new Option<FileInfo?>("--init") { Description = "Factor file whose factors join the seeds (required for --set short: its long set is kept)." };
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for llama.cpp (default: all cores)." };
+        var threads = new Option<int?>("--threads", "-t") { Description = "CPU threads for llama.cpp (default: all cores).", HelpName = "N" };
         var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
-        var gpuLayers = new Option<int>("--gpu-layers") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
+        var gpuLayers = new Option<int>("--gpu-layers", "-ngl") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };
         var timeLimit = new Option<string?>("--time-limit")
         {
             Description = "Stop starting new candidates after this wall time (e.g. 90s, 20m, 1.5h; a bare number is minutes) and write the best so far; the same command continues the search.",
@@ -209,7 +209,7 @@ public static class SearchCommand
     public static void WriteJson(SearchReport report, Stream output)
     {
         var outcome = report.Outcome;
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
         void Candidate(EvaluatedCandidate c)
         {
             w.WriteStartObject();

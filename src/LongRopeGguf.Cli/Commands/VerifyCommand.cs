@@ -24,7 +24,7 @@ public static class VerifyCommand
             if (result.GetValue(json))
             {
                 var output = Console.OpenStandardOutput();
-                using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping })) WriteJsonBody(report, w);
+                using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented)) WriteJsonBody(report, w);
                 output.WriteByte((byte)'\n');
                 output.Flush();
             }

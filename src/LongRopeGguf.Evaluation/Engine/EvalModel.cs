@@ -31,7 +31,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     {
         options ??= EngineOptions.Default;
         options.Validate();
-        if (!File.Exists(path)) throw new EvalInputException($"model file not found: {path}");
+        if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
         var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };

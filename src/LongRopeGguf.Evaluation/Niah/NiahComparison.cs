@@ -200,7 +200,7 @@ public sealed class NiahComparison
 
     public void WriteJson(Stream output)
     {
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
         w.WriteStartObject();
         w.WriteStartArray("sources");
         foreach (string s in Sources) w.WriteStringValue(s);

@@ -155,7 +155,7 @@ public sealed class NiahSummary
 
     public void WriteJson(Stream output)
     {
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
         w.WriteStartObject();
         w.WriteString("model", ModelName);
         w.WriteString("haystack", Haystack);

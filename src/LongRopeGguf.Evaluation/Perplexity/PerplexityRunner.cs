@@ -109,7 +109,7 @@ public static class PerplexityRunner
 
     public static void WriteJson(PerplexityReport r, Stream output)
     {
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
         w.WriteStartObject();
         w.WriteString("model", r.Model);
         w.WriteString("text", r.Text);

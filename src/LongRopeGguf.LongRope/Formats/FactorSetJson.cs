@@ -82,7 +82,7 @@ public static class FactorSetJson
 
     public static void Write(FactorSet set, Stream output)
     {
-        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented))
             Write(set, w);
         output.WriteByte((byte)'\n');
         output.Flush();

@@ -29,7 +29,11 @@ public static class FactorSetReader
     {
         options ??= FactorReadOptions.None;
         if (IsGguf(path)) return ReadGguf(path, options);
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            throw new FactorSetException($"{path}: not a GGUF file (it does not start with 'GGUF'), so no factors to take from it");
         string text = ReadText(path);
+        // A model or other binary file would otherwise be read as a CSV and fail on its first "number".
+        if (text.Contains('\0')) throw new FactorSetException($"{path}: a binary file, not a factor file (JSON, config.json or CSV)");
         return Detect(text) switch
         {
             FactorFileFormat.LongRopeJson => FactorSetJson.Parse(text, path, options),
@@ -66,6 +70,11 @@ public static class FactorSetReader
             using var doc = JsonDocument.Parse(text, JsonOptions);
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("format", out var f)
                 && f.ValueKind == JsonValueKind.String && f.GetString() == FactorSetJson.FormatName)
+                return FactorFileFormat.LongRopeJson;
+            // This tool's format with its "format" line lost or changed: the JSON reader says which, where the
+            // config.json reader would only say that there is no rope_scaling.
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("long_factors", out _)
+                && !doc.RootElement.TryGetProperty("rope_scaling", out _) && !doc.RootElement.TryGetProperty("rope_parameters", out _))
                 return FactorFileFormat.LongRopeJson;
         }
         catch (JsonException)

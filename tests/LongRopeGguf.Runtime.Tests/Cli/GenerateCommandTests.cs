@@ -63,6 +63,15 @@ public class GenerateCommandTests
         Assert.Equal($"longrope: error: --logits-out {bad}: the folder {cli.File("missing")} does not exist", failed.Stderr.Trim());
         Assert.Equal("", failed.Stdout);
         Assert.False(Directory.Exists(cli.File("missing")));
+
+        // A folder at the path: refused before the model runs, not when the finished file would be renamed over it.
+        string folder = cli.File("a-folder.json");
+        Directory.CreateDirectory(folder);
+        var onFolder = cli.Run("generate", TestPaths.TinyModel, "--prompt", Reference.Prompt, "--temp", "0", "--max-tokens", "1", "--logits-out", folder);
+        Assert.Equal(2, onFolder.ExitCode);
+        Assert.Equal($"longrope: error: --logits-out {folder}: is a folder, not a file", onFolder.Stderr.Trim());
+        Assert.Equal("", onFolder.Stdout);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
     }
 
     [Fact]

@@ -86,7 +86,66 @@ public class NativeOptionsTests
         Assert.Equal(3, r.ExitCode);
         Assert.Equal("", r.Stdout);
         var line = Assert.Single(r.StderrLines);
-        Assert.StartsWith($"longrope: error: cannot load llama.cpp from {broken}: ", line);
+        // The system loader's reason, not LLamaSharp's page of generic advice around it.
+        Assert.Equal($"longrope: error: cannot load llama.cpp from {broken}: {Path.Combine(broken, "libllama.so")}: file too short", line);
         Assert.False(Directory.Exists(output));
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_build_without_its_ggml_libraries_names_the_missing_one(string command)
+    {
+        // The likeliest mistake with one's own (CUDA) build: libllama.so copied without the ggml libraries it needs.
+        // Before: "The type initializer for 'LLama.Native.NativeApi' threw an exception", the cause only in --verbose.
+        using var cli = new IsolatedCli();
+        string partial = cli.File("partial-build");
+        Directory.CreateDirectory(partial);
+        File.Copy(Path.Combine(CustomBuild, "libllama.so"), Path.Combine(partial, "libllama.so"));
+        string output = cli.File("out");
+        var args = Arguments(command, output);
+        args.AddRange(["--native-lib", partial]);
+        var r = cli.Run([.. args]);
+        Assert.Equal(3, r.ExitCode);
+        var line = Assert.Single(r.StderrLines);
+        Assert.Matches($"^longrope: error: cannot load llama.cpp from {System.Text.RegularExpressions.Regex.Escape(partial)}: libggml[-a-z]*\\.so: cannot open shared object file: No such file or directory$", line);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void Generate_names_the_missing_ggml_library_too()
+    {
+        // generate/chat/bench load llama.cpp through the same runtime as the evaluation commands.
+        using var cli = new IsolatedCli();
+        string partial = cli.File("partial-build");
+        Directory.CreateDirectory(partial);
+        File.Copy(Path.Combine(CustomBuild, "libllama.so"), Path.Combine(partial, "libllama.so"));
+        var r = cli.Run(["generate", TestPaths.TinyModel, "-p", "hi", "-n", "1", "--native-lib", partial]);
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.StartsWith($"longrope: error: cannot load llama.cpp from {partial}: libggml", Assert.Single(r.StderrLines));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("relative/cache")]
+    public void Without_a_home_folder_the_log_goes_to_the_temporary_folder_not_under_the_working_folder(string? xdgCacheHome)
+    {
+        // A service account's HOME may not exist (user nobody: /nonexistent); the default log path was then the
+        // relative ".cache/longrope/llama.log". A relative XDG_CACHE_HOME is ignored, as the XDG spec says.
+        string expected = Path.Combine(Path.GetTempPath(), $"longrope-{Environment.UserName}", "llama.log");
+        var before = DateTime.UtcNow.AddSeconds(-1);
+        var env = new Dictionary<string, string?>
+        {
+            ["HOME"] = "/nonexistent-longrope-home",
+            ["XDG_CACHE_HOME"] = xdgCacheHome,
+            [NativeRuntime.NativeLibEnvironmentVariable] = null,
+        };
+        var r = CliProcess.RunWith(env, TimeSpan.FromMinutes(2), "generate", TestPaths.TinyModel, "-p", "hi", "-n", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains($"llama.cpp log: {expected}", r.Stderr); // the startup line says where it went
+        Assert.DoesNotContain("warning", r.Stderr);
+        Assert.True(File.GetLastWriteTimeUtc(expected) >= before, $"{expected} was not written by this run");
+        Assert.Contains("llama_model_loader: loaded meta data", File.ReadAllText(expected));
+        Assert.False(Directory.Exists(Path.Combine(Environment.CurrentDirectory, "relative")));
     }
 }

@@ -58,6 +58,18 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void A_missing_model_is_named_before_the_options_are_checked()
+    {
+        using var dir = new TempDir();
+        string missing = dir.File("no-such-model.gguf");
+        var (code, stdout, stderr) = Longrope("search", missing, "--target-length", "1024", "--out", dir.File("out"));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"longrope: error: {missing}: no such GGUF model file", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(Directory.Exists(dir.File("out")));
+    }
+
+    [Fact]
     public void A_text_without_room_for_the_passages_is_refused_and_leaves_no_output_folder()
     {
         using var dir = new TempDir();

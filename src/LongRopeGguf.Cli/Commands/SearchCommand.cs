@@ -73,7 +73,8 @@ public static class SearchCommand
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
         {
-            string modelPath = r.GetValue(model)!.FullName;
+            // The model first: a missing one is the mistake to report, not the options that would follow from it.
+            string modelPath = InputFiles.Existing(r.GetValue(model)!, "GGUF model file");
             int length = r.GetValue(target);
             var which = r.GetValue(set)!.Trim().ToLowerInvariant() switch
             {

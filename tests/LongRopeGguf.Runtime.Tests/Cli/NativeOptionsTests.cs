@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using LongRopeGguf.Tests;
 
 namespace LongRopeGguf.Runtime.Tests.Cli;
@@ -69,60 +70,43 @@ public class NativeOptionsTests
         Assert.False(Directory.Exists(cli.File("no-such-folder")), "a log file's folder that the user named is not made for them");
     }
 
-    [Theory]
-    [MemberData(nameof(Commands))]
-    public void A_library_that_does_not_load_is_one_line_and_exit_3(string command)
+    /// <summary>Each command that runs a model, with each of two custom builds that do not load.</summary>
+    public static TheoryData<string, string> CommandsAndBrokenBuilds()
     {
-        // Not a shared object: llama.cpp cannot be loaded from this folder. (A type-initializer exception at the first
-        // model load, exit 1 with a stack trace, before the evaluation commands loaded the library the Runtime's way.)
-        using var cli = new IsolatedCli();
-        string broken = cli.File("broken-build");
-        Directory.CreateDirectory(broken);
-        File.WriteAllText(Path.Combine(broken, "libllama.so"), "not a shared object");
-        string output = cli.File("out");
-        var args = Arguments(command, output);
-        args.AddRange(["--native-lib", broken]);
-        var r = cli.Run([.. args]);
-        Assert.Equal(3, r.ExitCode);
-        Assert.Equal("", r.Stdout);
-        var line = Assert.Single(r.StderrLines);
-        // The system loader's reason, not LLamaSharp's page of generic advice around it.
-        Assert.Equal($"longrope: error: cannot load llama.cpp from {broken}: {Path.Combine(broken, "libllama.so")}: file too short", line);
-        Assert.False(Directory.Exists(output));
+        var data = new TheoryData<string, string>();
+        foreach (string command in new[] { "niah", "ppl", "search", "generate" })
+            foreach (string kind in new[] { "not-a-library", "without-ggml" })
+                data.Add(command, kind);
+        return data;
     }
 
     [Theory]
-    [MemberData(nameof(Commands))]
-    public void A_build_without_its_ggml_libraries_names_the_missing_one(string command)
+    [MemberData(nameof(CommandsAndBrokenBuilds))]
+    public void A_library_that_does_not_load_is_one_line_with_the_loaders_reason_and_exit_3(string command, string kind)
     {
-        // The likeliest mistake with one's own (CUDA) build: libllama.so copied without the ggml libraries it needs.
-        // Before: "The type initializer for 'LLama.Native.NativeApi' threw an exception", the cause only in --verbose.
+        // not-a-library: libllama.so is not a shared object. without-ggml: the real libllama.so copied without the ggml
+        // libraries it needs, the likeliest mistake with one's own (CUDA) build. Before, the line said only "The type
+        // initializer for 'LLama.Native.NativeApi' threw an exception" (or carried LLamaSharp's page of generic
+        // advice), the cause in --verbose alone; before that, exit 1 with a stack trace.
         using var cli = new IsolatedCli();
-        string partial = cli.File("partial-build");
-        Directory.CreateDirectory(partial);
-        File.Copy(Path.Combine(CustomBuild, "libllama.so"), Path.Combine(partial, "libllama.so"));
+        string build = cli.File(kind);
+        Directory.CreateDirectory(build);
+        string library = Path.Combine(build, "libllama.so");
+        if (kind == "not-a-library") File.WriteAllText(library, "not a shared object");
+        else File.Copy(Path.Combine(CustomBuild, "libllama.so"), library);
         string output = cli.File("out");
-        var args = Arguments(command, output);
-        args.AddRange(["--native-lib", partial]);
-        var r = cli.Run([.. args]);
-        Assert.Equal(3, r.ExitCode);
-        var line = Assert.Single(r.StderrLines);
-        Assert.Matches($"^longrope: error: cannot load llama.cpp from {System.Text.RegularExpressions.Regex.Escape(partial)}: libggml[-a-z]*\\.so: cannot open shared object file: No such file or directory$", line);
-        Assert.False(Directory.Exists(output));
-    }
+        var args = command == "generate" ? ["generate", TestPaths.TinyModel, "-p", "hi", "-n", "1"] : Arguments(command, output);
+        args.AddRange(["--native-lib", build]);
 
-    [Fact]
-    public void Generate_names_the_missing_ggml_library_too()
-    {
-        // generate/chat/bench load llama.cpp through the same runtime as the evaluation commands.
-        using var cli = new IsolatedCli();
-        string partial = cli.File("partial-build");
-        Directory.CreateDirectory(partial);
-        File.Copy(Path.Combine(CustomBuild, "libllama.so"), Path.Combine(partial, "libllama.so"));
-        var r = cli.Run(["generate", TestPaths.TinyModel, "-p", "hi", "-n", "1", "--native-lib", partial]);
+        var r = cli.Run([.. args]);
+
         Assert.Equal(3, r.ExitCode);
         Assert.Equal("", r.Stdout);
-        Assert.StartsWith($"longrope: error: cannot load llama.cpp from {partial}: libggml", Assert.Single(r.StderrLines));
+        string reason = kind == "not-a-library"
+            ? Regex.Escape($"{library}: file too short")
+            : @"libggml[-a-z]*\.so: cannot open shared object file: No such file or directory";
+        Assert.Matches($"^longrope: error: cannot load llama.cpp from {Regex.Escape(build)}: {reason}$", Assert.Single(r.StderrLines));
+        Assert.False(Directory.Exists(output));
     }
 
     [Theory]

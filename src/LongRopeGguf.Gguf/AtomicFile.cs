@@ -60,9 +60,12 @@ public sealed partial class AtomicFile : IDisposable
         {
             throw new UnauthorizedAccessException($"{targetPath}: cannot write in folder {dir} (permission denied)");
         }
-        catch (IOException e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        catch (IOException e)
         {
-            throw new IOException($"{targetPath}: cannot create a file in folder {dir}", e);
+            // Not found: a folder that takes no new files (/proc). Otherwise the system's reason (read-only file
+            // system, no space left), with the target's name where it named the temporary file.
+            string reason = e is FileNotFoundException or DirectoryNotFoundException ? "" : $" ({e.Message.Replace(temp, full).ReplaceLineEndings(" ").Trim()})";
+            throw new IOException($"{targetPath}: cannot create a file in folder {dir}{reason}", e);
         }
         s_pending[temp] = 0;
         return new AtomicFile(full, temp, stream);

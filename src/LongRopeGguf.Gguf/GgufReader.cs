@@ -94,7 +94,7 @@ public static class GgufReader
 
         long headerLength = r.Position;
         long dataOffset = AlignUp(headerLength, alignment);
-        ValidateDataLayout(r, tensors, offsetFieldPositions, dataOffset);
+        ValidateDataLayout(r, tensors, offsetFieldPositions, dataOffset, alignment);
         return new GgufFile(version, metadata, tensors, alignment, dataOffset, r.FileLength, path) { HeaderLength = headerLength };
     }
 
@@ -164,14 +164,21 @@ public static class GgufReader
     }
 
     /// <summary>
-    /// When the tensors' data would end past the end of the file, the likeliest cause is a cut-short file (an incomplete
-    /// download or copy), which the message about one tensor does not say.
+    /// When the tensors' data would end past the end of the file and their layout is believable (packed as a writer
+    /// packs them: no more room than their sizes and alignment padding take), the likeliest cause is a cut-short file
+    /// (an incomplete download or copy), which the message about one tensor does not say. A corrupt offset far past
+    /// the end gets no such hint.
     /// </summary>
-    private static string TruncationHint(List<GgufTensorInfo> tensors, long dataOffset, long fileLength)
+    private static string TruncationHint(List<GgufTensorInfo> tensors, long dataOffset, uint alignment, long fileLength)
     {
-        decimal needed = dataOffset;
-        foreach (var t in tensors) needed = Math.Max(needed, dataOffset + (decimal)t.Offset + t.ByteSize);
-        return needed > fileLength
+        decimal end = 0, packed = 0;
+        foreach (var t in tensors)
+        {
+            end = Math.Max(end, (decimal)t.Offset + t.ByteSize);
+            packed += t.ByteSize + (decimal)alignment;
+        }
+        decimal needed = dataOffset + end;
+        return needed > fileLength && end <= packed
             ? $"; the file is {fileLength} bytes but its tensors end at byte {needed}: is it truncated (an incomplete download or copy)?"
             : "";
     }
@@ -189,7 +196,7 @@ public static class GgufReader
 
     /// <summary>Every tensor's data must lie inside the file and no two may overlap.</summary>
     /// <param name="offsetFieldPositions">Absolute position of each tensor's offset field, as read (named in errors).</param>
-    private static void ValidateDataLayout(HeaderReader r, List<GgufTensorInfo> tensors, List<long> offsetFieldPositions, long dataOffset)
+    private static void ValidateDataLayout(HeaderReader r, List<GgufTensorInfo> tensors, List<long> offsetFieldPositions, long dataOffset, uint alignment)
     {
         long dataLength = r.FileLength - dataOffset;
         for (int i = 0; i < tensors.Count; i++)
@@ -199,7 +206,7 @@ public static class GgufReader
             if (end < t.Offset || dataOffset + (decimal)end > r.FileLength)
                 throw r.Error($"tensor[{i}] {Shown(t.Name)} offset", offsetFieldPositions[i],
                     $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})"
-                    + TruncationHint(tensors, dataOffset, r.FileLength));
+                    + TruncationHint(tensors, dataOffset, alignment, r.FileLength));
         }
         // Indices of the non-empty tensors, ordered by offset (Array.Sort on primitives: no LINQ sorter to JIT at start-up).
         var starts = new List<ulong>(tensors.Count);

@@ -113,7 +113,7 @@ public sealed record ModelRopeInfo(
     private static string NotALength(GgufFile file, string key, string path)
     {
         var v = file[key];
-        return $"{path}: key '{key}' is {v.DescribeType()} {v.ToDisplayString(4)}: not a context length (a whole number of tokens, 1 or more; llama.cpp reads it as UINT32)";
+        return $"{path}: key '{key}' is {v.DescribeType()} {v.ToDisplayString(4)}: not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)";
     }
 
     /// <summary>A UINT32 key (llama.cpp rejects other integer types for these keys), null when absent.</summary>

@@ -36,16 +36,19 @@ public static class NativeRuntime
     /// <summary>The custom llama.cpp folder in use, or null for the one LLamaSharp's backend package ships.</summary>
     public static string? NativeLibraryDirectory => s_nativeLibDir;
 
-    /// <summary>The default log file: $XDG_CACHE_HOME/longrope/llama.log, else ~/.cache/longrope/llama.log.</summary>
-    public static string DefaultLogFile()
+    /// <summary>
+    /// The default log file: $XDG_CACHE_HOME/longrope/llama.log (an absolute XDG_CACHE_HOME; the XDG spec says to ignore
+    /// a relative one), else ~/.cache/longrope/llama.log; null for an account without a home folder (GetFolderPath
+    /// gives "" when HOME is unset or does not exist). Then the log is discarded rather than written under the working
+    /// folder or in a shared temporary folder, where another user could have put a link in its place.
+    /// </summary>
+    public static string? DefaultLogFile()
     {
         string? cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        // The XDG spec says to ignore a relative XDG_CACHE_HOME; GetFolderPath gives "" when HOME is unset or does not
-        // exist (a service account): the log then goes to the temporary folder, never under the working folder.
         if (string.IsNullOrEmpty(cache) || !Path.IsPathFullyQualified(cache))
         {
             string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-            if (home.Length == 0) return Path.Combine(Path.GetTempPath(), $"longrope-{Environment.UserName}", "llama.log");
+            if (home.Length == 0) return null;
             cache = Path.Combine(home, ".cache");
         }
         return Path.Combine(cache, "longrope", "llama.log");
@@ -123,7 +126,9 @@ public static class NativeRuntime
             string where = s_nativeLibDir ?? "the bundled LLamaSharp backend";
             // A custom build: the system loader's reason is the whole story (LLamaSharp's message is a page of
             // generic advice around it).
-            if (s_nativeLibDir is not null && LoaderError(s_nativeLibDir) is { } reason)
+            // PreloadGgml's own failure (a ggml backend missing a CUDA library) is the reason when it is what failed;
+            // otherwise libllama is loaded once more by the system loader to hear why.
+            if (s_nativeLibDir is not null && (LoaderReason(e) ?? LoaderError(s_nativeLibDir)) is { } reason)
                 throw new LlamaFailureException($"cannot load llama.cpp from {where}: {reason}", e);
             string? cause = Log.BestErrorSince(mark);
             throw new LlamaFailureException($"cannot load llama.cpp from {where}: {OneLine(Innermost(e).Message)}{(cause is null ? "" : " (" + cause + ")")}", e);
@@ -151,12 +156,19 @@ public static class NativeRuntime
             NativeLibrary.Load(Path.Combine(dir, "libllama.so"));
             return null;
         }
-        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        catch (Exception e) when (LoaderReason(e) is { } reason)
         {
-            // .NET puts dlerror() on the message's last line, after its own advice.
-            string last = e.Message.Trim().Split('\n')[^1].Trim();
-            return last.Length > 0 ? last : OneLine(e.Message);
+            return reason;
         }
+    }
+
+    /// <summary>dlerror()'s text from a failed NativeLibrary.Load (.NET puts it on the message's last line, after its
+    /// own advice); null for any other exception.</summary>
+    private static string? LoaderReason(Exception e)
+    {
+        if (e is not (DllNotFoundException or BadImageFormatException)) return null;
+        string last = e.Message.Trim().Split('\n')[^1].Trim();
+        return last.Length > 0 ? last : OneLine(e.Message);
     }
 
     /// <summary>
@@ -180,9 +192,14 @@ public static class NativeRuntime
         {
             sink = Console.Error;
         }
+        else if (logFile is null && DefaultLogFile() is null)
+        {
+            Console.Error.WriteLine("longrope: warning: no home folder for llama.cpp's log; it is discarded (use --log-file FILE or --verbose to see it)");
+            sink = TextWriter.Null;
+        }
         else
         {
-            path = Path.GetFullPath(logFile ?? DefaultLogFile());
+            path = Path.GetFullPath(logFile ?? DefaultLogFile()!);
             try
             {
                 // The default place is ours to make; a folder the user named must exist (as for any output file).

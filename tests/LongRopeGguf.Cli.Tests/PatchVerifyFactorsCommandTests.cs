@@ -391,7 +391,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         AssertExit(0, CliProcess.Run("edit", TestPaths.TinyModel, "--set", "llama.context_length=string:4096", "-o", model));
         string output = dir.File("out.gguf");
         AssertOneErrorLine(CliProcess.Run("patch", model, "-f", fx.YarnFactors, "-o", output), 2,
-            $"{model}: key 'llama.context_length' is STRING \"4096\": not a context length (a whole number of tokens, 1 or more; llama.cpp reads it as UINT32)");
+            $"{model}: key 'llama.context_length' is STRING \"4096\": not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)");
         Assert.False(File.Exists(output));
     }
 

@@ -208,6 +208,8 @@ public sealed class BadInputTests : IDisposable
         var o = new RawGguf().Header(3, 1, 0).TensorInfo("a", [8], 0, ulong.MaxValue - 31);
         o.PadTo(32).Bytes(new byte[32]);
         AssertBad(o, o.At["tensor a offset"], "tensor[0] 'a' offset", "outside the data section");
+        // A corrupt offset is not called a truncated file.
+        Assert.DoesNotContain("truncated", Assert.Throws<GgufFormatException>(() => GgufReader.Read(new MemoryStream(o.ToArray()))).Message);
     }
 
     [Fact]

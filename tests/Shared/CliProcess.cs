@@ -70,6 +70,15 @@ public static partial class CliProcess
         return Finish(p, timeout);
     }
 
+    /// <summary>As <see cref="RunWith"/>, in <paramref name="workingDirectory"/>.</summary>
+    public static CliResult RunIn(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, params string[] args)
+    {
+        var psi = StartInfo(environment, args);
+        psi.WorkingDirectory = workingDirectory;
+        using var p = Start(psi);
+        return Finish(p, timeout);
+    }
+
     /// <summary>Starts the process with its output being collected; finish it with <see cref="Finish"/>.</summary>
     public static RunningCli Start(params string[] args) => Start(StartInfo(args));
 

@@ -84,7 +84,7 @@ public static class FactorsCommand
             if (validation.IsValid) return ExitCodes.Success;
             // The report above lists every problem; standard error gets the one line every bad input gets.
             var errors = validation.Issues.Where(i => i.IsError).ToList();
-            Console.Error.WriteLine($"longrope: error: {path}: invalid factor set: {errors[0].Message}{(errors.Count > 1 ? $" (and {errors.Count - 1} more, listed above)" : "")}");
+            Console.Error.WriteLine($"longrope: error: {path}: invalid factor set: {errors[0].Message}{(errors.Count > 1 ? $" (and {errors.Count - 1} more in the report)" : "")}");
             return ExitCodes.BadInput;
         }, ct));
         return cmd;

@@ -20,7 +20,7 @@ public sealed class NativeOptions
 
     public Option<string?> LogFile { get; } = new("--log-file")
     {
-        Description = $"Where llama.cpp's log goes (default: {NativeRuntime.DefaultLogFile()}); --verbose shows it on standard error instead.",
+        Description = $"Where llama.cpp's log goes (default: {NativeRuntime.DefaultLogFile() ?? "none: no home folder, the log is discarded"}); --verbose shows it on standard error instead.",
         HelpName = "FILE",
     };
 

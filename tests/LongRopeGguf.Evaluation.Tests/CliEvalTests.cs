@@ -192,6 +192,39 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Ppl_by_position_shows_where_no_rescaling_breaks_and_yarn_holds()
+    {
+        using var dir = new TempDir();
+        string text = dir.File("filler.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat(Prompts.Haystack.FillerUnit, 40)));
+        var (code, stdout, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "2048", "--modes", "none,yarn",
+            "--windows", "1", "--by-position", "8", "--threads", "2", "--out", dir.File("ppl"), "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var byMode = doc.RootElement.GetProperty("rows").EnumerateArray().ToDictionary(
+            r => r.GetProperty("mode").GetString()!,
+            r => r.GetProperty("by_position").EnumerateArray().Select(b => (Start: b.GetProperty("start").GetInt32(), Nll: b.GetProperty("mean_nll").GetDouble())).ToList());
+        Assert.Equal(8, byMode["none"].Count);
+        Assert.Equal(new[] { 1, 256, 512, 768, 1024, 1280, 1536, 1792 }, byMode["none"].Select(b => b.Start));
+        // Without rescaling the model (trained on 512 tokens) predicts well up to position 511 and badly past it;
+        // llama.cpp's YaRN keeps the whole window near the first range's level.
+        double noneInside = byMode["none"][1].Nll, noneOutside = byMode["none"][^1].Nll;
+        Assert.True(noneOutside > 3 * noneInside + 1, $"none: {noneInside:F3} inside 512, {noneOutside:F3} at the end");
+        Assert.True(byMode["yarn"][^1].Nll < noneOutside / 3, $"yarn at the end {byMode["yarn"][^1].Nll:F3}, none {noneOutside:F3}");
+
+        var csv = File.ReadAllLines(Path.Combine(dir.File("ppl"), "ppl-by-position.csv"));
+        Assert.Equal("mode,length,position_start,position_end,tokens,mean_nll,perplexity", csv[0]);
+        Assert.Equal(1 + 2 * 8, csv.Length);
+        using var png = SkiaSharp.SKBitmap.Decode(Path.Combine(dir.File("ppl"), "ppl-by-position.png"));
+        Assert.Equal(800, png.Width);
+        Assert.Contains("## Mean NLL by position", File.ReadAllText(Path.Combine(dir.File("ppl"), "ppl.md")));
+
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "300,2048", "--by-position", "300", "--out", dir.File("bad"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "--by-position 300: expected 1 to 299 ranges");
+        Assert.False(Directory.Exists(dir.File("bad")));
+    }
+
+    [Fact]
     public void Ppl_text_shorter_than_one_window_is_bad_input()
     {
         using var dir = new TempDir();

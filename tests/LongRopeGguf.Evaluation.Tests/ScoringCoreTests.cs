@@ -189,4 +189,47 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
         Assert.InRange(at512.Perplexity, 1.0, 1.2);
         Assert.True(at2048.Perplexity > 3 * at512.Perplexity, $"ppl 512 {at512.Perplexity:F3}, 2048 {at2048.Perplexity:F3}");
     }
+
+    [Fact]
+    public void Nll_by_position_scores_every_position_in_its_range_and_leaves_the_perplexity_as_it_was()
+    {
+        string prose = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt"));
+        int[] text = _model.Tokenize(Haystack.NormalizeWhitespace(prose), addBos: false);
+        PerplexityResult plain, eight, perPosition300, perPosition100;
+        using (var ctx = _model.CreateContext(RopeMode.None, 512, 512))
+        {
+            plain = new PerplexityScorer(ctx).Score(text, 512, 3);
+            eight = new PerplexityScorer(ctx).Score(text, 512, 3, positionBuckets: 8);
+            perPosition300 = new PerplexityScorer(ctx).Score(text, 300, 1, positionBuckets: 299);
+            perPosition100 = new PerplexityScorer(ctx).Score(text, 100, 1, positionBuckets: 99);
+        }
+
+        // The perplexity is still that of the second halves.
+        Assert.Empty(plain.ByPosition);
+        Assert.Equal(plain.ScoredTokens, eight.ScoredTokens);
+        Assert.Equal(plain.MeanNll, eight.MeanNll, 6);
+        // Eight ranges cover positions 1..511 without gaps, every position of every window counted once.
+        Assert.Equal(8, eight.ByPosition.Count);
+        Assert.Equal(1, eight.ByPosition[0].Start);
+        Assert.Equal(512, eight.ByPosition[^1].End);
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.Equal(3L * (eight.ByPosition[k].End - eight.ByPosition[k].Start), eight.ByPosition[k].Tokens);
+            if (k > 0) Assert.Equal(eight.ByPosition[k - 1].End, eight.ByPosition[k].Start);
+        }
+        // One range per position: position p of a 300-token window is the same prediction (same BOS and first p
+        // tokens) as position p of a 100-token window on the same text, so the ranges are where they say they are.
+        Assert.Equal(299, perPosition300.ByPosition.Count);
+        for (int p = 1; p < 100; p++)
+        {
+            Assert.Equal(p, perPosition300.ByPosition[p - 1].Start);
+            Assert.Equal(1, perPosition300.ByPosition[p - 1].Tokens);
+            Assert.Equal(perPosition100.ByPosition[p - 1].MeanNll, perPosition300.ByPosition[p - 1].MeanNll, 2);
+        }
+        // Within the trained 512 tokens more context helps: the first range is the hardest.
+        Assert.True(eight.ByPosition[0].MeanNll > eight.ByPosition[^1].MeanNll, string.Join(", ", eight.ByPosition.Select(b => b.MeanNll.ToString("F3"))));
+
+        Assert.Contains("--by-position 600: expected 1 to 511",
+            Assert.Throws<EvalInputException>(() => { using var c = _model.CreateContext(RopeMode.None, 512, 512); new PerplexityScorer(c).Score(text, 512, 1, 600); }).Message);
+    }
 }

@@ -139,6 +139,11 @@ public static class EvalCommand
         var modes = Modes();
         var patched = Patched();
         var windows = new Option<int>("--windows") { Description = "Windows per length (fewer if the text runs out).", DefaultValueFactory = _ => 8 };
+        var byPosition = new Option<int>("--by-position")
+        {
+            Description = "Also score every position of each window and report the mean NLL in N equal ranges of positions (ppl-by-position.csv/.png; chart at the longest length): where in a long window a factor set stops using the context.",
+            HelpName = "N",
+        };
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
         var threads = Threads();
         var gpuLayers = GpuLayers();
@@ -147,7 +152,7 @@ public static class EvalCommand
         var native = new NativeOptions();
         var cmd = new Command("ppl", "Perplexity of a text per mode and context length (non-overlapping windows, second half of each scored).")
         {
-            models, text, lengths, modes, patched, windows, output, threads, gpuLayers, batchSize, json,
+            models, text, lengths, modes, patched, windows, byPosition, output, threads, gpuLayers, batchSize, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => Guarded(r, native, ct =>
@@ -161,6 +166,7 @@ public static class EvalCommand
                 Lengths = ParseLengths(r.GetValue(lengths)!),
                 Modes = ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]),
                 Windows = r.GetValue(windows),
+                PositionBuckets = r.GetValue(byPosition),
                 OutputDirectory = r.GetValue(output)!.FullName,
                 Engine = Engine(r, threads, gpuLayers, batchSize),
             };

@@ -42,4 +42,30 @@ public static class PerplexityChart
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }
+
+    /// <summary>Mean NLL by position in the window at the longest length, one line per mode: where in a long window
+    /// the text stops being predicted better from more context.</summary>
+    public static Plot PlotByPosition(PerplexityReport r)
+    {
+        int length = r.Lengths.Max();
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        int i = 0;
+        foreach (var mode in r.Modes)
+        {
+            var buckets = r.Rows.Single(x => x.Mode == mode && x.Length == length).ByPosition;
+            var line = plot.Add.Scatter(buckets.Select(b => (b.Start + b.End - 1) / 2.0).ToArray(), buckets.Select(b => b.MeanNll).ToArray());
+            line.LegendText = mode;
+            line.Color = palette.GetColor(i);
+            line.LineWidth = 2;
+            line.MarkerSize = Math.Max(5, 11 - 2 * i);
+            line.LinePattern = (i % 3) switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
+            i++;
+        }
+        plot.Title($"{r.Model}: NLL of {r.Text} by position in {length}-token windows");
+        plot.XLabel("position in the window (tokens before the scored one)");
+        plot.YLabel("mean NLL (nats/token)");
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
 }

@@ -18,6 +18,9 @@ public sealed record PerplexityOptions
 
     /// <summary>Windows per length (fewer when the text runs out).</summary>
     public int Windows { get; init; } = 8;
+
+    /// <summary>When above 0, also the NLL by position in the window, in this many ranges (ppl-by-position.*).</summary>
+    public int PositionBuckets { get; init; }
     public required string OutputDirectory { get; init; }
     public EngineOptions Engine { get; init; } = EngineOptions.Default;
 }
@@ -25,6 +28,9 @@ public sealed record PerplexityOptions
 /// <summary>Perplexity of one mode at one length.</summary>
 public sealed record PerplexityRow(string Mode, int Length, int Windows, long ScoredTokens, double MeanNll, string FactorSet, int NCtx, double Seconds)
 {
+    /// <summary>NLL by position in the window (<see cref="PerplexityOptions.PositionBuckets"/>); empty when not asked for.</summary>
+    public IReadOnlyList<PositionBucket> ByPosition { get; init; } = [];
+
     public double Perplexity => Math.Exp(MeanNll);
 }
 
@@ -46,6 +52,8 @@ public static class PerplexityRunner
         if (o.Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
             throw new EvalInputException($"mode '{dup.Key}' is given twice");
         if (!File.Exists(o.TextPath)) throw new EvalInputException($"text file not found: {o.TextPath}");
+        if (o.PositionBuckets < 0 || o.PositionBuckets > o.Lengths.Min() - 1)
+            throw new EvalInputException($"--by-position {o.PositionBuckets}: expected 1 to {o.Lengths.Min() - 1} ranges (the shortest length less one)");
 
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
@@ -74,8 +82,11 @@ public static class PerplexityRunner
                 {
                     var clock = Stopwatch.StartNew();
                     using var context = model.CreateContext(mode, length, length);
-                    var r = new PerplexityScorer(context).Score(tokens, length, o.Windows, ct);
-                    rows.Add(new PerplexityRow(mode.Name, length, r.Windows, r.ScoredTokens, r.MeanNll, context.FactorSet, context.ContextSize, clock.Elapsed.TotalSeconds));
+                    var r = new PerplexityScorer(context).Score(tokens, length, o.Windows, o.PositionBuckets, ct);
+                    rows.Add(new PerplexityRow(mode.Name, length, r.Windows, r.ScoredTokens, r.MeanNll, context.FactorSet, context.ContextSize, clock.Elapsed.TotalSeconds)
+                    {
+                        ByPosition = r.ByPosition,
+                    });
                     progress?.Report((++done, total));
                 }
             }
@@ -94,8 +105,17 @@ public static class PerplexityRunner
         WriteCsv(report, csv);
         using (var f = File.Create(json)) WriteJson(report, f);
         PerplexityChart.Plot(report).SavePng(png, PerplexityChart.Width, PerplexityChart.Height);
-        WriteMarkdown(report, md, png);
         files.AddRange([csv, json, md, png]);
+        string? positionChart = null;
+        if (o.PositionBuckets > 0)
+        {
+            string positionCsv = Path.Combine(o.OutputDirectory, "ppl-by-position.csv");
+            positionChart = Path.Combine(o.OutputDirectory, "ppl-by-position.png");
+            WritePositionCsv(report, positionCsv);
+            PerplexityChart.PlotByPosition(report).SavePng(positionChart, PerplexityChart.Width, PerplexityChart.Height);
+            files.AddRange([positionCsv, positionChart]);
+        }
+        WriteMarkdown(report, md, png, positionChart);
         return report;
     }
 
@@ -104,6 +124,15 @@ public static class PerplexityRunner
         var sb = new StringBuilder("mode,length,windows,scored_tokens,mean_nll,perplexity,factor_set,n_ctx,seconds\n");
         foreach (var x in r.Rows)
             sb.Append(CultureInfo.InvariantCulture, $"{x.Mode},{x.Length},{x.Windows},{x.ScoredTokens},{x.MeanNll:F6},{x.Perplexity:G6},{x.FactorSet},{x.NCtx},{x.Seconds:F2}\n");
+        File.WriteAllText(path, sb.ToString());
+    }
+
+    public static void WritePositionCsv(PerplexityReport r, string path)
+    {
+        var sb = new StringBuilder("mode,length,position_start,position_end,tokens,mean_nll,perplexity\n");
+        foreach (var x in r.Rows)
+            foreach (var b in x.ByPosition)
+                sb.Append(CultureInfo.InvariantCulture, $"{x.Mode},{x.Length},{b.Start},{b.End},{b.Tokens},{b.MeanNll:F6},{b.Perplexity:G6}\n");
         File.WriteAllText(path, sb.ToString());
     }
 
@@ -128,6 +157,20 @@ public static class PerplexityRunner
             w.WriteString("factor_set", x.FactorSet);
             w.WriteNumber("n_ctx", x.NCtx);
             w.WriteNumber("seconds", Math.Round(x.Seconds, 3));
+            if (x.ByPosition.Count > 0)
+            {
+                w.WriteStartArray("by_position");
+                foreach (var b in x.ByPosition)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("start", b.Start);
+                    w.WriteNumber("end", b.End);
+                    w.WriteNumber("tokens", b.Tokens);
+                    w.WriteNumber("mean_nll", b.MeanNll);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -135,7 +178,7 @@ public static class PerplexityRunner
         w.Flush();
     }
 
-    private static void WriteMarkdown(PerplexityReport r, string path, string chart)
+    private static void WriteMarkdown(PerplexityReport r, string path, string chart, string? positionChart)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"# Perplexity: {r.Model} on {r.Text} ({r.TextTokens:N0} tokens)\n\n");
@@ -153,6 +196,24 @@ public static class PerplexityRunner
             sb.Append('\n');
         }
         sb.Append(CultureInfo.InvariantCulture, $"\n![perplexity vs length]({Path.GetFileName(chart)})\n");
+        if (positionChart is not null)
+        {
+            // By position: every token of the windows scored, grouped by how much of the window came before it.
+            sb.Append("\n## Mean NLL by position in the window (nats/token; every window, every position)\n\n");
+            sb.Append("| length | positions | ").Append(string.Join(" | ", r.Modes)).Append(" |\n|---|---|").Append(string.Concat(r.Modes.Select(_ => "---|"))).Append('\n');
+            foreach (int l in r.Lengths)
+            {
+                var buckets = r.Rows.First(y => y.Length == l).ByPosition;
+                for (int k = 0; k < buckets.Count; k++)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"| {l} | {buckets[k].Start}-{buckets[k].End - 1} |");
+                    foreach (var m in r.Modes)
+                        sb.Append(CultureInfo.InvariantCulture, $" {r.Rows.Single(y => y.Mode == m && y.Length == l).ByPosition[k].MeanNll:F3} |");
+                    sb.Append('\n');
+                }
+            }
+            sb.Append(CultureInfo.InvariantCulture, $"\n![NLL by position]({Path.GetFileName(positionChart)})\n");
+        }
         File.WriteAllText(path, sb.ToString());
     }
 }

@@ -2,8 +2,18 @@ using LongRopeGguf.Evaluation.Engine;
 
 namespace LongRopeGguf.Evaluation.Perplexity;
 
-/// <summary>Perplexity of a text at one window length.</summary>
-public sealed record PerplexityResult(int WindowLength, int Windows, long ScoredTokens, double MeanNll)
+/// <summary>Perplexity of a text at one window length; <see cref="ByPosition"/> when asked for (else empty).</summary>
+public sealed record PerplexityResult(int WindowLength, int Windows, long ScoredTokens, double MeanNll, IReadOnlyList<PositionBucket> ByPosition)
+{
+    public double Perplexity => Math.Exp(MeanNll);
+}
+
+/// <summary>
+/// The mean NLL of the tokens at window positions <see cref="Start"/> .. <see cref="End"/> - 1 (position p is predicted
+/// from the p tokens before it, BOS included), over all windows: how well the model uses more and more context, and
+/// where in a long window a factor set stops working.
+/// </summary>
+public sealed record PositionBucket(int Start, int End, long Tokens, double MeanNll)
 {
     public double Perplexity => Math.Exp(MeanNll);
 }
@@ -30,9 +40,13 @@ public sealed class PerplexityScorer
     public static int WindowsAvailable(int textTokens, int windowLength, int bosTokens = 1) =>
         windowLength - bosTokens <= 0 ? 0 : textTokens / (windowLength - bosTokens);
 
-    /// <summary>Perplexity over up to <paramref name="maxWindows"/> windows of <paramref name="windowLength"/> tokens.</summary>
-    public PerplexityResult Score(ReadOnlySpan<int> textTokens, int windowLength, int maxWindows, CancellationToken ct = default)
+    /// <summary>Perplexity over up to <paramref name="maxWindows"/> windows of <paramref name="windowLength"/> tokens;
+    /// with <paramref name="positionBuckets"/> > 0 also the NLL of every predicted position 1 .. W-1, in that many
+    /// equal ranges (the perplexity itself stays that of the second halves).</summary>
+    public PerplexityResult Score(ReadOnlySpan<int> textTokens, int windowLength, int maxWindows, int positionBuckets = 0, CancellationToken ct = default)
     {
+        if (positionBuckets < 0 || positionBuckets > windowLength - 1)
+            throw new EvalInputException($"--by-position {positionBuckets}: expected 1 to {windowLength - 1} ranges for {windowLength}-token windows");
         int body = windowLength - _bos.Length;
         if (body < 2) throw new EvalInputException($"window of {windowLength} tokens is too short to score");
         if (windowLength > _context.ContextSize)
@@ -44,20 +58,35 @@ public sealed class PerplexityScorer
         int first = windowLength / 2; // logits at positions first .. W-2 predict tokens first+1 .. W-1
         double nll = 0;
         long scored = 0;
+        // Bucket k holds predicted positions edges[k] .. edges[k+1]-1 (positions 1 .. W-1 split as evenly as integers allow).
+        int[] edges = Enumerable.Range(0, positionBuckets + 1).Select(k => 1 + (int)((long)k * (windowLength - 1) / Math.Max(1, positionBuckets))).ToArray();
+        var bucketNll = new double[positionBuckets];
+        var bucketTokens = new long[positionBuckets];
         var window = new int[windowLength];
         for (int w = 0; w < windows; w++)
         {
             _bos.CopyTo(window, 0);
             textTokens.Slice(w * body, body).CopyTo(window.AsSpan(_bos.Length));
             _context.ClearAll();
-            _context.Decode(0, window, 0, i => i >= first && i < windowLength - 1, (i, logits) =>
+            _context.Decode(0, window, 0, i => (positionBuckets > 0 || i >= first) && i < windowLength - 1, (i, logits) =>
             {
-                nll += NegativeLogLikelihood(logits, window[i + 1]);
+                double x = NegativeLogLikelihood(logits, window[i + 1]);
+                if (positionBuckets > 0)
+                {
+                    int k = Array.BinarySearch(edges, i + 1);
+                    k = k >= 0 ? Math.Min(k, positionBuckets - 1) : ~k - 1;
+                    bucketNll[k] += x;
+                    bucketTokens[k]++;
+                }
+                if (i < first) return;
+                nll += x;
                 scored++;
             }, ct);
         }
         _context.ClearAll();
-        return new PerplexityResult(windowLength, windows, scored, nll / scored);
+        var byPosition = Enumerable.Range(0, positionBuckets)
+            .Select(k => new PositionBucket(edges[k], edges[k + 1], bucketTokens[k], bucketNll[k] / bucketTokens[k])).ToList();
+        return new PerplexityResult(windowLength, windows, scored, nll / scored, byPosition);
     }
 
     /// <summary>-log softmax(logits)[target], computed stably in double precision.</summary>

@@ -128,7 +128,7 @@ public sealed class LlamaFitness : IFitnessFunction
         double textNll = double.NaN, passKeyLoss = double.NaN;
         if (_spec.UsesText)
         {
-            var r = scorer.Score(_textTokens, _spec.TargetLength, _spec.Windows, cancellationToken);
+            var r = scorer.Score(_textTokens, _spec.TargetLength, _spec.Windows, ct: cancellationToken);
             textNll = r.MeanNll;
             components.Add(("ppl", r.Perplexity));
             components.Add(("text_nll", r.MeanNll));

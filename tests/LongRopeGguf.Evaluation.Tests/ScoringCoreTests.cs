@@ -195,11 +195,12 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
     {
         string prose = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt"));
         int[] text = _model.Tokenize(Haystack.NormalizeWhitespace(prose), addBos: false);
-        PerplexityResult plain, eight, perPosition300, perPosition100;
+        PerplexityResult plain, eight, perPosition512, perPosition300, perPosition100;
         using (var ctx = _model.CreateContext(RopeMode.None, 512, 512))
         {
             plain = new PerplexityScorer(ctx).Score(text, 512, 3);
             eight = new PerplexityScorer(ctx).Score(text, 512, 3, positionBuckets: 8);
+            perPosition512 = new PerplexityScorer(ctx).Score(text, 512, 3, positionBuckets: 511);
             perPosition300 = new PerplexityScorer(ctx).Score(text, 300, 1, positionBuckets: 299);
             perPosition100 = new PerplexityScorer(ctx).Score(text, 100, 1, positionBuckets: 99);
         }
@@ -226,6 +227,9 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
             Assert.Equal(1, perPosition300.ByPosition[p - 1].Tokens);
             Assert.Equal(perPosition100.ByPosition[p - 1].MeanNll, perPosition300.ByPosition[p - 1].MeanNll, 2);
         }
+        // The one-position ranges of the scored second half add up to the perplexity's own sum.
+        double secondHalf = perPosition512.ByPosition.Where(b => b.Start >= 257).Sum(b => b.MeanNll * b.Tokens);
+        Assert.Equal(plain.MeanNll * plain.ScoredTokens, secondHalf, 3);
         // Within the trained 512 tokens more context helps: the first range is the hardest.
         Assert.True(eight.ByPosition[0].MeanNll > eight.ByPosition[^1].MeanNll, string.Join(", ", eight.ByPosition.Select(b => b.MeanNll.ToString("F3"))));
 

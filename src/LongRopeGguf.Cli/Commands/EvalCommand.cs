@@ -144,7 +144,7 @@ public static class EvalCommand
             Description = "Also score every position of each window and report the mean NLL in N equal ranges of positions (ppl-by-position.csv/.png; chart at the longest length): where in a long window a factor set stops using the context.",
             HelpName = "N",
         };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png; ppl-by-position.csv/.png with --by-position).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
         var threads = Threads();
         var gpuLayers = GpuLayers();
         var batchSize = BatchSize();

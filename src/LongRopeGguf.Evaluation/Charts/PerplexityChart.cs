@@ -12,21 +12,13 @@ public static class PerplexityChart
     {
         var plot = new Plot();
         double[] xs = r.Lengths.Select(l => Math.Log2(l)).ToArray();
-        var palette = new ScottPlot.Palettes.Category10();
         double maxY = 0;
         int i = 0;
         foreach (var mode in r.Modes)
         {
             double[] ys = r.Lengths.Select(l => Math.Log10(r.Rows.Single(x => x.Mode == mode && x.Length == l).Perplexity)).ToArray();
             maxY = Math.Max(maxY, ys.Max());
-            var line = plot.Add.Scatter(xs, ys);
-            line.LegendText = mode;
-            // Modes agree at 1x: shrinking markers and alternating dashes keep overlapping lines visible.
-            line.Color = palette.GetColor(i);
-            line.LineWidth = 2;
-            line.MarkerSize = Math.Max(6, 15 - 3 * i);
-            line.LinePattern = (i % 3) switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
-            i++;
+            Style(plot.Add.Scatter(xs, ys), mode, i++, largestMarker: 15, markerStep: 3, smallestMarker: 6);
         }
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             xs, r.Lengths.Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
@@ -49,23 +41,28 @@ public static class PerplexityChart
     {
         int length = r.Lengths.Max();
         var plot = new Plot();
-        var palette = new ScottPlot.Palettes.Category10();
         int i = 0;
         foreach (var mode in r.Modes)
         {
             var buckets = r.Rows.Single(x => x.Mode == mode && x.Length == length).ByPosition;
-            var line = plot.Add.Scatter(buckets.Select(b => (b.Start + b.End - 1) / 2.0).ToArray(), buckets.Select(b => b.MeanNll).ToArray());
-            line.LegendText = mode;
-            line.Color = palette.GetColor(i);
-            line.LineWidth = 2;
-            line.MarkerSize = Math.Max(5, 11 - 2 * i);
-            line.LinePattern = (i % 3) switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
-            i++;
+            Style(plot.Add.Scatter(buckets.Select(b => (b.Start + b.End - 1) / 2.0).ToArray(), buckets.Select(b => b.MeanNll).ToArray()),
+                mode, i++, largestMarker: 11, markerStep: 2, smallestMarker: 5);
         }
         plot.Title($"{r.Model}: NLL of {r.Text} by position in {length}-token windows");
         plot.XLabel("position in the window (tokens before the scored one)");
         plot.YLabel("mean NLL (nats/token)");
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
+    }
+
+    /// <summary>Mode <paramref name="index"/>'s line: modes often agree (at 1x, or near the window's start), so
+    /// shrinking markers and alternating dashes keep overlapping lines visible.</summary>
+    private static void Style(ScottPlot.Plottables.Scatter line, string mode, int index, int largestMarker, int markerStep, int smallestMarker)
+    {
+        line.LegendText = mode;
+        line.Color = new ScottPlot.Palettes.Category10().GetColor(index);
+        line.LineWidth = 2;
+        line.MarkerSize = Math.Max(smallestMarker, largestMarker - markerStep * index);
+        line.LinePattern = (index % 3) switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
     }
 }

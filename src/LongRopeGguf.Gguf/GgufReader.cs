@@ -11,20 +11,41 @@ public static class GgufReader
 {
     public static GgufFile Read(string path)
     {
-        FileStream stream;
+        using var stream = Open(path);
+        return Read(stream, path);
+    }
+
+    /// <summary>
+    /// Reads the header even when the tensor data does not fit the file (a download or copy cut short): the data-layout
+    /// problem is returned instead of thrown, for `inspect`, which shows what a file is before saying what is wrong
+    /// with it. Every problem in the header itself still throws.
+    /// </summary>
+    public static GgufFile ReadHeader(string path, out GgufFormatException? dataLayoutProblem)
+    {
+        using var stream = Open(path);
+        return Read(stream, path, out dataLayoutProblem);
+    }
+
+    private static FileStream Open(string path)
+    {
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new GgufFormatException(path, "file", 0, e.Message);
         }
-        using (stream) return Read(stream, path);
     }
 
     /// <summary>Reads a header from a seekable stream positioned at the start of a GGUF file.</summary>
     public static GgufFile Read(Stream stream, string? path = null)
+    {
+        var file = Read(stream, path, out var dataLayoutProblem);
+        return dataLayoutProblem is null ? file : throw dataLayoutProblem;
+    }
+
+    private static GgufFile Read(Stream stream, string? path, out GgufFormatException? dataLayoutProblem)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("GGUF reading requires a little-endian host");
         if (!stream.CanSeek) throw new ArgumentException("the stream must be seekable", nameof(stream));
@@ -94,7 +115,15 @@ public static class GgufReader
 
         long headerLength = r.Position;
         long dataOffset = AlignUp(headerLength, alignment);
-        ValidateDataLayout(r, tensors, offsetFieldPositions, dataOffset, alignment);
+        dataLayoutProblem = null;
+        try
+        {
+            ValidateDataLayout(r, tensors, offsetFieldPositions, dataOffset, alignment);
+        }
+        catch (GgufFormatException e)
+        {
+            dataLayoutProblem = e;
+        }
         return new GgufFile(version, metadata, tensors, alignment, dataOffset, r.FileLength, path) { HeaderLength = headerLength };
     }
 

@@ -61,7 +61,10 @@ public class CommandLineContractTests
         var r = CliProcess.Run(args);
 
         Assert.True(r.ExitCode == 2, r.ToString());
-        Assert.Empty(r.Stdout);
+        // inspect still shows the header of a file cut short in its tensor data (an incomplete download): what the
+        // file was meant to be, before the one error line.
+        if (command == "inspect" && bad == BadFile.TruncatedData) Assert.Contains("architecture:  llama", r.Stdout);
+        else Assert.Empty(r.Stdout);
         string line = Assert.Single(r.StderrLines);
         Assert.StartsWith("longrope: error: ", line);
         Assert.Contains(path, line);

@@ -66,6 +66,29 @@ public class InspectCommandTests
     }
 
     [Fact]
+    public void Json_of_a_model_cut_short_in_its_data_shows_the_header_and_exits_2_with_the_truncation_line()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("partial.gguf");
+        byte[] tiny = File.ReadAllBytes(TestPaths.TinyModel);
+        File.WriteAllBytes(path, tiny[..(tiny.Length / 2)]);
+        var r = CliProcess.Run("inspect", path, "--json");
+        Assert.Equal(2, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(tiny.Length / 2, doc.RootElement.GetProperty("file_length").GetInt64());
+        Assert.Equal(57, doc.RootElement.GetProperty("tensors").GetArrayLength());
+        string line = Assert.Single(r.StderrLines);
+        Assert.StartsWith($"longrope: error: {path}: tensor[", line);
+        Assert.EndsWith("is it truncated (an incomplete download or copy)?", line);
+
+        // A header cut short is still refused outright: there is nothing whole to show.
+        File.WriteAllBytes(path, tiny[..5000]);
+        var cut = CliProcess.Run("inspect", path, "--json");
+        Assert.Equal(2, cut.ExitCode);
+        Assert.Empty(cut.Stdout);
+    }
+
+    [Fact]
     public void Json_covers_every_value_type_including_non_finite_floats_and_nested_arrays()
     {
         using var dir = new TempDir();

@@ -48,6 +48,8 @@ public sealed partial class AtomicFile : IDisposable
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{targetPath}: folder {dir} does not exist");
         // Checked now, not when the finished file is renamed over it: by then the whole write would be wasted.
         if (Directory.Exists(full)) throw new IOException($"{targetPath}: is a folder, not a file");
+        if (File.Exists(full) && IsSystemFile(full))
+            throw new IOException($"{targetPath}: a device or system file; refusing to replace it (write to a file in a regular folder)");
         RemoveStaleTempFiles(dir, System.IO.Path.GetFileName(full));
         string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid():N}");
         FileStream stream;
@@ -70,6 +72,16 @@ public sealed partial class AtomicFile : IDisposable
         s_pending[temp] = 0;
         return new AtomicFile(full, temp, stream);
     }
+
+    /// <summary>
+    /// Files under /dev, /proc and /sys: the rename that finishes a write would put a regular file in their place (as
+    /// root, `-o /dev/null` would replace the device). .NET shows no file type (a device reads as a regular file), so
+    /// the folders are named instead: no model or factor file belongs there, except in /dev/shm (a RAM disk that people
+    /// load models from).
+    /// </summary>
+    public static bool IsSystemFile(string fullPath) =>
+        (fullPath.StartsWith("/dev/", StringComparison.Ordinal) && !fullPath.StartsWith("/dev/shm/", StringComparison.Ordinal))
+        || fullPath.StartsWith("/proc/", StringComparison.Ordinal) || fullPath.StartsWith("/sys/", StringComparison.Ordinal);
 
     /// <summary>Flushes (to the disk too when <paramref name="durable"/>) and renames the temporary file over the target.</summary>
     public void Commit(bool durable = false)

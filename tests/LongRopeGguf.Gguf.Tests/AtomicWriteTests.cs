@@ -61,6 +61,29 @@ public class AtomicWriteTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(target));
     }
 
+    [Theory]
+    [InlineData("/dev/null", true)]
+    [InlineData("/dev/shm/model.gguf", false)]
+    [InlineData("/proc/self/fd/1", true)]
+    [InlineData("/sys/kernel/x", true)]
+    [InlineData("/devices/model.gguf", false)]
+    [InlineData("/tmp/dev/null", false)]
+    [InlineData("/work/model.gguf", false)]
+    public void Files_under_dev_proc_and_sys_count_as_system_files(string path, bool system) =>
+        // Checked on the path alone: a test that wrote to /dev/null to see the refusal would, if the refusal were
+        // broken, replace the machine's /dev/null.
+        Assert.Equal(system, AtomicFile.IsSystemFile(path));
+
+    [Fact]
+    public void An_existing_system_file_is_refused_before_anything_is_written()
+    {
+        // /proc/version exists and cannot be replaced anyway, so the wiring is tested where a broken check is harmless.
+        bool generated = false;
+        var e = Assert.Throws<IOException>(() => GgufRewriter.WriteNew("/proc/version", Metadata, [Interrupted(() => generated = true)]));
+        Assert.Equal("/proc/version: a device or system file; refusing to replace it (write to a file in a regular folder)", e.Message);
+        Assert.False(generated);
+    }
+
     [Fact]
     public void A_folder_where_no_file_can_be_created_is_named_not_the_temporary_file()
     {

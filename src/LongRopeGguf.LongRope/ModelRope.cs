@@ -48,12 +48,13 @@ public sealed record ModelRopeInfo(
         if (file.ContainsKey(LongRopeKeys.FreqBase(arch))) freqBase = ReadFloat32(file, LongRopeKeys.FreqBase(arch), path);
         // The lengths are read whatever their integer type: the patcher rewrites them as UINT32 (a wrongly typed length
         // is one of the things it repairs); the verifier reports the type separately.
-        int context = ReadLength(file, LongRopeKeys.ContextLength(arch))
-            ?? throw new LongRopePatchException(file.ContainsKey(LongRopeKeys.ContextLength(arch))
-                ? NotALength(file, LongRopeKeys.ContextLength(arch), path)
-                : $"{path}: no '{LongRopeKeys.ContextLength(arch)}' key (llama.cpp requires it)");
+        string contextKey = LongRopeKeys.ContextLength(arch);
+        int context = ReadLength(file, contextKey)
+            ?? throw new LongRopePatchException(file.TryGetValue(contextKey, out var notALength)
+                ? $"{path}: key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)"
+                : $"{path}: no '{contextKey}' key (llama.cpp requires it)");
         int baseContext = context;
-        string baseSource = LongRopeKeys.ContextLength(arch);
+        string baseSource = contextKey;
         if (ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)
         {
             baseContext = original;
@@ -108,12 +109,6 @@ public sealed record ModelRopeInfo(
             _ => double.NaN,
         };
         return d >= 1 && d <= int.MaxValue && d == Math.Floor(d) ? (int)d : null;
-    }
-
-    private static string NotALength(GgufFile file, string key, string path)
-    {
-        var v = file[key];
-        return $"{path}: key '{key}' is {v.DescribeType()} {v.ToDisplayString(4)}: not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)";
     }
 
     /// <summary>A UINT32 key (llama.cpp rejects other integer types for these keys), null when absent.</summary>

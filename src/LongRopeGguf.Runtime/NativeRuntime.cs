@@ -124,10 +124,9 @@ public static class NativeRuntime
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             string where = s_nativeLibDir ?? "the bundled LLamaSharp backend";
-            // A custom build: the system loader's reason is the whole story (LLamaSharp's message is a page of
-            // generic advice around it).
-            // PreloadGgml's own failure (a ggml backend missing a CUDA library) is the reason when it is what failed;
-            // otherwise libllama is loaded once more by the system loader to hear why.
+            // A custom build: the system loader's reason is the whole story (LLamaSharp's message is a page of generic
+            // advice around it): PreloadGgml's own failure when a ggml backend failed (one missing a CUDA library),
+            // otherwise libllama loaded once more by the system loader to hear why.
             if (s_nativeLibDir is not null && (LoaderReason(e) ?? LoaderError(s_nativeLibDir)) is { } reason)
                 throw new LlamaFailureException($"cannot load llama.cpp from {where}: {reason}", e);
             string? cause = Log.BestErrorSince(mark);
@@ -192,14 +191,14 @@ public static class NativeRuntime
         {
             sink = Console.Error;
         }
-        else if (logFile is null && DefaultLogFile() is null)
+        else if ((logFile ?? DefaultLogFile()) is not { } target)
         {
             Console.Error.WriteLine("longrope: warning: no home folder for llama.cpp's log; it is discarded (use --log-file FILE or --verbose to see it)");
             sink = TextWriter.Null;
         }
         else
         {
-            path = Path.GetFullPath(logFile ?? DefaultLogFile()!);
+            path = Path.GetFullPath(target);
             try
             {
                 // The default place is ours to make; a folder the user named must exist (as for any output file).

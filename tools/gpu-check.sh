@@ -78,7 +78,7 @@ step ppl 50 $L eval ppl models/tiny-passkey-512.gguf --text $x/prose.txt --lengt
 
 # 5. Issue 6: search speed, the 16x pass-key search of docs/search.md (12 prompts of 8192 tokens in 3 passages,
 # population 8, 2 iterations x 5), to compare with its candidates/min on the 2-core CPU.
-step search16 110 $L search models/tiny-passkey-512.gguf -L 8192 --fitness passkey --text $x/prose-search.txt \
+step search16 110 $L search models/tiny-passkey-512.gguf -L 8192 --seed-rules pi,ntk,yarn --fitness passkey --text $x/prose-search.txt \
   --passkey-prompts 12 --passkey-passages 3 --passkey-seed 7003 --attn-range 1.24:1.40 --population 8 --parents 4 --mutations 3 --crossovers 2 \
   --mutation-probability 0.2 --iterations 2 --init $x/tiny-long-8192-pk5.factors.json --out $r/search16 --json
 echo "total: $((SECONDS - t0)) s" >> "$r/steps.txt"

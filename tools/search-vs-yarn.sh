@@ -15,13 +15,15 @@ M=models/tiny-passkey-512.gguf
 T=tests/LongRopeGguf.Search.Tests/Data/prose-search.txt
 H=tests/LongRopeGguf.Search.Tests/Data/prose-heldout.txt
 threads=${THREADS:-$(nproc)}
+# The seeds these searches ran with; the critical-dimension cut joined the default seeds later (session 21).
+rules=pi,ntk,yarn
 
 dotnet build src/LongRopeGguf.Cli -c Release 2>&1 | tail -n 2
 longrope() { dotnet run --project src/LongRopeGguf.Cli -c Release --no-build -- "$@"; }
 
 search() { # NAME LENGTH FITNESS [options...]: a long-set search into $out/NAME, patched into $out/NAME.gguf
   local name=$1 length=$2 fitness=$3; shift 3
-  longrope search "$M" -L "$length" --fitness "$fitness" --text "$T" --windows 1 --threads "$threads" --out "$out/$name" --json "$@" \
+  longrope search "$M" --seed-rules "$rules" -L "$length" --fitness "$fitness" --text "$T" --windows 1 --threads "$threads" --out "$out/$name" --json "$@" \
     > "$out/$name.json"
   longrope patch "$M" -f "$out/$name/factors.json" -o "$out/$name.gguf" > /dev/null
 }
@@ -77,7 +79,7 @@ done
 longrope eval compare "$out"/heldout/niah-prose-16x-pk5-seed* --baseline yarn > "$out/heldout/compare-16x.md"
 # A 16x search for both bars at once (session 13): mix fitness with a light perplexity weight (0.3 x ln ppl of 2 windows
 # + 0.7 x answer NLL), 12 prompts in 6 passages, a fresh key seed, seeded with the extended pass-key set.
-longrope search "$M" -L 8192 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts 12 --passkey-passages 6 \
+longrope search "$M" --seed-rules "$rules" -L 8192 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts 12 --passkey-passages 6 \
   --passkey-seed 7011 --attn-range 1.24:1.40 --population 8 --parents 4 --mutations 3 --crossovers 3 --mutation-probability 0.2 \
   --iterations 4 --init "$out/long-8192-pk2/factors.json" --threads "$threads" --out "$out/long-8192-mix6" --json > "$out/long-8192-mix6.json"
 longrope patch "$M" -f "$out/long-8192-mix6/factors.json" -o "$out/long-8192-mix6.gguf" > /dev/null
@@ -103,7 +105,7 @@ longrope eval compare "$out"/heldout/nll-16x-seed1[01][0-9] --baseline yarn > "$
 # The mix search extended from 4 to 8 iterations (session 15), in a copy of its folder so that the 4-iteration set the
 # runs above used stays as it was; its best on the same 400 prompts (only the new mode runs; YaRN's trials are above).
 [ -d "$out/long-8192-mix6-it8" ] || cp -r "$out/long-8192-mix6" "$out/long-8192-mix6-it8"
-longrope search "$M" -L 8192 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts 12 --passkey-passages 6 \
+longrope search "$M" --seed-rules "$rules" -L 8192 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts 12 --passkey-passages 6 \
   --passkey-seed 7011 --attn-range 1.24:1.40 --population 8 --parents 4 --mutations 3 --crossovers 3 --mutation-probability 0.2 \
   --iterations 8 --init "$out/long-8192-pk2/factors.json" --threads "$threads" --out "$out/long-8192-mix6-it8" --json > "$out/long-8192-mix6-it8.json"
 longrope patch "$M" -f "$out/long-8192-mix6-it8/factors.json" -o "$out/long-8192-mix6-it8.gguf" > /dev/null
@@ -143,7 +145,7 @@ longrope eval compare "$out"/heldout/nll-32x-it8-seed99 "$out"/heldout/nll-32x-s
 # Two 4x searches with the 16x recipe (mix 0.3, 6 passages), seeded with the first session's 4x set: the first with the
 # attention gene free below YaRN's 1.14, the second from YaRN's value up with 24 prompts. 2x: the first session's set.
 holds_search() { # NAME ATTN_RANGE PROMPTS KEY_SEED INIT
-  longrope search "$M" -L 2048 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts "$3" --passkey-passages 6 \
+  longrope search "$M" --seed-rules "$rules" -L 2048 --fitness mix --mix-weight 0.3 --windows 2 --text "$T" --passkey-prompts "$3" --passkey-passages 6 \
     --passkey-seed "$4" --attn-range "$2" --population 12 --parents 6 --mutations 4 --crossovers 4 --mutation-probability 0.2 \
     --iterations 8 --init "$5" --threads "$threads" --out "$out/$1" --json > "$out/$1.json"
   longrope patch "$M" -f "$out/$1/factors.json" -o "$out/$1.gguf" > /dev/null
@@ -171,7 +173,7 @@ longrope eval compare "$out"/heldout/holds-*filler* --baseline yarn > "$out/held
 longrope eval ppl "$M" "$out"/long-1024.gguf "$out"/long-2048-mix.gguf "$out"/long-2048-mix-b.gguf --text "$H" --lengths 1024,2048 --modes yarn \
   --windows 4 --threads "$threads" --out "$out/heldout/ppl-holds"
 # A longer 32x pass-key search (session 17), seeded with the 8-iteration 16x set carried to 32x, on seed 99's 20 prompts.
-longrope search "$M" -L 16384 --fitness passkey --text "$T" --passkey-prompts 6 --passkey-passages 6 --passkey-seed 7017 \
+longrope search "$M" --seed-rules "$rules" -L 16384 --fitness passkey --text "$T" --passkey-prompts 6 --passkey-passages 6 --passkey-seed 7017 \
   --attn-range 1.30:1.50 --population 8 --parents 4 --mutations 3 --crossovers 3 --mutation-probability 0.2 --iterations 6 \
   --init "$out/carried-mix6-it8-16384.json" --threads "$threads" --out "$out/long-16384-pk6" --json > "$out/long-16384-pk6.json"
 longrope patch "$M" -f "$out/long-16384-pk6/factors.json" -o "$out/long-16384-pk6.gguf" > /dev/null

@@ -36,6 +36,14 @@ public sealed record SearchRequest
 
     public double AttentionStep { get; init; } = 0.01;
 
+    /// <summary>The rules whose sets for the target scale seed a long search; null = <see cref="DefaultSeedRules"/>.</summary>
+    public IReadOnlyList<FactorMethod>? SeedRules { get; init; }
+
+    /// <summary>PI, NTK and YaRN as in the LongRoPE paper, and the critical-dimension cut, which on the tiny model
+    /// beats YaRN's perplexity at 8x with as many pass keys (docs/search.md). Logs written before the cut joined (session
+    /// 21) resume with <c>--seed-rules pi,ntk,yarn</c>.</summary>
+    public static readonly IReadOnlyList<FactorMethod> DefaultSeedRules = [FactorMethod.Pi, FactorMethod.Ntk, FactorMethod.Yarn, FactorMethod.Critical];
+
     /// <summary>A factor file (any format the patcher reads) whose factors join the seeds; required for the short set,
     /// whose output keeps its long set.</summary>
     public string? InitPath { get; init; }

@@ -161,7 +161,10 @@ public static class SearchRunner
         var space = new SearchSpace(dims, scale, max, request.Step, range, fixedAttention, request.Piecewise);
 
         var seeds = new List<SearchSeed>();
-        foreach (var method in new[] { FactorMethod.Pi, FactorMethod.Ntk, FactorMethod.Yarn })
+        var rules = request.SeedRules ?? SearchRequest.DefaultSeedRules;
+        if (rules.Count == 0 && init is null) throw new ArgumentException("--seed-rules: give at least one rule (pi, ntk, yarn, critical, ones), or an --init file");
+        if (rules.Distinct().Count() != rules.Count) throw new ArgumentException($"--seed-rules {string.Join(",", rules.Select(FactorRules.Name))}: a rule is named twice");
+        foreach (var method in rules)
         {
             var rule = FactorRules.Make(method, model, scale);
             seeds.Add(new SearchSeed(FactorRules.Name(method), rule.LongFactors, range is null ? fixedAttention : rule.AttentionFactor));
@@ -183,6 +186,8 @@ public static class SearchRunner
         if ((target + 255) / 256 * 256 > original)
             throw new ArgumentException($"--target-length {target}: llama.cpp rounds the context up to {(target + 255) / 256 * 256} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
         if (request.Piecewise) throw new ArgumentException("--piecewise applies to the long set only");
+        if (request.SeedRules is not null)
+            throw new ArgumentException("--seed-rules with --set short: the short search starts from all ones and the --init file's short set");
         if (request.AttentionMin is not null || request.AttentionMax is not null)
             throw new ArgumentException($"--attn-range with --set short: the short search keeps the --init file's attention factor ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)}); llama.cpp has one attn_factor for both sets");
         if (request.FixedAttention is not null)

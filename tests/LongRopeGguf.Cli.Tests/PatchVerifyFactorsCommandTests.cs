@@ -96,6 +96,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     [InlineData("pi")]
     [InlineData("ntk")]
     [InlineData("yarn")]
+    [InlineData("critical")]
     [InlineData("ones")]
     public void Factors_make_writes_each_method_and_show_reads_the_same_set_back(string method)
     {
@@ -138,12 +139,18 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
                 for (int i = 1; i < N; i++) Assert.True(longF[i] >= longF[i - 1], $"yarn factor [{i}] {longF[i]} < [{i - 1}] {longF[i - 1]}");
                 Assert.Equal(FactorRules.Yarn(64, 4, 10000f, 512), longF);
                 break;
+            case "critical":
+                // Pairs 0-15 have wavelengths 2 pi 10000^(i/32) below 512 tokens (pair 15: 474), pairs 16-31 above
+                // (pair 16: 628): they never turned a full period in training and get s.
+                Assert.Equal(Enumerable.Repeat(1f, 16).Concat(Enumerable.Repeat(4f, 16)), longF);
+                break;
             case "ones":
                 Assert.All(longF, f => Assert.Equal(1f, f));
                 break;
         }
-        Assert.Equal(method == "yarn" ? "yarn" : "none", attention.GetProperty("policy").GetString());
-        Assert.Equal(method == "yarn" ? 0.1 * Math.Log(4) + 1 : 1, attention.GetProperty("value").GetDouble(), 1e-6);
+        bool yarnAttention = method is "yarn" or "critical";
+        Assert.Equal(yarnAttention ? "yarn" : "none", attention.GetProperty("policy").GetString());
+        Assert.Equal(yarnAttention ? 0.1 * Math.Log(4) + 1 : 1, attention.GetProperty("value").GetDouble(), 1e-6);
 
         Assert.Equal(modelHash, Sha(TestPaths.TinyModel));
         if (method is "pi" or "ones") return; // constant sets: read back elsewhere (the fixture's pi file is patched from)
@@ -632,7 +639,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["patch", "{model}", "-f", "{pi}", "-o", "{model}"], "the output would overwrite the input model; give another -o FILE, or --in-place" },
         { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number." },
         { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
-        { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn or ones" },
+        { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn, critical or ones" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
         // The parser lists choices on lines of their own and names .NET types: one line, in words.
         { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "--factor-set: Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },
@@ -659,7 +666,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
 
     [Theory]
     [InlineData("patch", "-f, --factors <FILE>", "--attn-factor <su|yarn|none|VALUE>", "--in-place", "--remove", "MODEL.longrope.gguf")]
-    [InlineData("factors make", "--method <pi|ntk|yarn|ones> (REQUIRED)", "-s, --scale <S> (REQUIRED)", "-o, --output <FILE>", "--json")]
+    [InlineData("factors make", "--method <pi|ntk|yarn|critical|ones> (REQUIRED)", "-s, --scale <S> (REQUIRED)", "-o, --output <FILE>", "--json")]
     public void Help_describes_the_options_with_what_they_take(string command, params string[] expected)
     {
         var r = CliProcess.Run([.. command.Split(' '), "--help"]);

@@ -71,6 +71,24 @@ public class FactorRulesTests
     }
 
     [Fact]
+    public void Critical_cut_by_hand_and_as_yarn_with_both_betas_at_1()
+    {
+        // Pair i's wavelength is 2 pi base^(2i/d); it gets s when that exceeds the original context.
+        //   Tiny model (d 64, base 1e4, L 512): i > 64 ln(512 / 2 pi) / (2 ln 1e4) = 15.29 -> pairs 16-31.
+        float[] tiny = FactorRules.Critical(64, 8, 10000, 512);
+        Assert.Equal(Enumerable.Repeat(1f, 16).Concat(Enumerable.Repeat(8f, 16)), tiny);
+        //   Llama 3 (d 128, base 5e5, L 8192): i > 128 ln(8192 / 2 pi) / (2 ln 5e5) = 34.98 -> pairs 35-63.
+        float[] llama3 = FactorRules.Critical(128, 16, 500000, 8192);
+        Assert.Equal(35, llama3.Count(f => f == 1f));
+        Assert.Equal(29, llama3.Count(f => f == 16f));
+        Assert.Equal(16f, llama3[35]);
+        // YaRN's ramp with beta_fast = beta_slow = 1 runs from pair floor(c) (kept) to ceil(c) (fully interpolated):
+        // the same cut whenever c is not a whole number.
+        foreach (var (d, b, l, sc) in new[] { (64, 10000f, 512, 8.0), (128, 500000f, 8192, 16.0), (96, 10000f, 4096, 4.0) })
+            Assert.Equal(FactorRules.Yarn(d, sc, b, l, betaFast: 1, betaSlow: 1), FactorRules.Critical(d, sc, b, l));
+    }
+
+    [Fact]
     public void Attention_factor_formulas()
     {
         // su: sqrt(1 + ln 32 / ln 4096) = sqrt(1 + 5/12) = 1.190238 (Phi-3-mini-128k); yarn: 0.1 ln 4 + 1 = 1.138629
@@ -100,6 +118,10 @@ public class FactorRulesTests
         Assert.Equal(AttentionFactorPolicy.Yarn, yarn.AttentionFactorPolicy);
         Assert.Equal(FactorRules.Yarn(64, 4, 10000, 512), yarn.LongFactors.ToArray());
         Assert.True(FactorValidator.Validate(yarn, model).IsValid);
+        var critical = FactorRules.Make(FactorMethod.Critical, model, 8);
+        Assert.Equal(AttentionFactorPolicy.Yarn, critical.AttentionFactorPolicy);
+        Assert.Equal(FactorRules.Critical(64, 8, 10000, 512), critical.LongFactors.ToArray());
+        Assert.Equal(FactorMethod.Critical, FactorRules.ParseMethod("critical"));
         var su = FactorRules.Make(FactorMethod.Ntk, model, 4, (AttentionFactorPolicy.Su, null));
         Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Su, 4, 512), su.AttentionFactor);
         Assert.Throws<FactorSetException>(() => FactorRules.Make(FactorMethod.Pi, model, 1));

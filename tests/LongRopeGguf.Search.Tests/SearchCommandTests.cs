@@ -43,6 +43,9 @@ public class SearchCommandTests
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-depths ends", "--passkey-depths ends: fitness ppl has no pass-key prompts")]
     [InlineData("--target-length 1024 --text TEXT --passkey-loss hinge", "--passkey-loss 'hinge': expected nll or margin")]
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-loss margin", "--passkey-loss margin: fitness ppl has no pass-key part")]
+    [InlineData("--target-length 1024 --text TEXT --seed-rules pi,rope", "--seed-rules 'pi,rope': unknown rule 'rope'; expected pi, ntk, yarn, critical or ones")]
+    [InlineData("--target-length 1024 --text TEXT --seed-rules yarn,YaRN", "--seed-rules yarn,yarn: a rule is named twice")]
+    [InlineData("--target-length 512 --set short --text TEXT --init INIT --seed-rules yarn", "--seed-rules with --set short")]
     public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
     {
         using var dir = new TempDir();
@@ -202,6 +205,13 @@ public class SearchCommandTests
         Assert.Equal(2, code3);
         Assert.Equal("", stdout3);
         Assert.Contains("written by a different search", stderr3);
+
+        // Other seeds are another search too, and the message says where the seeds come from.
+        var (code4, stdout4, stderr4) = Longrope([.. args, "--seed-rules", "pi,ntk,yarn"]);
+        Assert.Equal(2, code4);
+        Assert.Equal("", stdout4);
+        Assert.Contains("'seeds' was", stderr4);
+        Assert.Contains("--seed-rules pi,ntk,yarn", stderr4);
     }
 
     [Fact]
@@ -228,16 +238,18 @@ public class SearchCommandTests
         string[] args =
         [
             "search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "ppl", "--text", Text, "--windows", "1",
-            "--population", "4", "--parents", "2", "--mutations", "1", "--crossovers", "1", "--iterations", "3",
+            "--population", "5", "--parents", "2", "--mutations", "1", "--crossovers", "1", "--iterations", "3",
             "--threads", "2", "--out", dir.File("out"), "--json",
         ];
-        // 1 ms: the limit is over before the first candidate, so the run evaluates its seeds (always) and stops there.
+        // 1 ms: the limit is over before the first candidate, so the run evaluates its 4 seeds (always) and stops there,
+        // before the mutation that would complete the initial population of 5.
         var (code, stdout, stderr) = Longrope([.. args, "--time-limit", "0.001s"]);
         Assert.True(code == 0, stderr);
         var root = JsonDocument.Parse(stdout).RootElement;
         Assert.True(root.GetProperty("stopped_by_time_limit").GetBoolean());
         Assert.Equal(0, root.GetProperty("stopped_in_iteration").GetInt32());
         int seeds = root.GetProperty("seeds").GetArrayLength();
+        Assert.Equal(4, seeds); // pi, ntk, yarn, critical
         Assert.Equal(seeds, root.GetProperty("candidates").GetInt32());
         Assert.Equal(0, root.GetProperty("iterations").GetInt32());
         double bestSeed = root.GetProperty("seeds").EnumerateArray().Min(s => s.GetProperty("fitness").GetDouble());

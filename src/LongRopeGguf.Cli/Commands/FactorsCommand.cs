@@ -21,9 +21,9 @@ public static class FactorsCommand
     private static Command CreateMake()
     {
         var model = new Option<FileInfo>("--model", "-m") { HelpName = "MODEL", Description = "The GGUF model the factors are for (rope dimensions, base, context length).", Required = true };
-        var method = new Option<string>("--method") { HelpName = "pi|ntk|yarn|ones", Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), ones (plain RoPE).", Required = true };
+        var method = new Option<string>("--method") { HelpName = "pi|ntk|yarn|critical|ones", Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), critical (s for the dimension pairs whose wavelength exceeds the original context, 1 for the rest), ones (plain RoPE).", Required = true };
         var scale = new Option<double>("--scale", "-s") { HelpName = "S", Description = "Extension factor s > 1: the extended context is the model's original context length times s.", Required = true };
-        var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1) or a number (default: yarn for yarn, none otherwise)." };
+        var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1) or a number (default: yarn for yarn and critical, none otherwise)." };
         var output = new Option<FileInfo?>("--output", "-o") { HelpName = "FILE", Description = "Write the factor file here (default: print it on standard output)." };
         var json = CommonOptions.Json();
         json.Description = "With -o: print a JSON summary (path, valid, errors, warnings, factors) instead of the table. Without -o the factor file itself (JSON) is printed either way.";

@@ -53,6 +53,11 @@ public static class SearchCommand
         var attn = new Option<string?>("--attn-factor") { Description = "Fix the attention factor instead of searching it: su, yarn, none or a number." };
         var attnRange = new Option<string?>("--attn-range") { Description = "Range of the searched attention factor, MIN:MAX (default: with pass keys in the fitness, YaRN's 0.1 ln s + 1 to 0.2 above it, since a lower one costs retrieval; 1:2 for ppl)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the search's random generator (same seed, same search).", DefaultValueFactory = _ => 42 };
+        var seedRules = new Option<string?>("--seed-rules")
+        {
+            Description = "Rules whose factor sets for the target scale seed a long search, comma-separated: pi, ntk, yarn, critical, ones (default: pi,ntk,yarn,critical).",
+            HelpName = "RULES",
+        };
         var init = new Option<FileInfo?>("--init") { Description = "Factor file whose factors join the seeds (required for --set short: its long set is kept)." };
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
         var threads = new Option<int?>("--threads", "-t") { Description = "CPU threads for llama.cpp (default: all cores).", HelpName = "N" };
@@ -68,7 +73,7 @@ public static class SearchCommand
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
             model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyDepths, passkeyLoss, population, parents, mutations, crossovers,
-            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, init, output, threads, batch, gpuLayers, timeLimit, json,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, seedRules, init, output, threads, batch, gpuLayers, timeLimit, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
@@ -119,6 +124,7 @@ public static class SearchCommand
                 FixedAttention = fixedAttention,
                 AttentionMin = givenRange?.Min,
                 AttentionMax = givenRange?.Max,
+                SeedRules = r.GetValue(seedRules) is { } rulesText ? ParseRules(rulesText) : null,
                 InitPath = r.GetValue(init)?.FullName,
                 OutputDirectory = outDir,
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
@@ -175,6 +181,17 @@ public static class SearchCommand
             && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double max))
             return (min, max);
         throw new CliException($"--attn-range '{text}': expected MIN:MAX, e.g. 1:2");
+    }
+
+    private static List<FactorMethod> ParseRules(string text)
+    {
+        var rules = new List<FactorMethod>();
+        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            try { rules.Add(FactorRules.ParseMethod(name)); }
+            catch (FactorSetException) { throw new CliException($"--seed-rules '{text}': unknown rule '{name}'; expected pi, ntk, yarn, critical or ones, comma-separated"); }
+        }
+        return rules;
     }
 
     private static string F(double v, string format = "G6") => v.ToString(format, CultureInfo.InvariantCulture);

@@ -138,7 +138,14 @@ public sealed class SearchLog : IDisposable
                 if (obj["search"] is not JsonObject logged)
                     throw new SearchLogException($"{path}: line 1: the header has no \"search\" object");
                 if (logged.ToJsonString() != searchText)
-                    throw new SearchLogException($"{path}: written by a different search ({FirstDifference(logged, JsonNode.Parse(searchText)!.AsObject())}); resume only with the same settings, or choose another --out");
+                {
+                    string difference = FirstDifference(logged, JsonNode.Parse(searchText)!.AsObject());
+                    // The one difference an unchanged command can meet: the default seeds grew by the critical cut.
+                    string hint = difference.StartsWith("'seeds'", StringComparison.Ordinal)
+                        ? " (the seeds come from --seed-rules and --init; a log from before the critical rule was a default seed resumes with --seed-rules pi,ntk,yarn)"
+                        : "";
+                    throw new SearchLogException($"{path}: written by a different search ({difference}){hint}; resume only with the same settings, or choose another --out");
+                }
             }
             else
             {

@@ -168,6 +168,62 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_factor_file_as_a_mode_measures_what_the_file_patched_with_it_measures_and_leaves_no_copy()
+    {
+        using var dir = new TempDir();
+        var info = LongRope.ModelRopeInfo.From(Gguf.GgufReader.Read(TestPaths.TinyModel));
+        string factors = dir.File("critical-4x.json");
+        LongRope.Formats.FactorSetJson.Write(LongRope.FactorRules.Make(LongRope.FactorMethod.Critical, info, 4), factors);
+        string patched = dir.File("critical-4x.gguf");
+        LongRope.LongRopePatcher.Patch(TestPaths.TinyModel, LongRope.Formats.FactorSetReader.Read(factors), patched);
+        byte[] modelBefore = File.ReadAllBytes(TestPaths.TinyModel);
+        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string output = dir.File("ppl");
+
+        // As --patched and as a further MODEL argument (named after the file).
+        var (code, stdout, err) = Run("eval", "ppl", TestPaths.TinyModel, factors, "--text", text, "--lengths", "1024", "--modes", "none",
+            "--patched", $"from-gguf={patched}", "--patched", $"from-json={factors}", "--windows", "1", "--threads", "2", "--out", output, "--json");
+
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("mode").GetString()!, r => r.GetProperty("perplexity").GetDouble());
+        Assert.Equal(rows["from-gguf"], rows["from-json"]);
+        Assert.Equal(rows["from-gguf"], rows["critical-4x"]);
+        Assert.True(rows["from-json"] < rows["none"] / 10, $"the 4x set at 1024 tokens: {rows["from-json"]}, unrescaled {rows["none"]}");
+        Assert.Empty(Directory.GetFiles(output, ".patched-*"));
+        Assert.Equal(modelBefore, File.ReadAllBytes(TestPaths.TinyModel));
+
+        // A niah run on a factor file resumes: the copy is the same bytes again, so its trials are recognised.
+        string niah = dir.File("niah");
+        string[] niahArgs = ["eval", "niah", TestPaths.TinyModel, "--lengths", "1024", "--depths", "2", "--modes", "none", "--patched", $"c4={factors}",
+            "--threads", "2", "--out", niah, "--json"];
+        (code, _, err) = Run(niahArgs);
+        Assert.True(code == 0, err);
+        (code, stdout, err) = Run(niahArgs);
+        Assert.True(code == 0, err);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(niah, "results.jsonl")).Length); // 2 depths x 2 modes, none run twice
+        Assert.Empty(Directory.GetFiles(niah, ".patched-*"));
+    }
+
+    [Fact]
+    public void A_file_that_is_neither_a_model_nor_a_factor_set_for_it_is_one_line_naming_the_mode_and_leaves_no_folder()
+    {
+        using var dir = new TempDir();
+        string notes = dir.File("notes.txt");
+        File.WriteAllText(notes, "factors: to do\n");
+        string wrongCount = dir.File("eight.json");
+        LongRope.Formats.FactorSetJson.Write(LongRope.FactorSet.Create(Enumerable.Repeat(2f, 8).ToArray(), LongRope.FactorSet.Ones(8), 512, 1024,
+            LongRope.AttentionFactorPolicy.None, null, "8 factors"), wrongCount);
+        foreach (var (file, message) in new[] { (notes, $"--patched x: {notes}: "), (wrongCount, $"--patched x: {wrongCount}: ") })
+        {
+            var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "1024", "--patched", $"x={file}", "--out", dir.File("out"));
+            AssertOneLineError(code, err, ExitCodes.BadInput, message);
+            Assert.False(Directory.Exists(dir.File("out")), err);
+        }
+    }
+
+    [Fact]
     public void Ppl_names_a_missing_model_and_an_unknown_option_among_its_models_and_takes_the_short_option_names()
     {
         using var dir = new TempDir();

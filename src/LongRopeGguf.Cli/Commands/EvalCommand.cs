@@ -40,7 +40,7 @@ public static class EvalCommand
 
     private static Option<string[]> Patched() => new("--patched")
     {
-        Description = "A LongRoPE-patched file as one more mode, NAME=FILE; repeat for several.",
+        Description = "One more mode, NAME=FILE: a LongRoPE-patched GGUF file, or a factor file (any format patch --factors reads) that the model is patched with for this run (a copy in the results folder until the run ends); repeat for several.",
         DefaultValueFactory = _ => [],
     };
 
@@ -92,20 +92,21 @@ public static class EvalCommand
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => Guarded(r, native, ct =>
         {
-            var modeList = ParseModes(r.GetValue(modes)!, r.GetValue(patched)!);
+            string modelPath = r.GetValue(model)!.FullName, outDir = r.GetValue(output)!.FullName;
+            using var modeList = FactorFileModes.Resolve(modelPath, ParseModes(r.GetValue(modes)!, r.GetValue(patched)!), outDir, ct);
             var options = new NiahOptions
             {
-                ModelPath = r.GetValue(model)!.FullName,
+                ModelPath = modelPath,
                 Lengths = ParseLengths(r.GetValue(lengths)!),
                 Depths = r.GetValue(depths),
                 TrialsPerDepth = r.GetValue(trials),
-                Modes = modeList,
+                Modes = modeList.Modes,
                 Haystack = Haystack.Parse(r.GetValue(haystack)!),
                 HaystackPassages = r.GetValue(passages),
                 Needle = NeedleSpec.Create(r.GetValue(needle), r.GetValue(question), r.GetValue(answer)),
                 AnswerTokens = r.GetValue(answerTokens),
                 Seed = r.GetValue(seed),
-                OutputDirectory = r.GetValue(output)!.FullName,
+                OutputDirectory = outDir,
                 ShareWork = !r.GetValue(noShare),
                 Engine = Engine(r, threads, gpuLayers, batchSize),
             };
@@ -124,7 +125,7 @@ public static class EvalCommand
     {
         var models = new Argument<FileInfo[]>("MODEL")
         {
-            Description = "GGUF files: the first is the unpatched model (none/pi/yarn run on it); each further file is one more mode, named after the file.",
+            Description = "GGUF files: the first is the unpatched model (none/pi/yarn run on it); each further file (a patched model or a factor file, as --patched) is one more mode, named after the file.",
             Arity = ArgumentArity.OneOrMore,
         };
         // The parser hands an unknown option ("-x") to this argument, which takes any number of files; say what it is
@@ -159,15 +160,17 @@ public static class EvalCommand
         {
             var files = r.GetValue(models)!;
             var extra = files.Skip(1).Select(f => $"{Path.GetFileNameWithoutExtension(f.Name)}={f.FullName}");
+            string outDir = r.GetValue(output)!.FullName;
+            using var modeList = FactorFileModes.Resolve(files[0].FullName, ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]), outDir, ct);
             var options = new PerplexityOptions
             {
                 ModelPath = files[0].FullName,
                 TextPath = r.GetValue(text)!.FullName,
                 Lengths = ParseLengths(r.GetValue(lengths)!),
-                Modes = ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]),
+                Modes = modeList.Modes,
                 Windows = r.GetValue(windows),
                 PositionBuckets = r.GetValue(byPosition),
-                OutputDirectory = r.GetValue(output)!.FullName,
+                OutputDirectory = outDir,
                 Engine = Engine(r, threads, gpuLayers, batchSize),
             };
             var report = WithProgress("ppl", update => PerplexityRunner.Run(options,

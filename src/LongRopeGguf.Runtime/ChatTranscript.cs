@@ -33,7 +33,7 @@ public sealed record ChatTranscript(
         ChatTranscript? t;
         try
         {
-            t = JsonSerializer.Deserialize(File.ReadAllText(path), ChatTranscriptJsonContext.Default.ChatTranscript);
+            t = JsonSerializer.Deserialize(TextFiles.Read(path, "/load", TextFiles.PromptLimitBytes), ChatTranscriptJsonContext.Default.ChatTranscript);
         }
         catch (JsonException e)
         {

@@ -72,8 +72,7 @@ public static class GenerateCommand
         string text;
         if (file is not null)
         {
-            if (!file.Exists) throw new RuntimeInputException($"--prompt-file {file.FullName}: no such file");
-            text = File.ReadAllText(file.FullName);
+            text = TextFiles.Read(file.FullName, "--prompt-file", TextFiles.PromptLimitBytes);
         }
         else text = prompt!;
         if (text.Length == 0) throw new RuntimeInputException(file is null ? "--prompt: the prompt is empty" : $"--prompt-file {file.FullName}: the prompt is empty");

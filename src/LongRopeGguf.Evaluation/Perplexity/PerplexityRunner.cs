@@ -57,7 +57,7 @@ public static class PerplexityRunner
 
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
-        string text = Haystack.NormalizeWhitespace(File.ReadAllText(o.TextPath, Encoding.UTF8));
+        string text = Haystack.NormalizeWhitespace(Runtime.TextFiles.Read(o.TextPath, "--text", Runtime.TextFiles.CorpusLimitBytes));
         int[] tokens = baseModel.Tokenize(text, addBos: false);
         int bos = baseModel.Tokenize("", addBos: true).Length;
         int maxLength = o.Lengths.Max();

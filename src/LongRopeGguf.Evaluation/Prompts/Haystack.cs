@@ -40,10 +40,11 @@ public sealed class Haystack
     public static Haystack Filler() => new("filler", null, null);
 
     /// <summary>The text of a file (UTF-8), whitespace collapsed. "filler" names the built-in filler.</summary>
-    public static Haystack FromFile(string path)
+    /// <param name="option">The option that named the file, for messages (search's --text reads its text here too).</param>
+    public static Haystack FromFile(string path, string option = "--haystack")
     {
         if (!File.Exists(path)) throw new EvalInputException($"haystack file not found: {path}");
-        string text = NormalizeWhitespace(File.ReadAllText(path, Encoding.UTF8));
+        string text = NormalizeWhitespace(Runtime.TextFiles.Read(path, option, Runtime.TextFiles.CorpusLimitBytes));
         if (text.Length == 0) throw new EvalInputException($"haystack file {path} holds no text");
         return new Haystack(System.IO.Path.GetFileName(path), System.IO.Path.GetFullPath(path), text);
     }

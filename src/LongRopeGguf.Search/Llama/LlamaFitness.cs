@@ -57,7 +57,7 @@ public sealed class LlamaFitness : IFitnessFunction
         Haystack? text = null;
         if (spec.UsesText)
         {
-            text = Haystack.FromFile(spec.TextPath!);
+            text = Haystack.FromFile(spec.TextPath!, "--text");
             string normalized = text.Take(text.AvailableChars);
             _textHash = Hash(normalized);
             _textTokens = model.Tokenize(normalized, addBos: false);

@@ -1,0 +1,48 @@
+using System.Text;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Runtime.Tests;
+
+/// <summary>Text files from the command line: size checked before reading, strict UTF-8, one line naming the offset.</summary>
+public class TextFilesTests
+{
+    private static string Problem(string path, long max = 1 << 20) =>
+        Assert.Throws<RuntimeInputException>(() => TextFiles.Read(path, "--text", max)).Message;
+
+    [Fact]
+    public void Utf8_text_is_read_whole_without_its_byte_order_mark()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("a.txt");
+        File.WriteAllBytes(path, [.. Encoding.UTF8.Preamble, .. Encoding.UTF8.GetBytes("Größe: 5 €\n")]);
+        Assert.Equal("Größe: 5 €\n", TextFiles.Read(path, "--text", 100));
+    }
+
+    [Fact]
+    public void Each_problem_is_one_line_naming_option_file_and_offset()
+    {
+        using var dir = new TempDir();
+        string big = dir.File("big.txt"), nul = dir.File("nul.txt"), latin1 = dir.File("latin1.txt");
+        File.WriteAllText(big, new string('x', 101));
+        File.WriteAllBytes(nul, [(byte)'a', (byte)'b', 0, (byte)'c']);
+        File.WriteAllBytes(latin1, [.. Encoding.ASCII.GetBytes("caf"), 0xE9, (byte)' ', (byte)'!']); // é in Latin-1
+
+        Assert.Equal($"--text {big}: 101 bytes is too big for a text file here (at most 100); is it a model or another binary file?", Problem(big, 100));
+        Assert.Equal($"--text {nul}: a binary file (a NUL byte at offset 2), not UTF-8 text", Problem(nul));
+        Assert.Equal($"--text {latin1}: not UTF-8 text (invalid byte at offset 3)", Problem(latin1));
+        Assert.Equal($"--text {dir.Path}: is a folder, not a text file", Problem(dir.Path));
+        Assert.Equal($"--text {dir.File("none.txt")}: no such file", Problem(dir.File("none.txt")));
+    }
+
+    [Fact]
+    public void The_size_is_refused_before_anything_is_read()
+    {
+        // A sparse 1 GiB file: refused from its length alone, without allocating or reading it.
+        using var dir = new TempDir();
+        string path = dir.File("sparse.bin");
+        using (var s = File.Create(path)) s.SetLength(1L << 30);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Contains("1,073,741,824 bytes is too big", Problem(path, TextFiles.CorpusLimitBytes));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the refused file was read");
+    }
+}

@@ -640,6 +640,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number." },
         { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn, critical or ones" },
+        { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1"], "--scale 1: must be a number > 1 (the extended context is the model's original length times it)" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
         // The parser lists choices on lines of their own and names .NET types: one line, in words.
         { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "--factor-set: Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },

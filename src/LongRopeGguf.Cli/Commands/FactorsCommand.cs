@@ -36,9 +36,12 @@ public static class FactorsCommand
             if (info.Support == FactorTensorSupport.None)
                 Console.Error.WriteLine($"longrope: warning: architecture '{info.Architecture}' does not read LongRoPE factor tensors in llama.cpp, "
                     + $"so 'longrope patch' refuses {info.FileName}; architectures that do: {LongRopeArchitectures.SupportedText}");
+            double s = result.GetValue(scale);
+            if (!double.IsFinite(s) || s <= 1)
+                throw new CliException($"--scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}: must be a number > 1 (the extended context is the model's original length times it)");
             var m = FactorRules.ParseMethod(result.GetValue(method)!);
             (AttentionFactorPolicy, float?)? attention = result.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
-            var set = FactorRules.Make(m, info, result.GetValue(scale), attention);
+            var set = FactorRules.Make(m, info, s, attention);
             var validation = FactorValidator.Validate(set, info);
             if (result.GetValue(output) is { } file)
             {

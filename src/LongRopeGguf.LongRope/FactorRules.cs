@@ -81,12 +81,13 @@ public static class FactorRules
     {
         var f = new float[ropeDimensions / 2];
         for (int i = 0; i < f.Length; i++)
-        {
-            double wavelength = 2 * Math.PI * Math.Pow(freqBase, 2.0 * i / ropeDimensions);
-            f[i] = wavelength > originalContextLength ? (float)scale : 1f;
-        }
+            f[i] = PairWavelength(ropeDimensions, freqBase, i) > originalContextLength ? (float)scale : 1f;
         return f;
     }
+
+    /// <summary>The wavelength in tokens of dimension pair <paramref name="pair"/>: 2 pi base^(2i/d).</summary>
+    public static double PairWavelength(int ropeDimensions, float freqBase, int pair) =>
+        2 * Math.PI * Math.Pow(freqBase, 2.0 * pair / ropeDimensions);
 
     /// <summary>The first and last pair index of YaRN's ramp (ggml_rope_yarn_corr_dims), in single precision.</summary>
     public static (float Low, float High) YarnCorrectionRange(int ropeDimensions, int originalContextLength, float freqBase, float betaFast, float betaSlow)
@@ -110,6 +111,8 @@ public static class FactorRules
         long extended = (long)Math.Round(original * scale, MidpointRounding.AwayFromZero);
         if (extended > int.MaxValue) throw new FactorSetException($"scale {scale}: extended context {extended} is too long");
         int context = (int)extended;
+        if (context <= original)
+            throw new FactorSetException($"scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {original} x {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)} rounds to {context} tokens, no longer than the original context");
         double s = (double)context / original;
         float[] longFactors = method switch
         {
@@ -120,6 +123,9 @@ public static class FactorRules
             FactorMethod.Critical => Critical(model.RopeDimensions, s, model.FreqBase, original),
             _ => throw new ArgumentOutOfRangeException(nameof(method)),
         };
+        if (method == FactorMethod.Critical && longFactors.All(f => f == 1f))
+            throw new FactorSetException($"critical: no dimension pair of {model.FileName} has a wavelength above its {original}-token context "
+                + $"(the slowest: {PairWavelength(model.RopeDimensions, model.FreqBase, model.FactorCount - 1):N0} tokens), so the cut would change nothing; use yarn or ntk");
         var (policy, value) = attention ?? (method is FactorMethod.Yarn or FactorMethod.Critical ? AttentionFactorPolicy.Yarn : AttentionFactorPolicy.None, null);
         string source = $"rule {Name(method)} s={s.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} for {model.FileName} "
             + $"(rope dims {model.RopeDimensions}, base {model.FreqBase.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {original} -> {context})";

@@ -16,30 +16,74 @@ public static class TextFiles
     /// <summary>Texts to score and haystacks: a corpus, of which the windows use a part.</summary>
     public const long CorpusLimitBytes = 256L << 20;
 
-    private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    /// <summary>The text of <paramref name="path"/>; a problem throws <see cref="RuntimeInputException"/> as
-    /// "<paramref name="what"/> PATH: problem" (what = the option, e.g. "--prompt-file").</summary>
+    /// <summary>Byte-order marks of the encodings read besides UTF-8 (longest first: UTF-32 LE starts like UTF-16 LE).</summary>
+    private static readonly (byte[] Mark, Encoding Encoding)[] Marks =
+    [
+        ([0xFF, 0xFE, 0x00, 0x00], new UTF32Encoding(bigEndian: false, byteOrderMark: false, throwOnInvalidCharacters: true)),
+        ([0x00, 0x00, 0xFE, 0xFF], new UTF32Encoding(bigEndian: true, byteOrderMark: false, throwOnInvalidCharacters: true)),
+        ([0xEF, 0xBB, 0xBF], StrictUtf8),
+        ([0xFF, 0xFE], new UnicodeEncoding(bigEndian: false, byteOrderMark: false, throwOnInvalidBytes: true)),
+        ([0xFE, 0xFF], new UnicodeEncoding(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true)),
+    ];
+
+    /// <summary>The text of <paramref name="path"/>: UTF-8 (or UTF-16/32 with a byte-order mark, as Windows tools
+    /// write them); a problem throws <see cref="RuntimeInputException"/> as "<paramref name="what"/> PATH: problem"
+    /// (what = the option, e.g. "--prompt-file"). Pipes and /dev/stdin are read up to the limit.</summary>
     public static string Read(string path, string what, long maxBytes)
     {
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new RuntimeInputException($"{what} {full}: is a folder, not a text file");
         if (!File.Exists(full)) throw new RuntimeInputException($"{what} {full}: no such file");
-        using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        if (stream.Length > maxBytes)
-            throw new RuntimeInputException($"{what} {full}: {stream.Length:N0} bytes is too big for a text file here (at most {maxBytes:N0}); is it a model or another binary file?");
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        int nul = Array.IndexOf(bytes, (byte)0);
-        if (nul >= 0) throw new RuntimeInputException($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
-        int start = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? Encoding.UTF8.Preamble.Length : 0;
+        byte[] bytes = ReadBounded(full, what, maxBytes);
+        var (mark, encoding) = Marks.FirstOrDefault(m => bytes.AsSpan().StartsWith(m.Mark));
+        int start = mark?.Length ?? 0;
+        encoding ??= StrictUtf8;
+        if (encoding == StrictUtf8)
+        {
+            int nul = Array.IndexOf(bytes, (byte)0);
+            if (nul >= 0) throw new RuntimeInputException($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
+        }
+        string text;
         try
         {
-            return Strict.GetString(bytes, start, bytes.Length - start);
+            text = encoding.GetString(bytes, start, bytes.Length - start);
         }
         catch (DecoderFallbackException e)
         {
-            throw new RuntimeInputException($"{what} {full}: not UTF-8 text (invalid byte at offset {start + Math.Max(0, e.Index)})");
+            // UTF-8's decoder reports the bad byte itself; UTF-16/32's report where they noticed (after a lone surrogate).
+            long at = start + Math.Max(0, e.Index);
+            throw new RuntimeInputException(encoding == StrictUtf8
+                ? $"{what} {full}: not UTF-8 text (invalid byte at offset {at})"
+                : $"{what} {full}: not {encoding.WebName.ToUpperInvariant()} text (an invalid sequence near byte offset {at})");
         }
+        int nulChar = text.IndexOf('\0');
+        if (nulChar >= 0) throw new RuntimeInputException($"{what} {full}: a NUL character (character {nulChar} of the {encoding.WebName.ToUpperInvariant()} text), not a text file");
+        return text;
+    }
+
+    /// <summary>The file's bytes, refused past <paramref name="maxBytes"/> before they are read (from the length when
+    /// the file has one, else after maxBytes + 1 bytes of a pipe).</summary>
+    private static byte[] ReadBounded(string full, string what, long maxBytes)
+    {
+        using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        string TooBig(string size) => $"{what} {full}: {size} is too big for a text file here (at most {maxBytes:N0} bytes); is it a model or another binary file?";
+        if (stream.CanSeek)
+        {
+            if (stream.Length > maxBytes) throw new RuntimeInputException(TooBig($"{stream.Length:N0} bytes"));
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        int n;
+        while ((n = stream.Read(chunk)) > 0)
+        {
+            buffer.Write(chunk, 0, n);
+            if (buffer.Length > maxBytes) throw new RuntimeInputException(TooBig($"more than {maxBytes:N0} bytes"));
+        }
+        return buffer.ToArray();
     }
 }

@@ -26,7 +26,7 @@ public sealed record SearchReport(
 }
 
 /// <summary>
-/// Runs `longrope search`: checks the request against the model, makes the seeds (PI, NTK and YaRN for the target scale,
+/// Runs `longrope search`: checks the request against the model, makes the seeds (the --seed-rules sets for the target scale,
 /// or ones for the short set, plus an optional factor file), patches one working copy, and runs the evolution search
 /// with the llama.cpp fitness, logging to a JSONL file that a later run with the same arguments resumes.
 /// </summary>
@@ -163,9 +163,14 @@ public static class SearchRunner
         var seeds = new List<SearchSeed>();
         var rules = request.SeedRules ?? SearchRequest.DefaultSeedRules;
         if (rules.Count == 0 && init is null) throw new ArgumentException("--seed-rules: give at least one rule (pi, ntk, yarn, critical, ones), or an --init file");
-        if (rules.Distinct().Count() != rules.Count) throw new ArgumentException($"--seed-rules {string.Join(",", rules.Select(FactorRules.Name))}: a rule is named twice");
+        if (rules.GroupBy(r => r).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"--seed-rules: the rule {FactorRules.Name(twice.Key)} is named twice");
         foreach (var method in rules)
         {
+            // A model whose every pair turned full periods in training has no critical cut: a default seed is skipped,
+            // one asked for by --seed-rules is refused with the rule's own reason.
+            if (method == FactorMethod.Critical && request.SeedRules is null
+                && FactorRules.Critical(model.RopeDimensions, scale, model.FreqBase, original).All(f => f == 1f)) continue;
             var rule = FactorRules.Make(method, model, scale);
             seeds.Add(new SearchSeed(FactorRules.Name(method), rule.LongFactors, range is null ? fixedAttention : rule.AttentionFactor));
         }

@@ -125,6 +125,14 @@ public class FactorRulesTests
         var su = FactorRules.Make(FactorMethod.Ntk, model, 4, (AttentionFactorPolicy.Su, null));
         Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Su, 4, 512), su.AttentionFactor);
         Assert.Throws<FactorSetException>(() => FactorRules.Make(FactorMethod.Pi, model, 1));
+        // 512 x 1.0005 rounds to 512 tokens: no extension at all.
+        Assert.Equal("scale 1.0005: 512 x 1.0005 rounds to 512 tokens, no longer than the original context",
+            Assert.Throws<FactorSetException>(() => FactorRules.Make(FactorMethod.Yarn, model, 1.0005)).Message);
+        // Base 10000 and a 100,000-token context: the slowest pair's wavelength (2 pi 10000^(62/64) = 47,117 tokens) is
+        // inside it, every pair turned full periods, and the cut has nothing to interpolate.
+        var longTrained = model with { BaseContextLength = 100_000, ContextLength = 100_000 };
+        Assert.Contains("no dimension pair of tiny-passkey-512.gguf has a wavelength above its 100000-token context (the slowest: 47,117 tokens)",
+            Assert.Throws<FactorSetException>(() => FactorRules.Make(FactorMethod.Critical, longTrained, 2)).Message);
         Assert.Throws<FactorSetException>(() => FactorRules.ParseMethod("linearish"));
     }
 }

@@ -27,11 +27,50 @@ public class TextFilesTests
         File.WriteAllBytes(nul, [(byte)'a', (byte)'b', 0, (byte)'c']);
         File.WriteAllBytes(latin1, [.. Encoding.ASCII.GetBytes("caf"), 0xE9, (byte)' ', (byte)'!']); // é in Latin-1
 
-        Assert.Equal($"--text {big}: 101 bytes is too big for a text file here (at most 100); is it a model or another binary file?", Problem(big, 100));
+        Assert.Equal($"--text {big}: 101 bytes is too big for a text file here (at most 100 bytes); is it a model or another binary file?", Problem(big, 100));
         Assert.Equal($"--text {nul}: a binary file (a NUL byte at offset 2), not UTF-8 text", Problem(nul));
         Assert.Equal($"--text {latin1}: not UTF-8 text (invalid byte at offset 3)", Problem(latin1));
         Assert.Equal($"--text {dir.Path}: is a folder, not a text file", Problem(dir.Path));
         Assert.Equal($"--text {dir.File("none.txt")}: no such file", Problem(dir.File("none.txt")));
+    }
+
+    [Fact]
+    public void Utf16_and_utf32_with_a_byte_order_mark_are_text_and_their_bad_sequences_are_named()
+    {
+        using var dir = new TempDir();
+        string le = dir.File("le.txt"), be = dir.File("be.txt"), u32 = dir.File("u32.txt"), broken = dir.File("broken.txt");
+        File.WriteAllText(le, "pass key 123 €", new UnicodeEncoding(bigEndian: false, byteOrderMark: true)); // what PowerShell 5's > writes
+        File.WriteAllText(be, "pass key 123 €", new UnicodeEncoding(bigEndian: true, byteOrderMark: true));
+        File.WriteAllText(u32, "pass key 123 €", new UTF32Encoding(bigEndian: false, byteOrderMark: true));
+        File.WriteAllBytes(broken, [0xFF, 0xFE, (byte)'a', 0, 0x00, 0xD8, (byte)'b', 0]); // a high surrogate without its pair
+        Assert.Equal("pass key 123 €", TextFiles.Read(le, "--text", 100));
+        Assert.Equal("pass key 123 €", TextFiles.Read(be, "--text", 100));
+        Assert.Equal("pass key 123 €", TextFiles.Read(u32, "--text", 100));
+        Assert.Equal($"--text {broken}: not UTF-16 text (an invalid sequence near byte offset 6)", Problem(broken));
+    }
+
+    [Fact]
+    public void A_pipe_is_read_up_to_the_limit()
+    {
+        using var dir = new TempDir();
+        string fifo = dir.File("fifo");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo)) mk.WaitForExit();
+        Task Writer(int bytes) => Task.Run(() =>
+        {
+            try
+            {
+                using var w = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+                w.Write(Encoding.ASCII.GetBytes(new string('k', bytes)));
+            }
+            catch (IOException) { } // the reader stopped early: a broken pipe
+        });
+        var small = Writer(50);
+        Assert.Equal(new string('k', 50), TextFiles.Read(fifo, "--prompt-file", 100));
+        small.Wait();
+        var big = Writer(300_000);
+        Assert.Equal($"--prompt-file {fifo}: more than 100,000 bytes is too big for a text file here (at most 100,000 bytes); is it a model or another binary file?",
+            Assert.Throws<RuntimeInputException>(() => TextFiles.Read(fifo, "--prompt-file", 100_000)).Message);
+        big.Wait(TimeSpan.FromSeconds(10));
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public class SearchCommandTests
     [InlineData("--target-length 1024 --text TEXT --passkey-loss hinge", "--passkey-loss 'hinge': expected nll or margin")]
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-loss margin", "--passkey-loss margin: fitness ppl has no pass-key part")]
     [InlineData("--target-length 1024 --text TEXT --seed-rules pi,rope", "--seed-rules 'pi,rope': unknown rule 'rope'; expected pi, ntk, yarn, critical or ones")]
-    [InlineData("--target-length 1024 --text TEXT --seed-rules yarn,YaRN", "--seed-rules yarn,yarn: a rule is named twice")]
+    [InlineData("--target-length 1024 --text TEXT --seed-rules yarn,YaRN", "--seed-rules: the rule yarn is named twice")]
     [InlineData("--target-length 512 --set short --text TEXT --init INIT --seed-rules yarn", "--seed-rules with --set short")]
     public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
     {
@@ -210,8 +210,14 @@ public class SearchCommandTests
         var (code4, stdout4, stderr4) = Longrope([.. args, "--seed-rules", "pi,ntk,yarn"]);
         Assert.Equal(2, code4);
         Assert.Equal("", stdout4);
-        Assert.Contains("'seeds' was", stderr4);
-        Assert.Contains("--seed-rules pi,ntk,yarn", stderr4);
+        Assert.Contains("(the log's seeds are pi, ntk, yarn, critical, this search's pi, ntk, yarn); resume only with the same settings", stderr4);
+
+        // A log from before the critical cut was a default seed: the unchanged command says how to resume it.
+        string[] old = [.. args.Select(a => a == dir.File("out") ? dir.File("old") : a is "1" ? "0" : a), "--seed-rules", "pi,ntk,yarn"];
+        Assert.Equal(0, Longrope(old).ExitCode);
+        var (code5, _, stderr5) = Longrope([.. old.SkipLast(2)]);
+        Assert.Equal(2, code5);
+        Assert.Contains("this search's pi, ntk, yarn, critical); a log from before the critical rule was a default seed resumes with --seed-rules pi,ntk,yarn; resume only", stderr5);
     }
 
     [Fact]

@@ -93,14 +93,13 @@ public static class EvalCommand
         cmd.SetAction((r, outer) => Guarded(r, native, ct =>
         {
             string modelPath = r.GetValue(model)!.FullName, outDir = r.GetValue(output)!.FullName;
-            using var modeList = FactorFileModes.Resolve(modelPath, ParseModes(r.GetValue(modes)!, r.GetValue(patched)!), outDir, ct);
             var options = new NiahOptions
             {
                 ModelPath = modelPath,
                 Lengths = ParseLengths(r.GetValue(lengths)!),
                 Depths = r.GetValue(depths),
                 TrialsPerDepth = r.GetValue(trials),
-                Modes = modeList.Modes,
+                Modes = ParseModes(r.GetValue(modes)!, r.GetValue(patched)!),
                 Haystack = Haystack.Parse(r.GetValue(haystack)!),
                 HaystackPassages = r.GetValue(passages),
                 Needle = NeedleSpec.Create(r.GetValue(needle), r.GetValue(question), r.GetValue(answer)),
@@ -110,6 +109,10 @@ public static class EvalCommand
                 ShareWork = !r.GetValue(noShare),
                 Engine = Engine(r, threads, gpuLayers, batchSize),
             };
+            // Factor files become patched copies only once the cheap checks passed: a copy of a large model takes a while.
+            options.Validate();
+            using var factorModes = FactorFileModes.Resolve(modelPath, options.Modes, outDir, Console.Error, ct);
+            options = options with { Modes = factorModes.Modes };
             var result = WithProgress("niah", report => NiahRunner.Run(options,
                 new Reporter<NiahProgress>(p => report(p.Done, p.Total, p.Mode.Length == 0 ? "" : $"{p.Mode} @ {p.Length}")), ct));
             if (r.GetValue(json))
@@ -161,18 +164,20 @@ public static class EvalCommand
             var files = r.GetValue(models)!;
             var extra = files.Skip(1).Select(f => $"{Path.GetFileNameWithoutExtension(f.Name)}={f.FullName}");
             string outDir = r.GetValue(output)!.FullName;
-            using var modeList = FactorFileModes.Resolve(files[0].FullName, ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]), outDir, ct);
             var options = new PerplexityOptions
             {
                 ModelPath = files[0].FullName,
                 TextPath = r.GetValue(text)!.FullName,
                 Lengths = ParseLengths(r.GetValue(lengths)!),
-                Modes = modeList.Modes,
+                Modes = ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]),
                 Windows = r.GetValue(windows),
                 PositionBuckets = r.GetValue(byPosition),
                 OutputDirectory = outDir,
                 Engine = Engine(r, threads, gpuLayers, batchSize),
             };
+            options.Validate();
+            using var factorModes = FactorFileModes.Resolve(files[0].FullName, options.Modes, outDir, Console.Error, ct);
+            options = options with { Modes = factorModes.Modes };
             var report = WithProgress("ppl", update => PerplexityRunner.Run(options,
                 new Reporter<(int done, int total)>(p => update(p.done, p.total, "")), ct));
             if (r.GetValue(json))

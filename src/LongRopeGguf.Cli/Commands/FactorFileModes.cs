@@ -16,18 +16,22 @@ internal sealed class FactorFileModes : IDisposable
     private const string Prefix = ".patched-";
     private readonly List<string> _copies;
     private readonly string? _createdFolder;
+    private readonly TextWriter _log;
 
-    private FactorFileModes(IReadOnlyList<RopeMode> modes, List<string> copies, string? createdFolder)
+    private FactorFileModes(IReadOnlyList<RopeMode> modes, List<string> copies, string? createdFolder, TextWriter log)
     {
         Modes = modes;
         _copies = copies;
         _createdFolder = createdFolder;
+        _log = log;
     }
 
     /// <summary>The modes to run: factor-file modes now point at their patched copies, the rest as given.</summary>
     public IReadOnlyList<RopeMode> Modes { get; }
 
-    public static FactorFileModes Resolve(string modelPath, IReadOnlyList<RopeMode> modes, string outputDirectory, CancellationToken ct)
+    /// <summary>Patches a copy for each factor-file mode; call it after every cheap check of the run, since a copy
+    /// of a multi-GB model takes a while. <paramref name="log"/> gets one line per copy and each patch warning.</summary>
+    public static FactorFileModes Resolve(string modelPath, IReadOnlyList<RopeMode> modes, string outputDirectory, TextWriter log, CancellationToken ct)
     {
         var copies = new List<string>();
         string? createdFolder = null;
@@ -41,6 +45,7 @@ internal sealed class FactorFileModes : IDisposable
                     resolved.Add(mode);
                     continue;
                 }
+                var set = ReadSet(modelPath, mode);
                 if (!Directory.Exists(outputDirectory))
                 {
                     Directory.CreateDirectory(outputDirectory);
@@ -48,35 +53,50 @@ internal sealed class FactorFileModes : IDisposable
                 }
                 string stem = Prefix + FileNameOf(mode.Name), copy = Path.Combine(outputDirectory, stem + ".gguf");
                 for (int n = 2; copies.Contains(copy); n++) copy = Path.Combine(outputDirectory, $"{stem}-{n}.gguf"); // "a b" and "a_b"
-                var set = ReadSet(modelPath, mode);
-                LongRopePatcher.Patch(modelPath, set, copy, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
+                log.WriteLine($"longrope: mode {mode.Name}: patching {Path.GetFileName(modelPath)} with {mode.PatchedPath} into {copy} for this run");
+                var report = LongRopePatcher.Patch(modelPath, set, copy, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
                 copies.Add(copy);
+                foreach (var warning in report.Warnings) log.WriteLine($"longrope: warning: --patched {mode.Name}: {warning}");
                 resolved.Add(mode with { PatchedPath = copy });
             }
-            return new FactorFileModes(resolved, copies, createdFolder);
+            return new FactorFileModes(resolved, copies, createdFolder, log);
         }
         catch
         {
-            new FactorFileModes(resolved, copies, createdFolder).Dispose();
+            new FactorFileModes(resolved, copies, createdFolder, log).Dispose();
             throw;
         }
     }
 
-    /// <summary>The factor file's set for the model; its errors (which name the file) say which mode they belong to.</summary>
+    /// <summary>The factor file's set for the model; its errors (which name the file) say which mode they belong to.
+    /// The set's source becomes the file's name and content hash, not its path: the copy's bytes (and so a niah run's
+    /// fingerprint of it) then stay the same when the file is moved or the run resumed from another folder.</summary>
     private static FactorSet ReadSet(string modelPath, RopeMode mode)
     {
+        string file = mode.PatchedPath!;
+        FactorSet set;
         try
         {
-            return PatchCommand.ReadFactorsFor(modelPath, mode.PatchedPath!, original: null, context: null, attention: null);
+            set = PatchCommand.ReadFactorsFor(modelPath, file, original: null, context: null, attention: null);
         }
         catch (CliException e)
         {
             throw new CliException($"--patched {mode.Name}: {e.Message}", e.ExitCode);
         }
+        // A CSV (or a config.json without the lengths) leaves them to patch's --context / --original-context, which
+        // eval does not have: say how to get a file eval can take instead of naming an option it would refuse.
+        catch (FactorSetException e) when (e.Message.Contains("(--context)", StringComparison.Ordinal) || e.Message.Contains("(--original-context", StringComparison.Ordinal))
+        {
+            throw new CliException($"--patched {mode.Name}: {file} does not say the context lengths it is for (a LongRoPE CSV, or a config.json without them); "
+                + "patch the model with it ('longrope patch MODEL --factors FILE --context N') and give the patched model");
+        }
         catch (FactorSetException e)
         {
             throw new CliException($"--patched {mode.Name}: {e.Message}");
         }
+        using var stream = File.OpenRead(file);
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
+        return set with { Source = $"eval --patched {mode.Name}: {Path.GetFileName(file)} (sha256 {hash}): {set.Source}" };
     }
 
     private static bool IsGguf(string path)
@@ -98,7 +118,11 @@ internal sealed class FactorFileModes : IDisposable
     {
         foreach (var copy in _copies)
         {
-            try { File.Delete(copy); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try { File.Delete(copy); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.WriteLine($"longrope: warning: could not delete {copy} ({e.Message}); remove it by hand");
+            }
         }
         // A folder made only for the copies goes too when the run left nothing else in it (a refused run).
         if (_createdFolder is not null)
@@ -107,7 +131,7 @@ internal sealed class FactorFileModes : IDisposable
             {
                 if (!Directory.EnumerateFileSystemEntries(_createdFolder).Any()) Directory.Delete(_createdFolder);
             }
-            catch (IOException) { } catch (UnauthorizedAccessException) { }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
 }

@@ -57,5 +57,6 @@ public sealed record NiahOptions
         var dup = Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new EvalInputException($"mode '{dup.Key}' is given twice");
         if (AnswerTokens is < 1) throw new EvalInputException($"--answer-tokens {AnswerTokens}: must be at least 1");
+        Engine.Validate();
     }
 }

@@ -23,6 +23,21 @@ public sealed record PerplexityOptions
     public int PositionBuckets { get; init; }
     public required string OutputDirectory { get; init; }
     public EngineOptions Engine { get; init; } = EngineOptions.Default;
+
+    /// <summary>Checks what can be checked without a model.</summary>
+    public void Validate()
+    {
+        if (Lengths.Count == 0) throw new EvalInputException("no lengths given");
+        foreach (int l in Lengths)
+            if (l < 4) throw new EvalInputException($"length {l}: must be at least 4 tokens");
+        if (Windows < 1) throw new EvalInputException($"--windows {Windows}: need at least one window");
+        if (Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
+            throw new EvalInputException($"mode '{dup.Key}' is given twice");
+        if (!File.Exists(TextPath)) throw new EvalInputException($"text file not found: {TextPath}");
+        if (PositionBuckets < 0 || PositionBuckets > Lengths.Min() - 1)
+            throw new EvalInputException($"--by-position {PositionBuckets}: expected 1 to {Lengths.Min() - 1} ranges (the shortest length less one)");
+        Engine.Validate();
+    }
 }
 
 /// <summary>Perplexity of one mode at one length.</summary>
@@ -45,15 +60,7 @@ public static class PerplexityRunner
 {
     public static PerplexityReport Run(PerplexityOptions o, IProgress<(int done, int total)>? progress = null, CancellationToken ct = default)
     {
-        if (o.Lengths.Count == 0) throw new EvalInputException("no lengths given");
-        foreach (int l in o.Lengths)
-            if (l < 4) throw new EvalInputException($"length {l}: must be at least 4 tokens");
-        if (o.Windows < 1) throw new EvalInputException($"--windows {o.Windows}: need at least one window");
-        if (o.Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
-            throw new EvalInputException($"mode '{dup.Key}' is given twice");
-        if (!File.Exists(o.TextPath)) throw new EvalInputException($"text file not found: {o.TextPath}");
-        if (o.PositionBuckets < 0 || o.PositionBuckets > o.Lengths.Min() - 1)
-            throw new EvalInputException($"--by-position {o.PositionBuckets}: expected 1 to {o.Lengths.Min() - 1} ranges (the shortest length less one)");
+        o.Validate();
 
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);

@@ -139,11 +139,20 @@ public sealed class SearchLog : IDisposable
                     throw new SearchLogException($"{path}: line 1: the header has no \"search\" object");
                 if (logged.ToJsonString() != searchText)
                 {
-                    string difference = FirstDifference(logged, JsonNode.Parse(searchText)!.AsObject());
-                    // The one difference an unchanged command can meet: the default seeds grew by the critical cut.
-                    string hint = difference.StartsWith("'seeds'", StringComparison.Ordinal)
-                        ? " (the seeds come from --seed-rules and --init; a log from before the critical rule was a default seed resumes with --seed-rules pi,ntk,yarn)"
-                        : "";
+                    var now = JsonNode.Parse(searchText)!.AsObject();
+                    string difference = FirstDifference(logged, now);
+                    // Seeds differ by name (or by their factors, when the --init file changed): say which, and the one
+                    // case an unchanged command meets, a log from before the critical cut joined the default seeds.
+                    string hint = "";
+                    if (difference.StartsWith("'seeds'", StringComparison.Ordinal))
+                    {
+                        var (before, after) = (SeedNames(logged), SeedNames(now));
+                        difference = before.SequenceEqual(after)
+                            ? $"the seeds {string.Join(", ", after)} have other factors (another --init file?)"
+                            : $"the log's seeds are {string.Join(", ", before)}, this search's {string.Join(", ", after)}";
+                        if (!before.Contains("critical") && after.Contains("critical"))
+                            hint = "; a log from before the critical rule was a default seed resumes with --seed-rules pi,ntk,yarn";
+                    }
                     throw new SearchLogException($"{path}: written by a different search ({difference}){hint}; resume only with the same settings, or choose another --out");
                 }
             }
@@ -204,6 +213,9 @@ public sealed class SearchLog : IDisposable
 
     private static JsonNode WriteDouble(double d) =>
         double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture));
+
+    private static List<string> SeedNames(JsonObject search) =>
+        search["seeds"] is JsonArray seeds ? [.. seeds.Select(seed => seed?["name"]?.GetValue<string>() ?? "?")] : [];
 
     /// <summary>The first field that differs, by its path into nested objects ('fitness.batch_size'), so that the
     /// message names the setting rather than a cut-off object.</summary>

@@ -192,6 +192,7 @@ public sealed class CliEvalTests
         Assert.Equal(rows["from-gguf"], rows["critical-4x"]);
         Assert.True(rows["from-json"] < rows["none"] / 10, $"the 4x set at 1024 tokens: {rows["from-json"]}, unrescaled {rows["none"]}");
         Assert.Empty(Directory.GetFiles(output, ".patched-*"));
+        Assert.Contains($"longrope: mode from-json: patching tiny-passkey-512.gguf with {factors} into {output}/.patched-from-json.gguf for this run", err);
         Assert.Equal(modelBefore, File.ReadAllBytes(TestPaths.TinyModel));
 
         // A niah run on a factor file resumes: the copy is the same bytes again, so its trials are recognised.
@@ -203,6 +204,12 @@ public sealed class CliEvalTests
         (code, stdout, err) = Run(niahArgs);
         Assert.True(code == 0, err);
         Assert.Equal(4, File.ReadAllLines(Path.Combine(niah, "results.jsonl")).Length); // 2 depths x 2 modes, none run twice
+        // The same factors from another folder: the copy records the file's name and hash, not its path.
+        string moved = Path.Combine(Directory.CreateDirectory(dir.File("elsewhere")).FullName, "critical-4x.json");
+        File.Copy(factors, moved);
+        (code, _, err) = Run([.. niahArgs.Select(a => a == $"c4={factors}" ? $"c4={moved}" : a)]);
+        Assert.True(code == 0, err);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(niah, "results.jsonl")).Length);
         Assert.Empty(Directory.GetFiles(niah, ".patched-*"));
     }
 
@@ -215,7 +222,14 @@ public sealed class CliEvalTests
         string wrongCount = dir.File("eight.json");
         LongRope.Formats.FactorSetJson.Write(LongRope.FactorSet.Create(Enumerable.Repeat(2f, 8).ToArray(), LongRope.FactorSet.Ones(8), 512, 1024,
             LongRope.AttentionFactorPolicy.None, null, "8 factors"), wrongCount);
-        foreach (var (file, message) in new[] { (notes, $"--patched x: {notes}: "), (wrongCount, $"--patched x: {wrongCount}: ") })
+        string csv = dir.File("result_final.csv");
+        File.WriteAllText(csv, string.Join("\n", Enumerable.Repeat("2.0", 32)) + "\n"); // a LongRoPE search CSV: no context lengths
+        foreach (var (file, message) in new[]
+        {
+            (notes, $"--patched x: {notes}: "),
+            (wrongCount, $"--patched x: {wrongCount}: "),
+            (csv, $"--patched x: {csv} does not say the context lengths it is for (a LongRoPE CSV, or a config.json without them); patch the model with it"),
+        })
         {
             var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "1024", "--patched", $"x={file}", "--out", dir.File("out"));
             AssertOneLineError(code, err, ExitCodes.BadInput, message);

@@ -125,7 +125,7 @@ public static class FactorRules
         };
         if (method == FactorMethod.Critical && longFactors.All(f => f == 1f))
             throw new FactorSetException($"critical: no dimension pair of {model.FileName} has a wavelength above its {original}-token context "
-                + $"(the slowest: {PairWavelength(model.RopeDimensions, model.FreqBase, model.FactorCount - 1):N0} tokens), so the cut would change nothing; use yarn or ntk");
+                + $"(the slowest: {PairWavelength(model.RopeDimensions, model.FreqBase, model.FactorCount - 1).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} tokens), so the cut would change nothing; use yarn or ntk");
         var (policy, value) = attention ?? (method is FactorMethod.Yarn or FactorMethod.Critical ? AttentionFactorPolicy.Yarn : AttentionFactorPolicy.None, null);
         string source = $"rule {Name(method)} s={s.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} for {model.FileName} "
             + $"(rope dims {model.RopeDimensions}, base {model.FreqBase.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {original} -> {context})";

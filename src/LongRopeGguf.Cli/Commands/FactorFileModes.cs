@@ -96,7 +96,8 @@ internal sealed class FactorFileModes : IDisposable
         }
         using var stream = File.OpenRead(file);
         string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
-        return set with { Source = $"eval --patched {mode.Name}: {Path.GetFileName(file)} (sha256 {hash}): {set.Source}" };
+        // Not the file's own source: for a JSON without one or a config.json that is its path.
+        return set with { Source = $"eval --patched {mode.Name}: {Path.GetFileName(file)} (sha256 {hash})" };
     }
 
     private static bool IsGguf(string path)

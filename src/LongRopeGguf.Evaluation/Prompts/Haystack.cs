@@ -43,7 +43,6 @@ public sealed class Haystack
     /// <param name="option">The option that named the file, for messages (search's --text reads its text here too).</param>
     public static Haystack FromFile(string path, string option = "--haystack")
     {
-        if (!File.Exists(path)) throw new EvalInputException($"{option} {path}: no such text file");
         string text = NormalizeWhitespace(Runtime.TextFiles.Read(path, option, Runtime.TextFiles.CorpusLimitBytes));
         if (text.Length == 0) throw new EvalInputException($"{option} {path}: the file holds no text");
         return new Haystack(System.IO.Path.GetFileName(path), System.IO.Path.GetFullPath(path), text);

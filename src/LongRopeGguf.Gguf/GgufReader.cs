@@ -9,6 +9,15 @@ namespace LongRopeGguf.Gguf;
 /// </summary>
 public static class GgufReader
 {
+    /// <summary>Whether the file starts with GGUF's magic: what tells a model from the other files an option takes
+    /// (a factor file, a text).</summary>
+    public static bool HasMagic(string path)
+    {
+        Span<byte> magic = stackalloc byte[FieldLengths.Magic];
+        using var handle = File.OpenHandle(path);
+        return RandomAccess.Read(handle, magic, 0) == magic.Length && BinaryPrimitives.ReadUInt32LittleEndian(magic) == GgufConstants.Magic;
+    }
+
     public static GgufFile Read(string path)
     {
         using var stream = Open(path);

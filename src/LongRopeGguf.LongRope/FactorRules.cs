@@ -85,6 +85,11 @@ public static class FactorRules
         return f;
     }
 
+    /// <summary>Whether any pair of the model has a wavelength above <paramref name="originalContextLength"/> (the
+    /// slowest pair, the last, has the longest): else the critical cut is all ones and changes nothing.</summary>
+    public static bool HasCriticalPairs(ModelRopeInfo model, int originalContextLength) =>
+        PairWavelength(model.RopeDimensions, model.FreqBase, model.FactorCount - 1) > originalContextLength;
+
     /// <summary>The wavelength in tokens of dimension pair <paramref name="pair"/>: 2 pi base^(2i/d).</summary>
     public static double PairWavelength(int ropeDimensions, float freqBase, int pair) =>
         2 * Math.PI * Math.Pow(freqBase, 2.0 * pair / ropeDimensions);
@@ -123,7 +128,7 @@ public static class FactorRules
             FactorMethod.Critical => Critical(model.RopeDimensions, s, model.FreqBase, original),
             _ => throw new ArgumentOutOfRangeException(nameof(method)),
         };
-        if (method == FactorMethod.Critical && longFactors.All(f => f == 1f))
+        if (method == FactorMethod.Critical && !HasCriticalPairs(model, original))
             throw new FactorSetException($"critical: no dimension pair of {model.FileName} has a wavelength above its {original}-token context "
                 + $"(the slowest: {PairWavelength(model.RopeDimensions, model.FreqBase, model.FactorCount - 1).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} tokens), so the cut would change nothing; use yarn or ntk");
         var (policy, value) = attention ?? (method is FactorMethod.Yarn or FactorMethod.Critical ? AttentionFactorPolicy.Yarn : AttentionFactorPolicy.None, null);

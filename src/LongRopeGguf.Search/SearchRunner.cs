@@ -169,8 +169,7 @@ public static class SearchRunner
         {
             // A model whose every pair turned full periods in training has no critical cut: a default seed is skipped,
             // one asked for by --seed-rules is refused with the rule's own reason.
-            if (method == FactorMethod.Critical && request.SeedRules is null
-                && FactorRules.Critical(model.RopeDimensions, scale, model.FreqBase, original).All(f => f == 1f)) continue;
+            if (method == FactorMethod.Critical && request.SeedRules is null && !FactorRules.HasCriticalPairs(model, original)) continue;
             var rule = FactorRules.Make(method, model, scale);
             seeds.Add(new SearchSeed(FactorRules.Name(method), rule.LongFactors, range is null ? fixedAttention : rule.AttentionFactor));
         }

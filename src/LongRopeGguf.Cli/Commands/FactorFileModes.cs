@@ -40,7 +40,7 @@ internal sealed class FactorFileModes : IDisposable
         {
             foreach (var mode in modes)
             {
-                if (mode.Kind != RopeModeKind.Patched || IsGguf(mode.PatchedPath!))
+                if (mode.Kind != RopeModeKind.Patched || Gguf.GgufReader.HasMagic(mode.PatchedPath!))
                 {
                     resolved.Add(mode);
                     continue;
@@ -98,13 +98,6 @@ internal sealed class FactorFileModes : IDisposable
         string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
         // Not the file's own source: for a JSON without one or a config.json that is its path.
         return set with { Source = $"eval --patched {mode.Name}: {Path.GetFileName(file)} (sha256 {hash})" };
-    }
-
-    private static bool IsGguf(string path)
-    {
-        Span<byte> magic = stackalloc byte[4];
-        using var stream = File.OpenRead(path);
-        return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
     }
 
     /// <summary>The mode name as a file name: letters, digits, '.', '-' and '_' kept, anything else '_'.</summary>

@@ -45,9 +45,7 @@ public static class FactorSetReader
     private static bool IsGguf(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such factor file");
-        Span<byte> magic = stackalloc byte[4];
-        using var handle = File.OpenHandle(path);
-        return RandomAccess.Read(handle, magic, 0) == 4 && magic.SequenceEqual("GGUF"u8);
+        return Gguf.GgufReader.HasMagic(path);
     }
 
     /// <summary>The factor set a GGUF model carries (to copy factors from one model to another, or to show them).</summary>

@@ -23,6 +23,9 @@ public sealed record SearchReport(
     string ChartPath)
 {
     public double Scale => (double)Request.Fitness.TargetLength / OriginalContextLength;
+
+    /// <summary>The text perplexity bound the search ran under (--max-ppl: the number, or the seed's measurement); null: none.</summary>
+    public double? MaxPerplexity { get; init; }
 }
 
 /// <summary>
@@ -55,11 +58,14 @@ public static class SearchRunner
         Directory.CreateDirectory(request.OutputDirectory);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);
         SearchOutcome outcome;
+        double? maxPerplexity;
         try
         {
             using var folderLock = LockFolder(request.OutputDirectory);
             using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
             var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+            if (plan.BoundSeed is { } boundSeed) fitness.BoundPerplexityBy(plan.CandidateOf(boundSeed), ct);
+            maxPerplexity = fitness.MaxPerplexity;
             var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
             using var log = SearchLog.Open(logPath, search.Describe());
             outcome = search.Run(log, observer, ct, timeLimit.Token);
@@ -84,7 +90,7 @@ public static class SearchRunner
         FitnessChart.Save(outcome, chartPath,
             $"{Path.GetFileName(request.ModelPath)}: {request.Set.Name()} set search at {request.Fitness.TargetLength} tokens",
             request.Fitness.Unit);
-        return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath);
+        return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath) { MaxPerplexity = maxPerplexity };
     }
 
     private static void RemoveIfEmpty(string directory)
@@ -115,6 +121,16 @@ public static class SearchRunner
     public sealed record SearchPlan(int Original, SearchSpace Space, IReadOnlyList<SearchSeed> Seeds, Func<Candidate, FactorSet> SetOf)
     {
         public Candidate FirstSeed => new(Space.Quantize(Seeds[0].Factors, Seeds[0].AttentionFactor), Seeds[0].Factors, Seeds[0].AttentionFactor);
+
+        /// <summary>The seed whose perplexity bounds the search's (--max-ppl SEED); null when none does.</summary>
+        public SearchSeed? BoundSeed { get; init; }
+
+        /// <summary>The seed as the search evaluates it: on the grid of the space.</summary>
+        public Candidate CandidateOf(SearchSeed seed)
+        {
+            var genome = Space.Quantize(seed.Factors, seed.AttentionFactor);
+            return new Candidate(genome, [.. Space.FactorsOf(genome)], Space.AttentionFactorOf(genome));
+        }
     }
 
     /// <summary>Checks the request against the model and the init file and works out space and seeds (no llama.cpp).</summary>
@@ -136,7 +152,12 @@ public static class SearchRunner
             if (init.OriginalContextLength != original)
                 throw new ArgumentException($"--init {request.InitPath}: original context length {init.OriginalContextLength}, but {model.FileName}'s is {original}");
         }
-        return request.Set == SearchSet.Long ? PlanLong(request, model, init, original, dims, target) : PlanShort(request, model, init, original, dims, target);
+        var plan = request.Set == SearchSet.Long ? PlanLong(request, model, init, original, dims, target) : PlanShort(request, model, init, original, dims, target);
+        if (request.Fitness.MaxPerplexitySeed is not { } boundName) return plan;
+        // Checked here, before the model is copied: a seed that is not in this search cannot bound it.
+        var boundSeed = plan.Seeds.FirstOrDefault(s => s.Name == boundName)
+            ?? throw new ArgumentException($"--max-ppl {boundName}: no seed of that name in this search; its seeds are {string.Join(", ", plan.Seeds.Select(s => s.Name))} (or give the bound as a number)");
+        return plan with { BoundSeed = boundSeed };
     }
 
     private static SearchPlan PlanLong(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)

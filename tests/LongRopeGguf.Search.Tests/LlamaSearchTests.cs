@@ -210,6 +210,50 @@ public class LlamaSearchTests
     }
 
     [Fact]
+    public void Bounded_by_the_critical_seeds_perplexity_the_search_keeps_to_it_and_lowers_the_pass_key_loss_within_it()
+    {
+        using var dir = new TempDir();
+        var fitness = new FitnessSpec
+        {
+            Kind = FitnessKind.PassKey, TargetLength = 4096, TextPath = SearchText, Windows = 1,
+            PassKeyPrompts = 4, PassKeyLoss = PassKeyLoss.Margin, MaxPerplexitySeed = "critical",
+        };
+        var request = LongSearch(fitness, new EvolutionSettings { Population = 6, Parents = 3, Mutations = 2, Crossovers = 2, Iterations = 1, Seed = 42 }, dir.File("bounded"));
+        var report = SearchRunner.Run(request);
+        var outcome = report.Outcome;
+        double bound = report.MaxPerplexity!.Value;
+        var critical = outcome.Seeds.Single(s => s.SeedName == "critical");
+        var yarn = outcome.Seeds.Single(s => s.SeedName == "yarn");
+
+        // The bound is the critical seed's perplexity on the text, rounded up to 4 decimals: it is within it.
+        Assert.InRange(bound - critical.Fitness.Components["ppl"], 0, 1e-4);
+        // At 8x on prose YaRN finds more keys than the cut (a lower margin loss) at a higher perplexity: unbounded it
+        // would rank first of the two, bounded it ranks after every candidate within the cut's perplexity.
+        Assert.True(yarn.Fitness.Components["ppl"] > bound, $"YaRN's perplexity {yarn.Fitness.Components["ppl"]} is within {bound}");
+        Assert.True(yarn.Fitness.Components["passkey_margin_loss"] < critical.Fitness.Components["passkey_margin_loss"]);
+        Assert.Equal("critical", outcome.BestSeed.SeedName);
+        foreach (var c in outcome.All)
+        {
+            double ppl = c.Fitness.Components["ppl"], loss = c.Fitness.Components["passkey_margin_loss"];
+            Assert.Equal(ppl <= bound ? loss : FitnessSpec.OutsideBoundBase + Math.Log(ppl / bound), c.Fitness.Value, 9);
+        }
+        // The search found a candidate within the bound with a lower pass-key loss than the rule's.
+        Assert.True(outcome.Best.Fitness.Components["ppl"] <= bound);
+        Assert.True(outcome.Best.Fitness.Value < critical.Fitness.Value, $"best {outcome.Best.Fitness.Value} is not below the critical seed's {critical.Fitness.Value}");
+
+        // The same request resumes (the bound is measured again and is the same), and a number for the bound
+        // scores the candidates as the seed's measurement did.
+        var again = SearchRunner.Run(request);
+        Assert.Equal(0, again.Outcome.NewEvaluations);
+        Assert.Equal(bound, again.MaxPerplexity);
+        var seedsOnly = SearchRunner.Run(LongSearch(fitness with { MaxPerplexitySeed = null, MaxPerplexity = bound },
+            new EvolutionSettings { Population = 4, Parents = 1, Mutations = 0, Crossovers = 0, Iterations = 0 }, dir.File("number")));
+        Assert.Equal(bound, seedsOnly.MaxPerplexity);
+        Assert.Equal(outcome.Seeds.Select(s => s.Fitness.Value), seedsOnly.Outcome.Seeds.Select(s => s.Fitness.Value));
+        Assert.DoesNotContain("max_ppl_of", File.ReadLines(seedsOnly.LogPath).First());
+    }
+
+    [Fact]
     public void A_text_too_short_for_the_windows_is_a_one_line_error_naming_it()
     {
         using var dir = new TempDir();

@@ -46,6 +46,12 @@ public class SearchCommandTests
     [InlineData("--target-length 1024 --text TEXT --seed-rules pi,rope", "--seed-rules 'pi,rope': unknown rule 'rope'; expected pi, ntk, yarn, critical or ones")]
     [InlineData("--target-length 1024 --text TEXT --seed-rules yarn,YaRN", "--seed-rules: the rule yarn is named twice")]
     [InlineData("--target-length 512 --set short --text TEXT --init INIT --seed-rules yarn", "--seed-rules with --set short")]
+    [InlineData("--target-length 1024 --text TEXT --fitness ppl --max-ppl 3", "--max-ppl with fitness ppl: perplexity is already what it minimises")]
+    [InlineData("--target-length 1024 --fitness passkey --haystack filler --max-ppl critical", "--max-ppl bounds the perplexity of a text: give it with --text FILE")]
+    [InlineData("--target-length 1024 --text TEXT --max-ppl 0.5", "--max-ppl 0.5: must be a finite perplexity of at least 1")]
+    [InlineData("--target-length 1024 --text TEXT --max-ppl 3,5", "--max-ppl '3,5': expected a perplexity (e.g. 3.8) or the name of a seed")]
+    [InlineData("--target-length 1024 --text TEXT --max-ppl su", "--max-ppl su: no seed of that name in this search; its seeds are pi, ntk, yarn, critical (or give the bound as a number)")]
+    [InlineData("--target-length 1024 --text TEXT --seed-rules yarn --max-ppl critical", "--max-ppl critical: no seed of that name in this search; its seeds are yarn")]
     public void Bad_requests_exit_2_with_one_line_naming_the_problem(string args, string expected)
     {
         using var dir = new TempDir();
@@ -235,6 +241,37 @@ public class SearchCommandTests
         string header = File.ReadLines(doc.RootElement.GetProperty("log").GetString()!).First();
         Assert.Contains("\"depths\":\"ends\"", header);
         Assert.Contains("\"passkey_loss\":\"margin\"", header);
+    }
+
+    [Fact]
+    public void A_perplexity_bound_is_in_the_text_the_json_and_the_log_header()
+    {
+        using var dir = new TempDir();
+        string[] Args(params string[] extra) => ["search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--haystack", "filler",
+            "--text", Text, "--windows", "1", "--passkey-prompts", "2", "--population", "4", "--parents", "1", "--mutations", "0", "--crossovers", "0",
+            "--iterations", "0", "--threads", "2", .. extra];
+        var (code, stdout, stderr) = Longrope(Args("--max-ppl", "Critical", "--out", dir.File("out"), "--json"));
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        double bound = root.GetProperty("max_ppl").GetDouble();
+        Assert.Equal("critical", root.GetProperty("max_ppl_of").GetString());
+        Assert.Contains("text perplexity at most the critical seed's", root.GetProperty("fitness_unit").GetString());
+        // The bound is the critical seed's perplexity rounded up to 4 decimals; the seed is within it.
+        var critical = root.GetProperty("seeds").EnumerateArray().Single(s => s.GetProperty("seed").GetString() == "critical");
+        double criticalPpl = critical.GetProperty("components").GetProperty("ppl").GetDouble();
+        Assert.InRange(bound - criticalPpl, 0, 1e-4);
+        Assert.True(critical.GetProperty("fitness").GetDouble() < Llama.FitnessSpec.OutsideBoundBase);
+        string header = File.ReadLines(root.GetProperty("log").GetString()!).First();
+        Assert.Contains($"\"max_ppl\":{bound.ToString(System.Globalization.CultureInfo.InvariantCulture)}", header);
+        Assert.Contains("\"max_ppl_of\":\"critical\"", header);
+
+        // The text output says the bound and how many candidates kept to it.
+        var (code2, text, stderr2) = Longrope(Args("--max-ppl", "critical", "--out", dir.File("out")));
+        Assert.True(code2 == 0, stderr2);
+        int within = root.GetProperty("seeds").EnumerateArray().Count(s => s.GetProperty("components").GetProperty("ppl").GetDouble() <= bound);
+        Assert.Contains($"bound:         text perplexity at most {bound.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} (the critical seed's, measured on --text); {within} of 4 candidates within it", text);
+        Assert.Contains("from the log", text);
     }
 
     [Fact]

@@ -65,4 +65,49 @@ public class SearchRequestTests
         public bool Equals(double a, double b) => Math.Abs(a - b) <= tolerance;
         public int GetHashCode(double x) => 0;
     }
+
+    [Theory]
+    [InlineData("3.8", 3.8, null)]
+    [InlineData(" 12 ", 12.0, null)]
+    [InlineData("Critical", null, "critical")]
+    [InlineData("init", null, "init")]
+    public void The_perplexity_bound_is_a_number_or_a_seeds_name(string text, double? value, string? seed) =>
+        Assert.Equal((value, seed), FitnessSpec.ParseMaxPerplexity(text));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("3,8")]
+    [InlineData("yarn x2")]
+    public void Anything_else_as_a_perplexity_bound_is_refused_naming_the_option(string text) =>
+        Assert.StartsWith($"--max-ppl '{text}': expected a perplexity", Assert.Throws<ArgumentException>(() => FitnessSpec.ParseMaxPerplexity(text)).Message);
+
+    [Fact]
+    public void Within_the_bound_the_loss_decides_outside_it_the_distance_and_every_candidate_within_ranks_first()
+    {
+        const double bound = 4.0;
+        Assert.Equal(0.37, FitnessSpec.BoundedValue(0.37, 3.99, bound));
+        Assert.Equal(0.37, FitnessSpec.BoundedValue(0.37, bound, bound)); // the bound itself is within
+        double justOutside = FitnessSpec.BoundedValue(0.01, 4.001, bound);
+        double farOutside = FitnessSpec.BoundedValue(0.01, 8.0, bound);
+        Assert.Equal(FitnessSpec.OutsideBoundBase + Math.Log(4.001 / 4), justOutside, 12);
+        Assert.Equal(FitnessSpec.OutsideBoundBase + Math.Log(2), farOutside, 12);
+        // A candidate within the bound with a terrible loss still ranks before one just outside with a perfect loss.
+        Assert.True(FitnessSpec.BoundedValue(50, 3.0, bound) < justOutside);
+        Assert.True(justOutside < farOutside);
+        Assert.True(double.IsNaN(FitnessSpec.BoundedValue(0.1, double.NaN, bound))); // the fitness makes it +infinity
+    }
+
+    [Fact]
+    public void A_bound_needs_a_text_and_a_pass_key_part_and_is_a_number_or_a_seed_not_both()
+    {
+        var spec = new FitnessSpec { Kind = FitnessKind.PassKey, TargetLength = 1024, Haystack = "filler", MaxPerplexitySeed = "critical" };
+        Assert.True(spec.UsesText);
+        Assert.Equal("--max-ppl bounds the perplexity of a text: give it with --text FILE", Assert.Throws<ArgumentException>(spec.Validate).Message);
+        var withText = spec with { TextPath = "t.txt" };
+        withText.Validate();
+        Assert.Contains("--max-ppl with fitness ppl", Assert.Throws<ArgumentException>((withText with { Kind = FitnessKind.Perplexity }).Validate).Message);
+        Assert.Contains("not both", Assert.Throws<ArgumentException>((withText with { MaxPerplexity = 4 }).Validate).Message);
+        Assert.Contains("at least 1", Assert.Throws<ArgumentException>((withText with { MaxPerplexitySeed = null, MaxPerplexity = double.PositiveInfinity }).Validate).Message);
+        Assert.False((withText with { MaxPerplexitySeed = null }).UsesText);
+    }
 }

@@ -41,6 +41,11 @@ public static class SearchCommand
             Description = "How a pass-key answer is scored: nll (mean NLL of its tokens, default) or margin (softplus of minus its worst token's logit margin: every key greedy decoding gets wrong costs at least ln 2, so it tracks the keys more closely than the NLL).",
             DefaultValueFactory = _ => "nll",
         };
+        var maxPpl = new Option<string?>("--max-ppl")
+        {
+            Description = "Bound the --text perplexity (passkey or mix): a number, or a seed's name (critical, yarn, pi, ntk, ones, init) whose perplexity, measured first, is the bound. Candidates above it rank after all within it: the pass-key (or mix) loss is minimised subject to the bound.",
+            HelpName = "PPL|SEED",
+        };
         var population = new Option<int>("--population") { Description = "Initial population.", DefaultValueFactory = _ => 64 };
         var parents = new Option<int>("--parents") { Description = "Survivors per iteration.", DefaultValueFactory = _ => 32 };
         var mutations = new Option<int>("--mutations") { Description = "Mutants per iteration.", DefaultValueFactory = _ => 16 };
@@ -72,7 +77,7 @@ public static class SearchCommand
         var native = new NativeOptions();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
-            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyDepths, passkeyLoss, population, parents, mutations, crossovers,
+            model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyDepths, passkeyLoss, maxPpl, population, parents, mutations, crossovers,
             iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, seedRules, init, output, threads, batch, gpuLayers, timeLimit, json,
         };
         native.AddTo(cmd);
@@ -90,6 +95,7 @@ public static class SearchCommand
             (double Min, double Max)? givenRange = r.GetValue(attnRange) is { } rangeText ? ParseRange(rangeText) : null;
             (AttentionFactorPolicy, float?)? fixedAttention = r.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
             string outDir = r.GetValue(output)?.FullName ?? DefaultOutput(modelPath, which, length);
+            (double? Value, string? Seed) bound = r.GetValue(maxPpl) is { } boundText ? FitnessSpec.ParseMaxPerplexity(boundText) : (null, null);
             var request = new SearchRequest
             {
                 ModelPath = modelPath,
@@ -107,6 +113,8 @@ public static class SearchCommand
                     PassKeySeed = r.GetValue(passkeySeed),
                     PassKeyLoss = FitnessSpec.ParseLoss(r.GetValue(passkeyLoss)!),
                     PassKeyDepths = FitnessSpec.ParseDepths(r.GetValue(passkeyDepths)!),
+                    MaxPerplexity = bound.Value,
+                    MaxPerplexitySeed = bound.Seed,
                 },
                 Evolution = new EvolutionSettings
                 {
@@ -204,6 +212,9 @@ public static class SearchCommand
         o.WriteLine($"space:         {report.Space.Dimensions} factors in [1, {F(report.Space.MaxFactor, "0.###")}] step {F(report.Space.Step)}{(report.Space.Piecewise ? ", piecewise" : "")}, attention factor "
             + (report.Space.Attention is { } a ? $"searched in [{F(a.Min)}, {F(a.Max)}]" : $"fixed at {F(report.Space.FixedAttentionFactor)}"));
         o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.CompletedIterations} iterations");
+        if (report.MaxPerplexity is { } maxPpl)
+            o.WriteLine($"bound:         text perplexity at most {F(maxPpl)}{(request.Fitness.MaxPerplexitySeed is { } of ? $" (the {of} seed's, measured on --text)" : "")}; "
+                + $"{outcome.All.Count(c => c.Fitness.Components.TryGetValue("ppl", out double p) && p <= maxPpl)} of {outcome.All.Length} candidates within it");
         if (outcome.StoppedInIteration is { } stoppedIn)
             o.WriteLine($"stopped:       at --time-limit, in iteration {stoppedIn} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
         if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
@@ -260,6 +271,11 @@ public static class SearchCommand
         {
             w.WriteString("passkey_loss", report.Request.Fitness.PassKeyLoss.Name());
             w.WriteString("passkey_depths", report.Request.Fitness.PassKeyDepths.Name());
+        }
+        if (report.MaxPerplexity is { } maxPpl)
+        {
+            w.WriteNumber("max_ppl", maxPpl);
+            if (report.Request.Fitness.MaxPerplexitySeed is { } of) w.WriteString("max_ppl_of", of); else w.WriteNull("max_ppl_of");
         }
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);

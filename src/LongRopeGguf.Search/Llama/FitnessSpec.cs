@@ -118,7 +118,42 @@ public sealed record FitnessSpec
     /// <summary>ln(1 + e^x), accurate at both ends (x for large x, e^x for very negative x; NaN stays NaN).</summary>
     public static double Softplus(double x) => x > 30 ? x : x < -30 ? Math.Exp(x) : Math.Log(1 + Math.Exp(x));
 
-    public bool UsesText => Kind != FitnessKind.PassKey;
+    /// <summary>
+    /// An upper bound on the text perplexity: candidates above it score after every candidate within it
+    /// (<see cref="BoundedValue"/>), so the pass-key or mix loss is minimised subject to perplexity at most this. Null:
+    /// no bound, or one measured on a seed (<see cref="MaxPerplexitySeed"/>).
+    /// </summary>
+    public double? MaxPerplexity { get; init; }
+
+    /// <summary>
+    /// The seed (a rule's name such as critical, or init) whose text perplexity, measured before the search and rounded
+    /// up to 4 decimals, is the bound: "at most that rule's perplexity, and as many keys as possible".
+    /// </summary>
+    public string? MaxPerplexitySeed { get; init; }
+
+    public bool BoundsPerplexity => MaxPerplexity is not null || MaxPerplexitySeed is not null;
+
+    /// <summary>
+    /// What a candidate above the perplexity bound scores, plus ln(ppl / bound): more than any pass-key loss a model
+    /// gives (a per-token NLL or a logit margin in the hundreds is not seen), so every candidate within the bound ranks
+    /// first, and among those outside it the closer one does.
+    /// </summary>
+    public const double OutsideBoundBase = 1000;
+
+    /// <summary>The fitness of a candidate whose loss is <paramref name="loss"/> and text perplexity <paramref name="perplexity"/>, under <paramref name="bound"/>.</summary>
+    public static double BoundedValue(double loss, double perplexity, double bound) =>
+        perplexity <= bound ? loss : OutsideBoundBase + Math.Log(perplexity / bound);
+
+    /// <summary>The bound as the CLI takes it: a number, or the name of a seed.</summary>
+    public static (double? Value, string? Seed) ParseMaxPerplexity(string text)
+    {
+        string t = text.Trim();
+        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) return (v, null);
+        if (t.Length > 0 && t.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')) return (null, t.ToLowerInvariant());
+        throw new ArgumentException($"--max-ppl '{text}': expected a perplexity (e.g. 3.8) or the name of a seed (e.g. critical, yarn, init)");
+    }
+
+    public bool UsesText => Kind != FitnessKind.PassKey || BoundsPerplexity;
 
     public bool UsesPassKey => Kind != FitnessKind.Perplexity;
 
@@ -155,13 +190,18 @@ public sealed record FitnessSpec
         FitnessKind.Perplexity => "perplexity",
         FitnessKind.PassKey => PassKeyLoss == PassKeyLoss.Margin ? "pass-key margin loss (softplus of -worst margin)" : "pass-key answer NLL (nats/token)",
         _ => $"{MixWeight.ToString("0.###", CultureInfo.InvariantCulture)} x ln ppl + {(1 - MixWeight).ToString("0.###", CultureInfo.InvariantCulture)} x pass-key {(PassKeyLoss == PassKeyLoss.Margin ? "margin loss" : "NLL")}",
-    };
+    } + BoundUnit;
+
+    private string BoundUnit => !BoundsPerplexity ? ""
+        : $", text perplexity at most {(MaxPerplexity is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : $"the {MaxPerplexitySeed} seed's")} (above it: {OutsideBoundBase.ToString(CultureInfo.InvariantCulture)} + ln(ppl / bound))";
 
     public void Validate()
     {
         if (TargetLength < 2) throw new ArgumentException($"--target-length {TargetLength}: must be at least 2 tokens");
         if (UsesText && TextPath is null)
-            throw new ArgumentException($"fitness {Name} measures perplexity on a text: give it with --text FILE");
+            throw new ArgumentException(Kind == FitnessKind.PassKey
+                ? "--max-ppl bounds the perplexity of a text: give it with --text FILE"
+                : $"fitness {Name} measures perplexity on a text: give it with --text FILE");
         if (UsesText && Windows < 1) throw new ArgumentException($"--windows {Windows}: must be at least 1");
         if (UsesPassKey && PassKeyPrompts < 1) throw new ArgumentException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
         if (UsesPassKey && (PassKeyPassages < 1 || PassKeyPassages > PassKeyPrompts))
@@ -172,6 +212,12 @@ public sealed record FitnessSpec
             throw new ArgumentException($"--passkey-loss {PassKeyLoss.Name()}: fitness ppl has no pass-key part; use --fitness passkey or mix");
         if (!UsesPassKey && PassKeyDepths != PassKeyDepths.Centered)
             throw new ArgumentException($"--passkey-depths {PassKeyDepths.Name()}: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
+        if (BoundsPerplexity && Kind == FitnessKind.Perplexity)
+            throw new ArgumentException("--max-ppl with fitness ppl: perplexity is already what it minimises; bound it with --fitness passkey or mix");
+        if (MaxPerplexity is { } bound && !(bound >= 1 && double.IsFinite(bound)))
+            throw new ArgumentException($"--max-ppl {bound.ToString(CultureInfo.InvariantCulture)}: must be a finite perplexity of at least 1");
+        if (MaxPerplexity is not null && MaxPerplexitySeed is not null)
+            throw new ArgumentException("--max-ppl: give a number or a seed's name, not both");
         if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
     }
 }

@@ -33,6 +33,8 @@ public sealed class LlamaFitness : IFitnessFunction
     private readonly string? _haystackName;
     private readonly string? _haystackHash;
     private readonly RopeMode _mode;
+    /// <summary>The perplexity bound in force: the spec's number, or the seed's measurement once made.</summary>
+    private double? _maxPerplexity;
 
     /// <param name="copy">The patched working copy (already holding some factor set of the right shape).</param>
     /// <param name="modelPath">The model the copy was made from (named in the log header).</param>
@@ -49,6 +51,7 @@ public sealed class LlamaFitness : IFitnessFunction
         _modelPath = System.IO.Path.GetFullPath(modelPath);
         _modelBytes = new FileInfo(modelPath).Length;
         _mode = new RopeMode("candidate", RopeModeKind.Patched, copy.Path);
+        _maxPerplexity = spec.MaxPerplexity;
 
         // SearchRunner has checked that a context of the target length fits (before copying the model): the prompts
         // built here are that long.
@@ -95,6 +98,12 @@ public sealed class LlamaFitness : IFitnessFunction
         // Short contexts run at the model's own attention magnitude since session 17: a short-set log from before
         // measured at the file's, so it must not resume into this one.
         if (_expectedSet == "short") o["short_attention"] = "model";
+        if (_spec.BoundsPerplexity)
+        {
+            // Only when bounded, so that the logs of earlier searches keep their header and still resume.
+            o["max_ppl"] = _maxPerplexity ?? throw new InvalidOperationException($"the {_spec.MaxPerplexitySeed} seed's perplexity bound is not measured yet");
+            if (_spec.MaxPerplexitySeed is { } seed) o["max_ppl_of"] = seed;
+        }
         if (_spec.UsesText)
             o["text"] = new JsonObject { ["path"] = System.IO.Path.GetFullPath(_spec.TextPath!), ["sha256"] = _textHash, ["windows"] = _spec.Windows };
         if (_spec.UsesPassKey)
@@ -114,13 +123,53 @@ public sealed class LlamaFitness : IFitnessFunction
         return o;
     }
 
+    /// <summary>The perplexity bound in force (null: none, or a seed's not measured yet).</summary>
+    public double? MaxPerplexity => _maxPerplexity;
+
+    /// <summary>
+    /// Measures <paramref name="seed"/>'s text perplexity and makes it, rounded up to 4 decimals, the bound (so the seed
+    /// itself is within it, and a remeasurement that differs in the last digits gives the same bound and log header).
+    /// </summary>
+    public double BoundPerplexityBy(Candidate seed, CancellationToken cancellationToken)
+    {
+        if (_spec.MaxPerplexitySeed is null) throw new InvalidOperationException("the fitness has no seed-measured perplexity bound");
+        double perplexity = Measure(seed, textOnly: true, cancellationToken).Perplexity;
+        if (!double.IsFinite(perplexity))
+            throw new EvalInputException($"--max-ppl {_spec.MaxPerplexitySeed}: the seed's perplexity on --text {_spec.TextPath} is {perplexity.ToString(System.Globalization.CultureInfo.InvariantCulture)}; give the bound as a number");
+        _maxPerplexity = Math.Ceiling(perplexity * 1e4) / 1e4;
+        return _maxPerplexity.Value;
+    }
+
     public FitnessResult Evaluate(Candidate candidate, CancellationToken cancellationToken)
+    {
+        if (_spec.BoundsPerplexity && _maxPerplexity is null)
+            throw new InvalidOperationException($"the {_spec.MaxPerplexitySeed} seed's perplexity bound is not measured yet (BoundPerplexityBy)");
+        var m = Measure(candidate, textOnly: false, cancellationToken);
+        double value = _spec.Kind switch
+        {
+            FitnessKind.Perplexity => m.Perplexity,
+            FitnessKind.PassKey => m.PassKeyLoss,
+            _ => _spec.MixWeight * m.TextNll + (1 - _spec.MixWeight) * m.PassKeyLoss,
+        };
+        if (_maxPerplexity is { } bound) value = FitnessSpec.BoundedValue(value, m.Perplexity, bound);
+        // A candidate that breaks the model (NaN logits) is the worst, not an error: the search moves on.
+        if (double.IsNaN(value)) value = double.PositiveInfinity;
+        return FitnessResult.Of(value, [.. m.Components]);
+    }
+
+    private sealed record Measurement(double TextNll, double PassKeyLoss, List<(string, double)> Components)
+    {
+        public double Perplexity => Math.Exp(TextNll);
+    }
+
+    private Measurement Measure(Candidate candidate, bool textOnly, CancellationToken cancellationToken)
     {
         _copy.Apply(_setOf(candidate));
         using var model = EvalModel.Load(_copy.Path, _engine);
         // Two sequences in one unified cache of the target length: the pass-key prompts share their haystack prefix
         // (PromptPrefiller); llama.cpp still sizes the context, and picks the factor set, by the target length.
-        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength, sequences: _spec.UsesPassKey ? 2 : 1);
+        bool passKeys = _spec.UsesPassKey && !textOnly;
+        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength, sequences: passKeys ? 2 : 1);
         if (context.FactorSet != _expectedSet)
             throw new EvalInputException($"a {context.ContextSize}-token context runs {_copy.Path} on its {context.FactorSet} factor set, not the {_expectedSet} set being searched (llama.cpp rounds contexts up to a multiple of 256; original length {model.Info.OriginalContextLength})");
         var scorer = new PerplexityScorer(context);
@@ -133,7 +182,7 @@ public sealed class LlamaFitness : IFitnessFunction
             components.Add(("ppl", r.Perplexity));
             components.Add(("text_nll", r.MeanNll));
         }
-        if (_spec.UsesPassKey)
+        if (passKeys)
         {
             double nll = 0, loss = 0;
             int right = 0;
@@ -150,15 +199,7 @@ public sealed class LlamaFitness : IFitnessFunction
             if (_spec.PassKeyLoss != PassKeyLoss.Nll) components.Add(($"passkey_{_spec.PassKeyLoss.Name()}_loss", passKeyLoss));
             components.Add(("passkey_greedy", (double)right / _prompts.Count));
         }
-        double value = _spec.Kind switch
-        {
-            FitnessKind.Perplexity => Math.Exp(textNll),
-            FitnessKind.PassKey => passKeyLoss,
-            _ => _spec.MixWeight * textNll + (1 - _spec.MixWeight) * passKeyLoss,
-        };
-        // A candidate that breaks the model (NaN logits) is the worst, not an error: the search moves on.
-        if (double.IsNaN(value)) value = double.PositiveInfinity;
-        return FitnessResult.Of(value, [.. components]);
+        return new Measurement(textNll, passKeyLoss, components);
     }
 
     private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();

@@ -64,7 +64,15 @@ public static class SearchRunner
             using var folderLock = LockFolder(request.OutputDirectory);
             using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
             var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
-            if (plan.BoundSeed is { } boundSeed) fitness.BoundPerplexityBy(plan.CandidateOf(boundSeed), ct);
+            if (plan.BoundSeed is { } boundSeed)
+            {
+                // A resumed search keeps the bound its log was started with; a new one measures the seed.
+                var logged = SearchLog.ReadLoggedSearch(logPath)?["fitness"] as System.Text.Json.Nodes.JsonObject;
+                if (logged?["max_ppl_of"]?.ToString() == boundSeed.Name && logged["max_ppl"] is { } b && b.GetValueKind() == System.Text.Json.JsonValueKind.Number)
+                    fitness.UseLoggedBound(b.GetValue<double>());
+                else
+                    fitness.BoundPerplexityBy(plan.CandidateOf(boundSeed), ct);
+            }
             maxPerplexity = fitness.MaxPerplexity;
             var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
             using var log = SearchLog.Open(logPath, search.Describe());
@@ -81,6 +89,12 @@ public static class SearchRunner
         string source = string.Create(CultureInfo.InvariantCulture,
             $"search {request.Set.Name()} {request.Fitness.Name} at {request.Fitness.TargetLength} tokens: best of {outcome.All.Length} candidates, "
             + $"fitness {outcome.Best.Fitness.Value:G6} (best seed {outcome.BestSeed.SeedName} {outcome.BestSeed.Fitness.Value:G6}), seed {request.Evolution.Seed}");
+        if (maxPerplexity is { } bound)
+        {
+            source += $", text perplexity at most {bound.ToString("0.####", CultureInfo.InvariantCulture)}";
+            if (request.Fitness.MaxPerplexitySeed is { } of) source += $" (the {of} seed's)";
+            if (outcome.Best.Fitness.Value >= FitnessSpec.OutsideBoundBase) source += ": no candidate within it, this is the closest above";
+        }
         if (outcome.StoppedEarly)
             source += $", stopped by the time limit in iteration {outcome.StoppedInIteration} of {request.Evolution.Iterations}";
         var factors = plan.SetOf(best) with { Source = source };

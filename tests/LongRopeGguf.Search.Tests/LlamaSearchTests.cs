@@ -159,6 +159,13 @@ public class LlamaSearchTests
         Assert.Contains("one attn_factor for both sets",
             Assert.Throws<ArgumentException>(() => SearchRunner.Plan(shortRequest with { FixedAttention = (AttentionFactorPolicy.Su, null) })).Message);
 
+        // A perplexity bound names one of the search's seeds: the short search's are ones (and init when its short set is not).
+        var boundedShort = shortRequest with { Fitness = shortRequest.Fitness with { Kind = FitnessKind.Mix, MaxPerplexitySeed = "ones" } };
+        Assert.Equal("ones", SearchRunner.Plan(boundedShort).BoundSeed!.Name);
+        Assert.Null(SearchRunner.Plan(shortRequest).BoundSeed);
+        Assert.Equal("--max-ppl critical: no seed of that name in this search; its seeds are ones (or give the bound as a number)",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "critical" } })).Message);
+
         var plan = SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Su, null) });
         Assert.Null(plan.Space.Attention);
         Assert.Equal(AttentionFactors.Compute(AttentionFactorPolicy.Su, 4, 512), plan.Space.FixedAttentionFactor);
@@ -246,6 +253,17 @@ public class LlamaSearchTests
         var again = SearchRunner.Run(request);
         Assert.Equal(0, again.Outcome.NewEvaluations);
         Assert.Equal(bound, again.MaxPerplexity);
+        // A resumed search takes the bound from its log rather than measuring again (another build or device could
+        // round to another bound, and the log would refuse it): a header bound no measurement gives is kept.
+        var lines = File.ReadAllLines(report.LogPath);
+        string b = bound.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"\"max_ppl\":{b},", lines[0]);
+        lines[0] = lines[0].Replace($"\"max_ppl\":{b},", "\"max_ppl\":99.5,");
+        File.WriteAllLines(report.LogPath, lines);
+        var fromLog = SearchRunner.Run(request);
+        Assert.Equal(0, fromLog.Outcome.NewEvaluations);
+        Assert.Equal(99.5, fromLog.MaxPerplexity);
+        Assert.Contains("text perplexity at most 99.5 (the critical seed's)", FactorSetJson.Read(fromLog.FactorsPath).Source);
         var seedsOnly = SearchRunner.Run(LongSearch(fitness with { MaxPerplexitySeed = null, MaxPerplexity = bound },
             new EvolutionSettings { Population = 4, Parents = 1, Mutations = 0, Crossovers = 0, Iterations = 0 }, dir.File("number")));
         Assert.Equal(bound, seedsOnly.MaxPerplexity);

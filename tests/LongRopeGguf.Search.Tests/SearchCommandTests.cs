@@ -241,6 +241,10 @@ public class SearchCommandTests
         string header = File.ReadLines(doc.RootElement.GetProperty("log").GetString()!).First();
         Assert.Contains("\"depths\":\"ends\"", header);
         Assert.Contains("\"passkey_loss\":\"margin\"", header);
+        // Without --max-ppl neither the bound nor a text is in the header: logs from before the bound resume.
+        Assert.DoesNotContain("max_ppl", header);
+        Assert.DoesNotContain("\"text\"", header);
+        Assert.False(doc.RootElement.TryGetProperty("max_ppl", out _));
     }
 
     [Fact]
@@ -256,7 +260,7 @@ public class SearchCommandTests
         var root = doc.RootElement;
         double bound = root.GetProperty("max_ppl").GetDouble();
         Assert.Equal("critical", root.GetProperty("max_ppl_of").GetString());
-        Assert.Contains("text perplexity at most the critical seed's", root.GetProperty("fitness_unit").GetString());
+        Assert.Equal("pass-key answer NLL (nats/token)", root.GetProperty("fitness_unit").GetString());
         // The bound is the critical seed's perplexity rounded up to 4 decimals; the seed is within it.
         var critical = root.GetProperty("seeds").EnumerateArray().Single(s => s.GetProperty("seed").GetString() == "critical");
         double criticalPpl = critical.GetProperty("components").GetProperty("ppl").GetDouble();
@@ -269,8 +273,12 @@ public class SearchCommandTests
         // The text output says the bound and how many candidates kept to it.
         var (code2, text, stderr2) = Longrope(Args("--max-ppl", "critical", "--out", dir.File("out")));
         Assert.True(code2 == 0, stderr2);
-        int within = root.GetProperty("seeds").EnumerateArray().Count(s => s.GetProperty("components").GetProperty("ppl").GetDouble() <= bound);
-        Assert.Contains($"bound:         text perplexity at most {bound.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} (the critical seed's, measured on --text); {within} of 4 candidates within it", text);
+        var seeds = root.GetProperty("seeds").EnumerateArray().ToList();
+        int within = seeds.Count(s => s.GetProperty("components").GetProperty("ppl").GetDouble() <= bound);
+        Assert.Equal(within, root.GetProperty("max_ppl_within").GetInt32());
+        Assert.InRange(within, 1, seeds.Count - 1); // the cut is within its own bound, YaRN (a higher perplexity at 2x) is not
+        Assert.Contains($"bound:         text perplexity at most {bound.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture)} (the critical seed's, measured on --text), "
+            + $"above it a candidate scores 1000 + ln(ppl / bound); {within} of {seeds.Count} candidates within it", text);
         Assert.Contains("from the log", text);
     }
 

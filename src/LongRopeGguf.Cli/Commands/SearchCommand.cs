@@ -213,14 +213,14 @@ public static class SearchCommand
             + (report.Space.Attention is { } a ? $"searched in [{F(a.Min)}, {F(a.Max)}]" : $"fixed at {F(report.Space.FixedAttentionFactor)}"));
         o.WriteLine($"candidates:    {outcome.All.Length} ({outcome.NewEvaluations} evaluated now, {outcome.All.Length - outcome.NewEvaluations} from the log), {outcome.CompletedIterations} iterations");
         if (report.MaxPerplexity is { } maxPpl)
-            o.WriteLine($"bound:         text perplexity at most {F(maxPpl)}{(request.Fitness.MaxPerplexitySeed is { } of ? $" (the {of} seed's, measured on --text)" : "")}; "
-                + $"{outcome.All.Count(c => c.Fitness.Components.TryGetValue("ppl", out double p) && p <= maxPpl)} of {outcome.All.Length} candidates within it");
+            o.WriteLine($"bound:         text perplexity at most {F(maxPpl, "0.####")}{(request.Fitness.MaxPerplexitySeed is { } of ? $" (the {of} seed's, measured on --text)" : "")}, "
+                + $"above it a candidate scores {F(FitnessSpec.OutsideBoundBase)} + ln(ppl / bound); {WithinBound(outcome, maxPpl)} of {outcome.All.Length} candidates within it");
         if (outcome.StoppedInIteration is { } stoppedIn)
             o.WriteLine($"stopped:       at --time-limit, in iteration {stoppedIn} of {request.Evolution.Iterations}; the best so far is written, and the same command continues the search");
         if (outcome.CandidatesPerMinute is { } rate) o.WriteLine($"speed:         {F(rate, "0.0")} candidates/minute (all evaluations in the log)");
         o.WriteLine("seeds:");
         foreach (var s in outcome.Seeds)
-            o.WriteLine($"  {s.SeedName,-6} fitness {F(s.Fitness.Value),-10} attn {F(s.Candidate.AttentionFactor, "0.###")}  {Components(s)}");
+            o.WriteLine($"  {s.SeedName,-8} fitness {F(s.Fitness.Value),-10} attn {F(s.Candidate.AttentionFactor, "0.###")}  {Components(s)}");
         var best = outcome.Best;
         o.WriteLine($"best:          fitness {F(best.Fitness.Value)} ({best.Describe()}, iteration {best.Iteration}), {Components(best)}");
         o.WriteLine($"               {(best.Fitness.Value < outcome.BestSeed.Fitness.Value ? "better" : "no better")} than the best seed ({outcome.BestSeed.SeedName}, {F(outcome.BestSeed.Fitness.Value)})");
@@ -231,6 +231,10 @@ public static class SearchCommand
         o.WriteLine($"log:           {report.LogPath} (run the same command again to resume or extend)");
         o.WriteLine($"chart:         {report.ChartPath}");
     }
+
+    /// <summary>The candidates whose text perplexity kept to the bound.</summary>
+    private static int WithinBound(SearchOutcome outcome, double bound) =>
+        outcome.All.Count(c => c.Fitness.Components.TryGetValue("ppl", out double p) && p <= bound);
 
     private static string Components(EvaluatedCandidate c) =>
         string.Join(", ", c.Fitness.Components.Select(kv => $"{kv.Key} {F(kv.Value, "G4")}"));
@@ -276,6 +280,7 @@ public static class SearchCommand
         {
             w.WriteNumber("max_ppl", maxPpl);
             if (report.Request.Fitness.MaxPerplexitySeed is { } of) w.WriteString("max_ppl_of", of); else w.WriteNull("max_ppl_of");
+            w.WriteNumber("max_ppl_within", WithinBound(outcome, maxPpl));
         }
         w.WriteNumber("candidates", outcome.All.Length);
         w.WriteNumber("evaluated_now", outcome.NewEvaluations);

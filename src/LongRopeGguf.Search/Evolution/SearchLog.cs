@@ -100,6 +100,24 @@ public sealed class SearchLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// The "search" object of the header of the log at <paramref name="path"/>, or null when there is no log or its first
+    /// line is not a complete header (<see cref="Open"/> then creates or refuses it with the reason). For settings a
+    /// search measures before it opens its log, which a resumed search takes from the log instead.
+    /// </summary>
+    public static JsonObject? ReadLoggedSearch(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            if (!new LineReader(stream).ReadLine(out string? line, out _, out bool complete) || !complete) return null;
+            var header = JsonNode.Parse(line!) as JsonObject;
+            return header?["type"]?.GetValueKind() == System.Text.Json.JsonValueKind.String && header["type"]!.GetValue<string>() == "header"
+                ? header["search"] as JsonObject : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return null; }
+    }
+
     /// <summary>Reads an existing log, checks its header, fills the cache and leaves the stream at the end of the last
     /// complete line (cutting off a partial one).</summary>
     private static bool Read(string path, FileStream stream, string searchText, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations)

@@ -190,10 +190,7 @@ public sealed record FitnessSpec
         FitnessKind.Perplexity => "perplexity",
         FitnessKind.PassKey => PassKeyLoss == PassKeyLoss.Margin ? "pass-key margin loss (softplus of -worst margin)" : "pass-key answer NLL (nats/token)",
         _ => $"{MixWeight.ToString("0.###", CultureInfo.InvariantCulture)} x ln ppl + {(1 - MixWeight).ToString("0.###", CultureInfo.InvariantCulture)} x pass-key {(PassKeyLoss == PassKeyLoss.Margin ? "margin loss" : "NLL")}",
-    } + BoundUnit;
-
-    private string BoundUnit => !BoundsPerplexity ? ""
-        : $", text perplexity at most {(MaxPerplexity is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : $"the {MaxPerplexitySeed} seed's")} (above it: {OutsideBoundBase.ToString(CultureInfo.InvariantCulture)} + ln(ppl / bound))";
+    };
 
     public void Validate()
     {

@@ -128,7 +128,7 @@ public sealed class LlamaFitness : IFitnessFunction
 
     /// <summary>
     /// Measures <paramref name="seed"/>'s text perplexity and makes it, rounded up to 4 decimals, the bound (so the seed
-    /// itself is within it, and a remeasurement that differs in the last digits gives the same bound and log header).
+    /// itself is within it).
     /// </summary>
     public double BoundPerplexityBy(Candidate seed, CancellationToken cancellationToken)
     {
@@ -136,8 +136,22 @@ public sealed class LlamaFitness : IFitnessFunction
         double perplexity = Measure(seed, textOnly: true, cancellationToken).Perplexity;
         if (!double.IsFinite(perplexity))
             throw new EvalInputException($"--max-ppl {_spec.MaxPerplexitySeed}: the seed's perplexity on --text {_spec.TextPath} is {perplexity.ToString(System.Globalization.CultureInfo.InvariantCulture)}; give the bound as a number");
-        _maxPerplexity = Math.Ceiling(perplexity * 1e4) / 1e4;
-        return _maxPerplexity.Value;
+        double bound = Math.Ceiling(perplexity * 1e4) / 1e4;
+        // The division can land one ulp below a perplexity just above a multiple of 1e-4.
+        if (bound < perplexity) bound = (Math.Ceiling(perplexity * 1e4) + 1) / 1e4;
+        _maxPerplexity = bound;
+        return bound;
+    }
+
+    /// <summary>
+    /// Takes the bound a resumed search's log holds (measured when the log was started) instead of measuring the seed
+    /// again: a remeasurement on another build or device could differ in the last digits and round to another bound,
+    /// and the log would refuse to resume under it.
+    /// </summary>
+    public void UseLoggedBound(double bound)
+    {
+        if (_spec.MaxPerplexitySeed is null) throw new InvalidOperationException("the fitness has no seed-measured perplexity bound");
+        _maxPerplexity = bound;
     }
 
     public FitnessResult Evaluate(Candidate candidate, CancellationToken cancellationToken)
@@ -169,7 +183,9 @@ public sealed class LlamaFitness : IFitnessFunction
         // Two sequences in one unified cache of the target length: the pass-key prompts share their haystack prefix
         // (PromptPrefiller); llama.cpp still sizes the context, and picks the factor set, by the target length.
         bool passKeys = _spec.UsesPassKey && !textOnly;
-        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength, sequences: passKeys ? 2 : 1);
+        // The context's shape is the one the search evaluates in, also when only the text is measured (the bound):
+        // the seed's perplexity is then the same number in both.
+        using var context = model.CreateContext(_mode, _spec.TargetLength, _spec.TargetLength, sequences: _spec.UsesPassKey ? 2 : 1);
         if (context.FactorSet != _expectedSet)
             throw new EvalInputException($"a {context.ContextSize}-token context runs {_copy.Path} on its {context.FactorSet} factor set, not the {_expectedSet} set being searched (llama.cpp rounds contexts up to a multiple of 256; original length {model.Info.OriginalContextLength})");
         var scorer = new PerplexityScorer(context);

@@ -13,6 +13,9 @@
 # once in one process, removed afterwards because LLamaSharp serializes every llama_decode of a process, so it cannot
 # be faster; the values, the search and its result are the same without it. Commit c52f069 has that version.)
 # DEPTHS (--passkey-depths centered|ends) and BATCH (--batch-size) default to what the earlier runs used.
+# FITNESS (mix, or passkey) and MAX_PPL (--max-ppl: a number or a seed such as yarn; default none) make a bounded
+# search, e.g. the most prose keys at no more than YaRN's perplexity (session 22's recipe, docs/search-results/plan-s22-bounded.md):
+#   FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=2 PASSKEY_SEED=7081 PROSE_SEEDS="117 118" FILLER_SEED=117 bash tools/gpu-search32.sh
 # Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
 # Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=8 SEARCH_SECONDS=20 TRIALS=1 bash tools/gpu-search32.sh
 set -uo pipefail
@@ -27,6 +30,7 @@ init=${INIT:-$x/carried-mix6-it8-16384.json}
 name=${NAME:-searched-32x-gpu}; other=${OTHER:-pk6-s17=docs/search-results/tiny-long-16384-pk6.factors.json}
 [[ $other == *=* ]] || { echo "OTHER=$other: expected NAME=FACTOR-FILE" >&2; exit 2; }
 prose_seeds=${PROSE_SEEDS:-99 100}; filler_seed=${FILLER_SEED:-99}; depths=${DEPTHS:-centered}; batch=${BATCH:-512}
+fitness=${FITNESS:-mix}; bound=(); [[ -n ${MAX_PPL:-} ]] && bound=(--max-ppl "$MAX_PPL")
 data=tests/LongRopeGguf.Search.Tests/Data
 save() {
   { cat "$r/steps.txt"; echo; for f in "$r"/search.err "$r"/niah-*/summary.md "$r"/ppl/ppl.md; do
@@ -35,7 +39,7 @@ save() {
 }
 source tools/gpu-common.sh
 
-search=(search models/tiny-passkey-512.gguf -L "$length" --fitness mix --mix-weight "$mix" --passkey-loss "$loss" --passkey-depths "$depths" --windows "$windows"
+search=(search models/tiny-passkey-512.gguf -L "$length" --fitness "$fitness" --mix-weight "$mix" "${bound[@]}" --passkey-loss "$loss" --passkey-depths "$depths" --windows "$windows"
   --text $data/prose-search.txt --passkey-prompts "$prompts" --passkey-passages 8 --passkey-seed "$pk_seed" --population 16 --parents 8
   --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations "$iterations" --init "$init" --batch-size "$batch" --json)
 # --time-limit ends the search normally with its best so far; timeout is only a backstop (a candidate that hangs).

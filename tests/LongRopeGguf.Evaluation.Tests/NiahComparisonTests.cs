@@ -274,6 +274,29 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         Assert.Contains("; move the file away to start afresh", err);
     }
 
+    [Fact]
+    public void Modes_keeps_only_the_named_modes_so_runs_with_one_name_for_two_files_pool_on_the_others()
+    {
+        using var dir = new TempDir();
+        // Two runs where "rule" is another file in each (as session 22's rule at two attention factors), "s" the same.
+        var a = WriteRun(dir, "a", [Trial("yarn", 1, 0, false), Trial("s", 1, 0, true), Trial("rule", 1, 0, true, modelId: "00000000000000aa")]);
+        var b = WriteRun(dir, "b", [Trial("yarn", 2, 0, true), Trial("s", 2, 0, true), Trial("rule", 2, 0, false, modelId: "00000000000000bb")]);
+        AssertBadInput(["eval", "compare", a, b], "mode 'rule' is tiny.gguf (00000000000000aa) in ");
+
+        var comparison = NiahComparison.Build([a, b], "yarn", modes: ["s"]);
+        Assert.Equal(["yarn", "s"], comparison.Rows.Select(r => r.Mode));
+        var s = comparison.Rows[1];
+        Assert.Equal((2, 2, 2, 1, 0), (s.Trials, s.Correct, s.Paired!.Value, s.OnlyThisRight!.Value, s.OnlyBaselineRight!.Value));
+        Assert.Equal(1, comparison.Rows[0].Correct);
+
+        var (code, output, err) = CliEvalTests.Run("eval", "compare", a, b, "--modes", "s", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        Assert.DoesNotContain("rule", output);
+        AssertBadInput(["eval", "compare", a, b, "--modes", "s,pi"], "--modes: no trial of mode 'pi' in ");
+        AssertBadInput(["eval", "compare", a, b, "--modes", "s,pi"], "(modes there: yarn, s, rule)");
+    }
+
     private static void AssertBadInput(string[] args, string message)
     {
         var (code, _, err) = CliEvalTests.Run(args);

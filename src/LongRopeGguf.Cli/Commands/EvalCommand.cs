@@ -201,14 +201,20 @@ public static class EvalCommand
         };
         var baseline = new Option<string>("--baseline") { Description = "The mode every other mode is compared with, prompt by prompt.", DefaultValueFactory = _ => "yarn" };
         var byDepth = new Option<bool>("--by-depth") { Description = "One row per needle depth as well as per length: where in the haystack a mode wins or loses." };
+        var modes = new Option<string?>("--modes")
+        {
+            Description = "Only these modes (comma-separated; the baseline is always kept): pools runs that use one mode name for two different files, on the modes they share.",
+            HelpName = "MODES",
+        };
         var json = CommonOptions.Json();
         var cmd = new Command("compare", "Pool several niah runs and compare each mode with a baseline on the same prompts (exact sign test on the prompts where one of them is right).")
         {
-            folders, baseline, byDepth, json,
+            folders, baseline, byDepth, modes, json,
         };
         cmd.SetAction((r, ct) => CliErrors.Run(() =>
         {
-            var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!, r.GetValue(byDepth));
+            string[]? only = r.GetValue(modes)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!, r.GetValue(byDepth), only);
             foreach (string warning in comparison.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
             if (r.GetValue(json))
                 WriteJson(comparison.WriteJson);

@@ -56,8 +56,10 @@ public sealed class NiahComparison
     /// <summary>
     /// Pools the results of <paramref name="paths"/> (result folders or results.jsonl files); with
     /// <paramref name="byDepth"/>, each length is split by needle depth (where in the haystack a mode wins or loses).
+    /// <paramref name="modes"/> (null: all) keeps only those modes' trials (the baseline is always kept), so runs that
+    /// use one mode name for two files can still be pooled on the modes they share.
     /// </summary>
-    public static NiahComparison Build(IReadOnlyList<string> paths, string baseline, bool byDepth = false)
+    public static NiahComparison Build(IReadOnlyList<string> paths, string baseline, bool byDepth = false, IReadOnlyCollection<string>? modes = null)
     {
         if (paths.Count == 0) throw new EvalInputException("no result folders given");
         // A shell glob over run folders also catches the runs' own logs beside them (`runs/*`): those are passed over
@@ -71,23 +73,29 @@ public sealed class NiahComparison
         // Per mode: its first line, and its first line with a fingerprint (older lines have only the file name).
         var modelOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
         var identifiedOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
-        var modes = new List<string>();
+        var kept = modes is null ? null : new HashSet<string>(modes.Append(baseline), StringComparer.Ordinal);
+        var modeOrder = new List<string>();
+        var allModes = new List<string>(); // every mode in the files, in the order they first appear
         foreach (string source in sources)
             foreach (var r in TrialLog.ReadAll(source).Values)
             {
+                if (!allModes.Contains(r.Mode)) allModes.Add(r.Mode);
+                if (kept is not null && !kept.Contains(r.Mode)) continue;
                 // A mode name must mean one model file everywhere, or the pooled counts would mix two factor sets.
                 foreach (var seenOf in new[] { modelOf, identifiedOf })
                     if (seenOf.TryGetValue(r.Mode, out var seen) && !seen.first.IsFrom(r.Model, r.ModelId))
                         throw new EvalInputException($"mode '{r.Mode}' is {seen.first.Describe()} in {seen.source} but {r.Describe()} in {source}: pool runs of the same files");
                 modelOf.TryAdd(r.Mode, (r, source));
                 if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
-                if (!modes.Contains(r.Mode)) modes.Add(r.Mode);
+                if (!modeOrder.Contains(r.Mode)) modeOrder.Add(r.Mode);
                 records.TryAdd(r.Id, r);
             }
-        if (!modes.Contains(baseline))
-            throw new EvalInputException($"--baseline {baseline}: no trial of that mode in {string.Join(", ", sources)} (modes there: {(modes.Count == 0 ? "none" : string.Join(", ", modes))})");
-        modes.Remove(baseline);
-        modes.Insert(0, baseline);
+        if (!modeOrder.Contains(baseline))
+            throw new EvalInputException($"--baseline {baseline}: no trial of that mode in {string.Join(", ", sources)} (modes there: {(allModes.Count == 0 ? "none" : string.Join(", ", allModes))})");
+        if (modes?.FirstOrDefault(m => !allModes.Contains(m)) is { } absent)
+            throw new EvalInputException($"--modes: no trial of mode '{absent}' in {string.Join(", ", sources)} (modes there: {string.Join(", ", allModes)})");
+        modeOrder.Remove(baseline);
+        modeOrder.Insert(0, baseline);
 
         var rows = new List<NiahComparisonRow>();
         // Depths are the grid's nominal fractions (i / (depths - 1)), rounded so that runs with the same --depths meet.
@@ -99,7 +107,7 @@ public sealed class NiahComparison
             var (length, depth) = cell.Key;
             var byMode = cell.GroupBy(r => r.Mode).ToDictionary(g => g.Key, g => g.ToDictionary(PromptKey, StringComparer.Ordinal));
             byMode.TryGetValue(baseline, out var reference);
-            foreach (string mode in modes)
+            foreach (string mode in modeOrder)
             {
                 if (!byMode.TryGetValue(mode, out var answers)) continue;
                 int trials = answers.Count, correct = answers.Values.Count(r => r.Correct);

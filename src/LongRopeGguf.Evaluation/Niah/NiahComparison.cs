@@ -74,7 +74,6 @@ public sealed class NiahComparison
         var modelOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
         var identifiedOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
         var kept = modes is null ? null : new HashSet<string>(modes.Append(baseline), StringComparer.Ordinal);
-        var modeOrder = new List<string>();
         var allModes = new List<string>(); // every mode in the files, in the order they first appear
         foreach (string source in sources)
             foreach (var r in TrialLog.ReadAll(source).Values)
@@ -87,9 +86,10 @@ public sealed class NiahComparison
                         throw new EvalInputException($"mode '{r.Mode}' is {seen.first.Describe()} in {seen.source} but {r.Describe()} in {source}: pool runs of the same files");
                 modelOf.TryAdd(r.Mode, (r, source));
                 if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
-                if (!modeOrder.Contains(r.Mode)) modeOrder.Add(r.Mode);
                 records.TryAdd(r.Id, r);
             }
+        // The modes compared: those kept, baseline first, the others in the order they first appear.
+        var modeOrder = allModes.Where(m => kept is null || kept.Contains(m)).ToList();
         if (!modeOrder.Contains(baseline))
             throw new EvalInputException($"--baseline {baseline}: no trial of that mode in {string.Join(", ", sources)} (modes there: {(allModes.Count == 0 ? "none" : string.Join(", ", allModes))})");
         if (modes?.FirstOrDefault(m => !allModes.Contains(m)) is { } absent)

@@ -112,8 +112,7 @@ public sealed class SearchLog : IDisposable
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             if (!new LineReader(stream).ReadLine(out string? line, out _, out bool complete) || !complete) return null;
             var header = JsonNode.Parse(line!) as JsonObject;
-            return header?["type"]?.GetValueKind() == System.Text.Json.JsonValueKind.String && header["type"]!.GetValue<string>() == "header"
-                ? header["search"] as JsonObject : null;
+            return header?["type"]?.ToString() == "header" ? header["search"] as JsonObject : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return null; }
     }

@@ -204,13 +204,26 @@ public sealed class CliEvalTests
         (code, stdout, err) = Run(niahArgs);
         Assert.True(code == 0, err);
         Assert.Equal(4, File.ReadAllLines(Path.Combine(niah, "results.jsonl")).Length); // 2 depths x 2 modes, none run twice
-        // The same factors from another folder: the copy records the file's name and hash, not its path.
-        string moved = Path.Combine(Directory.CreateDirectory(dir.File("elsewhere")).FullName, "critical-4x.json");
+        // The same factors from another folder under another name: the copy's provenance is the factors' hash alone, so
+        // the run resumes (the fingerprint is the same), and each line names the factor file it measured.
+        string moved = Path.Combine(Directory.CreateDirectory(dir.File("elsewhere")).FullName, "renamed.json");
         File.Copy(factors, moved);
         (code, _, err) = Run([.. niahArgs.Select(a => a == $"c4={factors}" ? $"c4={moved}" : a)]);
         Assert.True(code == 0, err);
-        Assert.Equal(4, File.ReadAllLines(Path.Combine(niah, "results.jsonl")).Length);
+        var lines = File.ReadAllLines(Path.Combine(niah, "results.jsonl")).Select(Niah.TrialRecord.FromJsonLine).ToList();
+        Assert.Equal(4, lines.Count);
         Assert.Empty(Directory.GetFiles(niah, ".patched-*"));
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(factors)))[..16];
+        Assert.All(lines.Where(l => l.Mode == "c4"), l => Assert.Equal($"critical-4x.json (sha256 {hash})", l.Factors));
+        Assert.All(lines.Where(l => l.Mode == "none"), l => Assert.Null(l.Factors));
+
+        // Under another mode name too (another folder): the same model_id, so eval compare pools the two runs.
+        string other = dir.File("niah-other");
+        (code, _, err) = Run([.. niahArgs.Select(a => a == $"c4={factors}" ? $"searched={moved}" : a == niah ? other : a)]);
+        Assert.True(code == 0, err);
+        var otherLines = File.ReadAllLines(Path.Combine(other, "results.jsonl")).Select(Niah.TrialRecord.FromJsonLine).ToList();
+        Assert.Equal(lines.Single(l => l.Mode == "c4" && l.DepthIndex == 0).ModelId, otherLines.Single(l => l.Mode == "searched" && l.DepthIndex == 0).ModelId);
+        Assert.Equal($"renamed.json (sha256 {hash})", otherLines.First(l => l.Mode == "searched").Factors);
     }
 
     [Fact]

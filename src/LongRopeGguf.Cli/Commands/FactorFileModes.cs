@@ -45,7 +45,7 @@ internal sealed class FactorFileModes : IDisposable
                     resolved.Add(mode);
                     continue;
                 }
-                var set = ReadSet(modelPath, mode);
+                var (set, factorFile) = ReadSet(modelPath, mode);
                 if (!Directory.Exists(outputDirectory))
                 {
                     Directory.CreateDirectory(outputDirectory);
@@ -57,7 +57,7 @@ internal sealed class FactorFileModes : IDisposable
                 var report = LongRopePatcher.Patch(modelPath, set, copy, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
                 copies.Add(copy);
                 foreach (var warning in report.Warnings) log.WriteLine($"longrope: warning: --patched {mode.Name}: {warning}");
-                resolved.Add(mode with { PatchedPath = copy });
+                resolved.Add(mode with { PatchedPath = copy, FactorFile = factorFile });
             }
             return new FactorFileModes(resolved, copies, createdFolder, log);
         }
@@ -68,10 +68,12 @@ internal sealed class FactorFileModes : IDisposable
         }
     }
 
-    /// <summary>The factor file's set for the model; its errors (which name the file) say which mode they belong to.
-    /// The set's source becomes the file's name and content hash, not its path: the copy's bytes (and so a niah run's
-    /// fingerprint of it) then stay the same when the file is moved or the run resumed from another folder.</summary>
-    private static FactorSet ReadSet(string modelPath, RopeMode mode)
+    /// <summary>The factor file's set for the model, and the file as trials record it (its name and content hash); the
+    /// set's errors (which name the file) say which mode they belong to. The set's source becomes the content hash alone,
+    /// not the file's path, name or mode: the copy's bytes (and so a niah run's fingerprint of it) are then the same
+    /// for the same factors wherever the file lies, whatever it is called and whichever mode runs it, so that runs of
+    /// one factor set resume and pool.</summary>
+    private static (FactorSet Set, string FactorFile) ReadSet(string modelPath, RopeMode mode)
     {
         string file = mode.PatchedPath!;
         FactorSet set;
@@ -97,7 +99,7 @@ internal sealed class FactorFileModes : IDisposable
         using var stream = File.OpenRead(file);
         string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
         // Not the file's own source: for a JSON without one or a config.json that is its path.
-        return set with { Source = $"eval --patched {mode.Name}: {Path.GetFileName(file)} (sha256 {hash})" };
+        return (set with { Source = $"eval --patched: factor file sha256 {hash}" }, $"{Path.GetFileName(file)} (sha256 {hash})");
     }
 
     /// <summary>The mode name as a file name: letters, digits, '.', '-' and '_' kept, anything else '_'.</summary>

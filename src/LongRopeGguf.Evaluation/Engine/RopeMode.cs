@@ -25,6 +25,10 @@ public enum RopeModeKind
 /// </summary>
 public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPath = null)
 {
+    /// <summary>For a mode given a factor file (eval patches the model with it into <see cref="PatchedPath"/> for the
+    /// run): that file's name and content hash, which the trials record; null otherwise.</summary>
+    public string? FactorFile { get; init; }
+
     public static readonly RopeMode None = new("none", RopeModeKind.None);
     public static readonly RopeMode Pi = new("pi", RopeModeKind.Linear);
     public static readonly RopeMode Yarn = new("yarn", RopeModeKind.Yarn);

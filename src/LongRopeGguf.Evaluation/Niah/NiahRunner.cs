@@ -138,6 +138,7 @@ public static class NiahRunner
             ModeKind = mode.Kind.ToString().ToLowerInvariant(),
             Model = Path.GetFileName(model.Path),
             ModelId = modelId,
+            Factors = mode.FactorFile,
             Haystack = o.Haystack.Name,
             HaystackOffset = plan.HaystackOffset(t),
             Needle = o.Needle.Fingerprint(),

@@ -19,6 +19,10 @@ public sealed record TrialRecord
     /// files under one mode name; null in lines written before it was recorded (then the file name is compared).
     /// </summary>
     public string? ModelId { get; init; }
+
+    /// <summary>For a mode given a factor file: that file's name and content hash (16 hex digits of SHA-256), since
+    /// <see cref="Model"/> then names the run's temporary patched copy; null otherwise and in older lines.</summary>
+    public string? Factors { get; init; }
     public required string Haystack { get; init; }
 
     /// <summary>Where the trial's haystack starts in the text (characters; 0 for the filler, and in lines written before passages existed).</summary>

@@ -9,7 +9,7 @@ public static class Program
 
     public static RootCommand BuildRootCommand()
     {
-        var root = new RootCommand("longrope: give llama.cpp models a longer context with LongRoPE (inspect, patch, verify, run, evaluate, search).");
+        var root = new RootCommand("longrope: give llama.cpp models a longer context with LongRoPE (inspect, edit, patch, verify, factors, generate, chat, bench, eval, search).");
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(EditCommand.Create());
         root.Subcommands.Add(PatchCommand.Create());
@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SearchCommand.Create());
+        StrictNumbers.Apply(root);
         return root;
     }
 }

@@ -60,8 +60,11 @@ public sealed class TerminationSignals : IDisposable
 
     private void OnSignal(PosixSignalContext context)
     {
+        // A second signal ends the process at once (the signal's default action), as in most tools: the first may not
+        // be seen by work blocked in the kernel (opening a FIFO that has no writer). A temporary file it leaves is
+        // removed by the next write to the same target.
+        if (Interlocked.CompareExchange(ref _received, (int)context.Signal, 0) != 0) return;
         context.Cancel = true; // keep the process alive until the writer has cleaned up
-        Interlocked.CompareExchange(ref _received, (int)context.Signal, 0);
         _cts.Cancel();
     }
 

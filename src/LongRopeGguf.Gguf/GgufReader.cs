@@ -13,6 +13,7 @@ public static class GgufReader
     /// (a factor file, a text).</summary>
     public static bool HasMagic(string path)
     {
+        if (FileKinds.Of(path) == FileKind.Special) return false; // a pipe's first bytes would be gone, and a FIFO blocks
         Span<byte> magic = stackalloc byte[FieldLengths.Magic];
         using var handle = File.OpenHandle(path);
         return RandomAccess.Read(handle, magic, 0) == magic.Length && BinaryPrimitives.ReadUInt32LittleEndian(magic) == GgufConstants.Magic;
@@ -37,6 +38,8 @@ public static class GgufReader
 
     private static FileStream Open(string path)
     {
+        if (FileKinds.Of(path) == FileKind.Special)
+            throw new GgufFormatException(path, "file", 0, "not a regular file (a pipe, device or socket); GGUF files are read by offset: save it to a file first");
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);

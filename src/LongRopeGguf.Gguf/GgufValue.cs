@@ -103,6 +103,25 @@ public sealed class GgufValue : IEquatable<GgufValue>
     /// <summary>Number of elements of an array value.</summary>
     public int Count => _payload is Utf8StringArray u ? u.Count : AsUntypedArray().Length;
 
+    /// <summary>
+    /// For a STRING array: the first element whose bytes repeat an earlier one's, and that earlier one; null when all
+    /// differ. Compared as bytes, as llama.cpp's vocabulary map does (decoding would make two invalid sequences equal).
+    /// </summary>
+    public (int First, int Repeat)? FindRepeatedString()
+    {
+        if (Type != GgufValueType.Array || ElementType != GgufValueType.String)
+            throw new GgufTypeMismatchException($"expected ARRAY of STRING, found {DescribeType()}");
+        int count = Count;
+        var seen = new Dictionary<string, int>(count, StringComparer.Ordinal);
+        for (int i = 0; i < count; i++)
+        {
+            // Latin-1 maps each byte to one char, so equal keys mean equal bytes.
+            string key = _payload is Utf8StringArray u ? System.Text.Encoding.Latin1.GetString(u.Utf8(i)) : ((string[])_payload)[i];
+            if (!seen.TryAdd(key, i)) return (seen[key], i);
+        }
+        return null;
+    }
+
     /// <summary>"UINT32", "STRING", "ARRAY[FLOAT32]".</summary>
     public string DescribeType() => Type == GgufValueType.Array ? $"ARRAY[{ElementType.ToGgufName()}]" : Type.ToGgufName();
 

@@ -119,6 +119,10 @@ public static class FactorRules
         if (context <= original)
             throw new FactorSetException($"scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {original} x {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)} rounds to {context} tokens, no longer than the original context");
         double s = (double)context / original;
+        // The rules that use wavelengths would otherwise write NaN (or reversed) factors from a broken freq_base.
+        if (method is FactorMethod.Yarn or FactorMethod.Critical && !(float.IsFinite(model.FreqBase) && model.FreqBase > 1))
+            throw new FactorSetException($"{model.Path}: {LongRopeKeys.FreqBase(model.Architecture)} = {model.FreqBase.ToString(System.Globalization.CultureInfo.InvariantCulture)}: "
+                + $"the {Name(method)} rule needs a finite RoPE base above 1");
         float[] longFactors = method switch
         {
             FactorMethod.Pi => Pi(model.FactorCount, s),

@@ -91,6 +91,8 @@ public static partial class LongRopeVerifier
 {
     private delegate void FindingSink(Severity severity, string code, string message, Consequence consequence = Consequence.None);
 
+    private const string TokenListKey = "tokenizer.ggml.tokens";
+
     public static VerifyReport Verify(string path) => Verify(GgufReader.Read(path));
 
     public static VerifyReport Verify(GgufFile file)
@@ -108,6 +110,13 @@ public static partial class LongRopeVerifier
         var support = LongRopeArchitectures.SupportOf(arch);
 
         CheckLayout(file, Add);
+
+        // llama.cpp maps each token's text to its id and asserts that the map is as long as the list: one repeated token
+        // (a corrupted byte is enough) aborts the process while the vocabulary loads.
+        if (file.TryGetValue(TokenListKey, out var tokens) && tokens.Type == GgufValueType.Array && tokens.ElementType == GgufValueType.String
+            && tokens.FindRepeatedString() is var (first, repeat))
+            Add(Severity.Error, "duplicate-token", $"{TokenListKey}[{repeat}] repeats [{first}] ('{tokens.AsStringArray()[repeat]}'): llama.cpp aborts the process "
+                + "while loading the vocabulary (GGML_ASSERT id_to_token.size() == token_to_id.size())", Consequence.ProcessAborts);
 
         // ---- keys llama.cpp reads with fixed types ----
         bool typesOk = true;

@@ -18,12 +18,15 @@ public sealed record ChatTranscript(
 
     private static readonly HashSet<string> s_roles = new(StringComparer.Ordinal) { "system", "user", "assistant" };
 
+    /// <summary>Writes the transcript atomically (a temporary file beside it, renamed over it); refuses a folder and
+    /// a GGUF file (a model typed where the transcript's name should be).</summary>
     public void Save(string path)
     {
         string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n");
-        File.Move(tmp, full, overwrite: true);
+        OutputFiles.RefuseFolderOrModel(full, "/save");
+        using var file = Gguf.AtomicFile.Create(full);
+        file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n"));
+        file.Commit();
     }
 
     /// <summary>Reads and checks a transcript; every problem is one line naming the file and the field.</summary>

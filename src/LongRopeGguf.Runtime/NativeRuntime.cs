@@ -80,6 +80,7 @@ public static class NativeRuntime
         lock (s_lock)
         {
             PreferSleepingThreadWaits();
+            if (!verbose) SuppressNativeBacktrace();
             if (s_configured && nativeLibDir != s_nativeLibDir)
                 throw new InvalidOperationException($"the native library was already chosen ({s_nativeLibDir ?? "bundled backend"}); it cannot change within a process");
             SetSink(verbose, logFile);
@@ -199,6 +200,7 @@ public static class NativeRuntime
         else
         {
             path = Path.GetFullPath(target);
+            if (logFile is not null) OutputFiles.RefuseFolderOrModel(path, "--log-file");
             try
             {
                 // The default place is ours to make; a folder the user named must exist (as for any output file).
@@ -277,6 +279,24 @@ public static class NativeRuntime
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             // Without libc's setenv the default (spinning) policy stays: slower under contention, same results.
+        }
+    }
+
+    /// <summary>
+    /// When llama.cpp aborts (a GGML_ASSERT: a file verify cannot see into, such as a vocabulary with duplicate tokens),
+    /// ggml first attaches gdb to the process and prints its backtrace on standard output, where it corrupts --json
+    /// and means nothing to a user. GGML_NO_BACKTRACE turns that off; the one-line assertion still goes to standard
+    /// error. Left as the user set it, and on with --verbose.
+    /// </summary>
+    private static void SuppressNativeBacktrace()
+    {
+        if (Environment.GetEnvironmentVariable("GGML_NO_BACKTRACE") is not null || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
+        try
+        {
+            setenv("GGML_NO_BACKTRACE", "1", 0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
         }
     }
 

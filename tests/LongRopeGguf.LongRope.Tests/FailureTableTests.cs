@@ -224,6 +224,29 @@ public class FailureTableTests
     }
 
     [Fact]
+    public void A_repeated_token_aborts_while_the_vocabulary_loads_and_verify_says_so()
+    {
+        // One corrupted byte in a token's text is enough (found by fuzzing the header): verify passed such a file.
+        using var dir = new TempDir();
+        string[] tokens = TestFiles.Tiny["tokenizer.ggml.tokens"].AsStringArray();
+        int first = Array.IndexOf(tokens, "a"), repeat = Array.IndexOf(tokens, "b");
+        Assert.True(first >= 0 && repeat >= 0);
+        var changed = (string[])tokens.Clone();
+        changed[repeat] = "a";
+        string bad = TestFiles.Write(dir, "repeated-token.gguf", e => e.SetValue("tokenizer.ggml.tokens", GgufValue.Array(changed)));
+
+        AssertFlags(bad, "duplicate-token", Consequence.ProcessAborts);
+        var finding = LongRopeVerifier.Verify(bad).Findings.Single(f => f.Code == "duplicate-token");
+        Assert.Contains($"tokenizer.ggml.tokens[{Math.Max(first, repeat)}] repeats [{Math.Min(first, repeat)}] ('a')", finding.Message);
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.DoesNotContain("loaded", child.Stdout);
+        Assert.Contains("GGML_ASSERT(id_to_token.size() == token_to_id.size())", child.Stderr);
+        // The unchanged vocabulary has no repeat.
+        Assert.Null(TestFiles.Tiny["tokenizer.ggml.tokens"].FindRepeatedString());
+    }
+
+    [Fact]
     public void A_wrongly_typed_length_fails_to_load_and_the_patcher_rewrites_it_as_uint32()
     {
         using var dir = new TempDir();

@@ -76,6 +76,9 @@ internal sealed class FactorFileModes : IDisposable
     private static (FactorSet Set, string FactorFile) ReadSet(string modelPath, RopeMode mode)
     {
         string file = mode.PatchedPath!;
+        // The run identifies the factors by the file's content hash, read after the set: a pipe would be read once.
+        if (Gguf.FileKinds.Of(file) == Gguf.FileKind.Special)
+            throw new CliException($"--patched {mode.Name}: {file} is a pipe or device, not a file; save the factors to a file first");
         FactorSet set;
         try
         {

@@ -43,6 +43,9 @@ public static class FactorsCommand
             (AttentionFactorPolicy, float?)? attention = result.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
             var set = FactorRules.Make(m, info, s, attention);
             var validation = FactorValidator.Validate(set, info);
+            // Never write a set the patcher would refuse (a model whose RoPE settings make the rule meaningless).
+            if (!validation.IsValid)
+                throw new CliException($"{info.Path}: the {result.GetValue(method)} factors for s = {s.ToString(System.Globalization.CultureInfo.InvariantCulture)} would be invalid: {validation.Errors.First().Message}");
             if (result.GetValue(output) is { } file)
             {
                 FactorSetJson.Write(set, file.FullName);

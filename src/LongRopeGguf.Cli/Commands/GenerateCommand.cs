@@ -34,8 +34,7 @@ public static class GenerateCommand
             // A folder that does not exist is refused before the model is loaded and the prompt prefilled.
             if (r.GetValue(logitsOut) is { } target && !Directory.Exists(Path.GetDirectoryName(target.FullName)))
                 throw new RuntimeInputException($"--logits-out {target.FullName}: the folder {Path.GetDirectoryName(target.FullName)} does not exist");
-            if (r.GetValue(logitsOut) is { } file && Directory.Exists(file.FullName))
-                throw new RuntimeInputException($"--logits-out {file.FullName}: is a folder, not a file");
+            if (r.GetValue(logitsOut) is { } file) OutputFiles.RefuseFolderOrModel(file.FullName, "--logits-out");
             var generation = rt.Generation(r);
             var choice = rt.FactorSetChoice(r);
             using var llama = rt.LoadModel(r, r.GetValue(model)!);

@@ -60,7 +60,10 @@ public static class PatchCommand
             else
             {
                 var factorFile = result.GetValue(factors) ?? throw new CliException("patch needs --factors FILE (or --remove); make one with 'longrope factors make'");
-                var set = ReadFactorsFor(modelPath, InputFiles.Existing(factorFile, "factor file"), result.GetValue(original), result.GetValue(context), result.GetValue(attn));
+                string factorPath = InputFiles.Existing(factorFile, "factor file");
+                if (AtomicFile.SameFile(target, factorPath))
+                    throw new CliException($"{target}: the output would overwrite the factor file; give another -o FILE");
+                var set = ReadFactorsFor(modelPath, factorPath, result.GetValue(original), result.GetValue(context), result.GetValue(attn));
                 report = LongRopePatcher.Patch(modelPath, set, target, isInPlace, new PatchOptions { Rewrite = rewrite });
             }
             var verify = LongRopeVerifier.Verify(report.TargetPath);

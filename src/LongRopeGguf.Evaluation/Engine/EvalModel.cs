@@ -33,6 +33,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         options.Validate();
         if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
         var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
+        if (Runtime.LlamaModel.WhyLlamaCppWouldAbort(path) is { } abort) throw new EvalInputException(abort);
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
         long mark = NativeLlama.Mark();

@@ -88,8 +88,23 @@ public static class FactorSetReader
     {
         var info = new FileInfo(path);
         if (!info.Exists) throw new FileNotFoundException($"{path}: no such factor file");
-        if (info.Length > MaxFileBytes) throw new FactorSetException($"{path}: {info.Length:N0} bytes is too big for a factor file (at most {MaxFileBytes:N0})");
-        return File.ReadAllText(path);
+        if (Gguf.FileKinds.Of(path) != Gguf.FileKind.Special)
+        {
+            if (info.Length > MaxFileBytes) throw new FactorSetException($"{path}: {info.Length:N0} bytes is too big for a factor file (at most {MaxFileBytes:N0})");
+            return File.ReadAllText(path);
+        }
+        // A pipe (bash's <(...), /dev/stdin): read as it comes, bounded since its length is not known in advance.
+        using var reader = new StreamReader(path);
+        var text = new System.Text.StringBuilder();
+        var chunk = new char[1 << 16];
+        for (int n; (n = reader.Read(chunk, 0, chunk.Length)) > 0;)
+        {
+            text.Append(chunk, 0, n);
+            if (text.Length > MaxFileBytes) throw new FactorSetException($"{path}: more than {MaxFileBytes:N0} bytes is too big for a factor file");
+        }
+        if (text.Length >= 4 && text.ToString(0, 4) == "GGUF")
+            throw new FactorSetException($"{path}: a GGUF model through a pipe; give the model file itself to copy its factors");
+        return text.ToString();
     }
 
     /// <summary>Parses JSON, turning syntax errors into one line with the file and position.</summary>

@@ -1,0 +1,51 @@
+using System.Runtime.InteropServices;
+
+namespace LongRopeGguf.Gguf;
+
+/// <summary>What a path names, following symbolic links.</summary>
+public enum FileKind
+{
+    Missing,
+    Regular,
+    Directory,
+
+    /// <summary>A pipe (a FIFO, or bash's <c>&lt;(...)</c>), a device or a socket: it cannot be read by offset, and
+    /// opening a FIFO waits for a writer.</summary>
+    Special,
+}
+
+/// <summary>
+/// Tells regular files from pipes and devices before they are opened: GGUF files are read by offset, which a pipe
+/// cannot do (.NET then throws "stream does not support seeking" from deep inside), and opening a FIFO with no writer
+/// blocks in the kernel, where no cancellation reaches it.
+/// </summary>
+public static partial class FileKinds
+{
+    private const int AtFdCwd = -100;
+    private const uint StatxType = 0x1;
+    private const int StatxModeOffset = 28; // struct statx: the u16 stx_mode, the same on every Linux architecture
+    private const int StatxSize = 256;
+    private const int TypeMask = 0xF000, Regular = 0x8000, DirectoryType = 0x4000;
+
+    public static FileKind Of(string path)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                Span<byte> buffer = stackalloc byte[StatxSize];
+                if (statx(AtFdCwd, path, 0, StatxType, ref MemoryMarshal.GetReference(buffer)) != 0) return FileKind.Missing;
+                int type = BitConverter.ToUInt16(buffer.Slice(StatxModeOffset, 2)) & TypeMask;
+                return type switch { Regular => FileKind.Regular, DirectoryType => FileKind.Directory, _ => FileKind.Special };
+            }
+            catch (EntryPointNotFoundException)
+            {
+                // glibc before 2.28 (2018): fall back to what .NET can tell.
+            }
+        }
+        return Directory.Exists(path) ? FileKind.Directory : File.Exists(path) ? FileKind.Regular : FileKind.Missing;
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statx(int dirfd, string path, int flags, uint mask, ref byte buffer);
+}

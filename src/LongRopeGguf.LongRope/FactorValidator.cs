@@ -58,6 +58,10 @@ public static class FactorValidator
         else if (set.OriginalContextLength > 0 && set.OriginalContextLength >= set.ContextLength)
             Error($"original context length {set.OriginalContextLength} must be below the extended context length {set.ContextLength} "
                 + "(llama.cpp uses the long set only for contexts longer than the original length)");
+        // Legal (a user may move the switch point on purpose), but usually a factor file made for another model.
+        if (model is not null && set.OriginalContextLength > 0 && set.OriginalContextLength != model.BaseContextLength)
+            Warn($"original context length {set.OriginalContextLength} differs from {model.FileName}'s {model.BaseContextLength}: llama.cpp will run the "
+                + $"short set up to {set.OriginalContextLength} tokens and the long set beyond (were these factors made for another model?)");
         if (set.OriginalContextLength is > 0 and < 256)
             Warn($"original context length {set.OriginalContextLength} is below 256: llama.cpp rounds every context up to a multiple of 256, "
                 + "so it never runs the short set");

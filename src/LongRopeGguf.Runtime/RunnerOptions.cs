@@ -24,6 +24,9 @@ public sealed record RunnerOptions
     /// </summary>
     public bool FileAttentionOnShortContexts { get; init; }
 
+    /// <summary>ggml's GGML_MAX_N_THREADS.</summary>
+    public const int MaxThreads = 512;
+
     public void Validate()
     {
         if (EngineProblem(GpuLayers, Threads, BatchSize) is { } problem) throw new RuntimeInputException(problem);
@@ -36,6 +39,8 @@ public sealed record RunnerOptions
     public static string? EngineProblem(int? gpuLayers, int? threads, int batchSize) =>
         gpuLayers is < -1 ? $"--gpu-layers {gpuLayers}: must be -1 (all), 0 or more"
         : threads is <= 0 ? $"--threads {threads}: must be at least 1"
+        // More than ggml's GGML_MAX_N_THREADS overflows its thread pool (a stack overflow, not an error).
+        : threads is > MaxThreads ? $"--threads {threads}: at most {MaxThreads} (llama.cpp's limit)"
         : batchSize is < 1 or > 1 << 20 ? $"--batch-size {batchSize}: must be between 1 and {1 << 20}"
         : null;
 }

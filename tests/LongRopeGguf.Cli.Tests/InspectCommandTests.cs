@@ -60,6 +60,7 @@ public class InspectCommandTests
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Empty(r.Stderr);
         AssertJsonDescribes(GgufReader.Read(TestPaths.TinyModel), r.Stdout);
+        using (var doc = JsonDocument.Parse(r.Stdout)) Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("problem").ValueKind);
         // Token texts such as <s> as themselves, not \u003C (greppable output).
         Assert.Contains("\"<s>\"", r.Stdout);
         Assert.DoesNotContain("\\u003C", r.Stdout);
@@ -80,6 +81,8 @@ public class InspectCommandTests
         string line = Assert.Single(r.StderrLines);
         Assert.StartsWith($"longrope: error: {path}: tensor[", line);
         Assert.EndsWith("is it truncated (an incomplete download or copy)?", line);
+        // The JSON says so too: a reader of stdout alone must not take the file for sound.
+        Assert.Equal(line["longrope: error: ".Length..], doc.RootElement.GetProperty("problem").GetString());
 
         // A header cut short is still refused outright: there is nothing whole to show.
         File.WriteAllBytes(path, tiny[..5000]);

@@ -227,6 +227,35 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_patched_model_as_MODEL_is_refused_for_built_in_modes_and_an_out_that_is_a_file_is_refused()
+    {
+        // none / pi / yarn on a patched MODEL would run its factors (pi and yarn on top) under labels that say otherwise.
+        using var dir = new TempDir();
+        string patched = PatchedModels.YarnRule(dir.Path, 2);
+        foreach (string command in new[] { "niah", "ppl" })
+        {
+            string[] args = command == "niah"
+                ? ["eval", "niah", patched, "--lengths", "1024", "--depths", "1", "--modes", "yarn", "--out", dir.File("n")]
+                : ["eval", "ppl", patched, "--text", Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt"), "--lengths", "1024", "--modes", "yarn", "--out", dir.File("p")];
+            var (code, _, err) = Run(args);
+            AssertOneLineError(code, err, ExitCodes.BadInput,
+                $"{patched}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode 'yarn' too; give the unpatched model as MODEL and this file as --patched NAME={patched}");
+        }
+        Assert.False(Directory.Exists(dir.File("n")) || Directory.Exists(dir.File("p")));
+
+        // With only --patched modes the base model is not run under a built-in label: accepted.
+        var (c2, _, e2) = Run("eval", "niah", patched, "--lengths", "1024", "--depths", "1", "--modes", "", "--patched", $"x={patched}", "--threads", "2", "--out", dir.File("n"));
+        Assert.True(c2 == 0, e2);
+        Assert.Single(File.ReadAllLines(Path.Combine(dir.File("n"), "results.jsonl")));
+
+        string file = dir.File("a-file");
+        File.WriteAllText(file, "x");
+        var (c3, _, e3) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "1024", "--out", file);
+        AssertOneLineError(c3, e3, ExitCodes.BadInput, $"--out {file}: is a file, not a folder");
+        Assert.Equal("x", File.ReadAllText(file));
+    }
+
+    [Fact]
     public void A_file_that_is_neither_a_model_nor_a_factor_set_for_it_is_one_line_naming_the_mode_and_leaves_no_folder()
     {
         using var dir = new TempDir();

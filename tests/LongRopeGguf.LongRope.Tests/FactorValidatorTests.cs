@@ -19,6 +19,19 @@ public class FactorValidatorTests
     }
 
     [Fact]
+    public void A_set_for_another_original_length_than_the_models_is_a_warning_naming_both()
+    {
+        var set = new FactorSet(FactorRules.Pi(32, 2), FactorSet.Ones(32), 4096, 8192, 1f, AttentionFactorPolicy.None, "another model's");
+        var v = FactorValidator.Validate(set, Tiny);
+        Assert.True(v.IsValid);
+        var w = Assert.Single(v.Issues);
+        Assert.False(w.IsError);
+        Assert.Equal("original context length 4096 differs from tiny-passkey-512.gguf's 512: llama.cpp will run the short set up to 4096 tokens "
+            + "and the long set beyond (were these factors made for another model?)", w.Message);
+        Assert.Empty(FactorValidator.Validate(set with { OriginalContextLength = 512, ContextLength = 1024 }, Tiny).Issues);
+    }
+
+    [Fact]
     public void Errors_name_the_problem()
     {
         float[] bad = FactorRules.Pi(32, 2);
@@ -48,11 +61,14 @@ public class FactorValidatorTests
         Assert.Contains(v.Warnings, w => w.Message.StartsWith("long factors decrease at 1 place(s), first [19] = 2 > [20] = 1.5", StringComparison.Ordinal));
 
         // llama.cpp rounds contexts up to a multiple of 256: an original length below it leaves the short set unused.
-        var low = Validate(FactorRules.Pi(32, 2), original: 200, context: 800);
+        // (Without a model: against the tiny model's 512 these lengths also draw the other-model warning.)
+        static FactorValidation NoModel(int original) =>
+            FactorValidator.Validate(new FactorSet(FactorRules.Pi(32, 2), FactorSet.Ones(32), original, 800, 1f, AttentionFactorPolicy.Explicit, "t"));
+        var low = NoModel(200);
         Assert.True(low.IsValid);
         Assert.Equal("original context length 200 is below 256: llama.cpp rounds every context up to a multiple of 256, so it never runs the short set",
             Assert.Single(low.Warnings).Message);
-        Assert.Empty(Validate(FactorRules.Pi(32, 2), original: 256, context: 800).Warnings);
+        Assert.Empty(NoModel(256).Warnings);
     }
 
     [Fact]

@@ -7,5 +7,21 @@ public static class CommonOptions
 {
     public static Argument<FileInfo> Model() => new("MODEL") { Description = "Path to a GGUF model file." };
 
+    /// <summary>
+    /// Checks a results folder option at parse time: an existing file of that name, or a place under /proc or /sys,
+    /// is refused in one line naming the option, not by the system's message when the first result is written.
+    /// </summary>
+    public static T ResultsFolder<T>(this T option) where T : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count == 0) return;
+            string path = Path.GetFullPath(result.Tokens[^1].Value);
+            if (File.Exists(path)) result.AddError($"{option.Name} {path}: is a file, not a folder");
+            else if (Gguf.AtomicFile.IsSystemFile(path + "/")) result.AddError($"{option.Name} {path}: not a folder results can be written to");
+        });
+        return option;
+    }
+
     public static Option<bool> Json() => new("--json") { Description = "Write machine-readable JSON to standard output." };
 }

@@ -19,7 +19,7 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("eval", "Measure long-context ability: pass-key retrieval grids (niah) and perplexity (ppl), per rescaling mode.");
+        var cmd = new Command("eval", "Measure long-context ability: pass-key retrieval grids (niah) and perplexity (ppl) per rescaling mode, and pooled comparisons of niah runs (compare).");
         cmd.Subcommands.Add(CreateNiah());
         cmd.Subcommands.Add(CreatePpl());
         cmd.Subcommands.Add(CreateCompare());
@@ -78,7 +78,7 @@ public static class EvalCommand
         var answer = new Option<string?>("--answer") { Description = "Expected answer, put in for {key} and scored by case-insensitive containment (default: random 5-digit keys, exact first number)." };
         var answerTokens = new Option<int?>("--answer-tokens") { Description = "Greedy tokens per answer (default: 5 for pass keys, answer tokens + 4 for --answer)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the keys.", DefaultValueFactory = _ => 1 };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (results.jsonl, summary.csv/.md/.json, PNG charts); trials already in it are skipped.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "niah")) };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (results.jsonl, summary.csv/.md/.json, PNG charts); trials already in it are skipped.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "niah")) }.ResultsFolder();
         var noShare = new Option<bool>("--no-share") { Description = "One full prefill per trial instead of sharing the haystack prefix (for comparison)." };
         var threads = Threads();
         var gpuLayers = GpuLayers();
@@ -111,6 +111,7 @@ public static class EvalCommand
             };
             // Factor files become patched copies only once the cheap checks passed: a copy of a large model takes a while.
             options.Validate();
+            RopeMode.RefuseBuiltInModesOnPatchedModel(modelPath, options.Modes);
             using var factorModes = FactorFileModes.Resolve(modelPath, options.Modes, outDir, Console.Error, ct);
             options = options with { Modes = factorModes.Modes };
             var result = WithProgress("niah", report => NiahRunner.Run(options,
@@ -148,7 +149,7 @@ public static class EvalCommand
             Description = "Also score every position of each window and report the mean NLL in N equal ranges of positions (ppl-by-position.csv/.png; chart at the longest length): where in a long window a factor set stops using the context.",
             HelpName = "N",
         };
-        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png; ppl-by-position.csv/.png with --by-position).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) };
+        var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png; ppl-by-position.csv/.png with --by-position).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) }.ResultsFolder();
         var threads = Threads();
         var gpuLayers = GpuLayers();
         var batchSize = BatchSize();
@@ -176,6 +177,7 @@ public static class EvalCommand
                 Engine = Engine(r, threads, gpuLayers, batchSize),
             };
             options.Validate();
+            RopeMode.RefuseBuiltInModesOnPatchedModel(files[0].FullName, options.Modes);
             using var factorModes = FactorFileModes.Resolve(files[0].FullName, options.Modes, outDir, Console.Error, ct);
             options = options with { Modes = factorModes.Modes };
             var report = WithProgress("ppl", update => PerplexityRunner.Run(options,

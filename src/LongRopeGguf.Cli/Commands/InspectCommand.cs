@@ -22,7 +22,7 @@ public static class InspectCommand
             // A file whose tensor data does not fit (an incomplete download) is still shown: its header says what it
             // was meant to be; the problem follows as the one error line, and the exit code says the file is bad.
             var file = GgufReader.ReadHeader(InputFiles.Existing(result.GetValue(model)!, "GGUF model file"), out var dataLayoutProblem);
-            if (result.GetValue(json)) WriteJson(file, Console.OpenStandardOutput());
+            if (result.GetValue(json)) WriteJson(file, Console.OpenStandardOutput(), dataLayoutProblem?.Message);
             else WriteText(file, Console.Out, result.GetValue(tensors), result.GetValue(full) ? int.MaxValue : 8);
             if (dataLayoutProblem is not null) throw dataLayoutProblem;
             return ExitCodes.Success;
@@ -60,11 +60,14 @@ public static class InspectCommand
             o.WriteLine($"  {DisplayText.Escape(t.Name).PadRight(nameWidth)}  {t.Type,-7} {t.ShapeText,-22} {t.Offset,14} {t.ByteSize,14}");
     }
 
-    public static void WriteJson(GgufFile file, Stream output)
+    /// <param name="problem">What is wrong with the file's data layout (a truncated file), as the "problem" field:
+    /// null for a sound file. A reader of the JSON alone then knows the file is bad, not only the exit code.</param>
+    public static void WriteJson(GgufFile file, Stream output, string? problem = null)
     {
         using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
         w.WriteStartObject();
         w.WriteString("path", file.Path);
+        if (problem is null) w.WriteNull("problem"); else w.WriteString("problem", problem);
         w.WriteNumber("version", file.Version);
         w.WriteNumber("alignment", file.Alignment);
         w.WriteNumber("data_offset", file.DataOffset);

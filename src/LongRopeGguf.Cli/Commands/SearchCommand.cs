@@ -64,7 +64,7 @@ public static class SearchCommand
             HelpName = "RULES",
         };
         var init = new Option<FileInfo?>("--init") { Description = "Factor file whose factors join the seeds (required for --set short: its long set is kept)." };
-        var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." };
+        var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "Output folder (default: MODEL.search-SET-LENGTH beside MODEL)." }.ResultsFolder();
         var threads = new Option<int?>("--threads", "-t") { Description = "CPU threads for llama.cpp (default: all cores).", HelpName = "N" };
         var batch = new Option<int>("--batch-size") { Description = "Tokens per llama_decode call.", DefaultValueFactory = _ => 512 };
         var gpuLayers = new Option<int>("--gpu-layers", "-ngl") { Description = "Layers to offload when the llama.cpp backend has a GPU.", DefaultValueFactory = _ => 999 };

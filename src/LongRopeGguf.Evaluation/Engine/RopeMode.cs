@@ -59,6 +59,20 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
         return new RopeMode(name, RopeModeKind.Patched, Path.GetFullPath(path));
     }
 
+    /// <summary>
+    /// Refuses built-in modes (none, pi, yarn) on a MODEL that carries LongRoPE factors: llama.cpp would apply the
+    /// file's factors under each of them (pi and yarn on top), while their results say "no rescaling", "linear" or
+    /// "yarn". Such a file is measured as a --patched mode beside the unpatched model.
+    /// </summary>
+    public static void RefuseBuiltInModesOnPatchedModel(string modelPath, IEnumerable<RopeMode> modes)
+    {
+        if (!File.Exists(modelPath) || modes.FirstOrDefault(m => m.Kind != RopeModeKind.Patched) is not { } builtIn) return;
+        var info = EvalModelInfo.Read(modelPath);
+        if (info.IsLongRope && (info.HasLongFactors || info.HasShortFactors))
+            throw new EvalInputException($"{modelPath}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode '{builtIn.Name}' too; "
+                + $"give the unpatched model as MODEL and this file as --patched NAME={modelPath} (or run only --patched modes)");
+    }
+
     /// <summary>Frequency scale the built-in modes use for a context of <paramref name="length"/> tokens: original / length, never above 1.</summary>
     public static float FrequencyScale(int length, int originalContext) =>
         length <= originalContext ? 1f : (float)originalContext / length;

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
+using LongRopeGguf.LongRope.Formats;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Cli.Tests;
+
+/// <summary>
+/// Inputs found by a user's review (session 23): pipes and FIFOs, an output onto its own input, numbers with a
+/// decimal comma, a model whose RoPE base is broken. Each is one line and a non-zero exit, never a stack trace, a hang
+/// or a changed file.
+/// </summary>
+public class SpecialInputTests
+{
+    private static string FactorsFor4x(TempDir dir)
+    {
+        string path = dir.File("pi4.json");
+        FactorSetJson.Write(FactorRules.Make(FactorMethod.Pi, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 4), path);
+        return path;
+    }
+
+    private static string OneErrorLine(CliResult r, int exitCode = 2)
+    {
+        Assert.True(r.ExitCode == exitCode, r.ToString());
+        Assert.True(r.Stdout.Length == 0, r.ToString());
+        string line = Assert.Single(r.StderrLines);
+        Assert.StartsWith("longrope: error: ", line);
+        return line;
+    }
+
+    private static string MakeFifo(TempDir dir, string name)
+    {
+        string path = dir.File(name);
+        using var p = Process.Start("mkfifo", [path])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        return path;
+    }
+
+    [Fact]
+    public void Patch_refuses_to_write_over_its_factor_file()
+    {
+        using var dir = new TempDir();
+        string factors = FactorsFor4x(dir);
+        byte[] before = File.ReadAllBytes(factors);
+        string line = OneErrorLine(CliProcess.Run("patch", TestPaths.TinyModel, "-f", factors, "-o", factors));
+        Assert.Equal($"longrope: error: {factors}: the output would overwrite the factor file; give another -o FILE", line);
+        Assert.Equal(before, File.ReadAllBytes(factors));
+    }
+
+    [Fact]
+    public void A_model_that_is_a_fifo_is_one_line_and_a_factor_file_may_come_through_a_pipe()
+    {
+        using var dir = new TempDir();
+        string fifo = MakeFifo(dir, "model.gguf");
+        foreach (string command in new[] { "inspect", "verify" })
+        {
+            // Opening a FIFO with no writer would block forever; the file's kind is checked first.
+            string line = OneErrorLine(CliProcess.Run(command, fifo));
+            Assert.Equal($"longrope: error: {fifo}: file at offset 0: not a regular file (a pipe, device or socket); GGUF files are read by offset: save it to a file first", line);
+        }
+
+        // A factor file through a pipe is read as it comes (it was a stack trace: the format check read by offset).
+        string factors = FactorsFor4x(dir), output = dir.File("piped.gguf");
+        var piped = RunShell($"cat {CliProcess.ShellQuote(factors)} | {CliProcess.ShellCommandLine("patch", TestPaths.TinyModel, "-f", "/dev/stdin", "-o", output, "--json")}");
+        Assert.True(piped.ExitCode == 0, piped.ToString());
+        var direct = CliProcess.Run("patch", TestPaths.TinyModel, "-f", factors, "-o", dir.File("direct.gguf"));
+        Assert.True(direct.ExitCode == 0, direct.ToString());
+        Assert.Equal(
+            EmbeddedFactors.Read(GgufReader.Read(dir.File("direct.gguf")))!.LongFactors.ToArray(),
+            EmbeddedFactors.Read(GgufReader.Read(output))!.LongFactors.ToArray());
+
+        // A model through a pipe where a factor file is expected: said, not parsed as a CSV.
+        var model = RunShell($"cat {CliProcess.ShellQuote(TestPaths.TinyModel)} | {CliProcess.ShellCommandLine("factors", "show", "/dev/stdin")}");
+        Assert.Equal(2, model.ExitCode);
+        Assert.Contains("/dev/stdin: a GGUF model through a pipe; give the model file itself to copy its factors", model.Stderr);
+    }
+
+    [Fact]
+    public void A_second_signal_ends_a_patch_blocked_on_a_fifo_that_has_no_writer()
+    {
+        using var dir = new TempDir();
+        string fifo = MakeFifo(dir, "factors.json"), output = dir.File("out.gguf");
+        using var running = CliProcess.Start("patch", TestPaths.TinyModel, "-f", fifo, "-o", output);
+        Thread.Sleep(1500); // started and blocked in open(2)
+        Assert.False(running.Process.HasExited, "patch did not wait for the FIFO's writer");
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        // The first asks the work to stop; it cannot while the kernel holds it in open(2).
+        Assert.False(running.Process.WaitForExit(1000), "blocked patch ended on the first signal (this test needs the blocked case)");
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        Assert.True(running.Process.WaitForExit(10_000), "the second signal did not end the process");
+        Assert.Equal(143, running.Process.ExitCode);
+        Assert.False(File.Exists(output));
+    }
+
+    [Theory]
+    [InlineData("factors", "make", "--scale", "8,5")]
+    [InlineData("generate", "--prompt", "Hi", "--temp", "0,8")]
+    public void A_decimal_comma_is_refused_not_read_as_a_thousands_separator(string command, params string[] rest)
+    {
+        string[] args = command == "factors"
+            ? ["factors", "make", "--model", TestPaths.TinyModel, "--method", "yarn", .. rest[1..]]
+            : [command, TestPaths.TinyModel, .. rest];
+        var r = CliProcess.Run(args);
+        Assert.Equal(2, r.ExitCode);
+        string option = rest[^2], value = rest[^1];
+        Assert.Contains($"longrope: error: {option} '{value}': not a number (write decimals with a point, e.g. 8.5; no thousands separators)", r.Stderr);
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public void Factors_make_refuses_a_model_whose_rope_base_is_not_a_number_and_writes_nothing()
+    {
+        using var dir = new TempDir();
+        string model = dir.File("nan-base.gguf");
+        var edit = new GgufEdit();
+        edit.SetValue("llama.rope.freq_base", GgufValue.Float32(float.NaN));
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), edit, model);
+        string output = dir.File("factors.json");
+
+        string line = OneErrorLine(CliProcess.Run("factors", "make", "--model", model, "--method", "yarn", "--scale", "8", "-o", output));
+        Assert.Equal($"longrope: error: {model}: llama.rope.freq_base = NaN: the yarn rule needs a finite RoPE base above 1", line);
+        Assert.False(File.Exists(output));
+    }
+
+    private static CliResult RunShell(string commandLine)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(commandLine);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(CliProcess.Timeout)) { p.Kill(entireProcessTree: true); throw new TimeoutException(commandLine); }
+        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

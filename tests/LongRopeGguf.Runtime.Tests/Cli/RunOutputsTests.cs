@@ -1,0 +1,89 @@
+using LongRopeGguf.Gguf;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Runtime.Tests.Cli;
+
+/// <summary>
+/// The side outputs of the run commands (llama.cpp's log, generate's logits, chat's transcripts) are plain writes: a
+/// model's name typed where theirs should be must not destroy the model (found by a user's review, session 23). And a
+/// file that would abort llama.cpp is refused in one line before it is loaded.
+/// </summary>
+public class RunOutputsTests
+{
+    [Theory]
+    [InlineData("--log-file")]
+    [InlineData("--logits-out")]
+    public void Generate_refuses_to_write_its_log_or_logits_over_a_model(string option)
+    {
+        using var cli = new IsolatedCli();
+        string model = cli.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        byte[] before = File.ReadAllBytes(model);
+
+        var r = cli.Run("generate", model, "--prompt", "Hi", "--max-tokens", "1", option, model);
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal($"longrope: error: {option} {model}: is a GGUF model file; refusing to overwrite it (give another file name)", r.Stderr.Trim());
+        Assert.Equal("", r.Stdout);
+        Assert.Equal(before, File.ReadAllBytes(model));
+    }
+
+    [Fact]
+    public void A_transcript_is_saved_atomically_and_never_over_a_model_or_a_folder()
+    {
+        using var dir = new TempDir();
+        var transcript = new ChatTranscript(ChatTranscript.CurrentFormat, "m.gguf", [new ChatMessage("user", "hi"), new ChatMessage("assistant", "hello")]);
+        string model = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        byte[] before = File.ReadAllBytes(model);
+
+        var onModel = Assert.Throws<RuntimeInputException>(() => transcript.Save(model));
+        Assert.Equal($"/save {model}: is a GGUF model file; refusing to overwrite it (give another file name)", onModel.Message);
+        Assert.Equal(before, File.ReadAllBytes(model));
+        var onFolder = Assert.Throws<RuntimeInputException>(() => transcript.Save(dir.Path));
+        Assert.Equal($"/save {dir.Path}: is a folder, not a file", onFolder.Message);
+
+        // Over an earlier transcript it is replaced; no temporary file is left (it was a fixed FILE.tmp name before,
+        // which would have replaced a user's own file of that name).
+        string saved = dir.File("chat.json");
+        File.WriteAllText(saved + ".tmp", "mine");
+        new ChatTranscript(ChatTranscript.CurrentFormat, null, [new ChatMessage("user", "old")]).Save(saved);
+        transcript.Save(saved);
+        Assert.Equal(transcript.Messages, ChatTranscript.Load(saved).Messages);
+        Assert.Equal("mine", File.ReadAllText(saved + ".tmp"));
+        Assert.Equal(["chat.json", "chat.json.tmp", "model.gguf"], Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void A_model_with_a_repeated_token_is_refused_before_llama_cpp_aborts_on_it()
+    {
+        using var cli = new IsolatedCli();
+        var tiny = GgufReader.Read(TestPaths.TinyModel);
+        string[] tokens = (string[])tiny["tokenizer.ggml.tokens"].AsStringArray().Clone();
+        int a = Array.IndexOf(tokens, "a"), b = Array.IndexOf(tokens, "b");
+        tokens[b] = "a";
+        var edit = new GgufEdit();
+        edit.SetValue("tokenizer.ggml.tokens", GgufValue.Array(tokens));
+        string bad = cli.File("repeated-token.gguf");
+        GgufRewriter.Rewrite(tiny, edit, bad);
+
+        var r = cli.Run("generate", bad, "--prompt", "Hi", "--max-tokens", "1", "--json");
+
+        // Exit 134 (SIGABRT) with gdb's backtrace on standard output before: now one line, exit 2, nothing on stdout.
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("", r.Stdout);
+        Assert.Equal($"longrope: error: {bad}: llama.cpp would abort the process on this file: tokenizer.ggml.tokens[{Math.Max(a, b)}] repeats [{Math.Min(a, b)}] ('a'): "
+            + "llama.cpp aborts the process while loading the vocabulary (GGML_ASSERT id_to_token.size() == token_to_id.size())", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void More_threads_than_ggml_can_hold_are_refused()
+    {
+        Assert.Equal("--threads 513: at most 512 (llama.cpp's limit)", RunnerOptions.EngineProblem(null, 513, 512));
+        Assert.Null(RunnerOptions.EngineProblem(null, 512, 512));
+        using var cli = new IsolatedCli();
+        var r = cli.Run("generate", TestPaths.TinyModel, "--prompt", "Hi", "--threads", "100000");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("longrope: error: --threads 100000: at most 512 (llama.cpp's limit)", r.Stderr.Trim());
+    }
+}

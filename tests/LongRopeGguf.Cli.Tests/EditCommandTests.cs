@@ -167,10 +167,37 @@ public class EditCommandTests
         using var dir = new TempDir();
         var warnings = new StringWriter();
         var request = EditCommand.ParseRequest(TestPaths.TinyModel, dir.File("out.gguf"), ["llama.context_length=int32:4096", "general.name=string:same type"], [], inPlace: false);
-        EditCommand.Execute(request, warnings, _ => false, CancellationToken.None);
-        Assert.Equal("longrope: warning: llama.context_length was UINT32 and becomes INT32; llama.cpp reads keys with exact types",
-            warnings.ToString().TrimEnd());
+        var outcome = EditCommand.Execute(request, warnings, _ => false, CancellationToken.None);
+        // The change, then what it means for llama.cpp (verify's finding on the result).
+        string[] expected =
+        [
+            "llama.context_length was UINT32 and becomes INT32; llama.cpp reads keys with exact types",
+            "llama.cpp will not load out.gguf: 'llama.context_length' is INT32; llama.cpp reads it as UINT32 and fails to load ('key llama.context_length has wrong type')",
+        ];
+        Assert.Equal(expected.Select(w => "longrope: warning: " + w), warnings.ToString().TrimEnd().Split('\n'));
+        Assert.Equal(expected, outcome.Warnings);
         Assert.Equal(4096, GgufReader.Read(dir.File("out.gguf")).GetInt32("llama.context_length"));
+    }
+
+    [Fact]
+    public void Removing_the_architecture_is_done_and_said_in_text_and_json()
+    {
+        using var dir = new TempDir();
+        string output = dir.File("no-arch.gguf");
+        var r = CliProcess.Run("edit", TestPaths.TinyModel, "-o", output, "--remove", "general.architecture", "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        const string Warning = "llama.cpp will not load no-arch.gguf: no 'general.architecture' string key: llama.cpp cannot load this file";
+        Assert.Equal($"longrope: warning: {Warning}", r.Stderr.Trim());
+        using var json = JsonDocument.Parse(r.Stdout);
+        Assert.Equal([Warning], json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        Assert.False(GgufReader.Read(output).ContainsKey("general.architecture"));
+
+        // A plain edit has none.
+        var plain = CliProcess.Run("edit", TestPaths.TinyModel, "-o", dir.File("named.gguf"), "--set", "general.name=string:x", "--json");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Empty(plain.Stderr);
+        using var plainJson = JsonDocument.Parse(plain.Stdout);
+        Assert.Equal(0, plainJson.RootElement.GetProperty("warnings").GetArrayLength());
     }
 
     [Fact]

@@ -256,6 +256,33 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Two_texts_of_one_file_name_neither_resume_into_each_other_nor_pool()
+    {
+        // Trials are named by the haystack's file name; its content hash tells the texts apart (it did not before:
+        // an edited book.txt resumed as "0 trials, 2 already recorded").
+        using var dir = new TempDir();
+        string prose = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt"));
+        string book = dir.File("book.txt");
+        File.WriteAllText(book, prose[..20000]);
+        string[] Args(string output) => ["eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none", "--haystack", book, "--threads", "2", "--out", output];
+        var (code, _, err) = Run(Args(dir.File("a")));
+        Assert.True(code == 0, err);
+        var line = Niah.TrialRecord.FromJsonLine(File.ReadLines(Path.Combine(dir.File("a"), "results.jsonl")).First());
+        string firstHash = line.HaystackSha256!;
+        Assert.Matches("^[0-9a-f]{16}$", firstHash);
+
+        File.WriteAllText(book, prose[20000..40000]);
+        (code, _, err) = Run(Args(dir.File("a")));
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{dir.File("a")}: its trials on haystack 'book.txt' read another text (sha256 {firstHash}, now ");
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir.File("a"), "results.jsonl")).Length);
+
+        (code, _, err) = Run(Args(dir.File("b")));
+        Assert.True(code == 0, err);
+        (code, _, err) = Run("eval", "compare", dir.File("a"), dir.File("b"), "--baseline", "none");
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"haystack 'book.txt' is one text in {Path.Combine(dir.File("a"), "results.jsonl")} (sha256 {firstHash}) and another in");
+    }
+
+    [Fact]
     public void A_file_that_is_neither_a_model_nor_a_factor_set_for_it_is_one_line_naming_the_mode_and_leaves_no_folder()
     {
         using var dir = new TempDir();

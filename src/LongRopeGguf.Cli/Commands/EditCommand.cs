@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
 
 namespace LongRopeGguf.Cli.Commands;
 
@@ -10,7 +11,7 @@ namespace LongRopeGguf.Cli.Commands;
 public sealed record EditRequest(string ModelPath, string? OutputPath, IReadOnlyList<MetadataAssignment> Set, IReadOnlyList<string> Remove, bool InPlace);
 
 /// <summary>What an edit wrote.</summary>
-public sealed record EditOutcome(EditRequest Request, string TargetPath, GgufFile Written, TimeSpan Elapsed);
+public sealed record EditOutcome(EditRequest Request, string TargetPath, GgufFile Written, TimeSpan Elapsed, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// `longrope edit MODEL -o OUT [--set KEY=TYPE:VALUE ...] [--remove KEY ...] [--in-place] [--json]`: metadata edits
@@ -22,13 +23,14 @@ public static class EditCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var output = new Option<FileInfo>("--output", "-o") { Description = "Where to write the edited model (required unless --in-place). An existing file there is replaced." };
+        var output = new Option<FileInfo>("--output", "-o") { HelpName = "FILE", Description = "Where to write the edited model (required unless --in-place). An existing file there is replaced." };
         var set = new Option<string[]>("--set")
         {
+            HelpName = "KEY=TYPE:VALUE",
             Description = "Set a metadata key: KEY=TYPE:VALUE with TYPE one of " + string.Join(", ", MetadataAssignment.TypeNames)
                 + " (e.g. general.name=string:foo, llama.context_length=uint32:4096). Repeatable.",
         };
-        var remove = new Option<string[]>("--remove") { Description = "Remove a metadata key (it must exist). Repeatable." };
+        var remove = new Option<string[]>("--remove") { HelpName = "KEY", Description = "Remove a metadata key (it must exist). Repeatable." };
         var inPlace = new Option<bool>("--in-place") { Description = "Rewrite MODEL itself (through a temporary file renamed over it)." };
         var json = CommonOptions.Json();
         var cmd = new Command("edit", "Set or remove metadata keys, writing a new GGUF file atomically (tensor data is copied unchanged).")
@@ -77,6 +79,12 @@ public static class EditCommand
     public static EditOutcome Execute(EditRequest request, TextWriter warnings, Func<long, bool> showProgress, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
+        var notes = new List<string>();
+        void Warn(string message)
+        {
+            notes.Add(message);
+            warnings.WriteLine($"longrope: warning: {message}");
+        }
         var source = GgufReader.Read(request.ModelPath);
         var edit = new GgufEdit();
         foreach (string key in request.Remove)
@@ -87,7 +95,7 @@ public static class EditCommand
         foreach (var a in request.Set)
         {
             if (source.TryGetValue(a.Key, out var old) && old.Type != a.Value.Type)
-                warnings.WriteLine($"longrope: warning: {a.Key} was {old.DescribeType()} and becomes {a.Value.DescribeType()}; llama.cpp reads keys with exact types");
+                Warn($"{a.Key} was {old.DescribeType()} and becomes {a.Value.DescribeType()}; llama.cpp reads keys with exact types");
             edit.SetValue(a.Key, a.Value);
         }
 
@@ -100,7 +108,12 @@ public static class EditCommand
             : GgufRewriter.Rewrite(source, edit, target, options);
         // The rewrite creates a new file: in place, give it the permissions the model had.
         if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(target, m);
-        return new EditOutcome(request, target, written, stopwatch.Elapsed);
+        // edit writes what it is told (it is the tool for making test files too), but says when llama.cpp will not take
+        // the result: a removed general.architecture, a key of the wrong type, a repeated token.
+        foreach (var finding in LongRopeVerifier.Verify(written).Findings)
+            if (finding.Severity == Severity.Error && finding.Consequence is Consequence.LoadFails or Consequence.ProcessAborts)
+                Warn($"llama.cpp {(finding.Consequence == Consequence.ProcessAborts ? "aborts the process on" : "will not load")} {Path.GetFileName(target)}: {finding.Message}");
+        return new EditOutcome(request, target, written, stopwatch.Elapsed, notes);
     }
 
     /// <summary>The file to write. In place through a symbolic link, the file the link points to is rewritten and the
@@ -152,6 +165,9 @@ public static class EditCommand
             w.WriteNumber("tensor_count", f.Tensors.Count);
             w.WriteNumber("file_length", f.FileLength);
             w.WriteNumber("seconds", Math.Round(outcome.Elapsed.TotalSeconds, 3));
+            w.WriteStartArray("warnings");
+            foreach (string warning in outcome.Warnings) w.WriteStringValue(warning);
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         o.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));

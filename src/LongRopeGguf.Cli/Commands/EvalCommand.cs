@@ -257,12 +257,14 @@ public static class EvalCommand
     internal static IReadOnlyList<int> ParseLengths(string text)
     {
         var list = new List<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
         {
+            if (part.Length == 0) throw new EvalInputException($"--lengths '{text}': an empty entry (two commas, or one at an end)");
             if (!long.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
                 throw new EvalInputException($"--lengths '{text}': '{part}' is not a whole number of tokens");
             if (v <= 0) throw new EvalInputException($"length {v}: must be a positive number of tokens");
             if (v > int.MaxValue) throw new EvalInputException($"length {v}: beyond what llama.cpp can address");
+            if (list.Contains((int)v)) throw new EvalInputException($"--lengths '{text}': {v} is given twice");
             list.Add((int)v);
         }
         if (list.Count == 0) throw new EvalInputException("--lengths: no lengths given");
@@ -277,17 +279,22 @@ public static class EvalCommand
         return list;
     }
 
+    private static readonly TimeSpan PlainProgressInterval = TimeSpan.FromSeconds(30);
+
     /// <summary>A progress bar with ETA on standard error (plain lines when it is not a terminal).</summary>
     private static T WithProgress<T>(string title, Func<Action<int, int, string>, T> work)
     {
         if (Console.IsErrorRedirected)
         {
+            // A line per tenth of the work, and at least one every 30 s so that a long cell does not look hung.
             int lastDecile = -1;
+            var sinceLine = System.Diagnostics.Stopwatch.StartNew();
             return work((done, total, what) =>
             {
                 int decile = total == 0 ? 10 : done * 10 / total;
-                if (decile == lastDecile) return;
+                if (decile == lastDecile && sinceLine.Elapsed < PlainProgressInterval) return;
                 lastDecile = decile;
+                sinceLine.Restart();
                 Console.Error.WriteLine($"{title}: {done}/{total} {what}".TrimEnd());
             });
         }

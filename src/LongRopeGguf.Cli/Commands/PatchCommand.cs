@@ -79,6 +79,9 @@ public static class PatchCommand
     /// the model cannot take is refused here, naming the factor file (the patcher's own check names only the model).</summary>
     public static FactorSet ReadFactorsFor(string modelPath, string factorPath, int? original, int? context, string? attention)
     {
+        // The options' own values are checked here: found inside the set, they would read as the file's.
+        if (original is <= 0) throw new CliException($"--original-context {original}: must be a positive number of tokens");
+        if (context is <= 0) throw new CliException($"--context {context}: must be a positive number of tokens");
         var info = ModelRopeInfo.From(GgufReader.Read(modelPath));
         var set = FactorSetReader.Read(factorPath, new FactorReadOptions
         {
@@ -95,7 +98,8 @@ public static class PatchCommand
         var errors = FactorValidator.Validate(set, info).Errors.ToList();
         if (errors.Count > 0)
             throw new CliException($"{factorPath}: {errors[0].Message}" + (errors.Count == 1 ? ""
-                : $" (and {errors.Count - 1} more error{(errors.Count > 2 ? "s" : "")}: 'longrope factors show {factorPath} --model {modelPath}' lists them)"));
+                : $" (and {errors.Count - 1} more error{(errors.Count > 2 ? "s" : "")}: 'longrope factors show {factorPath} --model {modelPath}"
+                    + $"{(original is { } o ? $" --original-context {o}" : "")}{(context is { } c ? $" --context {c}" : "")}' lists them)"));
         return set;
     }
 

@@ -63,6 +63,7 @@ public sealed class RuntimeCommandOptions
     {
         MaxTokens = new Option<int>("--max-tokens", "-n")
         {
+            HelpName = "N",
             Description = "Most tokens to generate (per reply); also the room reserved in the context.",
             DefaultValueFactory = _ => defaultMaxTokens,
         };

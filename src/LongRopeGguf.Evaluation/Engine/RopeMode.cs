@@ -52,8 +52,9 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
         string path = spec[(eq + 1)..].Trim();
         if (name is "none" or "pi" or "linear" or "yarn")
             throw new EvalInputException($"--patched '{spec}': the name '{name}' is taken by a built-in mode; choose another");
-        if (name.IndexOfAny([',', '"', '\n', '\r']) >= 0)
-            throw new EvalInputException($"--patched '{spec}': a mode name may not contain commas, quotes or line breaks");
+        // '|' separates the fields of a trial's id and the columns of summary.md.
+        if (name.IndexOfAny([',', '"', '|', '\n', '\r']) >= 0)
+            throw new EvalInputException($"--patched '{spec}': a mode name may not contain commas, quotes, '|' or line breaks");
         if (!File.Exists(path))
             throw new EvalInputException($"--patched '{spec}': file not found: {path}");
         return new RopeMode(name, RopeModeKind.Patched, Path.GetFullPath(path));

@@ -73,6 +73,7 @@ public sealed class NiahComparison
         // Per mode: its first line, and its first line with a fingerprint (older lines have only the file name).
         var modelOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
         var identifiedOf = new Dictionary<string, (TrialRecord first, string source)>(StringComparer.Ordinal);
+        var textOf = new Dictionary<string, (string hash, string source)>(StringComparer.Ordinal);
         var kept = modes is null ? null : new HashSet<string>(modes.Append(baseline), StringComparer.Ordinal);
         var allModes = new List<string>(); // every mode in the files, in the order they first appear
         foreach (string source in sources)
@@ -84,6 +85,14 @@ public sealed class NiahComparison
                 foreach (var seenOf in new[] { modelOf, identifiedOf })
                     if (seenOf.TryGetValue(r.Mode, out var seen) && !seen.first.IsFrom(r.Model, r.ModelId))
                         throw new EvalInputException($"mode '{r.Mode}' is {seen.first.Describe()} in {seen.source} but {r.Describe()} in {source}: pool runs of the same files");
+                // Prompts are matched by id, which names the haystack by its file name: two texts of one name must not pool.
+                if (r.HaystackSha256 is { } text)
+                {
+                    if (textOf.TryGetValue(r.Haystack, out var seenText) && seenText.hash != text)
+                        throw new EvalInputException($"haystack '{r.Haystack}' is one text in {seenText.source} (sha256 {seenText.hash}) and another in {source} "
+                            + $"(sha256 {text}): pool runs of the same text");
+                    textOf.TryAdd(r.Haystack, (text, source));
+                }
                 modelOf.TryAdd(r.Mode, (r, source));
                 if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
                 records.TryAdd(r.Id, r);

@@ -106,6 +106,12 @@ public static class NiahRunner
     /// </summary>
     private static Dictionary<string, string> CheckModes(NiahOptions o, EvalModel baseModel, NiahPlan plan, IReadOnlyDictionary<string, TrialRecord> recorded)
     {
+        // Trials are named by the haystack's file name: a folder whose trials read another text of that name would
+        // otherwise be resumed as if they had read this one.
+        if (o.Haystack.ContentHash is { } text
+            && recorded.Values.FirstOrDefault(r => r.Haystack == o.Haystack.Name && r.HaystackSha256 is { } h && h != text) is { } otherText)
+            throw new EvalInputException($"{o.OutputDirectory}: its trials on haystack '{o.Haystack.Name}' read another text (sha256 {otherText.HaystackSha256}, "
+                + $"now {text} from {o.Haystack.SourcePath}): give another --out");
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
         var idOfPath = new Dictionary<string, string>(StringComparer.Ordinal); // the built-in modes share the base model
         foreach (var mode in o.Modes)
@@ -118,7 +124,7 @@ public static class NiahRunner
             ids[mode.Name] = id;
             var other = recorded.Values.FirstOrDefault(r => r.Mode == mode.Name && !r.IsFrom(Path.GetFileName(path), id));
             if (other is not null)
-                throw new EvalInputException($"{o.OutputDirectory}: its trials of mode '{mode.Name}' ran on {other.Describe()}, not on {Path.GetFileName(path)} ({id}): give another --out or another mode name");
+                throw new EvalInputException($"{o.OutputDirectory}: its trials of mode '{mode.Name}' ran on {other.Describe()}, not on {Path.GetFileName(path)} ({id}{(mode.FactorFile is { } factors ? $", made from {factors}" : "")}): give another --out or another mode name");
             // Short contexts of a file this tool patched run at the model's own attention magnitude since session 17;
             // short-set trials recorded before ran at the file's and must not be pooled with new ones.
             if (mode.RunsFileRope && info.ShortContextAttnParameter is not null
@@ -140,6 +146,7 @@ public static class NiahRunner
             ModelId = modelId,
             Factors = mode.FactorFile,
             Haystack = o.Haystack.Name,
+            HaystackSha256 = o.Haystack.ContentHash,
             HaystackOffset = plan.HaystackOffset(t),
             Needle = o.Needle.Fingerprint(),
             Seed = o.Seed,

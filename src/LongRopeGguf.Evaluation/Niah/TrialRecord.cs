@@ -25,6 +25,9 @@ public sealed record TrialRecord
     public string? Factors { get; init; }
     public required string Haystack { get; init; }
 
+    /// <summary><see cref="Prompts.Haystack.ContentHash"/> of the haystack's text; null for the filler and in older lines.</summary>
+    public string? HaystackSha256 { get; init; }
+
     /// <summary>Where the trial's haystack starts in the text (characters; 0 for the filler, and in lines written before passages existed).</summary>
     public int HaystackOffset { get; init; }
     public required string Needle { get; init; }
@@ -79,7 +82,7 @@ public sealed record TrialRecord
         ModelId is not null && modelId is not null ? ModelId == modelId : Model == model;
 
     /// <summary>The file, for messages: its name and fingerprint.</summary>
-    public string Describe() => ModelId is null ? Model : $"{Model} ({ModelId})";
+    public string Describe() => ModelId is null ? Model : Factors is null ? $"{Model} ({ModelId})" : $"{Model} ({ModelId}, made from {Factors})";
 
     // Source-generated metadata (TrialRecordJsonContext), so that the Native AOT build of the CLI serializes without
     // reflection; the options that the generator cannot take (the relaxed encoder) are set here.

@@ -45,8 +45,14 @@ public sealed class Haystack
     {
         string text = NormalizeWhitespace(Runtime.TextFiles.Read(path, option, Runtime.TextFiles.CorpusLimitBytes));
         if (text.Length == 0) throw new EvalInputException($"{option} {path}: the file holds no text");
-        return new Haystack(System.IO.Path.GetFileName(path), System.IO.Path.GetFullPath(path), text);
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..16];
+        return new Haystack(System.IO.Path.GetFileName(path), System.IO.Path.GetFullPath(path), text) { ContentHash = hash };
     }
+
+    /// <summary>16 hex digits of SHA-256 over the whole text as used (whitespace collapsed), for a file; null for the
+    /// filler. Trials are named by <see cref="Name"/>; this tells two texts of one name apart (a resumed run or a pooled
+    /// comparison must not mix them).</summary>
+    public string? ContentHash { get; private init; }
 
     /// <summary>"filler" or a path.</summary>
     public static Haystack Parse(string spec) =>
@@ -65,7 +71,7 @@ public sealed class Haystack
         if (offset >= _fixedText!.Length) throw new EvalInputException($"haystack {SourcePath}: offset {offset} is beyond its {_fixedText.Length} characters");
         int i = Array.BinarySearch(_boundaries, offset);
         int start = _boundaries[i >= 0 ? i : ~i - 1];
-        return new Haystack(Name, SourcePath, _fixedText[start..]) { Offset = Offset + start };
+        return new Haystack(Name, SourcePath, _fixedText[start..]) { Offset = Offset + start, ContentHash = ContentHash };
     }
 
     /// <summary>

@@ -152,6 +152,7 @@ public static class SearchRunner
     {
         request.Fitness.Validate();
         request.Evolution.Validate();
+        if (Directory.Exists(request.ModelPath)) throw new ArgumentException($"{request.ModelPath}: is a folder, not a model file");
         if (!File.Exists(request.ModelPath)) throw new FileNotFoundException($"{request.ModelPath}: no such model file");
         var model = LongRopePatcher.RequireSupported(GgufReader.Read(request.ModelPath));
         int original = model.BaseContextLength;

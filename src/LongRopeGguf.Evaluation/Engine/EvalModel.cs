@@ -31,6 +31,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     {
         options ??= EngineOptions.Default;
         options.Validate();
+        if (Directory.Exists(path)) throw new EvalInputException($"{path}: is a folder, not a model file");
         if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
         var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
         if (Runtime.LlamaModel.WhyLlamaCppWouldAbort(path) is { } abort) throw new EvalInputException(abort);

@@ -111,14 +111,11 @@ public sealed class GgufValue : IEquatable<GgufValue>
     {
         if (Type != GgufValueType.Array || ElementType != GgufValueType.String)
             throw new GgufTypeMismatchException($"expected ARRAY of STRING, found {DescribeType()}");
-        int count = Count;
-        var seen = new Dictionary<string, int>(count, StringComparer.Ordinal);
-        for (int i = 0; i < count; i++)
-        {
-            // Latin-1 maps each byte to one char, so equal keys mean equal bytes.
-            string key = _payload is Utf8StringArray u ? System.Text.Encoding.Latin1.GetString(u.Utf8(i)) : ((string[])_payload)[i];
-            if (!seen.TryAdd(key, i)) return (seen[key], i);
-        }
+        if (_payload is Utf8StringArray u) return u.FindRepeat();
+        var strings = (string[])_payload;
+        var seen = new Dictionary<string, int>(strings.Length, StringComparer.Ordinal);
+        for (int i = 0; i < strings.Length; i++)
+            if (!seen.TryAdd(strings[i], i)) return (seen[strings[i]], i);
         return null;
     }
 

@@ -29,6 +29,29 @@ internal sealed class Utf8StringArray
         return _bytes.AsSpan(start, _ends[index] - start);
     }
 
+    /// <summary>The first element whose bytes repeat an earlier element's, and that earlier one; null when all differ.
+    /// Compares the kept bytes in place: no string per element (a vocabulary is checked at every model load).</summary>
+    public (int First, int Repeat)? FindRepeat()
+    {
+        var seen = new HashSet<int>(Count, new ElementComparer(this));
+        for (int i = 0; i < Count; i++)
+            if (!seen.Add(i) && seen.TryGetValue(i, out int first)) return (first, i);
+        return null;
+    }
+
+    /// <summary>Element indices compared by their bytes.</summary>
+    private sealed class ElementComparer(Utf8StringArray array) : IEqualityComparer<int>
+    {
+        public bool Equals(int a, int b) => array.Utf8(a).SequenceEqual(array.Utf8(b));
+
+        public int GetHashCode(int index)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(array.Utf8(index));
+            return hash.ToHashCode();
+        }
+    }
+
     /// <summary>Element <paramref name="index"/>, decoded as the reader decodes strings (invalid UTF-8 as U+FFFD).</summary>
     public string Get(int index) => _decoded is { } d ? d[index] : Encoding.UTF8.GetString(Utf8(index));
 

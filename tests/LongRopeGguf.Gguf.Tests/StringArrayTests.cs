@@ -29,6 +29,25 @@ public class StringArrayTests
     private static string[] Expected => Elements.Select(e => Encoding.UTF8.GetString(e)).ToArray();
 
     [Fact]
+    public void Repeated_elements_are_found_by_their_bytes_as_llama_cpp_maps_them()
+    {
+        using var dir = new TempDir();
+        // Unique as bytes, though 0xFF and 0xFE both decode to U+FFFD: llama.cpp's token map sees two tokens.
+        var distinct = new RawGguf().Header(3, 0, 1).Str("t").U32((uint)GgufValueType.Array).U32((uint)GgufValueType.String).U64(3)
+            .StrBytes([0x66, 0xFF]).StrBytes([0x66, 0xFE]).StrBytes("f"u8.ToArray()).WriteTo(dir.File("distinct.gguf"));
+        Assert.Null(GgufReader.Read(distinct)["t"].FindRepeatedString());
+        Assert.Null(GgufReader.Read(WriteFile(dir))["tokenizer.ggml.tokens"].FindRepeatedString());
+
+        var repeated = new RawGguf().Header(3, 0, 1).Str("t").U32((uint)GgufValueType.Array).U32((uint)GgufValueType.String).U64(4)
+            .StrBytes("a"u8.ToArray()).StrBytes("b"u8.ToArray()).StrBytes("c"u8.ToArray()).StrBytes("b"u8.ToArray()).WriteTo(dir.File("repeated.gguf"));
+        Assert.Equal((1, 3), GgufReader.Read(repeated)["t"].FindRepeatedString());
+        // The same answer for an array built in memory.
+        Assert.Equal((1, 3), GgufValue.Array(["a", "b", "c", "b"]).FindRepeatedString());
+        Assert.Null(GgufValue.Array(["a", "b"]).FindRepeatedString());
+        Assert.Throws<GgufTypeMismatchException>(() => GgufValue.Array([1, 2]).FindRepeatedString());
+    }
+
+    [Fact]
     public void A_string_array_read_from_a_file_has_the_decoded_elements_and_equals_the_eager_value()
     {
         using var dir = new TempDir();

@@ -256,6 +256,26 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_text_without_sentence_ends_is_run_with_a_warning_that_the_needles_moved()
+    {
+        using var dir = new TempDir();
+        string words = dir.File("words.txt");
+        File.WriteAllText(words, string.Join(' ', Enumerable.Repeat("word", 3000)));
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "3", "--modes", "none", "--haystack", words, "--threads", "2", "--out", dir.File("w"));
+        Assert.True(code == 0, err);
+        var lines = File.ReadAllLines(Path.Combine(dir.File("w"), "results.jsonl")).Select(Niah.TrialRecord.FromJsonLine).ToList();
+        int moved = lines.Count(l => Math.Abs(l.DepthActual - l.Depth) > 0.1);
+        Assert.True(moved > 0, "the test text should move a needle");
+        Assert.Contains($"longrope: warning: haystack 'words.txt': {moved} of 3 needles landed more than 0.1 from the depth asked", err);
+
+        // Prose has sentence ends everywhere: no warning.
+        string prose = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "3", "--modes", "none", "--haystack", prose, "--threads", "2", "--out", dir.File("p"));
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("warning", err);
+    }
+
+    [Fact]
     public void Two_texts_of_one_file_name_neither_resume_into_each_other_nor_pool()
     {
         // Trials are named by the haystack's file name; its content hash tells the texts apart (it did not before:

@@ -116,6 +116,7 @@ public static class EvalCommand
             options = options with { Modes = factorModes.Modes };
             var result = WithProgress("niah", report => NiahRunner.Run(options,
                 new Reporter<NiahProgress>(p => report(p.Done, p.Total, p.Mode.Length == 0 ? "" : $"{p.Mode} @ {p.Length}")), ct));
+            foreach (string warning in result.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
             if (r.GetValue(json))
                 WriteJson(result.Summary.WriteJson);
             else

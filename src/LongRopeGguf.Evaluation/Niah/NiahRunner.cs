@@ -13,7 +13,8 @@ public sealed record NiahRunStats(int TrialsRun, int TrialsSkipped, long Prefill
     public double TrialsPerMinute => Elapsed.TotalSeconds <= 0 ? 0 : TrialsRun / Elapsed.TotalMinutes;
 }
 
-public sealed record NiahRunResult(NiahRunStats Run, NiahSummary Summary, IReadOnlyList<string> Files);
+/// <param name="Warnings">What the user should know about the grid (needles placed far from the depth asked).</param>
+public sealed record NiahRunResult(NiahRunStats Run, NiahSummary Summary, IReadOnlyList<string> Files, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Runs a needle-in-a-haystack grid into a results folder: results.jsonl (one line per trial, appended as trials end;
@@ -85,7 +86,7 @@ public static class NiahRunner
         var summary = NiahSummary.Build(plan, modes, log.Records);
         var files = new List<string> { log.Path };
         files.AddRange(WriteSummary(summary, o.OutputDirectory));
-        return new NiahRunResult(new NiahRunStats(done, skipped, prefilled, naive, clock.Elapsed), summary, files);
+        return new NiahRunResult(new NiahRunStats(done, skipped, prefilled, naive, clock.Elapsed), summary, files, PlacementWarnings(plan, o));
     }
 
     /// <summary>summary.csv, summary.md, summary.json and the charts.</summary>
@@ -97,6 +98,20 @@ public static class NiahRunner
         summary.WriteMarkdown(md, charts);
         using (var f = File.Create(json)) summary.WriteJson(f);
         return [csv, md, json, .. charts];
+    }
+
+    /// <summary>Needles go in at sentence ends: a text with few of them (no full stops) puts them far from the depth
+    /// asked, silently in the heatmaps, which label rows by the depth asked. Said once per run.</summary>
+    internal static IReadOnlyList<string> PlacementWarnings(NiahPlan plan, NiahOptions o)
+    {
+        const double Tolerance = 0.1;
+        var off = plan.Trials.Where(t => Math.Abs(t.Prompt.DepthActual - t.Prompt.Depth) > Tolerance).ToList();
+        if (off.Count == 0) return [];
+        var worst = off.MaxBy(t => Math.Abs(t.Prompt.DepthActual - t.Prompt.Depth))!;
+        static string F(double d) => d.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+        return [$"haystack '{o.Haystack.Name}': {off.Count} of {plan.Trials.Count} needles landed more than {F(Tolerance)} from the depth asked "
+            + $"(worst: {F(worst.Prompt.Depth)} asked, {F(worst.Prompt.DepthActual)} placed at {worst.Length} tokens); needles go in at sentence ends, "
+            + "and the text has few of them (depth_actual in results.jsonl)"];
     }
 
     /// <summary>

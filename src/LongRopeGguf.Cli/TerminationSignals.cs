@@ -58,12 +58,29 @@ public sealed class TerminationSignals : IDisposable
     /// <summary>The exit code for an interrupted run: 130 for SIGINT (and for cancellation from outside), 143 for SIGTERM.</summary>
     public int InterruptedExitCode => Received == PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted;
 
+    /// <summary>How long after the first signal a second one ends the process at once. Two signals within it are one
+    /// request: GNU timeout and `dotnet run` deliver SIGTERM twice (to the child, then its process group).</summary>
+    public static readonly TimeSpan ForceAfter = TimeSpan.FromSeconds(2);
+
+    private readonly Lock _signalLock = new();
+    private long _firstSignalTicks;
+
     private void OnSignal(PosixSignalContext context)
     {
-        // A second signal ends the process at once (the signal's default action), as in most tools: the first may not
-        // be seen by work blocked in the kernel (opening a FIFO that has no writer). A temporary file it leaves is
-        // removed by the next write to the same target.
-        if (Interlocked.CompareExchange(ref _received, (int)context.Signal, 0) != 0) return;
+        // A second signal, ForceAfter or more after the first, ends the process at once (the signal's default action),
+        // as in most tools: the first may not be seen by work blocked in the kernel (opening a FIFO that has no
+        // writer). A temporary file it leaves is removed by the next write to the same target.
+        // Handlers may run at once on two threads: the first signal's time is set before a second can read it.
+        lock (_signalLock)
+        {
+            if (_received == 0)
+            {
+                _received = (int)context.Signal;
+                _firstSignalTicks = Environment.TickCount64;
+            }
+            else if (Environment.TickCount64 - _firstSignalTicks >= ForceAfter.TotalMilliseconds)
+                return;
+        }
         context.Cancel = true; // keep the process alive until the writer has cleaned up
         _cts.Cancel();
     }

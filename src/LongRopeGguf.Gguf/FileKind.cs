@@ -34,18 +34,30 @@ public static partial class FileKinds
             try
             {
                 Span<byte> buffer = stackalloc byte[StatxSize];
-                if (statx(AtFdCwd, path, 0, StatxType, ref MemoryMarshal.GetReference(buffer)) != 0) return FileKind.Missing;
+                if (statx(AtFdCwd, path, 0, StatxType, ref MemoryMarshal.GetReference(buffer)) != 0)
+                {
+                    // Not there (ENOENT, ENOTDIR); anything else (EACCES, a seccomp profile's EPERM) is left to .NET.
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is ENoEnt or ENotDir) return FileKind.Missing;
+                    return Fallback(path);
+                }
                 int type = BitConverter.ToUInt16(buffer.Slice(StatxModeOffset, 2)) & TypeMask;
                 return type switch { Regular => FileKind.Regular, DirectoryType => FileKind.Directory, _ => FileKind.Special };
             }
-            catch (EntryPointNotFoundException)
+            catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
             {
-                // glibc before 2.28 (2018): fall back to what .NET can tell.
+                // glibc before 2.28 (2018), or no "libc" to bind: fall back to what .NET can tell.
             }
         }
-        return Directory.Exists(path) ? FileKind.Directory : File.Exists(path) ? FileKind.Regular : FileKind.Missing;
+        return Fallback(path);
     }
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    /// <summary>What .NET can tell: it shows no pipes or devices (they read as regular files).</summary>
+    private static FileKind Fallback(string path) =>
+        Directory.Exists(path) ? FileKind.Directory : File.Exists(path) ? FileKind.Regular : FileKind.Missing;
+
+    private const int ENoEnt = 2, ENotDir = 20;
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, ref byte buffer);
 }

@@ -104,8 +104,9 @@ public sealed class GgufValue : IEquatable<GgufValue>
     public int Count => _payload is Utf8StringArray u ? u.Count : AsUntypedArray().Length;
 
     /// <summary>
-    /// For a STRING array: the first element whose bytes repeat an earlier one's, and that earlier one; null when all
-    /// differ. Compared as bytes, as llama.cpp's vocabulary map does (decoding would make two invalid sequences equal).
+    /// For a STRING array: the first non-empty element whose bytes repeat an earlier one's, and that earlier one; null
+    /// when all differ. Compared as bytes, as llama.cpp's vocabulary map does (decoding would make two invalid sequences
+    /// equal); empty elements are passed over, as llama.cpp renames an empty token "[EMPTY_i]" before mapping it.
     /// </summary>
     public (int First, int Repeat)? FindRepeatedString()
     {
@@ -115,7 +116,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
         var strings = (string[])_payload;
         var seen = new Dictionary<string, int>(strings.Length, StringComparer.Ordinal);
         for (int i = 0; i < strings.Length; i++)
-            if (!seen.TryAdd(strings[i], i)) return (seen[strings[i]], i);
+            if (strings[i].Length > 0 && !seen.TryAdd(strings[i], i)) return (seen[strings[i]], i);
         return null;
     }
 

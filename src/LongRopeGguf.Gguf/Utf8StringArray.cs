@@ -29,13 +29,14 @@ internal sealed class Utf8StringArray
         return _bytes.AsSpan(start, _ends[index] - start);
     }
 
-    /// <summary>The first element whose bytes repeat an earlier element's, and that earlier one; null when all differ.
-    /// Compares the kept bytes in place: no string per element (a vocabulary is checked at every model load).</summary>
+    /// <summary>The first non-empty element whose bytes repeat an earlier element's, and that earlier one; null when all
+    /// differ. Empty elements are passed over: llama.cpp names an empty token "[EMPTY_i]" before mapping it. Compares
+    /// the kept bytes in place: no string per element (a vocabulary is checked at every model load).</summary>
     public (int First, int Repeat)? FindRepeat()
     {
         var seen = new HashSet<int>(Count, new ElementComparer(this));
         for (int i = 0; i < Count; i++)
-            if (!seen.Add(i) && seen.TryGetValue(i, out int first)) return (first, i);
+            if (Utf8(i).Length > 0 && !seen.Add(i) && seen.TryGetValue(i, out int first)) return (first, i);
         return null;
     }
 

@@ -46,7 +46,6 @@ public sealed record ModelContextInfo(
     public static ModelContextInfo Read(string path)
     {
         if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a directory, not a GGUF model file");
-        if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a folder, not a model file");
         if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such model file");
         var file = GgufReader.Read(path);
         return FromHeader(file, path);

@@ -17,8 +17,16 @@ public static class OutputFiles
         {
             case FileKind.Directory:
                 throw new RuntimeInputException($"{option} {full}: is a folder, not a file");
-            case FileKind.Regular when GgufReader.HasMagic(full):
+            case FileKind.Regular when StartsLikeAModel(full):
                 throw new RuntimeInputException($"{option} {full}: is a GGUF model file; refusing to overwrite it (give another file name)");
         }
+    }
+
+    /// <summary>Whether the file starts with GGUF's magic; a file this process cannot read (write-only) is no model it
+    /// could have been given, and the write itself says whether it may be replaced.</summary>
+    private static bool StartsLikeAModel(string path)
+    {
+        try { return GgufReader.HasMagic(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 }

@@ -84,13 +84,24 @@ public class SpecialInputTests
         using var dir = new TempDir();
         string fifo = MakeFifo(dir, "factors.json"), output = dir.File("out.gguf");
         using var running = CliProcess.Start("patch", TestPaths.TinyModel, "-f", fifo, "-o", output);
-        Thread.Sleep(1500); // started and blocked in open(2)
-        Assert.False(running.Process.HasExited, "patch did not wait for the FIFO's writer");
+        // Wait until the kernel holds it in open(2) on the FIFO (its signal handlers are registered long before); where
+        // the kernel does not say (no wchan), give it 10 s.
+        var blocked = System.Diagnostics.Stopwatch.StartNew();
+        while (!InFifoOpen(running.Process.Id) && blocked.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Assert.False(running.Process.HasExited, "patch did not wait for the FIFO's writer");
+            Thread.Sleep(50);
+        }
+        // Two signals at once are one request (GNU timeout and `dotnet run` send SIGTERM twice); the work is asked to
+        // stop and cannot while it is held in open(2).
+        var first = System.Diagnostics.Stopwatch.StartNew();
         CliProcess.Signal(running.Process, CliProcess.SIGTERM);
-        // The first asks the work to stop; it cannot while the kernel holds it in open(2).
-        Assert.False(running.Process.WaitForExit(1000), "blocked patch ended on the first signal (this test needs the blocked case)");
         CliProcess.Signal(running.Process, CliProcess.SIGTERM);
-        Assert.True(running.Process.WaitForExit(10_000), "the second signal did not end the process");
+        Assert.False(running.Process.WaitForExit(1000), "two signals at once ended the blocked patch");
+        // A later one ends it.
+        Thread.Sleep(TerminationSignals.ForceAfter - first.Elapsed + TimeSpan.FromMilliseconds(300));
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        Assert.True(running.Process.WaitForExit(10_000), "a later second signal did not end the process");
         Assert.Equal(143, running.Process.ExitCode);
         Assert.False(File.Exists(output));
     }
@@ -123,6 +134,18 @@ public class SpecialInputTests
         string line = OneErrorLine(CliProcess.Run("factors", "make", "--model", model, "--method", "yarn", "--scale", "8", "-o", output));
         Assert.Equal($"longrope: error: {model}: llama.rope.freq_base = NaN: the yarn rule needs a finite RoPE base above 1", line);
         Assert.False(File.Exists(output));
+    }
+
+    /// <summary>Whether the process's main thread, which runs the command, sleeps in the kernel's FIFO open (Linux:
+    /// /proc/PID/wchan names fifo_open or, inside it, wait_for_partner). Only the main thread: the runtime's debugger
+    /// thread waits on a FIFO of its own from the start.</summary>
+    private static bool InFifoOpen(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/wchan") is "fifo_open" or "wait_for_partner";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     private static CliResult RunShell(string commandLine)

@@ -41,6 +41,11 @@ public class StringArrayTests
         var repeated = new RawGguf().Header(3, 0, 1).Str("t").U32((uint)GgufValueType.Array).U32((uint)GgufValueType.String).U64(4)
             .StrBytes("a"u8.ToArray()).StrBytes("b"u8.ToArray()).StrBytes("c"u8.ToArray()).StrBytes("b"u8.ToArray()).WriteTo(dir.File("repeated.gguf"));
         Assert.Equal((1, 3), GgufReader.Read(repeated)["t"].FindRepeatedString());
+        // Empty tokens do not collide: llama.cpp names each "[EMPTY_i]" before mapping it.
+        var empties = new RawGguf().Header(3, 0, 1).Str("t").U32((uint)GgufValueType.Array).U32((uint)GgufValueType.String).U64(3)
+            .StrBytes([]).StrBytes("x"u8.ToArray()).StrBytes([]).WriteTo(dir.File("empties.gguf"));
+        Assert.Null(GgufReader.Read(empties)["t"].FindRepeatedString());
+        Assert.Null(GgufValue.Array(["", "x", ""]).FindRepeatedString());
         // The same answer for an array built in memory.
         Assert.Equal((1, 3), GgufValue.Array(["a", "b", "c", "b"]).FindRepeatedString());
         Assert.Null(GgufValue.Array(["a", "b"]).FindRepeatedString());

@@ -110,7 +110,9 @@ public static class EditCommand
         if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(target, m);
         // edit writes what it is told (it is the tool for making test files too), but says when llama.cpp will not take
         // the result: a removed general.architecture, a key of the wrong type, a repeated token.
-        foreach (var finding in LongRopeVerifier.Verify(written).Findings)
+        // Not for the GGUF files llama.cpp does not load as models (a LoRA adapter, a projector: general.type says so).
+        bool isModel = !written.TryGetValue("general.type", out var type) || type.Type != GgufValueType.String || type.AsString() == "model";
+        foreach (var finding in isModel ? LongRopeVerifier.Verify(written).Findings : [])
             if (finding.Severity == Severity.Error && finding.Consequence is Consequence.LoadFails or Consequence.ProcessAborts)
                 Warn($"llama.cpp {(finding.Consequence == Consequence.ProcessAborts ? "aborts the process on" : "will not load")} {Path.GetFileName(target)}: {finding.Message}");
         return new EditOutcome(request, target, written, stopwatch.Elapsed, notes);

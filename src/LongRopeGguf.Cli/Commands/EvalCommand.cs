@@ -287,7 +287,8 @@ public static class EvalCommand
     {
         if (Console.IsErrorRedirected)
         {
-            // A line per tenth of the work, and at least one every 30 s so that a long cell does not look hung.
+            // A line per tenth of the work, and one for any trial that ends 30 s or more after the last line, so that
+            // a long cell does not look hung (a single trial longer than that still prints nothing until it ends).
             int lastDecile = -1;
             var sinceLine = System.Diagnostics.Stopwatch.StartNew();
             return work((done, total, what) =>

@@ -135,7 +135,7 @@ public static class SearchCommand
                 SeedRules = r.GetValue(seedRules) is { } rulesText ? ParseRules(rulesText) : null,
                 InitPath = r.GetValue(init)?.FullName,
                 OutputDirectory = outDir,
-                Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Environment.ProcessorCount, BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
+                Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Math.Min(Environment.ProcessorCount, Runtime.RunnerOptions.MaxThreads), BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
                 TimeLimit = r.GetValue(timeLimit) is { } limitText ? ParseDuration(limitText) : null,
             };
             native.ConfigureForEvaluation(r);

@@ -100,10 +100,11 @@ public static class FactorSetReader
         for (int n; (n = reader.Read(chunk, 0, chunk.Length)) > 0;)
         {
             text.Append(chunk, 0, n);
-            if (text.Length > MaxFileBytes) throw new FactorSetException($"{path}: more than {MaxFileBytes:N0} bytes is too big for a factor file");
+            // Said as soon as the first bytes show it, not after reading a model's worth of pipe.
+            if (text.Length >= 4 && text.Length - n < 4 && text.ToString(0, 4) == "GGUF")
+                throw new FactorSetException($"{path}: a GGUF model through a pipe; give the model file itself to copy its factors");
+            if (text.Length > MaxFileBytes) throw new FactorSetException($"{path}: more than {MaxFileBytes:N0} characters is too big for a factor file");
         }
-        if (text.Length >= 4 && text.ToString(0, 4) == "GGUF")
-            throw new FactorSetException($"{path}: a GGUF model through a pipe; give the model file itself to copy its factors");
         return text.ToString();
     }
 

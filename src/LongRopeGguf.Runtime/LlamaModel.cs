@@ -52,8 +52,9 @@ public sealed class LlamaModel : IDisposable
     {
         options ??= new RunnerOptions();
         options.Validate();
-        var info = ModelContextInfo.Read(path);
-        if (WhyLlamaCppWouldAbort(info.Path) is { } abort) throw new RuntimeInputException(abort);
+        var header = ModelContextInfo.ReadHeader(path);
+        var info = ModelContextInfo.FromHeader(header, path);
+        if (WhyLlamaCppWouldAbort(header) is { } abort) throw new RuntimeInputException(abort);
         var backend = NativeRuntime.Backend();
         int allLayers = info.LayerCount + 1; // repeating layers + the output layer, as llama.cpp counts them
         int gpuLayers = options.GpuLayers switch
@@ -84,9 +85,10 @@ public sealed class LlamaModel : IDisposable
     /// What in the file would abort the whole process inside llama.cpp (an assertion: no error to catch, and a core
     /// dump instead of a message), as one line naming the file, or null. Every model load asks first.
     /// </summary>
-    public static string? WhyLlamaCppWouldAbort(string path) =>
-        LongRope.LongRopeVerifier.Verify(path).Findings.FirstOrDefault(f => f.Consequence == LongRope.Consequence.ProcessAborts) is { } abort
-            ? $"{path}: llama.cpp would abort the process on this file: {abort.Message}"
+    /// <param name="header">The model's header, as the load read it (no second read).</param>
+    public static string? WhyLlamaCppWouldAbort(Gguf.GgufFile header) =>
+        LongRope.LongRopeVerifier.Verify(header).Findings.FirstOrDefault(f => f.Consequence == LongRope.Consequence.ProcessAborts) is { } abort
+            ? $"{header.Path}: llama.cpp would abort the process on this file: {abort.Message}"
             : null;
 
     /// <summary>The exact llama.cpp context parameters the runner uses for <paramref name="plan"/> (also used by the bare benchmark loop).</summary>

@@ -43,12 +43,14 @@ public sealed record ModelContextInfo(
     /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
 
-    public static ModelContextInfo Read(string path)
+    public static ModelContextInfo Read(string path) => FromHeader(ReadHeader(path), path);
+
+    /// <summary>The model file's header, a missing file or a folder refused in one line.</summary>
+    public static GgufFile ReadHeader(string path)
     {
         if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a directory, not a GGUF model file");
         if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such model file");
-        var file = GgufReader.Read(path);
-        return FromHeader(file, path);
+        return GgufReader.Read(path);
     }
 
     public static ModelContextInfo FromHeader(GgufFile file, string path)

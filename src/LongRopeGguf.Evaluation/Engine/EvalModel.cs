@@ -33,8 +33,9 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         options.Validate();
         if (Directory.Exists(path)) throw new EvalInputException($"{path}: is a folder, not a model file");
         if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
-        var info = EvalModelInfo.Read(path); // reads the header only; bad files fail here with a one-line message
-        if (Runtime.LlamaModel.WhyLlamaCppWouldAbort(path) is { } abort) throw new EvalInputException(abort);
+        var header = Gguf.GgufReader.Read(path); // the header only; bad files fail here with a one-line message
+        var info = EvalModelInfo.FromHeader(header, path);
+        if (Runtime.LlamaModel.WhyLlamaCppWouldAbort(header) is { } abort) throw new EvalInputException(abort);
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
         long mark = NativeLlama.Mark();

@@ -36,9 +36,10 @@ public sealed record EvalModelInfo(
     /// runner runs them (<see cref="LongRope.ShortContextAttention"/>); null when there is nothing to undo.</summary>
     public float? ShortContextAttnParameter { get; init; }
 
-    public static EvalModelInfo Read(string path)
+    public static EvalModelInfo Read(string path) => FromHeader(GgufReader.Read(path), path);
+
+    public static EvalModelInfo FromHeader(GgufFile file, string path)
     {
-        var file = GgufReader.Read(path);
         string arch = file.Architecture ?? throw new EvalInputException($"{path}: general.architecture: missing, cannot tell the model's architecture");
         int ctx = (int)ReadInteger(file, file.ArchitectureKey("context_length"), path);
         bool isLongRope = file.TryGetValue(file.ArchitectureKey("rope.scaling.type"), out var type)

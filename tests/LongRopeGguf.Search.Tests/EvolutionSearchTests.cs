@@ -305,6 +305,28 @@ public class EvolutionSearchTests
     }
 
     [Fact]
+    public void Fewer_iterations_than_the_log_holds_are_refused_leaving_the_log_as_it_was()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var s1 = new EvolutionSearch(Space(), Small(iterations: 3), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s1.Describe())) s1.Run(log);
+        byte[] before = File.ReadAllBytes(path);
+        var s2 = new EvolutionSearch(Space(), Small(iterations: 2), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s2.Describe()))
+        {
+            Assert.Equal(3, log.LastIteration);
+            var e = Assert.Throws<SearchLogException>(() => s2.Run(log));
+            Assert.Equal($"{path}: holds iteration 3 of this search; 2 iteration(s) would replace its result with the best of a shorter search; "
+                + "give --iterations 3 or more (or choose another --out)", e.Message);
+        }
+        Assert.Equal(before, File.ReadAllBytes(path));
+        // The same count or more runs.
+        var s3 = new EvolutionSearch(Space(), Small(iterations: 3), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s3.Describe())) Assert.Equal(0, s3.Run(log).NewEvaluations);
+    }
+
+    [Fact]
     public void A_log_of_another_search_is_refused_naming_what_differs()
     {
         using var dir = new TempDir();

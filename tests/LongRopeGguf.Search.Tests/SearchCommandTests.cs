@@ -205,12 +205,42 @@ public class SearchCommandTests
         Assert.Equal(best, doc2.RootElement.GetProperty("best").GetProperty("fitness").GetDouble());
         Assert.Contains("resuming from the log", stderr2);
 
-        // Another search into the same folder is refused: its log belongs to the first one.
+        // The model and the text, copied elsewhere under other names, are the same search: it resumes (the log names
+        // them by content, not by path).
+        string moved = Directory.CreateDirectory(dir.File("moved")).FullName;
+        string movedModel = Path.Combine(moved, "renamed.gguf"), movedText = Path.Combine(moved, "renamed.txt");
+        File.Copy(TestPaths.TinyModel, movedModel);
+        File.Copy(Text, movedText);
+        string[] movedArgs = [.. args.Select(a => a == TestPaths.TinyModel ? movedModel : a == Text ? movedText : a)];
+        var (code6, stdout6, stderr6) = Longrope(movedArgs);
+        Assert.True(code6 == 0, stderr6);
+        using (var doc6 = JsonDocument.Parse(stdout6))
+        {
+            Assert.Equal(0, doc6.RootElement.GetProperty("evaluated_now").GetInt32());
+            Assert.Equal(best, doc6.RootElement.GetProperty("best").GetProperty("fitness").GetDouble());
+        }
+        // ...but another text under the same name is not.
+        File.AppendAllText(movedText, "\nOne more sentence that the search never measured.\n");
+        var (code7, _, stderr7) = Longrope(movedArgs);
+        Assert.Equal(2, code7);
+        Assert.Contains("written by a different search ('fitness.text.sha256' was", stderr7);
+
+        // Fewer iterations than the log holds would write the best of a shorter search over the result: refused.
+        string logPath = Path.Combine(dir.File("out"), "search.jsonl");
+        byte[] logBefore = File.ReadAllBytes(logPath);
+        var (code8, stdout8, stderr8) = Longrope([.. args.Select((a, i) => i > 0 && args[i - 1] == "--iterations" ? "0" : a)]);
+        Assert.Equal(2, code8);
+        Assert.Equal("", stdout8);
+        Assert.Contains("search.jsonl: holds iteration 1 of this search; 0 iteration(s) would replace its result with the best of a shorter search; give --iterations 1 or more", stderr8);
+        Assert.Equal(logBefore, File.ReadAllBytes(logPath));
+
+        // Another search into the same folder is refused: its log belongs to the first one. The fitness is named, not
+        // the attention range that changes with it.
         var changed = args.Select(a => a == "ppl" ? "passkey" : a).ToArray();
         var (code3, stdout3, stderr3) = Longrope(changed);
         Assert.Equal(2, code3);
         Assert.Equal("", stdout3);
-        Assert.Contains("written by a different search", stderr3);
+        Assert.Contains("written by a different search ('fitness.kind' was \"ppl\", now \"passkey\")", stderr3);
 
         // Other seeds are another search too, and the message says where the seeds come from.
         var (code4, stdout4, stderr4) = Longrope([.. args, "--seed-rules", "pi,ntk,yarn"]);
@@ -224,6 +254,20 @@ public class SearchCommandTests
         var (code5, _, stderr5) = Longrope([.. old.SkipLast(2)]);
         Assert.Equal(2, code5);
         Assert.Contains("this search's pi, ntk, yarn, critical); a log from before the critical rule was a default seed resumes with --seed-rules pi,ntk,yarn; resume only", stderr5);
+
+        // A log written before the model fingerprint joined the header still resumes at the model's path, and only there.
+        string oldLog = Path.Combine(dir.File("old"), "search.jsonl");
+        var lines = File.ReadAllLines(oldLog);
+        var header = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!;
+        Assert.True(header["search"]!["fitness"]!.AsObject().Remove("model_fingerprint"));
+        lines[0] = header.ToJsonString();
+        File.WriteAllLines(oldLog, lines);
+        var (code9, stdout9, stderr9) = Longrope(old);
+        Assert.True(code9 == 0, stderr9);
+        using (var doc9 = JsonDocument.Parse(stdout9)) Assert.Equal(0, doc9.RootElement.GetProperty("evaluated_now").GetInt32());
+        var (code10, _, stderr10) = Longrope([.. old.Select(a => a == TestPaths.TinyModel ? movedModel : a)]);
+        Assert.Equal(2, code10);
+        Assert.Contains($"('fitness.model' was \"{TestPaths.TinyModel}\", now \"{movedModel}\")", stderr10);
     }
 
     [Fact]

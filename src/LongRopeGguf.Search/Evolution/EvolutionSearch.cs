@@ -152,6 +152,10 @@ public sealed class EvolutionSearch
     public SearchOutcome Run(SearchLog? log = null, ISearchObserver? observer = null, CancellationToken cancellationToken = default,
         CancellationToken stopToken = default)
     {
+        // Fewer iterations than the log holds would replay a shorter search and write its best over the longer one's.
+        if (log is not null && log.LastIteration > _settings.Iterations)
+            throw new SearchLogException($"{log.Path}: holds iteration {log.LastIteration} of this search; {_settings.Iterations} iteration(s) would "
+                + $"replace its result with the best of a shorter search; give --iterations {log.LastIteration} or more (or choose another --out)");
         var execution = new Execution(this, log, observer, cancellationToken, stopToken);
         return execution.Execute();
     }

@@ -56,6 +56,9 @@ public sealed class SearchLog : IDisposable
 
     public int CandidateCount => _cache.Count;
 
+    /// <summary>The last iteration the log holds a candidate or a summary of (0: only the initial population or nothing).</summary>
+    public int LastIteration { get; private init; }
+
     /// <summary>
     /// Opens the log at <paramref name="path"/> for the search described by <paramref name="search"/>: creates it with a
     /// header, or reads what an earlier run of the same search wrote. The file stays locked while open.
@@ -90,8 +93,8 @@ public sealed class SearchLog : IDisposable
                 log.WriteLine(header);
                 return log;
             }
-            bool done = Read(path, stream, searchText, cache, iterations);
-            return new SearchLog(path, stream, cache, iterations, resumed: true, done);
+            bool done = Read(path, stream, searchText, cache, iterations, out int lastIteration);
+            return new SearchLog(path, stream, cache, iterations, resumed: true, done) { LastIteration = lastIteration };
         }
         catch
         {
@@ -119,8 +122,10 @@ public sealed class SearchLog : IDisposable
 
     /// <summary>Reads an existing log, checks its header, fills the cache and leaves the stream at the end of the last
     /// complete line (cutting off a partial one).</summary>
-    private static bool Read(string path, FileStream stream, string searchText, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations)
+    private static bool Read(string path, FileStream stream, string searchText, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations,
+        out int lastIteration)
     {
+        lastIteration = 0;
         stream.Position = 0;
         var reader = new LineReader(stream);
         long goodEnd = 0;
@@ -154,10 +159,11 @@ public sealed class SearchLog : IDisposable
                     throw new SearchLogException($"{path}: search log version {version}; this tool reads version {Version}");
                 if (obj["search"] is not JsonObject logged)
                     throw new SearchLogException($"{path}: line 1: the header has no \"search\" object");
-                if (logged.ToJsonString() != searchText)
+                var now = JsonNode.Parse(searchText)!.AsObject();
+                var (loggedIdentity, nowIdentity) = SearchIdentity.Comparable(logged, now);
+                if (loggedIdentity.ToJsonString() != nowIdentity.ToJsonString())
                 {
-                    var now = JsonNode.Parse(searchText)!.AsObject();
-                    string difference = FirstDifference(logged, now);
+                    string difference = SearchIdentity.FirstDifference(loggedIdentity, nowIdentity);
                     // Seeds differ by name (or by their factors, when the --init file changed): say which, and the one
                     // case an unchanged command meets, a log from before the critical cut joined the default seeds.
                     string hint = "";
@@ -181,13 +187,16 @@ public sealed class SearchLog : IDisposable
                     {
                         case "candidate":
                             var key = obj["key"]!.GetValue<string>();
+                            if (obj["iteration"] is { } of) lastIteration = Math.Max(lastIteration, of.GetValue<int>());
                             cache[key] = new LoggedFitness(
                                 obj["serial"]!.GetValue<int>(),
                                 ReadFitness(obj),
                                 obj["seconds"]?.GetValue<double>() ?? 0);
                             break;
                         case "iteration":
-                            iterations.Add(obj["iteration"]!.GetValue<int>());
+                            int iteration = obj["iteration"]!.GetValue<int>();
+                            iterations.Add(iteration);
+                            lastIteration = Math.Max(lastIteration, iteration);
                             break;
                         case "done":
                             done = true;
@@ -233,24 +242,6 @@ public sealed class SearchLog : IDisposable
 
     private static List<string> SeedNames(JsonObject search) =>
         search["seeds"] is JsonArray seeds ? [.. seeds.Select(seed => seed?["name"]?.GetValue<string>() ?? "?")] : [];
-
-    /// <summary>The first field that differs, by its path into nested objects ('fitness.batch_size'), so that the
-    /// message names the setting rather than a cut-off object.</summary>
-    private static string FirstDifference(JsonObject logged, JsonObject now, string prefix = "")
-    {
-        foreach (var (name, value) in now)
-        {
-            string path = prefix + name;
-            if (!logged.TryGetPropertyValue(name, out var old)) return $"'{path}' is new";
-            if (old?.ToJsonString() == value?.ToJsonString()) continue;
-            if (old is JsonObject oldObject && value is JsonObject newObject) return FirstDifference(oldObject, newObject, path + ".");
-            string Short(JsonNode? n) { var s = n?.ToJsonString() ?? "null"; return s.Length > 80 ? s[..77] + "..." : s; }
-            return $"'{path}' was {Short(old)}, now {Short(value)}";
-        }
-        foreach (var (name, _) in logged)
-            if (!now.ContainsKey(name)) return $"'{prefix + name}' is gone";
-        return "the key order differs";
-    }
 
     /// <summary>Whether a summary line for iteration <paramref name="iteration"/> is already in the log.</summary>
     public bool HasIteration(int iteration) => _iterations.Contains(iteration);

@@ -25,6 +25,7 @@ public sealed class LlamaFitness : IFitnessFunction
     private readonly string _expectedSet;
     private readonly string _modelPath;
     private readonly long _modelBytes;
+    private readonly string _modelFingerprint;
     private readonly int[] _textTokens;
     private readonly string? _textHash;
     /// <summary>The pass-key prompts in the order that shares the most prefill (the mean does not depend on it).</summary>
@@ -50,6 +51,7 @@ public sealed class LlamaFitness : IFitnessFunction
         _expectedSet = set.Name();
         _modelPath = System.IO.Path.GetFullPath(modelPath);
         _modelBytes = new FileInfo(modelPath).Length;
+        _modelFingerprint = ModelFingerprint.Of(modelPath);
         _mode = new RopeMode("candidate", RopeModeKind.Patched, copy.Path);
         _maxPerplexity = spec.MaxPerplexity;
 
@@ -88,6 +90,8 @@ public sealed class LlamaFitness : IFitnessFunction
             ["kind"] = _spec.Name,
             ["model"] = _modelPath,
             ["model_bytes"] = _modelBytes,
+            // What identifies the model: a moved or renamed copy resumes the log (SearchIdentity).
+            ["model_fingerprint"] = _modelFingerprint,
             ["set"] = _expectedSet,
             ["target_length"] = _spec.TargetLength,
             ["batch_size"] = _engine.BatchSize,

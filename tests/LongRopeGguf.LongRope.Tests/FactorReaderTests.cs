@@ -240,6 +240,42 @@ public class FactorReaderTests
     }
 
     [Fact]
+    public void A_key_given_twice_is_refused_naming_it_at_any_depth()
+    {
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = FactorSetJson.ToJson(set);
+        string twice = WriteText(dir, "twice.json", json.Replace("\"long_factors\":", "\"long_factors\": [1], \"long_factors\":"));
+        Assert.Equal($"{twice}: the key 'long_factors' is given twice; keep one", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(twice)).Message);
+        string config = WriteText(dir, "config.json", Phi3Config().Replace("\"short_factor\":", "\"long_factor\": [2], \"short_factor\":"));
+        Assert.Equal($"{config}: the key 'rope_scaling.long_factor' is given twice; keep one", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(config)).Message);
+        // The same name in two objects is no repeat.
+        Assert.Equal(48, FactorSetReader.Read(WriteText(dir, "ok.json", Phi3Config().Replace("\"architectures\"", "\"type\": \"x\", \"architectures\""))).LongFactors.Length);
+    }
+
+    [Fact]
+    public void A_json_array_is_named_as_one_not_parsed_as_csv()
+    {
+        using var dir = new TempDir();
+        string array = WriteText(dir, "factors.json", " [1.0, 1.5, 2.0]\n");
+        Assert.Equal($"{array}: a JSON array, not a factor file: expected a JSON object (this tool's factor file or a config.json) or a CSV of factors",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(array)).Message);
+    }
+
+    [Theory]
+    [InlineData("\"num_attention_heads\": 32", "\"num_attention_heads\": 0", "'num_attention_heads' is 0; a model's num_attention_heads is at least 1")]
+    [InlineData("\"hidden_size\": 3072", "\"hidden_size\": -1", "'hidden_size' is -1; a model's hidden_size is at least 1")]
+    [InlineData("\"rope_theta\": 10000.0", "\"rope_theta\": 10000.0, \"head_dim\": 0", "'head_dim' is 0; a model's head_dim is at least 1")]
+    [InlineData("\"rope_theta\": 10000.0", "\"rope_theta\": 10000.0, \"partial_rotary_factor\": 1.5", "'partial_rotary_factor' is 1.5; the rotated share of a head is more than 0 and at most 1")]
+    [InlineData("\"type\": \"longrope\"", "\"type\": \"longrope\", \"partial_rotary_factor\": 0", "'rope_scaling.partial_rotary_factor' is 0; the rotated share of a head is more than 0 and at most 1")]
+    public void A_config_whose_own_model_shape_is_impossible_is_refused_naming_the_key(string from, string to, string expected)
+    {
+        using var dir = new TempDir();
+        string config = WriteText(dir, "config.json", Phi3Config().Replace(from, to));
+        Assert.Equal($"{config}: {expected}", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(config)).Message);
+    }
+
+    [Fact]
     public void A_gguf_model_is_a_factor_source_too()
     {
         using var dir = new TempDir();

@@ -34,6 +34,9 @@ public static class FactorSetReader
         string text = ReadText(path);
         // A model or other binary file would otherwise be read as a CSV and fail on its first "number".
         if (text.Contains('\0')) throw new FactorSetException($"{path}: a binary file, not a factor file (JSON, config.json or CSV)");
+        // Not a CSV either, whose first "number" would be '[1.0'.
+        if (text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n').StartsWith('['))
+            throw new FactorSetException($"{path}: a JSON array, not a factor file: expected a JSON object (this tool's factor file or a config.json) or a CSV of factors");
         return Detect(text) switch
         {
             FactorFileFormat.LongRopeJson => FactorSetJson.Parse(text, path, options),
@@ -108,17 +111,46 @@ public static class FactorSetReader
         return text.ToString();
     }
 
-    /// <summary>Parses JSON, turning syntax errors into one line with the file and position.</summary>
+    /// <summary>Parses JSON, turning syntax errors into one line with the file and position, and refusing a key given
+    /// twice in one object: which of two factor arrays a file means is not for a reader to guess.</summary>
     internal static JsonDocument ParseJson(string text, string path)
     {
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(text, JsonOptions);
+            doc = JsonDocument.Parse(text, JsonOptions);
         }
         catch (JsonException e)
         {
             throw new FactorSetException($"{path}: invalid JSON at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}: {FirstSentence(e.Message)}");
         }
+        if (RepeatedKey(doc.RootElement, "") is { } repeated)
+        {
+            doc.Dispose();
+            throw new FactorSetException($"{path}: the key '{repeated}' is given twice; keep one");
+        }
+        return doc;
+    }
+
+    /// <summary>The path ('rope_scaling.long_factor') of the first key that one object holds twice; null when none.</summary>
+    private static string? RepeatedKey(JsonElement e, string prefix)
+    {
+        if (e.ValueKind == JsonValueKind.Object)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var p in e.EnumerateObject())
+            {
+                if (!names.Add(p.Name)) return prefix + p.Name;
+                if (RepeatedKey(p.Value, prefix + p.Name + ".") is { } inner) return inner;
+            }
+        }
+        else if (e.ValueKind == JsonValueKind.Array)
+        {
+            int i = 0;
+            foreach (var item in e.EnumerateArray())
+                if (RepeatedKey(item, $"{prefix.TrimEnd('.')}[{i++}].") is { } inner) return inner;
+        }
+        return null;
     }
 
     private static string FirstSentence(string message)

@@ -72,13 +72,22 @@ public static class HfConfigReader
     /// count is checked against the GGUF model separately).</summary>
     private static void CheckAgainstOwnModel(JsonElement top, JsonElement block, string blockName, int longCount, int shortCount, string path)
     {
-        int? hidden = FactorSetReader.ReadOptionalInt(top, "hidden_size", path);
-        int? heads = FactorSetReader.ReadOptionalInt(top, "num_attention_heads", path);
-        int? headDim = FactorSetReader.ReadOptionalInt(top, "head_dim", path);
-        if (headDim is null && hidden is int h && heads is int n && n > 0) headDim = h / n;
+        int? Positive(string name)
+        {
+            int? value = FactorSetReader.ReadOptionalInt(top, name, path);
+            if (value <= 0) throw new FactorSetException($"{path}: '{name}' is {value}; a model's {name} is at least 1");
+            return value;
+        }
+        int? hidden = Positive("hidden_size");
+        int? heads = Positive("num_attention_heads");
+        int? headDim = Positive("head_dim");
+        if (headDim is null && hidden is int h && heads is int n) headDim = h / n;
         if (headDim is not int hd) return;
+        string partialIn = block.TryGetProperty("partial_rotary_factor", out _) ? blockName + ".partial_rotary_factor" : "partial_rotary_factor";
         double partial = FactorSetReader.ReadOptionalDouble(block, "partial_rotary_factor", path)
             ?? FactorSetReader.ReadOptionalDouble(top, "partial_rotary_factor", path) ?? 1.0;
+        if (!(partial > 0 && partial <= 1))
+            throw new FactorSetException($"{path}: '{partialIn}' is {partial.ToString(CultureInfo.InvariantCulture)}; the rotated share of a head is more than 0 and at most 1");
         int ropeDims = (int)(hd * partial);
         int needed = ropeDims / 2;
         string why = $"head dim {hd}{(partial != 1.0 ? $" x partial_rotary_factor {partial.ToString(CultureInfo.InvariantCulture)}" : "")} = {ropeDims} rotated dimensions / 2";

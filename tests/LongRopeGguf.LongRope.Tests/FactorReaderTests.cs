@@ -275,6 +275,26 @@ public class FactorReaderTests
         Assert.Equal($"{config}: {expected}", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(config)).Message);
     }
 
+    [Theory]
+    [InlineData("1e39")]
+    [InlineData("-4e38")]
+    [InlineData("1e-50")]
+    public void A_number_beyond_single_precision_is_named_as_written_not_as_infinity_or_zero(string written)
+    {
+        using var dir = new TempDir();
+        string csv = WriteText(dir, "f.csv", string.Join("\n", [.. Enumerable.Repeat("1.0", 31), written]));
+        Assert.Equal($"{csv}: line 32: {written} outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(csv, ForTiny with { ContextLength = 1024 })).Message);
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = WriteText(dir, "f.json", System.Text.RegularExpressions.Regex.Replace(FactorSetJson.ToJson(set),
+            @"(""short_factors"":\s*\[\s*)[0-9.]+", m => m.Groups[1].Value + written));
+        Assert.Equal($"{json}: 'short_factors'[0] is {written}, outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(json)).Message);
+        // The smallest float still is one.
+        Assert.Equal(float.Epsilon, FactorSetReader.Read(WriteText(dir, "tiny.csv", string.Join("\n", [.. Enumerable.Repeat("1.0", 31), "1.401298464324817E-45"])),
+            ForTiny with { ContextLength = 1024 }).LongFactors[31]);
+    }
+
     [Fact]
     public void A_gguf_model_is_a_factor_source_too()
     {

@@ -177,10 +177,20 @@ public static class FactorSetReader
                 JsonValueKind.String when float.TryParse(item.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float f) => f,
                 _ => throw new FactorSetException($"{path}: '{property}'[{i}] is {Describe(item)}, not a number"),
             };
+            if (item.ValueKind == JsonValueKind.Number && OutOfSingleRange(values[i], item.GetRawText()))
+                throw new FactorSetException($"{path}: '{property}'[{i}] is {item.GetRawText()}, {OutOfSingleRangeReason}");
             i++;
         }
         return values;
     }
+
+    /// <summary>Whether a number written as <paramref name="written"/> became infinite or 0 as a 32-bit float, as
+    /// llama.cpp stores factors (said as written, rather than as the Infinity or 0 it turned into).</summary>
+    internal static bool OutOfSingleRange(float value, string written) =>
+        (float.IsInfinity(value) || value == 0) && double.TryParse(written, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d)
+        && double.IsFinite(d) && d != 0;
+
+    internal const string OutOfSingleRangeReason = "outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)";
 
     internal static int? ReadOptionalInt(JsonElement obj, string property, string path)
     {

@@ -381,6 +381,10 @@ public sealed class CliEvalTests
         (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "300,2048", "--by-position", "300", "--out", dir.File("bad"));
         AssertOneLineError(code, err, ExitCodes.BadInput, "--by-position 300: expected 1 to 299 ranges");
         Assert.False(Directory.Exists(dir.File("bad")));
+        // 0 was taken for "not asked" and ignored.
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "300", "--by-position", "0", "--out", dir.File("bad"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "--by-position 0: expected 1 or more ranges of positions (leave the option out for none)");
+        Assert.False(Directory.Exists(dir.File("bad")));
     }
 
     [Fact]

@@ -265,8 +265,25 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         File.WriteAllText(damaged, "{\"id\": 3}\n");
         var (code, _, err) = CliEvalTests.Run("eval", "compare", damaged);
         Assert.Equal(ExitCodes.BadInput, code);
-        Assert.StartsWith($"longrope: error: {damaged}: line 1: not a trial record (", err);
+        Assert.StartsWith($"longrope: error: {damaged}: line 1: not a trial record ('id' has the wrong type near byte 9)", err);
         Assert.DoesNotContain("start afresh", err);
+        // Said in the file's terms: field names, never the serializer's .NET types.
+        foreach (var (line, expected) in new[]
+        {
+            ("[1]", "not a JSON object near byte 2"),
+            ("{\"mode\": \"a\"}", "missing 'id', "),
+            ("{\"mode\": ", "near byte"),
+        })
+        {
+            File.WriteAllText(damaged, line + "\n");
+            (code, _, err) = CliEvalTests.Run("eval", "compare", damaged);
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains($"{damaged}: line 1: not a trial record (", err);
+            Assert.Contains(expected, err);
+            Assert.DoesNotContain("LongRopeGguf.", err);
+            Assert.DoesNotContain("Path: $", err);
+        }
+        File.WriteAllText(damaged, "{\"id\": 3}\n");
         (code, _, err) = CliEvalTests.Run("eval", "niah", TestPaths.TinyModel, "--lengths", "300", "--depths", "1", "--modes", "none",
             "--threads", "2", "--out", Path.GetDirectoryName(damaged)!);
         Assert.Equal(ExitCodes.BadInput, code);

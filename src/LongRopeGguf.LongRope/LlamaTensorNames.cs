@@ -23,6 +23,33 @@ public static partial class LlamaTensorNames
         "ffn_gate_shexp.weight", "ffn_up_shexp.weight", "ffn_down_shexp.weight",
     };
 
+    /// <summary>
+    /// The tensors the llama loader requires (created without TENSOR_NOT_REQUIRED) that <paramref name="present"/> lacks,
+    /// in load order: token embedding and output norm, then per layer the attention norm, Q/K/V (or the fused QKV),
+    /// the attention output, the FFN norm and the FFN (gate/down/up, or with experts the router and the expert
+    /// down/up). Without one the load fails with "missing tensor". Empty without a block count (layers unknown).
+    /// </summary>
+    public static IReadOnlyList<string> MissingRequired(IReadOnlySet<string> present, int? blockCount, int expertCount)
+    {
+        var missing = new List<string>();
+        void Need(string name) { if (!present.Contains(name)) missing.Add(name); }
+        if (blockCount is not int blocks) return missing;
+        Need("token_embd.weight");
+        Need("output_norm.weight");
+        for (int i = 0; i < blocks; i++)
+        {
+            string b = $"blk.{i}.";
+            Need(b + "attn_norm.weight");
+            if (!present.Contains(b + "attn_qkv.weight"))
+                foreach (string x in (string[])["attn_q.weight", "attn_k.weight", "attn_v.weight"]) Need(b + x);
+            Need(b + "attn_output.weight");
+            Need(b + "ffn_norm.weight");
+            string[] ffn = expertCount > 0 ? ["ffn_gate_inp.weight", "ffn_down_exps.weight", "ffn_up_exps.weight"] : ["ffn_gate.weight", "ffn_down.weight", "ffn_up.weight"];
+            foreach (string x in ffn) Need(b + x);
+        }
+        return missing;
+    }
+
     [GeneratedRegex(@"^blk\.(\d+)\.(.+)$")]
     private static partial Regex BlockTensor();
 

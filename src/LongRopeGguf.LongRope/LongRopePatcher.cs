@@ -76,6 +76,7 @@ public static class LongRopePatcher
         var sw = Stopwatch.StartNew();
         var file = GgufReader.Read(sourcePath);
         var model = RequireSupported(file);
+        RefuseUnloadableSource(file);
         var warnings = ValidateForModel(set, model);
         var edit = PlanPatch(file, model, set, changes);
         var written = GgufRewriter.Rewrite(file, edit, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
@@ -183,6 +184,21 @@ public static class LongRopePatcher
     }
 
     /// <summary>The file's RoPE facts, refusing architectures whose llama.cpp loader does not read factor tensors.</summary>
+    /// <summary>What the verifier finds in a model that no patch changes (its tensors, its vocabulary).</summary>
+    private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token"];
+
+    /// <summary>
+    /// Refuses, before anything is written, a model that llama.cpp would not load (or would abort on) whatever its
+    /// factors: the patched copy would keep the defect, and writing gigabytes to learn that from verify afterwards helps
+    /// nobody. What the patch itself sets right (RoPE keys, factor tensors, rope_freqs) is not refused here.
+    /// </summary>
+    private static void RefuseUnloadableSource(GgufFile file)
+    {
+        var defect = LongRopeVerifier.Verify(file).Findings.FirstOrDefault(f => f.Severity == Severity.Error && SourceDefects.Contains(f.Code));
+        if (defect is not null)
+            throw new LongRopePatchException($"{file.Path}: llama.cpp cannot use this model, patched or not ({defect.Code}: {defect.Message}); nothing written");
+    }
+
     public static ModelRopeInfo RequireSupported(GgufFile file)
     {
         string arch = file.Architecture ?? throw new LongRopePatchException($"{file.Path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");

@@ -190,6 +190,11 @@ public static partial class LongRopeVerifier
                 if (!PerLayerRopeTensor().IsMatch(t.Name) && t.Name is not (LongRopeKeys.LongFactorsTensor or LongRopeKeys.ShortFactorsTensor or LongRopeKeys.RopeFreqsTensor)
                     && !LlamaTensorNames.IsCreated(t.Name, blocks, isLongRope))
                     Add(Severity.Error, "unknown-tensor", $"tensor '{t.Name}' is not one the llama loader creates: the load fails with 'wrong number of tensors'", Consequence.LoadFails);
+            int experts = file.TryGetValue(GgufKeys.ForArchitecture(arch, "expert_count"), out var ec) && ec.Type == GgufValueType.UInt32 ? (int)ec.AsUInt32() : 0;
+            var missing = LlamaTensorNames.MissingRequired(file.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), blocks, experts);
+            if (missing.Count > 0)
+                Add(Severity.Error, "missing-tensor", $"tensor '{missing[0]}' is missing{(missing.Count > 1 ? $" (and {missing.Count - 1:N0} more)" : "")}: "
+                    + "the llama loader requires it, so the load fails with 'missing tensor'", Consequence.LoadFails);
         }
 
         FactorSet? factors = null;

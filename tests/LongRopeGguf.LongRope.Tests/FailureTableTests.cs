@@ -108,6 +108,39 @@ public class FailureTableTests
     }
 
     [Fact]
+    public void A_missing_required_tensor_fails_to_load_and_is_flagged_but_a_missing_optional_one_is_not()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "no-ffn.gguf", e => e.RemoveTensor("blk.1.ffn_down.weight"));
+        AssertLoadFails(bad, "missing tensor 'blk.1.ffn_down.weight'");
+        AssertFlags(bad, "missing-tensor", Consequence.LoadFails);
+        Assert.Contains(LongRopeVerifier.Verify(bad).Findings, f => f.Message.StartsWith("tensor 'blk.1.ffn_down.weight' is missing: ", StringComparison.Ordinal));
+
+        // No weights at all: the first in load order is named, with the count of the rest.
+        string empty = TestFiles.Write(dir, "no-weights.gguf", e => { foreach (var t in GgufReader.Read(TestPaths.TinyModel).Tensors) e.RemoveTensor(t.Name); });
+        Assert.Empty(GgufReader.Read(empty).Tensors);
+        AssertLoadFails(empty, "missing tensor 'token_embd.weight'");
+        var finding = Assert.Single(LongRopeVerifier.Verify(empty).Findings, f => f.Code == "missing-tensor");
+        Assert.StartsWith("tensor 'token_embd.weight' is missing (and ", finding.Message);
+
+        // A patch would keep the defect: refused before anything is written.
+        string target = dir.File("no-ffn.longrope.gguf");
+        var refused = Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, target));
+        Assert.Equal($"{bad}: llama.cpp cannot use this model, patched or not (missing-tensor: tensor 'blk.1.ffn_down.weight' is missing: "
+            + "the llama loader requires it, so the load fails with 'missing tensor'); nothing written", refused.Message);
+        Assert.False(File.Exists(target));
+        string extra = TestFiles.Write(dir, "extra.gguf", e => e.SetTensor(TestFiles.F32("blk.0.attn_extra.weight", [1, 2, 3, 4])));
+        Assert.Contains("(unknown-tensor: tensor 'blk.0.attn_extra.weight'", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(extra, Distinct, target)).Message);
+        Assert.False(File.Exists(target));
+
+        // The output matrix is optional (tied to the embedding): without it the model loads, and verify agrees.
+        string tied = TestFiles.Write(dir, "tied.gguf", e => e.RemoveTensor("output.weight"));
+        Assert.True(LlamaHarness.TryLoad(tied).Loaded);
+        Assert.DoesNotContain(LongRopeVerifier.Verify(tied).Findings, f => f.Code == "missing-tensor");
+        Assert.True(LongRopeVerifier.Verify(PatchedOutput(dir, tied)).Ok);
+    }
+
+    [Fact]
     public void Factors_of_n_rot_elements_fail_to_load_and_the_patcher_refuses_them()
     {
         using var dir = new TempDir();
@@ -244,6 +277,10 @@ public class FailureTableTests
         Assert.Contains("GGML_ASSERT(id_to_token.size() == token_to_id.size())", child.Stderr);
         // The unchanged vocabulary has no repeat.
         Assert.Null(TestFiles.Tiny["tokenizer.ggml.tokens"].FindRepeatedString());
+        // No patch mends a vocabulary: refused before anything is written.
+        string target = dir.File("repeated-token.longrope.gguf");
+        Assert.Contains("llama.cpp cannot use this model, patched or not (duplicate-token: ", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, target)).Message);
+        Assert.False(File.Exists(target));
     }
 
     [Fact]

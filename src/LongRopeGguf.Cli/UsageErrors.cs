@@ -79,6 +79,10 @@ public static partial class UsageErrors
     /// </summary>
     internal static string Plain(string message)
     {
+        // For a command's argument the parser names the command: "inspect: an empty path" then.
+        message = PathValue().Replace(message, m => m.Groups["value"].Value.Length == 0
+            ? $"{m.Groups["name"].Value}: an empty path"
+            : $"{m.Groups["name"].Value} '{m.Groups["value"].Value}': not a valid path");
         string typed = ExpectedType().Replace(message, m => m.Groups["type"].Value switch
         {
             "Double" or "Single" or "Decimal" => "a number",
@@ -92,6 +96,11 @@ public static partial class UsageErrors
 
     [GeneratedRegex(@"expected type 'System\.(?:Nullable`1\[System\.)?(?<type>\w+)\]?'")]
     private static partial Regex ExpectedType();
+
+    /// <summary>A file or folder value the parser could not take ("Cannot parse argument '' for option '--output' as
+    /// expected type 'System.IO.FileInfo'"): said as the path it is, not as the .NET type.</summary>
+    [GeneratedRegex(@"Cannot parse argument '(?<value>[^']*)' for (?:option|argument|command) '(?<name>[^']+)' as expected type 'System\.IO\.(?:FileInfo|DirectoryInfo|FileSystemInfo)(?:\[\])?'")]
+    private static partial Regex PathValue();
 
     private static IEnumerable<string> CommandPath(CommandResult result)
     {

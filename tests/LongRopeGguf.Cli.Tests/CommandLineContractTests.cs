@@ -89,3 +89,49 @@ public class CommandLineContractTests
         }
     }
 }
+
+/// <summary>An empty value for an option that names a file or folder: one line saying so, on every command.</summary>
+public class EmptyPathOptionTests
+{
+    public static TheoryData<string, string> PathOptions()
+    {
+        var data = new TheoryData<string, string>();
+        void Visit(System.CommandLine.Command command, string path)
+        {
+            foreach (var option in command.Options)
+            {
+                bool isPath = typeof(FileSystemInfo).IsAssignableFrom(option.ValueType) || option.ValueType == typeof(FileInfo[])
+                    || option.HelpName is "FILE" or "DIR" or "PATH";
+                if (isPath) data.Add(path, option.Name);
+            }
+            foreach (var sub in command.Subcommands) Visit(sub, path + " " + sub.Name);
+        }
+        foreach (var c in Program.BuildRootCommand().Subcommands) Visit(c, c.Name);
+        // Text options that take a file or the word filler.
+        data.Add("eval niah", "--haystack");
+        data.Add("search", "--haystack");
+        return data;
+    }
+
+    [Fact]
+    public void The_commands_have_path_options_to_check()
+    {
+        // The discovery below finds the options it is meant to (a rename of the help names would empty it).
+        var found = PathOptions().Select(row => $"{row[0]} {row[1]}").ToList();
+        Assert.Contains("patch --output", found);
+        Assert.Contains("generate --native-lib", found);
+        Assert.Contains("generate --log-file", found);
+        Assert.Contains("eval niah --out", found);
+    }
+
+    [Theory]
+    [MemberData(nameof(PathOptions))]
+    public void An_empty_path_is_one_line_naming_the_option(string command, string option)
+    {
+        var r = CliProcess.Run([.. command.Split(' '), option, ""]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Empty(r.Stdout);
+        string line = Assert.Single(r.StderrLines);
+        Assert.Contains($"{option}: an empty path", line);
+    }
+}

@@ -16,9 +16,27 @@ public static class CommonOptions
         option.Validators.Add(result =>
         {
             if (result.Tokens.Count == 0) return;
-            string path = Path.GetFullPath(result.Tokens[^1].Value);
+            string value = result.Tokens[^1].Value;
+            if (value.Length == 0) { result.AddError($"{option.Name}: an empty path"); return; }
+            string path;
+            try { path = Path.GetFullPath(value); }
+            catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException)
+            {
+                result.AddError($"{option.Name} '{value}': not a valid path");
+                return;
+            }
             if (File.Exists(path)) result.AddError($"{option.Name} {path}: is a file, not a folder");
             else if (Gguf.AtomicFile.IsSystemFile(path + "/")) result.AddError($"{option.Name} {path}: not a folder results can be written to");
+        });
+        return option;
+    }
+
+    /// <summary>Refuses an empty value at parse time (a path option given "" would otherwise read as not given).</summary>
+    public static T NotEmpty<T>(this T option) where T : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && result.Tokens[^1].Value.Length == 0) result.AddError($"{option.Name}: an empty path");
         });
         return option;
     }

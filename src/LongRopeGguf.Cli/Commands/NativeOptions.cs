@@ -10,19 +10,19 @@ namespace LongRopeGguf.Cli.Commands;
 /// </summary>
 public sealed class NativeOptions
 {
-    public Option<string?> NativeLib { get; } = new("--native-lib")
+    public Option<string?> NativeLib { get; } = new Option<string?>("--native-lib")
     {
         Description = $"Folder with a custom llama.cpp build (libllama.so and its ggml libraries), e.g. a CUDA build; default: env {NativeRuntime.NativeLibEnvironmentVariable}, else the bundled LLamaSharp backend.",
         HelpName = "DIR",
-    };
+    }.NotEmpty();
 
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Show llama.cpp's own log on standard error." };
 
-    public Option<string?> LogFile { get; } = new("--log-file")
+    public Option<string?> LogFile { get; } = new Option<string?>("--log-file")
     {
         Description = $"Where llama.cpp's log goes (default: {NativeRuntime.DefaultLogFile() ?? "none: no home folder, the log is discarded"}); --verbose shows it on standard error instead.",
         HelpName = "FILE",
-    };
+    }.NotEmpty();
 
     public void AddTo(Command command)
     {

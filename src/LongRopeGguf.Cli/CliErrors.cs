@@ -42,9 +42,12 @@ public static class CliErrors
         ArgumentException or FormatException or KeyNotFoundException => ExitCodes.BadInput,
         System.Text.Json.JsonException => ExitCodes.BadInput,
         _ when e.GetType().Name.EndsWith("LoadException", StringComparison.Ordinal) => ExitCodes.RuntimeFailure,
+        // LLamaSharp's own errors (a template llama.cpp cannot apply, a failed decode...): llama.cpp said no.
+        _ when e.GetType().Namespace == "LLama.Exceptions" => ExitCodes.RuntimeFailure,
         _ when e.GetType().Namespace?.StartsWith("LongRopeGguf", StringComparison.Ordinal) == true && e is InvalidOperationException => ExitCodes.BadInput,
         _ => null,
     };
 
-    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+    // Native strings come with their terminating NUL at times ("template not found for '{{ x\0'").
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Replace("\0", "").Trim();
 }

@@ -51,7 +51,7 @@ public sealed class ChatSession : IDisposable
         _model = model;
         Options = options;
         options.Generation.Validate();
-        _hasTemplate = HasTemplate(model.Weights);
+        (_hasTemplate, TemplateProblem) = ProbeTemplate(model.Weights);
         Conversation = new Conversation(model, new ConversationOptions(options.FactorSet, options.ContextSize, Growth: 2.0));
         if (!string.IsNullOrEmpty(options.System)) _messages.Add(new ChatMessage("system", options.System));
     }
@@ -62,6 +62,10 @@ public sealed class ChatSession : IDisposable
 
     /// <summary>Whether the model's own chat template renders the transcript (else: plain continuation).</summary>
     public bool UsesTemplate => _hasTemplate;
+
+    /// <summary>Why a chat template the GGUF carries is not used (llama.cpp does not recognise it); null when it is
+    /// used or there is none.</summary>
+    public string? TemplateProblem { get; }
 
     public IReadOnlyList<ChatMessage> Messages => _messages;
 
@@ -160,16 +164,31 @@ public sealed class ChatSession : IDisposable
 
     public void Dispose() => Conversation.Dispose();
 
-    private static bool HasTemplate(LLamaWeights weights)
+    /// <summary>
+    /// Whether the GGUF's chat template can render a chat. llama.cpp renders only the templates it recognises (it
+    /// matches them against known families, it does not run Jinja): a template it does not know is found when the model
+    /// loads but fails at the first render, so one message is rendered here, before any turn.
+    /// </summary>
+    private static (bool Usable, string? Problem) ProbeTemplate(LLamaWeights weights)
     {
+        LLamaTemplate template;
         try
         {
-            _ = new LLamaTemplate(weights, strict: true);
-            return true;
+            template = new LLamaTemplate(weights, strict: true) { AddAssistant = true };
         }
         catch (Exception e) when (e is TemplateNotFoundException or MissingTemplateException)
         {
-            return false;
+            return (false, null);
+        }
+        try
+        {
+            template.Add("user", "hello");
+            _ = template.Apply();
+            return (true, null);
+        }
+        catch (Exception e) when (e is TemplateNotFoundException or MissingTemplateException)
+        {
+            return (false, "llama.cpp does not recognise the GGUF's chat template (tokenizer.chat_template)");
         }
     }
 }

@@ -36,7 +36,9 @@ public static class ChatCommand
             rt.PrintStartup(r, llama, Policy(llama, plan, choice, r.GetValue(rt.Context) is not null));
             Console.Error.WriteLine(session.UsesTemplate
                 ? $"chat template from the GGUF; {Help}"
-                : $"no chat template in the GGUF: plain continuation (your text is appended and the model continues it); {Help}");
+                : session.TemplateProblem is { } problem
+                    ? $"{problem}: plain continuation (your text is appended and the model continues it); {Help}"
+                    : $"no chat template in the GGUF: plain continuation (your text is appended and the model continues it); {Help}");
             return Loop(session, interrupt);
         }));
         return cmd;

@@ -210,6 +210,8 @@ public static class NativeRuntime
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                if (logFile is not null && e is DirectoryNotFoundException)
+                    throw new RuntimeInputException($"--log-file {path}: the folder {Path.GetDirectoryName(path)} does not exist");
                 if (logFile is not null) throw new RuntimeInputException($"--log-file {path}: {OneLine(e.Message)}");
                 // The default place is not writable: say so once and drop the native log rather than fail.
                 Console.Error.WriteLine($"longrope: warning: cannot write llama.cpp's log to {path} ({OneLine(e.Message)}); it is discarded (use --verbose to see it)");
@@ -222,6 +224,7 @@ public static class NativeRuntime
         s_sink = TextWriter.Synchronized(sink);
         s_sinkOwned = !verbose;
         LogFilePath = path;
+        if (path is not null) OutputFiles.MarkInUse(path, "--log-file");
         if (oldOwned) old?.Dispose();
     }
 

@@ -8,11 +8,33 @@ namespace LongRopeGguf.Runtime;
 /// </summary>
 public static class OutputFiles
 {
-    /// <summary>Throws a <see cref="RuntimeInputException"/> when <paramref name="path"/> is a folder or an existing
-    /// GGUF file. <paramref name="option"/> names where the path came from ("--log-file", "/save").</summary>
+    private static readonly Lock s_lock = new();
+    private static readonly Dictionary<string, string> s_inUse = new(StringComparer.Ordinal);
+
+    /// <summary>Records a file this run reads or writes (the prompt file, llama.cpp's log, the logits file), so that
+    /// another output of the run is not pointed at it: <paramref name="role"/> names it in the refusal ("--prompt-file").
+    /// A role given again replaces its earlier file.</summary>
+    public static void MarkInUse(string path, string role)
+    {
+        lock (s_lock)
+        {
+            foreach (var key in s_inUse.Where(kv => kv.Value == role).Select(kv => kv.Key).ToList()) s_inUse.Remove(key);
+            s_inUse[Path.GetFullPath(path)] = role;
+        }
+    }
+
+    /// <summary>Throws a <see cref="RuntimeInputException"/> when <paramref name="path"/> is a folder, an existing
+    /// GGUF file, or a file this run already uses (<see cref="MarkInUse"/>) under another role. <paramref name="option"/>
+    /// names where the path came from ("--log-file", "/save").</summary>
     public static void RefuseFolderOrModel(string path, string option)
     {
         string full = Path.GetFullPath(path);
+        lock (s_lock)
+        {
+            foreach (var (used, role) in s_inUse)
+                if (role != option && AtomicFile.SameFile(full, used))
+                    throw new RuntimeInputException($"{option} {full}: is also this run's {role}; refusing to overwrite it (give another file name)");
+        }
         switch (FileKinds.Of(full))
         {
             case FileKind.Directory:

@@ -82,11 +82,20 @@ public static partial class CliProcess
     /// <summary>Starts the process with its output being collected; finish it with <see cref="Finish"/>.</summary>
     public static RunningCli Start(params string[] args) => Start(StartInfo(args));
 
-    private static RunningCli Start(ProcessStartInfo psi)
+    /// <summary>As <see cref="RunWith"/>, with <paramref name="input"/> on standard input (then closed).</summary>
+    public static CliResult RunWithInput(IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, string input, params string[] args)
+    {
+        using var p = Start(StartInfo(environment, args), input);
+        return Finish(p, timeout);
+    }
+
+    private static RunningCli Start(ProcessStartInfo psi, string? input = null)
     {
         var p = Process.Start(psi)!;
+        var running = new RunningCli(p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+        if (input is not null) p.StandardInput.Write(input);
         p.StandardInput.Close();
-        return new RunningCli(p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+        return running;
     }
 
     public static CliResult Finish(RunningCli running) => Finish(running, Timeout);

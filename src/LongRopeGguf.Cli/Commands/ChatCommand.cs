@@ -135,7 +135,8 @@ public static class ChatCommand
                     return null;
             }
         }
-        catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException)
+        // ArgumentException: a path .NET refuses (a NUL in /save's name): said, and the chat goes on.
+        catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"longrope: error: {e.Message.ReplaceLineEndings(" ")}");
             return null;

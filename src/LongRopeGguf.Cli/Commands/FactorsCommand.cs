@@ -32,6 +32,8 @@ public static class FactorsCommand
         {
             if (result.GetValue(output) is { } target && AtomicFile.SameFile(target.FullName, result.GetValue(model)!.FullName))
                 throw new CliException($"{target.FullName}: the factor file would overwrite the model; give another -o FILE");
+            // Nor any other model (a factor file is written over whatever is there).
+            if (result.GetValue(output) is { } outputFile) Runtime.OutputFiles.RefuseFolderOrModel(outputFile.FullName, "--output");
             var info = ModelRopeInfo.From(InputFiles.ReadModel(result.GetValue(model)!));
             if (info.Support == FactorTensorSupport.None)
                 Console.Error.WriteLine($"longrope: warning: architecture '{info.Architecture}' does not read LongRoPE factor tensors in llama.cpp, "

@@ -31,10 +31,15 @@ public static class GenerateCommand
         cmd.SetAction(r => RuntimeCommandOptions.Run(interrupt =>
         {
             string text = ReadPrompt(r.GetValue(prompt), r.GetValue(promptFile));
+            if (r.GetValue(promptFile) is { } input) OutputFiles.MarkInUse(input.FullName, "--prompt-file");
             // A folder that does not exist is refused before the model is loaded and the prompt prefilled.
             if (r.GetValue(logitsOut) is { } target && !Directory.Exists(Path.GetDirectoryName(target.FullName)))
                 throw new RuntimeInputException($"--logits-out {target.FullName}: the folder {Path.GetDirectoryName(target.FullName)} does not exist");
-            if (r.GetValue(logitsOut) is { } file) OutputFiles.RefuseFolderOrModel(file.FullName, "--logits-out");
+            if (r.GetValue(logitsOut) is { } file)
+            {
+                OutputFiles.RefuseFolderOrModel(file.FullName, "--logits-out");
+                OutputFiles.MarkInUse(file.FullName, "--logits-out");
+            }
             var generation = rt.Generation(r);
             var choice = rt.FactorSetChoice(r);
             using var llama = rt.LoadModel(r, r.GetValue(model)!);

@@ -23,15 +23,22 @@ public sealed class IsolatedCli : IDisposable
 
     public LongRopeGguf.Tests.CliResult Run(params string[] args) => RunWith(null, args);
 
-    public LongRopeGguf.Tests.CliResult RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public LongRopeGguf.Tests.CliResult RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        LongRopeGguf.Tests.CliProcess.RunWith(Environment(environment), s_timeout, args);
+
+    /// <summary>Runs longrope with <paramref name="input"/> on its standard input (a piped chat).</summary>
+    public LongRopeGguf.Tests.CliResult RunWithInput(string input, params string[] args) =>
+        LongRopeGguf.Tests.CliProcess.RunWithInput(Environment(null), s_timeout, input, args);
+
+    private Dictionary<string, string?> Environment(IReadOnlyDictionary<string, string>? extra)
     {
         var env = new Dictionary<string, string?>
         {
             ["XDG_CACHE_HOME"] = CacheHome,
             [NativeRuntime.NativeLibEnvironmentVariable] = null,
         };
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) env[k] = v;
-        return LongRopeGguf.Tests.CliProcess.RunWith(env, s_timeout, args);
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) env[k] = v;
+        return env;
     }
 
     public void Dispose() => _home.Dispose();

@@ -28,6 +28,51 @@ public class RunOutputsTests
         Assert.Equal(before, File.ReadAllBytes(model));
     }
 
+    [Theory]
+    [InlineData("--logits-out", "PROMPT", "--prompt-file")]
+    [InlineData("--log-file", "PROMPT", "--prompt-file")]
+    [InlineData("--log-file", "LOGITS", "--logits-out")]
+    public void Generate_refuses_to_write_an_output_over_its_prompt_file_or_another_output(string option, string target, string role)
+    {
+        using var cli = new IsolatedCli();
+        string prompt = cli.File("prompt.txt"), logits = cli.File("logits.json");
+        File.WriteAllText(prompt, "The sky is");
+        string path = target == "PROMPT" ? prompt : logits;
+        string[] args = ["generate", TestPaths.TinyModel, "--prompt-file", prompt, "--max-tokens", "1", option, path];
+        if (option != "--logits-out") args = [.. args, "--logits-out", logits];
+
+        var r = cli.Run(args);
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal($"longrope: error: {option} {path}: is also this run's {role}; refusing to overwrite it (give another file name)", r.Stderr.Trim());
+        Assert.Equal("The sky is", File.ReadAllText(prompt));
+    }
+
+    [Fact]
+    public void A_piped_chat_refuses_to_save_over_its_log_and_goes_on_after_a_name_dotnet_refuses()
+    {
+        using var cli = new IsolatedCli();
+        string log = cli.File("chat.log"), saved = cli.File("saved.json");
+        var r = cli.RunWithInput($"hi\n/save {log}\n/save bad\0name\n/save {saved}\n", "chat", TestPaths.TinyModel, "-n", "2", "--log-file", log);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains($"longrope: error: /save {log}: is also this run's --log-file; refusing to overwrite it (give another file name)", r.Stderr);
+        Assert.Contains("saved 2 messages to " + saved, r.Stdout);
+        Assert.Equal(2, ChatTranscript.Load(saved).Messages.Count);
+        Assert.DoesNotContain("\"messages\"", File.ReadAllText(log));
+    }
+
+    [Fact]
+    public void Factors_make_refuses_to_write_over_a_model()
+    {
+        using var cli = new IsolatedCli();
+        string model = cli.File("other.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        var r = cli.Run("factors", "make", "-m", TestPaths.TinyModel, "--method", "yarn", "-s", "8", "-o", model);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal($"longrope: error: --output {model}: is a GGUF model file; refusing to overwrite it (give another file name)", r.Stderr.Trim());
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(model));
+    }
+
     [Fact]
     public void A_transcript_is_saved_atomically_and_never_over_a_model_or_a_folder()
     {

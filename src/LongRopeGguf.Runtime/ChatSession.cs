@@ -76,7 +76,7 @@ public sealed class ChatSession : IDisposable
     {
         var tokens = Render(addAssistant: false);
         if (tokens.Count > 0) Conversation.SyncTo(tokens, Options.Generation.MaxTokens, cancellationToken);
-        else Conversation.EnsureCapacity(Options.Generation.MaxTokens + 1, $"a first turn of up to {Options.Generation.MaxTokens} tokens", cancellationToken);
+        else Conversation.EnsureCapacity(ContextPlanner.Add(Options.Generation.MaxTokens, 1), $"a first turn of up to {Options.Generation.MaxTokens} tokens", cancellationToken);
         return Conversation.Plan!;
     }
 

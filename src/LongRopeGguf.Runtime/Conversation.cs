@@ -76,7 +76,7 @@ public sealed class Conversation : IDisposable
     public PrefillResult Append(IReadOnlyList<LLamaToken> tokens, int reserve = 0, CancellationToken cancellationToken = default)
     {
         if (reserve < 0) throw new ArgumentOutOfRangeException(nameof(reserve));
-        int need = _tokens.Count + tokens.Count + reserve;
+        int need = ContextPlanner.Add(ContextPlanner.Add(_tokens.Count, tokens.Count), reserve);
         string detail = _tokens.Count == 0
             ? $"prompt {tokens.Count} + {reserve} to generate"
             : $"history {_tokens.Count} + {tokens.Count} new + {reserve} to generate";
@@ -139,7 +139,7 @@ public sealed class Conversation : IDisposable
     {
         options.Validate();
         if (_tokens.Count == 0) throw new RuntimeInputException("nothing to continue: the prompt is empty");
-        EnsureCapacity(_tokens.Count + options.MaxTokens, $"history {_tokens.Count} + {options.MaxTokens} to generate", cancellationToken);
+        EnsureCapacity(ContextPlanner.Add(_tokens.Count, options.MaxTokens), $"history {_tokens.Count} + {options.MaxTokens} to generate", cancellationToken);
         EnsureLogits(cancellationToken);
 
         var vocab = _model.Weights.Vocab;

@@ -20,7 +20,8 @@ public sealed record BenchOptions(IReadOnlyList<int> Lengths, int DecodeTokens =
         if (Lengths.Any(l => l < 2)) throw new RuntimeInputException($"--lengths: every length must be at least 2 tokens (got {string.Join(",", Lengths)})");
         if (DecodeTokens < 2) throw new RuntimeInputException($"--decode-tokens {DecodeTokens}: must be at least 2");
         if (Repeats < 1) throw new RuntimeInputException($"--repeats {Repeats}: must be at least 1");
-        if (MoveTokens < 0) throw new RuntimeInputException($"--move-tokens {MoveTokens}: must be 0 (skip) or more");
+        // A move needs one token to start the conversation on the short set and one more that outgrows it.
+        if (MoveTokens is < 0 or 1) throw new RuntimeInputException($"--move-tokens {MoveTokens}: must be 0 (skip) or at least 2");
     }
 }
 
@@ -120,7 +121,7 @@ public static class RunnerBenchmark
         var generation = new GenerationOptions(decode, SamplingOptions.Greedy, StopAtEndOfGeneration: false);
         using var conversation = new Conversation(model);
         // The bare loop gets its own context with exactly the runner's parameters for this work.
-        var plan = ContextPlanner.Plan(model.Info, new ContextRequest(prompt.Length + decode));
+        var plan = ContextPlanner.Plan(model.Info, new ContextRequest(ContextPlanner.Add(prompt.Length, decode)));
         using var bare = new BareLoop(ModelContext.Create(model, model.ContextParams(plan), NativeRuntime.Log.Position));
 
         var runner = new Samples(); var bareRuns = new Samples();
@@ -134,7 +135,7 @@ public static class RunnerBenchmark
                 if (runnerNow)
                 {
                     conversation.Reset();
-                    conversation.EnsureCapacity(prompt.Length + decode); // takes the kept context and clears it, untimed
+                    conversation.EnsureCapacity(ContextPlanner.Add(prompt.Length, decode)); // takes the kept context and clears it, untimed
                     var cpu0 = CpuTime.Process();
                     var pre = conversation.Append(prompt, decode, ct);
                     var cpu1 = CpuTime.Process();

@@ -30,6 +30,27 @@ public class ContextPlannerTests
     }
 
     [Fact]
+    public void A_short_set_never_gets_a_context_above_the_models_context_length()
+    {
+        // An original length above context_length (a malformed file verify refuses) planned a 99840-token context for
+        // five tokens; the short set now stops at the model's context length.
+        var m = LongRope(100000, 4096);
+        Assert.Equal(4096, ContextPlanner.ShortContextSize(m));
+        var plan = ContextPlanner.Plan(m, new ContextRequest(5));
+        Assert.Equal((4096, FactorSetKind.Short), (plan.ContextSize, plan.FactorSet));
+        Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(m, new ContextRequest(5000)));
+    }
+
+    [Fact]
+    public void A_token_count_plus_a_budget_saturates_rather_than_wrapping_to_a_negative_need()
+    {
+        Assert.Equal(int.MaxValue, ContextPlanner.Add(3, int.MaxValue - 2));
+        Assert.Equal(10, ContextPlanner.Add(3, 7));
+        var e = Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(LongRope(512, 4096), new ContextRequest(ContextPlanner.Add(3, 2147483645), "prompt 3 + 2147483645 to generate")));
+        Assert.Equal("2147483647 tokens (prompt 3 + 2147483645 to generate) do not fit: the model's context_length is 4096", e.Message);
+    }
+
+    [Fact]
     public void Growth_room_is_capped_by_the_models_context_length()
     {
         var m = LongRope(4096, 8192);
@@ -92,5 +113,20 @@ public class ContextPlannerTests
         Assert.False(declared.HasLongRope);
         Assert.Equal(256, declared.OriginalContextLength);
         Assert.Contains("no factor tensors", declared.Warning);
+    }
+}
+
+/// <summary>Bench settings it cannot measure are refused in one line naming the option.</summary>
+public class BenchOptionsTests
+{
+    [Theory]
+    [InlineData(1, "--move-tokens 1: must be 0 (skip) or at least 2")]
+    [InlineData(-1, "--move-tokens -1: must be 0 (skip) or at least 2")]
+    public void A_move_of_fewer_than_two_tokens_is_refused(int moveTokens, string expected)
+    {
+        var e = Assert.Throws<RuntimeInputException>(() => new BenchOptions([256], MoveTokens: moveTokens).Validate());
+        Assert.Equal(expected, e.Message);
+        new BenchOptions([256], MoveTokens: 0).Validate();
+        new BenchOptions([256], MoveTokens: 2).Validate();
     }
 }

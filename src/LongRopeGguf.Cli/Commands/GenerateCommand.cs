@@ -45,7 +45,7 @@ public static class GenerateCommand
             using var llama = rt.LoadModel(r, r.GetValue(model)!);
             var tokens = llama.Tokenize(text, llama.Weights.Vocab.ShouldAddBOS, special: true);
             using var conversation = new Conversation(llama, new ConversationOptions(choice, r.GetValue(rt.Context)));
-            conversation.EnsureCapacity(tokens.Length + generation.MaxTokens, $"prompt {tokens.Length} + {generation.MaxTokens} to generate");
+            conversation.EnsureCapacity(ContextPlanner.Add(tokens.Length, generation.MaxTokens), $"prompt {tokens.Length} + {generation.MaxTokens} to generate");
             var plan = conversation.Plan!;
             rt.PrintStartup(r, llama, StartupReport.Plan(llama, plan));
 

@@ -136,6 +136,12 @@ public static partial class LongRopeVerifier
                     + $"('key {key} has wrong type')", Consequence.LoadFails);
             }
         }
+        if (file.TryGetValue(LongRopeKeys.FreqBase(arch), out var fb) && fb.Type == GgufValueType.Float32 && !(float.IsFinite(fb.AsFloat32()) && fb.AsFloat32() > 0))
+            Add(Severity.Error, "freq-base-invalid", $"{LongRopeKeys.FreqBase(arch)} = {F(fb.AsFloat32())}: every RoPE frequency is a power of it, so "
+                + "llama.cpp loads the file but positions (and the output) are meaningless", Consequence.NotAsIntended);
+        if (file.TryGetValue(LongRopeKeys.HeadCount(arch), out var hc) && hc.Type == GgufValueType.UInt32 && hc.AsUInt32() == 0)
+            Add(Severity.Error, "head-count-invalid", $"{LongRopeKeys.HeadCount(arch)} = 0: llama.cpp sizes the attention tensors by it and fails to load "
+                + "('wrong shape')", Consequence.LoadFails);
         if (!file.ContainsKey(LongRopeKeys.ContextLength(arch)))
             Add(Severity.Error, "context-missing", $"no '{LongRopeKeys.ContextLength(arch)}': llama.cpp requires it and fails to load", Consequence.LoadFails);
 

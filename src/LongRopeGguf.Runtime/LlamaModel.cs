@@ -54,7 +54,7 @@ public sealed class LlamaModel : IDisposable
         options.Validate();
         var header = ModelContextInfo.ReadHeader(path);
         var info = ModelContextInfo.FromHeader(header, path);
-        if (WhyLlamaCppWouldAbort(header) is { } abort) throw new RuntimeInputException(abort);
+        if (WhyNotToLoad(header) is { } abort) throw new RuntimeInputException(abort);
         var backend = NativeRuntime.Backend();
         int allLayers = info.LayerCount + 1; // repeating layers + the output layer, as llama.cpp counts them
         int gpuLayers = options.GpuLayers switch
@@ -83,13 +83,23 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// What in the file would abort the whole process inside llama.cpp (an assertion: no error to catch, and a core
-    /// dump instead of a message), as one line naming the file, or null. Every model load asks first.
+    /// dump instead of a message) or make every output meaningless (NaN logits from a NaN attention factor, RoPE base or
+    /// factor), as one line naming the file, or null. Every model load asks first.
     /// </summary>
     /// <param name="header">The model's header, as the load read it (no second read).</param>
-    public static string? WhyLlamaCppWouldAbort(Gguf.GgufFile header) =>
-        LongRope.LongRopeVerifier.Verify(header).Findings.FirstOrDefault(f => f.Consequence == LongRope.Consequence.ProcessAborts) is { } abort
-            ? $"{header.Path}: llama.cpp would abort the process on this file: {abort.Message}"
-            : null;
+    public static string? WhyNotToLoad(Gguf.GgufFile header)
+    {
+        var findings = LongRope.LongRopeVerifier.Verify(header).Findings;
+        if (findings.FirstOrDefault(f => f.Consequence == LongRope.Consequence.ProcessAborts) is { } abort)
+            return $"{header.Path}: llama.cpp would abort the process on this file: {abort.Message}";
+        // The run would "work" and print nothing or noise: a NaN attention factor, RoPE base or factor makes every
+        // logit NaN (generate printed an empty text and exited 0).
+        if (findings.FirstOrDefault(f => f.Severity == LongRope.Severity.Error && MeaninglessOutput.Contains(f.Code)) is { } broken)
+            return $"{header.Path}: llama.cpp would run this file but its output would be meaningless: {broken.Message} (longrope verify lists what is wrong)";
+        return null;
+    }
+
+    private static readonly string[] MeaninglessOutput = ["attn-factor-invalid", "freq-base-invalid", "factor-values"];
 
     /// <summary>The exact llama.cpp context parameters the runner uses for <paramref name="plan"/> (also used by the bare benchmark loop).</summary>
     public ModelParams ContextParams(ContextPlan plan)

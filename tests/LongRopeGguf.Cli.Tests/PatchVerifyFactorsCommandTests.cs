@@ -525,6 +525,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         ("per-layer-rope-tensor", "load-fails", e => e.SetTensor(F32("blk.0.rope_factors_long.weight", Ramp(1, 2)))),
         ("unknown-tensor", "load-fails", e => e.SetTensor(F32("extra.weight", Ramp(1, 2)))),
         ("missing-tensor", "load-fails", e => e.RemoveTensor("blk.0.ffn_up.weight")),
+        ("head-count-invalid", "load-fails", e => e.SetValue("llama.attention.head_count", GgufValue.UInt32(0))),
+        ("freq-base-invalid", "not-as-intended", e => e.SetValue("llama.rope.freq_base", GgufValue.Float32(float.NaN))),
         ("factor-shape", "load-fails", e => e.SetTensor(F32("rope_factors_long.weight", Ramp(1, 2, 16)))),
         ("scaling-type-unknown", "process-aborts", e => e.SetValue("llama.rope.scaling.type", GgufValue.String("bogus"))),
         ("factor-type", "process-aborts", e => e.SetTensor(F16("rope_factors_long.weight", Ramp(1, 4)))),

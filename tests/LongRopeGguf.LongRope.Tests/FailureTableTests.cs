@@ -108,6 +108,15 @@ public class FailureTableTests
     }
 
     [Fact]
+    public void No_attention_heads_fail_to_load_and_verify_says_so()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "no-heads.gguf", e => e.SetValue("llama.attention.head_count", GgufValue.UInt32(0)));
+        AssertLoadFails(bad, "wrong shape");
+        AssertFlags(bad, "head-count-invalid", Consequence.LoadFails);
+    }
+
+    [Fact]
     public void A_missing_required_tensor_fails_to_load_and_is_flagged_but_a_missing_optional_one_is_not()
     {
         using var dir = new TempDir();

@@ -35,7 +35,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
         var header = Gguf.GgufReader.Read(path); // the header only; bad files fail here with a one-line message
         var info = EvalModelInfo.FromHeader(header, path);
-        if (Runtime.LlamaModel.WhyLlamaCppWouldAbort(header) is { } abort) throw new EvalInputException(abort);
+        if (Runtime.LlamaModel.WhyNotToLoad(header) is { } abort) throw new EvalInputException(abort);
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
         long mark = NativeLlama.Mark();

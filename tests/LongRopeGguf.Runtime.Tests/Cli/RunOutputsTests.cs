@@ -121,6 +121,25 @@ public class RunOutputsTests
             + "llama.cpp aborts the process while loading the vocabulary (GGML_ASSERT id_to_token.size() == token_to_id.size())", r.Stderr.Trim());
     }
 
+    [Theory]
+    [InlineData("llama.rope.freq_base", "llama.rope.freq_base = NaN: every RoPE frequency is a power of it")]
+    [InlineData("llama.rope.scaling.attn_factor", "llama.rope.scaling.attn_factor = NaN: cos and sin are multiplied by it, so attention breaks")]
+    public void A_model_whose_output_would_be_meaningless_is_refused_before_it_runs(string key, string reason)
+    {
+        // Both ran to exit 0 with an empty text: every logit is NaN.
+        using var cli = new IsolatedCli();
+        string bad = cli.File("nan.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(PatchedModelFixture.PatchedModel), new GgufEdit().SetValue(key, GgufValue.Float32(float.NaN)), bad);
+
+        var r = cli.Run("generate", bad, "--prompt", "The sky is", "--max-tokens", "4", "--json");
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("", r.Stdout);
+        string line = Assert.Single(r.StderrLines);
+        Assert.StartsWith($"longrope: error: {bad}: llama.cpp would run this file but its output would be meaningless: {reason}", line);
+        Assert.EndsWith("(longrope verify lists what is wrong)", line);
+    }
+
     [Fact]
     public void More_threads_than_ggml_can_hold_are_refused()
     {

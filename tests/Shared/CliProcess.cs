@@ -82,6 +82,9 @@ public static partial class CliProcess
     /// <summary>Starts the process with its output being collected; finish it with <see cref="Finish"/>.</summary>
     public static RunningCli Start(params string[] args) => Start(StartInfo(args));
 
+    /// <summary>As <see cref="Start(string[])"/>, with <paramref name="environment"/> applied.</summary>
+    public static RunningCli StartWith(IReadOnlyDictionary<string, string?>? environment, params string[] args) => Start(StartInfo(environment, args));
+
     /// <summary>As <see cref="RunWith"/>, with <paramref name="input"/> on standard input (then closed).</summary>
     public static CliResult RunWithInput(IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, string input, params string[] args)
     {

@@ -63,19 +63,34 @@ public static class ChatCommand
             Console.Error.WriteLine("(Ctrl-C stops a reply; /exit or Ctrl-D leaves)");
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
         };
+        int refused = 0, sent = 0;
         while (true)
         {
+            // SIGTERM stopped the reply (or the command) in progress: the chat ends there.
+            if (interrupt.Terminated) { Console.Error.WriteLine("longrope: terminated"); return ExitCodes.Terminated; }
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
             interrupt.Idle = true;
             string? line = Console.In.ReadLine();
             interrupt.Idle = false;
             var token = interrupt.Renew();
-            if (line is null) { if (interactive) Console.Out.WriteLine(); return ExitCodes.Success; }
+            if (line is null)
+            {
+                if (interactive) Console.Out.WriteLine();
+                // A script feeding the chat learns that something it sent was refused (each one was said when it was).
+                if (!interactive && refused > 0)
+                {
+                    Console.Error.WriteLine($"longrope: error: {refused} of {sent} messages and commands were refused");
+                    return ExitCodes.BadInput;
+                }
+                return ExitCodes.Success;
+            }
             string input = line.Trim();
             if (input.Length == 0) continue;
+            sent++;
             if (input.StartsWith('/'))
             {
-                if (Command(session, input, token) is { } exit) return exit;
+                if (Command(session, input, token, out bool failed) is { } exit) return exit;
+                if (failed) refused++;
                 continue;
             }
             try
@@ -93,13 +108,15 @@ public static class ChatCommand
             {
                 // The turn does not fit (a fixed context, a forced short set, the model's limit): say why, stay in the chat.
                 Console.Error.WriteLine($"longrope: error: {e.Message}");
+                refused++;
             }
         }
     }
 
     /// <summary>Runs a /command; returns an exit code to leave, or null to go on.</summary>
-    private static int? Command(ChatSession session, string input, CancellationToken token)
+    private static int? Command(ChatSession session, string input, CancellationToken token, out bool failed)
     {
+        failed = false;
         int space = input.IndexOf(' ');
         string name = space < 0 ? input : input[..space];
         string arg = space < 0 ? "" : input[(space + 1)..].Trim();
@@ -132,6 +149,7 @@ public static class ChatCommand
                     return null;
                 default:
                     Console.Error.WriteLine($"unknown command {name}; {Help}");
+                    failed = true;
                     return null;
             }
         }
@@ -139,6 +157,7 @@ public static class ChatCommand
         catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"longrope: error: {e.Message.ReplaceLineEndings(" ")}");
+            failed = true;
             return null;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)

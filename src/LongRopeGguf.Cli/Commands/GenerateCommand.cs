@@ -61,8 +61,8 @@ public static class GenerateCommand
             if (asJson) WriteJson(llama, plan, tokens.Length, prefill, result);
             if (result.StopReason == StopReason.Cancelled)
             {
-                Console.Error.WriteLine("longrope: interrupted");
-                return ExitCodes.Interrupted;
+                Console.Error.WriteLine(interrupt.Terminated ? "longrope: terminated" : "longrope: interrupted");
+                return ExitCodes.Interrupted; // 143 after SIGTERM (RuntimeCommandOptions.Run)
             }
             return ExitCodes.Success;
         }));

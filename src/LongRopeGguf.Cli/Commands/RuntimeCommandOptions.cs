@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LongRopeGguf.Runtime;
+using System.Runtime.InteropServices;
 
 namespace LongRopeGguf.Cli.Commands;
 
@@ -131,7 +132,7 @@ public sealed class RuntimeCommandOptions
     public static int Run(Func<ConsoleInterrupt, int> body)
     {
         using var interrupt = new ConsoleInterrupt();
-        return CliErrors.Run(() =>
+        int code = CliErrors.Run(() =>
         {
             try
             {
@@ -142,6 +143,8 @@ public sealed class RuntimeCommandOptions
                 throw new CliException(e.Message, ExitCodes.RuntimeFailure);
             }
         }, interrupt.Token).GetAwaiter().GetResult();
+        // A run stopped by SIGTERM finished like one stopped by Ctrl-C (partial result, --json included) and says so.
+        return code == ExitCodes.Interrupted && interrupt.Terminated ? ExitCodes.Terminated : code;
     }
 }
 
@@ -159,7 +162,19 @@ public sealed class ConsoleInterrupt : IDisposable
 
     public Action? OnIdleInterrupt { get; set; }
 
-    public ConsoleInterrupt() => Console.CancelKeyPress += OnCancel;
+    private readonly PosixSignalRegistration? _terminate;
+    private readonly Lock _terminateLock = new();
+    private long _terminatedAt;
+
+    public ConsoleInterrupt()
+    {
+        Console.CancelKeyPress += OnCancel;
+        try { _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnTerminate); }
+        catch (PlatformNotSupportedException) { } // no POSIX signals: SIGTERM keeps its default action
+    }
+
+    /// <summary>SIGTERM was received: the work in progress stops as for Ctrl-C, and the run ends (exit 143).</summary>
+    public bool Terminated => Interlocked.Read(ref _terminatedAt) != 0;
 
     public CancellationToken Token => _cts.Token;
 
@@ -176,6 +191,21 @@ public sealed class ConsoleInterrupt : IDisposable
         return _cts.Token;
     }
 
+    private void OnTerminate(PosixSignalContext context)
+    {
+        lock (_terminateLock)
+        {
+            // Waiting for input, nothing to finish: the default action ends the process. A second SIGTERM
+            // TerminationSignals.ForceAfter or more after the first does too; two at once (GNU timeout) are one.
+            if (Idle) return;
+            long now = Environment.TickCount64;
+            if (_terminatedAt != 0 && now - _terminatedAt >= TerminationSignals.ForceAfter.TotalMilliseconds) return;
+            if (_terminatedAt == 0) Interlocked.Exchange(ref _terminatedAt, now);
+        }
+        context.Cancel = true;
+        _cts.Cancel();
+    }
+
     private void OnCancel(object? sender, ConsoleCancelEventArgs e)
     {
         e.Cancel = true;
@@ -186,6 +216,7 @@ public sealed class ConsoleInterrupt : IDisposable
     public void Dispose()
     {
         Console.CancelKeyPress -= OnCancel;
+        _terminate?.Dispose();
         _cts.Dispose();
     }
 }

@@ -26,6 +26,9 @@ public sealed class IsolatedCli : IDisposable
     public LongRopeGguf.Tests.CliResult RunWith(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         LongRopeGguf.Tests.CliProcess.RunWith(Environment(environment), s_timeout, args);
 
+    /// <summary>Starts longrope (to signal it); finish it with <see cref="LongRopeGguf.Tests.CliProcess.Finish(LongRopeGguf.Tests.RunningCli)"/>.</summary>
+    public LongRopeGguf.Tests.RunningCli Start(params string[] args) => LongRopeGguf.Tests.CliProcess.StartWith(Environment(null), args);
+
     /// <summary>Runs longrope with <paramref name="input"/> on its standard input (a piped chat).</summary>
     public LongRopeGguf.Tests.CliResult RunWithInput(string input, params string[] args) =>
         LongRopeGguf.Tests.CliProcess.RunWithInput(Environment(null), s_timeout, input, args);

@@ -54,7 +54,8 @@ public class RunOutputsTests
         using var cli = new IsolatedCli();
         string log = cli.File("chat.log"), saved = cli.File("saved.json");
         var r = cli.RunWithInput($"hi\n/save {log}\n/save bad\0name\n/save {saved}\n", "chat", TestPaths.TinyModel, "-n", "2", "--log-file", log);
-        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(r.ExitCode == 2, r.ToString()); // two refusals, said at the end
+        Assert.Equal("longrope: error: 2 of 4 messages and commands were refused", r.StderrLines[^1]);
         Assert.Contains($"longrope: error: /save {log}: is also this run's --log-file; refusing to overwrite it (give another file name)", r.Stderr);
         Assert.Contains("saved 2 messages to " + saved, r.Stdout);
         Assert.Equal(2, ChatTranscript.Load(saved).Messages.Count);
@@ -138,6 +139,35 @@ public class RunOutputsTests
         string line = Assert.Single(r.StderrLines);
         Assert.StartsWith($"longrope: error: {bad}: llama.cpp would run this file but its output would be meaningless: {reason}", line);
         Assert.EndsWith("(longrope verify lists what is wrong)", line);
+    }
+
+    [Fact]
+    public void Sigterm_ends_a_generation_as_ctrl_c_does_with_its_partial_json_and_exit_143()
+    {
+        // It ended the process with nothing on standard output (SIGTERM's default action).
+        using var cli = new IsolatedCli();
+        using var run = cli.Start("generate", PatchedModelFixture.PatchedModel, "--prompt", "The grass is green.", "--max-tokens", "4000",
+            "--temp", "0", "--threads", "2", "--json");
+        Thread.Sleep(TimeSpan.FromSeconds(2)); // ~4.5 s of generation on this 2-core CPU
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        var r = LongRopeGguf.Tests.CliProcess.Finish(run);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal("cancelled", json.RootElement.GetProperty("stop_reason").GetString());
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
+    }
+
+    [Fact]
+    public void A_piped_chat_whose_turns_were_refused_exits_2_after_saying_how_many()
+    {
+        using var cli = new IsolatedCli();
+        var r = cli.RunWithInput($"{new string('a', 5000)}\n/nonsense\nThe sky is\n", "chat", PatchedModelFixture.PatchedModel, "-n", "2");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("do not fit: the model's context_length is 4096", r.Stderr);
+        Assert.Equal("longrope: error: 2 of 3 messages and commands were refused", r.StderrLines[^1]);
+        // A chat whose every message went through still exits 0.
+        Assert.Equal(0, cli.RunWithInput("The sky is\n", "chat", PatchedModelFixture.PatchedModel, "-n", "2").ExitCode);
     }
 
     [Fact]

@@ -296,6 +296,31 @@ public class FactorReaderTests
     }
 
     [Fact]
+    public void Millions_of_numbers_are_refused_without_reading_them_all()
+    {
+        using var dir = new TempDir();
+        string csv = WriteText(dir, "huge.csv", string.Concat(Enumerable.Repeat("4\n", 1_000_000)));
+        Assert.Equal($"{csv}: line 65537: more than 65,536 numbers, which is no factor file (one factor per rotary dimension pair, a row per layer at most)",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(csv)).Message);
+        string json = WriteText(dir, "huge.json", "{\"format\": \"longrope-factors\", \"version\": 1, \"long_factors\": [" + string.Join(",", Enumerable.Repeat("1", 70000)) + "]}");
+        Assert.Contains("'long_factors' has 70,000 values, more than 65,536", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(json)).Message);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_utf8_is_named_with_the_offset_of_its_first_bad_byte()
+    {
+        using var dir = new TempDir();
+        string csv = dir.File("latin1.csv");
+        File.WriteAllBytes(csv, [.. "1.0\n1.5\n"u8, 0xE9, .. "\n"u8]);
+        Assert.Equal($"{csv}: not UTF-8 text (invalid byte 0xE9 at offset 8)", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(csv)).Message);
+        // A byte order mark is UTF-8 and dropped, in JSON as in CSV.
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string bom = dir.File("bom.json");
+        File.WriteAllBytes(bom, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(FactorSetJson.ToJson(set))]);
+        Assert.Equal(set.LongFactors.ToArray(), FactorSetReader.Read(bom).LongFactors.ToArray());
+    }
+
+    [Fact]
     public void A_gguf_model_is_a_factor_source_too()
     {
         using var dir = new TempDir();

@@ -25,6 +25,13 @@ public static class FactorSetReader
     /// <summary>Factor files are small; anything bigger is not one (and is not read into memory).</summary>
     public const long MaxFileBytes = 16 << 20;
 
+    /// <summary>The most numbers a factor file may hold: a set has one factor per rotary dimension pair (tens to a few
+    /// hundred), a per-layer CSV a row of them per layer. Millions of numbers are some other file, and showing them
+    /// took a gigabyte.</summary>
+    public const int MaxNumbers = 1 << 16;
+
+    internal const string MaxNumbersReason = "which is no factor file (one factor per rotary dimension pair, a row per layer at most)";
+
     public static FactorSet Read(string path, FactorReadOptions? options = null)
     {
         options ??= FactorReadOptions.None;
@@ -94,13 +101,23 @@ public static class FactorSetReader
         if (Gguf.FileKinds.Of(path) != Gguf.FileKind.Special)
         {
             if (info.Length > MaxFileBytes) throw new FactorSetException($"{path}: {info.Length:N0} bytes is too big for a factor file (at most {MaxFileBytes:N0})");
-            return File.ReadAllText(path);
+            byte[] bytes = File.ReadAllBytes(path);
+            try
+            {
+                string decoded = StrictUtf8.GetString(bytes);
+                return decoded.StartsWith('\uFEFF') ? decoded[1..] : decoded; // a byte order mark, as File.ReadAllText drops it
+            }
+            catch (System.Text.DecoderFallbackException e)
+            {
+                // A text read loosely would show U+FFFD in place of the bad bytes and blame the "number" around them.
+                throw new FactorSetException($"{path}: not UTF-8 text (invalid byte 0x{bytes[Math.Max(0, e.Index)]:X2} at offset {Math.Max(0, e.Index)})");
+            }
         }
         // A pipe (bash's <(...), /dev/stdin): read as it comes, bounded since its length is not known in advance.
-        using var reader = new StreamReader(path);
+        using var reader = new StreamReader(path, StrictUtf8);
         var text = new System.Text.StringBuilder();
         var chunk = new char[1 << 16];
-        for (int n; (n = reader.Read(chunk, 0, chunk.Length)) > 0;)
+        for (int n; (n = ReadChunk(reader, chunk, path)) > 0;)
         {
             text.Append(chunk, 0, n);
             // Said as soon as the first bytes show it, not after reading a model's worth of pipe.
@@ -109,6 +126,14 @@ public static class FactorSetReader
             if (text.Length > MaxFileBytes) throw new FactorSetException($"{path}: more than {MaxFileBytes:N0} characters is too big for a factor file");
         }
         return text.ToString();
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private static int ReadChunk(StreamReader reader, char[] chunk, string path)
+    {
+        try { return reader.Read(chunk, 0, chunk.Length); }
+        catch (System.Text.DecoderFallbackException) { throw new FactorSetException($"{path}: not UTF-8 text"); }
     }
 
     /// <summary>Parses JSON, turning syntax errors into one line with the file and position, and refusing a key given
@@ -163,6 +188,8 @@ public static class FactorSetReader
     internal static float[] ReadFloatArray(JsonElement e, string path, string property)
     {
         if (e.ValueKind != JsonValueKind.Array) throw new FactorSetException($"{path}: '{property}' must be an array of numbers, found {e.ValueKind}");
+        if (e.GetArrayLength() > MaxNumbers)
+            throw new FactorSetException($"{path}: '{property}' has {e.GetArrayLength():N0} values, more than {MaxNumbers:N0}, {MaxNumbersReason}");
         var values = new float[e.GetArrayLength()];
         int i = 0;
         foreach (var item in e.EnumerateArray())

@@ -15,7 +15,7 @@ public static class LongRopeCsvReader
     {
         var rows = new List<(int Line, float[] Values)>();
         bool sawComma = false;
-        int lineNumber = 0;
+        int lineNumber = 0, numbers = 0;
         foreach (string raw in text.Split('\n'))
         {
             lineNumber++;
@@ -33,6 +33,9 @@ public static class LongRopeCsvReader
                 if (FactorSetReader.OutOfSingleRange(values[c], cells[c]))
                     throw new FactorSetException($"{path}: line {lineNumber}{(cells.Length > 1 ? $", column {c + 1}" : "")}: {Truncate(cells[c])} {FactorSetReader.OutOfSingleRangeReason}");
             }
+            numbers += values.Length;
+            if (numbers > FactorSetReader.MaxNumbers)
+                throw new FactorSetException($"{path}: line {lineNumber}: more than {FactorSetReader.MaxNumbers:N0} numbers, {FactorSetReader.MaxNumbersReason}");
             rows.Add((lineNumber, values));
         }
         if (rows.Count == 0) throw new FactorSetException($"{path}: no factors (empty file)");

@@ -32,6 +32,7 @@ public sealed record ChatTranscript(
     /// <summary>Reads and checks a transcript; every problem is one line naming the file and the field.</summary>
     public static ChatTranscript Load(string path)
     {
+        if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a folder, not a transcript file");
         if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such transcript file");
         ChatTranscript? t;
         try
@@ -40,7 +41,7 @@ public sealed record ChatTranscript(
         }
         catch (JsonException e)
         {
-            throw new RuntimeInputException($"{path}: not a chat transcript (JSON error at line {e.LineNumber + 1}, byte {e.BytePositionInLine}: {NativeRuntime.OneLine(e.Message)})");
+            throw new RuntimeInputException($"{path}: not a chat transcript (line {e.LineNumber + 1}: {Gguf.JsonErrors.Describe(e)})");
         }
         if (t is null) throw new RuntimeInputException($"{path}: not a chat transcript (null)");
         if (t.Format != CurrentFormat) throw new RuntimeInputException($"{path}: format is '{t.Format}', expected '{CurrentFormat}'");

@@ -71,6 +71,8 @@ public static class NativeRuntime
         if (nativeLibDir is not null)
         {
             nativeLibDir = Path.GetFullPath(nativeLibDir);
+            if (File.Exists(nativeLibDir))
+                throw new RuntimeInputException($"{source}{nativeLibDir}: is a file; give the folder that holds libllama.so and its ggml libraries");
             if (!Directory.Exists(nativeLibDir))
                 throw new RuntimeInputException($"{source}{nativeLibDir}: no such directory");
             if (!File.Exists(Path.Combine(nativeLibDir, "libllama.so")))

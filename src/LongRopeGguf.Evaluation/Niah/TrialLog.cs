@@ -80,26 +80,10 @@ public sealed class TrialLog : IDisposable
             }
             catch (JsonException e)
             {
-                throw new EvalInputException($"{path}: line {lineNo}: not a trial record ({Describe(e)})");
+                throw new EvalInputException($"{path}: line {lineNo}: not a trial record ({Gguf.JsonErrors.Describe(e)})");
             }
         }
         return records;
-    }
-
-    /// <summary>What is wrong with a line, in the file's terms (field names and byte), not the serializer's (.NET type
-    /// names, 0-based positions).</summary>
-    private static string Describe(JsonException e)
-    {
-        string at = e.BytePositionInLine is { } b ? $" near byte {b + 1}" : "";
-        string field = e.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : "";
-        const string Missing = "missing required properties including: ";
-        int missing = e.Message.IndexOf(Missing, StringComparison.Ordinal);
-        if (missing >= 0) return "missing " + e.Message[(missing + Missing.Length)..].TrimEnd('.', ' ');
-        if (e.Message.Contains("could not be converted", StringComparison.Ordinal))
-            return field.Length > 0 ? $"'{field}' has the wrong type{at}" : $"not a JSON object{at}";
-        string message = e.Message.ReplaceLineEndings(" ");
-        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).Trim().TrimEnd('.') + at;
     }
 
     public void Dispose() => _writer.Dispose();

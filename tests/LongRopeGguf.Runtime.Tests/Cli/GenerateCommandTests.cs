@@ -194,6 +194,7 @@ public class GenerateCommandTests
             { ["generate", tiny, "-p", "x", "-n", "600"], 2, "longrope: error: 602 tokens (prompt 2 + 600 to generate) do not fit: the model's context_length is 512" },
             { ["generate", tiny, "-p", "x", "--factor-set", "short"], 2, "has no LongRoPE factor sets (plain RoPE)" },
             { ["generate", tiny, "-p", "x", "--native-lib", "/nonexistent"], 2, "longrope: error: --native-lib /nonexistent: no such directory" },
+            { ["generate", tiny, "-p", "x", "--native-lib", tiny], 2, $"longrope: error: --native-lib {tiny}: is a file; give the folder that holds libllama.so and its ggml libraries" },
             { ["generate", tiny, "-p", "x", "--threads", "0"], 2, "longrope: error: --threads 0: must be at least 1" },
             // The model given as the prompt file by mistake: named by its first NUL byte (GGUF version 3 = 03 00 00 00).
             { ["generate", tiny, "--prompt-file", tiny], 2, $"longrope: error: --prompt-file {tiny}: a binary file (a NUL byte at offset 5), not UTF-8 text" },

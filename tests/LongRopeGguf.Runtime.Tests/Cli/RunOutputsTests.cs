@@ -101,6 +101,22 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void A_transcript_that_cannot_be_loaded_is_said_in_the_files_terms()
+    {
+        using var dir = new TempDir();
+        string array = dir.File("array.json");
+        File.WriteAllText(array, "[1, 2]\n");
+        Assert.Equal($"{array}: not a chat transcript (line 1: not a JSON object near byte 2)",
+            Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(array)).Message);
+        string typed = dir.File("typed.json");
+        File.WriteAllText(typed, "{\"format\": 3}\n");
+        var e = Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(typed));
+        Assert.StartsWith($"{typed}: not a chat transcript (line 1: 'format' has the wrong type", e.Message);
+        Assert.DoesNotContain("LongRopeGguf.", e.Message);
+        Assert.Equal($"{dir.Path}: is a folder, not a transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.Path)).Message);
+    }
+
+    [Fact]
     public void A_model_with_a_repeated_token_is_refused_before_llama_cpp_aborts_on_it()
     {
         using var cli = new IsolatedCli();

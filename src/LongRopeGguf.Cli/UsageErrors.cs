@@ -86,8 +86,14 @@ public static partial class UsageErrors
         string typed = ExpectedType().Replace(message, m => m.Groups["type"].Value switch
         {
             "Double" or "Single" or "Decimal" => "a number",
-            "Byte" or "UInt16" or "UInt32" or "UInt64" => "a whole number of 0 or more",
-            "SByte" or "Int16" or "Int32" or "Int64" => "a whole number",
+            // With the range: "4294967296" is a whole number of 0 or more, just not one that fits.
+            "Byte" => "a whole number from 0 to 255",
+            "UInt16" => "a whole number from 0 to 65535",
+            "UInt32" => "a whole number from 0 to 4294967295",
+            "UInt64" => "a whole number from 0 to 18446744073709551615",
+            "Int16" => "a whole number from -32768 to 32767",
+            "Int32" => "a whole number from -2147483648 to 2147483647",
+            "SByte" or "Int64" => "a whole number",
             _ => m.Value,
         });
         var lines = typed.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

@@ -113,8 +113,10 @@ public static class FactorRules
         if (!double.IsFinite(scale) || scale <= 1)
             throw new FactorSetException($"scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)} must be a number > 1");
         int original = model.BaseContextLength;
-        long extended = (long)Math.Round(original * scale, MidpointRounding.AwayFromZero);
-        if (extended > int.MaxValue) throw new FactorSetException($"scale {scale}: extended context {extended} is too long");
+        // Compared as a double: a huge scale would saturate a long cast and print 9223372036854775807.
+        double extended = Math.Round(original * scale, MidpointRounding.AwayFromZero);
+        if (extended > int.MaxValue)
+            throw new FactorSetException($"scale {scale.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}: {original} x {scale.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)} tokens is beyond the longest context a GGUF holds ({int.MaxValue})");
         int context = (int)extended;
         if (context <= original)
             throw new FactorSetException($"scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}: {original} x {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)} rounds to {context} tokens, no longer than the original context");

@@ -640,7 +640,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["patch", "{model}"], "patch needs --factors FILE (or --remove)" },
         { ["patch", "{model}", "-f", "{pi}", "--in-place", "-o", "{out}"], "--in-place modifies MODEL itself; it cannot be combined with another --output" },
         { ["patch", "{model}", "-f", "{pi}", "-o", "{model}"], "the output would overwrite the input model; give another -o FILE, or --in-place" },
-        { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number." },
+        { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number from -2147483648 to 2147483647." },
         { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn, critical or ones" },
         { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1"], "--scale 1: must be a number > 1 (the extended context is the model's original length times it)" },
@@ -648,7 +648,11 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         // The parser lists choices on lines of their own and names .NET types: one line, in words.
         { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "--factor-set: Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },
         { ["generate", "{model}", "-p", "hi", "--short-attention", "both"], "--short-attention: Argument 'both' not recognized. Must be one of: 'model', 'file'. (see 'longrope generate --help')" },
-        { ["generate", "{model}", "-p", "hi", "--seed", "abc"], "Cannot parse argument 'abc' for option '--seed' as a whole number of 0 or more." },
+        { ["generate", "{model}", "-p", "hi", "--seed", "abc"], "Cannot parse argument 'abc' for option '--seed' as a whole number from 0 to 4294967295." },
+        // Refused before the table is printed (it was printed with s = -0.00976562, then refused).
+        { ["factors", "show", "{pi}", "--context", "-5"], "--context -5: must be a positive number of tokens" },
+        { ["factors", "show", "{pi}", "--original-context", "0"], "--original-context 0: must be a positive number of tokens" },
+        { ["generate", "{model}", "-p", "hi", "--seed", "4294967296"], "Cannot parse argument '4294967296' for option '--seed' as a whole number from 0 to 4294967295." },
     };
 
     [Theory]

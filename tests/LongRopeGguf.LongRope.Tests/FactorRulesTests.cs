@@ -102,6 +102,15 @@ public class FactorRulesTests
         Assert.Throws<FactorSetException>(() => AttentionFactors.ParseChoice("big"));
     }
 
+    [Theory]
+    [InlineData(1e30, "scale 1E+30: 512 x 1E+30 tokens is beyond the longest context a GGUF holds (2147483647)")]
+    [InlineData(5e6, "scale 5E+06: 512 x 5E+06 tokens is beyond the longest context a GGUF holds (2147483647)")]
+    public void A_scale_past_the_longest_context_is_named_not_saturated(double scale, string expected)
+    {
+        var model = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+        Assert.Equal(expected, Assert.Throws<FactorSetException>(() => FactorRules.Make(FactorMethod.Pi, model, scale)).Message);
+    }
+
     [Fact]
     public void Make_builds_a_set_for_the_model()
     {

@@ -41,5 +41,16 @@ public static class CommonOptions
         return option;
     }
 
+    /// <summary>Refuses a token count below 1 at parse time, before any file is read or anything is shown.</summary>
+    public static Option<int?> PositiveTokens(this Option<int?> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, out int n) && n < 1)
+                result.AddError($"{option.Name} {n}: must be a positive number of tokens");
+        });
+        return option;
+    }
+
     public static Option<bool> Json() => new("--json") { Description = "Write machine-readable JSON to standard output." };
 }

@@ -75,7 +75,17 @@ public sealed class ChatSession : IDisposable
     public ContextPlan Start(CancellationToken cancellationToken = default)
     {
         var tokens = Render(addAssistant: false);
-        if (tokens.Count > 0) Conversation.SyncTo(tokens, Options.Generation.MaxTokens, cancellationToken);
+        if (tokens.Count > 0)
+        {
+            try
+            {
+                Conversation.SyncTo(tokens, Options.Generation.MaxTokens, cancellationToken);
+            }
+            catch (RuntimeInputException e) when (_messages.Count == 1 && _messages[0].Role == "system")
+            {
+                throw new RuntimeInputException($"--system: {e.Message}"); // said which text does not fit
+            }
+        }
         else Conversation.EnsureCapacity(ContextPlanner.Add(Options.Generation.MaxTokens, 1), $"a first turn of up to {Options.Generation.MaxTokens} tokens", cancellationToken);
         return Conversation.Plan!;
     }

@@ -170,10 +170,12 @@ public sealed class Conversation : IDisposable
         return new GenerationResult(text.ToString(), generated, reason, sw.Elapsed);
     }
 
-    /// <summary>Empties the conversation and gives its context back (a new one is planned for the next work).</summary>
+    /// <summary>Empties the conversation, its record of moves included (chat's /stats after /reset showed the old one),
+    /// and gives its context back (a new one is planned for the next work).</summary>
     public void Reset()
     {
         _tokens.Clear();
+        _moves.Clear();
         _evaluated = 0;
         if (_context is not null) _model.ReleaseContext(_context);
         _context = null;

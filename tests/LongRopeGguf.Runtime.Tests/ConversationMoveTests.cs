@@ -70,8 +70,10 @@ public class ConversationMoveTests
         Assert.Equal(FactorSetKind.Long, conversation.Plan!.FactorSet);
         int created = model.ContextsCreated;
 
+        Assert.Single(conversation.Moves);
         conversation.Reset();
         Assert.Empty(conversation.Tokens);
+        Assert.Empty(conversation.Moves);
         conversation.Append(model.Tokenize(PassKeyPrompt(299, 0.5, 31415), addBos: true), reserve: 5);
         Assert.Same(shortContext, conversation.Context); // short and long contexts live side by side; neither is rebuilt
         Assert.Equal(created, model.ContextsCreated);

@@ -141,7 +141,12 @@ public static class ChatCommand
                     return null;
                 case "/load":
                     if (arg.Length == 0) throw new RuntimeInputException("/load needs a file name");
-                    var prefill = session.Load(ChatTranscript.Load(arg), token);
+                    PrefillResult prefill;
+                    try { prefill = session.Load(ChatTranscript.Load(arg), token); }
+                    catch (RuntimeInputException e) when (!e.Message.StartsWith(arg, StringComparison.Ordinal) && !e.Message.StartsWith(Path.GetFullPath(arg), StringComparison.Ordinal))
+                    {
+                        throw new RuntimeInputException($"/load {Path.GetFullPath(arg)}: {e.Message}"); // the transcript does not fit
+                    }
                     Console.Out.WriteLine($"loaded {session.Messages.Count} messages ({prefill.Tokens} tokens in {prefill.Elapsed.TotalMilliseconds:F0} ms); factor set {session.Stats.Plan!.FactorSetName}, n_ctx {session.Stats.Plan.ContextSize}");
                     return null;
                 case "/help" or "/?":

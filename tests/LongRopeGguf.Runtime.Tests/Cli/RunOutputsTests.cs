@@ -187,6 +187,22 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void A_system_text_or_transcript_that_does_not_fit_is_named()
+    {
+        using var cli = new IsolatedCli();
+        string big = new('a', 5000);
+        var system = cli.Run("chat", PatchedModelFixture.PatchedModel, "-n", "3", "--system", big);
+        Assert.Equal(2, system.ExitCode);
+        Assert.StartsWith("longrope: error: --system: ", system.StderrLines[^1]);
+        Assert.EndsWith("do not fit: the model's context_length is 4096", system.StderrLines[^1]);
+
+        string transcript = cli.File("big.json");
+        new ChatTranscript(ChatTranscript.CurrentFormat, null, [new ChatMessage("user", big)]).Save(transcript);
+        var load = cli.RunWithInput($"/load {transcript}\n", "chat", PatchedModelFixture.PatchedModel, "-n", "3");
+        Assert.Contains($"longrope: error: /load {transcript}: ", load.Stderr);
+    }
+
+    [Fact]
     public void More_threads_than_ggml_can_hold_are_refused()
     {
         Assert.Equal("--threads 513: at most 512 (llama.cpp's limit)", RunnerOptions.EngineProblem(null, 513, 512));

@@ -293,18 +293,8 @@ public static class EvalCommand
     {
         if (Console.IsErrorRedirected)
         {
-            // A line per tenth of the work, and one for any trial that ends 30 s or more after the last line, so that
-            // a long cell does not look hung (a single trial longer than that still prints nothing until it ends).
-            int lastDecile = -1;
-            var sinceLine = System.Diagnostics.Stopwatch.StartNew();
-            return work((done, total, what) =>
-            {
-                int decile = total == 0 ? 10 : done * 10 / total;
-                if (decile == lastDecile && sinceLine.Elapsed < PlainProgressInterval) return;
-                lastDecile = decile;
-                sinceLine.Restart();
-                Console.Error.WriteLine($"{title}: {done}/{total} {what}".TrimEnd());
-            });
+            using var plain = new PlainProgress(Console.Error, title, PlainProgressInterval);
+            return work(plain.Report);
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;

@@ -328,12 +328,20 @@ internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObse
         Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Yes,
     });
     private ProgressTask? _task;
+    private PlainProgress? _plain;
     private int _planned;
+
+    /// <summary>How long plain output (standard error not a terminal) may stay silent: one 16k-token candidate is
+    /// minutes on a small CPU, an iteration of them an hour.</summary>
+    private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(30);
 
     public SearchReport Run(Func<ISearchObserver, SearchReport> search)
     {
         if (!_console.Profile.Capabilities.Interactive || Console.IsErrorRedirected)
+        {
+            using var plain = _plain = new PlainProgress(Console.Error, "search", PlainInterval, linePerTenth: false);
             return search(this);
+        }
         SearchReport? report = null;
         _console.Progress()
             .AutoClear(false)
@@ -351,11 +359,18 @@ internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObse
     {
         _planned = plannedCandidates;
         if (_task is not null) _task.MaxValue = plannedCandidates;
-        else _console.WriteLine($"search: up to {plannedCandidates} candidates{(resumed ? ", resuming from the log" : "")}");
+        else Plain($"search: up to {plannedCandidates} candidates{(resumed ? ", resuming from the log" : "")}");
+    }
+
+    private void Plain(string line)
+    {
+        if (_plain is not null) _plain.Line(line);
+        else _console.WriteLine(line);
     }
 
     public void OnCandidate(EvaluatedCandidate candidate, SearchProgress p)
     {
+        _plain?.Report(p.Candidates, _planned, Describe(p));
         if (_task is null) return;
         _task.Value = p.Candidates;
         _task.Description = Markup.Escape(Describe(p));
@@ -364,7 +379,7 @@ internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObse
     public void OnIteration(IterationSummary summary, SearchProgress p)
     {
         if (_task is not null) { _task.Description = Markup.Escape(Describe(p)); return; }
-        _console.WriteLine(Describe(p) + $" ({p.Candidates}/{_planned} candidates)");
+        Plain(Describe(p) + $" ({p.Candidates}/{_planned} candidates)");
     }
 
     private string Describe(SearchProgress p)

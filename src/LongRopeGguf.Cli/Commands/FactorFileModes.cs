@@ -79,6 +79,7 @@ internal sealed class FactorFileModes : IDisposable
         // The run identifies the factors by the file's content hash, read after the set: a pipe would be read once.
         if (Gguf.FileKinds.Of(file) == Gguf.FileKind.Special)
             throw new CliException($"--patched {mode.Name}: {file} is a pipe or device, not a file; save the factors to a file first");
+        string hash = HashOf(file);
         FactorSet set;
         try
         {
@@ -99,10 +100,17 @@ internal sealed class FactorFileModes : IDisposable
         {
             throw new CliException($"--patched {mode.Name}: {e.Message}");
         }
-        using var stream = File.OpenRead(file);
-        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
+        // Hashed before and after the parse: a file rewritten in between would label one set's trials with another's hash.
+        if (HashOf(file) != hash)
+            throw new CliException($"--patched {mode.Name}: {file} changed while it was being read; run again once it is written");
         // Not the file's own source: for a JSON without one or a config.json that is its path.
         return (set with { Source = $"eval --patched: factor file sha256 {hash}" }, $"{Path.GetFileName(file)} (sha256 {hash})");
+    }
+
+    private static string HashOf(string file)
+    {
+        using var stream = File.OpenRead(file);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
     }
 
     /// <summary>The mode name as a file name: letters, digits, '.', '-' and '_' kept, anything else '_'.</summary>

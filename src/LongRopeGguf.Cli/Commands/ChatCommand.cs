@@ -64,6 +64,14 @@ public static class ChatCommand
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
         };
         int refused = 0, sent = 0;
+        // At the end of the input or at /exit: a script feeding the chat learns that something it sent was refused
+        // (each one was said when it was).
+        int Leave()
+        {
+            if (interactive || refused == 0) return ExitCodes.Success;
+            Console.Error.WriteLine($"longrope: error: {refused} of {sent} messages and commands were refused");
+            return ExitCodes.BadInput;
+        }
         while (true)
         {
             // SIGTERM stopped the reply (or the command) in progress: the chat ends there.
@@ -76,20 +84,14 @@ public static class ChatCommand
             if (line is null)
             {
                 if (interactive) Console.Out.WriteLine();
-                // A script feeding the chat learns that something it sent was refused (each one was said when it was).
-                if (!interactive && refused > 0)
-                {
-                    Console.Error.WriteLine($"longrope: error: {refused} of {sent} messages and commands were refused");
-                    return ExitCodes.BadInput;
-                }
-                return ExitCodes.Success;
+                return Leave();
             }
             string input = line.Trim();
             if (input.Length == 0) continue;
             sent++;
             if (input.StartsWith('/'))
             {
-                if (Command(session, input, token, out bool failed) is { } exit) return exit;
+                if (Command(session, input, token, out bool failed) is { } exit) return exit == ExitCodes.Success ? Leave() : exit;
                 if (failed) refused++;
                 continue;
             }

@@ -182,6 +182,10 @@ public class RunOutputsTests
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Contains("do not fit: the model's context_length is 4096", r.Stderr);
         Assert.Equal("longrope: error: 2 of 3 messages and commands were refused", r.StderrLines[^1]);
+        // Leaving with /exit (or /quit, /bye) says the same.
+        var exit = cli.RunWithInput("/nonsense\n/exit\n", "chat", PatchedModelFixture.PatchedModel, "-n", "2");
+        Assert.Equal(2, exit.ExitCode);
+        Assert.Equal("longrope: error: 1 of 2 messages and commands were refused", exit.StderrLines[^1]);
         // A chat whose every message went through still exits 0.
         Assert.Equal(0, cli.RunWithInput("The sky is\n", "chat", PatchedModelFixture.PatchedModel, "-n", "2").ExitCode);
     }

@@ -101,39 +101,39 @@ public static class FactorSetReader
         if (Gguf.FileKinds.Of(path) != Gguf.FileKind.Special)
         {
             if (info.Length > MaxFileBytes) throw new FactorSetException($"{path}: {info.Length:N0} bytes is too big for a factor file (at most {MaxFileBytes:N0})");
-            byte[] bytes = File.ReadAllBytes(path);
-            try
-            {
-                string decoded = StrictUtf8.GetString(bytes);
-                return decoded.StartsWith('\uFEFF') ? decoded[1..] : decoded; // a byte order mark, as File.ReadAllText drops it
-            }
-            catch (System.Text.DecoderFallbackException e)
-            {
-                // A text read loosely would show U+FFFD in place of the bad bytes and blame the "number" around them.
-                throw new FactorSetException($"{path}: not UTF-8 text (invalid byte 0x{bytes[Math.Max(0, e.Index)]:X2} at offset {Math.Max(0, e.Index)})");
-            }
+            return Decode(File.ReadAllBytes(path), path);
         }
-        // A pipe (bash's <(...), /dev/stdin): read as it comes, bounded since its length is not known in advance.
-        using var reader = new StreamReader(path, StrictUtf8);
-        var text = new System.Text.StringBuilder();
-        var chunk = new char[1 << 16];
-        for (int n; (n = ReadChunk(reader, chunk, path)) > 0;)
+        // A pipe (bash's <(...), /dev/stdin): read as it comes, bounded since its length is not known in advance, and
+        // as bytes, so that a model is said as soon as its first bytes show it (not as text that is not UTF-8).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        var bytes = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        for (int n; (n = stream.Read(chunk, 0, chunk.Length)) > 0;)
         {
-            text.Append(chunk, 0, n);
-            // Said as soon as the first bytes show it, not after reading a model's worth of pipe.
-            if (text.Length >= 4 && text.Length - n < 4 && text.ToString(0, 4) == "GGUF")
+            bytes.Write(chunk, 0, n);
+            if (bytes.Length >= 4 && bytes.Length - n < 4 && bytes.GetBuffer().AsSpan(0, 4).SequenceEqual("GGUF"u8))
                 throw new FactorSetException($"{path}: a GGUF model through a pipe; give the model file itself to copy its factors");
-            if (text.Length > MaxFileBytes) throw new FactorSetException($"{path}: more than {MaxFileBytes:N0} characters is too big for a factor file");
+            if (bytes.Length > MaxFileBytes) throw new FactorSetException($"{path}: more than {MaxFileBytes:N0} bytes is too big for a factor file");
         }
-        return text.ToString();
+        return Decode(bytes.ToArray(), path);
     }
 
     private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private static int ReadChunk(StreamReader reader, char[] chunk, string path)
+    /// <summary>The text of a factor file, strictly UTF-8: read loosely, bad bytes would show as U+FFFD and be blamed
+    /// on the "number" around them. A byte order mark is dropped, as File.ReadAllText does.</summary>
+    private static string Decode(byte[] bytes, string path)
     {
-        try { return reader.Read(chunk, 0, chunk.Length); }
-        catch (System.Text.DecoderFallbackException) { throw new FactorSetException($"{path}: not UTF-8 text"); }
+        try
+        {
+            string text = StrictUtf8.GetString(bytes);
+            return text.StartsWith('\uFEFF') ? text[1..] : text;
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            int at = Math.Clamp(e.Index, 0, Math.Max(0, bytes.Length - 1));
+            throw new FactorSetException($"{path}: not UTF-8 text (invalid byte 0x{bytes[at]:X2} at offset {at})");
+        }
     }
 
     /// <summary>Parses JSON, turning syntax errors into one line with the file and position, and refusing a key given

@@ -36,9 +36,7 @@ public static class ChatCommand
             rt.PrintStartup(r, llama, Policy(llama, plan, choice, r.GetValue(rt.Context) is not null));
             Console.Error.WriteLine(session.UsesTemplate
                 ? $"chat template from the GGUF; {Help}"
-                : session.TemplateProblem is { } problem
-                    ? $"{problem}: plain continuation (your text is appended and the model continues it); {Help}"
-                    : $"no chat template in the GGUF: plain continuation (your text is appended and the model continues it); {Help}");
+                : $"{session.TemplateProblem ?? "no chat template in the GGUF"}: plain continuation (your text is appended and the model continues it); {Help}");
             return Loop(session, interrupt);
         }));
         return cmd;
@@ -143,9 +141,10 @@ public static class ChatCommand
                     return null;
                 case "/load":
                     if (arg.Length == 0) throw new RuntimeInputException("/load needs a file name");
+                    var transcript = ChatTranscript.Load(arg); // its errors name the file
                     PrefillResult prefill;
-                    try { prefill = session.Load(ChatTranscript.Load(arg), token); }
-                    catch (RuntimeInputException e) when (!e.Message.StartsWith(arg, StringComparison.Ordinal) && !e.Message.StartsWith(Path.GetFullPath(arg), StringComparison.Ordinal))
+                    try { prefill = session.Load(transcript, token); }
+                    catch (RuntimeInputException e)
                     {
                         throw new RuntimeInputException($"/load {Path.GetFullPath(arg)}: {e.Message}"); // the transcript does not fit
                     }

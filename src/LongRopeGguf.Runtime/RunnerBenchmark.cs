@@ -73,9 +73,13 @@ public static class RunnerBenchmark
     {
         var run = new List<int>();
         var skipped = new List<string>();
+        // Decode tokens alone past the context: no prompt length can help, so the option to change is this one.
+        if ((long)decodeTokens + 2 > info.ContextLength)
+            throw new RuntimeInputException($"--decode-tokens {decodeTokens}: leaves no room for a prompt in context_length {info.ContextLength}");
         foreach (int length in requested ?? DefaultLengths)
         {
-            if (length + decodeTokens <= info.ContextLength) { run.Add(length); continue; }
+            // In long: a length near int.MaxValue plus the decode tokens wrapped to a negative sum that "fit".
+            if ((long)length + decodeTokens <= info.ContextLength) { run.Add(length); continue; }
             string why = $"length {length} + {decodeTokens} decode tokens exceed the model's context_length {info.ContextLength}";
             if (requested is not null) throw new RuntimeInputException($"--lengths: {why}");
             skipped.Add(why);
@@ -83,7 +87,6 @@ public static class RunnerBenchmark
         if (run.Count == 0)
         {
             int fallback = info.ContextLength - decodeTokens;
-            if (fallback < 2) throw new RuntimeInputException($"--decode-tokens {decodeTokens}: leaves no room for a prompt in context_length {info.ContextLength}");
             run.Add(fallback);
             skipped.Add($"no default length fits; measuring {fallback} instead");
         }

@@ -646,8 +646,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1"], "--scale 1: must be a number > 1 (the extended context is the model's original length times it)" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
         // The parser lists choices on lines of their own and names .NET types: one line, in words.
-        { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "--factor-set: Argument 'medium' not recognized. Must be one of: 'auto', 'short', 'long'. (see 'longrope generate --help')" },
-        { ["generate", "{model}", "-p", "hi", "--short-attention", "both"], "--short-attention: Argument 'both' not recognized. Must be one of: 'model', 'file'. (see 'longrope generate --help')" },
+        { ["generate", "{model}", "-p", "hi", "--factor-set", "medium"], "--factor-set 'medium': expected auto, short or long. (see 'longrope generate --help')" },
+        { ["generate", "{model}", "-p", "hi", "--short-attention", "both"], "--short-attention 'both': expected model or file. (see 'longrope generate --help')" },
         { ["generate", "{model}", "-p", "hi", "--seed", "abc"], "Cannot parse argument 'abc' for option '--seed' as a whole number from 0 to 4294967295." },
         // Refused before the table is printed (it was printed with s = -0.00976562, then refused).
         { ["factors", "show", "{pi}", "--context", "-5"], "--context -5: must be a positive number of tokens" },

@@ -56,6 +56,8 @@ public static class BenchCommand
         var result = new List<int>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
         {
+            if (part.Length > 0 && part.All(char.IsAsciiDigit) && !int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                throw new RuntimeInputException($"--lengths {text}: {part} tokens is more than any context holds (at most {int.MaxValue})");
             if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 2)
                 throw new RuntimeInputException($"--lengths {text}: '{part}' is not a token count of at least 2");
             result.Add(n);

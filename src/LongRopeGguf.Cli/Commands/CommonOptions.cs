@@ -52,5 +52,28 @@ public static class CommonOptions
         return option;
     }
 
+    /// <summary>
+    /// Accepts one of the given names in any letter case and hands the command the name as listed, as the named
+    /// values of every other option are read (<c>--method PI</c>, <c>--set LONG</c>): System.CommandLine's own
+    /// AcceptOnlyFromAmong compares case-sensitively.
+    /// </summary>
+    public static Option<string> OneOf(this Option<string> option, params string[] names)
+    {
+        option.CustomParser = result =>
+        {
+            if (result.Tokens.Count == 0) return null;
+            string value = result.Tokens[^1].Value;
+            string? name = names.FirstOrDefault(n => n.Equals(value.Trim(), StringComparison.OrdinalIgnoreCase));
+            if (name is null)
+            {
+                result.AddError($"{option.Name} '{value}': expected {string.Join(", ", names[..^1])} or {names[^1]}");
+                return null;
+            }
+            return name;
+        };
+        option.CompletionSources.Add(names);
+        return option;
+    }
+
     public static Option<bool> Json() => new("--json") { Description = "Write machine-readable JSON to standard output." };
 }

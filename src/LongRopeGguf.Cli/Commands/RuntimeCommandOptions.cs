@@ -33,7 +33,7 @@ public sealed class RuntimeCommandOptions
         Description = "Attention magnitude of short contexts of a file this tool patched: model (the model's own, as unpatched) or file (the file's attn_factor, as llama.cpp applies it to both sets).",
         DefaultValueFactory = _ => "model",
         HelpName = "model|file",
-    }.AcceptOnlyFromAmong("model", "file");
+    }.OneOf("model", "file");
 
     public Option<int?> Context { get; } = new("--context", "-c")
     {
@@ -46,7 +46,7 @@ public sealed class RuntimeCommandOptions
         Description = "LongRoPE factor set: auto (short while the work fits the original context, long beyond), short or long.",
         DefaultValueFactory = _ => "auto",
         HelpName = "auto|short|long",
-    }.AcceptOnlyFromAmong("auto", "short", "long");
+    }.OneOf("auto", "short", "long");
 
     public Option<int> MaxTokens { get; }
     public Option<float> Temperature { get; } = new("--temp") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 0.8f };

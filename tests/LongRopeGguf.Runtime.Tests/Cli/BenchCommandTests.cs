@@ -75,4 +75,27 @@ public class BenchCommandTests
         Assert.Equal(2, bad.ExitCode);
         Assert.Equal("longrope: error: --move-tokens 9000: exceeds the model's context_length 512\n", bad.Stderr);
     }
+
+    public static TheoryData<string[], string> CountMistakes() => new()
+    {
+        // Refused before the model is loaded, naming the option that is wrong (the huge decode count was refused
+        // after the start-up line as "2147483647 tokens do not fit", and 512 + 2147483647 wrapped to a sum that fit).
+        { ["--decode-tokens", "2147483647", "--lengths", "512"], "--decode-tokens 2147483647: leaves no room for a prompt in context_length 512" },
+        { ["--decode-tokens", "511"], "--decode-tokens 511: leaves no room for a prompt in context_length 512" },
+        { ["--lengths", "2147483647", "--decode-tokens", "8"], "--lengths: length 2147483647 + 8 decode tokens exceed the model's context_length 512" },
+        { ["--lengths", "99999999999"], "--lengths 99999999999: 99999999999 tokens is more than any context holds (at most 2147483647)" },
+        { ["--lengths", "64,x"], "--lengths 64,x: 'x' is not a token count of at least 2" },
+        { ["--lengths", "1"], "--lengths 1: '1' is not a token count of at least 2" },
+    };
+
+    [Theory]
+    [MemberData(nameof(CountMistakes))]
+    public void Counts_that_cannot_run_are_refused_in_one_line_before_the_model_loads(string[] options, string expected)
+    {
+        using var cli = new IsolatedCli();
+        var bad = cli.Run(["bench", LongRopeGguf.Tests.TestPaths.TinyModel, .. options]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal($"longrope: error: {expected}\n", bad.Stderr);
+        Assert.Equal("", bad.Stdout);
+    }
 }

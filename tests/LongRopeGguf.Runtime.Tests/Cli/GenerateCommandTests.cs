@@ -86,7 +86,8 @@ public class GenerateCommandTests
         Assert.Equal("31415\n", auto.Stdout);
         Assert.Contains("factor set short, n_ctx 512: 305 tokens (prompt 300 + 5 to generate) fit the original context 512", auto.Stderr);
 
-        var forced = cli.Run("generate", PatchedModelFixture.PatchedModel, "--prompt-file", cli.File("prompt.txt"), "--temp", "0", "-n", "5", "--factor-set", "long", "--json");
+        var forced = cli.Run("generate", PatchedModelFixture.PatchedModel, "--prompt-file", cli.File("prompt.txt"), "--temp", "0", "-n", "5", "--factor-set", "LONG", "--json");
+        // Named values are read in any letter case, as --method and --set are.
         Assert.True(forced.ExitCode == 0, forced.Stderr);
         var j = JsonDocument.Parse(forced.Stdout).RootElement;
         Assert.Equal("long", j.GetProperty("factor_set").GetString());
@@ -108,7 +109,7 @@ public class GenerateCommandTests
         Assert.Equal("31415\n", own.Stdout);
         Assert.Contains("factor set short, n_ctx 512: 305 tokens (prompt 300 + 5 to generate) fit the original context 512 (at the model's own attention magnitude: the file's attn_factor 1.21 serves the long set)", own.Stderr);
 
-        var file = cli.Run([.. args, "--short-attention", "file"]);
+        var file = cli.Run([.. args, "--short-attention", "File"]);
         Assert.True(file.ExitCode == 0, file.Stderr);
         Assert.Contains("factor set short, n_ctx 512", file.Stderr);
         Assert.DoesNotContain("attention magnitude", file.Stderr);
@@ -121,7 +122,7 @@ public class GenerateCommandTests
 
         var bad = cli.Run([.. args, "--short-attention", "both"]);
         Assert.Equal(2, bad.ExitCode);
-        Assert.StartsWith("longrope: error: --short-attention: Argument 'both' not recognized", bad.Stderr);
+        Assert.StartsWith("longrope: error: --short-attention 'both': expected model or file", bad.Stderr);
         Assert.Equal("", bad.Stdout);
     }
 

@@ -85,6 +85,10 @@ public static partial class CliProcess
     /// <summary>As <see cref="Start(string[])"/>, with <paramref name="environment"/> applied.</summary>
     public static RunningCli StartWith(IReadOnlyDictionary<string, string?>? environment, params string[] args) => Start(StartInfo(environment, args));
 
+    /// <summary>As <see cref="StartWith"/>, with <paramref name="input"/> on standard input (then closed).</summary>
+    public static RunningCli StartWithInput(IReadOnlyDictionary<string, string?>? environment, string input, params string[] args) =>
+        Start(StartInfo(environment, args), input);
+
     /// <summary>As <see cref="RunWith"/>, with <paramref name="input"/> on standard input (then closed).</summary>
     public static CliResult RunWithInput(IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, string input, params string[] args)
     {

@@ -29,6 +29,10 @@ public sealed class IsolatedCli : IDisposable
     /// <summary>Starts longrope (to signal it); finish it with <see cref="LongRopeGguf.Tests.CliProcess.Finish(LongRopeGguf.Tests.RunningCli)"/>.</summary>
     public LongRopeGguf.Tests.RunningCli Start(params string[] args) => LongRopeGguf.Tests.CliProcess.StartWith(Environment(null), args);
 
+    /// <summary>Starts longrope with <paramref name="input"/> on its standard input, then closed (a piped chat to interrupt).</summary>
+    public LongRopeGguf.Tests.RunningCli StartWithInput(string input, params string[] args) =>
+        LongRopeGguf.Tests.CliProcess.StartWithInput(Environment(null), input, args);
+
     /// <summary>Runs longrope with <paramref name="input"/> on its standard input (a piped chat).</summary>
     public LongRopeGguf.Tests.CliResult RunWithInput(string input, params string[] args) =>
         LongRopeGguf.Tests.CliProcess.RunWithInput(Environment(null), s_timeout, input, args);

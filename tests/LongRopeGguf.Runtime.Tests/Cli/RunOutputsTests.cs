@@ -175,6 +175,21 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void Sigterm_in_the_middle_of_a_chat_reply_stops_the_reply_and_ends_the_chat_with_exit_143()
+    {
+        using var cli = new IsolatedCli();
+        using var run = cli.StartWithInput("The grass is green.\n", "chat", PatchedModelFixture.PatchedModel, "-n", "3000", "--temp", "0", "--threads", "2");
+        Thread.Sleep(TimeSpan.FromSeconds(3)); // start-up ~1 s, then a reply of ~3000 tokens (several seconds here)
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        var r = LongRopeGguf.Tests.CliProcess.Finish(run);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        Assert.NotEqual("", r.Stdout.Trim()); // the part of the reply already written stays
+        Assert.Contains("[stopped]", r.StderrLines);
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
+    }
+
+    [Fact]
     public void A_piped_chat_whose_turns_were_refused_exits_2_after_saying_how_many()
     {
         using var cli = new IsolatedCli();

@@ -41,8 +41,10 @@ public class EditCommandTests
 
         using var json = JsonDocument.Parse(r.Stdout);
         var root = json.RootElement;
+        Assert.Equal("edit", root.GetProperty("action").GetString());
         Assert.Equal(output, root.GetProperty("target").GetString());
         Assert.False(root.GetProperty("in_place").GetBoolean());
+        Assert.True(root.GetProperty("elapsed_ms").GetDouble() > 0);
         Assert.Equal(["general.name", "llama.context_length", "test.new_key"], root.GetProperty("set").EnumerateArray().Select(s => s.GetProperty("key").GetString()));
         Assert.Equal("UINT32", root.GetProperty("set")[1].GetProperty("type").GetString());
         Assert.Equal(4096, root.GetProperty("set")[1].GetProperty("value").GetInt32());

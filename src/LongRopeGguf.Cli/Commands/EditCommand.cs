@@ -146,6 +146,8 @@ public static class EditCommand
         using (var w = new Utf8JsonWriter(buffer, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();
+            // action, source, target and elapsed_ms as patch --json writes them, so one script can read both.
+            w.WriteString("action", "edit");
             w.WriteString("source", r.ModelPath);
             w.WriteString("target", outcome.TargetPath);
             w.WriteBoolean("in_place", r.InPlace);
@@ -166,7 +168,7 @@ public static class EditCommand
             w.WriteNumber("metadata_count", f.Metadata.Count);
             w.WriteNumber("tensor_count", f.Tensors.Count);
             w.WriteNumber("file_length", f.FileLength);
-            w.WriteNumber("seconds", Math.Round(outcome.Elapsed.TotalSeconds, 3));
+            w.WriteNumber("elapsed_ms", Math.Round(outcome.Elapsed.TotalMilliseconds, 3));
             w.WriteStartArray("warnings");
             foreach (string warning in outcome.Warnings) w.WriteStringValue(warning);
             w.WriteEndArray();

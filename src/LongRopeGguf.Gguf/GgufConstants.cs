@@ -26,6 +26,12 @@ public static class GgufKeys
     public const string Architecture = "general.architecture";
     public const string Name = "general.name";
 
+    /// <summary>Number of files a split model spans (llama-gguf-split); 1 or absent for a whole model.</summary>
+    public const string SplitCount = "split.count";
+
+    /// <summary>Zero-based number of this file among the files of a split model.</summary>
+    public const string SplitNumber = "split.no";
+
     /// <summary>Keys under the architecture prefix, e.g. <c>llama.context_length</c>.</summary>
     public static string ForArchitecture(string architecture, string suffix) => $"{architecture}.{suffix}";
 }

@@ -43,6 +43,22 @@ public sealed class GgufFile
     /// <summary>general.architecture, e.g. "llama"; null when absent.</summary>
     public string? Architecture => TryGetValue(GgufKeys.Architecture, out var v) && v.Type == GgufValueType.String ? v.AsString() : null;
 
+    /// <summary>
+    /// For one file of a model split by llama-gguf-split (split.count above 1): its 1-based number and the file count;
+    /// null for a whole model. Its tensors are only a share of the model's.
+    /// </summary>
+    public (long Number, long Count)? SplitShard =>
+        TryGetValue(GgufKeys.SplitCount, out var count) && AsWholeNumber(count) is > 1 and long n
+            ? ((TryGetValue(GgufKeys.SplitNumber, out var no) ? AsWholeNumber(no) ?? 0 : 0) + 1, n)
+            : null;
+
+    private static long? AsWholeNumber(GgufValue v) => v.Payload switch
+    {
+        byte or sbyte or ushort or short or uint or int or long => Convert.ToInt64(v.Payload, System.Globalization.CultureInfo.InvariantCulture),
+        ulong u when u <= long.MaxValue => (long)u,
+        _ => null,
+    };
+
     /// <summary>"{architecture}.{suffix}"; throws when the file names no architecture.</summary>
     public string ArchitectureKey(string suffix) =>
         GgufKeys.ForArchitecture(Architecture ?? throw new InvalidOperationException($"{Path ?? "file"}: no {GgufKeys.Architecture} key"), suffix);

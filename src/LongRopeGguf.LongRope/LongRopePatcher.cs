@@ -202,6 +202,10 @@ public static class LongRopePatcher
     public static ModelRopeInfo RequireSupported(GgufFile file)
     {
         string arch = file.Architecture ?? throw new LongRopePatchException($"{file.Path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");
+        // llama.cpp counts a split model's tensors against split.tensors.count: factor tensors added to one file fail that check.
+        if (file.SplitShard is var (number, count))
+            throw new LongRopePatchException($"{file.Path}: file {number} of {count} of a split GGUF ({GgufKeys.SplitCount} = {count}): tensors added to "
+                + "one file fail llama.cpp's count of the split model's tensors; merge the files first (llama-gguf-split --merge IN OUT) and use the merged model");
         if (LongRopeArchitectures.SupportOf(arch) == FactorTensorSupport.None)
             throw new LongRopePatchException($"{file.Path}: architecture '{arch}' does not read LongRoPE factor tensors in llama.cpp "
                 + $"(added tensors would make the load fail with 'wrong number of tensors'); architectures that do: {LongRopeArchitectures.SupportedText}");

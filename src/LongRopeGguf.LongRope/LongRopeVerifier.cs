@@ -189,14 +189,20 @@ public static partial class LongRopeVerifier
         if (hasFreqs && (support == FactorTensorSupport.Always || (support == FactorTensorSupport.WhenLongRope && isLongRope)))
             Add(Severity.Error, "rope-freqs-conflict", $"'{LongRopeKeys.RopeFreqsTensor}' together with LongRoPE: the {arch} loader does not create it "
                 + "when it reads the factor tensors, so the load fails with 'wrong number of tensors' (patch removes it)", Consequence.LoadFails);
-        if (arch == "llama")
+        if (file.SplitShard is var (number, count))
+            // The other files hold the rest of the tensors: judging this one's set alone would call a sound model broken.
+            Add(Severity.Warning, "split-file", $"file {number} of {count} of a split GGUF (llama-gguf-split): llama.cpp loads the model from the first "
+                + "file and the rest beside it; tensors were not checked against the loader here (merge the files with llama-gguf-split --merge to check "
+                + "the whole model)", Consequence.None);
+        else if (arch == "llama")
         {
             int? blocks = file.TryGetValue(GgufKeys.ForArchitecture(arch, "block_count"), out var bc) && bc.Type == GgufValueType.UInt32 ? (int)bc.AsUInt32() : null;
-            foreach (var t in file.Tensors)
-                if (!PerLayerRopeTensor().IsMatch(t.Name) && t.Name is not (LongRopeKeys.LongFactorsTensor or LongRopeKeys.ShortFactorsTensor or LongRopeKeys.RopeFreqsTensor)
-                    && !LlamaTensorNames.IsCreated(t.Name, blocks, isLongRope))
-                    Add(Severity.Error, "unknown-tensor", $"tensor '{t.Name}' is not one the llama loader creates: the load fails with 'wrong number of tensors'", Consequence.LoadFails);
             int experts = file.TryGetValue(GgufKeys.ForArchitecture(arch, "expert_count"), out var ec) && ec.Type == GgufValueType.UInt32 ? (int)ec.AsUInt32() : 0;
+            var weights = file.Tensors.Select(t => t.Name)
+                .Where(n => !PerLayerRopeTensor().IsMatch(n) && n is not (LongRopeKeys.LongFactorsTensor or LongRopeKeys.ShortFactorsTensor or LongRopeKeys.RopeFreqsTensor))
+                .ToList();
+            foreach (var (name, why) in LlamaTensorNames.NotCreated(weights, blocks, experts))
+                Add(Severity.Error, "unknown-tensor", $"tensor '{name}' {why}: the load fails with 'wrong number of tensors'", Consequence.LoadFails);
             var missing = LlamaTensorNames.MissingRequired(file.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), blocks, experts);
             if (missing.Count > 0)
                 Add(Severity.Error, "missing-tensor", $"tensor '{missing[0]}' is missing{(missing.Count > 1 ? $" (and {missing.Count - 1:N0} more)" : "")}: "

@@ -107,6 +107,100 @@ public class FailureTableTests
         AssertFlags(gpt2WithFactors, "unsupported-architecture", Consequence.LoadFails);
     }
 
+    private static byte[] TensorBytes(GgufFile file, string name)
+    {
+        var tensor = file.Tensors.Single(t => t.Name == name);
+        using var stream = File.OpenRead(file.Path!);
+        stream.Position = file.AbsoluteOffset(tensor);
+        var bytes = new byte[tensor.ByteSize];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>Each layer's Q, K and V as one fused attn_qkv.weight (rows of Q, then K, then V), the separate ones kept or not.</summary>
+    private static void FuseQkv(GgufEdit e, bool keepSeparate)
+    {
+        var tiny = TestFiles.Tiny;
+        for (int i = 0; i < 6; i++)
+        {
+            string b = $"blk.{i}.";
+            byte[] fused = [.. TensorBytes(tiny, b + "attn_q.weight"), .. TensorBytes(tiny, b + "attn_k.weight"), .. TensorBytes(tiny, b + "attn_v.weight")];
+            e.SetTensor(new OutputTensor(b + "attn_qkv.weight", GgmlType.F16, [256, 768], new TensorData.FromMemory(fused)));
+            if (!keepSeparate)
+                foreach (string x in (string[])["attn_q.weight", "attn_k.weight", "attn_v.weight"]) e.RemoveTensor(b + x);
+        }
+    }
+
+    [Fact]
+    public void Per_weight_scales_and_a_fused_qkv_load_and_verify_agrees_but_tensors_of_the_other_layout_fail()
+    {
+        using var dir = new TempDir();
+        // FP8/NVFP4 files carry W.scale and W.input_scale beside a weight W: llama.cpp's generic pass creates them
+        // (verify called them unknown and patch refused such models).
+        string scaled = TestFiles.Write(dir, "scaled.gguf", e =>
+        {
+            e.SetTensor(TestFiles.F32("blk.0.attn_q.scale", [1f]));
+            e.SetTensor(TestFiles.F32("blk.0.attn_q.input_scale", [1f]));
+            e.SetTensor(TestFiles.F32("blk.3.attn_output.scale", [1f]));
+            e.SetTensor(TestFiles.F32("blk.5.ffn_down.input_scale", [1f]));
+        });
+        Assert.True(LlamaHarness.TryLoad(scaled).Loaded);
+        Assert.DoesNotContain(LongRopeVerifier.Verify(scaled).Findings, f => f.Severity == Severity.Error && f.Code != "not-longrope");
+        Assert.True(LongRopeVerifier.Verify(PatchedOutput(dir, scaled)).Ok);
+        // This llama.cpp has no output scale: the load fails, and verify says so.
+        string outputScale = TestFiles.Write(dir, "output-scale.gguf", e => e.SetTensor(TestFiles.F32("output.scale", [1f])));
+        AssertLoadFails(outputScale, "wrong number of tensors");
+        AssertFlags(outputScale, "unknown-tensor", Consequence.LoadFails);
+
+        // A fused QKV instead of Q, K and V loads (no missing Q/K/V), and so does its patched copy.
+        string fused = TestFiles.Write(dir, "fused.gguf", e => FuseQkv(e, keepSeparate: false));
+        Assert.True(LlamaHarness.TryLoad(fused).Loaded);
+        Assert.DoesNotContain(LongRopeVerifier.Verify(fused).Findings, f => f.Severity == Severity.Error && f.Code != "not-longrope");
+        string fusedPatched = PatchedOutput(dir, fused);
+        Assert.True(LlamaHarness.TryLoad(fusedPatched).Loaded);
+        Assert.True(LongRopeVerifier.Verify(fusedPatched).Ok);
+        // Both layouts in one file: the loader reads the fused one and leaves Q/K/V over (verify accepted this).
+        string both = TestFiles.Write(dir, "fused-and-separate.gguf", e => FuseQkv(e, keepSeparate: true));
+        AssertLoadFails(both, "wrong number of tensors");
+        AssertFlags(both, "unknown-tensor", Consequence.LoadFails);
+        Assert.Contains(LongRopeVerifier.Verify(both).Findings, f => f.Message.StartsWith("tensor 'blk.0.attn_q.weight' is not created when the layer has a fused blk.0.attn_qkv.weight", StringComparison.Ordinal));
+        // A scale beside a weight the loader does not read is not created either.
+        string fusedQScale = TestFiles.Write(dir, "fused-q-scale.gguf", e => e.SetTensor(TestFiles.F32("blk.0.attn_q.scale", [1f])), fused);
+        AssertLoadFails(fusedQScale, "wrong number of tensors");
+        AssertFlags(fusedQScale, "unknown-tensor", Consequence.LoadFails);
+        // Expert tensors in a model without experts.
+        string expert = TestFiles.Write(dir, "expert.gguf", e => e.SetTensor(TestFiles.F32("blk.0.ffn_gate_inp.weight", [1f, 2f])));
+        AssertLoadFails(expert, "wrong number of tensors");
+        Assert.Contains(LongRopeVerifier.Verify(expert).Findings, f => f.Code == "unknown-tensor" && f.Message.Contains("not created in a model without experts", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void One_file_of_a_split_model_is_not_judged_by_its_share_of_the_tensors_and_patch_refuses_it()
+    {
+        using var dir = new TempDir();
+        // The first of two files: it lacks the tensors the second holds, which llama.cpp reads from there.
+        string shard = TestFiles.Write(dir, "tiny-00001-of-00002.gguf", e =>
+        {
+            e.SetValue(GgufKeys.SplitCount, GgufValue.UInt16(2));
+            e.SetValue(GgufKeys.SplitNumber, GgufValue.UInt16(0));
+            e.RemoveTensor("blk.5.ffn_down.weight");
+        });
+        var report = LongRopeVerifier.Verify(shard);
+        Assert.DoesNotContain(report.Findings, f => f.Code is "missing-tensor" or "unknown-tensor");
+        var split = Assert.Single(report.Findings, f => f.Code == "split-file");
+        Assert.Equal(Severity.Warning, split.Severity);
+        Assert.StartsWith("file 1 of 2 of a split GGUF", split.Message);
+
+        string target = dir.File("patched.gguf");
+        var refused = Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(shard, Distinct, target));
+        Assert.StartsWith($"{shard}: file 1 of 2 of a split GGUF (split.count = 2): ", refused.Message);
+        Assert.Contains("llama-gguf-split --merge", refused.Message);
+        Assert.False(File.Exists(target));
+        // split.count 1 is a whole model.
+        string whole = TestFiles.Write(dir, "whole.gguf", e => e.SetValue(GgufKeys.SplitCount, GgufValue.UInt16(1)));
+        Assert.DoesNotContain(LongRopeVerifier.Verify(whole).Findings, f => f.Code == "split-file");
+    }
+
     [Fact]
     public void No_attention_heads_fail_to_load_and_verify_says_so()
     {

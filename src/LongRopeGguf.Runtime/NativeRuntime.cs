@@ -226,7 +226,7 @@ public static class NativeRuntime
         s_sink = TextWriter.Synchronized(sink);
         s_sinkOwned = !verbose;
         LogFilePath = path;
-        if (path is not null) OutputFiles.MarkInUse(path, "--log-file");
+        if (path is not null) OutputFiles.MarkInUse(path, "--log-file", logFile is null ? "llama.cpp log (the default --log-file)" : null);
         if (oldOwned) old?.Dispose();
     }
 

@@ -9,17 +9,18 @@ namespace LongRopeGguf.Runtime;
 public static class OutputFiles
 {
     private static readonly Lock s_lock = new();
-    private static readonly Dictionary<string, string> s_inUse = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, (string Role, string Description)> s_inUse = new(StringComparer.Ordinal);
 
     /// <summary>Records a file this run reads or writes (the prompt file, llama.cpp's log, the logits file), so that
     /// another output of the run is not pointed at it: <paramref name="role"/> names it in the refusal ("--prompt-file").
-    /// A role given again replaces its earlier file.</summary>
-    public static void MarkInUse(string path, string role)
+    /// A role given again replaces its earlier file; <paramref name="description"/>, when given, is what the refusal
+    /// calls it (llama.cpp's log at its default place was not given as --log-file).</summary>
+    public static void MarkInUse(string path, string role, string? description = null)
     {
         lock (s_lock)
         {
-            foreach (var key in s_inUse.Where(kv => kv.Value == role).Select(kv => kv.Key).ToList()) s_inUse.Remove(key);
-            s_inUse[Path.GetFullPath(path)] = role;
+            foreach (var key in s_inUse.Where(kv => kv.Value.Role == role).Select(kv => kv.Key).ToList()) s_inUse.Remove(key);
+            s_inUse[Path.GetFullPath(path)] = (role, description ?? role);
         }
     }
 
@@ -31,9 +32,11 @@ public static class OutputFiles
         string full = Path.GetFullPath(path);
         lock (s_lock)
         {
-            foreach (var (used, role) in s_inUse)
-                if (role != option && AtomicFile.SameFile(full, used))
-                    throw new RuntimeInputException($"{option} {full}: is also this run's {role}; refusing to overwrite it (give another file name)");
+            // Only files: /dev/stderr and /dev/stdout can be the same terminal, and writing both there is fine.
+            if (FileKinds.Of(full) is FileKind.Regular or FileKind.Missing)
+                foreach (var (used, (role, description)) in s_inUse)
+                    if (role != option && AtomicFile.SameFile(full, used))
+                        throw new RuntimeInputException($"{option} {full}: is also this run's {description}; refusing to overwrite it (give another file name)");
         }
         switch (FileKinds.Of(full))
         {

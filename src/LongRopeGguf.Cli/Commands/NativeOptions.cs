@@ -37,6 +37,7 @@ public sealed class NativeOptions
     /// </summary>
     public void ConfigureForEvaluation(ParseResult r)
     {
+        RefuseLogOverInputs(r);
         try
         {
             NativeLlama.EnsureConfigured(r.GetValue(Verbose), r.GetValue(NativeLib), r.GetValue(LogFile));
@@ -44,6 +45,63 @@ public sealed class NativeOptions
         catch (Evaluation.LlamaFailureException e)
         {
             throw new CliException(e.Message, ExitCodes.RuntimeFailure); // the library did not load
+        }
+    }
+
+    /// <summary>
+    /// Refuses a --log-file that names a file another option or argument of the command line names (the text, a factor
+    /// file, the prompt, the model), or that lies in the results folder (-o): llama.cpp's log truncates its file at start,
+    /// and an evaluation that then read its own log as the text reported a perplexity of 85 with exit 0.
+    /// </summary>
+    public void RefuseLogOverInputs(ParseResult r)
+    {
+        if (r.GetValue(LogFile) is not { Length: > 0 } log || r.GetValue(Verbose)) return;
+        string logPath;
+        try { logPath = Path.GetFullPath(log); }
+        catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException) { return; } // said when it is opened
+        if (Gguf.FileKinds.Of(logPath) is not (Gguf.FileKind.Regular or Gguf.FileKind.Missing)) return; // /dev/stderr and the like
+        foreach (var (name, value) in GivenValues(r.CommandResult))
+        {
+            if (name == LogFile.Name) continue;
+            // A value may be a path or NAME=PATH (eval's --patched); a folder option holds the results.
+            foreach (string candidate in value.Contains('=') ? [value, value[(value.IndexOf('=') + 1)..]] : (string[])[value])
+            {
+                if (candidate.Length == 0 || candidate.Contains('\0')) continue;
+                string full;
+                try { full = Path.GetFullPath(candidate); }
+                catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException) { continue; }
+                if (File.Exists(full) && Gguf.AtomicFile.SameFile(full, logPath))
+                    throw new CliException($"--log-file {logPath}: is also this run's {name}; refusing to overwrite it (give another file name)");
+                if (name is "--out" or "--output" && IsInside(logPath, full))
+                    throw new CliException($"--log-file {logPath}: is inside the results folder {name} {full}, whose files the run writes (give a path outside it)");
+            }
+        }
+    }
+
+    private static bool IsInside(string file, string folder)
+    {
+        string prefix = Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar;
+        return file.StartsWith(prefix, StringComparison.Ordinal)
+            || (Directory.Exists(folder) && Path.GetDirectoryName(file) is { } dir && Directory.Exists(dir) && Gguf.AtomicFile.SameFile(dir, folder));
+    }
+
+    /// <summary>Every option and argument value given on the command line, with the option's name (or the argument's).</summary>
+    private static IEnumerable<(string Name, string Value)> GivenValues(System.CommandLine.Parsing.CommandResult command)
+    {
+        foreach (var child in command.Children)
+        {
+            string name = child switch
+            {
+                System.CommandLine.Parsing.OptionResult o => o.Option.Name,
+                System.CommandLine.Parsing.ArgumentResult a => a.Argument.Name,
+                _ => "",
+            };
+            if (name.Length == 0) continue;
+            foreach (var token in child.Tokens) yield return (name, token.Value);
+            // A default folder or file (eval's results/niah) is as much the run's as a given one.
+            if (child is System.CommandLine.Parsing.OptionResult { Implicit: true } implicitOption
+                && implicitOption.GetValueOrDefault<object?>() is FileSystemInfo defaultPath)
+                yield return (name, defaultPath.FullName);
         }
     }
 }

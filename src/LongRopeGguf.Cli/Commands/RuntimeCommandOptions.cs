@@ -117,6 +117,7 @@ public sealed class RuntimeCommandOptions
         runner.Validate();
         if (r.GetValue(Context) is <= 0 and var c) throw new RuntimeInputException($"--context {c}: must be a positive number of tokens");
         ModelContextInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
+        Native.RefuseLogOverInputs(r);
         NativeRuntime.Configure(r.GetValue(Native.NativeLib), r.GetValue(Native.Verbose), r.GetValue(Native.LogFile));
         return LlamaModel.Load(model.FullName, runner);
     }

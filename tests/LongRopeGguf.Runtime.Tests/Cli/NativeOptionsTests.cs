@@ -70,6 +70,45 @@ public class NativeOptionsTests
         Assert.False(Directory.Exists(cli.File("no-such-folder")), "a log file's folder that the user named is not made for them");
     }
 
+    [Theory]
+    [MemberData(nameof(Commands))]
+    public void A_log_file_over_an_input_of_the_run_or_in_its_results_folder_is_refused_and_the_input_kept(string command)
+    {
+        // The log truncates its file at start: `eval ppl --text t.txt --log-file t.txt` measured its own log (perplexity
+        // 85 with exit 0), `--patched a=f.json --log-file f.json` destroyed the factor file, a log in the results folder
+        // replaced results.jsonl.
+        using var cli = new IsolatedCli();
+        string text = cli.File("text.txt"), factors = cli.File("f.json"), output = cli.File("out");
+        File.Copy(ProseText, text);
+        File.WriteAllText(factors, "{}");
+        var args = Arguments(command, output);
+        if (command != "niah") args[args.IndexOf(ProseText)] = text;
+        var cases = new List<(string[] Extra, string Log, string Role)>
+        {
+            ([], TestPaths.TinyModel, "MODEL"),
+            ([], Path.Combine(output, "results.jsonl"), "--out"),
+        };
+        if (command != "niah") cases.Add(([], text, "--text"));
+        if (command == "ppl") cases.Add((["--patched", "mine=" + factors], factors, "--patched"));
+        foreach (var (extra, log, role) in cases)
+        {
+            var r = cli.Run([.. args, .. extra, "--log-file", log]);
+            Assert.True(r.ExitCode == 2, r.ToString());
+            string expected = role == "--out"
+                ? $"longrope: error: --log-file {log}: is inside the results folder --out {output}, whose files the run writes (give a path outside it)"
+                : $"longrope: error: --log-file {log}: is also this run's {role}; refusing to overwrite it (give another file name)";
+            Assert.Equal(expected, Assert.Single(r.StderrLines));
+        }
+        Assert.Equal(File.ReadAllBytes(ProseText), File.ReadAllBytes(text));
+        Assert.Equal("{}", File.ReadAllText(factors));
+        Assert.False(Directory.Exists(output));
+        // Through a link the same file is the same file.
+        File.CreateSymbolicLink(cli.File("link.txt"), text);
+        if (command != "niah")
+            Assert.Equal(2, cli.Run([.. args, "--log-file", cli.File("link.txt")]).ExitCode);
+        Assert.Equal(File.ReadAllBytes(ProseText), File.ReadAllBytes(text));
+    }
+
     /// <summary>Each command that runs a model, with each of two custom builds that do not load.</summary>
     public static TheoryData<string, string> CommandsAndBrokenBuilds()
     {

@@ -20,11 +20,17 @@ public class RunOutputsTests
         File.Copy(TestPaths.TinyModel, model);
         byte[] before = File.ReadAllBytes(model);
 
-        var r = cli.Run("generate", model, "--prompt", "Hi", "--max-tokens", "1", option, model);
+        // Another model than the one run, then the one run.
+        var r = cli.Run("generate", TestPaths.TinyModel, "--prompt", "Hi", "--max-tokens", "1", option, model);
 
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Equal($"longrope: error: {option} {model}: is a GGUF model file; refusing to overwrite it (give another file name)", r.Stderr.Trim());
         Assert.Equal("", r.Stdout);
+        Assert.Equal(before, File.ReadAllBytes(model));
+
+        var same = cli.Run("generate", model, "--prompt", "Hi", "--max-tokens", "1", option, model);
+        Assert.Equal(2, same.ExitCode);
+        Assert.StartsWith($"longrope: error: {option} {model}: is ", same.Stderr);
         Assert.Equal(before, File.ReadAllBytes(model));
     }
 

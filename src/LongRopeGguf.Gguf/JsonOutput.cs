@@ -12,4 +12,15 @@ namespace LongRopeGguf.Gguf;
 public static class JsonOutput
 {
     public static JsonWriterOptions Indented => new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>
+    /// A measured number as a JSON number, or, when it is NaN or infinite (a model whose logits are NaN), as the string
+    /// "NaN" / "Infinity" / "-Infinity", as the search log and results.jsonl write it: JSON has no such numbers, and
+    /// Utf8JsonWriter throws on them halfway through a file.
+    /// </summary>
+    public static void WriteMeasured(this Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value)) w.WriteNumber(name, value);
+        else w.WriteString(name, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

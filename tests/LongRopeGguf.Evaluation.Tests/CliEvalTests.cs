@@ -151,6 +151,42 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_model_whose_outputs_are_not_numbers_is_measured_as_NaN_in_complete_files_not_a_crash()
+    {
+        // A NaN output norm makes every logit NaN. The JSON writers threw on NaN after the whole run ("NET number values
+        // such as positive and negative infinity cannot be written as valid JSON"), leaving ppl.json and summary.json
+        // cut off, so that a resumed niah folder could never be summarised.
+        using var dir = new TempDir();
+        string model = dir.File("nan.gguf");
+        var tiny = Gguf.GgufReader.Read(TestPaths.TinyModel);
+        var norm = tiny.Tensors.Single(t => t.Name == "output_norm.weight");
+        var nan = Enumerable.Repeat(float.NaN, (int)norm.ElementCount).ToArray();
+        Gguf.GgufRewriter.Rewrite(tiny, new Gguf.GgufEdit().SetTensor(new Gguf.OutputTensor(norm.Name, Gguf.GgmlType.F32, norm.Dimensions, Gguf.TensorData.Float32(nan))), model);
+        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+
+        var (code, stdout, err) = Run("eval", "ppl", model, "--text", text, "--lengths", "512", "--modes", "none", "--windows", "1",
+            "--threads", "2", "--out", dir.File("ppl"), "--json");
+        Assert.True(code == 0, err);
+        using (var doc = System.Text.Json.JsonDocument.Parse(stdout))
+            Assert.Equal("NaN", doc.RootElement.GetProperty("rows")[0].GetProperty("perplexity").GetString());
+        using (var file = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir.File("ppl"), "ppl.json"))))
+            Assert.Equal("NaN", file.RootElement.GetProperty("rows")[0].GetProperty("mean_nll").GetString());
+
+        (code, _, err) = Run("eval", "niah", model, "--lengths", "300", "--depths", "1", "--modes", "none,yarn", "--threads", "2",
+            "--out", dir.File("niah"));
+        Assert.True(code == 0, err);
+        using (var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir.File("niah"), "summary.json"))))
+            Assert.Equal("NaN", summary.RootElement.GetProperty("cells")[0].GetProperty("mean_answer_nll").GetString());
+        (code, stdout, err) = Run("eval", "compare", dir.File("niah"), "--json");
+        Assert.True(code == 0, err);
+        using (var compared = System.Text.Json.JsonDocument.Parse(stdout))
+        {
+            var row = compared.RootElement.GetProperty("rows").EnumerateArray().First(r => r.GetProperty("mode").GetString() == "none");
+            Assert.Equal("NaN", row.GetProperty("answer_nll").GetProperty("mean").GetString());
+        }
+    }
+
+    [Fact]
     public void Ppl_of_a_patched_file_at_its_original_length_is_the_unpatched_models_as_the_runner_runs_it()
     {
         // The YaRN-rule file for 8x has attn_factor 1.21 and a short set of ones: llama.cpp alone would apply 1.21 to

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Evaluation;
 using LongRopeGguf.Evaluation.Engine;
 using LongRopeGguf.LongRope;
@@ -260,10 +261,7 @@ public static class SearchCommand
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        void Number(string name, double v)
-        {
-            if (double.IsFinite(v)) w.WriteNumber(name, v); else w.WriteString(name, v.ToString(CultureInfo.InvariantCulture));
-        }
+        void Number(string name, double v) => w.WriteMeasured(name, v);
         w.WriteStartObject();
         w.WriteString("model", report.Request.ModelPath);
         w.WriteString("set", report.Request.Set.Name());

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Evaluation.Statistics;
 
 namespace LongRopeGguf.Evaluation.Niah;
@@ -234,17 +235,17 @@ public sealed class NiahComparison
                 w.WriteNumber("paired", paired);
                 w.WriteNumber("only_this_right", r.OnlyThisRight!.Value);
                 w.WriteNumber("only_baseline_right", r.OnlyBaselineRight!.Value);
-                w.WriteNumber("sign_test_p", r.SignTestP!.Value);
+                w.WriteMeasured("sign_test_p", r.SignTestP!.Value);
             }
             if (r.AnswerNll is { } n)
             {
                 w.WriteStartObject("answer_nll");
                 w.WriteNumber("prompts", n.Prompts);
-                w.WriteNumber("mean", n.MeanNll);
-                w.WriteNumber("baseline_mean", n.BaselineMeanNll);
+                w.WriteMeasured("mean", n.MeanNll);
+                w.WriteMeasured("baseline_mean", n.BaselineMeanNll);
                 w.WriteNumber("lower", n.Lower);
                 w.WriteNumber("higher", n.Higher);
-                w.WriteNumber("sign_test_p", n.SignTestP);
+                w.WriteMeasured("sign_test_p", n.SignTestP);
                 w.WriteEndObject();
             }
             w.WriteEndObject();

@@ -96,7 +96,10 @@ public static class NiahRunner
         string csv = Path.Combine(directory, "summary.csv"), md = Path.Combine(directory, "summary.md"), json = Path.Combine(directory, "summary.json");
         summary.WriteCsv(csv);
         summary.WriteMarkdown(md, charts);
-        using (var f = File.Create(json)) summary.WriteJson(f);
+        // Made in memory first: a writer that throws leaves the previous summary, not half of a new one.
+        var buffer = new MemoryStream();
+        summary.WriteJson(buffer);
+        File.WriteAllBytes(json, buffer.ToArray());
         return [csv, md, json, .. charts];
     }
 

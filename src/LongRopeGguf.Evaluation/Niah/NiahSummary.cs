@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Evaluation.Prompts;
 
 namespace LongRopeGguf.Evaluation.Niah;
@@ -177,7 +178,7 @@ public sealed class NiahSummary
             WriteCounts(w, c.Mode, c.Length, c.Trials, c.Correct);
             w.WriteString("factor_set", c.FactorSet);
             w.WriteNumber("n_ctx", c.NCtx);
-            if (c.MeanAnswerNll is { } nll) w.WriteNumber("mean_answer_nll", Math.Round(nll, 6)); else w.WriteNull("mean_answer_nll");
+            if (c.MeanAnswerNll is { } nll) w.WriteMeasured("mean_answer_nll", Math.Round(nll, 6)); else w.WriteNull("mean_answer_nll");
             w.WriteEndObject();
         }
         w.WriteEndArray();

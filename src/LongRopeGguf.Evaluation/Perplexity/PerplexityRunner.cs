@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Evaluation.Charts;
 using LongRopeGguf.Evaluation.Engine;
 using LongRopeGguf.Evaluation.Prompts;
@@ -110,7 +111,9 @@ public static class PerplexityRunner
         string csv = Path.Combine(o.OutputDirectory, "ppl.csv"), json = Path.Combine(o.OutputDirectory, "ppl.json"),
                md = Path.Combine(o.OutputDirectory, "ppl.md"), png = Path.Combine(o.OutputDirectory, "ppl-vs-length.png");
         WriteCsv(report, csv);
-        using (var f = File.Create(json)) WriteJson(report, f);
+        var buffer = new MemoryStream(); // in memory first: a writer that throws leaves no half-written ppl.json
+        WriteJson(report, buffer);
+        File.WriteAllBytes(json, buffer.ToArray());
         PerplexityChart.Plot(report).SavePng(png, PerplexityChart.Width, PerplexityChart.Height);
         files.AddRange([csv, json, md, png]);
         string? positionChart = null;
@@ -159,8 +162,8 @@ public static class PerplexityRunner
             w.WriteNumber("length", x.Length);
             w.WriteNumber("windows", x.Windows);
             w.WriteNumber("scored_tokens", x.ScoredTokens);
-            w.WriteNumber("mean_nll", x.MeanNll);
-            w.WriteNumber("perplexity", x.Perplexity);
+            w.WriteMeasured("mean_nll", x.MeanNll);
+            w.WriteMeasured("perplexity", x.Perplexity);
             w.WriteString("factor_set", x.FactorSet);
             w.WriteNumber("n_ctx", x.NCtx);
             w.WriteNumber("seconds", Math.Round(x.Seconds, 3));
@@ -173,7 +176,7 @@ public static class PerplexityRunner
                     w.WriteNumber("start", b.Start);
                     w.WriteNumber("end", b.End);
                     w.WriteNumber("tokens", b.Tokens);
-                    w.WriteNumber("mean_nll", b.MeanNll);
+                    w.WriteMeasured("mean_nll", b.MeanNll);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();

@@ -81,9 +81,16 @@ public static class FactorValidator
         return issues;
     }
 
+    /// <summary>
+    /// The smallest factor whose rotation angle stays a finite float at every position llama.cpp can give (below 2^31):
+    /// position / factor overflows below it, and a subnormal factor such as 1e-40 gave NaN outputs while verify said OK.
+    /// </summary>
+    public const float MinimumFactor = 2147483648f / float.MaxValue;
+
     private static void CheckValues(string name, ImmutableArray<float> factors, Action<string> error, Action<string> warn)
     {
         var bad = new List<string>();
+        var tiny = new List<string>();
         var below = new List<int>();
         var decreasing = new List<int>();
         for (int i = 0; i < factors.Length; i++)
@@ -91,6 +98,7 @@ public static class FactorValidator
             float f = factors[i];
             if (!float.IsFinite(f)) bad.Add($"[{i}] = {F(f)}");
             else if (f <= 0) bad.Add($"[{i}] = {F(f)}");
+            else if (f < MinimumFactor) tiny.Add($"[{i}] = {F(f)}");
             else
             {
                 if (f < 1) below.Add(i);
@@ -99,6 +107,9 @@ public static class FactorValidator
         }
         if (bad.Count > 0)
             error($"{name} factors must be finite and > 0: {string.Join(", ", bad.Take(5))}{(bad.Count > 5 ? $" ({bad.Count} bad values)" : "")}");
+        if (tiny.Count > 0)
+            error($"{name} factors below {F(MinimumFactor)}: {string.Join(", ", tiny.Take(5))}{(tiny.Count > 5 ? $" ({tiny.Count} such values)" : "")}: "
+                + "llama.cpp's rotation angle (position / factor) overflows a 32-bit float, and the model's outputs are NaN");
         if (below.Count > 0)
             warn($"{below.Count} {name} factor(s) below 1 (these dimensions rotate faster than in training), first [{below[0]}] = {F(factors[below[0]])}");
         if (decreasing.Count > 0)

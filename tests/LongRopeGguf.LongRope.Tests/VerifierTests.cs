@@ -146,6 +146,31 @@ public class VerifierTests
     }
 
     [Fact]
+    public void A_factor_so_small_that_the_rotation_angle_overflows_is_an_error_and_llama_cpp_does_give_NaN()
+    {
+        // 1e-40 is a positive (subnormal) float: verify said OK and patch wrote it, and llama.cpp's logits were NaN.
+        using var dir = new TempDir();
+        var info = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+        string patched = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Pi, info, 2), patched);
+        float[] tiny = FactorRules.Pi(32, 2);
+        tiny[0] = 1e-40f;
+        string bad = TestFiles.Write(dir, "tiny-factor.gguf", e => e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, tiny)), patched);
+        var finding = Assert.Single(LongRopeVerifier.Verify(bad).Findings, f => f.Code == "factor-values");
+        Assert.StartsWith("tensor 'rope_factors_long.weight': long factors below 6.31089E-30: [0] = 9.99995E-41: llama.cpp's rotation angle", finding.Message);
+        Assert.Contains(LlamaHarness.Logits(bad, 1024), float.IsNaN);
+        // At the limit the angle stays finite at every position, and so do the logits.
+        tiny[0] = FactorValidator.MinimumFactor;
+        string edge = TestFiles.Write(dir, "edge-factor.gguf", e => e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, tiny)), patched);
+        Assert.DoesNotContain(LongRopeVerifier.Verify(edge).Findings, f => f.Code == "factor-values");
+        Assert.DoesNotContain(LlamaHarness.Logits(edge, 1024), float.IsNaN);
+        // patch refuses such a set before writing.
+        var set = FactorRules.Make(FactorMethod.Pi, info, 2) with { LongFactors = [.. tiny.Select((f, i) => i == 0 ? 1e-40f : f)] };
+        Assert.Throws<FactorSetException>(() => LongRopePatcher.Patch(TestPaths.TinyModel, set, dir.File("refused.gguf")));
+        Assert.False(File.Exists(dir.File("refused.gguf")));
+    }
+
+    [Fact]
     public void A_plain_model_is_not_longrope()
     {
         var r = LongRopeVerifier.Verify(TestPaths.TinyModel);

@@ -41,7 +41,9 @@ public sealed partial class AtomicFile : IDisposable
     public string TempPath { get; }
     public FileStream Stream { get; }
 
-    public static AtomicFile Create(string targetPath)
+    /// <summary>Starts a write of <paramref name="targetPath"/>; <paramref name="mode"/>, when given, is set on the new file
+    /// before it takes the target's place (a file replaced in place keeps its permissions, never wider for a moment).</summary>
+    public static AtomicFile Create(string targetPath, UnixFileMode? mode = null)
     {
         string full = System.IO.Path.GetFullPath(targetPath);
         string dir = System.IO.Path.GetDirectoryName(full)!;
@@ -70,6 +72,7 @@ public sealed partial class AtomicFile : IDisposable
             throw new IOException($"{targetPath}: cannot create a file in folder {dir}{reason}", e);
         }
         s_pending[temp] = 0;
+        if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, m);
         return new AtomicFile(full, temp, stream);
     }
 

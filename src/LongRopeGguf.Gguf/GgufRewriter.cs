@@ -27,8 +27,12 @@ public static class GgufRewriter
     {
         options ??= new RewriteOptions();
         string sourcePath = source.Path ?? throw new ArgumentException("the source header must come from a file", nameof(source));
-        if (!options.AllowOverwriteSource && AtomicFile.SameFile(sourcePath, targetPath))
+        bool inPlace = AtomicFile.SameFile(sourcePath, targetPath);
+        if (!options.AllowOverwriteSource && inPlace)
             throw new IOException($"{targetPath}: refusing to write over the input file (ask for in-place explicitly)");
+        UnixFileMode? keepMode = null;
+        if (inPlace)
+            (targetPath, keepMode) = InPlaceTarget(targetPath);
 
         var metadata = PlanMetadata(source, edit);
         var tensors = PlanTensors(source, edit);
@@ -36,7 +40,27 @@ public static class GgufRewriter
         using var sourceStream = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         if (sourceStream.Length != source.FileLength)
             throw new IOException($"{sourcePath}: file changed since it was read (length {sourceStream.Length}, was {source.FileLength})");
-        return Write(source.Version, metadata, tensors, alignment, sourceStream, source, targetPath, options);
+        return Write(source.Version, metadata, tensors, alignment, sourceStream, source, targetPath, options, keepMode);
+    }
+
+    /// <summary>
+    /// Where an in-place rewrite goes, and the permissions the result keeps: through a symbolic link, the file it points
+    /// to (replacing the link with a regular file left the real model as it was); a file this process may not write is
+    /// refused, as an in-place update of it is (the rename would replace it all the same, read-only or not).
+    /// </summary>
+    private static (string Path, UnixFileMode? Mode) InPlaceTarget(string targetPath)
+    {
+        var info = new FileInfo(targetPath);
+        string real = info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName : info.FullName;
+        try
+        {
+            using (new FileStream(real, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { }
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new UnauthorizedAccessException($"{targetPath}: cannot be modified in place (permission denied)");
+        }
+        return (real, OperatingSystem.IsWindows() ? null : File.GetUnixFileMode(real));
     }
 
     /// <summary>Writes a new file from scratch (no source): used for generated test files and benchmarks.</summary>
@@ -94,7 +118,7 @@ public static class GgufRewriter
     }
 
     private static GgufFile Write(uint version, List<PlannedEntry> metadata, List<OutputTensor> tensors, uint alignment,
-        FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options)
+        FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options, UnixFileMode? mode = null)
     {
         if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
             throw new ArgumentException($"GGUF version {version} cannot be written (supported: {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion})");
@@ -108,7 +132,7 @@ public static class GgufRewriter
             dataLength = (ulong)GgufReader.AlignUp((long)(dataLength + (ulong)tensors[i].Data.Length), alignment);
         }
 
-        using var target = AtomicFile.Create(targetPath);
+        using var target = AtomicFile.Create(targetPath, mode);
         var s = target.Stream;
         GgufValueWriter.WriteUInt32(s, GgufConstants.Magic);
         GgufValueWriter.WriteUInt32(s, version);

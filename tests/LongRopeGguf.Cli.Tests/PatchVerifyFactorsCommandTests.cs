@@ -324,6 +324,30 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     }
 
     [Fact]
+    public void Patch_in_place_through_a_link_patches_the_file_it_points_to_and_keeps_its_permissions()
+    {
+        // Hugging Face's cache holds models as links: the rewrite replaced the link with a patched regular file and left
+        // the model as it was; and a 600 model came out 644 (readable by everyone).
+        using var dir = new TempDir();
+        string model = dir.File("blob.gguf"), link = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        var privateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        File.SetUnixFileMode(model, privateMode);
+        File.CreateSymbolicLink(link, model);
+
+        AssertExit(0, CliProcess.Run("patch", link, "-f", fx.NtkFactors, "--in-place"));
+        Assert.Equal(model, new FileInfo(link).LinkTarget);
+        Assert.True(GgufReader.Read(model).TryGetTensor("rope_factors_long.weight", out _));
+        Assert.Equal(privateMode, File.GetUnixFileMode(model));
+
+        AssertExit(0, CliProcess.Run("patch", link, "--remove", "--in-place"));
+        Assert.Equal(model, new FileInfo(link).LinkTarget);
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(model));
+        Assert.Equal(privateMode, File.GetUnixFileMode(model));
+        Assert.Equal([model, link], Directory.GetFiles(dir.Path).Order());
+    }
+
+    [Fact]
     public void Patch_in_place_rewrites_once_then_updates_only_the_factors_and_remove_in_place_restores_the_original()
     {
         using var dir = new TempDir();

@@ -100,14 +100,11 @@ public static class EditCommand
         }
 
         string target = TargetPath(request);
-        UnixFileMode? mode = request.InPlace && !OperatingSystem.IsWindows() ? File.GetUnixFileMode(target) : null;
         var options = new RewriteOptions { AllowOverwriteSource = request.InPlace, CancellationToken = cancellationToken };
         long bytes = source.FileLength - source.DataOffset;
         GgufFile written = showProgress(bytes)
             ? CopyProgress.Run($"writing {Path.GetFileName(target)}", progress => GgufRewriter.Rewrite(source, edit, target, options with { Progress = progress }))
             : GgufRewriter.Rewrite(source, edit, target, options);
-        // The rewrite creates a new file: in place, give it the permissions the model had.
-        if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(target, m);
         // edit writes what it is told (it is the tool for making test files too), but says when llama.cpp will not take
         // the result: a removed general.architecture, a key of the wrong type, a repeated token.
         // Not for the GGUF files llama.cpp does not load as models (a LoRA adapter, a projector: general.type says so).

@@ -74,6 +74,19 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Ppl_without_modes_or_with_a_folder_as_text_is_bad_input_and_writes_nothing()
+    {
+        // --modes '' alone ran nothing and printed an empty table with exit 0; a folder as --text was "not found".
+        using var dir = new TempDir();
+        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        var (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "", "--out", dir.File("ppl"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "no modes given");
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", dir.Path, "--lengths", "512", "--modes", "none", "--out", dir.File("ppl"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"--text {dir.Path}: is a folder, not a text file");
+        Assert.False(Directory.Exists(dir.File("ppl")));
+    }
+
+    [Fact]
     public void Needle_template_without_placeholder_is_bad_input()
     {
         using var dir = new TempDir();

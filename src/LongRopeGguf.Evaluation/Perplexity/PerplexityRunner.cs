@@ -32,8 +32,11 @@ public sealed record PerplexityOptions
         foreach (int l in Lengths)
             if (l < 4) throw new EvalInputException($"length {l}: must be at least 4 tokens");
         if (Windows < 1) throw new EvalInputException($"--windows {Windows}: need at least one window");
+        // As eval niah: an empty --modes and no --patched would measure nothing and print an empty table, exit 0.
+        if (Modes.Count == 0) throw new EvalInputException("no modes given");
         if (Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
             throw new EvalInputException($"mode '{dup.Key}' is given twice");
+        if (Directory.Exists(TextPath)) throw new EvalInputException($"--text {TextPath}: is a folder, not a text file");
         if (!File.Exists(TextPath)) throw new EvalInputException($"text file not found: {TextPath}");
         if (PositionBuckets < 0 || PositionBuckets > Lengths.Min() - 1)
             throw new EvalInputException($"--by-position {PositionBuckets}: expected 1 to {Lengths.Min() - 1} ranges (the shortest length less one)");

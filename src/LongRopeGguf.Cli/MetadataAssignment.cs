@@ -58,11 +58,11 @@ public sealed record MetadataAssignment(string Key, GgufValue Value)
             "int32" => GgufValue.Int32(Integer(v => (int)v, int.MinValue, int.MaxValue)),
             "uint64" => GgufValue.UInt64(Integer(v => (ulong)v, ulong.MinValue, ulong.MaxValue)),
             "int64" => GgufValue.Int64(Integer(v => (long)v, long.MinValue, long.MaxValue)),
-            "float32" => GgufValue.Float32(float.TryParse(text, NumberStyles.Float, inv, out float f)
-                ? float.IsInfinity(f) && !NamesInfinity(text) ? throw OutOfRange() : f
+            "float32" => GgufValue.Float32(float.TryParse(Spelled(text), NumberStyles.Float, inv, out float f)
+                ? (float.IsInfinity(f) && !NamesInfinity(text)) || (f == 0 && NamesNonZero(text)) ? throw OutOfRange() : f
                 : throw NotA()),
-            "float64" => GgufValue.Float64(double.TryParse(text, NumberStyles.Float, inv, out double d)
-                ? double.IsInfinity(d) && !NamesInfinity(text) ? throw OutOfRange() : d
+            "float64" => GgufValue.Float64(double.TryParse(Spelled(text), NumberStyles.Float, inv, out double d)
+                ? (double.IsInfinity(d) && !NamesInfinity(text)) || (d == 0 && NamesNonZero(text)) ? throw OutOfRange() : d
                 : throw NotA()),
             "bool" => GgufValue.Bool(text.Trim().ToLowerInvariant() switch
             {
@@ -73,6 +73,23 @@ public sealed record MetadataAssignment(string Key, GgufValue Value)
             "string" => GgufValue.String(text),
             _ => throw bad($"unknown type '{type}'; expected one of {string.Join(", ", TypeNames)} (arrays cannot be set from the command line)"),
         };
+    }
+
+    /// <summary>"inf", "+inf" and "-inf" as .NET spells them ("Infinity"), so that every usual spelling of infinity and NaN is read.</summary>
+    private static string Spelled(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "inf" or "+inf" => "Infinity",
+        "-inf" => "-Infinity",
+        _ => text,
+    };
+
+    /// <summary>Whether the number written has a non-zero digit before its exponent: 1e-50 as float32 rounds to 0, which
+    /// must be refused as out of range rather than written as 0.</summary>
+    private static bool NamesNonZero(string text)
+    {
+        string t = text.Trim();
+        int e = t.IndexOfAny(['e', 'E']);
+        return (e < 0 ? t : t[..e]).Any(c => c is >= '1' and <= '9');
     }
 
     /// <summary>Finite text that overflows to infinity (1e40 as float32) is refused as out of range: an infinity

@@ -114,8 +114,16 @@ public static class GgufRewriter
         if (entry.CopyFrom is not null && source is not null) return source.Alignment;
         uint a = entry.Value.Type == GgufValueType.UInt32 ? entry.Value.AsUInt32()
             : throw new ArgumentException($"{GgufKeys.Alignment} must be UINT32, not {entry.Value.DescribeType()}");
-        return a != 0 && (a & (a - 1)) == 0 ? a : throw new ArgumentException($"{GgufKeys.Alignment} {a} is not a power of two");
+        if (a == 0 || (a & (a - 1)) != 0) throw new ArgumentException($"{GgufKeys.Alignment} {a} is not a power of two");
+        // llama.cpp takes any power of two, but each tensor is padded to a multiple of it: 2^30 made a 10 MB model a
+        // 62 GB file (sparse where the file system allows it, a full disk where not).
+        if (a > MaxAlignment)
+            throw new ArgumentException($"{GgufKeys.Alignment} {a} is above {MaxAlignment} (1 MiB): every tensor would be padded to a multiple of it");
+        return a;
     }
+
+    /// <summary>The largest alignment this writer pads tensors to (files from elsewhere with a larger one are still read).</summary>
+    public const uint MaxAlignment = 1 << 20;
 
     private static GgufFile Write(uint version, List<PlannedEntry> metadata, List<OutputTensor> tensors, uint alignment,
         FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options, UnixFileMode? mode = null)

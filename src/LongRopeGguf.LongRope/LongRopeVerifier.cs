@@ -89,6 +89,10 @@ public sealed record VerifyReport(
 /// </summary>
 public static partial class LongRopeVerifier
 {
+    /// <summary>Findings of a file llama.cpp loads and runs but whose every output is NaN or noise (a NaN attention factor,
+    /// RoPE base or factor): the run commands refuse such a file, and edit warns when it writes one.</summary>
+    public static IReadOnlySet<string> MeaninglessOutputCodes { get; } = new HashSet<string>(StringComparer.Ordinal) { "attn-factor-invalid", "freq-base-invalid", "factor-values" };
+
     private delegate void FindingSink(Severity severity, string code, string message, Consequence consequence = Consequence.None);
 
     private const string TokenListKey = "tokenizer.ggml.tokens";

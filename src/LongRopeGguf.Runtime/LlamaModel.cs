@@ -94,12 +94,10 @@ public sealed class LlamaModel : IDisposable
             return $"{header.Path}: llama.cpp would abort the process on this file: {abort.Message}";
         // The run would "work" and print nothing or noise: a NaN attention factor, RoPE base or factor makes every
         // logit NaN (generate printed an empty text and exited 0).
-        if (findings.FirstOrDefault(f => f.Severity == LongRope.Severity.Error && MeaninglessOutput.Contains(f.Code)) is { } broken)
+        if (findings.FirstOrDefault(f => f.Severity == LongRope.Severity.Error && LongRope.LongRopeVerifier.MeaninglessOutputCodes.Contains(f.Code)) is { } broken)
             return $"{header.Path}: llama.cpp would run this file but its output would be meaningless: {broken.Message} (longrope verify lists what is wrong)";
         return null;
     }
-
-    private static readonly string[] MeaninglessOutput = ["attn-factor-invalid", "freq-base-invalid", "factor-values"];
 
     /// <summary>The exact llama.cpp context parameters the runner uses for <paramref name="plan"/> (also used by the bare benchmark loop).</summary>
     public ModelParams ContextParams(ContextPlan plan)

@@ -181,6 +181,22 @@ public class EditCommandTests
         Assert.Equal(4096, GgufReader.Read(dir.File("out.gguf")).GetInt32("llama.context_length"));
     }
 
+    [Theory]
+    [InlineData("llama.rope.freq_base=float32:NaN")]
+    [InlineData("llama.rope.freq_base=float32:-5")]
+    [InlineData("llama.rope.freq_base=float32:inf")]
+    public void Writing_a_value_that_makes_every_output_meaningless_is_done_with_a_warning(string assignment)
+    {
+        // edit warned of files llama.cpp will not load, not of those it runs to NaN (verify calls them errors).
+        using var dir = new TempDir();
+        var warnings = new StringWriter();
+        var request = EditCommand.ParseRequest(TestPaths.TinyModel, dir.File("out.gguf"), [assignment], [], inPlace: false);
+        var outcome = EditCommand.Execute(request, warnings, _ => false, CancellationToken.None);
+        string warning = Assert.Single(outcome.Warnings);
+        Assert.StartsWith("llama.cpp runs out.gguf but every output is meaningless: llama.rope.freq_base = ", warning);
+        Assert.True(File.Exists(dir.File("out.gguf")));
+    }
+
     [Fact]
     public void Removing_the_architecture_is_done_and_said_in_text_and_json()
     {

@@ -21,6 +21,12 @@ public class MetadataAssignmentTests
         { "k=float32:1.1", GgufValue.Float32(1.1f) },
         { "k=float32:-0", GgufValue.Float32(-0f) },
         { "k=float32:-Infinity", GgufValue.Float32(float.NegativeInfinity) },
+        // Every usual spelling of infinity and NaN ("inf" was refused while "Infinity" and "NaN" were taken).
+        { "k=float32:inf", GgufValue.Float32(float.PositiveInfinity) },
+        { "k=float32:-INF", GgufValue.Float32(float.NegativeInfinity) },
+        { "k=float64:+inf", GgufValue.Float64(double.PositiveInfinity) },
+        { "k=float32:nan", GgufValue.Float32(float.NaN) },
+        { "k=float32:0e-50", GgufValue.Float32(0f) },
         { "k=float64:2.5e-300", GgufValue.Float64(2.5e-300) },
         { "k=bool:true", GgufValue.Bool(true) },
         { "k=bool:0", GgufValue.Bool(false) },
@@ -51,6 +57,9 @@ public class MetadataAssignmentTests
     [InlineData("k=uint64:99999999999999999999999999999999999999999", "is not a valid uint64")]
     [InlineData("k=float32:1e39", "'1e39' is out of range for float32")]
     [InlineData("k=float64:1e309", "'1e309' is out of range for float64")]
+    // Too small: it rounded to 0 and was written as 0 without a word.
+    [InlineData("k=float32:1e-50", "'1e-50' is out of range for float32")]
+    [InlineData("k=float64:-2.5e-400", "'-2.5e-400' is out of range for float64")]
     [InlineData("k=float32:one", "'one' is not a valid float32")]
     [InlineData("k=bool:yes", "'yes' is not a valid bool (true, false, 1 or 0)")]
     public void Rejects_malformed_text_with_one_line_naming_option_and_value(string text, string problem)

@@ -176,11 +176,15 @@ public class EditTests
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt64(64)));
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(48)));
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(0)));
+        // 2^30 made a 10 MB model a 62 GB file; 1 MiB is the largest padding written.
+        Assert.Contains("above 1048576 (1 MiB)", Assert.Throws<ArgumentException>(() => GgufRewriter.Rewrite(source, new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(1u << 30)), target)).Message);
+        Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(GgufRewriter.MaxAlignment * 2)));
         Refused(new GgufEdit().SetTensor(new OutputTensor("x", GgmlType.F32, [33], TensorData.Float32(RopeFactors))));
         Refused(new GgufEdit().SetTensor(new OutputTensor("x", GgmlType.Q8_0, [33], new TensorData.FromMemory(new byte[34]))));
         Refused(new GgufEdit().SetTensor(new OutputTensor(new string('n', 64), GgmlType.F32, [32], TensorData.Float32(RopeFactors))));
         Refused(new GgufEdit().SetTensor(new OutputTensor("x", GgmlType.F32, [1, 1, 1, 1, 32], TensorData.Float32(RopeFactors))));
         Assert.Empty(Directory.GetFiles(dir.Path));
+        Assert.Equal(GgufRewriter.MaxAlignment, GgufRewriter.Rewrite(source, new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(GgufRewriter.MaxAlignment)), target).Alignment);
     }
 
     private static void AssertTensorsUnchanged(GgufFile source, GgufFile target)

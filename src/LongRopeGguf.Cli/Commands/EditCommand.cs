@@ -112,6 +112,8 @@ public static class EditCommand
         foreach (var finding in isModel ? LongRopeVerifier.Verify(written).Findings : [])
             if (finding.Severity == Severity.Error && finding.Consequence is Consequence.LoadFails or Consequence.ProcessAborts)
                 Warn($"llama.cpp {(finding.Consequence == Consequence.ProcessAborts ? "aborts the process on" : "will not load")} {Path.GetFileName(target)}: {finding.Message}");
+            else if (finding.Severity == Severity.Error && LongRopeVerifier.MeaninglessOutputCodes.Contains(finding.Code))
+                Warn($"llama.cpp runs {Path.GetFileName(target)} but every output is meaningless: {finding.Message}");
         return new EditOutcome(request, target, written, stopwatch.Elapsed, notes);
     }
 

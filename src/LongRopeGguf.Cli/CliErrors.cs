@@ -9,7 +9,7 @@ public sealed class CliException(string message, int exitCode = ExitCodes.BadInp
 }
 
 /// <summary>Turns exceptions into one-line messages and meaningful exit codes: no stack traces for expected failures.</summary>
-public static class CliErrors
+public static partial class CliErrors
 {
     public static async Task<int> RunAsync(Func<CancellationToken, Task<int>> action, CancellationToken cancellationToken)
     {
@@ -48,6 +48,12 @@ public static class CliErrors
         _ => null,
     };
 
-    // Native strings come with their terminating NUL at times ("template not found for '{{ x\0'").
-    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Replace("\0", "").Trim();
+    // Native strings come with their terminating NUL at times ("template not found for '{{ x\0'"). .NET's "Access to the
+    // path '/m.gguf' is denied." (also inside our own messages: "file at offset 0: Access to...") reads as the other
+    // errors do: the path first.
+    internal static string OneLine(string s) =>
+        AccessDenied().Replace(s.ReplaceLineEndings(" ").Replace("\0", "").Trim(), m => $"{m.Groups[1].Value}: permission denied");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"Access to the path '(.+?)' is denied\.")]
+    private static partial System.Text.RegularExpressions.Regex AccessDenied();
 }

@@ -44,7 +44,12 @@ public static class GgufReader
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (UnauthorizedAccessException)
+        {
+            // Not a format problem ("file at offset 0: Access to the path ... is denied"): the file cannot be opened.
+            throw new UnauthorizedAccessException($"{path}: cannot be read (permission denied)");
+        }
+        catch (IOException e)
         {
             throw new GgufFormatException(path, "file", 0, e.Message);
         }

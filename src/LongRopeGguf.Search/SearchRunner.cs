@@ -55,7 +55,7 @@ public static class SearchRunner
         request.Engine.Validate();
         EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
         bool created = !Directory.Exists(request.OutputDirectory);
-        Directory.CreateDirectory(request.OutputDirectory);
+        Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);
         SearchOutcome outcome;
         double? maxPerplexity;

@@ -159,4 +159,30 @@ public class SpecialInputTests
         if (!p.WaitForExit(CliProcess.Timeout)) { p.Kill(entireProcessTree: true); throw new TimeoutException(commandLine); }
         return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
     }
+
+    [Fact]
+    public void A_file_one_may_not_read_or_write_and_a_folder_one_may_not_write_in_are_said_as_permission_denied()
+    {
+        // .NET's own text came through: "file at offset 0: Access to the path '...' is denied.", and for a results
+        // folder no word of which option it was.
+        using var dir = new TempDir();
+        string locked = dir.File("locked.gguf"), readOnly = dir.File("read-only.gguf"), folder = dir.File("ro");
+        File.Copy(TestPaths.TinyModel, locked);
+        File.Copy(TestPaths.TinyModel, readOnly);
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(locked, UnixFileMode.None);
+        File.SetUnixFileMode(readOnly, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        string factors = FactorsFor4x(dir);
+
+        Assert.Equal($"longrope: error: {locked}: cannot be read (permission denied)", OneErrorLine(CliProcess.RunUnprivileged("inspect", locked)));
+        Assert.Equal($"longrope: error: {locked}: cannot be read (permission denied)", OneErrorLine(CliProcess.RunUnprivileged("verify", locked)));
+        Assert.Equal($"longrope: error: {readOnly}: permission denied", OneErrorLine(CliProcess.RunUnprivileged("patch", readOnly, "-f", factors, "--in-place")));
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(readOnly));
+        string results = Path.Combine(folder, "results");
+        var eval = CliProcess.RunUnprivileged("eval", "niah", readOnly, "--lengths", "300", "--depths", "1", "--modes", "none", "--threads", "2", "--out", results);
+        Assert.Equal(2, eval.ExitCode);
+        Assert.Equal($"longrope: error: --out {results}: cannot create the results folder (permission denied)", eval.StderrLines[^1]);
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
 }

@@ -79,6 +79,24 @@ public static partial class CliProcess
         return Finish(p, timeout);
     }
 
+    /// <summary>
+    /// Runs longrope as a user whom file permissions bind: as root, with the capabilities that let root past them
+    /// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) dropped by util-linux's setpriv; as anyone else, as it is.
+    /// </summary>
+    public static CliResult RunUnprivileged(params string[] args)
+    {
+        var psi = StartInfo(null, args);
+        if (Environment.IsPrivilegedProcess)
+        {
+            string[] command = [psi.FileName, .. psi.ArgumentList];
+            psi.FileName = "setpriv";
+            psi.ArgumentList.Clear();
+            foreach (string a in (string[])["--bounding-set=-dac_override,-dac_read_search", "--", .. command]) psi.ArgumentList.Add(a);
+        }
+        using var p = Start(psi);
+        return Finish(p, Timeout);
+    }
+
     /// <summary>Starts the process with its output being collected; finish it with <see cref="Finish"/>.</summary>
     public static RunningCli Start(params string[] args) => Start(StartInfo(args));
 

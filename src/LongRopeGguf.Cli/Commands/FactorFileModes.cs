@@ -48,7 +48,7 @@ internal sealed class FactorFileModes : IDisposable
                 var (set, factorFile) = ReadSet(modelPath, mode);
                 if (!Directory.Exists(outputDirectory))
                 {
-                    Directory.CreateDirectory(outputDirectory);
+                    Evaluation.Engine.ResultsFolder.Create(outputDirectory);
                     createdFolder = outputDirectory;
                 }
                 string stem = Prefix + FileNameOf(mode.Name), copy = Path.Combine(outputDirectory, stem + ".gguf");

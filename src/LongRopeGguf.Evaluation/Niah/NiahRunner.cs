@@ -37,7 +37,7 @@ public static class NiahRunner
         string resultsPath = Path.Combine(o.OutputDirectory, ResultsFile);
         var recorded = TrialLog.ReadForAppend(resultsPath);
         var modelIds = CheckModes(o, baseModel, plan, recorded);
-        Directory.CreateDirectory(o.OutputDirectory);
+        ResultsFolder.Create(o.OutputDirectory);
         using var log = TrialLog.Open(resultsPath, recorded);
         var pending = o.Modes
             .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))

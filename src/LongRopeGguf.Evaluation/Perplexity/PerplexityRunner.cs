@@ -79,7 +79,7 @@ public static class PerplexityRunner
         // other tokens than the base model's.
         string probe = text[..Math.Min(text.Length, 4096)];
         foreach (var mode in o.Modes.Where(m => m.Kind == RopeModeKind.Patched)) baseModel.LoadPatched(mode, probe).Dispose();
-        Directory.CreateDirectory(o.OutputDirectory); // after every check: a refused run leaves no folder behind
+        ResultsFolder.Create(o.OutputDirectory); // after every check: a refused run leaves no folder behind
 
         var rows = new List<PerplexityRow>();
         int total = o.Modes.Count * o.Lengths.Count, done = 0;

@@ -11,7 +11,8 @@ public sealed class CliException(string message, int exitCode = ExitCodes.BadInp
 /// <summary>Turns exceptions into one-line messages and meaningful exit codes: no stack traces for expected failures.</summary>
 public static partial class CliErrors
 {
-    public static async Task<int> RunAsync(Func<CancellationToken, Task<int>> action, CancellationToken cancellationToken)
+    /// <param name="terminated">Whether the cancellation came from SIGTERM (said "terminated", not "interrupted").</param>
+    public static async Task<int> RunAsync(Func<CancellationToken, Task<int>> action, CancellationToken cancellationToken, Func<bool>? terminated = null)
     {
         try
         {
@@ -19,7 +20,7 @@ public static partial class CliErrors
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Console.Error.WriteLine("longrope: interrupted");
+            Console.Error.WriteLine(terminated?.Invoke() == true ? "longrope: terminated" : "longrope: interrupted");
             return ExitCodes.Interrupted;
         }
         catch (Exception e) when (Classify(e) is { } code)
@@ -29,8 +30,8 @@ public static partial class CliErrors
         }
     }
 
-    public static Task<int> Run(Func<int> action, CancellationToken cancellationToken) =>
-        RunAsync(_ => Task.FromResult(action()), cancellationToken);
+    public static Task<int> Run(Func<int> action, CancellationToken cancellationToken, Func<bool>? terminated = null) =>
+        RunAsync(_ => Task.FromResult(action()), cancellationToken, terminated);
 
     /// <summary>Exit code for an expected failure; null lets the exception surface (a bug).</summary>
     private static int? Classify(Exception e) => e switch

@@ -82,7 +82,8 @@ public sealed class TerminationSignals : IDisposable
                 return;
         }
         context.Cancel = true; // keep the process alive until the writer has cleaned up
-        _cts.Cancel();
+        try { _cts.Cancel(); }
+        catch (ObjectDisposedException) { } // the run ended (and disposed this) while the signal was delivered
     }
 
     public void Dispose()

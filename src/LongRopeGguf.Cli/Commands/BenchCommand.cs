@@ -42,6 +42,7 @@ public static class BenchCommand
             using var llama = rt.LoadModel(r, r.GetValue(model)!);
             rt.PrintStartup(r, llama, $"threads {(r.GetValue(rt.Threads)?.ToString(CultureInfo.InvariantCulture) ?? "default")}, batch {llama.Options.BatchSize}, lengths {string.Join(",", run)}, {options.DecodeTokens} decode tokens, {options.Repeats} runs{StartupReport.ShortContexts(llama)}");
             foreach (var s in skipped) Console.Error.WriteLine($"longrope: skipped: {s}");
+            interrupt.Idle = false;
             var report = RunnerBenchmark.Run(llama, options, skipped, msg => Console.Error.WriteLine($"longrope: bench: {msg}"), interrupt.Token);
             if (r.GetValue(json)) WriteJson(llama, report, options);
             else WriteText(llama, report);

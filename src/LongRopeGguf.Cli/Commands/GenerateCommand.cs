@@ -50,6 +50,7 @@ public static class GenerateCommand
             rt.PrintStartup(r, llama, StartupReport.Plan(llama, plan));
 
             bool asJson = r.GetValue(json);
+            interrupt.Idle = false; // from here a signal stops the work and the partial result is reported
             var prefill = conversation.Append(tokens, generation.MaxTokens, interrupt.Token);
             if (r.GetValue(logitsOut) is { } logitsFile) WriteLogits(logitsFile.FullName, llama, plan, tokens, conversation.CurrentLogits(interrupt.Token));
             var result = conversation.Generate(generation, asJson ? null : piece => { Console.Out.Write(piece); Console.Out.Flush(); }, interrupt.Token);

@@ -143,7 +143,7 @@ public sealed class RuntimeCommandOptions
             {
                 throw new CliException(e.Message, ExitCodes.RuntimeFailure);
             }
-        }, interrupt.Token).GetAwaiter().GetResult();
+        }, interrupt.Token, () => interrupt.Terminated).GetAwaiter().GetResult();
         // A run stopped by SIGTERM finished like one stopped by Ctrl-C (partial result, --json included) and says so.
         return code == ExitCodes.Interrupted && interrupt.Terminated ? ExitCodes.Terminated : code;
     }
@@ -158,8 +158,12 @@ public sealed class ConsoleInterrupt : IDisposable
 {
     private CancellationTokenSource _cts = new();
 
-    /// <summary>Nothing is running that Ctrl-C should stop.</summary>
-    public volatile bool Idle;
+    /// <summary>
+    /// Nothing is running that Ctrl-C should stop, and nothing SIGTERM should let finish: set from the start (loading a
+    /// model, reading a prompt from a pipe do not look at the token, so a SIGTERM then waited for all of it) until the
+    /// command starts the work it can stop part-way (a prefill, a generation), and while a chat waits for input.
+    /// </summary>
+    public volatile bool Idle = true;
 
     public Action? OnIdleInterrupt { get; set; }
 
@@ -204,14 +208,22 @@ public sealed class ConsoleInterrupt : IDisposable
             if (_terminatedAt == 0) Interlocked.Exchange(ref _terminatedAt, now);
         }
         context.Cancel = true;
-        _cts.Cancel();
+        CancelCurrent();
     }
 
     private void OnCancel(object? sender, ConsoleCancelEventArgs e)
     {
         e.Cancel = true;
         if (Idle && OnIdleInterrupt is { } hint) hint();
-        else _cts.Cancel();
+        else CancelCurrent();
+    }
+
+    /// <summary>Signal handlers run on a thread of their own: the source may have just been renewed (chat) or disposed
+    /// (the run ended), which must not end the process with an ObjectDisposedException.</summary>
+    private void CancelCurrent()
+    {
+        try { _cts.Cancel(); }
+        catch (ObjectDisposedException) { }
     }
 
     public void Dispose()

@@ -168,9 +168,10 @@ public class RunOutputsTests
     {
         // It ended the process with nothing on standard output (SIGTERM's default action).
         using var cli = new IsolatedCli();
+        string log = cli.File("llama.log");
         using var run = cli.Start("generate", PatchedModelFixture.PatchedModel, "--prompt", "The grass is green.", "--max-tokens", "4000",
-            "--temp", "0", "--threads", "2", "--json");
-        Thread.Sleep(TimeSpan.FromSeconds(2)); // ~4.5 s of generation on this 2-core CPU
+            "--temp", "0", "--threads", "2", "--json", "--log-file", log);
+        WhileGenerating(log); // ~4.5 s of generation on this 2-core CPU
         LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
         var r = LongRopeGguf.Tests.CliProcess.Finish(run);
 
@@ -180,12 +181,49 @@ public class RunOutputsTests
         Assert.Equal("longrope: terminated", r.StderrLines[^1]);
     }
 
+    /// <summary>Returns once the run has made its context (llama.cpp's log says so) and a second more has passed: the
+    /// generation is under way then, also on a loaded machine where start-up takes longer than usual. Before it, a
+    /// SIGTERM ends the process at once (nothing to report), which is another test.</summary>
+    private static void WhileGenerating(string log)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!(File.Exists(log) && ReadShared(log).Contains("llama_context: ", StringComparison.Ordinal)))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"no context in {log} after 60 s");
+            Thread.Sleep(50);
+        }
+        Thread.Sleep(TimeSpan.FromSeconds(1));
+    }
+
+    private static string ReadShared(string path)
+    {
+        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new StreamReader(s).ReadToEnd();
+    }
+
+    [Fact]
+    public void Sigterm_before_the_work_starts_ends_the_process_at_once()
+    {
+        // Reading the prompt and loading the model do not look at the token: a SIGTERM then was held until they were
+        // done, and a prompt file that is a FIFO with no writer held it for ever.
+        using var cli = new IsolatedCli();
+        string fifo = cli.File("prompt.fifo");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo)!) mk.WaitForExit();
+        using var run = cli.Start("generate", PatchedModelFixture.PatchedModel, "--prompt-file", fifo, "-n", "4");
+        Thread.Sleep(TimeSpan.FromSeconds(2));
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        var r = LongRopeGguf.Tests.CliProcess.Finish(run, TimeSpan.FromSeconds(20));
+        Assert.True(r.ExitCode == 143, r.ToString()); // 128 + SIGTERM: the signal's own action
+        Assert.Equal("", r.Stdout);
+    }
+
     [Fact]
     public void Sigterm_in_the_middle_of_a_chat_reply_stops_the_reply_and_ends_the_chat_with_exit_143()
     {
         using var cli = new IsolatedCli();
-        using var run = cli.StartWithInput("The grass is green.\n", "chat", PatchedModelFixture.PatchedModel, "-n", "3000", "--temp", "0", "--threads", "2");
-        Thread.Sleep(TimeSpan.FromSeconds(3)); // start-up ~1 s, then a reply of ~3000 tokens (several seconds here)
+        string log = cli.File("llama.log");
+        using var run = cli.StartWithInput("The grass is green.\n", "chat", PatchedModelFixture.PatchedModel, "-n", "3000", "--temp", "0", "--threads", "2", "--log-file", log);
+        WhileGenerating(log); // a reply of ~3000 tokens takes several seconds here
         LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
         var r = LongRopeGguf.Tests.CliProcess.Finish(run);
 

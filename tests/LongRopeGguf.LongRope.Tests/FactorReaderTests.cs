@@ -251,6 +251,32 @@ public class FactorReaderTests
         Assert.Equal($"{config}: the key 'rope_scaling.long_factor' is given twice; keep one", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(config)).Message);
         // The same name in two objects is no repeat.
         Assert.Equal(48, FactorSetReader.Read(WriteText(dir, "ok.json", Phi3Config().Replace("\"architectures\"", "\"type\": \"x\", \"architectures\""))).LongFactors.Length);
+        // A repeat in an object no reader reads (as Python and transformers do, the last wins there): not ours to refuse.
+        string labels = WriteText(dir, "labels.json", Phi3Config().Replace("\"architectures\"", "\"id2label\": {\"0\": \"a\", \"0\": \"b\"}, \"architectures\""));
+        Assert.Equal(48, FactorSetReader.Read(labels).LongFactors.Length);
+    }
+
+    [Theory]
+    [InlineData("UTF-16LE")]
+    [InlineData("UTF-16BE")]
+    [InlineData("UTF-32LE")]
+    public void A_factor_file_in_utf16_or_utf32_with_its_byte_order_mark_is_read(string encodingName)
+    {
+        // Windows PowerShell 5 writes UTF-16 with a byte order mark by default; the strict UTF-8 reading had refused it.
+        using var dir = new TempDir();
+        var encoding = encodingName switch
+        {
+            "UTF-16LE" => (System.Text.Encoding)new System.Text.UnicodeEncoding(false, true),
+            "UTF-16BE" => new System.Text.UnicodeEncoding(true, true),
+            _ => new System.Text.UTF32Encoding(false, true),
+        };
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string path = dir.File("factors.json");
+        File.WriteAllBytes(path, [.. encoding.GetPreamble(), .. encoding.GetBytes(FactorSetJson.ToJson(set))]);
+        Assert.Equal(set.LongFactors.ToArray(), FactorSetReader.Read(path).LongFactors.ToArray());
+        // Its byte order mark and then bytes that are not of that encoding: named so.
+        File.WriteAllBytes(path, [0xFF, 0xFE, 0x00, 0xD8, 0x41, 0x00]);
+        Assert.StartsWith($"{path}: not UTF-16 text, though it starts with UTF-16's byte order mark", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(path)).Message);
     }
 
     [Fact]
@@ -279,6 +305,7 @@ public class FactorReaderTests
     [InlineData("1e39")]
     [InlineData("-4e38")]
     [InlineData("1e-50")]
+    [InlineData("1e400")] // beyond double too: it was "the number 1e400, not a number" in JSON and Infinity in a CSV
     public void A_number_beyond_single_precision_is_named_as_written_not_as_infinity_or_zero(string written)
     {
         using var dir = new TempDir();
@@ -290,6 +317,11 @@ public class FactorReaderTests
             @"(""short_factors"":\s*\[\s*)[0-9.]+", m => m.Groups[1].Value + written));
         Assert.Equal($"{json}: 'short_factors'[0] is {written}, outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)",
             Assert.Throws<FactorSetException>(() => FactorSetReader.Read(json)).Message);
+        // Quoted (as the reader takes NaN and Infinity from Python's json), the same.
+        string quoted = WriteText(dir, "q.json", System.Text.RegularExpressions.Regex.Replace(FactorSetJson.ToJson(set),
+            @"(""short_factors"":\s*\[\s*)[0-9.]+", m => m.Groups[1].Value + "\"" + written + "\""));
+        Assert.Equal($"{quoted}: 'short_factors'[0] is {written}, outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(quoted)).Message);
         // The smallest float still is one.
         Assert.Equal(float.Epsilon, FactorSetReader.Read(WriteText(dir, "tiny.csv", string.Join("\n", [.. Enumerable.Repeat("1.0", 31), "1.401298464324817E-45"])),
             ForTiny with { ContextLength = 1024 }).LongFactors[31]);

@@ -121,9 +121,18 @@ public static class FactorSetReader
     private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The text of a factor file, strictly UTF-8: read loosely, bad bytes would show as U+FFFD and be blamed
-    /// on the "number" around them. A byte order mark is dropped, as File.ReadAllText does.</summary>
+    /// on the "number" around them. A byte order mark is dropped, as File.ReadAllText does, and one of UTF-16 or UTF-32
+    /// (Windows PowerShell 5 writes UTF-16 by default) decodes the text in that encoding, as File.ReadAllText did.</summary>
     private static string Decode(byte[] bytes, string path)
     {
+        if (UnicodeByBom(bytes) is var (encoding, bomLength, name))
+        {
+            try { return encoding.GetString(bytes, bomLength, bytes.Length - bomLength); }
+            catch (System.Text.DecoderFallbackException e)
+            {
+                throw new FactorSetException($"{path}: not {name} text, though it starts with {name}'s byte order mark (invalid at offset {bomLength + Math.Max(0, e.Index)})");
+            }
+        }
         try
         {
             string text = StrictUtf8.GetString(bytes);
@@ -135,6 +144,15 @@ public static class FactorSetReader
             throw new FactorSetException($"{path}: not UTF-8 text (invalid byte 0x{bytes[at]:X2} at offset {at})");
         }
     }
+
+    private static (System.Text.Encoding Encoding, int BomLength, string Name)? UnicodeByBom(byte[] b) => b switch
+    {
+        [0xFF, 0xFE, 0x00, 0x00, ..] => (new System.Text.UTF32Encoding(bigEndian: false, byteOrderMark: false, throwOnInvalidCharacters: true), 4, "UTF-32"),
+        [0x00, 0x00, 0xFE, 0xFF, ..] => (new System.Text.UTF32Encoding(bigEndian: true, byteOrderMark: false, throwOnInvalidCharacters: true), 4, "UTF-32"),
+        [0xFF, 0xFE, ..] => (new System.Text.UnicodeEncoding(bigEndian: false, byteOrderMark: false, throwOnInvalidBytes: true), 2, "UTF-16"),
+        [0xFE, 0xFF, ..] => (new System.Text.UnicodeEncoding(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true), 2, "UTF-16"),
+        _ => null,
+    };
 
     /// <summary>Parses JSON, turning syntax errors into one line with the file and position, and refusing a key given
     /// twice in one object: which of two factor arrays a file means is not for a reader to guess.</summary>
@@ -157,26 +175,25 @@ public static class FactorSetReader
         return doc;
     }
 
-    /// <summary>The path ('rope_scaling.long_factor') of the first key that one object holds twice; null when none.</summary>
+    /// <summary>
+    /// The path ('rope_scaling.long_factor') of the first key that an object this reader reads holds twice; null when
+    /// none. Objects it never reads (a config.json's id2label or quantization_config) are not judged: Python and
+    /// transformers take the last of two keys there, and the file is not this tool's to refuse for them.
+    /// </summary>
     private static string? RepeatedKey(JsonElement e, string prefix)
     {
-        if (e.ValueKind == JsonValueKind.Object)
+        if (e.ValueKind != JsonValueKind.Object) return null;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in e.EnumerateObject())
         {
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var p in e.EnumerateObject())
-            {
-                if (!names.Add(p.Name)) return prefix + p.Name;
-                if (RepeatedKey(p.Value, prefix + p.Name + ".") is { } inner) return inner;
-            }
-        }
-        else if (e.ValueKind == JsonValueKind.Array)
-        {
-            int i = 0;
-            foreach (var item in e.EnumerateArray())
-                if (RepeatedKey(item, $"{prefix.TrimEnd('.')}[{i++}].") is { } inner) return inner;
+            if (!names.Add(p.Name)) return prefix + p.Name;
+            if (ReadObjects.Contains(p.Name) && RepeatedKey(p.Value, prefix + p.Name + ".") is { } inner) return inner;
         }
         return null;
     }
+
+    /// <summary>The objects inside a factor file or config.json whose keys the readers read.</summary>
+    private static readonly HashSet<string> ReadObjects = new(StringComparer.Ordinal) { "rope_scaling", "rope_parameters", "full_attention", "attention_factor" };
 
     private static string FirstSentence(string message)
     {
@@ -202,10 +219,13 @@ public static class FactorSetReader
                 // Python's json writes NaN/Infinity as bare words, which System.Text.Json refuses; quoted forms are read
                 // so that the validator can name the bad value instead of a parse error.
                 JsonValueKind.String when float.TryParse(item.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float f) => f,
+                // Beyond even double range (1e400): said below as out of range, not as "the number 1e400, not a number".
+                JsonValueKind.Number => float.PositiveInfinity,
                 _ => throw new FactorSetException($"{path}: '{property}'[{i}] is {Describe(item)}, not a number"),
             };
-            if (item.ValueKind == JsonValueKind.Number && OutOfSingleRange(values[i], item.GetRawText()))
-                throw new FactorSetException($"{path}: '{property}'[{i}] is {item.GetRawText()}, {OutOfSingleRangeReason}");
+            string written = item.ValueKind == JsonValueKind.String ? item.GetString()! : item.GetRawText();
+            if (OutOfSingleRange(values[i], written))
+                throw new FactorSetException($"{path}: '{property}'[{i}] is {written}, {OutOfSingleRangeReason}");
             i++;
         }
         return values;
@@ -213,9 +233,14 @@ public static class FactorSetReader
 
     /// <summary>Whether a number written as <paramref name="written"/> became infinite or 0 as a 32-bit float, as
     /// llama.cpp stores factors (said as written, rather than as the Infinity or 0 it turned into).</summary>
-    internal static bool OutOfSingleRange(float value, string written) =>
-        (float.IsInfinity(value) || value == 0) && double.TryParse(written, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d)
-        && double.IsFinite(d) && d != 0;
+    internal static bool OutOfSingleRange(float value, string written)
+    {
+        string t = written.Trim();
+        if (float.IsInfinity(value)) return !t.Contains("inf", StringComparison.OrdinalIgnoreCase) && !t.Contains('∞'); // not "Infinity" by name
+        if (value != 0) return false;
+        int e = t.IndexOfAny(['e', 'E']);
+        return (e < 0 ? t : t[..e]).Any(c => c is >= '1' and <= '9'); // 1e-50: a non-zero number that became 0
+    }
 
     internal const string OutOfSingleRangeReason = "outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)";
 

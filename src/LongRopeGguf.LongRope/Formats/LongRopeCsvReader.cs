@@ -16,10 +16,11 @@ public static class LongRopeCsvReader
         var rows = new List<(int Line, float[] Values)>();
         bool sawComma = false;
         int lineNumber = 0, numbers = 0;
-        foreach (string raw in text.Split('\n'))
+        // Line by line as the text is scanned (not split up front): a file of millions of numbers stops at the limit.
+        foreach (var raw in text.AsSpan().EnumerateLines())
         {
             lineNumber++;
-            string line = raw.Trim().TrimStart('\uFEFF');
+            string line = raw.Trim().TrimStart('\uFEFF').ToString();
             if (line.Length == 0 || line.StartsWith('#')) continue;
             string[] cells = line.Split(',', StringSplitOptions.TrimEntries);
             if (cells.Length > 1) sawComma = true;

@@ -279,6 +279,19 @@ public class FactorReaderTests
         Assert.StartsWith($"{path}: not UTF-16 text, though it starts with UTF-16's byte order mark", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(path)).Message);
     }
 
+    [Theory]
+    [InlineData("1099511627776", "'context_length' is 1099511627776, more than 2147483647 (the most tokens llama.cpp can address)")]
+    [InlineData("-4294967296", "'context_length' is -4294967296, not a token count")]
+    [InlineData("1.5", "'context_length' must be a whole number, found the number 1.5")]
+    public void A_length_that_is_no_token_count_is_named_for_what_it_is(string written, string expected)
+    {
+        // 2^40 was "must be a whole number, found the number 1099511627776".
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = WriteText(dir, "f.json", System.Text.RegularExpressions.Regex.Replace(FactorSetJson.ToJson(set), @"(""context_length"":\s*)1024", m => m.Groups[1].Value + written));
+        Assert.Equal($"{json}: {expected}", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(json)).Message);
+    }
+
     [Fact]
     public void A_json_array_is_named_as_one_not_parsed_as_csv()
     {

@@ -249,6 +249,11 @@ public static class FactorSetReader
         if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
         if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
         if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue) return (int)d;
+        // A whole number, but past what a token count can be: "must be a whole number" would contradict what is written.
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out d) && d == Math.Floor(d))
+            throw new FactorSetException(d > 0
+                ? $"{path}: '{property}' is {e.GetRawText()}, more than {int.MaxValue} (the most tokens llama.cpp can address)"
+                : $"{path}: '{property}' is {e.GetRawText()}, not a token count");
         throw new FactorSetException($"{path}: '{property}' must be a whole number, found {Describe(e)}");
     }
 

@@ -162,9 +162,14 @@ public static partial class LongRopeVerifier
             {
                 model = ModelRopeInfo.From(file);
             }
+            catch (ModelRopeException e)
+            {
+                Add(Severity.Error, e.Code, e.Detail, e.Consequence);
+            }
             catch (LongRopePatchException e)
             {
-                Add(Severity.Error, "rope-dimensions", e.Message, Consequence.LoadFails);
+                string prefix = file.Path is { } p ? p + ": " : "";
+                Add(Severity.Error, "rope-dimensions", e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..] : e.Message, Consequence.LoadFails);
             }
         }
         if (model is not null && arch is "llama" or "deci")

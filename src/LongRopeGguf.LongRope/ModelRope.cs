@@ -50,9 +50,11 @@ public sealed record ModelRopeInfo(
         // is one of the things it repairs); the verifier reports the type separately.
         string contextKey = LongRopeKeys.ContextLength(arch);
         int context = ReadLength(file, contextKey)
-            ?? throw new LongRopePatchException(file.TryGetValue(contextKey, out var notALength)
-                ? $"{path}: key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)"
-                : $"{path}: no '{contextKey}' key (llama.cpp requires it)");
+            ?? throw (file.TryGetValue(contextKey, out var notALength)
+                // llama.cpp loads and runs such a file (measured: 0 and 4294967295 as UINT32): only LongRoPE cannot place its sets.
+                ? new ModelRopeException(path, $"key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens "
+                    + "from 1 to 2147483647); llama.cpp loads the file, but the LongRoPE sets are chosen by it", "context-invalid", Consequence.NotAsIntended)
+                : new LongRopePatchException($"{path}: no '{contextKey}' key (llama.cpp requires it)"));
         int baseContext = context;
         string baseSource = contextKey;
         if (ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)

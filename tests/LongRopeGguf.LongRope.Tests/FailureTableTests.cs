@@ -201,6 +201,22 @@ public class FailureTableTests
         Assert.DoesNotContain(LongRopeVerifier.Verify(whole).Findings, f => f.Code == "split-file");
     }
 
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(4294967295u)]
+    public void A_context_length_that_is_no_length_loads_and_verify_does_not_say_it_would_not(uint length)
+    {
+        // verify said "llama.cpp will refuse to load this file" (a rope-dimensions finding); llama.cpp loads and runs it.
+        using var dir = new TempDir();
+        string odd = TestFiles.Write(dir, $"context-{length}.gguf", e => e.SetValue("llama.context_length", GgufValue.UInt32(length)));
+        Assert.True(LlamaHarness.TryLoad(odd).Loaded);
+        var report = LongRopeVerifier.Verify(odd);
+        var finding = Assert.Single(report.Findings, f => f.Code == "context-invalid");
+        Assert.Equal((Severity.Error, Consequence.NotAsIntended), (finding.Severity, finding.Consequence));
+        Assert.StartsWith($"key 'llama.context_length' is UINT32 {length}: not a context length", finding.Message);
+        Assert.False(report.LoadFails);
+    }
+
     [Fact]
     public void No_attention_heads_fail_to_load_and_verify_says_so()
     {

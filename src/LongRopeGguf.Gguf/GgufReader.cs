@@ -250,9 +250,20 @@ public static class GgufReader
             var t = tensors[i];
             ulong end = t.Offset + t.ByteSize;
             if (end < t.Offset || dataOffset + (decimal)end > r.FileLength)
+            {
+                // Past the end and into the next tensor: the file's own layout says this size is wrong (a corrupted
+                // dimension), where a cut-short file keeps a layout that is consistent up to where it ends.
+                ulong? next = null;
+                foreach (var other in tensors)
+                    if (other.Offset > t.Offset && (next is null || other.Offset < next)) next = other.Offset;
+                if (next is { } nextStart && t.Offset + (decimal)t.ByteSize > nextStart)
+                    throw r.Error($"tensor[{i}] {Shown(t.Name)} dimensions", t.InfoOffset < 0 ? offsetFieldPositions[i] : t.InfoOffset + FieldLengths.Length + System.Text.Encoding.UTF8.GetByteCount(t.Name),
+                        $"shape {t.ShapeText} ({t.Type}) is {t.ByteSize} bytes, but the next tensor's data starts {nextStart - t.Offset} bytes after this one's "
+                        + $"and the file ends {Math.Max(0, dataLength - (long)Math.Min(t.Offset, (ulong)long.MaxValue))} bytes after it: a corrupted dimension");
                 throw r.Error($"tensor[{i}] {Shown(t.Name)} offset", offsetFieldPositions[i],
                     $"data [{t.Offset}, {end}) lies outside the data section ({Math.Max(0, dataLength)} bytes from offset {dataOffset})"
                     + TruncationHint(tensors, dataOffset, alignment, r.FileLength));
+            }
         }
         // Indices of the non-empty tensors, ordered by offset (Array.Sort on primitives: no LINQ sorter to JIT at start-up).
         var starts = new List<ulong>(tensors.Count);

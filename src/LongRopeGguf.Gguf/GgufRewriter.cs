@@ -37,6 +37,7 @@ public static class GgufRewriter
         var metadata = PlanMetadata(source, edit);
         var tensors = PlanTensors(source, edit);
         uint alignment = AlignmentOf(metadata, source);
+        RefusePaddingBlowUp(alignment, tensors.Count, source);
         using var sourceStream = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         if (sourceStream.Length != source.FileLength)
             throw new IOException($"{sourcePath}: file changed since it was read (length {sourceStream.Length}, was {source.FileLength})");
@@ -72,6 +73,7 @@ public static class GgufRewriter
             throw new ArgumentOutOfRangeException(nameof(version), version, $"GGUF version must be {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion}");
         var plan = metadata.Select(e => new PlannedEntry(e.Key, e.Value, null)).ToList();
         uint alignment = AlignmentOf(plan, null);
+        RefusePaddingBlowUp(alignment, tensors.Count, null);
         return Write(version, plan, tensors.ToList(), alignment, null, null, targetPath, options ?? new RewriteOptions());
     }
 
@@ -115,11 +117,18 @@ public static class GgufRewriter
         uint a = entry.Value.Type == GgufValueType.UInt32 ? entry.Value.AsUInt32()
             : throw new ArgumentException($"{GgufKeys.Alignment} must be UINT32, not {entry.Value.DescribeType()}");
         if (a == 0 || (a & (a - 1)) != 0) throw new ArgumentException($"{GgufKeys.Alignment} {a} is not a power of two");
-        // llama.cpp takes any power of two, but each tensor is padded to a multiple of it: 2^30 made a 10 MB model a
-        // 62 GB file (sparse where the file system allows it, a full disk where not).
-        if (a > MaxAlignment)
-            throw new ArgumentException($"{GgufKeys.Alignment} {a} is above {MaxAlignment} (1 MiB): every tensor would be padded to a multiple of it");
         return a;
+    }
+
+    /// <summary>
+    /// llama.cpp takes any power of two, but each tensor is padded to a multiple of it: 2^30 made a 10 MB model a 62 GB
+    /// file (sparse where the file system allows it, a full disk where not). Refused when this write would choose it for
+    /// tensors; a source's own alignment, or one of a file without tensors (nothing padded), is kept.
+    /// </summary>
+    private static void RefusePaddingBlowUp(uint alignment, int tensorCount, GgufFile? source)
+    {
+        if (tensorCount > 0 && alignment > MaxAlignment && alignment != source?.Alignment)
+            throw new ArgumentException($"{GgufKeys.Alignment} {alignment} is above {MaxAlignment} (1 MiB): every tensor would be padded to a multiple of it");
     }
 
     /// <summary>The largest alignment this writer pads tensors to (files from elsewhere with a larger one are still read).</summary>

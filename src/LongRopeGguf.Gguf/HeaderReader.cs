@@ -79,12 +79,17 @@ internal sealed class HeaderReader
     public float ReadFloat32(string field) => BinaryPrimitives.ReadSingleLittleEndian(Take(4, field));
     public double ReadFloat64(string field) => BinaryPrimitives.ReadDoubleLittleEndian(Take(8, field));
 
+    /// <summary>More tensors or keys than any model has: a count past it is corrupt rather than cut short.</summary>
+    private const ulong PlausibleCount = 1 << 20;
+
     /// <summary>Checks that <paramref name="count"/> items of at least <paramref name="minItemSize"/> bytes each can
     /// still fit in the file, so that absurd counts fail before any allocation.</summary>
     public void EnsureCountFits(ulong count, int minItemSize, string field, long countOffset)
     {
         if (minItemSize > 0 && count > (ulong)Math.Max(0, Remaining) / (ulong)minItemSize)
-            throw Error(field, countOffset, $"count {count} cannot fit: {Remaining} bytes left in the file");
+            // A count a model could have (57 tensors) in too short a file is the file's end, not the count's fault.
+            throw Error(field, countOffset, $"count {count} cannot fit: {Remaining} bytes left in the file"
+                + (count <= PlausibleCount ? $" (the file is {FileLength} bytes: is it truncated, an incomplete download or copy?)" : ""));
         if (count > int.MaxValue)
             throw Error(field, countOffset, $"count {count} exceeds the supported maximum {int.MaxValue}");
     }

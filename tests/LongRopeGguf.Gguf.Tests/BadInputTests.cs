@@ -342,6 +342,29 @@ public sealed class BadInputTests : IDisposable
 
         // The whole file reads.
         Assert.Null(Record.Exception(() => GgufReader.Read(TestPaths.TinyModel)));
+
+        // Cut inside the tensor table: a count any model could have says the file may be cut short.
+        string header = _dir.File("header-cut.gguf");
+        File.WriteAllBytes(header, SampleFiles.ReadRange(TestPaths.TinyModel, 0, 1000));
+        Assert.EndsWith("(the file is 1000 bytes: is it truncated, an incomplete download or copy?)", Assert.Throws<GgufFormatException>(() => GgufReader.Read(header)).Message);
+    }
+
+    [Fact]
+    public void A_corrupted_dimension_is_named_as_one_not_as_an_offset_of_a_truncated_file()
+    {
+        // One flipped bit in blk.0.attn_k.weight's ne[1] of the full-length model: the message blamed the offset field
+        // and asked whether the file was truncated.
+        var tiny = GgufReader.Read(TestPaths.TinyModel);
+        var k = tiny.Tensors.Single(t => t.Name == "blk.0.attn_k.weight");
+        long ne1 = k.InfoOffset + 8 + k.Name.Length + 4 + 8; // name length, name, dimension count, ne[0]
+        byte[] bytes = File.ReadAllBytes(TestPaths.TinyModel);
+        bytes[ne1 + 4] ^= 0x40;
+        string path = _dir.File("flipped.gguf");
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<GgufFormatException>(() => GgufReader.Read(path));
+        Assert.StartsWith($"{path}: tensor[{tiny.Tensors.ToList().IndexOf(k)}] 'blk.0.attn_k.weight' dimensions at offset {k.InfoOffset + 8 + k.Name.Length}: shape [256, ", e.Message);
+        Assert.EndsWith(": a corrupted dimension", e.Message);
+        Assert.DoesNotContain("truncated", e.Message);
     }
 
     private static int AssertEveryPrefix(byte[] bytes, FieldMap map, int prefixes)

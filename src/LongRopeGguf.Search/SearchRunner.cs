@@ -44,6 +44,7 @@ public static class SearchRunner
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
         var plan = Plan(request);
+        foreach (string warning in plan.Warnings) observer?.OnWarning(warning);
         // The clock starts here, so the limit covers the whole run (the working copy included).
         using var timeLimit = new CancellationTokenSource();
         if (request.TimeLimit is { } limit)
@@ -134,6 +135,9 @@ public static class SearchRunner
     /// <summary>The checked plan of a search: its space, seeds and how a candidate becomes a full factor set.</summary>
     public sealed record SearchPlan(int Original, SearchSpace Space, IReadOnlyList<SearchSeed> Seeds, Func<Candidate, FactorSet> SetOf)
     {
+        /// <summary>What the plan changed of what it was given, said before the search starts.</summary>
+        public IReadOnlyList<string> Warnings { get; init; } = [];
+
         public Candidate FirstSeed => new(Space.Quantize(Seeds[0].Factors, Seeds[0].AttentionFactor), Seeds[0].Factors, Seeds[0].AttentionFactor);
 
         /// <summary>The seed whose perplexity bounds the search's (--max-ppl SEED); null when none does.</summary>
@@ -178,9 +182,14 @@ public static class SearchRunner
     private static SearchPlan PlanLong(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
     {
         if (target <= original)
-            throw new ArgumentException($"--target-length {target}: the long set serves contexts longer than the original {original} tokens of {model.FileName}; use --set short for {target}");
+            throw new ArgumentException($"--target-length {target}: a long set is searched for a length above the original {original} tokens of {model.FileName} "
+                + $"(the short set, --set short, serves contexts up to {original})");
         double scale = (double)target / original;
         double max = request.MaxFactor ?? (request.Piecewise ? scale : 1.25 * scale);
+        // Said in the user's terms (the target, the step) rather than as the space's grid alone.
+        if ((max - 1) / request.Step > SearchSpace.MaxGridPoints)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--target-length {target}: {scale:G6}x the original {original} tokens puts factors up to {max:G6}; in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a shorter target or a larger --step)"));
         if (request.Piecewise && request.MaxFactor is { } m && Math.Abs(m - scale) > request.Step / 2)
             throw new ArgumentException($"--max-factor {m.ToString(CultureInfo.InvariantCulture)} with --piecewise: dimensions above the second boundary sit at the scale {scale.ToString("G6", CultureInfo.InvariantCulture)}, which is also the largest factor");
         AttentionRange? range = null;
@@ -212,9 +221,27 @@ public static class SearchRunner
         if (init is not null) seeds.Add(new SearchSeed("init", init.LongFactors, range is null ? fixedAttention : init.AttentionFactor));
 
         var shortFactors = init?.ShortFactors ?? [.. FactorSet.Ones(dims)];
+        var warnings = init is null ? [] : InitClipped(request, init, "long", init.LongFactors, space, target);
         FactorSet SetOf(Candidate c) =>
             FactorSet.Create(c.Factors, shortFactors, original, target, AttentionFactorPolicy.Explicit, c.AttentionFactor, "search candidate");
-        return new SearchPlan(original, space, seeds, SetOf);
+        return new SearchPlan(original, space, seeds, SetOf) { Warnings = warnings };
+    }
+
+    /// <summary>
+    /// What the grid does to an --init set that does not fit the space (a file made for another length): its factors
+    /// beyond the space's range and an attention factor outside the searched range start at the nearest value the
+    /// search may take. Said, not done silently (a 4x file's factors up to 4 became 2.5 in a 2x search).
+    /// </summary>
+    private static List<string> InitClipped(SearchRequest request, FactorSet init, string set, IReadOnlyList<float> factors, SearchSpace space, int target)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var warnings = new List<string>();
+        float high = factors.Max(), low = factors.Min();
+        if (high > space.MaxFactor + space.Step / 2 || low < 1 - space.Step / 2)
+            warnings.Add(string.Create(c, $"--init {request.InitPath}: its {set} factors span {low:G6} to {high:G6} (made for {init.ContextLength} tokens), and this search takes factors from 1 to {space.MaxFactor:G6} for {target}: the init seed starts clipped to that range"));
+        if (space.Attention is { } range && (init.AttentionFactor < range.Min - range.Step / 2 || init.AttentionFactor > range.Max + range.Step / 2))
+            warnings.Add(string.Create(c, $"--init {request.InitPath}: its attention factor {init.AttentionFactor:G6} is outside the searched range {range.Min:G6} to {range.Max:G6}: the init seed starts at the nearest end (--attn-range widens it)"));
+        return warnings;
     }
 
     private static SearchPlan PlanShort(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
@@ -238,6 +265,6 @@ public static class SearchRunner
         if (init.ShortFactors.Any(f => f != 1f)) seeds.Add(new SearchSeed("init", init.ShortFactors, init.AttentionFactor));
         FactorSet SetOf(Candidate c) =>
             FactorSet.Create(init.LongFactors, c.Factors, original, init.ContextLength, AttentionFactorPolicy.Explicit, init.AttentionFactor, "search candidate");
-        return new SearchPlan(original, space, seeds, SetOf);
+        return new SearchPlan(original, space, seeds, SetOf) { Warnings = InitClipped(request, init, "short", init.ShortFactors, space, target) };
     }
 }

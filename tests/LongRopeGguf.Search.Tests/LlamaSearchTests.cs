@@ -145,7 +145,12 @@ public class LlamaSearchTests
     {
         using var dir = new TempDir();
         var ok = SmallLongSearch(dir.File("x"));
-        Assert.Contains("use --set short", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
+        // Not "use --set short for 512": the short set is searched at the original length, not at the length given.
+        Assert.Equal("--target-length 512: a long set is searched for a length above the original 512 tokens of tiny-passkey-512.gguf (the short set, --set short, serves contexts up to 512)",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
+        // A target so long that the grid cannot hold it is said in the user's terms (was "maximum factor 244140.62... grid points").
+        Assert.Equal("--target-length 99999999: 195312x the original 512 tokens puts factors up to 244141; in steps of --step 0.01 that is more than 10,000,000 grid points (give a shorter target or a larger --step)",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 99_999_999 } })).Message);
         Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
         Assert.Contains("--text", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
         Assert.Contains("--max-factor", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);
@@ -165,6 +170,12 @@ public class LlamaSearchTests
         Assert.Null(SearchRunner.Plan(shortRequest).BoundSeed);
         Assert.Equal("--max-ppl critical: no seed of that name in this search; its seeds are ones (or give the bound as a number)",
             Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "critical" } })).Message);
+
+        // An --init file made for another length starts clipped to the space, and the plan says so (it was silent).
+        Assert.Empty(SearchRunner.Plan(ok).Warnings);
+        var clipped = SearchRunner.Plan(ok with { InitPath = init, AttentionMin = 1.0, AttentionMax = 1.1 }); // the 8x YaRN set in a 4x search
+        Assert.Equal([$"--init {init}: its long factors span 1 to 8 (made for 4096 tokens), and this search takes factors from 1 to 5 for 2048: the init seed starts clipped to that range",
+            $"--init {init}: its attention factor 1.20794 is outside the searched range 1 to 1.1: the init seed starts at the nearest end (--attn-range widens it)"], clipped.Warnings);
 
         var plan = SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Su, null) });
         Assert.Null(plan.Space.Attention);

@@ -360,6 +360,13 @@ internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObse
         else Plain($"search: up to {plannedCandidates} candidates{(resumed ? ", resuming from the log" : "")}");
     }
 
+    public void OnWarning(string message)
+    {
+        string line = $"longrope: warning: {message}";
+        if (_plain is not null) _plain.Line(line);
+        else _console.WriteLine(Markup.Escape(line));
+    }
+
     private void Plain(string line)
     {
         if (_plain is not null) _plain.Line(line);

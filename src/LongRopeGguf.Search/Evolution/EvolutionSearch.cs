@@ -14,6 +14,9 @@ public interface ISearchObserver
     void OnCandidate(EvaluatedCandidate candidate, SearchProgress progress) { }
 
     void OnIteration(IterationSummary summary, SearchProgress progress) { }
+
+    /// <summary>Something about the search the user should know and that does not stop it (an --init set clipped to the space).</summary>
+    void OnWarning(string message) { }
 }
 
 /// <summary>Counts for a progress display.</summary>

@@ -47,6 +47,9 @@ public sealed record SearchSpace
         Validate();
     }
 
+    /// <summary>The most factor grid points a space may have (genes are int indices, and a finer grid searches nothing better).</summary>
+    public const int MaxGridPoints = 10_000_000;
+
     /// <summary>Number of factors: rope_dimension_count / 2.</summary>
     public int Dimensions { get; }
 
@@ -87,7 +90,7 @@ public sealed record SearchSpace
         if (!(Scale > 0) || !double.IsFinite(Scale)) throw new ArgumentException($"scale {Scale.ToString(c)}: must be a finite number > 0");
         if (!(Step > 0) || !double.IsFinite(Step)) throw new ArgumentException($"factor step {Step.ToString(c)}: must be a finite number > 0");
         if (!(MaxFactor >= 1) || !double.IsFinite(MaxFactor)) throw new ArgumentException($"maximum factor {MaxFactor.ToString(c)}: must be a finite number >= 1");
-        if ((MaxFactor - 1) / Step > 10_000_000) throw new ArgumentException($"maximum factor {MaxFactor.ToString(c)} in steps of {Step.ToString(c)}: more than ten million grid points; use a larger --step");
+        if ((MaxFactor - 1) / Step > MaxGridPoints) throw new ArgumentException($"maximum factor {MaxFactor.ToString(c)} in steps of {Step.ToString(c)}: more than ten million grid points; use a larger --step");
         if (Piecewise && Math.Abs(MaxFactor - Math.Max(1, Scale)) > Step / 2)
             throw new ArgumentException($"piecewise search: the maximum factor must be the scale {Scale.ToString(c)} (dimensions above the second boundary sit at it), not {MaxFactor.ToString(c)}");
         Attention?.Validate();

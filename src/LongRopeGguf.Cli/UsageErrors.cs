@@ -70,8 +70,16 @@ public static partial class UsageErrors
             ArgumentResult { Parent: OptionResult o } => o.Option,
             _ => null,
         };
+        if (option is not null && GivenTwice().Match(message) is { Success: true } twice)
+            return Repeated(option.Name, twice.Groups["name"].Value, twice.Groups["count"].Value);
         return option is null || message.Contains(option.Name, StringComparison.Ordinal) ? message : $"{option.Name}: {message}";
     }
+
+    /// <summary>An option given more than once, said as such: the parser counts arguments ("Option '-n' expects a
+    /// single argument but 2 were provided"), naming the alias that was typed.</summary>
+    private static string Repeated(string name, string typed, string count) =>
+        $"{name}{(typed != name ? $" ({typed})" : "")} is given {count} times; give it once"
+        + (name is "--lengths" or "--modes" or "--seed-rules" ? " (several values go in one, comma-separated)" : "");
 
     /// <summary>
     /// One line a user can read: the parser names .NET types ("as expected type 'System.Nullable`1[System.UInt32]'")
@@ -96,9 +104,13 @@ public static partial class UsageErrors
             "SByte" or "Int64" => "a whole number",
             _ => m.Value,
         });
+        typed = GivenTwice().Replace(typed, m => Repeated(m.Groups["name"].Value, m.Groups["name"].Value, m.Groups["count"].Value));
         var lines = typed.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         return lines.Length <= 1 ? typed.Trim() : lines[0] + " " + string.Join(", ", lines.Skip(1));
     }
+
+    [GeneratedRegex(@"Option '(?<name>[^']+)' expects a single argument but (?<count>\d+) were provided")]
+    private static partial Regex GivenTwice();
 
     [GeneratedRegex(@"expected type 'System\.(?:Nullable`1\[System\.)?(?<type>\w+)\]?'")]
     private static partial Regex ExpectedType();

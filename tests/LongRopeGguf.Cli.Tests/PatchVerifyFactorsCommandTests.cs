@@ -677,6 +677,11 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["factors", "show", "{pi}", "--context", "-5"], "--context -5: must be a positive number of tokens" },
         { ["factors", "show", "{pi}", "--original-context", "0"], "--original-context 0: must be a positive number of tokens" },
         { ["generate", "{model}", "-p", "hi", "--seed", "4294967296"], "Cannot parse argument '4294967296' for option '--seed' as a whole number from 0 to 4294967295." },
+        // An option given twice (was "Option '--lengths' expects a single argument but 2 were provided").
+        { ["eval", "ppl", "{model}", "--text", "{pi}", "--lengths", "512", "--lengths", "1024"], "--lengths is given 2 times; give it once (several values go in one, comma-separated). (see 'longrope eval ppl --help')" },
+        { ["generate", "{model}", "-p", "hi", "-n", "3", "-n", "4"], "--max-tokens (-n) is given 2 times; give it once. (see 'longrope generate --help')" },
+        // A weight for a fitness that has no parts to weigh was ignored.
+        { ["search", "{model}", "-L", "1024", "--fitness", "ppl", "--mix-weight", "0.3", "--text", "{pi}"], "--mix-weight weighs the two parts of --fitness mix; this search's fitness is ppl" },
     };
 
     [Theory]

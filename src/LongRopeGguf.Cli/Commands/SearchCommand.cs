@@ -97,13 +97,17 @@ public static class SearchCommand
             (AttentionFactorPolicy, float?)? fixedAttention = r.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
             string outDir = r.GetValue(output)?.FullName ?? DefaultOutput(modelPath, which, length);
             (double? Value, string? Seed) bound = r.GetValue(maxPpl) is { } boundText ? FitnessSpec.ParseMaxPerplexity(boundText) : (null, null);
+            var fitnessKind = FitnessSpec.ParseKind(r.GetValue(fitness)!);
+            // A weight given for another fitness would be ignored without a word.
+            if (fitnessKind != FitnessKind.Mix && r.GetResult(mixWeight) is { Implicit: false })
+                throw new CliException($"--mix-weight weighs the two parts of --fitness mix; this search's fitness is {r.GetValue(fitness)}");
             var request = new SearchRequest
             {
                 ModelPath = modelPath,
                 Set = which,
                 Fitness = new FitnessSpec
                 {
-                    Kind = FitnessSpec.ParseKind(r.GetValue(fitness)!),
+                    Kind = fitnessKind,
                     MixWeight = r.GetValue(mixWeight),
                     TargetLength = length,
                     TextPath = r.GetValue(text)?.FullName,

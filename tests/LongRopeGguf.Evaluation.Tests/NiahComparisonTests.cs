@@ -234,6 +234,14 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         var x = root.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("mode").GetString() == "x");
         Assert.Equal((2, 1, 1), (x.GetProperty("paired").GetInt32(), x.GetProperty("only_this_right").GetInt32(), x.GetProperty("only_baseline_right").GetInt32()));
 
+        // A run stopped while writing its last line: the line is left out, and now said (it was silent).
+        string results = Path.Combine(b, "results.jsonl");
+        File.AppendAllText(results, "{\"id\":\"x|torn");
+        (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, b, "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal($"longrope: warning: {results}: its last line (13 characters, no line end) is incomplete, as a run stopped while writing it leaves one; left out", err.Trim());
+        Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("mode").GetString() == "x").GetProperty("paired").GetInt32());
+
         // Only such files: nothing to compare.
         (code, _, err) = CliEvalTests.Run("eval", "compare", dir.File("a.log"));
         Assert.Equal(2, code);

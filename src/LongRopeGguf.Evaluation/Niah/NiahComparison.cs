@@ -78,7 +78,7 @@ public sealed class NiahComparison
         var kept = modes is null ? null : new HashSet<string>(modes.Append(baseline), StringComparer.Ordinal);
         var allModes = new List<string>(); // every mode in the files, in the order they first appear
         foreach (string source in sources)
-            foreach (var r in TrialLog.ReadAll(source).Values)
+            foreach (var r in TrialLog.ReadAll(source, tornEnd: skipWarnings.Add).Values)
             {
                 if (!allModes.Contains(r.Mode)) allModes.Add(r.Mode);
                 if (kept is not null && !kept.Contains(r.Mode)) continue;

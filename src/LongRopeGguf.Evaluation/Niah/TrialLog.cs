@@ -55,8 +55,9 @@ public sealed class TrialLog : IDisposable
         _records[record.Id] = record;
     }
 
-    /// <summary>Reads a results file; a malformed line other than a torn last one is an error naming the line.</summary>
-    public static Dictionary<string, TrialRecord> ReadAll(string path, bool repairTornEnd = false)
+    /// <summary>Reads a results file; a malformed line other than a torn last one is an error naming the line. A torn
+    /// last one (a run stopped while writing it) is left out, and said through <paramref name="tornEnd"/> with its size.</summary>
+    public static Dictionary<string, TrialRecord> ReadAll(string path, bool repairTornEnd = false, Action<string>? tornEnd = null)
     {
         var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
         if (!File.Exists(path)) return records;
@@ -64,6 +65,7 @@ public sealed class TrialLog : IDisposable
         if (content.Length > 0 && !content.EndsWith('\n'))
         {
             int lastNewline = content.LastIndexOf('\n');
+            tornEnd?.Invoke($"{path}: its last line ({content.Length - lastNewline - 1} characters, no line end) is incomplete, as a run stopped while writing it leaves one; left out");
             content = lastNewline < 0 ? "" : content[..(lastNewline + 1)];
             if (repairTornEnd)
                 using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(Encoding.UTF8.GetByteCount(content));

@@ -50,11 +50,15 @@ public sealed record ModelRopeInfo(
         // is one of the things it repairs); the verifier reports the type separately.
         string contextKey = LongRopeKeys.ContextLength(arch);
         int context = ReadLength(file, contextKey)
-            ?? throw (file.TryGetValue(contextKey, out var notALength)
-                // llama.cpp loads and runs such a file (measured: 0 and 4294967295 as UINT32): only LongRoPE cannot place its sets.
+            ?? throw (!file.TryGetValue(contextKey, out var notALength)
+                ? new LongRopePatchException($"{path}: no '{contextKey}' key (llama.cpp requires it)")
+                // A whole number out of range (0, past int): llama.cpp loads and runs such a file (measured: 0 and
+                // 4294967295 as UINT32); only LongRoPE cannot place its sets by it. Another type fails the load.
+                : notALength.Type is GgufValueType.UInt8 or GgufValueType.Int8 or GgufValueType.UInt16 or GgufValueType.Int16 or GgufValueType.UInt32
+                    or GgufValueType.Int32 or GgufValueType.UInt64 or GgufValueType.Int64
                 ? new ModelRopeException(path, $"key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens "
                     + "from 1 to 2147483647); llama.cpp loads the file, but the LongRoPE sets are chosen by it", "context-invalid", Consequence.NotAsIntended)
-                : new LongRopePatchException($"{path}: no '{contextKey}' key (llama.cpp requires it)"));
+                : new LongRopePatchException($"{path}: key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)"));
         int baseContext = context;
         string baseSource = contextKey;
         if (ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)

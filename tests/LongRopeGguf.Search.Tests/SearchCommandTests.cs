@@ -30,7 +30,7 @@ public class SearchCommandTests
     }
 
     [Theory]
-    [InlineData("--target-length 512 --text TEXT", "use --set short")]
+    [InlineData("--target-length 512 --text TEXT", "(the short set, --set short, serves contexts up to 512)")]
     [InlineData("--target-length 1024", "--text FILE")]
     [InlineData("--target-length 1024 --text TEXT --parents 80", "parents 80: must not exceed the population 64")]
     [InlineData("--target-length 1024 --text TEXT --attn-range 2", "--attn-range '2': expected MIN:MAX")]

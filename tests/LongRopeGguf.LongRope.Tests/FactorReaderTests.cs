@@ -293,6 +293,23 @@ public class FactorReaderTests
     }
 
     [Fact]
+    public void A_quoted_attention_factor_is_read_as_the_factor_arrays_are_and_judged_by_its_value()
+    {
+        // "NaN" in a factor array was read (and then refused as NaN), but as the attention factor it was "a string".
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Explicit, 1.1f, "x");
+        string json = FactorSetJson.ToJson(set);
+        string quoted = WriteText(dir, "q.json", System.Text.RegularExpressions.Regex.Replace(json, @"(""value"":\s*)[0-9.]+", m => m.Groups[1].Value + "\"1.25\""));
+        Assert.Equal(1.25f, FactorSetReader.Read(quoted).AttentionFactor);
+        string nan = WriteText(dir, "nan.json", System.Text.RegularExpressions.Regex.Replace(json, @"(""value"":\s*)[0-9.]+", m => m.Groups[1].Value + "\"NaN\""));
+        var read = FactorSetReader.Read(nan);
+        Assert.True(float.IsNaN(read.AttentionFactor));
+        Assert.Contains(FactorValidator.Validate(read).Errors, e => e.Message.StartsWith("attention factor NaN must be a finite number > 0", StringComparison.Ordinal));
+        string word = WriteText(dir, "word.json", System.Text.RegularExpressions.Regex.Replace(json, @"(""value"":\s*)[0-9.]+", m => m.Groups[1].Value + "\"big\""));
+        Assert.EndsWith("must be a number, found the string \"big\"", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(word)).Message);
+    }
+
+    [Fact]
     public void A_json_array_is_named_as_one_not_parsed_as_csv()
     {
         using var dir = new TempDir();

@@ -16,7 +16,16 @@
 # Outputs in the --out folder (default results/niah): results.jsonl (one line per trial), summary.csv, summary.md,
 # summary.json, heatmap-MODE.png per mode, accuracy-vs-length.png. Re-running skips the trials already recorded.
 set -euo pipefail
+# Its own usage for -h/--help as the first word; any later --help is eval niah's.
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
+
+# The environment is checked first: its mistakes would otherwise be said as options of commands run for it.
+if [[ -n ${NIAH_PATCH_SCALE:-} ]] && ! python3 -c 'import sys; s = float(sys.argv[1]); sys.exit(0 if s > 1 and s < float("inf") else 1)' "$NIAH_PATCH_SCALE" 2>/dev/null; then
+  echo "niah.sh: NIAH_PATCH_SCALE '$NIAH_PATCH_SCALE': not a number greater than 1 (the scale of the patched mode's factors)" >&2; exit 2
+fi
 
 model=$root/models/tiny-passkey-512.gguf
 if [[ $# -gt 0 && $1 != -* ]]; then model=$1; shift; fi

@@ -3,6 +3,10 @@
 # LongRoPE, check the file, and ask it for a pass key hidden in a ~4000-token prompt (8x its trained context).
 # Usage: tools/quickstart.sh [OUT_DIR]     (default: out/quickstart)
 set -euo pipefail
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "tools/quickstart.sh: unknown option '$1' (usage: tools/quickstart.sh [OUT_DIR])" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${1:-out/quickstart}

@@ -10,6 +10,10 @@
 # resumes: the searches from their logs, the evaluations skip recorded trials. QUICK=1 runs every step with tiny
 # settings (a few minutes: it checks the script, its numbers mean nothing).
 set -euo pipefail
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "tools/search-bounded.sh: unknown option '$1' (usage: tools/search-bounded.sh [OUT])" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${1:-out/search-bounded}

@@ -7,6 +7,10 @@
 # Usage: tools/search-vs-yarn.sh [OUT]      (default out/search-vs-yarn)
 # About 15 hours on 2 CPU cores. Every step resumes: searches from their logs, evaluations skip recorded trials.
 set -euo pipefail
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "tools/search-vs-yarn.sh: unknown option '$1' (usage: tools/search-vs-yarn.sh [OUT])" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${1:-out/search-vs-yarn}

@@ -42,7 +42,7 @@ public sealed class TerminationSignals : IDisposable
     public static Task<int> Run(CancellationToken outer, Func<CancellationToken, int> action)
     {
         using var signals = Listen(outer);
-        var task = CliErrors.Run(() => action(signals.Token), signals.Token);
+        var task = CliErrors.Run(() => action(signals.Token), signals.Token, () => signals.Received == PosixSignal.SIGTERM);
         if (task.IsCompletedSuccessfully && task.Result == ExitCodes.Interrupted) return Task.FromResult(signals.InterruptedExitCode);
         return task;
     }

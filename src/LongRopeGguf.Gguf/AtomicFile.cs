@@ -72,7 +72,12 @@ public sealed partial class AtomicFile : IDisposable
             throw new IOException($"{targetPath}: cannot create a file in folder {dir}{reason}", e);
         }
         s_pending[temp] = 0;
-        if (mode is { } m && !OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, m);
+        if (mode is { } m && !OperatingSystem.IsWindows())
+        {
+            // Best effort: a file system without Unix permissions (FAT, some CIFS/FUSE mounts) keeps its own.
+            try { File.SetUnixFileMode(temp, m); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { }
+        }
         return new AtomicFile(full, temp, stream);
     }
 

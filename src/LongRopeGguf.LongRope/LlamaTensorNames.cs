@@ -22,17 +22,17 @@ public static partial class LlamaTensorNames
     private static readonly string[] s_fusedQkv = ["attn_qkv.weight", "attn_qkv.bias"];
     private static readonly string[] s_attention = ["attn_norm.weight", "attn_output.weight", "attn_output.bias", "ffn_norm.weight"];
     private static readonly string[] s_denseFfn = ["ffn_gate.weight", "ffn_down.weight", "ffn_up.weight", "ffn_gate.bias", "ffn_down.bias", "ffn_up.bias"];
-    private static readonly string[] s_expertFfn =
-    [
-        "ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_down_exps.weight", "ffn_up_exps.weight",
-        "ffn_gate_shexp.weight", "ffn_up_shexp.weight", "ffn_down_shexp.weight",
-    ];
+    private static readonly string[] s_expertFfn = ["ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_down_exps.weight", "ffn_up_exps.weight"];
+
+    /// <summary>Shared-expert tensors: the loader creates them when n_ff_shexp &gt; 0, which the llama architecture never
+    /// reads (only Granite's does), so in a llama model they are extra.</summary>
+    private static readonly string[] s_sharedExpertFfn = ["ffn_gate_shexp.weight", "ffn_up_shexp.weight", "ffn_down_shexp.weight"];
 
     /// <summary>The weights whose presence lets the loader's generic pass create <c>W.scale</c> and <c>W.input_scale</c>.</summary>
     private static readonly string[] s_scaledWeights =
     [
         "attn_q", "attn_k", "attn_v", "attn_qkv", "attn_output", "ffn_gate", "ffn_down", "ffn_up",
-        "ffn_gate_exps", "ffn_down_exps", "ffn_up_exps", "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp",
+        "ffn_gate_exps", "ffn_down_exps", "ffn_up_exps",
     ];
 
     /// <summary>
@@ -81,7 +81,13 @@ public static partial class LlamaTensorNames
             var m = BlockTensor().Match(name);
             if (!m.Success) { result.Add((name, "is not one the llama loader creates")); continue; }
             string layer = m.Groups[1].Value, tail = m.Groups[2].Value;
-            if (blockCount is int blocks && (!int.TryParse(layer, out int index) || index >= blocks))
+            // The loader names layers blk.0, blk.1, ...: "blk.01" is no layer's name.
+            if (!int.TryParse(layer, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index) || index.ToString(System.Globalization.CultureInfo.InvariantCulture) != layer)
+            {
+                result.Add((name, $"is not named as the loader names layers (blk.0, blk.1, ...)"));
+                continue;
+            }
+            if (blockCount is int blocks && index >= blocks)
             {
                 result.Add((name, $"is in layer {layer}, past the model's {blocks} layers ({blocks} blocks)"));
                 continue;
@@ -104,6 +110,8 @@ public static partial class LlamaTensorNames
             return expertCount > 0 ? $"is a dense FFN tensor, not created in a model with experts (expert_count {expertCount})" : null;
         if (s_expertFfn.Contains(tail))
             return expertCount > 0 ? null : "is an expert tensor, not created in a model without experts (no expert_count)";
+        if (s_sharedExpertFfn.Contains(tail))
+            return "is a shared-expert tensor, which the llama loader does not create (it reads no shared expert size)";
         foreach (string suffix in (string[])[".scale", ".input_scale"])
         {
             if (!tail.EndsWith(suffix, StringComparison.Ordinal)) continue;

@@ -167,6 +167,7 @@ public static class LongRopePatcher
             throw new LongRopePatchException($"{targetPath}: refusing to write over the input model; choose another output or ask for in-place");
         var sw = Stopwatch.StartNew();
         var file = GgufReader.Read(sourcePath);
+        RefuseSplit(file);
         string arch = file.Architecture ?? throw new LongRopePatchException($"{sourcePath}: no '{GgufKeys.Architecture}' key");
         var changes = new List<string>();
         var edit = EmbeddedFactors.IsPatchedByThisTool(file) ? PlanRestore(file, changes) : PlanStrip(file, arch, changes);
@@ -199,13 +200,19 @@ public static class LongRopePatcher
             throw new LongRopePatchException($"{file.Path}: llama.cpp cannot use this model, patched or not ({defect.Code}: {defect.Message}); nothing written");
     }
 
-    public static ModelRopeInfo RequireSupported(GgufFile file)
+    /// <summary>llama.cpp counts a split model's tensors against split.tensors.count: tensors added to or removed from
+    /// one of its files fail that check (and a later file is no model on its own).</summary>
+    private static void RefuseSplit(GgufFile file)
     {
-        string arch = file.Architecture ?? throw new LongRopePatchException($"{file.Path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");
-        // llama.cpp counts a split model's tensors against split.tensors.count: factor tensors added to one file fail that check.
         if (file.SplitShard is var (number, count))
             throw new LongRopePatchException($"{file.Path}: file {number} of {count} of a split GGUF ({GgufKeys.SplitCount} = {count}): tensors added to "
-                + "one file fail llama.cpp's count of the split model's tensors; merge the files first (llama-gguf-split --merge IN OUT) and use the merged model");
+                + "or removed from one file fail llama.cpp's count of the split model's tensors; merge the files first (llama-gguf-split --merge IN OUT) and use the merged model");
+    }
+
+    public static ModelRopeInfo RequireSupported(GgufFile file)
+    {
+        RefuseSplit(file); // before the architecture: a split model's later files carry none
+        string arch = file.Architecture ?? throw new LongRopePatchException($"{file.Path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");
         if (LongRopeArchitectures.SupportOf(arch) == FactorTensorSupport.None)
             throw new LongRopePatchException($"{file.Path}: architecture '{arch}' does not read LongRoPE factor tensors in llama.cpp "
                 + $"(added tensors would make the load fail with 'wrong number of tensors'); architectures that do: {LongRopeArchitectures.SupportedText}");

@@ -106,6 +106,13 @@ public static partial class LongRopeVerifier
         FindingSink Add = (s, code, message, c) => f.Add(new VerifyFinding(s, code, DisplayText.Escape(message), c));
         string path = file.Path ?? "model";
         string? arch = file.Architecture;
+        // llama-gguf-split writes general.* into the first file only: a later file is judged as what it is.
+        if (file.SplitShard is ({ } shardNumber, { } shardCount) && shardNumber > 1)
+        {
+            Add(Severity.Error, "split-file", $"file {shardNumber} of {shardCount} of a split GGUF (llama-gguf-split): llama.cpp loads a split model from its first file "
+                + "(the one named -00001-of-...), which names the architecture; this one alone is not a model", Consequence.LoadFails);
+            return new VerifyReport(path, arch, FactorTensorSupport.None, f, null, null);
+        }
         if (arch is null)
         {
             Add(Severity.Error, "no-architecture", $"no '{GgufKeys.Architecture}' string key: llama.cpp cannot load this file", Consequence.LoadFails);

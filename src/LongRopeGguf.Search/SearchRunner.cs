@@ -186,10 +186,12 @@ public static class SearchRunner
                 + $"(the short set, --set short, serves contexts up to {original})");
         double scale = (double)target / original;
         double max = request.MaxFactor ?? (request.Piecewise ? scale : 1.25 * scale);
-        // Said in the user's terms (the target, the step) rather than as the space's grid alone.
-        if ((max - 1) / request.Step > SearchSpace.MaxGridPoints)
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                $"--target-length {target}: {scale:G6}x the original {original} tokens puts factors up to {max:G6}; in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a shorter target or a larger --step)"));
+        // Said in the user's terms (the target or --max-factor, the step) rather than as the space's grid alone; a step
+        // that is no step is the space's to refuse.
+        if (request.Step > 0 && double.IsFinite(request.Step) && (max - 1) / request.Step > SearchSpace.MaxGridPoints)
+            throw new ArgumentException(request.MaxFactor is { } given
+                ? string.Create(CultureInfo.InvariantCulture, $"--max-factor {given:G6}: in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a smaller maximum or a larger --step)")
+                : string.Create(CultureInfo.InvariantCulture, $"--target-length {target}: {scale:G6}x the original {original} tokens puts factors up to {max:G6}; in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a shorter target or a larger --step)"));
         if (request.Piecewise && request.MaxFactor is { } m && Math.Abs(m - scale) > request.Step / 2)
             throw new ArgumentException($"--max-factor {m.ToString(CultureInfo.InvariantCulture)} with --piecewise: dimensions above the second boundary sit at the scale {scale.ToString("G6", CultureInfo.InvariantCulture)}, which is also the largest factor");
         AttentionRange? range = null;

@@ -207,6 +207,9 @@ public class FactorReaderTests
         string value = doc.RootElement.GetProperty("attention_factor").GetProperty("value").GetRawText();
         string wrong = json.Replace($"\"value\": {value}", "\"value\": 1.5");
         Assert.Contains("does not match policy yarn", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "w.json", wrong))).Message);
+        // Not a number at all matches no policy either (NaN compared unequal to nothing and passed).
+        foreach (string stored in (string[])["\"NaN\"", "1e400"])
+            Assert.Contains("does not match policy yarn", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "n.json", json.Replace($"\"value\": {value}", $"\"value\": {stored}")))).Message);
     }
 
     [Fact]

@@ -168,6 +168,14 @@ public class FailureTableTests
         string fusedQScale = TestFiles.Write(dir, "fused-q-scale.gguf", e => e.SetTensor(TestFiles.F32("blk.0.attn_q.scale", [1f])), fused);
         AssertLoadFails(fusedQScale, "wrong number of tensors");
         AssertFlags(fusedQScale, "unknown-tensor", Consequence.LoadFails);
+        // Shared-expert tensors: the llama loader reads no shared expert size, so it never creates them.
+        string shared = TestFiles.Write(dir, "shared-expert.gguf", e => e.SetTensor(TestFiles.F32("blk.0.ffn_up_shexp.weight", [1f, 2f])));
+        AssertLoadFails(shared, "wrong number of tensors");
+        AssertFlags(shared, "unknown-tensor", Consequence.LoadFails);
+        // A layer number as the loader never writes it.
+        string zero = TestFiles.Write(dir, "leading-zero.gguf", e => e.SetTensor(TestFiles.F32("blk.01.attn_norm.weight", Enumerable.Repeat(1f, 256).ToArray())));
+        AssertLoadFails(zero, "wrong number of tensors");
+        Assert.Contains(LongRopeVerifier.Verify(zero).Findings, f => f.Code == "unknown-tensor" && f.Message.StartsWith("tensor 'blk.01.attn_norm.weight' is not named as the loader names layers", StringComparison.Ordinal));
         // Expert tensors in a model without experts.
         string expert = TestFiles.Write(dir, "expert.gguf", e => e.SetTensor(TestFiles.F32("blk.0.ffn_gate_inp.weight", [1f, 2f])));
         AssertLoadFails(expert, "wrong number of tensors");
@@ -196,6 +204,26 @@ public class FailureTableTests
         Assert.StartsWith($"{shard}: file 1 of 2 of a split GGUF (split.count = 2): ", refused.Message);
         Assert.Contains("llama-gguf-split --merge", refused.Message);
         Assert.False(File.Exists(target));
+        // --remove changes the file's tensors too: refused the same way (it deleted two and said the file ran as before).
+        string patchedShard = TestFiles.Write(dir, "patched-00001-of-00002.gguf", e =>
+        {
+            e.SetValue(GgufKeys.SplitCount, GgufValue.UInt16(2));
+            e.SetValue(GgufKeys.SplitNumber, GgufValue.UInt16(0));
+        }, PatchedOutput(dir, TestPaths.TinyModel));
+        Assert.Contains("of a split GGUF", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Remove(patchedShard, target)).Message);
+        Assert.False(File.Exists(target));
+        // A later file carries no general.* keys (llama-gguf-split writes them to the first): said as a split file,
+        // not as "not a llama.cpp model".
+        string second = TestFiles.Write(dir, "tiny-00002-of-00002.gguf", e =>
+        {
+            e.SetValue(GgufKeys.SplitCount, GgufValue.UInt16(2));
+            e.SetValue(GgufKeys.SplitNumber, GgufValue.UInt16(1));
+            e.RemoveKey(GgufKeys.Architecture);
+        });
+        var later = Assert.Single(LongRopeVerifier.Verify(second).Findings);
+        Assert.Equal(("split-file", Severity.Error), (later.Code, later.Severity));
+        Assert.StartsWith("file 2 of 2 of a split GGUF", later.Message);
+        Assert.StartsWith($"{second}: file 2 of 2 of a split GGUF", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(second, Distinct, target)).Message);
         // split.count 1 is a whole model.
         string whole = TestFiles.Write(dir, "whole.gguf", e => e.SetValue(GgufKeys.SplitCount, GgufValue.UInt16(1)));
         Assert.DoesNotContain(LongRopeVerifier.Verify(whole).Findings, f => f.Code == "split-file");

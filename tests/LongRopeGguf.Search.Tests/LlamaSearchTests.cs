@@ -151,6 +151,9 @@ public class LlamaSearchTests
         // A target so long that the grid cannot hold it is said in the user's terms (was "maximum factor 244140.62... grid points").
         Assert.Equal("--target-length 99999999: 195312x the original 512 tokens puts factors up to 244141; in steps of --step 0.01 that is more than 10,000,000 grid points (give a shorter target or a larger --step)",
             Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 99_999_999 } })).Message);
+        Assert.Equal("--max-factor 200000: in steps of --step 0.01 that is more than 10,000,000 grid points (give a smaller maximum or a larger --step)",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { MaxFactor = 200_000 })).Message);
+        Assert.DoesNotContain("--target-length", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Step = 0 })).Message); // the step's own error
         Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
         Assert.Contains("--text", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
         Assert.Contains("--max-factor", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);

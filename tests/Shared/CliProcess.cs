@@ -91,7 +91,8 @@ public static partial class CliProcess
             string[] command = [psi.FileName, .. psi.ArgumentList];
             psi.FileName = "setpriv";
             psi.ArgumentList.Clear();
-            foreach (string a in (string[])["--bounding-set=-dac_override,-dac_read_search", "--", .. command]) psi.ArgumentList.Add(a);
+            // From the inheritable and ambient sets too: where a container leaves them filled, root would keep the capabilities.
+            foreach (string a in (string[])["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--", .. command]) psi.ArgumentList.Add(a);
         }
         using var p = Start(psi);
         return Finish(p, Timeout);

@@ -35,9 +35,10 @@ public sealed class NativeOptions
     /// Sets up and loads llama.cpp for the evaluation and search commands, before any model loads and before anything is
     /// written: a bad folder or an unwritable log file is bad input (exit 2), a library that does not load exit 3.
     /// </summary>
-    public void ConfigureForEvaluation(ParseResult r)
+    /// <param name="resultsFolder">The results folder when the command works it out itself (search's MODEL.search-SET-LENGTH).</param>
+    public void ConfigureForEvaluation(ParseResult r, string? resultsFolder = null)
     {
-        RefuseLogOverInputs(r);
+        RefuseLogOverInputs(r, resultsFolder);
         try
         {
             NativeLlama.EnsureConfigured(r.GetValue(Verbose), r.GetValue(NativeLib), r.GetValue(LogFile));
@@ -50,10 +51,11 @@ public sealed class NativeOptions
 
     /// <summary>
     /// Refuses a --log-file that names a file another option or argument of the command line names (the text, a factor
-    /// file, the prompt, the model), or that lies in the results folder (-o): llama.cpp's log truncates its file at start,
-    /// and an evaluation that then read its own log as the text reported a perplexity of 85 with exit 0.
+    /// file, the prompt, the model), or that lies in the results folder (-o) under another name than *.log: llama.cpp's
+    /// log truncates its file at start, and an evaluation that then read its own log as the text reported a perplexity
+    /// of 85 with exit 0, one whose log replaced results.jsonl lost its trials.
     /// </summary>
-    public void RefuseLogOverInputs(ParseResult r)
+    public void RefuseLogOverInputs(ParseResult r, string? resultsFolder = null)
     {
         if (r.GetValue(LogFile) is not { Length: > 0 } log || r.GetValue(Verbose)) return;
         string logPath;
@@ -72,10 +74,17 @@ public sealed class NativeOptions
                 catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException) { continue; }
                 if (File.Exists(full) && Gguf.AtomicFile.SameFile(full, logPath))
                     throw new CliException($"--log-file {logPath}: is also this run's {name}; refusing to overwrite it (give another file name)");
-                if (name is "--out" or "--output" && IsInside(logPath, full))
-                    throw new CliException($"--log-file {logPath}: is inside the results folder {name} {full}, whose files the run writes (give a path outside it)");
+                if (name is "--out" or "--output") RefuseInResults(logPath, full, name);
             }
         }
+        if (resultsFolder is not null) RefuseInResults(logPath, Path.GetFullPath(resultsFolder), "--out");
+    }
+
+    /// <summary>A log among the results is fine as long as it cannot be one of them: the run writes no *.log.</summary>
+    private static void RefuseInResults(string logPath, string folder, string option)
+    {
+        if (IsInside(logPath, folder) && !logPath.EndsWith(".log", StringComparison.Ordinal))
+            throw new CliException($"--log-file {logPath}: is inside the results folder {option} {folder}, whose files the run writes (name it *.log, or give a path outside it)");
     }
 
     private static bool IsInside(string file, string folder)

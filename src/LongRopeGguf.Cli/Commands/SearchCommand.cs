@@ -143,7 +143,7 @@ public static class SearchCommand
                 Engine = new EngineOptions { Threads = r.GetValue(threads) ?? Math.Min(Environment.ProcessorCount, Runtime.RunnerOptions.MaxThreads), BatchSize = r.GetValue(batch), GpuLayers = r.GetValue(gpuLayers) },
                 TimeLimit = r.GetValue(timeLimit) is { } limitText ? ParseDuration(limitText) : null,
             };
-            native.ConfigureForEvaluation(r);
+            native.ConfigureForEvaluation(r, outDir);
             var display = new SearchProgressDisplay(request);
             SearchReport report;
             try
@@ -368,7 +368,7 @@ internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObse
     {
         string line = $"longrope: warning: {message}";
         if (_plain is not null) _plain.Line(line);
-        else _console.WriteLine(Markup.Escape(line));
+        else _console.WriteLine(line); // plain text: WriteLine(string) takes no markup, so nothing to escape
     }
 
     private void Plain(string line)

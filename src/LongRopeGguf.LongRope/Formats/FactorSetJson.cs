@@ -66,7 +66,7 @@ public static class FactorSetJson
         // A stored value that disagrees with its policy means the file was edited by hand or the lengths were
         // overridden; the policy wins only when the lengths were overridden (the value is then stale by design).
         if (value is double v && options.OriginalContextLength is null && options.ContextLength is null
-            && Math.Abs(v - set.AttentionFactor) > PolicyTolerance * Math.Max(1, Math.Abs(v)))
+            && (!double.IsFinite(v) || Math.Abs(v - set.AttentionFactor) > PolicyTolerance * Math.Max(1, Math.Abs(v))))
             throw new FactorSetException($"{path}: attention_factor.value {v.ToString("R", CultureInfo.InvariantCulture)} does not match policy {policyName} "
                 + $"({set.AttentionFactor.ToString("R", CultureInfo.InvariantCulture)} for s = {context}/{original}); use policy \"explicit\" for a value of your own");
         return set;

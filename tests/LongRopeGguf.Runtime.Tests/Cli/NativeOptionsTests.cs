@@ -95,13 +95,33 @@ public class NativeOptionsTests
             var r = cli.Run([.. args, .. extra, "--log-file", log]);
             Assert.True(r.ExitCode == 2, r.ToString());
             string expected = role == "--out"
-                ? $"longrope: error: --log-file {log}: is inside the results folder --out {output}, whose files the run writes (give a path outside it)"
+                ? $"longrope: error: --log-file {log}: is inside the results folder --out {output}, whose files the run writes (name it *.log, or give a path outside it)"
                 : $"longrope: error: --log-file {log}: is also this run's {role}; refusing to overwrite it (give another file name)";
             Assert.Equal(expected, Assert.Single(r.StderrLines));
         }
         Assert.Equal(File.ReadAllBytes(ProseText), File.ReadAllBytes(text));
         Assert.Equal("{}", File.ReadAllText(factors));
         Assert.False(Directory.Exists(output));
+        // Search's own default folder (MODEL.search-long-1024 beside the model) is its results folder too.
+        if (command == "search")
+        {
+            string model = cli.File("m.gguf");
+            File.Copy(TestPaths.TinyModel, model);
+            string inDefault = Path.Combine(cli.File("m.search-long-1024"), "search.jsonl");
+            var searchArgs = args.ToList();
+            int o = searchArgs.IndexOf("--out");
+            searchArgs.RemoveRange(o, 2);
+            searchArgs[searchArgs.IndexOf(TestPaths.TinyModel)] = model;
+            var r = cli.Run([.. searchArgs, "--log-file", inDefault]);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal($"longrope: error: --log-file {inDefault}: is inside the results folder --out {cli.File("m.search-long-1024")}, whose files the run writes (name it *.log, or give a path outside it)", Assert.Single(r.StderrLines));
+        }
+        // A *.log among the results is fine: the run writes none (its folder must exist, as for any --log-file).
+        Directory.CreateDirectory(output);
+        var logged = cli.Run([.. args, "--log-file", Path.Combine(output, "llama.log")]);
+        Assert.True(logged.ExitCode == 0, logged.ToString());
+        Assert.Contains("llama_model_loader", File.ReadAllText(Path.Combine(output, "llama.log")));
+        Directory.Delete(output, recursive: true);
         // Through a link the same file is the same file.
         File.CreateSymbolicLink(cli.File("link.txt"), text);
         if (command != "niah")

@@ -181,7 +181,7 @@ public class RunOutputsTests
         Assert.Equal("longrope: terminated", r.StderrLines[^1]);
     }
 
-    /// <summary>Returns once the run has made its context (llama.cpp's log says so) and a second more has passed: the
+    /// <summary>Returns once the run has made its context (llama.cpp's log says so) and half a second more has passed: the
     /// generation is under way then, also on a loaded machine where start-up takes longer than usual. Before it, a
     /// SIGTERM ends the process at once (nothing to report), which is another test.</summary>
     private static void WhileGenerating(string log)
@@ -192,7 +192,7 @@ public class RunOutputsTests
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"no context in {log} after 60 s");
             Thread.Sleep(50);
         }
-        Thread.Sleep(TimeSpan.FromSeconds(1));
+        Thread.Sleep(TimeSpan.FromSeconds(0.5));
     }
 
     private static string ReadShared(string path)

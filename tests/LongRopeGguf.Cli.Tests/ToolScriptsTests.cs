@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using LongRopeGguf.Tests;
+
+namespace LongRopeGguf.Cli.Tests;
+
+/// <summary>
+/// The scripts in tools/ answer --help with their own usage and refuse an unknown option before doing anything: given
+/// "--help", quickstart.sh took it for its output folder, built, and failed; search-vs-yarn.sh would have started a
+/// 15-hour run in a folder named "-x".
+/// </summary>
+public class ToolScriptsTests
+{
+    private static CliResult RunScript(string script, IReadOnlyDictionary<string, string>? environment = null, params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = TestPaths.RepoRoot };
+        psi.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tools", script));
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), $"{script} {string.Join(' ', args)} did not finish in 30 s");
+        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Theory]
+    [InlineData("quickstart.sh")]
+    [InlineData("search-vs-yarn.sh")]
+    [InlineData("search-bounded.sh")]
+    [InlineData("niah.sh")]
+    [InlineData("publish.sh")]
+    public void Help_prints_the_scripts_own_usage_and_does_nothing_else(string script)
+    {
+        foreach (string help in (string[])["--help", "-h"])
+        {
+            var r = RunScript(script, null, help);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains($"Usage: tools/{script}", r.Stdout);
+            Assert.Equal("", r.Stderr);
+        }
+    }
+
+    [Theory]
+    [InlineData("quickstart.sh")]
+    [InlineData("search-vs-yarn.sh")]
+    [InlineData("search-bounded.sh")]
+    [InlineData("publish.sh")]
+    public void An_unknown_option_is_refused_before_anything_runs(string script)
+    {
+        var r = RunScript(script, null, "-x");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.StartsWith($"tools/{script}: unknown option '-x' (usage: tools/{script} ", r.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(TestPaths.RepoRoot, "-x")));
+    }
+
+    [Fact]
+    public void Niah_says_a_bad_patch_scale_as_its_own_setting()
+    {
+        // It was "longrope: error: --scale 'abc': not a number. (see 'longrope factors make --help')", after a build.
+        var r = RunScript("niah.sh", new Dictionary<string, string> { ["NIAH_PATCH_SCALE"] = "abc" });
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("niah.sh: NIAH_PATCH_SCALE 'abc': not a number greater than 1 (the scale of the patched mode's factors)", r.Stderr.Trim());
+    }
+}

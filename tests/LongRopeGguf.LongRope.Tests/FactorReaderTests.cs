@@ -117,6 +117,10 @@ public class FactorReaderTests
         var e2 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "b.json",
             """{"max_position_embeddings": 1024, "rope_scaling": {"type": "longrope", "long_factor": [1, 2], "short_factor": [1, 1]}}""")));
         Assert.Contains("original_max_position_embeddings", e2.Message);
+        // With the model known (patch; factors show --model), its original length, as --original-context's help says.
+        var withModel = FactorSetReader.Read(WriteText(dir, "b2.json",
+            """{"max_position_embeddings": 1024, "rope_scaling": {"type": "longrope", "long_factor": [1, 2], "short_factor": [1, 1]}}"""), new FactorReadOptions { DefaultOriginalContextLength = 512 });
+        Assert.Equal((512, 1024), (withModel.OriginalContextLength, withModel.ContextLength));
         var e3 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "c.json", """{"rope_scaling": {"type": "longrope", "long_factor": [1, "x"]""")));
         Assert.Contains("c.json: invalid JSON at line 1", e3.Message);
         var e4 = Assert.Throws<FactorSetException>(() => FactorSetReader.Read(WriteText(dir, "d.json",

@@ -23,7 +23,7 @@ public static class PatchCommand
                 + "a LongRoPE search CSV (result_final.csv), or a GGUF model to copy the factors from.",
         };
         var output = new Option<FileInfo?>("--output", "-o") { HelpName = "FILE", Description = "Output file (default: MODEL.longrope.gguf beside MODEL). MODEL itself is never modified without --in-place." };
-        var original = new Option<int?>("--original-context") { HelpName = "N", Description = "Original (trained) context length: the short/long threshold. Default: the factor file's, else the model's." };
+        var original = new Option<int?>("--original-context") { HelpName = "N", Description = "Original (trained) context length: the short/long threshold; overrides the factor file's. Default: the factor file's, else the model's." };
         var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length. Default: the factor file's (required for a CSV)." };
         var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1), or a number. Default: the factor file's." };
         var inPlace = new Option<bool>("--in-place") { Description = "Modify MODEL itself: factors and same-size values are overwritten in place when possible (milliseconds), otherwise the file is replaced atomically." };

@@ -54,7 +54,9 @@ public static class HfConfigReader
         int original = options.OriginalContextLength
             ?? FactorSetReader.ReadOptionalInt(block, "original_max_position_embeddings", path)
             ?? FactorSetReader.ReadOptionalInt(top, "original_max_position_embeddings", path)
-            ?? throw new FactorSetException($"{path}: no 'original_max_position_embeddings' (in {blockName} or at the top level); give the original context length (--original-context)");
+            // The model's own, as --original-context's help promises (patch, and factors show with --model).
+            ?? options.DefaultOriginalContextLength
+            ?? throw new FactorSetException($"{path}: no 'original_max_position_embeddings' (in {blockName} or at the top level); give the original context length (--original-context, or --model)");
         int context = options.ContextLength
             ?? FactorSetReader.ReadOptionalInt(top, "max_position_embeddings", path)
             ?? throw new FactorSetException($"{path}: no 'max_position_embeddings'; give the extended context length (--context)");

@@ -133,6 +133,20 @@ public sealed class ChatSession : IDisposable
         _messages.AddRange(transcript.Messages);
         try
         {
+            // A transcript that cannot fit is refused before the conversation's context is dropped: the chat goes on
+            // as it was, its cache included (the next turn re-prefilled the whole history).
+            var rendered = Render(addAssistant: false);
+            int reserve = Options.Generation.MaxTokens;
+            Conversation.CheckFits(ContextPlanner.Add(rendered.Count, reserve), $"prompt {rendered.Count} + {reserve} to generate");
+        }
+        catch
+        {
+            _messages.Clear();
+            _messages.AddRange(saved);
+            throw;
+        }
+        try
+        {
             Conversation.Reset();
             var prefill = Conversation.SyncTo(Render(addAssistant: false), Options.Generation.MaxTokens, cancellationToken);
             _turns = _messages.Count(m => m.Role == "user");

@@ -24,9 +24,18 @@ public sealed record ChatTranscript(
     {
         string full = Path.GetFullPath(path);
         OutputFiles.RefuseFolderOrModel(full, "/save");
+        // Saving again over a transcript is the usual case; over any other file (a README, a script) it is a slip.
+        if (File.Exists(full) && Gguf.FileKinds.Of(full) == Gguf.FileKind.Regular && !IsTranscript(full))
+            throw new RuntimeInputException($"/save {full}: exists and is not a chat transcript; refusing to overwrite it (give another file name, or remove it first)");
         using var file = Gguf.AtomicFile.Create(full);
         file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n"));
         file.Commit();
+    }
+
+    private static bool IsTranscript(string path)
+    {
+        try { Load(path); return true; }
+        catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>Reads and checks a transcript; every problem is one line naming the file and the field.</summary>

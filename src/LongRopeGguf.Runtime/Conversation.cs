@@ -52,6 +52,14 @@ public sealed class Conversation : IDisposable
     /// Makes sure a context exists that holds <paramref name="tokens"/> tokens, moving the conversation if needed.
     /// Returns the move, if one happened.
     /// </summary>
+    /// <summary>Throws as <see cref="EnsureCapacity"/> would when <paramref name="tokens"/> cannot be held, changing
+    /// nothing: for work that would otherwise drop the current context before it finds out (chat's /load).</summary>
+    public void CheckFits(int tokens, string? detail = null)
+    {
+        if (_context is not null && tokens <= _context.Size) return;
+        ContextPlanner.Plan(_model.Info, new ContextRequest(tokens, detail, FactorSet: Options.FactorSet, ContextSize: Options.ContextSize));
+    }
+
     public ContextMove? EnsureCapacity(int tokens, string? detail = null, CancellationToken cancellationToken = default)
     {
         if (_context is not null && tokens <= _context.Size) return null;

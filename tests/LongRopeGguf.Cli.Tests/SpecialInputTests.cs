@@ -185,4 +185,20 @@ public class SpecialInputTests
         Assert.Equal($"longrope: error: --out {results}: cannot create the results folder (permission denied)", eval.StderrLines[^1]);
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
+
+    [Theory]
+    [InlineData("chat.json", "chat.json")]
+    [InlineData("\"my chat.json\"", "my chat.json")]
+    [InlineData("'my chat.json'", "my chat.json")]
+    [InlineData("\"", "\"")]
+    public void A_chat_file_name_is_read_as_a_shell_user_writes_it(string typed, string meant) =>
+        Assert.Equal(meant, LongRopeGguf.Cli.Commands.ChatCommand.FileArgument(typed));
+
+    [Fact]
+    public void A_chat_file_name_under_the_home_folder_may_start_with_a_tilde()
+    {
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        Assert.Equal(home + "/chats/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("~/chats/a.json"));
+        Assert.Equal("~other/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("~other/a.json")); // another user's: as written
+    }
 }

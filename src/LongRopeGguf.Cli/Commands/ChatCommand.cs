@@ -118,10 +118,12 @@ public static class ChatCommand
     {
         failed = false;
         int space = input.IndexOf(' ');
-        string name = space < 0 ? input : input[..space];
-        string arg = space < 0 ? "" : input[(space + 1)..].Trim();
+        string name = (space < 0 ? input : input[..space]).ToLowerInvariant(); // /STATS as /stats, as names are read elsewhere
+        string arg = FileArgument(space < 0 ? "" : input[(space + 1)..].Trim());
         try
         {
+            if (name is "/exit" or "/quit" or "/bye" or "/reset" or "/stats" or "/help" or "/?" && arg.Length > 0)
+                throw new RuntimeInputException($"{name} takes no argument (given '{arg}')");
             switch (name)
             {
                 case "/exit" or "/quit" or "/bye":
@@ -154,7 +156,7 @@ public static class ChatCommand
                     Console.Out.WriteLine(Help);
                     return null;
                 default:
-                    Console.Error.WriteLine($"unknown command {name}; {Help}");
+                    Console.Error.WriteLine($"longrope: error: unknown command {name}; {Help}");
                     failed = true;
                     return null;
             }
@@ -173,15 +175,25 @@ public static class ChatCommand
         }
     }
 
+    /// <summary>A file name as a shell user writes it: quotes around it taken off, a leading ~/ as the home folder.</summary>
+    internal static string FileArgument(string text)
+    {
+        if (text.Length >= 2 && (text[0], text[^1]) is ('"', '"') or ('\'', '\'')) text = text[1..^1];
+        if ((text == "~" || text.StartsWith("~/", StringComparison.Ordinal)) && Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home)
+            text = home + text[1..];
+        return text;
+    }
+
     private static void PrintStats(ChatSession session)
     {
         var s = session.Stats;
         var o = Console.Out;
         if (s.Plan is { } plan)
         {
-            o.WriteLine($"tokens: {s.Tokens} used of n_ctx {plan.ContextSize}; factor set {plan.FactorSetName} ({plan.Reason})");
+            o.WriteLine($"tokens: {s.Tokens} used of n_ctx {plan.ContextSize}; factor set {plan.FactorSetName} (context made for: {plan.Reason})");
         }
         else o.WriteLine($"tokens: {s.Tokens}; no context yet");
+        o.WriteLine($"sampling: {GenerateCommand.Sampling(session.Options.Generation.Sampling)}");
         var moves = session.Conversation.Moves;
         o.WriteLine($"turns: {s.Turns}; moves: {s.Moves}{(moves.Count > 0 ? $" (last: {moves[^1].Describe()})" : "")}");
         if (s.LastPrefill is { } p)

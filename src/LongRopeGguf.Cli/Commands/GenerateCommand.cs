@@ -58,8 +58,8 @@ public static class GenerateCommand
             Console.Error.WriteLine(
                 $"longrope: prompt {prefill.Tokens} tokens in {prefill.Elapsed.TotalMilliseconds:F0} ms ({prefill.TokensPerSecond:F1} tok/s), " +
                 $"generated {result.TokenCount} tokens in {result.DecodeTime.TotalMilliseconds:F0} ms ({result.TokensPerSecond:F1} tok/s), " +
-                $"stopped: {StopName(result.StopReason)}; factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}");
-            if (asJson) WriteJson(llama, plan, tokens.Length, prefill, result);
+                $"stopped: {StopName(result.StopReason)}; factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}; {Sampling(generation.Sampling)}");
+            if (asJson) WriteJson(llama, plan, tokens.Length, prefill, result, generation.Sampling);
             if (result.StopReason == StopReason.Cancelled)
             {
                 Console.Error.WriteLine(interrupt.Terminated ? "longrope: terminated" : "longrope: interrupted");
@@ -121,7 +121,12 @@ public static class GenerateCommand
         file.Commit();
     }
 
-    private static void WriteJson(LlamaModel llama, ContextPlan plan, int promptTokens, PrefillResult prefill, GenerationResult result)
+    /// <summary>The sampling settings in the words of the options that set them (--seed repeats a sampled run).</summary>
+    internal static string Sampling(SamplingOptions s) => s.IsGreedy
+        ? "greedy (--temp 0)"
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"--temp {s.Temperature} --top-k {s.TopK} --top-p {s.TopP} --seed {s.Seed}");
+
+    private static void WriteJson(LlamaModel llama, ContextPlan plan, int promptTokens, PrefillResult prefill, GenerationResult result, SamplingOptions sampling)
     {
         using var stdout = Console.OpenStandardOutput();
         using (var w = new Utf8JsonWriter(stdout, Gguf.JsonOutput.Indented))
@@ -140,6 +145,12 @@ public static class GenerateCommand
             w.WriteNumber("decode_ms", Math.Round(result.DecodeTime.TotalMilliseconds, 3));
             w.WriteNumber("decode_tokens_per_s", Math.Round(result.TokensPerSecond, 2));
             w.WriteNumber("model_load_ms", Math.Round(llama.LoadTime.TotalMilliseconds, 3));
+            w.WriteEndObject();
+            w.WriteStartObject("sampling");
+            w.WriteNumber("temperature", sampling.Temperature);
+            w.WriteNumber("top_k", sampling.TopK);
+            w.WriteNumber("top_p", sampling.TopP);
+            if (sampling.Seed is { } seed) w.WriteNumber("seed", seed); else w.WriteNull("seed");
             w.WriteEndObject();
             w.WriteString("factor_set", plan.FactorSetName);
             w.WriteNumber("context_size", plan.ContextSize);

@@ -97,7 +97,8 @@ public sealed class RuntimeCommandOptions
     {
         var options = new GenerationOptions(
             r.GetValue(MaxTokens),
-            new SamplingOptions(r.GetValue(Temperature), r.GetValue(TopK), r.GetValue(TopP), r.GetValue(Seed)),
+            // Without --seed one is drawn here, not by llama.cpp, so that the run can say it and a good sample be repeated.
+            new SamplingOptions(r.GetValue(Temperature), r.GetValue(TopK), r.GetValue(TopP), r.GetValue(Seed) ?? (uint)Random.Shared.NextInt64(0, (long)uint.MaxValue + 1)),
             r.GetValue(Stop) ?? []);
         options.Validate();
         return options;

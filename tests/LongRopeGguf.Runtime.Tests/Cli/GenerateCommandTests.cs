@@ -96,6 +96,25 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void A_sampled_run_says_its_seed_and_that_seed_repeats_the_sample()
+    {
+        // Without --seed a good sample could not be had again: neither the line nor --json said which seed it drew.
+        using var cli = new IsolatedCli();
+        string[] args = ["generate", TestPaths.TinyModel, "--prompt", "The grass is", "-n", "24", "--temp", "1.5", "--json"];
+        var first = cli.Run(args);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var sampling = JsonDocument.Parse(first.Stdout).RootElement.GetProperty("sampling");
+        uint seed = sampling.GetProperty("seed").GetUInt32();
+        Assert.Equal(1.5f, sampling.GetProperty("temperature").GetSingle());
+        Assert.EndsWith($"; --temp 1.5 --top-k 40 --top-p 0.95 --seed {seed}", first.StderrLines[^1]);
+
+        var again = cli.Run([.. args, "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.Equal(JsonDocument.Parse(first.Stdout).RootElement.GetProperty("text").GetString(), JsonDocument.Parse(again.Stdout).RootElement.GetProperty("text").GetString());
+        // Greedy runs say so instead.
+        Assert.EndsWith("; greedy (--temp 0)", cli.Run("generate", TestPaths.TinyModel, "--prompt", "The grass is", "-n", "2", "--temp", "0").StderrLines[^1]);
+    }
+
+    [Fact]
     public void Short_attention_chooses_between_the_models_own_magnitude_and_the_files_and_says_which()
     {
         using var cli = new IsolatedCli();

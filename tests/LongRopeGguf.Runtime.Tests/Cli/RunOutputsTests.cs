@@ -250,6 +250,34 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void Chat_commands_are_read_as_a_user_types_them_and_save_does_not_take_other_files()
+    {
+        using var cli = new IsolatedCli();
+        string readme = cli.File("README.md"), quoted = cli.File("my chat.json"), big = cli.File("big.json");
+        File.WriteAllText(readme, "keep me\n");
+        new ChatTranscript(ChatTranscript.CurrentFormat, null, [new ChatMessage("user", string.Concat(Enumerable.Repeat("The grass is green. ", 2000)))]).Save(big);
+        string input = string.Join("\n", "Hi", "/STATS", "/stats now", $"/save {readme}", $"/save \"{quoted}\"", $"/load {big}", "/stats", "/nonsense") + "\n";
+        var r = cli.RunWithInput(input, "chat", TestPaths.TinyModel, "-n", "8", "--temp", "0");
+
+        Assert.Equal(2, r.ExitCode);
+        // Any letter case; a command that takes no argument refuses one instead of ignoring it.
+        Assert.Contains("sampling: greedy (--temp 0)", r.Stdout);
+        Assert.Contains("longrope: error: /stats takes no argument (given 'now')", r.StderrLines);
+        // Another file than a transcript is not overwritten (a README was replaced by the transcript).
+        Assert.Contains($"longrope: error: /save {readme}: exists and is not a chat transcript; refusing to overwrite it (give another file name, or remove it first)", r.StderrLines);
+        Assert.Equal("keep me\n", File.ReadAllText(readme));
+        // Quotes around a name are not part of it.
+        Assert.Equal(2, ChatTranscript.Load(quoted).Messages.Count);
+        // A transcript that does not fit leaves the conversation and its context as they were (the cache was dropped).
+        var tokens = System.Text.RegularExpressions.Regex.Matches(r.Stdout, @"tokens: (\d+) used of n_ctx (\d+)").Select(m => m.Value).ToList();
+        Assert.Equal(2, tokens.Count);
+        Assert.Equal(tokens[0], tokens[1]);
+        Assert.Contains(r.StderrLines, l => l.StartsWith($"longrope: error: /load {big}: ", StringComparison.Ordinal));
+        Assert.Contains("longrope: error: unknown command /nonsense; commands: /reset, /stats, /save FILE, /load FILE, /exit (or Ctrl-D); Ctrl-C stops a reply", r.StderrLines);
+        Assert.Equal("longrope: error: 4 of 8 messages and commands were refused", r.StderrLines[^1]);
+    }
+
+    [Fact]
     public void A_system_text_or_transcript_that_does_not_fit_is_named()
     {
         using var cli = new IsolatedCli();

@@ -16,7 +16,8 @@ public static class ChatCommand
         var model = CommonOptions.Model();
         var system = new Option<string?>("--system") { Description = "System message (with a chat template) or text put before the chat (plain continuation).", HelpName = "TEXT" };
         var rt = new RuntimeCommandOptions(defaultMaxTokens: ChatOptions.DefaultReplyTokens);
-        rt.MaxTokens.Description = $"Most tokens per reply, also the room reserved in the context (default: {ChatOptions.DefaultReplyTokens}, at most a quarter of the model's original context).";
+        rt.MaxTokens.Description = $"Most tokens per reply, also the room reserved in the context (default: a quarter of the model's original context, at most {ChatOptions.DefaultReplyTokens}).";
+        rt.MaxTokens.DefaultValueFactory = null; // help's "[default: 512]" was not what a small model got
         var cmd = new Command("chat", "Chat with a GGUF model in the terminal; uses the model's chat template when the GGUF has one, plain continuation otherwise.")
         {
             model, system,

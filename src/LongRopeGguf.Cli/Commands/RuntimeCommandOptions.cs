@@ -60,8 +60,11 @@ public sealed class RuntimeCommandOptions
         HelpName = "TEXT",
     };
 
+    private readonly int _defaultMaxTokens;
+
     public RuntimeCommandOptions(int defaultMaxTokens)
     {
+        _defaultMaxTokens = defaultMaxTokens;
         MaxTokens = new Option<int>("--max-tokens", "-n")
         {
             HelpName = "N",
@@ -96,7 +99,8 @@ public sealed class RuntimeCommandOptions
     public GenerationOptions Generation(ParseResult r)
     {
         var options = new GenerationOptions(
-            r.GetValue(MaxTokens),
+            // Given, or the command's default (chat shows none in its help: its default depends on the model).
+            r.GetResult(MaxTokens) is { Implicit: false } ? r.GetValue(MaxTokens) : _defaultMaxTokens,
             // Without --seed one is drawn here, not by llama.cpp, so that the run can say it and a good sample be repeated.
             new SamplingOptions(r.GetValue(Temperature), r.GetValue(TopK), r.GetValue(TopP), r.GetValue(Seed) ?? (uint)Random.Shared.NextInt64(0, (long)uint.MaxValue + 1)),
             r.GetValue(Stop) ?? []);

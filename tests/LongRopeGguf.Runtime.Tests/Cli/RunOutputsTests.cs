@@ -250,6 +250,19 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void Chat_help_gives_the_reply_budget_a_model_gets_not_a_fixed_default()
+    {
+        // Help said "[default: 512]"; the bundled 512-token model gets 128, as the start-up line shows.
+        using var cli = new IsolatedCli();
+        var help = cli.Run("chat", "--help");
+        Assert.Contains("(default: a quarter of the model's original context, at most 512)", help.Stdout);
+        Assert.DoesNotContain("[default: 512]", help.Stdout);
+        var chat = cli.RunWithInput("Hi\n", "chat", TestPaths.TinyModel, "--temp", "0");
+        Assert.True(chat.ExitCode == 0, chat.ToString());
+        Assert.Contains("(a first turn of up to 128 tokens)", chat.StderrLines[0]);
+    }
+
+    [Fact]
     public void Chat_commands_are_read_as_a_user_types_them_and_save_does_not_take_other_files()
     {
         using var cli = new IsolatedCli();

@@ -68,6 +68,9 @@ public static class FactorValidator
 
         if (!float.IsFinite(set.AttentionFactor) || set.AttentionFactor <= 0)
             Error($"attention factor {F(set.AttentionFactor)} must be a finite number > 0");
+        else if (set.AttentionFactor * set.AttentionFactor is 0f or float.PositiveInfinity)
+            // cos and sin are scaled by it, so attention logits by its square: 1e-40 squared is 0 in 32-bit floats.
+            Error($"attention factor {F(set.AttentionFactor)}: its square, by which attention logits are scaled, is {F(set.AttentionFactor * set.AttentionFactor)} in 32-bit floats");
         else if (set.AttentionFactor < 1 || set.AttentionFactor > 2)
             Warn($"attention factor {F(set.AttentionFactor)} is outside [1, 2]; it scales attention logits by its square ({F(set.AttentionFactor * set.AttentionFactor)})");
         return new FactorValidation(issues);

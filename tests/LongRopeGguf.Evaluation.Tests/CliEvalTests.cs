@@ -288,7 +288,7 @@ public sealed class CliEvalTests
                 : ["eval", "ppl", patched, "--text", Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt"), "--lengths", "1024", "--modes", "yarn", "--out", dir.File("p")];
             var (code, _, err) = Run(args);
             AssertOneLineError(code, err, ExitCodes.BadInput,
-                $"{patched}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode 'yarn' too; give the unpatched model as MODEL and this file as --patched NAME={patched}");
+                $"{patched}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode 'yarn' too; give the unpatched model as MODEL and this file as --patched NAME={patched} (or keep it as MODEL with --modes '' --patched NAME={patched})");
         }
         Assert.False(Directory.Exists(dir.File("n")) || Directory.Exists(dir.File("p")));
 

@@ -71,7 +71,7 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
         var info = EvalModelInfo.Read(modelPath);
         if (info.IsLongRope && (info.HasLongFactors || info.HasShortFactors))
             throw new EvalInputException($"{modelPath}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode '{builtIn.Name}' too; "
-                + $"give the unpatched model as MODEL and this file as --patched NAME={modelPath} (or run only --patched modes)");
+                + $"give the unpatched model as MODEL and this file as --patched NAME={modelPath} (or keep it as MODEL with --modes '' --patched NAME={modelPath})");
     }
 
     /// <summary>Frequency scale the built-in modes use for a context of <paramref name="length"/> tokens: original / length, never above 1.</summary>

@@ -50,7 +50,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         File.Copy(TestPaths.TinyModel, target);
         var r = InterruptMidCopy(target, CliProcess.SIGTERM);
         Assert.True(r.ExitCode == ExitCodes.Terminated, r.ToString());
-        Assert.Equal("longrope: interrupted", Assert.Single(r.StderrLines));
+        Assert.Equal("longrope: terminated", Assert.Single(r.StderrLines));
         Assert.Equal([target], Directory.GetFileSystemEntries(dir.Path));
         Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(target));
     }
@@ -65,7 +65,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         string target = dir.File("out.gguf");
         var r = InterruptMidCopy(target, CliProcess.SIGTERM, "patch", big.Path, "-f", factors, "-o", target);
         Assert.True(r.ExitCode == ExitCodes.Terminated, r.ToString());
-        Assert.Equal("longrope: interrupted", r.StderrLines[^1]);
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
         Assert.Equal([factors], Directory.GetFileSystemEntries(dir.Path));
     }
 

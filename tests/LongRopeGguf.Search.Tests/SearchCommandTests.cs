@@ -162,7 +162,7 @@ public class SearchCommandTests
         var r = CliProcess.Finish(running);
 
         Assert.True(r.ExitCode == 143, r.ToString());
-        Assert.Equal("longrope: interrupted", r.StderrLines[^1]);
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
         Assert.Equal(["search.jsonl"], Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
         Assert.True(File.ReadLines(log).Count() >= 2, "the candidates evaluated so far stay in the log for a resumed run");
     }

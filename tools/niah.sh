@@ -23,7 +23,8 @@ esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # The environment is checked first: its mistakes would otherwise be said as options of commands run for it.
-if [[ -n ${NIAH_PATCH_SCALE:-} ]] && ! python3 -c 'import sys; s = float(sys.argv[1]); sys.exit(0 if s > 1 and s < float("inf") else 1)' "$NIAH_PATCH_SCALE" 2>/dev/null; then
+# A plain decimal number, as longrope reads it (Python's float() also takes "1_5" and spaces, longrope does not).
+if [[ -n ${NIAH_PATCH_SCALE:-} ]] && ! { [[ $NIAH_PATCH_SCALE =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] && awk -v s="$NIAH_PATCH_SCALE" 'BEGIN { exit !(s + 0 > 1) }'; }; then
   echo "niah.sh: NIAH_PATCH_SCALE '$NIAH_PATCH_SCALE': not a number greater than 1 (the scale of the patched mode's factors)" >&2; exit 2
 fi
 

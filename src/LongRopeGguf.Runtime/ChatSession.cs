@@ -91,6 +91,9 @@ public sealed class ChatSession : IDisposable
     }
 
     /// <summary>One turn: the user's message in, the reply streamed to <paramref name="onText"/>.</summary>
+    /// <summary>Replies generated in this session, /reset included: the offset of the next reply's seed.</summary>
+    private int _replies;
+
     public ChatTurn Ask(string userText, Action<string>? onText, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(userText)) throw new RuntimeInputException("empty message");
@@ -105,7 +108,11 @@ public sealed class ChatSession : IDisposable
             _messages.RemoveAt(_messages.Count - 1);
             throw;
         }
-        var generation = Conversation.Generate(Options.Generation, onText, cancellationToken);
+        // Each reply its own seed (seed + replies so far, /reset or not): one seed for every turn gave the same reply to the same question
+        // after /reset; the chat still repeats with --seed N.
+        var sampling = Options.Generation.Sampling;
+        var options = sampling.Seed is { } seed ? Options.Generation with { Sampling = sampling with { Seed = unchecked(seed + (uint)_replies++) } } : Options.Generation;
+        var generation = Conversation.Generate(options, onText, cancellationToken);
         _messages.Add(new ChatMessage("assistant", generation.Text));
         _lastPrefill = prefill;
         _lastGeneration = generation;

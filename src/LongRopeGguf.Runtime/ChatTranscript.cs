@@ -25,7 +25,9 @@ public sealed record ChatTranscript(
         string full = Path.GetFullPath(path);
         OutputFiles.RefuseFolderOrModel(full, "/save");
         // Saving again over a transcript is the usual case; over any other file (a README, a script) it is a slip.
-        if (File.Exists(full) && Gguf.FileKinds.Of(full) == Gguf.FileKind.Regular && !IsTranscript(full))
+        if (Gguf.FileKinds.Of(full) == Gguf.FileKind.Special)
+            throw new RuntimeInputException($"/save {full}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)");
+        if (File.Exists(full) && !IsTranscript(full))
             throw new RuntimeInputException($"/save {full}: exists and is not a chat transcript; refusing to overwrite it (give another file name, or remove it first)");
         using var file = Gguf.AtomicFile.Create(full);
         file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n"));
@@ -35,7 +37,7 @@ public sealed record ChatTranscript(
     private static bool IsTranscript(string path)
     {
         try { Load(path); return true; }
-        catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException) { return false; }
+        catch (Exception e) when (e is RuntimeInputException or IOException) { return false; } // one it cannot read is said as such
     }
 
     /// <summary>Reads and checks a transcript; every problem is one line naming the file and the field.</summary>

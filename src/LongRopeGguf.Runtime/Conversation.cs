@@ -48,26 +48,25 @@ public sealed class Conversation : IDisposable
     /// <summary>Raised after each move, before generation goes on.</summary>
     public event Action<ContextMove>? Moved;
 
+    /// <summary>Throws as planning a fresh context for <paramref name="tokens"/> would (after <see cref="Reset"/>),
+    /// changing nothing: for work that would otherwise drop the current context before it finds out (chat's /load).
+    /// The memory check of the context itself is not made here.</summary>
+    public void CheckFits(int tokens, string? detail = null) => ContextPlanner.Plan(_model.Info, Request(tokens, detail));
+
+    private ContextRequest Request(int tokens, string? detail) => new(
+        tokens, detail,
+        PreferredTokens: Options.Growth > 1.0 ? (int)Math.Min(int.MaxValue, tokens * Options.Growth) : null,
+        FactorSet: Options.FactorSet,
+        ContextSize: Options.ContextSize);
+
     /// <summary>
     /// Makes sure a context exists that holds <paramref name="tokens"/> tokens, moving the conversation if needed.
     /// Returns the move, if one happened.
     /// </summary>
-    /// <summary>Throws as <see cref="EnsureCapacity"/> would when <paramref name="tokens"/> cannot be held, changing
-    /// nothing: for work that would otherwise drop the current context before it finds out (chat's /load).</summary>
-    public void CheckFits(int tokens, string? detail = null)
-    {
-        if (_context is not null && tokens <= _context.Size) return;
-        ContextPlanner.Plan(_model.Info, new ContextRequest(tokens, detail, FactorSet: Options.FactorSet, ContextSize: Options.ContextSize));
-    }
-
     public ContextMove? EnsureCapacity(int tokens, string? detail = null, CancellationToken cancellationToken = default)
     {
         if (_context is not null && tokens <= _context.Size) return null;
-        var plan = ContextPlanner.Plan(_model.Info, new ContextRequest(
-            tokens, detail,
-            PreferredTokens: Options.Growth > 1.0 ? (int)Math.Min(int.MaxValue, tokens * Options.Growth) : null,
-            FactorSet: Options.FactorSet,
-            ContextSize: Options.ContextSize));
+        var plan = ContextPlanner.Plan(_model.Info, Request(tokens, detail));
         if (_context is null)
         {
             _context = _model.AcquireContext(plan);

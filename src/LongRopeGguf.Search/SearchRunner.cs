@@ -188,7 +188,7 @@ public static class SearchRunner
         double max = request.MaxFactor ?? (request.Piecewise ? scale : 1.25 * scale);
         // Said in the user's terms (the target or --max-factor, the step) rather than as the space's grid alone; a step
         // that is no step is the space's to refuse.
-        if (request.Step > 0 && double.IsFinite(request.Step) && (max - 1) / request.Step > SearchSpace.MaxGridPoints)
+        if (request.Step > 0 && double.IsFinite(request.Step) && double.IsFinite(max) && (max - 1) / request.Step > SearchSpace.MaxGridPoints)
             throw new ArgumentException(request.MaxFactor is { } given
                 ? string.Create(CultureInfo.InvariantCulture, $"--max-factor {given:G6}: in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a smaller maximum or a larger --step)")
                 : string.Create(CultureInfo.InvariantCulture, $"--target-length {target}: {scale:G6}x the original {original} tokens puts factors up to {max:G6}; in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a shorter target or a larger --step)"));

@@ -150,7 +150,7 @@ public static class GenerateCommand
             w.WriteNumber("temperature", sampling.Temperature);
             w.WriteNumber("top_k", sampling.TopK);
             w.WriteNumber("top_p", sampling.TopP);
-            if (sampling.Seed is { } seed) w.WriteNumber("seed", seed); else w.WriteNull("seed");
+            if (sampling.Seed is { } seed && !sampling.IsGreedy) w.WriteNumber("seed", seed); else w.WriteNull("seed"); // greedy: none used
             w.WriteEndObject();
             w.WriteString("factor_set", plan.FactorSetName);
             w.WriteNumber("context_size", plan.ContextSize);

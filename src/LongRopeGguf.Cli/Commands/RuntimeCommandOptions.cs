@@ -102,7 +102,7 @@ public sealed class RuntimeCommandOptions
             // Given, or the command's default (chat shows none in its help: its default depends on the model).
             r.GetResult(MaxTokens) is { Implicit: false } ? r.GetValue(MaxTokens) : _defaultMaxTokens,
             // Without --seed one is drawn here, not by llama.cpp, so that the run can say it and a good sample be repeated.
-            new SamplingOptions(r.GetValue(Temperature), r.GetValue(TopK), r.GetValue(TopP), r.GetValue(Seed) ?? (uint)Random.Shared.NextInt64(0, (long)uint.MaxValue + 1)),
+            new SamplingOptions(r.GetValue(Temperature), r.GetValue(TopK), r.GetValue(TopP), r.GetValue(Seed) ?? (uint)Random.Shared.NextInt64(0, uint.MaxValue)), // not 0xFFFFFFFF: llama.cpp's "draw one"
             r.GetValue(Stop) ?? []);
         options.Validate();
         return options;

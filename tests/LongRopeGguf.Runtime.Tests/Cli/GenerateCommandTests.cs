@@ -110,8 +110,10 @@ public class GenerateCommandTests
 
         var again = cli.Run([.. args, "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         Assert.Equal(JsonDocument.Parse(first.Stdout).RootElement.GetProperty("text").GetString(), JsonDocument.Parse(again.Stdout).RootElement.GetProperty("text").GetString());
-        // Greedy runs say so instead.
+        // Greedy runs say so instead, and name no seed (none is used).
         Assert.EndsWith("; greedy (--temp 0)", cli.Run("generate", TestPaths.TinyModel, "--prompt", "The grass is", "-n", "2", "--temp", "0").StderrLines[^1]);
+        var greedy = JsonDocument.Parse(cli.Run("generate", TestPaths.TinyModel, "--prompt", "The grass is", "-n", "2", "--temp", "0", "--json").Stdout).RootElement;
+        Assert.Equal(JsonValueKind.Null, greedy.GetProperty("sampling").GetProperty("seed").ValueKind);
     }
 
     [Fact]

@@ -250,6 +250,33 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void Each_chat_reply_samples_anew_and_the_whole_chat_repeats_with_its_seed()
+    {
+        // One seed for every turn gave the same reply to the same question after /reset.
+        using var cli = new IsolatedCli();
+        const string Input = "Once\n/reset\nOnce\n";
+        // Sampling wide open: the tiny model is sure enough of "The grass is ..." to give one reply at any seed.
+        string[] args = ["chat", TestPaths.TinyModel, "-n", "24", "--temp", "3", "--top-k", "0", "--top-p", "1", "--seed", "7"];
+        var first = cli.RunWithInput(Input, args);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var halves = first.Stdout.Split("conversation cleared");
+        Assert.Equal(2, halves.Length);
+        Assert.NotEqual(halves[0].Trim(), halves[1][(halves[1].IndexOf('\n') + 1)..].Trim());
+        Assert.Equal(first.Stdout, cli.RunWithInput(Input, args).Stdout);
+    }
+
+    [Fact]
+    public void Save_refuses_a_pipe_in_the_way()
+    {
+        using var cli = new IsolatedCli();
+        string fifo = cli.File("chat.fifo");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo)!) mk.WaitForExit();
+        var r = cli.RunWithInput($"Hi\n/save {fifo}\n", "chat", TestPaths.TinyModel, "-n", "2", "--temp", "0");
+        Assert.Contains($"longrope: error: /save {fifo}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)", r.StderrLines);
+        Assert.Equal(LongRopeGguf.Gguf.FileKind.Special, LongRopeGguf.Gguf.FileKinds.Of(fifo));
+    }
+
+    [Fact]
     public void Chat_help_gives_the_reply_budget_a_model_gets_not_a_fixed_default()
     {
         // Help said "[default: 512]"; the bundled 512-token model gets 128, as the start-up line shows.

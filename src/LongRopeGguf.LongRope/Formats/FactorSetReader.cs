@@ -260,7 +260,8 @@ public static class FactorSetReader
     internal static double? ReadOptionalDouble(JsonElement obj, string property, string path)
     {
         if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
-        if (e.ValueKind == JsonValueKind.Number) return e.TryGetDouble(out double d) ? d : double.PositiveInfinity;
+        if (e.ValueKind == JsonValueKind.Number)
+            return e.TryGetDouble(out double d) ? d : e.GetRawText().StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity; // beyond double: ±1e400
         // Quoted as in the factor arrays (Python's json writes NaN and Infinity bare, and files quote them): the value is
         // then judged by the validator ("attention factor NaN must be a finite number > 0"), not called "a string".
         if (e.ValueKind == JsonValueKind.String && double.TryParse(e.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double quoted))

@@ -59,10 +59,10 @@ public sealed record MetadataAssignment(string Key, GgufValue Value)
             "uint64" => GgufValue.UInt64(Integer(v => (ulong)v, ulong.MinValue, ulong.MaxValue)),
             "int64" => GgufValue.Int64(Integer(v => (long)v, long.MinValue, long.MaxValue)),
             "float32" => GgufValue.Float32(float.TryParse(Spelled(text), NumberStyles.Float, inv, out float f)
-                ? (float.IsInfinity(f) && !NamesInfinity(text)) || (f == 0 && NamesNonZero(text)) ? throw OutOfRange() : f
+                ? Gguf.NumberText.OutOfRange(f, text) ? throw OutOfRange() : f
                 : throw NotA()),
             "float64" => GgufValue.Float64(double.TryParse(Spelled(text), NumberStyles.Float, inv, out double d)
-                ? (double.IsInfinity(d) && !NamesInfinity(text)) || (d == 0 && NamesNonZero(text)) ? throw OutOfRange() : d
+                ? Gguf.NumberText.OutOfRange(d, text) ? throw OutOfRange() : d
                 : throw NotA()),
             "bool" => GgufValue.Bool(text.Trim().ToLowerInvariant() switch
             {
@@ -82,17 +82,4 @@ public sealed record MetadataAssignment(string Key, GgufValue Value)
         "-inf" => "-Infinity",
         _ => text,
     };
-
-    /// <summary>Whether the number written has a non-zero digit before its exponent: 1e-50 as float32 rounds to 0, which
-    /// must be refused as out of range rather than written as 0.</summary>
-    private static bool NamesNonZero(string text)
-    {
-        string t = text.Trim();
-        int e = t.IndexOfAny(['e', 'E']);
-        return (e < 0 ? t : t[..e]).Any(c => c is >= '1' and <= '9');
-    }
-
-    /// <summary>Finite text that overflows to infinity (1e40 as float32) is refused as out of range: an infinity
-    /// must be asked for by name ("Infinity", "-Infinity").</summary>
-    private static bool NamesInfinity(string text) => text.Contains("inf", StringComparison.OrdinalIgnoreCase) || text.Contains('∞');
 }

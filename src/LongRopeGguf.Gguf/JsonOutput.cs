@@ -20,7 +20,21 @@ public static class JsonOutput
     /// </summary>
     public static void WriteMeasured(this Utf8JsonWriter w, string name, double value)
     {
-        if (double.IsFinite(value)) w.WriteNumber(name, value);
-        else w.WriteString(name, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        w.WritePropertyName(name);
+        w.WriteMeasuredValue(value);
+    }
+
+    /// <summary>As <see cref="WriteMeasured"/>, for an array element.</summary>
+    public static void WriteMeasuredValue(this Utf8JsonWriter w, double value)
+    {
+        if (double.IsFinite(value)) w.WriteNumberValue(value);
+        else w.WriteStringValue(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>As the double overload, in a float's own shortest text (1.1, not 1.100000023841858).</summary>
+    public static void WriteMeasuredValue(this Utf8JsonWriter w, float value)
+    {
+        if (float.IsFinite(value)) w.WriteNumberValue(value);
+        else w.WriteStringValue(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Runtime;
 
 namespace LongRopeGguf.Cli.Commands;
@@ -112,8 +113,7 @@ public static class GenerateCommand
             w.WriteNumber("argmax", argmax);
             w.WriteStartArray("last_logits");
             // A broken build's NaN or infinite logits are what this file is for: written as strings, not refused.
-            foreach (float v in logits)
-                if (float.IsFinite(v)) w.WriteNumberValue(v); else w.WriteStringValue(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (float v in logits) w.WriteMeasuredValue(v);
             w.WriteEndArray();
             w.WriteEndObject();
         }

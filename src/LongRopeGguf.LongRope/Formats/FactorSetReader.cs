@@ -224,23 +224,14 @@ public static class FactorSetReader
                 _ => throw new FactorSetException($"{path}: '{property}'[{i}] is {Describe(item)}, not a number"),
             };
             string written = item.ValueKind == JsonValueKind.String ? item.GetString()! : item.GetRawText();
-            if (OutOfSingleRange(values[i], written))
+            // Factors are 32-bit floats in llama.cpp: said as written, not as the Infinity or 0 they became.
+            if (Gguf.NumberText.OutOfRange(values[i], written))
                 throw new FactorSetException($"{path}: '{property}'[{i}] is {written}, {OutOfSingleRangeReason}");
             i++;
         }
         return values;
     }
 
-    /// <summary>Whether a number written as <paramref name="written"/> became infinite or 0 as a 32-bit float, as
-    /// llama.cpp stores factors (said as written, rather than as the Infinity or 0 it turned into).</summary>
-    internal static bool OutOfSingleRange(float value, string written)
-    {
-        string t = written.Trim();
-        if (float.IsInfinity(value)) return !t.Contains("inf", StringComparison.OrdinalIgnoreCase) && !t.Contains('∞'); // not "Infinity" by name
-        if (value != 0) return false;
-        int e = t.IndexOfAny(['e', 'E']);
-        return (e < 0 ? t : t[..e]).Any(c => c is >= '1' and <= '9'); // 1e-50: a non-zero number that became 0
-    }
 
     internal const string OutOfSingleRangeReason = "outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)";
 

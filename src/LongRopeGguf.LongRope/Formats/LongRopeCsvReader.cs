@@ -31,7 +31,7 @@ public static class LongRopeCsvReader
                 if (!float.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out values[c]))
                     throw new FactorSetException($"{path}: line {lineNumber}{(cells.Length > 1 ? $", column {c + 1}" : "")}: '{Truncate(cells[c])}' is not a number "
                         + "(expected a LongRoPE factor CSV: one factor per line, or comma-separated rows)");
-                if (FactorSetReader.OutOfSingleRange(values[c], cells[c]))
+                if (Gguf.NumberText.OutOfRange(values[c], cells[c]))
                     throw new FactorSetException($"{path}: line {lineNumber}{(cells.Length > 1 ? $", column {c + 1}" : "")}: {Truncate(cells[c])} {FactorSetReader.OutOfSingleRangeReason}");
             }
             numbers += values.Length;

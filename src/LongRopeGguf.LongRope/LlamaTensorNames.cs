@@ -39,13 +39,15 @@ public static partial class LlamaTensorNames
     /// The tensors the llama loader requires (created without TENSOR_NOT_REQUIRED) that <paramref name="present"/> lacks,
     /// in load order: token embedding and output norm, then per layer the attention norm, Q/K/V (or the fused QKV),
     /// the attention output, the FFN norm and the FFN (gate/down/up, or with experts the router and the expert
-    /// down/up). Without one the load fails with "missing tensor". Empty without a block count (layers unknown).
+    /// down/up). Without one the load fails with "missing tensor". <paramref name="blockCount"/> is one llama.cpp
+    /// accepts (at most 512), so the list stays small.
     /// </summary>
-    public static IReadOnlyList<string> MissingRequired(IReadOnlySet<string> present, int? blockCount, int expertCount)
+    public static IReadOnlyList<string> MissingRequired(IReadOnlySet<string> present, int blockCount, int expertCount)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)blockCount, LongRopeKeys.MaxLayers, nameof(blockCount));
         var missing = new List<string>();
         void Need(string name) { if (!present.Contains(name)) missing.Add(name); }
-        if (blockCount is not int blocks) return missing;
+        int blocks = blockCount;
         Need("token_embd.weight");
         Need("output_norm.weight");
         for (int i = 0; i < blocks; i++)
@@ -68,10 +70,9 @@ public static partial class LlamaTensorNames
     /// <summary>
     /// The tensors of <paramref name="present"/> (in its order) that the llama loader does not create for this file, so
     /// that the load fails with "wrong number of tensors", with the reason for each. The RoPE tensors are not judged
-    /// here (their rules depend on the scaling type; the verifier checks them). Without a block count any layer
-    /// number is taken as one the model has.
+    /// here (their rules depend on the scaling type; the verifier checks them).
     /// </summary>
-    public static IReadOnlyList<(string Name, string Why)> NotCreated(IReadOnlyList<string> present, int? blockCount, int expertCount)
+    public static IReadOnlyList<(string Name, string Why)> NotCreated(IReadOnlyList<string> present, int blockCount, int expertCount)
     {
         var names = present.ToHashSet(StringComparer.Ordinal);
         var result = new List<(string, string)>();
@@ -87,9 +88,9 @@ public static partial class LlamaTensorNames
                 result.Add((name, $"is not named as the loader names layers (blk.0, blk.1, ...)"));
                 continue;
             }
-            if (blockCount is int blocks && index >= blocks)
+            if (index >= blockCount)
             {
-                result.Add((name, $"is in layer {layer}, past the model's {blocks} layers ({blocks} blocks)"));
+                result.Add((name, $"is in layer {layer}, past the model's {blockCount} layers ({blockCount} blocks)"));
                 continue;
             }
             string? why = WhyNotCreated(tail, $"blk.{layer}.", names, expertCount);

@@ -35,6 +35,16 @@ public static class LongRopeKeys
     public static string EmbeddingLength(string arch) => GgufKeys.ForArchitecture(arch, "embedding_length");
     public static string HeadCount(string arch) => GgufKeys.ForArchitecture(arch, "attention.head_count");
     public static string FreqBase(string arch) => GgufKeys.ForArchitecture(arch, "rope.freq_base");
+    public static string BlockCount(string arch) => GgufKeys.ForArchitecture(arch, "block_count");
+
+    public static string ExpertCount(string arch) => GgufKeys.ForArchitecture(arch, "expert_count");
+    public static string ExpertUsedCount(string arch) => GgufKeys.ForArchitecture(arch, "expert_used_count");
+
+    /// <summary>llama.cpp's LLAMA_MAX_LAYERS: a block count above it (or 0) aborts the load.</summary>
+    public const uint MaxLayers = 512;
+
+    /// <summary>LLAMA_MAX_EXPERTS in the llama.cpp LLamaSharp 0.30.0 ships (measured: 512 loads, 513 aborts).</summary>
+    public const uint MaxExperts = 512;
 
     // ---- provenance written by this tool (llama.cpp ignores unknown keys) ----
 

@@ -95,6 +95,7 @@ public static class LongRopePatcher
         using var editor = GgufInPlaceEditor.Open(path);
         var file = editor.File;
         var model = RequireSupported(file);
+        RefuseUnloadableSource(file); // as a rewrite does: new factors do not mend the rest of the model
         var warnings = ValidateForModel(set, model);
         string arch = model.Architecture;
         int n = model.FactorCount;
@@ -184,9 +185,9 @@ public static class LongRopePatcher
         return Path.Combine(dir, stem + ".longrope.gguf");
     }
 
-    /// <summary>The file's RoPE facts, refusing architectures whose llama.cpp loader does not read factor tensors.</summary>
-    /// <summary>What the verifier finds in a model that no patch changes (its tensors, its vocabulary).</summary>
-    private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token"];
+    /// <summary>What the verifier finds in a model that no patch changes (its tensors, its vocabulary, its layer and
+    /// expert counts).</summary>
+    private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token", "block-count-missing", "block-count-invalid", "expert-count-invalid"];
 
     /// <summary>
     /// Refuses, before anything is written, a model that llama.cpp would not load (or would abort on) whatever its
@@ -209,6 +210,7 @@ public static class LongRopePatcher
                 + "or removed from one file fail llama.cpp's count of the split model's tensors; merge the files first (llama-gguf-split --merge IN OUT) and use the merged model");
     }
 
+    /// <summary>The file's RoPE facts, refusing architectures whose llama.cpp loader does not read factor tensors.</summary>
     public static ModelRopeInfo RequireSupported(GgufFile file)
     {
         RefuseSplit(file); // before the architecture: a split model's later files carry none

@@ -153,6 +153,8 @@ public static partial class LongRopeVerifier
         if (file.TryGetValue(LongRopeKeys.HeadCount(arch), out var hc) && hc.Type == GgufValueType.UInt32 && hc.AsUInt32() == 0)
             Add(Severity.Error, "head-count-invalid", $"{LongRopeKeys.HeadCount(arch)} = 0: llama.cpp sizes the attention tensors by it and fails to load "
                 + "('wrong shape')", Consequence.LoadFails);
+        int? blocks = CheckBlockCount(file, arch, Add);
+        int? experts = CheckExpertCounts(file, arch, Add);
         if (!file.ContainsKey(LongRopeKeys.ContextLength(arch)))
             Add(Severity.Error, "context-missing", $"no '{LongRopeKeys.ContextLength(arch)}': llama.cpp requires it and fails to load", Consequence.LoadFails);
 
@@ -210,16 +212,15 @@ public static partial class LongRopeVerifier
             Add(Severity.Warning, "split-file", $"file {number} of {count} of a split GGUF (llama-gguf-split): llama.cpp loads the model from the first "
                 + "file and the rest beside it; tensors were not checked against the loader here (merge the files with llama-gguf-split --merge to check "
                 + "the whole model)", Consequence.None);
-        else if (arch == "llama")
+        // Tensors are judged against the layers and experts llama.cpp would create: not when it would stop before that.
+        else if (arch == "llama" && blocks is int blockCount && experts is int expertCount)
         {
-            int? blocks = file.TryGetValue(GgufKeys.ForArchitecture(arch, "block_count"), out var bc) && bc.Type == GgufValueType.UInt32 ? (int)bc.AsUInt32() : null;
-            int experts = file.TryGetValue(GgufKeys.ForArchitecture(arch, "expert_count"), out var ec) && ec.Type == GgufValueType.UInt32 ? (int)ec.AsUInt32() : 0;
             var weights = file.Tensors.Select(t => t.Name)
                 .Where(n => !PerLayerRopeTensor().IsMatch(n) && n is not (LongRopeKeys.LongFactorsTensor or LongRopeKeys.ShortFactorsTensor or LongRopeKeys.RopeFreqsTensor))
                 .ToList();
-            foreach (var (name, why) in LlamaTensorNames.NotCreated(weights, blocks, experts))
+            foreach (var (name, why) in LlamaTensorNames.NotCreated(weights, blockCount, expertCount))
                 Add(Severity.Error, "unknown-tensor", $"tensor '{name}' {why}: the load fails with 'wrong number of tensors'", Consequence.LoadFails);
-            var missing = LlamaTensorNames.MissingRequired(file.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), blocks, experts);
+            var missing = LlamaTensorNames.MissingRequired(file.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), blockCount, expertCount);
             if (missing.Count > 0)
                 Add(Severity.Error, "missing-tensor", $"tensor '{missing[0]}' is missing{(missing.Count > 1 ? $" (and {missing.Count - 1:N0} more)" : "")}: "
                     + "the llama loader requires it, so the load fails with 'missing tensor'", Consequence.LoadFails);
@@ -340,6 +341,58 @@ public static partial class LongRopeVerifier
             return null;
         }
         return new ContextPlan(threshold, source, context);
+    }
+
+    /// <summary>
+    /// The layer count, read before anything else of the model: without it the load fails, and outside 1..512
+    /// (LLAMA_MAX_LAYERS) llama.cpp aborts the whole process (measured with 0, 513 and 2^32-1). Null unless it is one
+    /// llama.cpp accepts, so that the tensor checks never walk billions of layers.
+    /// </summary>
+    private static int? CheckBlockCount(GgufFile file, string arch, FindingSink add)
+    {
+        string key = LongRopeKeys.BlockCount(arch);
+        if (!file.TryGetValue(key, out var value))
+        {
+            add(Severity.Error, "block-count-missing", $"no '{key}': llama.cpp requires the layer count and fails to load", Consequence.LoadFails);
+            return null;
+        }
+        if (value.Type != GgufValueType.UInt32)
+        {
+            add(Severity.Error, "block-count-invalid", $"'{key}' is {value.DescribeType()}; llama.cpp reads it as UINT32 and fails to load ('key {key} has wrong type')", Consequence.LoadFails);
+            return null;
+        }
+        uint count = value.AsUInt32();
+        if (count is >= 1 and <= LongRopeKeys.MaxLayers) return (int)count;
+        add(Severity.Error, "block-count-invalid", $"{key} = {count}: llama.cpp takes 1 to {LongRopeKeys.MaxLayers} layers and aborts the process while "
+            + "loading (GGML_ASSERT n_layer_all > 0 && n_layer_all <= LLAMA_MAX_LAYERS)", Consequence.ProcessAborts);
+        return null;
+    }
+
+    /// <summary>
+    /// The expert counts, which llama.cpp asserts on while reading the hyperparameters (measured: each case below aborts
+    /// the process): at most 512 experts, no more used than there are, and some used when there are any. Null unless
+    /// the counts are ones llama.cpp accepts.
+    /// </summary>
+    private static int? CheckExpertCounts(GgufFile file, string arch, FindingSink add)
+    {
+        string countKey = LongRopeKeys.ExpertCount(arch), usedKey = LongRopeKeys.ExpertUsedCount(arch);
+        foreach (string key in (string[])[countKey, usedKey])
+        {
+            if (file.TryGetValue(key, out var v) && v.Type != GgufValueType.UInt32)
+            {
+                add(Severity.Error, "expert-count-invalid", $"'{key}' is {v.DescribeType()}; llama.cpp reads it as UINT32 and fails to load ('key {key} has wrong type')", Consequence.LoadFails);
+                return null;
+            }
+        }
+        uint? Read(string key) => file.TryGetValue(key, out var v) ? v.AsUInt32() : null;
+        uint count = Read(countKey) ?? 0, used = Read(usedKey) ?? 0; // llama.cpp's defaults
+        string? why = count > LongRopeKeys.MaxExperts ? $"{countKey} = {count}: llama.cpp takes at most {LongRopeKeys.MaxExperts} experts"
+            : used > count ? $"{usedKey} = {used} with {(file.ContainsKey(countKey) ? $"{countKey} = {count}" : $"no {countKey}")}: more experts used than there are"
+            : count > 0 && used == 0 ? $"{countKey} = {count} with {(file.ContainsKey(usedKey) ? $"{usedKey} = 0" : $"no {usedKey}")}: a model with experts must use some"
+            : null;
+        if (why is null) return (int)count;
+        add(Severity.Error, "expert-count-invalid", $"{why}, and llama.cpp aborts the process while loading (GGML_ASSERT on the expert counts)", Consequence.ProcessAborts);
+        return null;
     }
 
     private static void CheckAttentionFactor(GgufFile file, string arch, ContextPlan? plan, FindingSink add)

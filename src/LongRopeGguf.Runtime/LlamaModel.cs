@@ -53,8 +53,8 @@ public sealed class LlamaModel : IDisposable
         options ??= new RunnerOptions();
         options.Validate();
         var header = ModelContextInfo.ReadHeader(path);
-        var info = ModelContextInfo.FromHeader(header, path);
         if (WhyNotToLoad(header) is { } abort) throw new RuntimeInputException(abort);
+        var info = ModelContextInfo.FromHeader(header, path);
         var backend = NativeRuntime.Backend();
         int allLayers = info.LayerCount + 1; // repeating layers + the output layer, as llama.cpp counts them
         int gpuLayers = options.GpuLayers switch

@@ -43,7 +43,13 @@ public sealed record ModelContextInfo(
     /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
 
-    public static ModelContextInfo Read(string path) => FromHeader(ReadHeader(path), path);
+    /// <summary>The model's context facts, a file llama.cpp would abort on (or run to no purpose) refused first.</summary>
+    public static ModelContextInfo Read(string path)
+    {
+        var header = ReadHeader(path);
+        if (LlamaModel.WhyNotToLoad(header) is { } refusal) throw new RuntimeInputException(refusal);
+        return FromHeader(header, path);
+    }
 
     /// <summary>The model file's header, a missing file or a folder refused in one line.</summary>
     public static GgufFile ReadHeader(string path)
@@ -59,7 +65,7 @@ public sealed record ModelContextInfo(
             ?? throw new RuntimeInputException($"{path}: no general.architecture key: not a llama.cpp model");
         int contextLength = ReadCount(file, path, LongRopeKeys.ContextLength(arch))
             ?? throw new RuntimeInputException($"{path}: no {LongRopeKeys.ContextLength(arch)} key");
-        int layers = ReadCount(file, path, $"{arch}.block_count") ?? 0;
+        int layers = ReadCount(file, path, $"{arch}.block_count", "layer count") ?? 0;
         string? scalingType = file.TryGetValue(LongRopeKeys.ScalingType(arch), out var st) && st.Type == GgufValueType.String ? st.AsString() : null;
         float? attn = file.TryGetValue(LongRopeKeys.AttentionFactor(arch), out var af) && af.Type == GgufValueType.Float32 ? af.AsFloat32() : null;
         int original = ReadCount(file, path, LongRopeKeys.OriginalContextLength(arch)) ?? contextLength;
@@ -101,7 +107,7 @@ public sealed record ModelContextInfo(
     }
 
     /// <summary>A non-negative integer key of any integer type, range-checked; null when absent.</summary>
-    private static int? ReadCount(GgufFile file, string path, string key)
+    private static int? ReadCount(GgufFile file, string path, string key, string what = "token count")
     {
         if (!file.TryGetEntry(key, out var e)) return null;
         object p = e.Value.Payload;
@@ -112,7 +118,7 @@ public sealed record ModelContextInfo(
             _ => throw new RuntimeInputException($"{path}: {key} at offset {e.ValueOffset}: expected an integer, found {e.Value.DescribeType()}"),
         };
         if (v is <= 0 or > int.MaxValue)
-            throw new RuntimeInputException($"{path}: {key} at offset {e.ValueOffset}: value {v} is not a usable token count");
+            throw new RuntimeInputException($"{path}: {key} at offset {e.ValueOffset}: value {v} is not a usable {what}");
         return (int)v;
     }
 }

@@ -403,6 +403,89 @@ public class FailureTableTests
         PatchedOutput(dir, bad);
     }
 
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(513u)]
+    [InlineData(4294967295u)]
+    public void A_layer_count_outside_1_to_512_aborts_the_load_and_verify_says_so_at_once(uint blocks)
+    {
+        // Found by review: verify, patch and every load listed the missing tensors of every layer of the block count
+        // (3,000,000 layers: 44 s and 2.7 GB; 2^31: killed for memory). llama.cpp asserts on the count first.
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, $"blocks-{blocks}.gguf", e => e.SetValue("llama.block_count", GgufValue.UInt32(blocks)));
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.DoesNotContain("loaded", child.Stdout);
+        Assert.Contains("GGML_ASSERT(hparams.n_layer_all > 0 && hparams.n_layer_all <= LLAMA_MAX_LAYERS)", child.Stderr);
+
+        var report = LongRopeVerifier.Verify(bad);
+        var finding = Assert.Single(report.Findings, f => f.Severity == Severity.Error);
+        Assert.Equal(("block-count-invalid", Consequence.ProcessAborts), (finding.Code, finding.Consequence));
+        Assert.Equal($"llama.block_count = {blocks}: llama.cpp takes 1 to 512 layers and aborts the process while loading "
+            + "(GGML_ASSERT n_layer_all > 0 && n_layer_all <= LLAMA_MAX_LAYERS)", finding.Message);
+        string target = dir.File("blocks.longrope.gguf");
+        Assert.Contains("llama.cpp cannot use this model, patched or not (block-count-invalid: ", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, target)).Message);
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
+    public void A_layer_count_llama_cpp_accepts_is_judged_by_its_tensors_and_a_missing_or_mistyped_one_fails_the_load()
+    {
+        using var dir = new TempDir();
+        // 512 is allowed: the load fails on the first layer the file lacks, and verify names it (counting the rest).
+        string many = TestFiles.Write(dir, "blocks-512.gguf", e => e.SetValue("llama.block_count", GgufValue.UInt32(512)));
+        AssertLoadFails(many, "missing tensor 'blk.6.attn_norm.weight'");
+        var missing = Assert.Single(LongRopeVerifier.Verify(many).Findings, f => f.Code == "missing-tensor");
+        Assert.StartsWith($"tensor 'blk.6.attn_norm.weight' is missing (and {506 * 9 - 1:N0} more)", missing.Message);
+
+        string none = TestFiles.Write(dir, "no-blocks.gguf", e => e.RemoveKey("llama.block_count"));
+        AssertLoadFails(none, "key not found in model: llama.block_count");
+        AssertFlags(none, "block-count-missing", Consequence.LoadFails);
+        string int32 = TestFiles.Write(dir, "int32-blocks.gguf", e => e.SetValue("llama.block_count", GgufValue.Int32(6)));
+        AssertLoadFails(int32, "key llama.block_count has wrong type i32 but expected type u32");
+        AssertFlags(int32, "block-count-invalid", Consequence.LoadFails);
+        // Neither is judged tensor by tensor: the load stops before the tensors.
+        Assert.DoesNotContain(LongRopeVerifier.Verify(none).Findings, f => f.Code is "missing-tensor" or "unknown-tensor");
+    }
+
+    [Theory]
+    [InlineData(513u, 2u, "llama.expert_count = 513: llama.cpp takes at most 512 experts", "n_expert <= LLAMA_MAX_EXPERTS")]
+    [InlineData(2u, 3u, "llama.expert_used_count = 3 with llama.expert_count = 2: more experts used than there are", "n_expert_used <= hparams.n_expert")]
+    [InlineData(null, 1u, "llama.expert_used_count = 1 with no llama.expert_count: more experts used than there are", "n_expert_used <= hparams.n_expert")]
+    [InlineData(2u, null, "llama.expert_count = 2 with no llama.expert_used_count: a model with experts must use some", "n_expert_used > 0")]
+    public void Expert_counts_llama_cpp_asserts_on_abort_the_load_and_verify_says_so(uint? experts, uint? used, string why, string assertion)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "experts.gguf", e =>
+        {
+            if (experts is uint x) e.SetValue("llama.expert_count", GgufValue.UInt32(x));
+            if (used is uint u) e.SetValue("llama.expert_used_count", GgufValue.UInt32(u));
+        });
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.DoesNotContain("loaded", child.Stdout);
+        Assert.Contains(assertion, child.Stderr);
+        var finding = Assert.Single(LongRopeVerifier.Verify(bad).Findings, f => f.Severity == Severity.Error);
+        Assert.Equal(("expert-count-invalid", Consequence.ProcessAborts), (finding.Code, finding.Consequence));
+        Assert.Equal($"{why}, and llama.cpp aborts the process while loading (GGML_ASSERT on the expert counts)", finding.Message);
+    }
+
+    [Fact]
+    public void Zero_experts_load_and_verify_as_none_and_a_mistyped_count_fails_the_load()
+    {
+        using var dir = new TempDir();
+        string zero = TestFiles.Write(dir, "zero-experts.gguf", e =>
+        {
+            e.SetValue("llama.expert_count", GgufValue.UInt32(0));
+            e.SetValue("llama.expert_used_count", GgufValue.UInt32(0));
+        });
+        Assert.True(LlamaHarness.TryLoad(zero).Loaded);
+        Assert.DoesNotContain(LongRopeVerifier.Verify(zero).Findings, f => f.Severity == Severity.Error && f.Code != "not-longrope");
+        string int32 = TestFiles.Write(dir, "int32-experts.gguf", e => e.SetValue("llama.expert_count", GgufValue.Int32(0)));
+        AssertLoadFails(int32, "key llama.expert_count has wrong type i32 but expected type u32");
+        AssertFlags(int32, "expert-count-invalid", Consequence.LoadFails);
+    }
+
     [Fact]
     public void A_repeated_token_aborts_while_the_vocabulary_loads_and_verify_says_so()
     {

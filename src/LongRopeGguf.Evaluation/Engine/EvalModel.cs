@@ -34,8 +34,8 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         if (Directory.Exists(path)) throw new EvalInputException($"{path}: is a folder, not a model file");
         if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
         var header = Gguf.GgufReader.Read(path); // the header only; bad files fail here with a one-line message
-        var info = EvalModelInfo.FromHeader(header, path);
         if (Runtime.LlamaModel.WhyNotToLoad(header) is { } abort) throw new EvalInputException(abort);
+        var info = EvalModelInfo.FromHeader(header, path);
         NativeLlama.EnsureConfigured();
         var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
         long mark = NativeLlama.Mark();

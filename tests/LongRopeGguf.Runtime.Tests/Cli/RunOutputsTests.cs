@@ -145,6 +145,24 @@ public class RunOutputsTests
     }
 
     [Theory]
+    [InlineData("generate", "--prompt", "Hi")]
+    [InlineData("bench", "--lengths", "256")]
+    public void A_model_whose_layer_count_llama_cpp_aborts_on_is_refused_as_such_before_anything_reads_it_as_a_count(string command, string option, string value)
+    {
+        // bench and generate said "llama.block_count at offset 400: value 4294967295 is not a usable token count".
+        using var cli = new IsolatedCli();
+        string bad = cli.File("blocks.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue("llama.block_count", GgufValue.UInt32(4294967295)), bad);
+
+        var r = cli.Run(command, bad, option, value);
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("", r.Stdout);
+        Assert.Equal($"longrope: error: {bad}: llama.cpp would abort the process on this file: llama.block_count = 4294967295: llama.cpp takes 1 to 512 "
+            + "layers and aborts the process while loading (GGML_ASSERT n_layer_all > 0 && n_layer_all <= LLAMA_MAX_LAYERS)", r.Stderr.Trim());
+    }
+
+    [Theory]
     [InlineData("llama.rope.freq_base", "llama.rope.freq_base = NaN: every RoPE frequency is a power of it")]
     [InlineData("llama.rope.scaling.attn_factor", "llama.rope.scaling.attn_factor = NaN: cos and sin are multiplied by it, so attention breaks")]
     public void A_model_whose_output_would_be_meaningless_is_refused_before_it_runs(string key, string reason)

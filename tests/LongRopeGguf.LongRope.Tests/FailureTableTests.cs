@@ -276,6 +276,13 @@ public class FailureTableTests
         Assert.Equal($"{bad}: llama.cpp cannot use this model, patched or not (missing-tensor: tensor 'blk.1.ffn_down.weight' is missing: "
             + "the llama loader requires it, so the load fails with 'missing tensor'); nothing written", refused.Message);
         Assert.False(File.Exists(target));
+        // A patched model with the same defect: an --in-place update of its factors is refused too (it updated them and
+        // then failed its own verify).
+        string patchedBad = dir.File("patched-no-ffn.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(PatchedOutput(dir, TestPaths.TinyModel)), new GgufEdit().RemoveTensor("blk.1.ffn_down.weight"), patchedBad);
+        byte[] before = File.ReadAllBytes(patchedBad);
+        Assert.Contains("(missing-tensor: ", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(patchedBad, Distinct, patchedBad, inPlace: true)).Message);
+        Assert.Equal(before, File.ReadAllBytes(patchedBad));
         string extra = TestFiles.Write(dir, "extra.gguf", e => e.SetTensor(TestFiles.F32("blk.0.attn_extra.weight", [1, 2, 3, 4])));
         Assert.Contains("(unknown-tensor: tensor 'blk.0.attn_extra.weight'", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(extra, Distinct, target)).Message);
         Assert.False(File.Exists(target));

@@ -51,16 +51,29 @@ public static class AttentionFactors
         }
     }
 
-    /// <summary>Parses a command-line choice: a policy name (su, yarn, none) or a number (an explicit value).</summary>
+    /// <summary>
+    /// Why llama.cpp cannot use <paramref name="value"/> as an attention factor, or null: not a finite number &gt; 0, or
+    /// one whose square (attention logits are scaled by it: cos and sin each by the factor) is 0 or infinite in 32-bit
+    /// floats (1e-40 squared is 0). The factor validator and the verifier both ask here.
+    /// </summary>
+    public static string? WhyUnusable(float value) =>
+        !float.IsFinite(value) || value <= 0 ? "must be a finite number > 0"
+        : value * value is 0f or float.PositiveInfinity ? $"its square, by which attention logits are scaled, is {FactorValidator.F(value * value)} in 32-bit floats"
+        : null;
+
+    /// <summary>Parses the --attn-factor choice: a policy name (su, yarn, none) or a number (an explicit value); errors
+    /// name the option and the value as written.</summary>
     public static (AttentionFactorPolicy Policy, float? Value) ParseChoice(string text)
     {
         if (TryParsePolicy(text, out var policy) && policy != AttentionFactorPolicy.Explicit) return (policy, null);
         if (float.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v))
         {
-            if (!float.IsFinite(v) || v <= 0)
-                throw new FactorSetException($"attention factor {text}: must be a finite number > 0");
+            if (Gguf.NumberText.OutOfRange(v, text))
+                throw new FactorSetException($"--attn-factor {text}: out of range for a 32-bit float (it would be {(v == 0 ? "0" : "infinite")})");
+            if (WhyUnusable(v) is { } why)
+                throw new FactorSetException($"--attn-factor {text}: {why}");
             return (AttentionFactorPolicy.Explicit, v);
         }
-        throw new FactorSetException($"attention factor '{text}': expected su, yarn, none or a number");
+        throw new FactorSetException($"--attn-factor '{text}': expected su, yarn, none or a number");
     }
 }

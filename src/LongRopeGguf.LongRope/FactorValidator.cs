@@ -66,11 +66,8 @@ public static class FactorValidator
             Warn($"original context length {set.OriginalContextLength} is below 256: llama.cpp rounds every context up to a multiple of 256, "
                 + "so it never runs the short set");
 
-        if (!float.IsFinite(set.AttentionFactor) || set.AttentionFactor <= 0)
-            Error($"attention factor {F(set.AttentionFactor)} must be a finite number > 0");
-        else if (set.AttentionFactor * set.AttentionFactor is 0f or float.PositiveInfinity)
-            // cos and sin are scaled by it, so attention logits by its square: 1e-40 squared is 0 in 32-bit floats.
-            Error($"attention factor {F(set.AttentionFactor)}: its square, by which attention logits are scaled, is {F(set.AttentionFactor * set.AttentionFactor)} in 32-bit floats");
+        if (AttentionFactors.WhyUnusable(set.AttentionFactor) is { } unusable)
+            Error($"attention factor {F(set.AttentionFactor)}: {unusable}");
         else if (set.AttentionFactor < 1 || set.AttentionFactor > 2)
             Warn($"attention factor {F(set.AttentionFactor)} is outside [1, 2]; it scales attention logits by its square ({F(set.AttentionFactor * set.AttentionFactor)})");
         return new FactorValidation(issues);
@@ -119,5 +116,5 @@ public static class FactorValidator
             warn($"{name} factors decrease at {decreasing.Count} place(s), first [{decreasing[0] - 1}] = {F(factors[decreasing[0] - 1])} > [{decreasing[0]}] = {F(factors[decreasing[0]])} (LongRoPE keeps them non-decreasing)");
     }
 
-    private static string F(float f) => f.ToString("G6", CultureInfo.InvariantCulture);
+    internal static string F(float f) => f.ToString("G6", CultureInfo.InvariantCulture);
 }

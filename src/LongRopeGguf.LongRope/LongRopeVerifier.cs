@@ -405,9 +405,9 @@ public static partial class LongRopeVerifier
         }
         if (v.Type != GgufValueType.Float32) return; // reported as key-type
         float a = v.AsFloat32();
-        if (!float.IsFinite(a) || a <= 0)
+        if (AttentionFactors.WhyUnusable(a) is { } unusable)
         {
-            add(Severity.Error, "attn-factor-invalid", $"{key} = {F(a)}: cos and sin are multiplied by it, so attention breaks", Consequence.NotAsIntended);
+            add(Severity.Error, "attn-factor-invalid", $"{key} = {F(a)}: cos and sin are multiplied by it, so attention breaks ({unusable})", Consequence.NotAsIntended);
             return;
         }
         if (a < 1 || a > 2)

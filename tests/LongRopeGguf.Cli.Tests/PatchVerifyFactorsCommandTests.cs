@@ -455,8 +455,10 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     }
 
     [Theory]
-    [InlineData("bogus", "attention factor 'bogus': expected su, yarn, none or a number")]
-    [InlineData("0", "attention factor 0: must be a finite number > 0")]
+    [InlineData("bogus", "--attn-factor 'bogus': expected su, yarn, none or a number")]
+    [InlineData("0", "--attn-factor 0: must be a finite number > 0")]
+    [InlineData("1e-50", "--attn-factor 1e-50: out of range for a 32-bit float (it would be 0)")]
+    [InlineData("1e-40", "--attn-factor 1e-40: its square, by which attention logits are scaled, is 0 in 32-bit floats")]
     public void Patch_refuses_a_bad_attn_factor_in_one_line(string choice, string expected)
     {
         using var dir = new TempDir();

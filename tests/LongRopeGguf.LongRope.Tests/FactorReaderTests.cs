@@ -311,7 +311,7 @@ public class FactorReaderTests
         string nan = WriteText(dir, "nan.json", System.Text.RegularExpressions.Regex.Replace(json, @"(""value"":\s*)[0-9.]+", m => m.Groups[1].Value + "\"NaN\""));
         var read = FactorSetReader.Read(nan);
         Assert.True(float.IsNaN(read.AttentionFactor));
-        Assert.Contains(FactorValidator.Validate(read).Errors, e => e.Message.StartsWith("attention factor NaN must be a finite number > 0", StringComparison.Ordinal));
+        Assert.Contains(FactorValidator.Validate(read).Errors, e => e.Message.StartsWith("attention factor NaN: must be a finite number > 0", StringComparison.Ordinal));
         string word = WriteText(dir, "word.json", System.Text.RegularExpressions.Regex.Replace(json, @"(""value"":\s*)[0-9.]+", m => m.Groups[1].Value + "\"big\""));
         Assert.EndsWith("must be a number, found the string \"big\"", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(word)).Message);
     }
@@ -359,6 +359,11 @@ public class FactorReaderTests
             @"(""short_factors"":\s*\[\s*)[0-9.]+", m => m.Groups[1].Value + "\"" + written + "\""));
         Assert.Equal($"{quoted}: 'short_factors'[0] is {written}, outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)",
             Assert.Throws<FactorSetException>(() => FactorSetReader.Read(quoted)).Message);
+        // An explicit attention factor too (it became Infinity or 0 and was judged as that).
+        var explicitSet = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Explicit, 1.25f, "x");
+        string attention = WriteText(dir, "a.json", FactorSetJson.ToJson(explicitSet).Replace("\"value\": 1.25", $"\"value\": {written}"));
+        Assert.Equal($"{attention}: 'attention_factor.value' is {written}, outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)",
+            Assert.Throws<FactorSetException>(() => FactorSetReader.Read(attention)).Message);
         // The smallest float still is one.
         Assert.Equal(float.Epsilon, FactorSetReader.Read(WriteText(dir, "tiny.csv", string.Join("\n", [.. Enumerable.Repeat("1.0", 31), "1.401298464324817E-45"])),
             ForTiny with { ContextLength = 1024 }).LongFactors[31]);

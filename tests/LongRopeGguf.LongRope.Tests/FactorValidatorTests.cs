@@ -45,7 +45,7 @@ public class FactorValidatorTests
 
         Assert.Contains(Validate(FactorRules.Pi(16, 2)).Errors, x => x.Message == "16 long factors, but tiny-passkey-512.gguf needs 32: rope dimension count 64 (from llama.rope.dimension_count) / 2");
         Assert.Contains(Validate(FactorRules.Pi(32, 2), original: 1024).Errors, x => x.Message.StartsWith("original context length 1024 must be below the extended context length 1024", StringComparison.Ordinal));
-        Assert.Contains(Validate(FactorRules.Pi(32, 2), attention: 0).Errors, x => x.Message.StartsWith("attention factor 0 must be", StringComparison.Ordinal));
+        Assert.Contains(Validate(FactorRules.Pi(32, 2), attention: 0).Errors, x => x.Message.StartsWith("attention factor 0: must be", StringComparison.Ordinal));
         // Positive but so small (or large) that its square is 0 (or infinite): was a warning showing "(0)".
         Assert.Contains(Validate(FactorRules.Pi(32, 2), attention: 1e-40f).Errors, x => x.Message == "attention factor 9.99995E-41: its square, by which attention logits are scaled, is 0 in 32-bit floats");
         Assert.Contains(Validate(FactorRules.Pi(32, 2), attention: 1e20f).Errors, x => x.Message.EndsWith("is Infinity in 32-bit floats", StringComparison.Ordinal));

@@ -191,7 +191,8 @@ public partial class PatcherTests(ITestOutputHelper output)
         string small = dir.File("small.gguf");
         LongRopePatcher.Patch(TestPaths.TinyModel, SetA, small);
         const long hugeBytes = 4L << 30;
-        string big = TestFiles.Write(dir, "big.gguf", e => e.SetTensor(new OutputTensor("huge.weight", GgmlType.F32, [(ulong)(hugeBytes / 4)],
+        // A tensor the llama loader creates (an update refuses a model it would not load), made 4 GiB.
+        string big = TestFiles.Write(dir, "big.gguf", e => e.SetTensor(new OutputTensor("token_embd.weight", GgmlType.F32, [(ulong)(hugeBytes / 4)],
             new TensorData.Generated(hugeBytes, stream => { stream.SetLength(stream.Position + hugeBytes); stream.Position += hugeBytes; }))), small);
         Assert.True(new FileInfo(big).Length > hugeBytes);
 

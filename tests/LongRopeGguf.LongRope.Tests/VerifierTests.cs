@@ -28,6 +28,25 @@ public class VerifierTests
         Assert.Equal(32, r.Factors!.Count);
     }
 
+    [Theory]
+    [InlineData(1e-40f, "llama.rope.scaling.attn_factor = 9.99995E-41: cos and sin are multiplied by it, so attention breaks (its square, by which attention logits are scaled, is 0 in 32-bit floats)")]
+    [InlineData(2e20f, "llama.rope.scaling.attn_factor = 2E+20: cos and sin are multiplied by it, so attention breaks (its square, by which attention logits are scaled, is Infinity in 32-bit floats)")]
+    [InlineData(0f, "llama.rope.scaling.attn_factor = 0: cos and sin are multiplied by it, so attention breaks (must be a finite number > 0)")]
+    public void An_attention_factor_whose_square_is_no_number_is_an_error_as_the_factor_validator_says(float value, string message)
+    {
+        // verify said OK with a warning showing "its square (0)" while factors show called the same value an error.
+        using var dir = new TempDir();
+        string path = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Yarn, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 4), path);
+        string bad = dir.File("bad.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(path), new GgufEdit().SetValue(LongRopeKeys.AttentionFactor(A), GgufValue.Float32(value)), bad);
+        var r = LongRopeVerifier.Verify(bad);
+        Assert.False(r.Ok);
+        var finding = Assert.Single(r.Findings, f => f.Code == "attn-factor-invalid");
+        Assert.Equal(message, finding.Message);
+        Assert.DoesNotContain(r.Findings, f => f.Code == "attn-factor-unusual");
+    }
+
     [Fact]
     public void The_attention_factor_note_says_when_longrope_runs_short_contexts_at_the_models_own_magnitude()
     {
@@ -189,6 +208,7 @@ public class VerifierTests
         {
             e.SetValue(GgufKeys.Architecture, GgufValue.String("phi3"));
             e.SetValue("phi3.context_length", GgufValue.UInt32(2048));
+            e.SetValue("phi3.block_count", GgufValue.UInt32(6));
             e.SetValue("phi3.rope.scaling.original_context_length", GgufValue.UInt32(512));
             e.SetValue("phi3.rope.dimension_count", GgufValue.UInt32(64));
             e.SetValue("phi3.rope.scaling.attn_factor", GgufValue.Float32(1.1f));

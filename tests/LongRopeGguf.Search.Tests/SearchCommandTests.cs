@@ -34,7 +34,7 @@ public class SearchCommandTests
     [InlineData("--target-length 1024", "--text FILE")]
     [InlineData("--target-length 1024 --text TEXT --parents 80", "parents 80: must not exceed the population 64")]
     [InlineData("--target-length 1024 --text TEXT --attn-range 2", "--attn-range '2': expected MIN:MAX")]
-    [InlineData("--target-length 1024 --text TEXT --attn-factor huge", "attention factor 'huge'")]
+    [InlineData("--target-length 1024 --text TEXT --attn-factor huge", "--attn-factor 'huge'")]
     [InlineData("--target-length 1024 --text TEXT --set middle", "--set middle: expected long or short")]
     [InlineData("--target-length 512 --set short --text TEXT", "--init")]
     [InlineData("--target-length 1024 --text TEXT --attn-factor yarn --attn-range 1:2", "--attn-range with --attn-factor: the attention factor is either fixed or searched")]

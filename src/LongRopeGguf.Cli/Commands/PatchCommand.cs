@@ -96,8 +96,14 @@ public static class PatchCommand
             set = set.WithAttention(policy, value);
         }
         var errors = FactorValidator.Validate(set, info).Errors.ToList();
+        // A value an option set is not the file's: the source named is the file with the options that changed it.
+        var overrides = new List<string>();
+        if (original is { } oo) overrides.Add($"--original-context {oo}");
+        if (context is { } cc) overrides.Add($"--context {cc}");
+        if (attention is not null) overrides.Add($"--attn-factor {attention}");
+        string source = overrides.Count == 0 ? factorPath : $"{factorPath} with {string.Join(" ", overrides)}";
         if (errors.Count > 0)
-            throw new CliException($"{factorPath}: {errors[0].Message}" + (errors.Count == 1 ? ""
+            throw new CliException($"{source}: {errors[0].Message}" + (errors.Count == 1 ? ""
                 : $" (and {errors.Count - 1} more error{(errors.Count > 2 ? "s" : "")}: 'longrope factors show {factorPath} --model {modelPath}"
                     + $"{(original is { } o ? $" --original-context {o}" : "")}{(context is { } c ? $" --context {c}" : "")}' lists them)"));
         return set;

@@ -59,7 +59,7 @@ public static class FactorSetJson
         if (policy == AttentionFactorPolicy.Explicit)
         {
             if (value is null) throw new FactorSetException($"{path}: attention_factor.policy is explicit but there is no 'value'");
-            return FactorSet.Create(longFactors, shortFactors, original, context, policy, FactorSetReader.ReadOptionalSingle(att, "value", path), source);
+            return FactorSet.Create(longFactors, shortFactors, original, context, policy, FactorSetReader.ReadOptionalSingle(att, "value", path, "attention_factor.value"), source);
         }
         if (original <= 0) throw new FactorSetException($"{path}: original_context_length {original} must be > 0");
         var set = FactorSet.Create(longFactors, shortFactors, original, context, policy, null, source);

@@ -260,11 +260,16 @@ public static class FactorSetReader
         throw new FactorSetException($"{path}: '{property}' must be a number, found {Describe(e)}");
     }
 
-    internal static float? ReadOptionalSingle(JsonElement obj, string property, string path)
+    /// <param name="label">How the message names the value (default: the property's name).</param>
+    internal static float? ReadOptionalSingle(JsonElement obj, string property, string path, string? label = null)
     {
         if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
-        if (e.ValueKind == JsonValueKind.Number && e.TryGetSingle(out float f)) return f;
-        return (float?)ReadOptionalDouble(obj, property, path);
+        float value = e.ValueKind == JsonValueKind.Number && e.TryGetSingle(out float f) ? f : (float)ReadOptionalDouble(obj, property, path)!.Value;
+        // A 32-bit value in llama.cpp, as the factors: 1e-50 is said as written, not as the 0 it became.
+        string written = e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText();
+        if (Gguf.NumberText.OutOfRange(value, written))
+            throw new FactorSetException($"{path}: '{label ?? property}' is {written}, {OutOfSingleRangeReason}");
+        return value;
     }
 
     internal static string? ReadOptionalString(JsonElement obj, string property, string path)

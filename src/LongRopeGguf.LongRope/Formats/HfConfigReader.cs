@@ -64,7 +64,7 @@ public static class HfConfigReader
         CheckAgainstOwnModel(top, block, blockName, longFactors.Length, shortFactors.Length, path);
 
         string source = $"Hugging Face config {path} ({blockName}, type {type})";
-        float? attention = FactorSetReader.ReadOptionalSingle(block, "attention_factor", path);
+        float? attention = FactorSetReader.ReadOptionalSingle(block, "attention_factor", path, $"{blockName}.attention_factor");
         return attention is float a
             ? FactorSet.Create(longFactors, shortFactors, original, context, AttentionFactorPolicy.Explicit, a, source)
             : FactorSet.Create(longFactors, shortFactors, original, context, AttentionFactorPolicy.Su, null, source);

@@ -57,7 +57,10 @@ public sealed class NativeOptions
     /// </summary>
     public void RefuseLogOverInputs(ParseResult r, string? resultsFolder = null)
     {
-        if (r.GetValue(LogFile) is not { Length: > 0 } log || r.GetValue(Verbose)) return;
+        if (r.GetValue(Verbose)) return;
+        // The default log is truncated at start as a given one is (an eval of --text ~/.cache/longrope/llama.log measured it).
+        bool given = r.GetValue(LogFile) is { Length: > 0 };
+        if ((given ? r.GetValue(LogFile) : Runtime.NativeRuntime.DefaultLogFile()) is not { Length: > 0 } log) return;
         string logPath;
         try { logPath = Path.GetFullPath(log); }
         catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException) { return; } // said when it is opened
@@ -73,18 +76,21 @@ public sealed class NativeOptions
                 try { full = Path.GetFullPath(candidate); }
                 catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException) { continue; }
                 if (File.Exists(full) && Gguf.AtomicFile.SameFile(full, logPath))
-                    throw new CliException($"--log-file {logPath}: is also this run's {name}; refusing to overwrite it (give another file name)");
-                if (name is "--out" or "--output") RefuseInResults(logPath, full, name);
+                    throw new CliException(given
+                        ? $"--log-file {logPath}: is also this run's {name}; refusing to overwrite it (give another file name)"
+                        : $"{name} {full}: is llama.cpp's log, which this run overwrites (the default --log-file); give --log-file another file, or use a copy");
+                if (name is "--out" or "--output") RefuseInResults(logPath, full, name, given);
             }
         }
-        if (resultsFolder is not null) RefuseInResults(logPath, Path.GetFullPath(resultsFolder), "--out");
+        if (resultsFolder is not null) RefuseInResults(logPath, Path.GetFullPath(resultsFolder), "--out", given);
     }
 
     /// <summary>A log among the results is fine as long as it cannot be one of them: the run writes no *.log.</summary>
-    private static void RefuseInResults(string logPath, string folder, string option)
+    private static void RefuseInResults(string logPath, string folder, string option, bool given)
     {
         if (IsInside(logPath, folder) && !logPath.EndsWith(".log", StringComparison.Ordinal))
-            throw new CliException($"--log-file {logPath}: is inside the results folder {option} {folder}, whose files the run writes (name it *.log, or give a path outside it)");
+            throw new CliException($"{(given ? "--log-file" : "llama.cpp's log (the default --log-file)")} {logPath}: is inside the results folder {option} {folder}, "
+                + "whose files the run writes (name it *.log, or give a path outside it)");
     }
 
     private static bool IsInside(string file, string folder)

@@ -122,6 +122,20 @@ public class NativeOptionsTests
         Assert.True(logged.ExitCode == 0, logged.ToString());
         Assert.Contains("llama_model_loader", File.ReadAllText(Path.Combine(output, "llama.log")));
         Directory.Delete(output, recursive: true);
+        // The default log is overwritten as a given one is: the text read from it was llama.cpp's log (perplexity 95).
+        if (command != "niah")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(cli.DefaultLogFile)!);
+            File.Copy(ProseText, cli.DefaultLogFile);
+            var textArgs = args.ToList();
+            textArgs[textArgs.IndexOf(text)] = cli.DefaultLogFile;
+            var r = cli.Run([.. textArgs]);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal($"longrope: error: --text {cli.DefaultLogFile}: is llama.cpp's log, which this run overwrites (the default --log-file); give --log-file another file, or use a copy",
+                Assert.Single(r.StderrLines));
+            Assert.Equal(File.ReadAllBytes(ProseText), File.ReadAllBytes(cli.DefaultLogFile));
+            Assert.Equal(0, cli.Run([.. textArgs, "--log-file", cli.File("other.log")]).ExitCode);
+        }
         // Through a link the same file is the same file.
         File.CreateSymbolicLink(cli.File("link.txt"), text);
         if (command != "niah")

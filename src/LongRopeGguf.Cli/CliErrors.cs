@@ -52,8 +52,16 @@ public static partial class CliErrors
     // Native strings come with their terminating NUL at times ("template not found for '{{ x\0'"). .NET's "Access to the
     // path '/m.gguf' is denied." (also inside our own messages: "file at offset 0: Access to...") reads as the other
     // errors do: the path first.
-    internal static string OneLine(string s) =>
-        AccessDenied().Replace(s.ReplaceLineEndings(" ").Replace("\0", "").Trim(), m => $"{m.Groups[1].Value}: permission denied");
+    // Text from a file inside a message (a factor file's "source", a string value) cannot reach the terminal as control
+    // characters, and a 5,000-byte architecture name repeated in key names does not make a 20,000-character line: the
+    // middle goes, the start (the file) and the end (what happened) stay.
+    internal static string OneLine(string s)
+    {
+        string line = DisplayText.Escape(AccessDenied().Replace(s.ReplaceLineEndings(" ").Replace("\0", "").Trim(), m => $"{m.Groups[1].Value}: permission denied"));
+        return line.Length <= MaxLine ? line : $"{line[..(MaxLine * 2 / 3)]} ...({line.Length - (MaxLine * 2 / 3) - (MaxLine / 3):N0} characters left out)... {line[^(MaxLine / 3)..]}";
+    }
+
+    private const int MaxLine = 1500;
 
     [System.Text.RegularExpressions.GeneratedRegex(@"Access to the path '(.+?)' is denied\.")]
     private static partial System.Text.RegularExpressions.Regex AccessDenied();

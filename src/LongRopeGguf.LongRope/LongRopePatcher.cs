@@ -266,7 +266,7 @@ public static class LongRopePatcher
         // Padded with spaces so that later in-place updates can store another policy or source in the same bytes.
         edit.SetValue(LongRopeKeys.AttentionFactorPolicy, GgufValue.String(PadToBytes(AttentionFactors.Name(set.AttentionFactorPolicy), LongRopeKeys.PolicyFieldBytes)));
         edit.SetValue(LongRopeKeys.Source, GgufValue.String(PadToBytes(set.Source, LongRopeKeys.SourceFieldBytes)));
-        changes.Add($"recorded the factors and their provenance in longrope.* keys (source: {set.Source})");
+        changes.Add($"recorded the factors and their provenance in longrope.* keys (source: {DisplayText.Escape(set.Source)})");
         // Only the first patch records the file's previous state: a re-patch keeps it, so --remove restores the original.
         if (!EmbeddedFactors.IsPatchedByThisTool(file)) RecordRestoreState(file, arch, edit);
         return edit;

@@ -201,4 +201,48 @@ public class SpecialInputTests
         Assert.Equal(home + "/chats/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("~/chats/a.json"));
         Assert.Equal("~other/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("~other/a.json")); // another user's: as written
     }
+
+    [Fact]
+    public void Text_from_a_file_reaches_the_terminal_without_its_control_characters_and_an_error_stays_a_line_of_bounded_length()
+    {
+        // Found by fuzzing: a factor file's source, a string in an error, a GGUF architecture were printed raw (ESC
+        // sequences clear the screen, retitle the window); a lone \ud800 escape ended in a stack trace (exit 1); a
+        // 5,000-byte architecture made a 20,196-character error line.
+        using var dir = new TempDir();
+        const string evil = "\\u001b]0;pwned\\u0007\\u001b[2J"; // JSON escapes: the strings read hold ESC and BEL
+        string factors = FactorsFor4x(dir);
+        string json = File.ReadAllText(factors);
+        string sourced = dir.File("sourced.json");
+        File.WriteAllText(sourced, System.Text.RegularExpressions.Regex.Replace(json, "\"source\": \"[^\"]*\"", $"\"source\": \"{evil}made\""));
+        var shown = CliProcess.Run("factors", "show", sourced);
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        Assert.Contains("source:            \\u001b]0;pwned\\u0007\\u001b[2Jmade", shown.Stdout);
+        var patched = CliProcess.Run("patch", TestPaths.TinyModel, "-f", sourced, "-o", dir.File("p.gguf"));
+        Assert.True(patched.ExitCode == 0, patched.ToString());
+        Assert.Contains("(source: \\u001b]0;pwned\\u0007\\u001b[2Jmade)", patched.Stdout);
+        Assert.DoesNotContain('\u001b', shown.Stdout + patched.Stdout);
+
+        string version = dir.File("version.json");
+        File.WriteAllText(version, json.Replace("\"version\": 1", $"\"version\": \"{evil}\""));
+        Assert.EndsWith("'version' must be a whole number, found the string \"\\u001b]0;pwned\\u0007\\u001b[2J\"", OneErrorLine(CliProcess.Run("factors", "show", version)));
+
+        string lone = dir.File("lone.json");
+        File.WriteAllText(lone, System.Text.RegularExpressions.Regex.Replace(json, "\"source\": \"[^\"]*\"", "\"source\": \"a\\ud800b\""));
+        Assert.Equal($"longrope: error: {lone}: a JSON string holds an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair), which is no text",
+            OneErrorLine(CliProcess.Run("factors", "show", lone)));
+
+        string arch = dir.File("arch.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue(GgufKeys.Architecture, GgufValue.String("\u001b[31mred")), arch);
+        var verified = CliProcess.Run("verify", arch);
+        Assert.Equal(1, verified.ExitCode);
+        Assert.Contains("architecture:  \\u001b[31mred (", verified.Stdout);
+        Assert.DoesNotContain('\u001b', verified.Stdout + verified.Stderr);
+
+        string longArch = dir.File("long-arch.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue(GgufKeys.Architecture, GgufValue.String(new string('x', 5000))), longArch);
+        string line = OneErrorLine(CliProcess.Run("patch", longArch, "-f", factors, "-o", dir.File("q.gguf")));
+        Assert.InRange(line.Length, 1000, 1600);
+        Assert.StartsWith($"longrope: error: {longArch}: ", line);
+        Assert.Contains(" characters left out)... ", line);
+    }
 }

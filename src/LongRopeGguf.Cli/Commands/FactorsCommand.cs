@@ -101,7 +101,7 @@ public static class FactorsCommand
     public static void WriteShowText(FactorSet set, FactorValidation validation, TextWriter o)
     {
         static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
-        o.WriteLine($"source:            {set.Source}");
+        o.WriteLine($"source:            {DisplayText.Escape(set.Source)}");
         o.WriteLine($"context:           {set.OriginalContextLength} -> {set.ContextLength} (s = {F(set.Scale)})");
         o.WriteLine($"attention factor:  {F(set.AttentionFactor)} ({AttentionFactors.Name(set.AttentionFactorPolicy)})");
         o.WriteLine($"factors:           {set.LongFactors.Length} long, {set.ShortFactors.Length} short");

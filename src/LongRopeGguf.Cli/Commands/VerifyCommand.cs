@@ -40,7 +40,7 @@ public static class VerifyCommand
     public static void WriteText(VerifyReport report, TextWriter o)
     {
         o.WriteLine($"file:          {report.Path}");
-        o.WriteLine($"architecture:  {report.Architecture ?? "(none)"} ({SupportText(report.Support)})");
+        o.WriteLine($"architecture:  {(report.Architecture is { } arch ? Gguf.DisplayText.Escape(arch) : "(none)")} ({SupportText(report.Support)})");
         o.WriteLine($"verdict:       {(report.Ok ? "OK" : "FAILED")}: {report.Verdict}");
         if (report.Factors is { } f)
             o.WriteLine($"factors:       {f.Count} long / {f.ShortFactors.Length} short, original {f.OriginalContextLength}, context {f.ContextLength}, attention factor {f.AttentionFactor:G6}");

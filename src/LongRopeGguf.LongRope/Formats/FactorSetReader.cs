@@ -44,12 +44,20 @@ public static class FactorSetReader
         // Not a CSV either, whose first "number" would be '[1.0'.
         if (text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n').StartsWith('['))
             throw new FactorSetException($"{path}: a JSON array, not a factor file: expected a JSON object (this tool's factor file or a config.json) or a CSV of factors");
-        return Detect(text) switch
+        try
         {
-            FactorFileFormat.LongRopeJson => FactorSetJson.Parse(text, path, options),
-            FactorFileFormat.HuggingFaceConfig => HfConfigReader.Parse(text, path, options),
-            _ => LongRopeCsvReader.Parse(text, path, options),
-        };
+            return Detect(text) switch
+            {
+                FactorFileFormat.LongRopeJson => FactorSetJson.Parse(text, path, options),
+                FactorFileFormat.HuggingFaceConfig => HfConfigReader.Parse(text, path, options),
+                _ => LongRopeCsvReader.Parse(text, path, options),
+            };
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("surrogate", StringComparison.OrdinalIgnoreCase))
+        {
+            // Valid JSON syntax but no text: System.Text.Json parses "\ud800" and throws only when the string is read.
+            throw new FactorSetException($"{path}: a JSON string holds an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair), which is no text");
+        }
     }
 
     private static bool IsGguf(string path)
@@ -289,5 +297,5 @@ public static class FactorSetReader
         _ => "null",
     };
 
-    private static string Truncate(string s) => s.Length > 40 ? s[..40] + "..." : s;
+    private static string Truncate(string s) => Gguf.DisplayText.Escape(s.Length > 40 ? s[..40] + "..." : s);
 }

@@ -50,10 +50,15 @@ public sealed partial class AtomicFile : IDisposable
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{targetPath}: folder {dir} does not exist");
         // Checked now, not when the finished file is renamed over it: by then the whole write would be wasted.
         if (Directory.Exists(full)) throw new IOException($"{targetPath}: is a folder, not a file");
-        if (File.Exists(full) && IsSystemFile(full))
+        // By the folder's real path too: "devlink/null" with devlink -> /dev is /dev/null.
+        if (File.Exists(full) && (IsSystemFile(full) || IsSystemFile(Canonical(full))))
             throw new IOException($"{targetPath}: a device or system file; refusing to replace it (write to a file in a regular folder)");
-        RemoveStaleTempFiles(dir, System.IO.Path.GetFileName(full));
-        string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}{TempMarker}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        // A pipe, socket or device elsewhere would be replaced by a regular file as silently (a FIFO a reader waits on).
+        if (FileKinds.Of(full) == FileKind.Special)
+            throw new IOException($"{targetPath}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)");
+        string stem = TempStem(System.IO.Path.GetFileName(full));
+        RemoveStaleTempFiles(dir, stem);
+        string temp = System.IO.Path.Combine(dir, $"{stem}{Environment.ProcessId}-{Guid.NewGuid():N}");
         FileStream stream;
         try
         {
@@ -94,9 +99,14 @@ public sealed partial class AtomicFile : IDisposable
     /// <summary>Flushes (to the disk too when <paramref name="durable"/>) and renames the temporary file over the target.</summary>
     public void Commit(bool durable = false)
     {
-        Stream.Flush(flushToDisk: durable);
-        Stream.Dispose();
-        File.Move(TempPath, TargetPath, overwrite: true);
+        try
+        {
+            Stream.Flush(flushToDisk: durable);
+            Stream.Dispose();
+            File.Move(TempPath, TargetPath, overwrite: true);
+        }
+        catch (IOException e) { throw Failed(e); } // the disk filled, the folder went, the target became a folder
+
         _committed = true;
         s_pending.TryRemove(TempPath, out _);
     }
@@ -109,16 +119,64 @@ public sealed partial class AtomicFile : IDisposable
         s_pending.TryRemove(TempPath, out _);
     }
 
-    private static void RemoveStaleTempFiles(string dir, string targetName)
+    /// <summary>
+    /// The temporary name's start for a target name: ".NAME.longrope-tmp-", NAME cut so that the whole temporary name
+    /// (with the pid and a 32-digit GUID) fits in 255 bytes (a valid 245-byte target name could not be written).
+    /// </summary>
+    private static string TempStem(string targetName)
     {
-        foreach (string f in Directory.EnumerateFiles(dir, $".{targetName}{TempMarker}*"))
+        const int maxNameBytes = 255, suffixBytes = 1 + 10 + 1 + 32; // "." + pid + "-" + GUID
+        int room = maxNameBytes - suffixBytes - TempMarker.Length;
+        string name = targetName;
+        while (System.Text.Encoding.UTF8.GetByteCount(name) > room)
+            name = name[..(char.IsLowSurrogate(name[^1]) && name.Length > 1 ? name.Length - 2 : name.Length - 1)];
+        return $".{name}{TempMarker}";
+    }
+
+    private static void RemoveStaleTempFiles(string dir, string stem)
+    {
+        foreach (string f in Directory.EnumerateFiles(dir, $"{stem}*"))
         {
-            string rest = System.IO.Path.GetFileName(f)[($".{targetName}{TempMarker}").Length..];
+            string rest = System.IO.Path.GetFileName(f)[stem.Length..];
             int dash = rest.IndexOf('-');
             if (dash <= 0 || !int.TryParse(rest[..dash], out int pid) || IsRunning(pid)) continue;
+            // The pid is this machine's, in this pid namespace: a writer in a container or on another host sharing the
+            // folder has one that may look gone. Its stream holds a lock (FileShare.None is an flock on Unix), so a
+            // file that cannot be opened exclusively is still being written.
+            try { new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.None).Dispose(); }
+            catch (IOException) { continue; }
+            catch (UnauthorizedAccessException) { continue; }
             TryDelete(f);
         }
     }
+
+    /// <summary>
+    /// An I/O failure while this file was written, said of the target (the system's message names the hidden temporary
+    /// file, which the user never asked for), with nothing written to it.
+    /// </summary>
+    public IOException Failed(IOException e)
+    {
+        if (e is WriteFailedException) return e;
+        string reason = e.Message.Replace($" : '{TempPath}'", "").Replace(TempPath, TargetPath).ReplaceLineEndings(" ").Trim();
+        return new WriteFailedException($"{TargetPath}: cannot write it ({reason}); nothing written to it", e);
+    }
+
+    private sealed class WriteFailedException(string message, Exception inner) : IOException(message, inner);
+
+    /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> atomically (results, transcripts, charts): a
+    /// failure or a kill leaves the old file or none, never a cut one.</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
+    {
+        using var file = Create(path);
+        try
+        {
+            file.Stream.Write(content);
+            file.Commit();
+        }
+        catch (IOException e) { throw file.Failed(e); }
+    }
+
+    public static void WriteAllText(string path, string content) => WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(content));
 
     private static bool IsRunning(int pid)
     {

@@ -75,7 +75,7 @@ internal static partial class FileRangeCopier
             {
                 int want = (int)Math.Min(buffer.Length, length - done);
                 int n = RandomAccess.Read(source, buffer.AsSpan(0, want), sourceOffset + done);
-                if (n == 0) throw new EndOfStreamException($"source ended at offset {sourceOffset + done} while copying tensor data");
+                if (n == 0) throw new EndOfStreamException($"ended at offset {sourceOffset + done} while its tensor data was copied");
                 RandomAccess.Write(target, buffer.AsSpan(0, n), targetOffset + done);
                 done += n;
             }

@@ -150,6 +150,20 @@ public static class GgufRewriter
         }
 
         using var target = AtomicFile.Create(targetPath, mode);
+        try
+        {
+            return WriteTo(target, version, metadata, tensors, offsets, alignment, source, sourceStream, options);
+        }
+        catch (EndOfStreamException e) when (source?.Path is { } sourcePath)
+        {
+            throw new IOException($"{sourcePath}: {e.Message} (did the file change while it was copied?); nothing written to {target.TargetPath}", e);
+        }
+        catch (IOException e) when (e is not EndOfStreamException) { throw target.Failed(e); }
+    }
+
+    private static GgufFile WriteTo(AtomicFile target, uint version, List<PlannedEntry> metadata, List<OutputTensor> tensors, ulong[] offsets,
+        uint alignment, GgufFile? source, FileStream? sourceStream, RewriteOptions options)
+    {
         var s = target.Stream;
         GgufValueWriter.WriteUInt32(s, GgufConstants.Magic);
         GgufValueWriter.WriteUInt32(s, version);

@@ -29,9 +29,7 @@ public sealed record ChatTranscript(
             throw new RuntimeInputException($"/save {full}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)");
         if (File.Exists(full) && !IsTranscript(full))
             throw new RuntimeInputException($"/save {full}: exists and is not a chat transcript; refusing to overwrite it (give another file name, or remove it first)");
-        using var file = Gguf.AtomicFile.Create(full);
-        file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n"));
-        file.Commit();
+        Gguf.AtomicFile.WriteAllText(full, JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n");
     }
 
     private static bool IsTranscript(string path)

@@ -56,5 +56,5 @@ public static class FitnessChart
     }
 
     public static void Save(SearchOutcome outcome, string path, string title, string unit) =>
-        Plot(outcome, title, unit).SavePng(path, Width, Height);
+        Evaluation.Charts.ChartFiles.SavePng(Plot(outcome, title, unit), path, Width, Height);
 }

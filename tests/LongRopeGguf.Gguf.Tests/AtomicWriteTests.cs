@@ -206,6 +206,76 @@ public class AtomicWriteTests
     }
 
     [Fact]
+    public void A_temporary_file_a_writer_still_holds_is_kept_even_when_its_pid_is_not_one_of_this_machines()
+    {
+        // A writer in another pid namespace (a container) or on another host: its pid looked dead here, and its
+        // temporary file was deleted under it (its write then failed). Its stream's lock says it is alive.
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        string held = dir.File($".out.gguf.longrope-tmp-{DeadPid()}-{Guid.NewGuid():N}");
+        using (var writer = new FileStream(held, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+        {
+            GgufRewriter.WriteNew(target, Metadata, []);
+            Assert.True(File.Exists(held));
+        }
+        GgufRewriter.WriteNew(target, Metadata, []);
+        Assert.False(File.Exists(held)); // let go: now it is stale
+    }
+
+    [Fact]
+    public void A_pipe_at_the_target_path_is_refused_and_a_long_target_name_is_written()
+    {
+        using var dir = new TempDir();
+        string fifo = dir.File("fifo.gguf");
+        using (var p = Process.Start("mkfifo", [fifo])!) p.WaitForExit();
+        var e = Assert.Throws<IOException>(() => GgufRewriter.WriteNew(fifo, Metadata, []));
+        Assert.Equal($"{fifo}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)", e.Message);
+        Assert.Equal(FileKind.Special, FileKinds.Of(fifo));
+
+        // 245 bytes is a valid name; the temporary name added 55 and went past the 255-byte limit.
+        string longName = dir.File(new string('m', 240) + ".gguf");
+        GgufRewriter.WriteNew(longName, Metadata, []);
+        Assert.Equal("t", GgufReader.Read(longName).Architecture);
+        string multiByte = dir.File(string.Concat(Enumerable.Repeat("日", 80)) + ".gguf"); // 245 bytes in UTF-8
+        GgufRewriter.WriteNew(multiByte, Metadata, []);
+        Assert.Equal([longName, multiByte, fifo], Directory.GetFileSystemEntries(dir.Path).Order(StringComparer.Ordinal).OrderBy(f => f != longName).ThenBy(f => f != multiByte));
+    }
+
+    [Fact]
+    public void A_failure_while_writing_names_the_target_not_the_temporary_file_and_a_source_that_shrank_names_the_source()
+    {
+        using var dir = new TempDir();
+        string folder = dir.File("sub");
+        Directory.CreateDirectory(folder);
+        string target = Path.Combine(folder, "out.gguf");
+        using (var file = AtomicFile.Create(target))
+        {
+            file.Stream.Write([1, 2, 3]);
+            Directory.Delete(folder, recursive: true); // the folder went while the file was written
+            var e = Assert.ThrowsAny<IOException>(() => file.Commit());
+            Assert.StartsWith($"{target}: cannot write it (", e.Message);
+            Assert.EndsWith("); nothing written to it", e.Message);
+            Assert.DoesNotContain(".longrope-tmp-", e.Message);
+        }
+
+        string source = dir.File("source.gguf");
+        File.Copy(TestPaths.TinyModel, source);
+        var header = GgufReader.Read(source);
+        string copy = dir.File("copy.gguf");
+        bool cut = false;
+        void Shrink(long done, long total)
+        {
+            if (cut) return;
+            cut = true; // while the copy runs, as another program rewriting the model would
+            using var s = new FileStream(source, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            s.SetLength(header.DataOffset + 1000);
+        }
+        var shrank = Assert.ThrowsAny<IOException>(() => GgufRewriter.Rewrite(header, new GgufEdit(), copy, new RewriteOptions { Progress = Shrink }));
+        Assert.Matches($"^{System.Text.RegularExpressions.Regex.Escape(source)}: ended at offset \\d+ while its tensor data was copied \\(did the file change while it was copied\\?\\); nothing written to {System.Text.RegularExpressions.Regex.Escape(copy)}$", shrank.Message);
+        Assert.False(File.Exists(copy));
+    }
+
+    [Fact]
     public void A_writer_process_killed_mid_write_leaves_the_target_untouched_and_the_next_write_cleans_up()
     {
         using var dir = new TempDir();

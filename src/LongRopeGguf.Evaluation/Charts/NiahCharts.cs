@@ -14,12 +14,12 @@ public static class NiahCharts
     {
         var files = new List<string>();
         string line = Path.Combine(directory, "accuracy-vs-length.png");
-        AccuracyVsLength(s).SavePng(line, LineWidth, LineHeight);
+        Charts.ChartFiles.SavePng(AccuracyVsLength(s), line, LineWidth, LineHeight);
         files.Add(line);
         foreach (var mode in s.Modes)
         {
             string path = Path.Combine(directory, $"heatmap-{ChartFiles.SafeName(mode)}.png");
-            Heatmap(s, mode).SavePng(path, HeatmapWidth, HeatmapHeight);
+            Charts.ChartFiles.SavePng(Heatmap(s, mode), path, HeatmapWidth, HeatmapHeight);
             files.Add(path);
         }
         return files;

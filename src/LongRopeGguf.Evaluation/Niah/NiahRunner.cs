@@ -99,7 +99,7 @@ public static class NiahRunner
         // Made in memory first: a writer that throws leaves the previous summary, not half of a new one.
         var buffer = new MemoryStream();
         summary.WriteJson(buffer);
-        File.WriteAllBytes(json, buffer.ToArray());
+        Gguf.AtomicFile.WriteAllBytes(json, buffer.ToArray());
         return [csv, md, json, .. charts];
     }
 

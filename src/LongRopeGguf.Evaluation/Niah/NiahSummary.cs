@@ -106,7 +106,7 @@ public sealed class NiahSummary
         foreach (var c in Cells)
             sb.Append(CultureInfo.InvariantCulture,
                 $"{Csv(c.Mode)},{Csv(c.Haystack)},{c.Length},{c.Trials},{c.Correct},{Format(c.Accuracy)},{c.FactorSet},{c.NCtx},{c.NCtxSeq},{c.PrefillTokens},{c.NaivePrefillTokens},{c.MeanPrefillMs:F1},{c.MeanDecodeMs:F1},{FormatNll(c.MeanAnswerNll)}\n");
-        File.WriteAllText(path, sb.ToString());
+        Gguf.AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     public void WriteMarkdown(string path, IReadOnlyList<string> chartFiles)
@@ -151,7 +151,7 @@ public sealed class NiahSummary
             sb.Append("## Charts\n\n");
             foreach (var f in chartFiles) sb.Append(CultureInfo.InvariantCulture, $"![{Path.GetFileNameWithoutExtension(f)}]({Path.GetFileName(f)})\n");
         }
-        File.WriteAllText(path, sb.ToString());
+        Gguf.AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     public void WriteJson(Stream output)

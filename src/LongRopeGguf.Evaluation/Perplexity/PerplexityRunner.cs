@@ -116,8 +116,8 @@ public static class PerplexityRunner
         WriteCsv(report, csv);
         var buffer = new MemoryStream(); // in memory first: a writer that throws leaves no half-written ppl.json
         WriteJson(report, buffer);
-        File.WriteAllBytes(json, buffer.ToArray());
-        PerplexityChart.Plot(report).SavePng(png, PerplexityChart.Width, PerplexityChart.Height);
+        Gguf.AtomicFile.WriteAllBytes(json, buffer.ToArray());
+        Charts.ChartFiles.SavePng(PerplexityChart.Plot(report), png, PerplexityChart.Width, PerplexityChart.Height);
         files.AddRange([csv, json, md, png]);
         string? positionChart = null;
         if (o.PositionBuckets > 0)
@@ -125,7 +125,7 @@ public static class PerplexityRunner
             string positionCsv = Path.Combine(o.OutputDirectory, "ppl-by-position.csv");
             positionChart = Path.Combine(o.OutputDirectory, "ppl-by-position.png");
             WritePositionCsv(report, positionCsv);
-            PerplexityChart.PlotByPosition(report).SavePng(positionChart, PerplexityChart.Width, PerplexityChart.Height);
+            Charts.ChartFiles.SavePng(PerplexityChart.PlotByPosition(report), positionChart, PerplexityChart.Width, PerplexityChart.Height);
             files.AddRange([positionCsv, positionChart]);
         }
         WriteMarkdown(report, md, png, positionChart);
@@ -137,7 +137,7 @@ public static class PerplexityRunner
         var sb = new StringBuilder("mode,length,windows,scored_tokens,mean_nll,perplexity,factor_set,n_ctx,seconds\n");
         foreach (var x in r.Rows)
             sb.Append(CultureInfo.InvariantCulture, $"{x.Mode},{x.Length},{x.Windows},{x.ScoredTokens},{x.MeanNll:F6},{x.Perplexity:G6},{x.FactorSet},{x.NCtx},{x.Seconds:F2}\n");
-        File.WriteAllText(path, sb.ToString());
+        Gguf.AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     public static void WritePositionCsv(PerplexityReport r, string path)
@@ -146,7 +146,7 @@ public static class PerplexityRunner
         foreach (var x in r.Rows)
             foreach (var b in x.ByPosition)
                 sb.Append(CultureInfo.InvariantCulture, $"{x.Mode},{x.Length},{b.Start},{b.End},{b.Tokens},{b.MeanNll:F6},{b.Perplexity:G6}\n");
-        File.WriteAllText(path, sb.ToString());
+        Gguf.AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     public static void WriteJson(PerplexityReport r, Stream output)
@@ -227,6 +227,6 @@ public static class PerplexityRunner
             }
             sb.Append(CultureInfo.InvariantCulture, $"\n![NLL by position]({Path.GetFileName(positionChart)})\n");
         }
-        File.WriteAllText(path, sb.ToString());
+        Gguf.AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

@@ -76,8 +76,12 @@ public static class FactorSetJson
     {
         string full = Path.GetFullPath(path);
         using var file = Gguf.AtomicFile.Create(full);
-        Write(set, file.Stream);
-        file.Commit();
+        try
+        {
+            Write(set, file.Stream);
+            file.Commit();
+        }
+        catch (IOException e) { throw file.Failed(e); }
     }
 
     public static void Write(FactorSet set, Stream output)

@@ -5,7 +5,7 @@ namespace LongRopeGguf.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => UsageErrors.Invoke(BuildRootCommand(), args);
+    public static int Main(string[] args) => SignalExit.Finish(UsageErrors.Invoke(BuildRootCommand(), args));
 
     public static RootCommand BuildRootCommand()
     {

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace LongRopeGguf.Cli;
 
 /// <summary>
-/// Turns SIGINT (Ctrl-C) and SIGTERM into cancellation while a long write runs, so that the writer stops at its next
+/// Turns SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT into cancellation while a long write runs, so that the writer stops at its next
 /// chunk, deletes its temporary file and leaves the target untouched.
 /// </summary>
 /// <remarks>
@@ -21,7 +21,9 @@ public sealed class TerminationSignals : IDisposable
     private TerminationSignals(CancellationToken outer)
     {
         _cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
-        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+        // SIGHUP (the terminal closed, the SSH link dropped) and SIGQUIT (Ctrl-\) too: with their default action a
+        // write's temporary file stayed behind (hundreds of MB of a model, found by review).
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
         {
             try
             {
@@ -37,12 +39,12 @@ public sealed class TerminationSignals : IDisposable
     /// <summary>
     /// Runs a command's synchronous action with SIGINT and SIGTERM turned into cancellation of the token it gets, and
     /// its failures into one-line errors (<see cref="CliErrors"/>): a killed patch, edit, search or eval removes its
-    /// temporary files before the process ends, and exits 130 (SIGINT) or 143 (SIGTERM).
+    /// temporary files before the process ends, and ends with the signal's status (130 for SIGINT, 143 for SIGTERM).
     /// </summary>
     public static Task<int> Run(CancellationToken outer, Func<CancellationToken, int> action)
     {
         using var signals = Listen(outer);
-        var task = CliErrors.Run(() => action(signals.Token), signals.Token, () => signals.Received == PosixSignal.SIGTERM);
+        var task = CliErrors.Run(() => action(signals.Token), signals.Token, () => signals.Received is { } r && r != PosixSignal.SIGINT);
         if (task.IsCompletedSuccessfully && task.Result == ExitCodes.Interrupted) return Task.FromResult(signals.InterruptedExitCode);
         return task;
     }
@@ -55,8 +57,16 @@ public sealed class TerminationSignals : IDisposable
     /// <summary>The first signal received, if any.</summary>
     public PosixSignal? Received => _received == 0 ? null : (PosixSignal)_received;
 
-    /// <summary>The exit code for an interrupted run: 130 for SIGINT (and for cancellation from outside), 143 for SIGTERM.</summary>
-    public int InterruptedExitCode => Received == PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted;
+    /// <summary>The exit code for an interrupted run: 128 + the signal (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP,
+    /// 131 for SIGQUIT); 130 for cancellation from outside.</summary>
+    public int InterruptedExitCode => Received is { } r ? SignalExit.ExitCode(r) : ExitCodes.Interrupted;
+
+    /// <summary>How long a run may take to stop after the first signal before the process ends anyway: work blocked in
+    /// the kernel (opening a FIFO nobody writes, a pipe that sends nothing) never sees the cancellation, and `timeout`
+    /// or a service manager sends one signal, not two. Cancelled work stops at its next chunk or decode, well within it.</summary>
+    public static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(10);
+
+    private Timer? _giveUp;
 
     /// <summary>How long after the first signal a second one ends the process at once. Two signals within it are one
     /// request: GNU timeout and `dotnet run` deliver SIGTERM twice (to the child, then its process group).</summary>
@@ -77,6 +87,10 @@ public sealed class TerminationSignals : IDisposable
             {
                 _received = (int)context.Signal;
                 _firstSignalTicks = Environment.TickCount64;
+                SignalExit.Record(context.Signal);
+                var signal = context.Signal;
+                _giveUp = new Timer(_ => SignalExit.Now(signal, $"longrope: still running {GiveUpAfter.TotalSeconds:0} s after {signal} (waiting for input that does not come?); ending now"),
+                    null, GiveUpAfter, Timeout.InfiniteTimeSpan);
             }
             else if (Environment.TickCount64 - _firstSignalTicks >= ForceAfter.TotalMilliseconds)
                 return;
@@ -88,6 +102,7 @@ public sealed class TerminationSignals : IDisposable
 
     public void Dispose()
     {
+        _giveUp?.Dispose(); // the run stopped in time (or was never signalled)
         foreach (var r in _registrations) r.Dispose();
         _cts.Dispose();
     }

@@ -19,10 +19,13 @@ public sealed partial class AtomicFile : IDisposable
 
     static AtomicFile()
     {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            foreach (string temp in s_pending.Keys) TryDelete(temp);
-        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeletePending();
+    }
+
+    /// <summary>Deletes the temporary files of writes still in flight: the process is about to end without them.</summary>
+    public static void DeletePending()
+    {
+        foreach (string temp in s_pending.Keys) TryDelete(temp);
     }
 
     private static void TryDelete(string path)

@@ -89,6 +89,77 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
     }
 
     [Fact]
+    public void Sighup_mid_copy_cleans_up_as_sigterm_does_and_exits_129()
+    {
+        // The terminal closed or the SSH link dropped: its default action left the temporary file (282 MB of a 4 GB copy).
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        var r = InterruptMidCopy(target, CliProcess.SIGHUP);
+        Assert.True(r.ExitCode == 128 + CliProcess.SIGHUP, r.ToString());
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void Ctrl_c_mid_copy_stops_the_script_that_ran_the_command_as_it_stops_any_program()
+    {
+        // Exiting 130 told bash that the command had handled Ctrl-C itself, and a loop over models went on to the next
+        // one. Dying of SIGINT (after the cleanup) makes the script stop too.
+        Assert.False(SigintIgnored(), "SIGINT is ignored in this test process: run the tests in the foreground");
+        using var dir = new TempDir();
+        string target = dir.File("out.gguf");
+        string edit = CliProcess.ShellCommandLine("edit", big.Path, "-o", target, "--set", "general.name=string:loop");
+        // setsid: a process group of its own, the shell and the command in it, as a terminal's Ctrl-C reaches them.
+        var psi = new ProcessStartInfo("setsid", ["bash", "-c", $"for i in 1 2; do {edit} >/dev/null; echo \"went on after $?\"; done; echo finished"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        var sw = Stopwatch.StartNew();
+        bool sent = false;
+        while (!p.HasExited && sw.Elapsed < CliProcess.Timeout && !sent)
+        {
+            var temp = new DirectoryInfo(dir.Path).GetFiles("*" + TempMarker + "*").FirstOrDefault();
+            if (temp is not null && temp.Length > big.File.DataOffset + (16L << 20))
+            {
+                Assert.Equal(0, kill(-p.Id, CliProcess.SIGINT)); // the whole group, as the terminal does
+                sent = true;
+            }
+            Thread.Sleep(1);
+        }
+        Assert.True(p.WaitForExit(CliProcess.Timeout), "the script did not end");
+        Assert.True(sent, $"the first edit ended before it could be interrupted: {stdout.Result}{stderr.Result}");
+        Assert.Equal("", stdout.Result); // neither "went on after 130" nor "finished"
+        Assert.Equal("longrope: interrupted", stderr.Result.Trim());
+        Assert.Equal(128 + CliProcess.SIGINT, p.ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void One_sigterm_ends_a_run_blocked_on_a_pipe_that_sends_nothing_after_a_grace_period()
+    {
+        // `timeout 5 longrope patch M -f FIFO` with no writer: the SIGTERM was taken, nothing saw it, and the process
+        // waited for ever (`timeout` sends one signal).
+        using var dir = new TempDir();
+        string fifo = dir.File("factors.fifo");
+        using (var mk = Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
+        using var running = CliProcess.Start("patch", TestPaths.TinyModel, "-f", fifo, "-o", dir.File("out.gguf"));
+        Thread.Sleep(1500); // blocked opening the FIFO by now
+        var sw = Stopwatch.StartNew();
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        var r = CliProcess.Finish(running);
+        Assert.True(r.ExitCode == ExitCodes.Terminated, r.ToString());
+        Assert.Equal($"longrope: still running {TerminationSignals.GiveUpAfter.TotalSeconds:0} s after SIGTERM (waiting for input that does not come?); ending now", r.StderrLines[^1]);
+        Assert.InRange(sw.Elapsed, TerminationSignals.GiveUpAfter - TimeSpan.FromSeconds(1), CliProcess.Timeout);
+        Assert.Equal([fifo], Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+
+    [Fact]
     public async Task A_progress_bar_is_drawn_on_a_terminal_and_the_copy_is_complete()
     {
         using var dir = new TempDir();

@@ -95,12 +95,14 @@ public static class TestModels
                     }
                 })));
         }
-        // With the header facts a LongRoPE patch needs (512-token context, 64 RoPE dimensions: 32 factors), so that
-        // `patch` can be interrupted mid-copy too.
+        // With the header facts a LongRoPE patch needs (512-token context, 64 RoPE dimensions: 32 factors, a layer
+        // count), so that `patch` can be interrupted mid-copy too; phi3, whose tensors are not checked against a
+        // loader's list as llama's are (these are no model's).
         GgufRewriter.WriteNew(path, [
-            new("general.architecture", GgufValue.String("llama")), new("general.name", GgufValue.String("big")),
-            new("llama.context_length", GgufValue.UInt32(512)), new("llama.embedding_length", GgufValue.UInt32(4096)),
-            new("llama.attention.head_count", GgufValue.UInt32(64)), new("llama.rope.dimension_count", GgufValue.UInt32(64)),
+            new("general.architecture", GgufValue.String("phi3")), new("general.name", GgufValue.String("big")),
+            new("phi3.context_length", GgufValue.UInt32(512)), new("phi3.embedding_length", GgufValue.UInt32(4096)),
+            new("phi3.attention.head_count", GgufValue.UInt32(64)), new("phi3.rope.dimension_count", GgufValue.UInt32(64)),
+            new("phi3.block_count", GgufValue.UInt32((uint)tensors.Count)),
         ], tensors);
         return path;
     }

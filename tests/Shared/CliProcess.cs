@@ -142,7 +142,7 @@ public static partial class CliProcess
         if (kill(process.Id, signal) != 0) throw new InvalidOperationException($"kill({process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    public const int SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
+    public const int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int sig);

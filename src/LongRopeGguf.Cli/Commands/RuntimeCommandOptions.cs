@@ -212,6 +212,7 @@ public sealed class ConsoleInterrupt : IDisposable
             if (_terminatedAt != 0 && now - _terminatedAt >= TerminationSignals.ForceAfter.TotalMilliseconds) return;
             if (_terminatedAt == 0) Interlocked.Exchange(ref _terminatedAt, now);
         }
+        SignalExit.Record(PosixSignal.SIGTERM);
         context.Cancel = true;
         CancelCurrent();
     }
@@ -220,7 +221,11 @@ public sealed class ConsoleInterrupt : IDisposable
     {
         e.Cancel = true;
         if (Idle && OnIdleInterrupt is { } hint) hint();
-        else CancelCurrent();
+        else
+        {
+            SignalExit.Record(PosixSignal.SIGINT); // a run that ends 130 because of it dies of it (a chat that goes on does not)
+            CancelCurrent();
+        }
     }
 
     /// <summary>Signal handlers run on a thread of their own: the source may have just been renewed (chat) or disposed

@@ -91,6 +91,10 @@ public sealed class ChatSession : IDisposable
     }
 
     /// <summary>One turn: the user's message in, the reply streamed to <paramref name="onText"/>.</summary>
+    /// <summary>The seed of reply <paramref name="reply"/> (0-based): <paramref name="seed"/> + reply, stepping over
+    /// 0xFFFFFFFF, which llama.cpp takes as "draw a seed" (a chat with --seed 4294967294 did not repeat its second reply).</summary>
+    public static uint ReplySeed(uint seed, int reply) => (uint)(((ulong)seed + (ulong)reply) % uint.MaxValue);
+
     /// <summary>Replies generated in this session, /reset included: the offset of the next reply's seed.</summary>
     private int _replies;
 
@@ -111,7 +115,7 @@ public sealed class ChatSession : IDisposable
         // Each reply its own seed (seed + replies so far, /reset or not): one seed for every turn gave the same reply to the same question
         // after /reset; the chat still repeats with --seed N.
         var sampling = Options.Generation.Sampling;
-        var options = sampling.Seed is { } seed ? Options.Generation with { Sampling = sampling with { Seed = unchecked(seed + (uint)_replies++) } } : Options.Generation;
+        var options = sampling.Seed is { } seed ? Options.Generation with { Sampling = sampling with { Seed = ReplySeed(seed, _replies++) } } : Options.Generation;
         var generation = Conversation.Generate(options, onText, cancellationToken);
         _messages.Add(new ChatMessage("assistant", generation.Text));
         _lastPrefill = prefill;

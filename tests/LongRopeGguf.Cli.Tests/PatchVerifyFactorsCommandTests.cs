@@ -682,6 +682,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["factors", "show", "{pi}", "--context", "-5"], "--context -5: must be a positive number of tokens" },
         { ["factors", "show", "{pi}", "--original-context", "0"], "--original-context 0: must be a positive number of tokens" },
         { ["generate", "{model}", "-p", "hi", "--seed", "4294967296"], "Cannot parse argument '4294967296' for option '--seed' as a whole number from 0 to 4294967295." },
+        // llama.cpp's "draw a seed": the run said to repeat it with --seed 4294967295, which gave another text.
+        { ["generate", "{model}", "-p", "hi", "--seed", "4294967295"], "--seed 4294967295: llama.cpp takes it as 'draw a seed', so the run could not be repeated; give 0 to 4294967294" },
         // An option given twice (was "Option '--lengths' expects a single argument but 2 were provided").
         { ["eval", "ppl", "{model}", "--text", "{pi}", "--lengths", "512", "--lengths", "1024"], "--lengths is given 2 times; give it once (several values go in one, comma-separated). (see 'longrope eval ppl --help')" },
         { ["generate", "{model}", "-p", "hi", "-n", "3", "-n", "4"], "--max-tokens (-n) is given 2 times; give it once. (see 'longrope generate --help')" },

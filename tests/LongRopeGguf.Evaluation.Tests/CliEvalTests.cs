@@ -87,6 +87,30 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void Model_files_after_MODEL_are_named_as_given_and_one_called_after_a_built_in_mode_runs()
+    {
+        // They were turned into --patched NAME=FILE: "--patched 'yarn=...': the name 'yarn' is taken by a built-in
+        // mode; choose another" for yarn.gguf (no name can be chosen for an argument), a folder was "file not found".
+        using var dir = new TempDir();
+        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string[] ppl = ["eval", "ppl", TestPaths.TinyModel];
+        string[] rest = ["--text", text, "--lengths", "256", "--windows", "1", "--modes", "none", "--json"];
+        var (code, _, err) = Run([.. ppl, dir.File("nonexist.gguf"), .. rest, "--out", dir.File("a")]);
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{dir.File("nonexist.gguf")}: no such model file");
+        (code, _, err) = Run([.. ppl, dir.Path, .. rest, "--out", dir.File("a")]);
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{dir.Path}: is a folder, not a model file");
+        (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--patched", $"x={dir.Path}", "--out", dir.File("a"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"--patched 'x={dir.Path}': {dir.Path}: is a folder, not a model file");
+        Assert.False(Directory.Exists(dir.File("a")));
+
+        string yarn = dir.File("yarn.gguf");
+        File.Copy(TestPaths.TinyModel, yarn);
+        (code, string stdout, err) = Run([.. ppl, yarn, .. rest, "--out", dir.File("b")]);
+        Assert.True(code == 0, err);
+        Assert.Contains("\"yarn.gguf\"", stdout);
+    }
+
+    [Fact]
     public void Needle_template_without_placeholder_is_bad_input()
     {
         using var dir = new TempDir();

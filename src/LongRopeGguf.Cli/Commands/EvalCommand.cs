@@ -170,14 +170,14 @@ public static class EvalCommand
         cmd.SetAction((r, outer) => Guarded(r, native, ct =>
         {
             var files = r.GetValue(models)!;
-            var extra = files.Skip(1).Select(f => $"{Path.GetFileNameWithoutExtension(f.Name)}={f.FullName}");
+            var extra = files.Skip(1).Select(f => RopeMode.FromModelFile(f.FullName));
             string outDir = r.GetValue(output)!.FullName;
             var options = new PerplexityOptions
             {
                 ModelPath = files[0].FullName,
                 TextPath = r.GetValue(text)!.FullName,
                 Lengths = ParseLengths(r.GetValue(lengths)!),
-                Modes = ParseModes(r.GetValue(modes)!, [.. r.GetValue(patched)!, .. extra]),
+                Modes = [.. ParseModes(r.GetValue(modes)!, r.GetValue(patched)!), .. extra],
                 Windows = r.GetValue(windows),
                 PositionBuckets = r.GetValue(byPosition),
                 OutputDirectory = outDir,

@@ -98,6 +98,8 @@ public sealed class RuntimeCommandOptions
 
     public GenerationOptions Generation(ParseResult r)
     {
+        if (r.GetValue(Seed) == uint.MaxValue)
+            throw new RuntimeInputException("--seed 4294967295: llama.cpp takes it as 'draw a seed', so the run could not be repeated; give 0 to 4294967294");
         var options = new GenerationOptions(
             // Given, or the command's default (chat shows none in its help: its default depends on the model).
             r.GetResult(MaxTokens) is { Implicit: false } ? r.GetValue(MaxTokens) : _defaultMaxTokens,

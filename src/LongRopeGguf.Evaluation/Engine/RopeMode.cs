@@ -50,13 +50,39 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
             throw new EvalInputException($"--patched '{spec}': expected NAME=FILE (e.g. yarn-rule=model.longrope.gguf)");
         string name = spec[..eq].Trim();
         string path = spec[(eq + 1)..].Trim();
-        if (name is "none" or "pi" or "linear" or "yarn")
+        if (IsBuiltInName(name))
             throw new EvalInputException($"--patched '{spec}': the name '{name}' is taken by a built-in mode; choose another");
-        // '|' separates the fields of a trial's id and the columns of summary.md.
-        if (name.IndexOfAny([',', '"', '|', '\n', '\r']) >= 0)
+        if (name.IndexOfAny(ForbiddenInName) >= 0)
             throw new EvalInputException($"--patched '{spec}': a mode name may not contain commas, quotes, '|' or line breaks");
+        return Patched(name, path, $"--patched '{spec}'");
+    }
+
+    /// <summary>
+    /// A model file given after MODEL (eval ppl M1 M2 ...): a patched mode named after the file. The name is the
+    /// file's, made usable (a built-in mode's name keeps its extension, forbidden characters become '_'), and errors
+    /// name the file as given: "yarn.gguf" was refused as "--patched 'yarn=...': the name is taken", an option never typed.
+    /// </summary>
+    public static RopeMode FromModelFile(string path)
+    {
+        string name = Path.GetFileNameWithoutExtension(path);
+        if (name.Length == 0 || IsBuiltInName(name)) name = Path.GetFileName(path);
+        foreach (char c in ForbiddenInName) name = name.Replace(c, '_');
+        return Patched(name, path, null);
+    }
+
+    private static bool IsBuiltInName(string name) => name is "none" or "pi" or "linear" or "yarn";
+
+    /// <summary>'|' separates the fields of a trial's id and the columns of summary.md.</summary>
+    private static readonly char[] ForbiddenInName = [',', '"', '|', '\n', '\r'];
+
+    /// <param name="option">The --patched option as given, or null for a model file given as an argument.</param>
+    private static RopeMode Patched(string name, string path, string? option)
+    {
+        string given = option is null ? path : $"{option}: {path}";
+        if (Directory.Exists(path))
+            throw new EvalInputException($"{given}: is a folder, not a model file");
         if (!File.Exists(path))
-            throw new EvalInputException($"--patched '{spec}': file not found: {path}");
+            throw new EvalInputException(option is null ? $"{path}: no such model file" : $"{option}: file not found: {path}");
         return new RopeMode(name, RopeModeKind.Patched, Path.GetFullPath(path));
     }
 

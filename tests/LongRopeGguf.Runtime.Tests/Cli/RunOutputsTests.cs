@@ -283,6 +283,15 @@ public class RunOutputsTests
         Assert.Equal(first.Stdout, cli.RunWithInput(Input, args).Stdout);
     }
 
+    [Theory]
+    [InlineData(7u, 0, 7u)]
+    [InlineData(7u, 3, 10u)]
+    [InlineData(4294967294u, 0, 4294967294u)]
+    [InlineData(4294967294u, 1, 0u)] // not 4294967295: llama.cpp draws a seed for it, and the chat did not repeat
+    [InlineData(4294967294u, 2, 1u)]
+    public void A_chat_reply_seed_steps_over_the_value_llama_cpp_draws_a_seed_for(uint seed, int reply, uint expected) =>
+        Assert.Equal(expected, LongRopeGguf.Runtime.ChatSession.ReplySeed(seed, reply));
+
     [Fact]
     public void Save_refuses_a_pipe_in_the_way()
     {

@@ -671,7 +671,8 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["patch", "{model}", "-f", "{pi}", "-o", "{model}"], "the output would overwrite the input model; give another -o FILE, or --in-place" },
         { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number from -2147483648 to 2147483647." },
         { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
-        { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "method 'rope': expected pi, ntk, yarn, critical or ones" },
+        { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "--method 'rope': expected pi, ntk, yarn, critical or ones" },
+        { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1e400"], "--scale 1e400: must be a number > 1" },
         { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1"], "--scale 1: must be a number > 1 (the extended context is the model's original length times it)" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
         // The parser lists choices on lines of their own and names .NET types: one line, in words.

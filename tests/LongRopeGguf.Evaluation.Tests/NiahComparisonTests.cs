@@ -258,6 +258,10 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         AssertBadInput(["eval", "compare", dir.File("nothing-here")], $"{dir.File("nothing-here")}: not found (give eval niah result folders");
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "--baseline pi: no trial of that mode in ");
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "(modes there: yarn, x)");
+        // An empty file said "--baseline yarn: no trial of that mode in ... (modes there: none)", as if a mode were called none.
+        string empty = dir.File("empty.jsonl");
+        File.WriteAllText(empty, "");
+        AssertBadInput(["eval", "compare", empty], $"{empty}: no trials in it (an empty file, or not an eval niah results.jsonl)");
         AssertBadInput(["eval", "compare", a, b], "mode 'x' is tiny.gguf in ");
         // One file name, two files (another patch of the model under the same name, in another folder): their
         // fingerprints tell them apart; lines without one are compared by name.

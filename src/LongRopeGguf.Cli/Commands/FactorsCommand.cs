@@ -21,7 +21,8 @@ public static class FactorsCommand
     private static Command CreateMake()
     {
         var model = new Option<FileInfo>("--model", "-m") { HelpName = "MODEL", Description = "The GGUF model the factors are for (rope dimensions, base, context length).", Required = true };
-        var method = new Option<string>("--method") { HelpName = "pi|ntk|yarn|critical|ones", Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), critical (s for the dimension pairs whose wavelength exceeds the original context, 1 for the rest), ones (plain RoPE).", Required = true };
+        var method = new Option<string>("--method") { HelpName = "pi|ntk|yarn|critical|ones", Description = "pi (all s), ntk (NTK-aware), yarn (as llama.cpp's built-in YaRN), critical (s for the dimension pairs whose wavelength exceeds the original context, 1 for the rest), ones (plain RoPE).", Required = true }
+            .OneOf("pi", "ntk", "yarn", "critical", "ones");
         var scale = new Option<double>("--scale", "-s") { HelpName = "S", Description = "Extension factor s > 1: the extended context is the model's original context length times s.", Required = true };
         var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1) or a number (default: yarn for yarn and critical, none otherwise)." };
         var output = new Option<FileInfo?>("--output", "-o") { HelpName = "FILE", Description = "Write the factor file here (default: print it on standard output)." };
@@ -40,7 +41,8 @@ public static class FactorsCommand
                     + $"so 'longrope patch' refuses {info.FileName}; architectures that do: {LongRopeArchitectures.SupportedText}");
             double s = result.GetValue(scale);
             if (!double.IsFinite(s) || s <= 1)
-                throw new CliException($"--scale {s.ToString(System.Globalization.CultureInfo.InvariantCulture)}: must be a number > 1 (the extended context is the model's original length times it)");
+                // As written: 1e400 became Infinity as parsed.
+                throw new CliException($"--scale {result.GetResult(scale)?.Tokens.LastOrDefault()?.Value ?? s.ToString(System.Globalization.CultureInfo.InvariantCulture)}: must be a number > 1 (the extended context is the model's original length times it)");
             var m = FactorRules.ParseMethod(result.GetValue(method)!);
             (AttentionFactorPolicy, float?)? attention = result.GetValue(attn) is { } a ? AttentionFactors.ParseChoice(a) : null;
             var set = FactorRules.Make(m, info, s, attention);

@@ -100,6 +100,8 @@ public sealed class NiahComparison
             }
         // The modes compared: those kept, baseline first, the others in the order they first appear.
         var modeOrder = allModes.Where(m => kept is null || kept.Contains(m)).ToList();
+        if (allModes.Count == 0)
+            throw new EvalInputException($"{string.Join(", ", sources)}: no trials in {(sources.Count == 1 ? "it" : "them")} (an empty file, or not an eval niah results.jsonl)");
         if (!modeOrder.Contains(baseline))
             throw new EvalInputException($"--baseline {baseline}: no trial of that mode in {string.Join(", ", sources)} (modes there: {(allModes.Count == 0 ? "none" : string.Join(", ", allModes))})");
         if (modes?.FirstOrDefault(m => !allModes.Contains(m)) is { } absent)

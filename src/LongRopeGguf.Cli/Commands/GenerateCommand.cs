@@ -52,14 +52,29 @@ public static class GenerateCommand
 
             bool asJson = r.GetValue(json);
             interrupt.Idle = false; // from here a signal stops the work and the partial result is reported
-            var prefill = conversation.Append(tokens, generation.MaxTokens, interrupt.Token);
-            if (r.GetValue(logitsOut) is { } logitsFile) WriteLogits(logitsFile.FullName, llama, plan, tokens, conversation.CurrentLogits(interrupt.Token));
-            var result = conversation.Generate(generation, asJson ? null : piece => { Console.Out.Write(piece); Console.Out.Flush(); }, interrupt.Token);
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            PrefillResult prefill;
+            GenerationResult result;
+            try
+            {
+                prefill = conversation.Append(tokens, generation.MaxTokens, interrupt.Token);
+                if (r.GetValue(logitsOut) is { } logitsFile) WriteLogits(logitsFile.FullName, llama, plan, tokens, conversation.CurrentLogits(interrupt.Token));
+                result = conversation.Generate(generation, asJson ? null : piece => { Console.Out.Write(piece); Console.Out.Flush(); }, interrupt.Token);
+            }
+            catch (OperationCanceledException) when (interrupt.Requested)
+            {
+                // Stopped while the prompt was read (on a big model most of the run): a result all the same, with
+                // nothing generated, so that --json still gives one object (it printed nothing).
+                prefill = new PrefillResult(0, started.Elapsed, null);
+                result = new GenerationResult("", 0, StopReason.Cancelled, TimeSpan.Zero);
+            }
             if (!asJson) Console.Out.WriteLine();
-            Console.Error.WriteLine(
-                $"longrope: prompt {prefill.Tokens} tokens in {prefill.Elapsed.TotalMilliseconds:F0} ms ({prefill.TokensPerSecond:F1} tok/s), " +
-                $"generated {result.TokenCount} tokens in {result.DecodeTime.TotalMilliseconds:F0} ms ({result.TokensPerSecond:F1} tok/s), " +
-                $"stopped: {StopName(result.StopReason)}; factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}; {Sampling(generation.Sampling)}");
+            string work = prefill.Tokens == 0 && result.StopReason == StopReason.Cancelled
+                ? $"stopped while the prompt ({tokens.Length} tokens) was read, after {prefill.Elapsed.TotalMilliseconds:F0} ms; nothing generated"
+                : $"prompt {prefill.Tokens} tokens in {prefill.Elapsed.TotalMilliseconds:F0} ms ({prefill.TokensPerSecond:F1} tok/s), " +
+                  $"generated {result.TokenCount} tokens in {result.DecodeTime.TotalMilliseconds:F0} ms ({result.TokensPerSecond:F1} tok/s), " +
+                  $"stopped: {StopName(result.StopReason)}";
+            Console.Error.WriteLine($"longrope: {work}; factor set {plan.FactorSetName}, n_ctx {plan.ContextSize}; {Sampling(generation.Sampling)}");
             if (asJson) WriteJson(llama, plan, tokens.Length, prefill, result, generation.Sampling);
             if (result.StopReason == StopReason.Cancelled)
             {

@@ -199,6 +199,30 @@ public class RunOutputsTests
         Assert.Equal("longrope: terminated", r.StderrLines[^1]);
     }
 
+    [Fact]
+    public void A_generation_stopped_while_its_prompt_is_read_still_gives_its_json_and_says_where_it_stopped()
+    {
+        // --json printed nothing when the signal came during the prefill (on a big model most of the run).
+        using var cli = new IsolatedCli();
+        string model = cli.File("long.gguf");
+        PatchedModelFixture.Write(TestPaths.TinyModel, model, PatchedModelFixture.ShortFactors, PatchedModelFixture.LongFactors, contextLength: 16384);
+        string prompt = cli.File("prompt.txt");
+        File.WriteAllText(prompt, new string('x', 16000)); // ~8 s of prefill on this 2-core CPU
+        string log = cli.File("llama.log");
+        using var run = cli.Start("generate", model, "--prompt-file", prompt, "--max-tokens", "16", "--temp", "0", "--threads", "2", "--json", "--log-file", log);
+        WhileGenerating(log); // the context is made: the prompt is being read
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        var r = LongRopeGguf.Tests.CliProcess.Finish(run);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal("cancelled", json.RootElement.GetProperty("stop_reason").GetString());
+        Assert.Equal(0, json.RootElement.GetProperty("tokens").GetProperty("generated").GetInt32());
+        Assert.Equal("", json.RootElement.GetProperty("text").GetString());
+        Assert.Contains(r.StderrLines, l => l.StartsWith("longrope: stopped while the prompt (16001 tokens) was read, after ", StringComparison.Ordinal));
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
+    }
+
     /// <summary>Returns once the run has made its context (llama.cpp's log says so) and half a second more has passed: the
     /// generation is under way then, also on a loaded machine where start-up takes longer than usual. Before it, a
     /// SIGTERM ends the process at once (nothing to report), which is another test.</summary>

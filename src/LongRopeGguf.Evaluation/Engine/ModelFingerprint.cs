@@ -5,13 +5,17 @@ namespace LongRopeGguf.Evaluation.Engine;
 
 /// <summary>
 /// What identifies a model file for its results: SHA-256 over its GGUF header (every key, LongRoPE provenance
-/// included, and every tensor's name, shape and offset), its LongRoPE factor tensors' data and its length; 16 hex
-/// digits. Two patches of one model with other factors differ; copies and renames of one file do not. Reads the header
-/// and two small tensors, never the weights.
+/// included, and every tensor's name, shape and offset), its LongRoPE factor tensors' data, three 64 KiB samples of
+/// its weights (start, middle and end of the data section) and its length; 16 hex digits. Two patches of one model with
+/// other factors differ, and so do two quantisations or fine-tunes of one checkpoint with the same header and size
+/// (without the samples a search resumed the other model's log); copies and renames of one file do not. Reads the
+/// header, two small tensors and 192 KiB, never all the weights.
 /// </summary>
 public static class ModelFingerprint
 {
     private static readonly string[] FactorTensors = ["rope_factors_long.weight", "rope_factors_short.weight"];
+
+    private const long WeightSample = 64 << 10;
 
     public static string Of(string path)
     {
@@ -33,6 +37,9 @@ public static class ModelFingerprint
         Add(0, file.DataOffset);
         foreach (string name in FactorTensors)
             if (file.TryGetTensor(name, out var t)) Add(file.AbsoluteOffset(t), (long)t.ByteSize);
+        long data = Math.Max(0, file.FileLength - file.DataOffset), sample = Math.Min(WeightSample, data);
+        foreach (long at in (long[])[0, (data - sample) / 2, data - sample])
+            Add(file.DataOffset + at, sample);
         hash.AppendData(BitConverter.GetBytes(file.FileLength));
         return Convert.ToHexString(hash.GetHashAndReset(), 0, 8).ToLowerInvariant();
     }

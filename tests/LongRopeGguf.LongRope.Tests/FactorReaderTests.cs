@@ -282,8 +282,11 @@ public class FactorReaderTests
         File.WriteAllBytes(path, [.. encoding.GetPreamble(), .. encoding.GetBytes(FactorSetJson.ToJson(set))]);
         Assert.Equal(set.LongFactors.ToArray(), FactorSetReader.Read(path).LongFactors.ToArray());
         // Its byte order mark and then bytes that are not of that encoding: named so.
-        File.WriteAllBytes(path, [0xFF, 0xFE, 0x00, 0xD8, 0x41, 0x00]);
-        Assert.StartsWith($"{path}: not UTF-16 text, though it starts with UTF-16's byte order mark", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(path)).Message);
+        File.WriteAllBytes(path, [0xFF, 0xFE, 0x7B, 0x00, 0x00, 0xD8, 0x41, 0x00]);
+        // At the lone high surrogate (offset 4), not at the unit after it, where the decoder noticed it.
+        Assert.Equal($"{path}: not UTF-16 text, though it starts with UTF-16's byte order mark (invalid at offset 4)", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(path)).Message);
+        File.WriteAllBytes(path, [0xFE, 0xFF, 0x00, 0x7B, 0xDC, 0x00, 0x00, 0x41]);
+        Assert.Equal($"{path}: not UTF-16 text, though it starts with UTF-16's byte order mark (invalid at offset 4)", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(path)).Message);
     }
 
     [Theory]

@@ -138,7 +138,8 @@ public static class FactorSetReader
             try { return encoding.GetString(bytes, bomLength, bytes.Length - bomLength); }
             catch (System.Text.DecoderFallbackException e)
             {
-                throw new FactorSetException($"{path}: not {name} text, though it starts with {name}'s byte order mark (invalid at offset {bomLength + Math.Max(0, e.Index)})");
+                int at = encoding is System.Text.UnicodeEncoding && FirstUnpairedSurrogate(bytes, bomLength, bytes[0] == 0xFE) is int unit ? unit : bomLength + Math.Max(0, e.Index);
+                throw new FactorSetException($"{path}: not {name} text, though it starts with {name}'s byte order mark (invalid at offset {at})");
             }
         }
         try
@@ -151,6 +152,22 @@ public static class FactorSetReader
             int at = Math.Clamp(e.Index, 0, Math.Max(0, bytes.Length - 1));
             throw new FactorSetException($"{path}: not UTF-8 text (invalid byte 0x{bytes[at]:X2} at offset {at})");
         }
+    }
+
+    /// <summary>The byte offset of the first UTF-16 unit that is half a pair: the decoder notices a lone high surrogate
+    /// only at the unit after it, and its index pointed there.</summary>
+    private static int? FirstUnpairedSurrogate(byte[] b, int start, bool bigEndian)
+    {
+        char Unit(int at) => (char)(bigEndian ? b[at] << 8 | b[at + 1] : b[at + 1] << 8 | b[at]);
+        for (int at = start; at + 1 < b.Length; at += 2)
+        {
+            char c = Unit(at);
+            if (char.IsLowSurrogate(c)) return at;
+            if (!char.IsHighSurrogate(c)) continue;
+            if (at + 3 >= b.Length || !char.IsLowSurrogate(Unit(at + 2))) return at;
+            at += 2;
+        }
+        return null;
     }
 
     private static (System.Text.Encoding Encoding, int BomLength, string Name)? UnicodeByBom(byte[] b) => b switch

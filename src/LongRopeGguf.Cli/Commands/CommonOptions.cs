@@ -42,12 +42,15 @@ public static class CommonOptions
     }
 
     /// <summary>Refuses a token count below 1 at parse time, before any file is read or anything is shown.</summary>
-    public static Option<int?> PositiveTokens(this Option<int?> option)
+    public static Option<int?> PositiveTokens(this Option<int?> option) => Positive(option, "must be a positive number of tokens");
+
+    /// <summary>Refuses a given whole number below 1 with "OPTION N: <paramref name="requirement"/>".</summary>
+    public static TOption Positive<TOption>(this TOption option, string requirement) where TOption : Option
     {
         option.Validators.Add(result =>
         {
             if (result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, out int n) && n < 1)
-                result.AddError($"{option.Name} {n}: must be a positive number of tokens");
+                result.AddError($"{option.Name} {n}: {requirement}");
         });
         return option;
     }

@@ -149,13 +149,9 @@ public static class EvalCommand
         {
             Description = "Also score every position of each window and report the mean NLL in N equal ranges of positions (ppl-by-position.csv/.png; chart at the longest length): where in a long window a factor set stops using the context.",
             HelpName = "N",
-        };
+        }
         // 0 is what "not asked" means inside: given on the command line it would be silently ignored.
-        byPosition.Validators.Add(result =>
-        {
-            if (result.Tokens.Count > 0 && int.TryParse(result.Tokens[^1].Value, out int n) && n < 1)
-                result.AddError($"--by-position {n}: expected 1 or more ranges of positions (leave the option out for none)");
-        });
+        .Positive("expected 1 or more ranges of positions (leave the option out for none)");
         var output = new Option<DirectoryInfo>("--out", "-o") { Description = "Results folder (ppl.csv, ppl.json, ppl.md, ppl-vs-length.png; ppl-by-position.csv/.png with --by-position).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("results", "ppl")) }.ResultsFolder();
         var threads = Threads();
         var gpuLayers = GpuLayers();

@@ -59,7 +59,8 @@ public static class ChatCommand
         interrupt.OnIdleInterrupt = () =>
         {
             Console.Error.WriteLine();
-            Console.Error.WriteLine("(Ctrl-C stops a reply; /exit or Ctrl-D leaves)");
+            // The terminal line being typed stays in the console's reader (no API clears it): said, since it is sent with the next Enter.
+            Console.Error.WriteLine("(Ctrl-C stops a reply; it does not clear a line you were typing, which goes with the next Enter; /exit or Ctrl-D leaves)");
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
         };
         int refused = 0, sent = 0;

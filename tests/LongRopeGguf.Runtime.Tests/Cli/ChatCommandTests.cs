@@ -93,7 +93,7 @@ public class ChatCommandTests
         Assert.True(m.Success, screen);
         Assert.InRange(int.Parse(m.Groups[1].Value), 1, 2999); // stopped early, after some tokens
         term.CtrlC(); // at the prompt: a hint, not an exit
-        term.WaitFor("(Ctrl-C stops a reply; /exit or Ctrl-D leaves)");
+        term.WaitFor("(Ctrl-C stops a reply; it does not clear a line you were typing, which goes with the next Enter; /exit or Ctrl-D leaves)");
         term.Type("/exit");
         Assert.Contains("[exit 0]", term.WaitFor("[exit "));
     }

@@ -20,7 +20,9 @@ public static partial class CliErrors
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Console.Error.WriteLine(terminated?.Invoke() == true ? "longrope: terminated" : "longrope: interrupted");
+            // After SIGHUP the terminal is gone and the write fails (EIO): the exit status says it all the same.
+            try { Console.Error.WriteLine(terminated?.Invoke() == true ? "longrope: terminated" : "longrope: interrupted"); }
+            catch (IOException) { }
             return ExitCodes.Interrupted;
         }
         catch (Exception e) when (Classify(e) is { } code)
@@ -58,7 +60,11 @@ public static partial class CliErrors
     internal static string OneLine(string s)
     {
         string line = DisplayText.Escape(AccessDenied().Replace(s.ReplaceLineEndings(" ").Replace("\0", "").Trim(), m => $"{m.Groups[1].Value}: permission denied"));
-        return line.Length <= MaxLine ? line : $"{line[..(MaxLine * 2 / 3)]} ...({line.Length - (MaxLine * 2 / 3) - (MaxLine / 3):N0} characters left out)... {line[^(MaxLine / 3)..]}";
+        if (line.Length <= MaxLine) return line;
+        int head = MaxLine * 2 / 3, tail = line.Length - MaxLine / 3;
+        if (char.IsHighSurrogate(line[head - 1])) head--; // a pair is kept or cut whole
+        if (char.IsLowSurrogate(line[tail])) tail++;
+        return $"{line[..head]} ...({tail - head:N0} characters left out)... {line[tail..]}";
     }
 
     private const int MaxLine = 1500;

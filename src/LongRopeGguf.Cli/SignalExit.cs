@@ -10,12 +10,13 @@ namespace LongRopeGguf.Cli;
 /// </summary>
 public static partial class SignalExit
 {
-    private static int s_signal;
+    /// <summary>Bit n set: signal n was received (a chat may see a Ctrl-C that stops one reply, then a SIGTERM).</summary>
+    private static int s_received;
 
-    /// <summary>The signal a run was stopped by (the first one), in the platform's numbering.</summary>
+    /// <summary>A signal that stopped (or will stop) the work in progress.</summary>
     public static void Record(PosixSignal signal)
     {
-        if (Number(signal) is int n) Interlocked.CompareExchange(ref s_signal, n, 0);
+        if (Number(signal) is int n) Interlocked.Or(ref s_received, 1 << n);
     }
 
     /// <summary>The exit status for a run stopped by <paramref name="signal"/>: 128 + its number.</summary>
@@ -26,13 +27,19 @@ public static partial class SignalExit
     /// 128 + that signal), standard output and error are flushed and the signal is raised again with its default
     /// action, which ends the process. Otherwise (or where that cannot be done) the code is returned.
     /// </summary>
-    public static int Finish(int exitCode)
+    public static int Finish(int exitCode) => Finish(exitCode, flushConsole: true);
+
+    private static int Finish(int exitCode, bool flushConsole)
     {
-        int signal = Volatile.Read(ref s_signal);
-        if (signal == 0 || exitCode != 128 + signal || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return exitCode;
-        Console.Out.Flush();
-        Console.Error.Flush();
+        int signal = exitCode - 128;
+        if (signal is < 1 or > 15 || (Volatile.Read(ref s_received) & (1 << signal)) == 0 || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return exitCode;
         Gguf.AtomicFile.DeletePending(); // what ProcessExit would have done: a process killed by a signal runs no handlers
+        if (flushConsole)
+        {
+            // The terminal may be gone (SIGHUP: writes fail with EIO) or a reader may have stopped: nothing to save.
+            try { Console.Out.Flush(); } catch (IOException) { }
+            try { Console.Error.Flush(); } catch (IOException) { }
+        }
         try
         {
             signal_default(signal, IntPtr.Zero); // SIG_DFL
@@ -45,12 +52,20 @@ public static partial class SignalExit
 
     /// <summary>Ends the process now, by <paramref name="signal"/>'s default action, after saying why and deleting the
     /// temporary files of writes in flight: for a run that did not stop in time after the signal.</summary>
+    /// <remarks>Runs on a timer thread while the main thread may be blocked inside a console write (a full pipe), which
+    /// holds the console's lock: the message goes straight to file descriptor 2, errors ignored, and nothing is flushed.</remarks>
     public static void Now(PosixSignal signal, string message)
     {
-        Console.Error.WriteLine(message);
         Record(signal);
         int code = ExitCode(signal);
-        Finish(code);
+        Gguf.AtomicFile.DeletePending();
+        try
+        {
+            byte[] line = System.Text.Encoding.UTF8.GetBytes(message + "\n");
+            _ = write(2, line, line.Length);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        Finish(code, flushConsole: false);
         Environment.Exit(code); // where the signal could not be raised again
     }
 
@@ -72,4 +87,7 @@ public static partial class SignalExit
 
     [LibraryImport("libc")]
     private static partial int getpid();
+
+    [LibraryImport("libc")]
+    private static partial nint write(int fd, byte[] buffer, nint count);
 }

@@ -64,7 +64,15 @@ public sealed class TerminationSignals : IDisposable
     /// <summary>How long a run may take to stop after the first signal before the process ends anyway: work blocked in
     /// the kernel (opening a FIFO nobody writes, a pipe that sends nothing) never sees the cancellation, and `timeout`
     /// or a service manager sends one signal, not two. Cancelled work stops at its next chunk or decode, well within it.</summary>
-    public static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(10);
+    public static TimeSpan GiveUpAfter { get; } = GraceFromEnvironment();
+
+    /// <summary>LONGROPE_STOP_GRACE (seconds) sets it: a machine where one llama.cpp decode of a big model takes longer
+    /// wants more, a test less.</summary>
+    public const string GraceVariable = "LONGROPE_STOP_GRACE";
+
+    private static TimeSpan GraceFromEnvironment() =>
+        double.TryParse(Environment.GetEnvironmentVariable(GraceVariable), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s)
+        && s is > 0 and < 86400 ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(30);
 
     private Timer? _giveUp;
 
@@ -89,8 +97,9 @@ public sealed class TerminationSignals : IDisposable
                 _firstSignalTicks = Environment.TickCount64;
                 SignalExit.Record(context.Signal);
                 var signal = context.Signal;
-                _giveUp = new Timer(_ => SignalExit.Now(signal, $"longrope: still running {GiveUpAfter.TotalSeconds:0} s after {signal} (waiting for input that does not come?); ending now"),
-                    null, GiveUpAfter, Timeout.InfiniteTimeSpan);
+                if (!_disposed)
+                    _giveUp = new Timer(_ => SignalExit.Now(signal, $"longrope: did not stop within {GiveUpAfter.TotalSeconds:0.#} s of {signal} (blocked on a pipe or a file that sends nothing?); ending now ({GraceVariable} sets the wait)"),
+                        null, GiveUpAfter, Timeout.InfiniteTimeSpan);
             }
             else if (Environment.TickCount64 - _firstSignalTicks >= ForceAfter.TotalMilliseconds)
                 return;
@@ -100,10 +109,16 @@ public sealed class TerminationSignals : IDisposable
         catch (ObjectDisposedException) { } // the run ended (and disposed this) while the signal was delivered
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
-        _giveUp?.Dispose(); // the run stopped in time (or was never signalled)
         foreach (var r in _registrations) r.Dispose();
+        lock (_signalLock)
+        {
+            _disposed = true; // a handler still running makes no timer now
+            _giveUp?.Dispose(); // the run stopped in time (or was never signalled)
+        }
         _cts.Dispose();
     }
 }

@@ -105,8 +105,11 @@ public sealed partial class AtomicFile : IDisposable
         try
         {
             Stream.Flush(flushToDisk: durable);
+            // Renamed while still open (and locked) on Unix: between the two, another writer's clean-up would take a
+            // closed file for a dead writer's and delete it.
+            if (!OperatingSystem.IsWindows()) File.Move(TempPath, TargetPath, overwrite: true);
             Stream.Dispose();
-            File.Move(TempPath, TargetPath, overwrite: true);
+            if (OperatingSystem.IsWindows()) File.Move(TempPath, TargetPath, overwrite: true);
         }
         catch (IOException e) { throw Failed(e); } // the disk filled, the folder went, the target became a folder
 
@@ -146,7 +149,8 @@ public sealed partial class AtomicFile : IDisposable
             // The pid is this machine's, in this pid namespace: a writer in a container or on another host sharing the
             // folder has one that may look gone. Its stream holds a lock (FileShare.None is an flock on Unix), so a
             // file that cannot be opened exclusively is still being written.
-            try { new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.None).Dispose(); }
+            // Opened for writing: on NFS an exclusive lock needs a writable descriptor (a read-only probe "succeeded").
+            try { new FileStream(f, FileMode.Open, FileAccess.ReadWrite, FileShare.None).Dispose(); }
             catch (IOException) { continue; }
             catch (UnauthorizedAccessException) { continue; }
             TryDelete(f);
@@ -168,9 +172,14 @@ public sealed partial class AtomicFile : IDisposable
 
     /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> atomically (results, transcripts, charts): a
     /// failure or a kill leaves the old file or none, never a cut one.</summary>
+    /// <remarks>As File.WriteAllBytes did for a file that exists: through a symbolic link to its target, keeping the
+    /// file's permissions (a 0600 summary became 0644, a linked results file was replaced by a copy). A hard link is
+    /// split: the other name keeps the old content.</remarks>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
     {
-        using var file = Create(path);
+        string target = OperatingSystem.IsWindows() ? path : Canonical(path);
+        UnixFileMode? mode = !OperatingSystem.IsWindows() && File.Exists(target) ? File.GetUnixFileMode(target) : null;
+        using var file = Create(target, mode);
         try
         {
             file.Stream.Write(content);

@@ -223,6 +223,30 @@ public class AtomicWriteTests
     }
 
     [Fact]
+    public void Writing_a_whole_file_goes_through_a_link_and_keeps_the_files_permissions()
+    {
+        // Results and charts went from File.WriteAllText to atomic writes: a linked ppl.csv was replaced by a copy (the
+        // link's target kept the old text) and a 0600 summary became 0644.
+        using var dir = new TempDir();
+        string real = dir.File("elsewhere.csv"), link = dir.File("ppl.csv"), privateFile = dir.File("ppl.md");
+        File.WriteAllText(real, "old");
+        File.CreateSymbolicLink(link, real);
+        File.WriteAllText(privateFile, "old");
+        File.SetUnixFileMode(privateFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        AtomicFile.WriteAllText(link, "new");
+        AtomicFile.WriteAllText(privateFile, "new");
+        AtomicFile.WriteAllText(dir.File("fresh.txt"), "new");
+
+        Assert.Equal(real, new FileInfo(link).ResolveLinkTarget(returnFinalTarget: true)?.FullName);
+        Assert.Equal("new", File.ReadAllText(real));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(privateFile));
+        Assert.Equal("new", File.ReadAllText(privateFile));
+        Assert.Equal("new", File.ReadAllText(dir.File("fresh.txt")));
+        Assert.Empty(Directory.GetFiles(dir.Path, "*" + ".longrope-tmp-" + "*"));
+    }
+
+    [Fact]
     public void A_pipe_at_the_target_path_is_refused_and_a_long_target_name_is_written()
     {
         using var dir = new TempDir();

@@ -16,7 +16,7 @@ public static class CopyProgress
     /// <summary>Runs <paramref name="work"/>, giving it a callback (bytes done, bytes total) that moves the bar.</summary>
     public static T Run<T>(string description, Func<Action<long, long>, T> work)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var console = ErrorConsole.Create();
         return console.Progress()
             .AutoClear(true)
             .HideCompleted(true)

@@ -187,6 +187,29 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
     }
 
 
+    [Fact]
+    public async Task Eval_draws_its_live_progress_on_the_terminal_when_its_output_goes_to_a_file()
+    {
+        // Spectre judged by standard output: with `> out.txt` the terminal got a line per cell change and never 100 %.
+        using var dir = new TempDir();
+        string results = dir.File("niah"), stdoutFile = dir.File("out.txt");
+        string command = CliProcess.ShellCommandLine("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none",
+            "--threads", "2", "--out", results) + " > " + CliProcess.ShellQuote(stdoutFile);
+        var psi = new ProcessStartInfo("script", ["-qefc", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.Environment["TERM"] = "xterm-256color";
+        psi.Environment["COLUMNS"] = "120";
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stderr = p.StandardError.ReadToEndAsync();
+        string terminal = await p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.WaitForExit(CliProcess.Timeout), "script did not finish");
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {terminal}{await stderr}");
+        Assert.Contains("100%", terminal); // the bar, drawn to the end
+        Assert.Contains("\u001b[2A", terminal); // redrawn in place, as a live display is
+        Assert.DoesNotContain("\u001b", File.ReadAllText(stdoutFile)); // the results table, clean
+        Assert.Contains("| none |", File.ReadAllText(stdoutFile).Replace("  ", " "));
+    }
+
     /// <summary>Whether this process ignores SIGINT (bit 1 of the SigIgn mask in /proc/self/status).</summary>
     private static bool SigintIgnored()
     {

@@ -292,7 +292,7 @@ public static class EvalCommand
             using var plain = new PlainProgress(Console.Error, title, PlainProgressInterval);
             return work(plain.Report);
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var console = ErrorConsole.Create();
         T result = default!;
         console.Progress()
             .AutoClear(false)

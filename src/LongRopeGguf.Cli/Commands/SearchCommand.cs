@@ -324,11 +324,7 @@ public static class SearchCommand
 internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObserver
 {
     // Live display when standard error is a terminal, whatever standard output is (the result may go to a file).
-    private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings
-    {
-        Out = new AnsiConsoleOutput(Console.Error),
-        Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Yes,
-    });
+    private readonly IAnsiConsole _console = ErrorConsole.Create();
     private ProgressTask? _task;
     private PlainProgress? _plain;
     private int _planned;

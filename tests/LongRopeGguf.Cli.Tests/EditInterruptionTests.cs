@@ -167,17 +167,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
     {
         using var dir = new TempDir();
         string target = dir.File("out.gguf");
-        // `script` runs the command on a pseudo-terminal, so standard error is a terminal as for a user.
-        string command = CliProcess.ShellCommandLine("edit", big.Path, "-o", target, "--set", "general.name=string:tty");
-        var psi = new ProcessStartInfo("script", ["-qefc", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        psi.Environment["TERM"] = "xterm-256color";
-        psi.Environment["COLUMNS"] = "120";
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stderr = p.StandardError.ReadToEndAsync();
-        string terminal = await p.StandardOutput.ReadToEndAsync();
-        Assert.True(p.WaitForExit(CliProcess.Timeout), "script did not finish");
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {terminal}{await stderr}");
+        string terminal = await OnTerminal(CliProcess.ShellCommandLine("edit", big.Path, "-o", target, "--set", "general.name=string:tty"));
 
         Assert.Contains("writing out.gguf", terminal);
         Assert.Contains("\u001b[", terminal); // drawn with terminal control sequences
@@ -193,8 +183,18 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         // Spectre judged by standard output: with `> out.txt` the terminal got a line per cell change and never 100 %.
         using var dir = new TempDir();
         string results = dir.File("niah"), stdoutFile = dir.File("out.txt");
-        string command = CliProcess.ShellCommandLine("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none",
-            "--threads", "2", "--out", results) + " > " + CliProcess.ShellQuote(stdoutFile);
+        string terminal = await OnTerminal(CliProcess.ShellCommandLine("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none",
+            "--threads", "2", "--out", results) + " > " + CliProcess.ShellQuote(stdoutFile));
+        Assert.Contains("100%", terminal); // the bar, drawn to the end
+        Assert.Contains("\u001b[2A", terminal); // redrawn in place, as a live display is
+        Assert.DoesNotContain("\u001b", File.ReadAllText(stdoutFile)); // the results table, clean
+        Assert.Contains("| none |", File.ReadAllText(stdoutFile).Replace("  ", " "));
+    }
+
+    /// <summary>Runs a shell command line on a pseudo-terminal (`script`), so that standard error is a terminal as for a
+    /// user, and returns what the terminal received; the command must succeed.</summary>
+    private static async Task<string> OnTerminal(string command)
+    {
         var psi = new ProcessStartInfo("script", ["-qefc", command, "/dev/null"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         psi.Environment["TERM"] = "xterm-256color";
         psi.Environment["COLUMNS"] = "120";
@@ -204,10 +204,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         string terminal = await p.StandardOutput.ReadToEndAsync();
         Assert.True(p.WaitForExit(CliProcess.Timeout), "script did not finish");
         Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {terminal}{await stderr}");
-        Assert.Contains("100%", terminal); // the bar, drawn to the end
-        Assert.Contains("\u001b[2A", terminal); // redrawn in place, as a live display is
-        Assert.DoesNotContain("\u001b", File.ReadAllText(stdoutFile)); // the results table, clean
-        Assert.Contains("| none |", File.ReadAllText(stdoutFile).Replace("  ", " "));
+        return terminal;
     }
 
     /// <summary>Whether this process ignores SIGINT (bit 1 of the SigIgn mask in /proc/self/status).</summary>

@@ -58,7 +58,11 @@ public sealed record MoveBench(
     int WeightLoadsBefore, int WeightLoadsAfter, int LlamaModelLoadsBefore, int LlamaModelLoadsAfter);
 
 public sealed record BenchReport(
-    IReadOnlyList<LengthBench> Lengths, MoveBench? Move, string? MoveSkipped, IReadOnlyList<string> Skipped, int DecodeTokens, int Repeats);
+    IReadOnlyList<LengthBench> Lengths, MoveBench? Move, string? MoveSkipped, IReadOnlyList<string> Skipped, int DecodeTokens, int Repeats)
+{
+    /// <summary>Stopped (Ctrl-C, SIGTERM) before the end: the lengths measured so far, the rest not.</summary>
+    public bool Interrupted { get; init; }
+}
 
 /// <summary>
 /// Measures the runner against a bare LLamaSharp decode loop (same weights, same context parameters, same greedy
@@ -98,11 +102,19 @@ public static class RunnerBenchmark
         options.Validate();
         var prompt = PromptTokens(model, options.Lengths.Append(options.MoveTokens).Max());
         var results = new List<LengthBench>();
-        foreach (int length in options.Lengths)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            progress?.Invoke($"length {length}: runner vs bare loop, {options.Repeats} runs each");
-            results.Add(MeasureLength(model, prompt.AsSpan(0, length).ToArray(), options, cancellationToken));
+            foreach (int length in options.Lengths)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Invoke($"length {length}: runner vs bare loop, {options.Repeats} runs each");
+                results.Add(MeasureLength(model, prompt.AsSpan(0, length).ToArray(), options, cancellationToken));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The lengths already measured are a result (a long run lost them all to one Ctrl-C).
+            return new BenchReport(results, null, "interrupted", skipped, options.DecodeTokens, options.Repeats) { Interrupted = true };
         }
         MoveBench? move = null;
         string? moveSkipped = null;
@@ -113,7 +125,14 @@ public static class RunnerBenchmark
         else
         {
             progress?.Invoke($"short-to-long move of a {options.MoveTokens}-token conversation, {options.Repeats} runs");
-            move = MeasureMove(model, prompt.AsSpan(0, options.MoveTokens).ToArray(), options.Repeats, cancellationToken);
+            try
+            {
+                move = MeasureMove(model, prompt.AsSpan(0, options.MoveTokens).ToArray(), options.Repeats, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return new BenchReport(results, null, "interrupted", skipped, options.DecodeTokens, options.Repeats) { Interrupted = true };
+            }
         }
         return new BenchReport(results, move, moveSkipped, skipped, options.DecodeTokens, options.Repeats);
     }

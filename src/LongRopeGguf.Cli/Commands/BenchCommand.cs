@@ -46,7 +46,9 @@ public static class BenchCommand
             var report = RunnerBenchmark.Run(llama, options, skipped, msg => Console.Error.WriteLine($"longrope: bench: {msg}"), interrupt.Token);
             if (r.GetValue(json)) WriteJson(llama, report, options);
             else WriteText(llama, report);
-            return ExitCodes.Success;
+            if (!report.Interrupted) return ExitCodes.Success;
+            Console.Error.WriteLine(interrupt.Terminated ? "longrope: terminated" : "longrope: interrupted");
+            return ExitCodes.Interrupted; // 143 after SIGTERM (RuntimeCommandOptions.Run)
         }));
         return cmd;
     }
@@ -97,6 +99,7 @@ public static class BenchCommand
             if (llama.Options.Threads is { } t) w.WriteNumber("threads", t); else w.WriteNull("threads");
             w.WriteNumber("decode_tokens", options.DecodeTokens);
             w.WriteNumber("repeats", options.Repeats);
+            w.WriteBoolean("interrupted", report.Interrupted); // true: the lengths below are those measured before the stop
             w.WriteStartArray("lengths");
             foreach (var l in report.Lengths)
             {

@@ -223,6 +223,31 @@ public class RunOutputsTests
         Assert.Equal("longrope: terminated", r.StderrLines[^1]);
     }
 
+    [Fact]
+    public void A_bench_stopped_part_way_reports_the_lengths_it_measured()
+    {
+        // --json printed nothing: a long bench lost every finished length to one signal.
+        using var cli = new IsolatedCli();
+        string log = cli.File("llama.log");
+        using var run = cli.Start("bench", PatchedModelFixture.PatchedModel, "--lengths", "256,4000", "--decode-tokens", "64", "--repeats", "3",
+            "--move-tokens", "0", "--threads", "2", "--json", "--log-file", log);
+        // The 4000-token length is under way once a 4096-token context exists (several seconds of work left).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!(File.Exists(log) && ReadShared(log).Contains("n_ctx         = 4096", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no 4096-token context after 60 s");
+            Thread.Sleep(50);
+        }
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        var r = LongRopeGguf.Tests.CliProcess.Finish(run);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.True(json.RootElement.GetProperty("interrupted").GetBoolean());
+        Assert.Equal([256], json.RootElement.GetProperty("lengths").EnumerateArray().Select(l => l.GetProperty("length").GetInt32()));
+        Assert.Equal("longrope: terminated", r.StderrLines[^1]);
+    }
+
     /// <summary>Returns once the run has made its context (llama.cpp's log says so) and half a second more has passed: the
     /// generation is under way then, also on a loaded machine where start-up takes longer than usual. Before it, a
     /// SIGTERM ends the process at once (nothing to report), which is another test.</summary>

@@ -47,10 +47,9 @@ public static partial class LlamaTensorNames
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)blockCount, LongRopeKeys.MaxLayers, nameof(blockCount));
         var missing = new List<string>();
         void Need(string name) { if (!present.Contains(name)) missing.Add(name); }
-        int blocks = blockCount;
         Need("token_embd.weight");
         Need("output_norm.weight");
-        for (int i = 0; i < blocks; i++)
+        for (int i = 0; i < blockCount; i++)
         {
             string b = $"blk.{i}.";
             Need(b + "attn_norm.weight");

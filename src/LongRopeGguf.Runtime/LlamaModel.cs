@@ -47,14 +47,16 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Contexts created so far for this model (each one is a KV cache, not a weight load).</summary>
     public int ContextsCreated { get; private set; }
 
-    /// <summary>Reads the header with our GGUF reader, then loads the weights into llama.cpp.</summary>
-    public static LlamaModel Load(string path, RunnerOptions? options = null)
+    /// <summary>Reads the header with our GGUF reader (refusing a file llama.cpp would abort on), then loads the weights
+    /// into llama.cpp.</summary>
+    public static LlamaModel Load(string path, RunnerOptions? options = null) => Load(ModelContextInfo.Read(path), options);
+
+    /// <summary>Loads the weights of a model whose header <see cref="ModelContextInfo.Read"/> has read and checked (the
+    /// command line reads it before llama.cpp is set up: no second read and check of a large header).</summary>
+    public static LlamaModel Load(ModelContextInfo info, RunnerOptions? options = null)
     {
         options ??= new RunnerOptions();
         options.Validate();
-        var header = ModelContextInfo.ReadHeader(path);
-        if (WhyNotToLoad(header) is { } abort) throw new RuntimeInputException(abort);
-        var info = ModelContextInfo.FromHeader(header, path);
         var backend = NativeRuntime.Backend();
         int allLayers = info.LayerCount + 1; // repeating layers + the output layer, as llama.cpp counts them
         int gpuLayers = options.GpuLayers switch

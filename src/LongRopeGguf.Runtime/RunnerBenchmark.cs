@@ -110,31 +110,24 @@ public static class RunnerBenchmark
                 progress?.Invoke($"length {length}: runner vs bare loop, {options.Repeats} runs each");
                 results.Add(MeasureLength(model, prompt.AsSpan(0, length).ToArray(), options, cancellationToken));
             }
+            MoveBench? move = null;
+            string? moveSkipped = null;
+            if (options.MoveTokens == 0) moveSkipped = "--move-tokens 0";
+            else if (!model.Info.HasLongRope) moveSkipped = "the model has no LongRoPE factor sets";
+            else if (ContextPlanner.ShortContextSize(model.Info) < 2) moveSkipped = "the short set is never used (original context below 256)";
+            else if (options.MoveTokens > model.Info.ContextLength) moveSkipped = $"{options.MoveTokens} tokens exceed the model's context_length {model.Info.ContextLength}";
+            else
+            {
+                progress?.Invoke($"short-to-long move of a {options.MoveTokens}-token conversation, {options.Repeats} runs");
+                move = MeasureMove(model, prompt.AsSpan(0, options.MoveTokens).ToArray(), options.Repeats, cancellationToken);
+            }
+            return new BenchReport(results, move, moveSkipped, skipped, options.DecodeTokens, options.Repeats);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The lengths already measured are a result (a long run lost them all to one Ctrl-C).
             return new BenchReport(results, null, "interrupted", skipped, options.DecodeTokens, options.Repeats) { Interrupted = true };
         }
-        MoveBench? move = null;
-        string? moveSkipped = null;
-        if (options.MoveTokens == 0) moveSkipped = "--move-tokens 0";
-        else if (!model.Info.HasLongRope) moveSkipped = "the model has no LongRoPE factor sets";
-        else if (ContextPlanner.ShortContextSize(model.Info) < 2) moveSkipped = "the short set is never used (original context below 256)";
-        else if (options.MoveTokens > model.Info.ContextLength) moveSkipped = $"{options.MoveTokens} tokens exceed the model's context_length {model.Info.ContextLength}";
-        else
-        {
-            progress?.Invoke($"short-to-long move of a {options.MoveTokens}-token conversation, {options.Repeats} runs");
-            try
-            {
-                move = MeasureMove(model, prompt.AsSpan(0, options.MoveTokens).ToArray(), options.Repeats, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return new BenchReport(results, null, "interrupted", skipped, options.DecodeTokens, options.Repeats) { Interrupted = true };
-            }
-        }
-        return new BenchReport(results, move, moveSkipped, skipped, options.DecodeTokens, options.Repeats);
     }
 
     private static LengthBench MeasureLength(LlamaModel model, LLamaToken[] prompt, BenchOptions options, CancellationToken ct)

@@ -39,7 +39,7 @@ public static class BenchCommand
                 throw new RuntimeInputException($"--move-tokens {given}: exceeds the model's context_length {info.ContextLength}");
             var options = new BenchOptions(run, r.GetValue(decode), r.GetValue(repeats), r.GetValue(move) ?? BenchOptions.DefaultMoveTokens);
             options.Validate();
-            using var llama = rt.LoadModel(r, r.GetValue(model)!);
+            using var llama = rt.LoadModel(r, r.GetValue(model)!, info);
             rt.PrintStartup(r, llama, $"threads {(r.GetValue(rt.Threads)?.ToString(CultureInfo.InvariantCulture) ?? "default")}, batch {llama.Options.BatchSize}, lengths {string.Join(",", run)}, {options.DecodeTokens} decode tokens, {options.Repeats} runs{StartupReport.ShortContexts(llama)}");
             foreach (var s in skipped) Console.Error.WriteLine($"longrope: skipped: {s}");
             interrupt.Idle = false;

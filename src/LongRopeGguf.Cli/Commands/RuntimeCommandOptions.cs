@@ -118,15 +118,16 @@ public sealed class RuntimeCommandOptions
     };
 
     /// <summary>Sets up llama.cpp (library, log) and loads the model once; bad input is refused before anything loads.</summary>
-    public LlamaModel LoadModel(ParseResult r, FileInfo model)
+    /// <param name="info">The model's facts when the command has read them already (bench).</param>
+    public LlamaModel LoadModel(ParseResult r, FileInfo model, ModelContextInfo? info = null)
     {
         var runner = Runner(r);
         runner.Validate();
         if (r.GetValue(Context) is <= 0 and var c) throw new RuntimeInputException($"--context {c}: must be a positive number of tokens");
-        ModelContextInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
+        info ??= ModelContextInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
         Native.RefuseLogOverInputs(r);
         NativeRuntime.Configure(r.GetValue(Native.NativeLib), r.GetValue(Native.Verbose), r.GetValue(Native.LogFile));
-        return LlamaModel.Load(model.FullName, runner);
+        return LlamaModel.Load(info, runner);
     }
 
     /// <summary>The startup line, on standard error.</summary>

@@ -17,10 +17,13 @@ public sealed class TerminationSignals : IDisposable
     private readonly CancellationTokenSource _cts;
     private readonly List<PosixSignalRegistration> _registrations = [];
     private int _received;
+    private static int _graceWarned;
 
     private TerminationSignals(CancellationToken outer)
     {
         _cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        // Said when the run starts, not when a signal comes (a handler is no place for console writes).
+        if (Grace.Value.Warning is { } warning && Interlocked.Exchange(ref _graceWarned, 1) == 0) Console.Error.WriteLine(warning);
         // SIGHUP (the terminal closed, the SSH link dropped) and SIGQUIT (Ctrl-\) too: with their default action a
         // write's temporary file stayed behind (hundreds of MB of a model, found by review).
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
@@ -64,15 +67,25 @@ public sealed class TerminationSignals : IDisposable
     /// <summary>How long a run may take to stop after the first signal before the process ends anyway: work blocked in
     /// the kernel (opening a FIFO nobody writes, a pipe that sends nothing) never sees the cancellation, and `timeout`
     /// or a service manager sends one signal, not two. Cancelled work stops at its next chunk or decode, well within it.</summary>
-    public static TimeSpan GiveUpAfter { get; } = GraceFromEnvironment();
+    public static TimeSpan GiveUpAfter => Grace.Value.Wait;
 
     /// <summary>LONGROPE_STOP_GRACE (seconds) sets it: a machine where one llama.cpp decode of a big model takes longer
     /// wants more, a test less.</summary>
     public const string GraceVariable = "LONGROPE_STOP_GRACE";
 
-    private static TimeSpan GraceFromEnvironment() =>
-        double.TryParse(Environment.GetEnvironmentVariable(GraceVariable), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s)
-        && s is > 0 and < 86400 ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultGrace = TimeSpan.FromSeconds(30);
+
+    private static readonly Lazy<(TimeSpan Wait, string? Warning)> Grace = new(() => GraceFrom(Environment.GetEnvironmentVariable(GraceVariable)));
+
+    /// <summary>The wait a value of <see cref="GraceVariable"/> sets, and the warning for a value that sets none (the
+    /// default wait is used: a typo must not stop a run, but it must not pass unnoticed either).</summary>
+    public static (TimeSpan Wait, string? Warning) GraceFrom(string? value)
+    {
+        if (value is null) return (DefaultGrace, null);
+        if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s) && s is > 0 and < 86400)
+            return (TimeSpan.FromSeconds(s), null);
+        return (DefaultGrace, $"longrope: warning: {GraceVariable}={LongRopeGguf.Gguf.DisplayText.Escape(value)} is not a number of seconds above 0 and below 86400; a stop waits {DefaultGrace.TotalSeconds:0} s");
+    }
 
     private Timer? _giveUp;
 

@@ -44,9 +44,10 @@ public sealed partial class AtomicFile : IDisposable
     public string TempPath { get; }
     public FileStream Stream { get; }
 
-    /// <summary>Starts a write of <paramref name="targetPath"/>; <paramref name="mode"/>, when given, is set on the new file
-    /// before it takes the target's place (a file replaced in place keeps its permissions, never wider for a moment).</summary>
-    public static AtomicFile Create(string targetPath, UnixFileMode? mode = null)
+    /// <summary>Starts a write of <paramref name="targetPath"/>. With <paramref name="keepAttributes"/>, a target that
+    /// exists passes its permissions, owner and group on to the new file before it takes the target's place (a model
+    /// rewritten in place keeps them, never wider for a moment; `sudo longrope patch --in-place` gave it to root).</summary>
+    public static AtomicFile Create(string targetPath, bool keepAttributes = false)
     {
         string full = System.IO.Path.GetFullPath(targetPath);
         string dir = System.IO.Path.GetDirectoryName(full)!;
@@ -80,10 +81,13 @@ public sealed partial class AtomicFile : IDisposable
             throw new IOException($"{targetPath}: cannot create a file in folder {dir}{reason}", e);
         }
         s_pending[temp] = 0;
-        if (mode is { } m && !OperatingSystem.IsWindows())
+        if (keepAttributes && !OperatingSystem.IsWindows() && File.Exists(full))
         {
-            // Best effort: a file system without Unix permissions (FAT, some CIFS/FUSE mounts) keeps its own.
-            try { File.SetUnixFileMode(temp, m); }
+            // Owner first: chown clears set-user-ID bits. Best effort, both: a file system without Unix permissions
+            // (FAT, some CIFS/FUSE mounts) keeps its own, and only root gives a file away.
+            if (FileStatus.Of(full) is { } old && FileStatus.Of(temp) is { } made && (old.Owner, old.Group) != (made.Owner, made.Group))
+                old.TryGiveOwnership(temp);
+            try { File.SetUnixFileMode(temp, File.GetUnixFileMode(full)); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { }
         }
         return new AtomicFile(full, temp, stream);
@@ -173,13 +177,12 @@ public sealed partial class AtomicFile : IDisposable
     /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> atomically (results, transcripts, charts): a
     /// failure or a kill leaves the old file or none, never a cut one.</summary>
     /// <remarks>As File.WriteAllBytes did for a file that exists: through a symbolic link to its target, keeping the
-    /// file's permissions (a 0600 summary became 0644, a linked results file was replaced by a copy). A hard link is
-    /// split: the other name keeps the old content.</remarks>
+    /// file's permissions, owner and group (a 0600 summary became 0644, a linked results file was replaced by a copy). A
+    /// hard link is split: the other name keeps the old content.</remarks>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
     {
         string target = OperatingSystem.IsWindows() ? path : Canonical(path);
-        UnixFileMode? mode = !OperatingSystem.IsWindows() && File.Exists(target) ? File.GetUnixFileMode(target) : null;
-        using var file = Create(target, mode);
+        using var file = Create(target, keepAttributes: true);
         try
         {
             file.Stream.Write(content);

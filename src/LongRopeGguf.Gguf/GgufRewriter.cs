@@ -30,9 +30,8 @@ public static class GgufRewriter
         bool inPlace = AtomicFile.SameFile(sourcePath, targetPath);
         if (!options.AllowOverwriteSource && inPlace)
             throw new IOException($"{targetPath}: refusing to write over the input file (ask for in-place explicitly)");
-        UnixFileMode? keepMode = null;
         if (inPlace)
-            (targetPath, keepMode) = InPlaceTarget(targetPath);
+            targetPath = InPlaceTarget(targetPath);
 
         var metadata = PlanMetadata(source, edit);
         var tensors = PlanTensors(source, edit);
@@ -41,15 +40,16 @@ public static class GgufRewriter
         using var sourceStream = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         if (sourceStream.Length != source.FileLength)
             throw new IOException($"{sourcePath}: file changed since it was read (length {sourceStream.Length}, was {source.FileLength})");
-        return Write(source.Version, metadata, tensors, alignment, sourceStream, source, targetPath, options, keepMode);
+        return Write(source.Version, metadata, tensors, alignment, sourceStream, source, targetPath, options, keepAttributes: inPlace);
     }
 
     /// <summary>
-    /// Where an in-place rewrite goes, and the permissions the result keeps: through a symbolic link, the file it points
-    /// to (replacing the link with a regular file left the real model as it was); a file this process may not write is
-    /// refused, as an in-place update of it is (the rename would replace it all the same, read-only or not).
+    /// Where an in-place rewrite goes: through a symbolic link, the file it points to (replacing the link with a regular
+    /// file left the real model as it was); a file this process may not write is refused, as an in-place update of it
+    /// is (the rename would replace it all the same, read-only or not). The result keeps the file's permissions, owner
+    /// and group (<see cref="AtomicFile.Create"/>).
     /// </summary>
-    private static (string Path, UnixFileMode? Mode) InPlaceTarget(string targetPath)
+    private static string InPlaceTarget(string targetPath)
     {
         var info = new FileInfo(targetPath);
         string real = info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName : info.FullName;
@@ -61,7 +61,7 @@ public static class GgufRewriter
         {
             throw new UnauthorizedAccessException($"{targetPath}: cannot be modified in place (permission denied)");
         }
-        return (real, OperatingSystem.IsWindows() ? null : File.GetUnixFileMode(real));
+        return real;
     }
 
     /// <summary>Writes a new file from scratch (no source): used for generated test files and benchmarks.</summary>
@@ -135,7 +135,7 @@ public static class GgufRewriter
     public const uint MaxAlignment = 1 << 20;
 
     private static GgufFile Write(uint version, List<PlannedEntry> metadata, List<OutputTensor> tensors, uint alignment,
-        FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options, UnixFileMode? mode = null)
+        FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options, bool keepAttributes = false)
     {
         if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
             throw new ArgumentException($"GGUF version {version} cannot be written (supported: {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion})");
@@ -149,7 +149,7 @@ public static class GgufRewriter
             dataLength = (ulong)GgufReader.AlignUp((long)(dataLength + (ulong)tensors[i].Data.Length), alignment);
         }
 
-        using var target = AtomicFile.Create(targetPath, mode);
+        using var target = AtomicFile.Create(targetPath, keepAttributes);
         try
         {
             return WriteTo(target, version, metadata, tensors, offsets, alignment, source, sourceStream, options);

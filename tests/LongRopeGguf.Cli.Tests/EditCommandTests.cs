@@ -127,11 +127,38 @@ public class EditCommandTests
     }
 
     [Fact]
+    public void In_place_of_a_model_with_three_names_warns_that_the_other_two_keep_the_old_file()
+    {
+        using var dir = new TempDir();
+        string model = dir.File("model.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        SpecialFiles.HardLink(model, dir.File("b.gguf"));
+        SpecialFiles.HardLink(model, dir.File("c.gguf"));
+
+        var r = CliProcess.Run("edit", model, "--in-place", "--set", "general.name=string:n", "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string warning = $"{model} has 3 names (hard links); rewritten in place it becomes a new file under this name, and the other 2 names keep the old one";
+        Assert.Equal(["longrope: warning: " + warning], r.StderrLines);
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Contains(warning, json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        Assert.Equal("n", GgufReader.Read(model).GetString("general.name"));
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(dir.File("b.gguf")));
+    }
+
+    [Fact]
     public void In_place_with_a_different_output_or_no_output_at_all_is_refused()
     {
         Assert.StartsWith("-o /tmp/other.gguf: --in-place rewrites MODEL",
             Refusal(() => EditCommand.ParseRequest(TestPaths.TinyModel, "/tmp/other.gguf", [], [], inPlace: true)).Message);
         Assert.StartsWith("edit needs -o OUT", Refusal(() => EditCommand.ParseRequest(TestPaths.TinyModel, null, [], [], inPlace: false)).Message);
+    }
+
+    [Fact]
+    public void An_empty_removed_key_or_a_key_removed_twice_is_refused_naming_it()
+    {
+        Assert.Equal("--remove '': the key is empty", Refusal(() => EditCommand.ParseRequest(TestPaths.TinyModel, "/tmp/o.gguf", [], [""], inPlace: false)).Message);
+        Assert.Equal("--remove general.name: the key is removed more than once",
+            Refusal(() => EditCommand.ParseRequest(TestPaths.TinyModel, "/tmp/o.gguf", [], ["general.name", "general.name"], inPlace: false)).Message);
     }
 
     [Fact]

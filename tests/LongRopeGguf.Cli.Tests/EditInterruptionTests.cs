@@ -143,13 +143,12 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         // `timeout 5 longrope patch M -f FIFO` with no writer: the SIGTERM was taken, nothing saw it, and the process
         // waited for ever (`timeout` sends one signal).
         using var dir = new TempDir();
-        string fifo = dir.File("factors.fifo");
-        using (var mk = Process.Start("mkfifo", [fifo])!) mk.WaitForExit();
+        string fifo = SpecialFiles.Fifo(dir.File("factors.fifo"));
         // The wait is 30 s unless LONGROPE_STOP_GRACE says otherwise.
         Assert.Equal(TimeSpan.FromSeconds(30), TerminationSignals.GiveUpAfter);
         using var running = CliProcess.StartWith(new Dictionary<string, string?> { [TerminationSignals.GraceVariable] = "4" },
             "patch", TestPaths.TinyModel, "-f", fifo, "-o", dir.File("out.gguf"));
-        Thread.Sleep(1500); // blocked opening the FIFO by now
+        SpecialFiles.WaitUntilInFifoOpen(running.Process, TimeSpan.FromSeconds(10));
         var sw = Stopwatch.StartNew();
         CliProcess.Signal(running.Process, CliProcess.SIGTERM);
         var r = CliProcess.Finish(running);
@@ -157,6 +156,37 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         Assert.Equal("longrope: did not stop within 4 s of SIGTERM (blocked on a pipe or a file that sends nothing?); ending now (LONGROPE_STOP_GRACE sets the wait)", r.StderrLines[^1]);
         Assert.InRange(sw.Elapsed, TimeSpan.FromSeconds(3), CliProcess.Timeout);
         Assert.Equal([fifo], Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Theory]
+    [InlineData(null, 30.0, false)]
+    [InlineData("4", 4.0, false)]
+    [InlineData("0.5", 0.5, false)]
+    [InlineData("abc", 30.0, true)]
+    [InlineData("-5", 30.0, true)]
+    [InlineData("0", 30.0, true)]
+    [InlineData("86400", 30.0, true)]
+    [InlineData("4,5", 30.0, true)]
+    public void The_stop_grace_comes_from_the_environment_and_a_value_that_sets_none_is_warned_about(string? value, double seconds, bool warned)
+    {
+        var (wait, warning) = TerminationSignals.GraceFrom(value);
+        Assert.Equal(TimeSpan.FromSeconds(seconds), wait);
+        Assert.Equal(warned, warning is not null);
+        if (warning is not null)
+            Assert.Equal($"longrope: warning: LONGROPE_STOP_GRACE={value} is not a number of seconds above 0 and below 86400; a stop waits 30 s", warning);
+    }
+
+    [Fact]
+    public void A_run_with_an_unusable_stop_grace_says_so_once_and_goes_on()
+    {
+        // It fell back to 30 s without a word: `LONGROPE_STOP_GRACE=5s` looked set.
+        using var dir = new TempDir();
+        var r = CliProcess.RunWith(new Dictionary<string, string?> { [TerminationSignals.GraceVariable] = "5s" }, CliProcess.Timeout,
+            "edit", TestPaths.TinyModel, "-o", dir.File("out.gguf"), "--set", "general.name=string:g");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["longrope: warning: LONGROPE_STOP_GRACE=5s is not a number of seconds above 0 and below 86400; a stop waits 30 s"],
+            r.StderrLines.Where(l => l.Contains("LONGROPE_STOP_GRACE", StringComparison.Ordinal)));
+        Assert.Equal("g", GgufReader.Read(dir.File("out.gguf")).GetString("general.name"));
     }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]

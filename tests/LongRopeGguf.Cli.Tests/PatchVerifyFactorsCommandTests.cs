@@ -392,6 +392,30 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     }
 
     [Fact]
+    public void Patch_in_place_of_a_model_with_two_names_says_the_rewrite_leaves_the_other_name_the_old_file()
+    {
+        // The rename that ends a rewrite gives only this name the new file; the other kept the unpatched model unsaid.
+        using var dir = new TempDir();
+        string model = dir.File("model.gguf"), other = dir.File("other.gguf");
+        File.Copy(TestPaths.TinyModel, model);
+        SpecialFiles.HardLink(model, other);
+
+        var first = CliProcess.Run("patch", model, "-f", fx.NtkFactors, "--in-place", "--json");
+        AssertExit(0, first);
+        Assert.Equal([$"longrope: warning: {model} has 2 names (hard links); rewritten in place it becomes a new file under this name, and the other name keeps the old one"],
+            first.StderrLines);
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(other));
+        Assert.True(GgufReader.Read(model).TryGetTensor("rope_factors_long.weight", out _));
+
+        // An update in place writes into the file all its names share: nothing to say, both names see it.
+        SpecialFiles.HardLink(model, dir.File("third.gguf"));
+        var second = CliProcess.Run("patch", model, "-f", fx.PiFactors, "--in-place");
+        AssertExit(0, second);
+        Assert.Empty(second.StderrLines);
+        Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(dir.File("third.gguf")));
+    }
+
+    [Fact]
     public void Patch_remove_writes_the_original_model_back_and_needs_an_output()
     {
         using var dir = new TempDir();
@@ -410,6 +434,11 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         // Without -o there is no sensible default name (MODEL.longrope.gguf would hold no LongRoPE).
         AssertOneErrorLine(CliProcess.Run("patch", fx.Patched, "--remove"), 2, "--remove needs -o FILE");
         AssertOneErrorLine(CliProcess.Run("patch", TestPaths.TinyModel, "--remove", "-o", restored), 2, TestPaths.TinyModel, "no LongRoPE to remove");
+        // A removal takes no factors: each option that would set them is refused, and nothing is written.
+        foreach (string[] extra in new[] { new[] { "-f", fx.NtkFactors }, ["--context", "2048"], ["--original-context", "512"], ["--attn-factor", "1.1"] })
+            AssertOneErrorLine(CliProcess.Run(["patch", fx.Patched, "--remove", "-o", dir.File("r2.gguf"), .. extra]), 2,
+                "--remove takes no --factors, --original-context, --context or --attn-factor");
+        Assert.False(File.Exists(dir.File("r2.gguf")));
         Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(restored));
     }
 

@@ -73,6 +73,13 @@ public static class EditCommand
         return new EditRequest(modelPath, outputPath, assignments, remove.ToList(), inPlace);
     }
 
+    /// <summary>What a rewrite in place does to a file with more than one name: the new file takes this name only (a
+    /// rename cannot take the others along); null for a file with one name.</summary>
+    public static string? InPlaceSplitsLinks(string modelPath) =>
+        FileStatus.Of(modelPath) is { Links: > 1 } s
+            ? $"{modelPath} has {s.Links} names (hard links); rewritten in place it becomes a new file under this name, and the other {(s.Links == 2 ? "name keeps" : $"{s.Links - 1} names keep")} the old one"
+            : null;
+
     /// <summary>Reads the model, applies the request and writes the result.</summary>
     /// <param name="warnings">Where notes that do not stop the edit go (a key whose type changes).</param>
     /// <param name="showProgress">Given the bytes to copy, whether to draw a progress bar.</param>
@@ -100,6 +107,7 @@ public static class EditCommand
         }
 
         string target = TargetPath(request);
+        if (request.InPlace && InPlaceSplitsLinks(request.ModelPath) is { } split) Warn(split);
         var options = new RewriteOptions { AllowOverwriteSource = request.InPlace, CancellationToken = cancellationToken };
         long bytes = source.FileLength - source.DataOffset;
         GgufFile written = showProgress(bytes)

@@ -74,7 +74,7 @@ public static class FactorsCommand
         var file = new Argument<FileInfo>("FILE") { Description = "Factor file (JSON, config.json, LongRoPE CSV) or a GGUF model with embedded factors." };
         var model = new Option<FileInfo?>("--model", "-m") { HelpName = "MODEL", Description = "Check the factors against this GGUF model (factor count, default lengths)." };
         var original = new Option<int?>("--original-context") { HelpName = "N", Description = "Original context length: overrides the file's; for files that carry none the default is, with --model, the model's." }.PositiveTokens();
-        var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length, for files that carry none (a LongRoPE CSV)." }.PositiveTokens();
+        var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length: overrides the file's; required for files that carry none (a LongRoPE CSV)." }.PositiveTokens();
         var json = CommonOptions.Json();
         var cmd = new Command("show", "Print a factor file and check it (against a model when given); exit 2 when it is invalid.") { file, model, original, context, json };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>

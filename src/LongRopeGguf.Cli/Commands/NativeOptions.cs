@@ -75,7 +75,7 @@ public sealed class NativeOptions
                 string full;
                 try { full = Path.GetFullPath(candidate); }
                 catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException) { continue; }
-                if (File.Exists(full) && Gguf.AtomicFile.SameFile(full, logPath))
+                if (File.Exists(full) && (Gguf.AtomicFile.SameFile(full, logPath) || Gguf.FileStatus.SameInode(full, logPath)))
                     throw new CliException(given
                         ? $"--log-file {logPath}: is also this run's {name}; refusing to overwrite it (give another file name)"
                         : $"{name} {full}: is llama.cpp's log, which this run overwrites (the default --log-file); give --log-file another file, or use a copy");

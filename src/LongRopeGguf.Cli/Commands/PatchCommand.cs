@@ -24,7 +24,7 @@ public static class PatchCommand
         };
         var output = new Option<FileInfo?>("--output", "-o") { HelpName = "FILE", Description = "Output file (default: MODEL.longrope.gguf beside MODEL). MODEL itself is never modified without --in-place." };
         var original = new Option<int?>("--original-context") { HelpName = "N", Description = "Original (trained) context length: the short/long threshold; overrides the factor file's. Default: the factor file's, else the model's." };
-        var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length. Default: the factor file's (required for a CSV)." };
+        var context = new Option<int?>("--context") { HelpName = "N", Description = "Extended context length: overrides the factor file's. Default: the factor file's (required for a CSV)." };
         var attn = new Option<string?>("--attn-factor") { HelpName = "su|yarn|none|VALUE", Description = "Attention factor: su (sqrt(1 + ln s / ln L)), yarn (0.1 ln s + 1), none (1), or a number. Default: the factor file's." };
         var inPlace = new Option<bool>("--in-place") { Description = "Modify MODEL itself: factors and same-size values are overwritten in place when possible (milliseconds), otherwise the file is replaced atomically." };
         var remove = new Option<bool>("--remove") { Description = "Remove LongRoPE instead: restore the model as it was before it was patched (needs -o FILE or --in-place)." };
@@ -49,6 +49,8 @@ public static class PatchCommand
             if (!isInPlace && AtomicFile.SameFile(target, modelPath))
                 throw new CliException($"{target}: the output would overwrite the input model; give another -o FILE, or --in-place to modify MODEL itself");
             var rewrite = new RewriteOptions { CancellationToken = ct };
+            // Said only when the file was rewritten: an update in place writes into the file all its names share.
+            string? splitsLinks = isInPlace ? EditCommand.InPlaceSplitsLinks(modelPath) : null;
 
             PatchReport report;
             if (result.GetValue(remove))
@@ -66,6 +68,7 @@ public static class PatchCommand
                 var set = ReadFactorsFor(modelPath, factorPath, result.GetValue(original), result.GetValue(context), result.GetValue(attn));
                 report = LongRopePatcher.Patch(modelPath, set, target, isInPlace, new PatchOptions { Rewrite = rewrite });
             }
+            if (splitsLinks is not null && report.Mode == PatchMode.Rewritten) Console.Error.WriteLine($"longrope: warning: {splitsLinks}");
             var verify = LongRopeVerifier.Verify(report.TargetPath);
             if (result.GetValue(json)) WriteJson(report, verify, Console.OpenStandardOutput());
             else WriteText(report, verify, Console.Out);

@@ -186,6 +186,31 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
     }
 
     [Fact]
+    public void The_same_prompt_from_runs_with_other_depth_grids_counts_once()
+    {
+        // --depths 3 and --depths 2 of one seed both put trial t's needle at depth 0 with depth index 0: the same key in
+        // the same text. Their ids differ ("d0/3", "d0/2"), and the prompt was counted twice in the sign test.
+        using var dir = new TempDir();
+        TrialRecord At(string mode, int index, int depths, double depth, bool correct) => Trial(mode, 1, 0, correct) with
+        {
+            Id = $"{mode}|prose.txt|key|s1|a5|L8192|d{index}/{depths}|t0", DepthIndex = index, Depth = depth,
+        };
+        var three = WriteRun(dir, "three", [At("yarn", 0, 3, 0, false), At("x", 0, 3, 0, true), At("yarn", 1, 3, 0.5, false), At("x", 1, 3, 0.5, true)]);
+        var two = WriteRun(dir, "two", [At("yarn", 0, 2, 0, false), At("x", 0, 2, 0, true)]);
+
+        var comparison = NiahComparison.Build([three, two], "yarn");
+        var x = Assert.Single(comparison.Rows, r => r.Mode == "x");
+        Assert.Equal((2, 2, 2, 2, 0), (x.Trials, x.Correct, x.Paired!.Value, x.OnlyThisRight!.Value, x.OnlyBaselineRight!.Value));
+        Assert.Empty(comparison.Warnings); // one prompt, not two asking for one key
+
+        // Depth 1 of `--depths 2` is index 1 at another depth than index 1 of `--depths 3`: another prompt, the same key.
+        var twoEnd = WriteRun(dir, "two-end", [At("yarn", 1, 2, 1, false), At("x", 1, 2, 1, true)]);
+        comparison = NiahComparison.Build([three, twoEnd], "yarn");
+        Assert.Equal(3, Assert.Single(comparison.Rows, r => r.Mode == "x").Trials);
+        Assert.StartsWith("2 of the 3 prompts at 8192 tokens ask for a pass key another pooled prompt asks for", Assert.Single(comparison.Warnings));
+    }
+
+    [Fact]
     public void Answer_nlls_are_compared_on_every_prompt_both_modes_have_one_for()
     {
         using var dir = new TempDir();

@@ -30,7 +30,7 @@ public sealed record AnswerNllComparison(int Prompts, double MeanNll, double Bas
 /// runs together can, and pairing the same prompts (exact sign test) removes the prompts' own difficulty from the
 /// comparison.
 /// </summary>
-public sealed class NiahComparison
+public sealed partial class NiahComparison
 {
     private NiahComparison(IReadOnlyList<string> sources, string baseline, IReadOnlyList<NiahComparisonRow> rows, IReadOnlyList<string> warnings, bool byDepth)
     {
@@ -96,7 +96,7 @@ public sealed class NiahComparison
                 }
                 modelOf.TryAdd(r.Mode, (r, source));
                 if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
-                records.TryAdd(r.Id, r);
+                records.TryAdd(r.Mode + "|" + PromptKey(r), r);
             }
         // The modes compared: those kept, baseline first, the others in the order they first appear.
         var modeOrder = allModes.Where(m => kept is null || kept.Contains(m)).ToList();
@@ -177,9 +177,17 @@ public sealed class NiahComparison
         return new AnswerNllComparison(nlls.Count, nlls.Average(p => p.mode), nlls.Average(p => p.baseline), lower, higher, SignTest.TwoSidedP(lower, higher));
     }
 
-    /// <summary>What a trial asked, the same for every mode: its id without the mode.</summary>
-    private static string PromptKey(TrialRecord r) =>
-        r.Id.StartsWith(r.Mode + "|", StringComparison.Ordinal) ? r.Id[(r.Mode.Length + 1)..] : r.Id;
+    /// <summary>What a trial asked, the same for every mode: its id without the mode, and with the depth said as the
+    /// fraction it is rather than as "index of N": the depth-0 prompt of a `--depths 3` run and of a `--depths 2` run
+    /// of one seed is one prompt (same key, same text), and was counted twice in the sign test.</summary>
+    private static string PromptKey(TrialRecord r)
+    {
+        string id = r.Id.StartsWith(r.Mode + "|", StringComparison.Ordinal) ? r.Id[(r.Mode.Length + 1)..] : r.Id;
+        return DepthOfN().Replace(id, m => string.Create(CultureInfo.InvariantCulture, $"|d{m.Groups[1].Value}@{r.Depth:R}|"), 1);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\|d(\d+)/\d+\|")]
+    private static partial System.Text.RegularExpressions.Regex DepthOfN();
 
     /// <summary>An existing file that is no results file by its name (a run's .log, a chart).</summary>
     private static bool IsOtherFile(string path) =>

@@ -30,14 +30,7 @@ public class SpecialInputTests
         return line;
     }
 
-    private static string MakeFifo(TempDir dir, string name)
-    {
-        string path = dir.File(name);
-        using var p = Process.Start("mkfifo", [path])!;
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-        return path;
-    }
+    private static string MakeFifo(TempDir dir, string name) => SpecialFiles.Fifo(dir.File(name));
 
     [Fact]
     public void Patch_refuses_to_write_over_its_factor_file()
@@ -84,14 +77,8 @@ public class SpecialInputTests
         using var dir = new TempDir();
         string fifo = MakeFifo(dir, "factors.json"), output = dir.File("out.gguf");
         using var running = CliProcess.Start("patch", TestPaths.TinyModel, "-f", fifo, "-o", output);
-        // Wait until the kernel holds it in open(2) on the FIFO (its signal handlers are registered long before); where
-        // the kernel does not say (no wchan), give it 10 s.
-        var blocked = System.Diagnostics.Stopwatch.StartNew();
-        while (!InFifoOpen(running.Process.Id) && blocked.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Assert.False(running.Process.HasExited, "patch did not wait for the FIFO's writer");
-            Thread.Sleep(50);
-        }
+        // Where the kernel does not say (no wchan), 10 s is time enough to get there.
+        SpecialFiles.WaitUntilInFifoOpen(running.Process, TimeSpan.FromSeconds(10));
         // Two signals at once are one request (GNU timeout and `dotnet run` send SIGTERM twice); the work is asked to
         // stop and cannot while it is held in open(2).
         var first = System.Diagnostics.Stopwatch.StartNew();
@@ -99,7 +86,7 @@ public class SpecialInputTests
         CliProcess.Signal(running.Process, CliProcess.SIGTERM);
         Assert.False(running.Process.WaitForExit(1000), "two signals at once ended the blocked patch");
         // A later one ends it.
-        Thread.Sleep(TerminationSignals.ForceAfter - first.Elapsed + TimeSpan.FromMilliseconds(300));
+        Thread.Sleep(TimeSpan.FromTicks(Math.Max(0, (TerminationSignals.ForceAfter - first.Elapsed + TimeSpan.FromMilliseconds(300)).Ticks)));
         CliProcess.Signal(running.Process, CliProcess.SIGTERM);
         Assert.True(running.Process.WaitForExit(10_000), "a later second signal did not end the process");
         Assert.Equal(143, running.Process.ExitCode);
@@ -134,18 +121,6 @@ public class SpecialInputTests
         string line = OneErrorLine(CliProcess.Run("factors", "make", "--model", model, "--method", "yarn", "--scale", "8", "-o", output));
         Assert.Equal($"longrope: error: {model}: llama.rope.freq_base = NaN: the yarn rule needs a finite RoPE base above 1", line);
         Assert.False(File.Exists(output));
-    }
-
-    /// <summary>Whether the process's main thread, which runs the command, sleeps in the kernel's FIFO open (Linux:
-    /// /proc/PID/wchan names fifo_open or, inside it, wait_for_partner). Only the main thread: the runtime's debugger
-    /// thread waits on a FIFO of its own from the start.</summary>
-    private static bool InFifoOpen(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/wchan") is "fifo_open" or "wait_for_partner";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     private static CliResult RunShell(string commandLine)

@@ -62,11 +62,14 @@ public sealed class CliEvalTests
     [Theory]
     [InlineData("0", "must be a positive")]
     [InlineData("512,-5", "must be a positive")]
-    [InlineData("512,abc", "not a whole number")]
+    [InlineData("512,abc", "--lengths '512,abc': 'abc' is not a whole number of tokens")]
+    [InlineData("512,,1024", "--lengths '512,,1024': an empty entry (two commas, or one at an end)")]
+    [InlineData("512,", "--lengths '512,': an empty entry")]
+    [InlineData("512,1024,512", "--lengths '512,1024,512': 512 is given twice")]
     [InlineData("4000000000", "beyond what llama.cpp can address")]
     [InlineData("200000000", "KV cache alone needs")]
     [InlineData("40", "no room for a haystack")]
-    public void Length_the_model_cannot_hold_is_bad_input(string lengths, string message)
+    public void A_length_list_that_is_malformed_or_that_the_model_cannot_hold_is_bad_input(string lengths, string message)
     {
         using var dir = new TempDir();
         var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", lengths, "--modes", "none", "--out", dir.File("out"));
@@ -101,6 +104,10 @@ public sealed class CliEvalTests
         AssertOneLineError(code, err, ExitCodes.BadInput, $"{dir.Path}: is a folder, not a model file");
         (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--patched", $"x={dir.Path}", "--out", dir.File("a"));
         AssertOneLineError(code, err, ExitCodes.BadInput, $"--patched 'x={dir.Path}': {dir.Path}: is a folder, not a model file");
+        // A factor file that is a pipe would be read once for the set and again for its hash: refused before either.
+        string fifo = SpecialFiles.Fifo(dir.File("factors.json"));
+        (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--patched", $"x={fifo}", "--out", dir.File("a"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"--patched x: {fifo} is a pipe or device, not a file; save the factors to a file first");
         Assert.False(Directory.Exists(dir.File("a")));
 
         string yarn = dir.File("yarn.gguf");

@@ -250,8 +250,7 @@ public class AtomicWriteTests
     public void A_pipe_at_the_target_path_is_refused_and_a_long_target_name_is_written()
     {
         using var dir = new TempDir();
-        string fifo = dir.File("fifo.gguf");
-        using (var p = Process.Start("mkfifo", [fifo])!) p.WaitForExit();
+        string fifo = SpecialFiles.Fifo(dir.File("fifo.gguf"));
         var e = Assert.Throws<IOException>(() => GgufRewriter.WriteNew(fifo, Metadata, []));
         Assert.Equal($"{fifo}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)", e.Message);
         Assert.Equal(FileKind.Special, FileKinds.Of(fifo));

@@ -12,7 +12,7 @@ public class FileKindTests
         string file = dir.File("model.gguf"), fifo = dir.File("fifo"), link = dir.File("link.gguf");
         File.WriteAllText(file, "GGUF");
         File.CreateSymbolicLink(link, file);
-        using (var p = Process.Start("mkfifo", [fifo])!) p.WaitForExit();
+        SpecialFiles.Fifo(fifo);
 
         Assert.Equal(FileKind.Regular, FileKinds.Of(file));
         Assert.Equal(FileKind.Regular, FileKinds.Of(link));

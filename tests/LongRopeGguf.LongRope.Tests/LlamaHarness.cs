@@ -34,6 +34,7 @@ public static class LlamaHarness
             if (s_initialised) return;
             LongRopeGguf.Runtime.NativeRuntime.PreferSleepingThreadWaits(); // OpenMP waits sleep on shared cores, as in the CLI
             s_log = new StreamWriter(LogPath, append: false) { AutoFlush = true };
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { File.Delete(LogPath); } catch (IOException) { } };
             s_callback = (level, message) =>
             {
                 lock (s_log) s_log.Write($"[{level}] {message}");

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace LongRopeGguf.LongRope.Tests;
 
-public partial class PatcherTests(ITestOutputHelper output)
+public partial class PatcherTests
 {
     private const string A = TestFiles.Arch;
 
@@ -182,10 +182,11 @@ public partial class PatcherTests(ITestOutputHelper output)
         Assert.Equal(new[] { "model.gguf" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName));
     }
 
-    /// <summary>The in-place path writes a few hundred bytes, so a 4 GiB file (sparse: a huge extra tensor that is never
-    /// written) updates as fast as the 10 MB model. Bounds are loose for a shared CI machine.</summary>
+    /// <summary>The in-place path writes a few hundred bytes whatever the file's size: a 4 GiB file (sparse: a huge
+    /// extra tensor that is never written) is updated by the same bytes as the 10 MB model. How long that takes is
+    /// measured by bench/rewrite.sh (docs/benchmarks.md), not here.</summary>
     [Fact]
-    public void In_place_update_takes_milliseconds_whatever_the_file_size()
+    public void In_place_update_writes_the_same_few_bytes_whatever_the_file_size()
     {
         using var dir = new TempDir();
         string small = dir.File("small.gguf");
@@ -196,17 +197,8 @@ public partial class PatcherTests(ITestOutputHelper output)
             new TensorData.Generated(hugeBytes, stream => { stream.SetLength(stream.Position + hugeBytes); stream.Position += hugeBytes; }))), small);
         Assert.True(new FileInfo(big).Length > hugeBytes);
 
-        double MsPerUpdate(string path)
-        {
-            LongRopePatcher.UpdateInPlace(path, SetB); // warm-up
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < 10; i++) LongRopePatcher.UpdateInPlace(path, i % 2 == 0 ? SetA : SetB);
-            return sw.Elapsed.TotalMilliseconds / 10;
-        }
-        double smallMs = MsPerUpdate(small), bigMs = MsPerUpdate(big);
-        output.WriteLine($"in-place update: {smallMs:F3} ms per update (10 MB file), {bigMs:F3} ms (4 GiB sparse file)");
-        Assert.True(smallMs < 250 && bigMs < 250, $"in-place update: {smallMs:F2} ms (10 MB), {bigMs:F2} ms (4 GiB)");
-        Assert.True(bigMs < 5 * smallMs + 50, $"in-place update: {smallMs:F2} ms (10 MB), {bigMs:F2} ms (4 GiB)");
+        long smallBytes = LongRopePatcher.UpdateInPlace(small, SetB).BytesWritten;
+        Assert.Equal(smallBytes, LongRopePatcher.UpdateInPlace(big, SetB).BytesWritten);
         Assert.True(LongRopePatcher.UpdateInPlace(big, SetB).BytesWritten < 2048);
         Assert.Equal(SetB, EmbeddedFactors.Read(GgufReader.Read(big)));
     }

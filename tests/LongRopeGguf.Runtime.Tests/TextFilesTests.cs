@@ -53,8 +53,7 @@ public class TextFilesTests
     public async Task A_pipe_is_read_up_to_the_limit()
     {
         using var dir = new TempDir();
-        string fifo = dir.File("fifo");
-        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo)) mk.WaitForExit();
+        string fifo = SpecialFiles.Fifo(dir.File("fifo"));
         Task Writer(int bytes) => Task.Run(() =>
         {
             try

@@ -83,7 +83,13 @@ public class ChatCommandTests
         using var term = new TmuxTerminal(cli.ShellCommand("chat", PatchedModelFixture.PatchedModel, "--temp", "0", "-n", "3000"));
         term.WaitFor(">>> ");
         term.Type("The grass");
-        Thread.Sleep(300);
+        // Stopped once the reply shows (a fixed 300 ms wait could fall before the first token on a loaded machine).
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        for (string s = term.Screen(); s[(s.LastIndexOf("The grass", StringComparison.Ordinal) + "The grass".Length)..].Trim().Length == 0; s = term.Screen())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(90), "no reply on the screen: " + s);
+            Thread.Sleep(20);
+        }
         term.CtrlC();
         string screen = term.WaitFor("[stopped]");
         term.WaitFor(">>> ", 2);

@@ -207,6 +207,7 @@ public class GenerateCommandTests
             { ["generate", TestPaths.TinyModelReference, "-p", "x"], 2, "not a GGUF file" },
             { ["generate", tiny, "-p", ""], 2, "longrope: error: --prompt: the prompt is empty" },
             { ["generate", tiny], 2, "longrope: error: no prompt: give --prompt TEXT or --prompt-file FILE" },
+            { ["generate", tiny, "-p", "x", "--prompt-file", TestPaths.TinyModelReference], 2, "longrope: error: give either --prompt or --prompt-file, not both" },
             { ["generate", tiny, "-p", "x", "--temp", "-1"], 2, "longrope: error: --temp -1: must be 0 (greedy) or more" },
             { ["generate", tiny, "-p", "x", "--top-p", "1.5"], 2, "longrope: error: --top-p 1.5: must be in (0, 1]" },
             { ["generate", tiny, "-p", "x", "--top-k", "-3"], 2, "longrope: error: --top-k -3: must be 0 (off) or more" },

@@ -89,6 +89,8 @@ public class NativeOptionsTests
             ([], Path.Combine(output, "results.jsonl"), "--out"),
         };
         if (command != "niah") cases.Add(([], text, "--text"));
+        // A second name of the text (a hard link) is the same file: the log would empty it all the same.
+        if (command != "niah") cases.Add(([], SpecialFiles.HardLink(text, cli.File("text-too.log")), "--text"));
         if (command == "ppl") cases.Add((["--patched", "mine=" + factors], factors, "--patched"));
         foreach (var (extra, log, role) in cases)
         {
@@ -190,6 +192,16 @@ public class NativeOptionsTests
         };
         Assert.Matches($"^longrope: error: cannot load llama.cpp from {Regex.Escape(build)}: {reason}$", Assert.Single(r.StderrLines));
         Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void The_tests_keep_llama_cpps_default_log_in_a_cache_folder_of_their_own()
+    {
+        // Every model load truncates the default log: a test run emptied the user's ~/.cache/longrope/llama.log.
+        Assert.StartsWith(Path.Combine(Path.GetTempPath(), "longrope-test-cache-"), NativeRuntime.DefaultLogFile());
+        var r = CliProcess.Run("generate", TestPaths.TinyModel, "-p", "The grass", "-n", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("llama_model_loader", File.ReadAllText(NativeRuntime.DefaultLogFile()!));
     }
 
     [Theory]

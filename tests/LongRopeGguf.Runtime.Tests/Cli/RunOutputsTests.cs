@@ -120,6 +120,22 @@ public class RunOutputsTests
         Assert.StartsWith($"{typed}: not a chat transcript (line 1: 'format' has the wrong type", e.Message);
         Assert.DoesNotContain("LongRopeGguf.", e.Message);
         Assert.Equal($"{dir.Path}: is a folder, not a transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.Path)).Message);
+        Assert.Equal($"{dir.File("none.json")}: no such transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.File("none.json"))).Message);
+    }
+
+    [Theory]
+    [InlineData("{\"format\": \"other-chat/1\", \"messages\": []}", "format is 'other-chat/1', expected '{0}'")]
+    [InlineData("{\"format\": \"{0}\"}", "no 'messages' array")]
+    [InlineData("{\"format\": \"{0}\", \"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"robot\", \"content\": \"b\"}]}", "messages[1].role is 'robot', expected system, user or assistant")]
+    [InlineData("{\"format\": \"{0}\", \"messages\": [{\"content\": \"a\"}]}", "messages[0].role is '', expected system, user or assistant")]
+    [InlineData("{\"format\": \"{0}\", \"messages\": [null]}", "messages[0].role is '', expected system, user or assistant")]
+    [InlineData("{\"format\": \"{0}\", \"messages\": [{\"role\": \"assistant\"}]}", "messages[0].content is missing")]
+    public void A_transcript_with_a_wrong_format_or_message_names_the_field(string json, string message)
+    {
+        using var dir = new TempDir();
+        string path = dir.File("t.json");
+        File.WriteAllText(path, json.Replace("{0}", ChatTranscript.CurrentFormat));
+        Assert.Equal($"{path}: {message.Replace("{0}", ChatTranscript.CurrentFormat)}", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(path)).Message);
     }
 
     [Fact]
@@ -274,10 +290,11 @@ public class RunOutputsTests
         // Reading the prompt and loading the model do not look at the token: a SIGTERM then was held until they were
         // done, and a prompt file that is a FIFO with no writer held it for ever.
         using var cli = new IsolatedCli();
-        string fifo = cli.File("prompt.fifo");
-        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo)!) mk.WaitForExit();
+        string fifo = SpecialFiles.Fifo(cli.File("prompt.fifo"));
         using var run = cli.Start("generate", PatchedModelFixture.PatchedModel, "--prompt-file", fifo, "-n", "4");
-        Thread.Sleep(TimeSpan.FromSeconds(2));
+        // Held in open(2) of the FIFO (a fixed 2 s sleep could signal a process still starting, whose default action
+        // gives 143 and an empty stdout all the same).
+        Assert.True(SpecialFiles.WaitUntilInFifoOpen(run.Process, TimeSpan.FromSeconds(30)), "generate never waited for the prompt FIFO");
         LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
         var r = LongRopeGguf.Tests.CliProcess.Finish(run, TimeSpan.FromSeconds(20));
         Assert.True(r.ExitCode == 143, r.ToString()); // 128 + SIGTERM: the signal's own action
@@ -317,6 +334,20 @@ public class RunOutputsTests
     }
 
     [Fact]
+    public void Save_and_load_without_a_file_and_a_transcript_too_long_for_the_model_are_refused_in_the_chat()
+    {
+        using var cli = new IsolatedCli();
+        string big = cli.File("big.json");
+        new ChatTranscript(ChatTranscript.CurrentFormat, null, [new ChatMessage("user", new string('a', 5000))]).Save(big);
+        var r = cli.RunWithInput($"/save\n/load\n/load {big}\n", "chat", TestPaths.TinyModel, "-n", "2");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("longrope: error: /save needs a file name", r.StderrLines);
+        Assert.Contains("longrope: error: /load needs a file name", r.StderrLines);
+        Assert.Single(r.StderrLines, l => l.StartsWith($"longrope: error: /load {big}: ", StringComparison.Ordinal) && l.Contains("context_length is 512", StringComparison.Ordinal));
+        Assert.Equal("longrope: error: 3 of 3 messages and commands were refused", r.StderrLines[^1]);
+    }
+
+    [Fact]
     public void Each_chat_reply_samples_anew_and_the_whole_chat_repeats_with_its_seed()
     {
         // One seed for every turn gave the same reply to the same question after /reset.
@@ -345,8 +376,7 @@ public class RunOutputsTests
     public void Save_refuses_a_pipe_in_the_way()
     {
         using var cli = new IsolatedCli();
-        string fifo = cli.File("chat.fifo");
-        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo)!) mk.WaitForExit();
+        string fifo = SpecialFiles.Fifo(cli.File("chat.fifo"));
         var r = cli.RunWithInput($"Hi\n/save {fifo}\n", "chat", TestPaths.TinyModel, "-n", "2", "--temp", "0");
         Assert.Contains($"longrope: error: /save {fifo}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)", r.StderrLines);
         Assert.Equal(LongRopeGguf.Gguf.FileKind.Special, LongRopeGguf.Gguf.FileKinds.Of(fifo));

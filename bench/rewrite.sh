@@ -121,6 +121,21 @@ hyperfine -N --warmup 3 --runs 30 --export-markdown "$work/inspect.md" \
 echo "== inspect wall time, interleaved runs (the same commands under the same machine drift)"
 python3 bench/interleaved.py 30 "$longrope inspect $src" "$longrope --version" "$longrope_r2r inspect $src" "$longrope_jit inspect $src"
 
+echo "== patch --in-place of a patched model: a factor update writes the factors, not the file (tiny model vs this one)"
+# The first patch rewrites each file once (it adds the factor tensors); the timed runs only swap two factor sets.
+tiny=$work/tiny-patched.gguf
+"$longrope" factors make -m "$src" --method yarn -s 8 -o "$work/yarn8.json" >/dev/null
+"$longrope" factors make -m "$src" --method pi -s 8 -o "$work/pi8.json" >/dev/null
+"$longrope" factors make -m models/tiny-passkey-512.gguf --method yarn -s 8 -o "$work/tiny-yarn8.json" >/dev/null
+"$longrope" factors make -m models/tiny-passkey-512.gguf --method pi -s 8 -o "$work/tiny-pi8.json" >/dev/null
+rm -f "$dst"; sync
+"$longrope" patch "$src" -f "$work/yarn8.json" -o "$dst" >/dev/null
+"$longrope" patch models/tiny-passkey-512.gguf -f "$work/tiny-yarn8.json" -o "$tiny" >/dev/null
+hyperfine -N --warmup 2 --runs 20 --export-markdown "$work/in-place.md" \
+  -n "patch --in-place, tiny model ($(stat -c %s "$tiny") bytes)" "'$longrope' patch '$tiny' -f '$work/tiny-pi8.json' --in-place" \
+  -n "patch --in-place, this model ($(stat -c %s "$dst") bytes)" "'$longrope' patch '$dst' -f '$work/pi8.json' --in-place"
+rm -f "$tiny" "$work"/*8.json
+
 echo "== header read in process (no start-up)"
 "${benchtool[@]}" read-header "$src"
 

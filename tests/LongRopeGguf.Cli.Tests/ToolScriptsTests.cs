@@ -19,7 +19,13 @@ public class ToolScriptsTests
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), $"{script} {string.Join(' ', args)} did not finish in 30 s");
+        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            // A script that got past its option check builds and runs for minutes (writing results/): ended here, not
+            // left running after the test.
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"{script} {string.Join(' ', args)} did not finish in 30 s");
+        }
         return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
     }
 

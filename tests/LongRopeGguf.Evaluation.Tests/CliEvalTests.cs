@@ -81,7 +81,7 @@ public sealed class CliEvalTests
     {
         // --modes '' alone ran nothing and printed an empty table with exit 0; a folder as --text was "not found".
         using var dir = new TempDir();
-        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string text = TestPaths.ProseHeldout;
         var (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "", "--out", dir.File("ppl"));
         AssertOneLineError(code, err, ExitCodes.BadInput, "no modes given");
         (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", dir.Path, "--lengths", "512", "--modes", "none", "--out", dir.File("ppl"));
@@ -95,7 +95,7 @@ public sealed class CliEvalTests
         // They were turned into --patched NAME=FILE: "--patched 'yarn=...': the name 'yarn' is taken by a built-in
         // mode; choose another" for yarn.gguf (no name can be chosen for an argument), a folder was "file not found".
         using var dir = new TempDir();
-        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string text = TestPaths.ProseHeldout;
         string[] ppl = ["eval", "ppl", TestPaths.TinyModel];
         string[] rest = ["--text", text, "--lengths", "256", "--windows", "1", "--modes", "none", "--json"];
         var (code, _, err) = Run([.. ppl, dir.File("nonexist.gguf"), .. rest, "--out", dir.File("a")]);
@@ -206,7 +206,7 @@ public sealed class CliEvalTests
         var norm = tiny.Tensors.Single(t => t.Name == "output_norm.weight");
         var nan = Enumerable.Repeat(float.NaN, (int)norm.ElementCount).ToArray();
         Gguf.GgufRewriter.Rewrite(tiny, new Gguf.GgufEdit().SetTensor(new Gguf.OutputTensor(norm.Name, Gguf.GgmlType.F32, norm.Dimensions, Gguf.TensorData.Float32(nan))), model);
-        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string text = TestPaths.ProseHeldout;
 
         var (code, stdout, err) = Run("eval", "ppl", model, "--text", text, "--lengths", "512", "--modes", "none", "--windows", "1",
             "--threads", "2", "--out", dir.File("ppl"), "--json");
@@ -237,7 +237,7 @@ public sealed class CliEvalTests
         // the 512-token windows too; the evaluation, like the runner, runs them at the model's own magnitude.
         using var dir = new TempDir();
         string patched = PatchedModels.YarnRule(dir.Path, 8);
-        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string text = TestPaths.ProseHeldout;
         var (code, stdout, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "512", "--modes", "none",
             "--patched", $"y8={patched}", "--windows", "2", "--threads", "2", "--out", dir.File("ppl"), "--json");
         Assert.True(code == 0, err);
@@ -257,7 +257,7 @@ public sealed class CliEvalTests
         string patched = dir.File("critical-4x.gguf");
         LongRope.LongRopePatcher.Patch(TestPaths.TinyModel, LongRope.Formats.FactorSetReader.Read(factors), patched);
         byte[] modelBefore = File.ReadAllBytes(TestPaths.TinyModel);
-        string text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string text = TestPaths.ProseHeldout;
         string output = dir.File("ppl");
 
         // As --patched and as a further MODEL argument (named after the file).
@@ -316,7 +316,7 @@ public sealed class CliEvalTests
         {
             string[] args = command == "niah"
                 ? ["eval", "niah", patched, "--lengths", "1024", "--depths", "1", "--modes", "yarn", "--out", dir.File("n")]
-                : ["eval", "ppl", patched, "--text", Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt"), "--lengths", "1024", "--modes", "yarn", "--out", dir.File("p")];
+                : ["eval", "ppl", patched, "--text", TestPaths.ProseHeldout, "--lengths", "1024", "--modes", "yarn", "--out", dir.File("p")];
             var (code, _, err) = Run(args);
             AssertOneLineError(code, err, ExitCodes.BadInput,
                 $"{patched}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode 'yarn' too; give the unpatched model as MODEL and this file as --patched NAME={patched} (or keep it as MODEL with --modes '' --patched NAME={patched})");
@@ -349,7 +349,7 @@ public sealed class CliEvalTests
         Assert.Contains($"longrope: warning: haystack 'words.txt': {moved} of 3 needles landed more than 0.1 from the depth asked", err);
 
         // Prose has sentence ends everywhere: no warning.
-        string prose = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+        string prose = TestPaths.ProseHeldout;
         (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "3", "--modes", "none", "--haystack", prose, "--threads", "2", "--out", dir.File("p"));
         Assert.True(code == 0, err);
         Assert.DoesNotContain("warning", err);
@@ -361,7 +361,7 @@ public sealed class CliEvalTests
         // Trials are named by the haystack's file name; its content hash tells the texts apart (it did not before:
         // an edited book.txt resumed as "0 trials, 2 already recorded").
         using var dir = new TempDir();
-        string prose = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt"));
+        string prose = File.ReadAllText(TestPaths.ProseHeldout);
         string book = dir.File("book.txt");
         File.WriteAllText(book, prose[..20000]);
         string[] Args(string output) => ["eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none", "--haystack", book, "--threads", "2", "--out", output];

@@ -193,7 +193,7 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
     [Fact]
     public void Nll_by_position_scores_every_position_in_its_range_and_leaves_the_perplexity_as_it_was()
     {
-        string prose = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt"));
+        string prose = File.ReadAllText(TestPaths.ProseSearch);
         int[] text = _model.Tokenize(Haystack.NormalizeWhitespace(prose), addBos: false);
         PerplexityResult plain, eight, perPosition512, perPosition300, perPosition100;
         using (var ctx = _model.CreateContext(RopeMode.None, 512, 512))

@@ -335,7 +335,7 @@ public class AtomicWriteTests
     /// <summary>Starts this test assembly as a child writing <paramref name="target"/> and waits until it is mid-write.</summary>
     private static Process StartChild(string mode, string target)
     {
-        var psi = new ProcessStartInfo(ChildProcess.DotnetHost)
+        var psi = new ProcessStartInfo(TestPaths.DotnetHost)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -31,10 +31,4 @@ public static class ChildProcess
             }))]);
         return 0;
     }
-
-    /// <summary>The dotnet host that runs this test process (dotnet test sets DOTNET_HOST_PATH for its children).</summary>
-    public static string DotnetHost =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
-        : Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p
-        : "dotnet";
 }

@@ -46,8 +46,7 @@ public static class TestFiles
     public static ChildResult DecodeInChildProcess(string modelPath, uint contextSize = 512)
     {
         string dll = typeof(TestFiles).Assembly.Location;
-        string host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var psi = new ProcessStartInfo(host)
+        var psi = new ProcessStartInfo(TestPaths.DotnetHost)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -18,7 +18,7 @@ namespace LongRopeGguf.Search.Tests;
 /// </summary>
 public class LlamaSearchTests
 {
-    private static readonly string SearchText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    private static readonly string SearchText = TestPaths.ProseSearch;
     private static readonly EngineOptions Engine = new() { Threads = 2, BatchSize = 512 };
 
     private static SearchRequest LongSearch(FitnessSpec fitness, EvolutionSettings evolution, string outDir) => new()

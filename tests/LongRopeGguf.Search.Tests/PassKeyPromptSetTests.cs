@@ -10,7 +10,7 @@ namespace LongRopeGguf.Search.Tests;
 /// <summary>The pass-key prompts of the search's fitness, tokenized by the tiny model's real tokenizer.</summary>
 public sealed class PassKeyPromptSetTests : IDisposable
 {
-    private static readonly string SearchText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    private static readonly string SearchText = TestPaths.ProseSearch;
     private readonly EvalModel _model = EvalModel.Load(TestPaths.TinyModel, new EngineOptions { Threads = 2 });
 
     public void Dispose() => _model.Dispose();

@@ -8,25 +8,14 @@ namespace LongRopeGguf.Search.Tests;
 /// progress on stderr, and the same command again resuming from the log.</summary>
 public class SearchCommandTests
 {
-    private static readonly string Text = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    private static readonly string Text = TestPaths.ProseSearch;
     // A searched 8x long set (attention factor 1.15) to complete with a short search.
     private static readonly string Init = Path.Combine(TestPaths.RepoRoot, "docs", "search-results", "tiny-long-4096.factors.json");
 
     private static (int ExitCode, string Stdout, string Stderr) Longrope(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "longrope.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"longrope {string.Join(' ', args)} did not finish in 5 minutes");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        var r = CliProcess.RunWith(null, TimeSpan.FromMinutes(5), args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     [Theory]

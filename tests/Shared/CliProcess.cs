@@ -24,7 +24,7 @@ public static partial class CliProcess
 
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "longrope.dll");
 
-    private static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
+    private static string Host => TestPaths.DotnetHost;
 
     /// <summary>The executable given in LONGROPE_CLI, if any (see the class summary).</summary>
     public static string? NativeExecutable => Environment.GetEnvironmentVariable("LONGROPE_CLI") is { Length: > 0 } e ? Path.GetFullPath(e) : null;

@@ -12,6 +12,19 @@ public static class TestPaths
 
     public static string RepoRoot => s_root.Value;
 
+    /// <summary>The dotnet host that runs this test process (dotnet test sets DOTNET_HOST_PATH for its children), for
+    /// starting the CLI or the test assembly itself as a child process.</summary>
+    public static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p
+        : "dotnet";
+
+    /// <summary>The prose the searches run on (public-domain text; see the folder's README).</summary>
+    public static string ProseSearch => Path.Combine(RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+
+    /// <summary>Prose no search has seen, for held-out evaluation.</summary>
+    public static string ProseHeldout => Path.Combine(RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-heldout.txt");
+
     /// <summary>The bundled trained test model (llama, 512-token context, character tokenizer).</summary>
     public static string TinyModel => Path.Combine(RepoRoot, "models", "tiny-passkey-512.gguf");
 

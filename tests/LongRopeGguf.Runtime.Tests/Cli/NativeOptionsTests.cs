@@ -9,7 +9,7 @@ namespace LongRopeGguf.Runtime.Tests.Cli;
 /// </summary>
 public class NativeOptionsTests
 {
-    private static readonly string ProseText = Path.Combine(TestPaths.RepoRoot, "tests", "LongRopeGguf.Search.Tests", "Data", "prose-search.txt");
+    private static readonly string ProseText = TestPaths.ProseSearch;
 
     // The AVX2 build that LLamaSharp's CPU package ships stands in for a custom build (as in GenerateCommandTests).
     private static string CustomBuild => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx2");

@@ -154,6 +154,20 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_batch_smaller_than_the_sequences_of_a_grid_is_raised_to_them_not_an_abort()
+    {
+        // llama.cpp asserts that every sequence's output row fits in n_batch: --batch-size 1 with a two-sequence grid
+        // (and search --fitness passkey) aborted the process. In a child process: the abort would end the test host.
+        using var dir = new TempDir();
+        string log = dir.File("llama.log");
+        var r = CliProcess.Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "2", "--modes", "none",
+            "--threads", "2", "--batch-size", "1", "--log-file", log, "--out", dir.File("out"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir.File("out"), "results.jsonl")).Length);
+        Assert.Matches(@"llama_context: n_batch\s+= 2\n", File.ReadAllText(log));
+    }
+
+    [Fact]
     public void Batch_size_reaches_llama_cpp_and_engine_values_it_cannot_run_are_refused()
     {
         using var dir = new TempDir();

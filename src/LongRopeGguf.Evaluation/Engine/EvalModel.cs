@@ -84,6 +84,10 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         return model;
     }
 
+    /// <summary>The n_batch a context of <paramref name="sequences"/> sequences runs with: the option, at least one
+    /// token per sequence.</summary>
+    public int BatchFor(int sequences) => Math.Max(Options.BatchSize, sequences);
+
     /// <summary>
     /// A context for <paramref name="mode"/> holding <paramref name="cells"/> tokens, shared by
     /// <paramref name="sequences"/> sequences in one unified KV cache (so every sequence sees n_ctx_seq = n_ctx, and a
@@ -97,8 +101,11 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
             ContextSize = (uint)cells,
             SeqMax = (uint)sequences,
             KVUnified = true,
-            BatchSize = (uint)Options.BatchSize,
-            UBatchSize = (uint)Math.Min(Options.BatchSize, 512),
+            // llama.cpp keeps an output row per sequence and asserts that they fit in n_batch: --batch-size 1 with a
+            // two-sequence grid aborted the process (GGML_ASSERT n_outputs_max). The batch is a speed setting; it is
+            // raised to the sequences held.
+            BatchSize = (uint)BatchFor(sequences),
+            UBatchSize = (uint)Math.Min(BatchFor(sequences), 512),
             GpuLayerCount = Options.GpuLayers,
         };
         if (Options.Threads is { } t) { p.Threads = t; p.BatchThreads = t; }

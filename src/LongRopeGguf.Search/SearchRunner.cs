@@ -128,9 +128,19 @@ public static class SearchRunner
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {
-            throw new SearchLogException($"{directory}: another search is running in this folder ({path} is locked)");
+            // Only a lock held elsewhere means another search: a read-only folder was reported as one.
+            if (IsHeldByAnother(e)) throw new SearchLogException($"{directory}: another search is running in this folder ({path} is locked)");
+            throw new SearchLogException($"{directory}: cannot write in this folder ({e.Message.Replace($"'{path}'", "").Replace(path, "").Trim().TrimEnd('.', ':', ' ')})");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new SearchLogException($"{directory}: cannot write in this folder (permission denied)");
         }
     }
+
+    /// <summary>A file lock another process holds: EWOULDBLOCK from flock (Linux 11, macOS 35), or Windows' sharing
+    /// violation.</summary>
+    private static bool IsHeldByAnother(IOException e) => e.HResult is 11 or 35 or unchecked((int)0x80070020);
 
     /// <summary>The checked plan of a search: its space, seeds and how a candidate becomes a full factor set.</summary>
     public sealed record SearchPlan(int Original, SearchSpace Space, IReadOnlyList<SearchSeed> Seeds, Func<Candidate, FactorSet> SetOf)
@@ -162,21 +172,54 @@ public static class SearchRunner
         int original = model.BaseContextLength;
         int dims = model.FactorCount;
         int target = request.Fitness.TargetLength;
-        FactorSet? init = request.InitPath is null ? null
-            : FactorSetReader.Read(request.InitPath, new FactorReadOptions { DefaultOriginalContextLength = original, ExpectedFactorCount = dims });
-        if (init is not null)
-        {
-            if (init.LongFactors.Length != dims || init.ShortFactors.Length != dims)
-                throw new ArgumentException($"--init {request.InitPath}: {init.LongFactors.Length} long / {init.ShortFactors.Length} short factors; {model.FileName} needs {dims} ({model.FactorCountReason})");
-            if (init.OriginalContextLength != original)
-                throw new ArgumentException($"--init {request.InitPath}: original context length {init.OriginalContextLength}, but {model.FileName}'s is {original}");
-        }
+        FactorSet? init = request.InitPath is null ? null : ReadInit(request, model, original, dims, target);
         var plan = request.Set == SearchSet.Long ? PlanLong(request, model, init, original, dims, target) : PlanShort(request, model, init, original, dims, target);
         if (request.Fitness.MaxPerplexitySeed is not { } boundName) return plan;
         // Checked here, before the model is copied: a seed that is not in this search cannot bound it.
         var boundSeed = plan.Seeds.FirstOrDefault(s => s.Name == boundName)
             ?? throw new ArgumentException($"--max-ppl {boundName}: no seed of that name in this search; its seeds are {string.Join(", ", plan.Seeds.Select(s => s.Name))} (or give the bound as a number)");
         return plan with { BoundSeed = boundSeed };
+    }
+
+    /// <summary>
+    /// The --init file as patch would take it: a set patch refuses (a NaN, a factor of 0) is refused here too, naming
+    /// --init (a NaN started the search as 1, said only as "clipped"). A CSV carries no lengths: it is taken for the
+    /// search's target length.
+    /// </summary>
+    private static FactorSet ReadInit(SearchRequest request, ModelRopeInfo model, int original, int dims, int target)
+    {
+        string path = request.InitPath!;
+        if (Directory.Exists(path)) throw new ArgumentException($"--init {path}: is a folder, not a factor file");
+        // The search writes its result there: the first run replaced the file it started from, the next refused to
+        // resume ("the seeds ... have other factors").
+        string output = Path.Combine(request.OutputDirectory, FactorsFile);
+        if (File.Exists(path) && (AtomicFile.SameFile(path, output) || FileStatus.SameInode(path, output)))
+            throw new ArgumentException($"--init {path}: is the factor file this search writes ({output}); copy it elsewhere, or give another --out");
+        FactorSet init;
+        try
+        {
+            init = FactorSetReader.Read(path, new FactorReadOptions
+            {
+                DefaultOriginalContextLength = original,
+                DefaultContextLength = request.Set == SearchSet.Long ? target : null,
+                ExpectedFactorCount = dims,
+            });
+        }
+        catch (FactorSetException e)
+        {
+            throw new FactorSetException($"--init {e.Message}");
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new FileNotFoundException($"--init {e.Message}");
+        }
+        if (init.LongFactors.Length != dims || init.ShortFactors.Length != dims)
+            throw new ArgumentException($"--init {path}: {init.LongFactors.Length} long / {init.ShortFactors.Length} short factors; {model.FileName} needs {dims} ({model.FactorCountReason})");
+        if (init.OriginalContextLength != original)
+            throw new ArgumentException($"--init {path}: original context length {init.OriginalContextLength}, but {model.FileName}'s is {original}");
+        if (FactorValidator.Validate(init, model).Errors.FirstOrDefault() is { } error)
+            throw new ArgumentException($"--init {path}: {error.Message}");
+        return init;
     }
 
     private static SearchPlan PlanLong(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
@@ -241,6 +284,9 @@ public static class SearchRunner
         float high = factors.Max(), low = factors.Min();
         if (high > space.MaxFactor + space.Step / 2 || low < 1 - space.Step / 2)
             warnings.Add(string.Create(c, $"--init {request.InitPath}: its {set} factors span {low:G6} to {high:G6} (made for {init.ContextLength} tokens), and this search takes factors from 1 to {space.MaxFactor:G6} for {target}: the init seed starts clipped to that range"));
+        int down = Enumerable.Range(1, factors.Count - 1).FirstOrDefault(i => factors[i] < factors[i - 1]);
+        if (down > 0)
+            warnings.Add(string.Create(c, $"--init {request.InitPath}: its {set} factors decrease ([{down - 1}] = {factors[down - 1]:G6} > [{down}] = {factors[down]:G6}), and this search keeps them non-decreasing: the init seed starts with each factor raised to the largest before it"));
         if (space.Attention is { } range && (init.AttentionFactor < range.Min - range.Step / 2 || init.AttentionFactor > range.Max + range.Step / 2))
             warnings.Add(string.Create(c, $"--init {request.InitPath}: its attention factor {init.AttentionFactor:G6} is outside the searched range {range.Min:G6} to {range.Max:G6}: the init seed starts at the nearest end (--attn-range widens it)"));
         return warnings;

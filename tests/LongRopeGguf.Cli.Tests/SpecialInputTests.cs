@@ -157,7 +157,12 @@ public class SpecialInputTests
         string results = Path.Combine(folder, "results");
         var eval = CliProcess.RunUnprivileged("eval", "niah", readOnly, "--lengths", "300", "--depths", "1", "--modes", "none", "--threads", "2", "--out", results);
         Assert.Equal(2, eval.ExitCode);
-        Assert.Equal($"longrope: error: --out {results}: cannot create the results folder (permission denied)", eval.StderrLines[^1]);
+        Assert.Equal($"longrope: error: {results}: cannot create the results folder (permission denied; --out chooses another)", eval.StderrLines[^1]);
+        // A search into a folder it cannot write was "another search is running in this folder".
+        var search = CliProcess.RunUnprivileged("search", readOnly, "-L", "1024", "--text", TestPaths.ProseSearch, "--windows", "1",
+            "--population", "2", "--parents", "1", "--mutations", "1", "--crossovers", "1", "--iterations", "1", "-o", folder);
+        Assert.Equal(2, search.ExitCode);
+        Assert.Equal($"longrope: error: {folder}: cannot write in this folder (permission denied)", search.StderrLines[^1]);
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
 

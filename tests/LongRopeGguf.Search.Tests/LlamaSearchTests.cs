@@ -141,6 +141,44 @@ public class LlamaSearchTests
     }
 
     [Fact]
+    public void An_init_file_is_checked_as_patch_checks_it_and_never_is_the_file_the_search_writes()
+    {
+        using var dir = new TempDir();
+        var ok = SmallLongSearch(dir.File("out"));
+        var info = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
+        var yarn = FactorRules.Make(FactorMethod.Yarn, info, 2);
+        string Write(string name, float[] longFactors)
+        {
+            string path = dir.File(name);
+            FactorSetJson.Write(FactorSet.Create(longFactors, yarn.ShortFactors, 512, 1024, AttentionFactorPolicy.Explicit, 1.1f, "test"), path);
+            return path;
+        }
+        // A NaN started the search as 1 (said only as "clipped"); patch and factors show refuse the file.
+        float[] withNan = [.. yarn.LongFactors];
+        withNan[3] = float.NaN;
+        string nan = Write("nan.json", withNan);
+        Assert.Equal($"--init {nan}: long factors must be finite and > 0: [3] = NaN",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { InitPath = nan })).Message);
+        // The search's own result file: the first run replaced it, the next refused to resume.
+        Directory.CreateDirectory(dir.File("out"));
+        string own = Write("out/factors.json", [.. yarn.LongFactors]);
+        Assert.Equal($"--init {own}: is the factor file this search writes ({own}); copy it elsewhere, or give another --out",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { InitPath = own })).Message);
+        Assert.Equal($"--init {dir.Path}: is a folder, not a factor file", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { InitPath = dir.Path })).Message);
+        Assert.Equal($"--init {dir.File("none.json")}: no such factor file", Assert.Throws<FileNotFoundException>(() => SearchRunner.Plan(ok with { InitPath = dir.File("none.json") })).Message);
+
+        // Decreasing factors are a warning (the seed is made non-decreasing), as patch warns of them.
+        string decreasing = Write("dec.json", [.. yarn.LongFactors.ToArray().Reverse()]);
+        var plan = SearchRunner.Plan(ok with { InitPath = decreasing });
+        Assert.True(plan.Warnings.Any(w => w.StartsWith($"--init {decreasing}: its long factors decrease ([15] = 2 > [16] = 1.85714), and this search keeps them non-decreasing", StringComparison.Ordinal)), string.Join(" | ", plan.Warnings));
+        // A LongRoPE CSV carries no lengths: it is taken for the search's target (it asked for --context, which search has not).
+        string csv = dir.File("init.csv");
+        File.WriteAllLines(csv, yarn.LongFactors.ToArray().Select(f => f.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        var fromCsv = SearchRunner.Plan(ok with { InitPath = csv });
+        Assert.Equal(yarn.LongFactors.ToArray(), fromCsv.Seeds.Single(x => x.Name == "init").Factors.ToArray());
+    }
+
+    [Fact]
     public void Requests_that_cannot_work_are_refused_before_any_model_is_loaded()
     {
         using var dir = new TempDir();

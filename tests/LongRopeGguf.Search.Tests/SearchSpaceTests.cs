@@ -4,6 +4,32 @@ namespace LongRopeGguf.Search.Tests;
 
 public class SearchSpaceTests
 {
+    [Theory]
+    [InlineData(1.2, 1.205, 0.01, 0)]     // 1.21 was searched: the top was rounded to the nearest grid point
+    [InlineData(1.001, 1.009, 0.01, 0)]
+    [InlineData(1.35, 1.55, 0.01, 20)]    // 0.2 / 0.01 is 19.999999999999996 in doubles: still 20 steps
+    [InlineData(1.14, 1.3, 0.01, 16)]
+    [InlineData(1, 2, 0.01, 100)]
+    public void The_attention_grid_never_goes_above_the_ranges_maximum(double min, double max, double step, int steps)
+    {
+        var range = new AttentionRange(min, max, step);
+        Assert.Equal(steps, range.MaxIndex);
+        Assert.True(range.ValueOf(range.MaxIndex) <= max + 1e-6, $"{range.ValueOf(range.MaxIndex)} > {max}");
+        Assert.Equal(range.MaxIndex, range.IndexOf(max + 1));
+    }
+
+    [Theory]
+    [InlineData(1.505, 0.01, 50)]
+    [InlineData(2.5, 0.01, 150)]
+    [InlineData(40, 0.01, 3900)]
+    [InlineData(10, 0.3, 30)]
+    public void The_factor_grid_never_goes_above_the_maximum_factor(double maxFactor, double step, int steps)
+    {
+        var space = new SearchSpace(4, Math.Min(maxFactor, 2), maxFactor, step, null, 1f, piecewise: false);
+        Assert.Equal(steps, space.MaxIndex);
+        Assert.True(space.FactorOf(space.MaxIndex) <= maxFactor + 1e-6);
+    }
+
     [Fact]
     public void Quantize_rounds_to_the_grid_clamps_and_makes_the_factors_non_decreasing()
     {

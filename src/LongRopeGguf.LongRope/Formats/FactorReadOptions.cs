@@ -13,6 +13,10 @@ public sealed record FactorReadOptions
     /// (the model's own context length).</summary>
     public int? DefaultOriginalContextLength { get; init; }
 
+    /// <summary>Extended length to use when neither the file nor <see cref="ContextLength"/> gives one (a search's
+    /// target length for its --init CSV).</summary>
+    public int? DefaultContextLength { get; init; }
+
     /// <summary>Factors per set the target model needs: lets the CSV reader recognise per-layer rows written one value
     /// per line.</summary>
     public int? ExpectedFactorCount { get; init; }

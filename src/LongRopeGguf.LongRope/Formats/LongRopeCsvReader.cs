@@ -63,7 +63,7 @@ public static class LongRopeCsvReader
 
         int original = options.OriginalContextLength ?? options.DefaultOriginalContextLength
             ?? throw new FactorSetException($"{path}: a factor CSV carries no context lengths; give the original context length (--original-context, or --model to take the model's)");
-        int context = options.ContextLength
+        int context = options.ContextLength ?? options.DefaultContextLength
             ?? throw new FactorSetException($"{path}: a factor CSV carries no context lengths; give the extended context length (--context)");
         return FactorSet.Create(factors, FactorSet.Ones(factors.Length), original, context, AttentionFactorPolicy.Su, null,
             $"LongRoPE factor CSV {path}");

@@ -8,8 +8,9 @@ namespace LongRopeGguf.Search.Evolution;
 /// </summary>
 public sealed record AttentionRange(double Min, double Max, double Step)
 {
-    /// <summary>Number of grid steps above <see cref="Min"/>.</summary>
-    public int MaxIndex => (int)Math.Round((Max - Min) / Step);
+    /// <summary>Number of grid steps above <see cref="Min"/>: the last one at or below <see cref="Max"/> (rounded to the
+    /// nearest, --attn-range 1.2:1.205 evaluated candidates at 1.21).</summary>
+    public int MaxIndex => SearchSpace.StepsWithin(Max - Min, Step);
 
     public float ValueOf(int index) => (float)(Min + index * Step);
 
@@ -73,7 +74,11 @@ public sealed record SearchSpace
     public bool SearchesAttention => Attention is not null;
 
     /// <summary>Index of <see cref="MaxFactor"/> on the factor grid (index 0 is factor 1).</summary>
-    public int MaxIndex => (int)Math.Round((MaxFactor - 1) / Step);
+    public int MaxIndex => StepsWithin(MaxFactor - 1, Step);
+
+    /// <summary>Whole steps that fit in <paramref name="span"/>; a span a rounding error short of a whole number of steps
+    /// (0.2 / 0.01 = 19.999999999999996) holds that number.</summary>
+    internal static int StepsWithin(double span, double step) => (int)Math.Floor(span / step + 1e-9);
 
     /// <summary>Index of <see cref="Scale"/> on the factor grid, clamped to the grid: the piecewise upper value.</summary>
     public int ScaleIndex => Math.Clamp((int)Math.Round((Scale - 1) / Step), 0, MaxIndex);

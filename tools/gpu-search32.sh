@@ -15,14 +15,14 @@
 # DEPTHS (--passkey-depths centered|ends) and BATCH (--batch-size) default to what the earlier runs used.
 # FITNESS (mix, or passkey) and MAX_PPL (--max-ppl: a number or a seed such as yarn; default none) make a bounded
 # search, e.g. the most prose keys at no more than YaRN's perplexity (session 22's recipe, docs/search-results/plan-s22-bounded.md):
-#   FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=2 PASSKEY_SEED=7081 PROSE_SEEDS="117 118" FILLER_SEED=117 bash tools/gpu-search32.sh
+#   FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=1 PASSKEY_SEED=7081 PROSE_SEEDS="117 118" FILLER_SEED=117 bash tools/gpu-search32.sh
+# (WINDOWS=1: the search text holds one window of 16384 tokens; 2 is refused, as in session 19.)
 # Results: $OUT/summary.txt and $OUT/search32-results.tar.gz, refreshed after each step.
 # Dry run on a CPU: LONGROPE_NATIVE_LIB=<CPU libllama folder> LENGTH=1024 PROMPTS=8 SEARCH_SECONDS=20 TRIALS=1 bash tools/gpu-search32.sh
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${OUT:-/tmp/gpu-out}
-r=/tmp/search32-results && rm -rf "$r" && mkdir -p "$r" "$out"
 x=.gpu/extra
 length=${LENGTH:-16384}; prompts=${PROMPTS:-24}; search_seconds=${SEARCH_SECONDS:-330}; trials=${TRIALS:-5}
 loss=${LOSS:-nll}; mix=${MIX_WEIGHT:-0.3}; windows=${WINDOWS:-1}; pk_seed=${PASSKEY_SEED:-7031}; iterations=${ITERATIONS:-40}
@@ -31,17 +31,24 @@ name=${NAME:-searched-32x-gpu}; other=${OTHER:-pk6-s17=docs/search-results/tiny-
 [[ $other == *=* ]] || { echo "OTHER=$other: expected NAME=FACTOR-FILE" >&2; exit 2; }
 prose_seeds=${PROSE_SEEDS:-99 100}; filler_seed=${FILLER_SEED:-99}; depths=${DEPTHS:-centered}; batch=${BATCH:-512}
 fitness=${FITNESS:-mix}; bound=(); [[ -n ${MAX_PPL:-} ]] && bound=(--max-ppl "$MAX_PPL")
+# The mix weight weighs the two parts of the mix fitness only, and the windows measure perplexity for ppl, mix or a
+# --max-ppl bound: search refuses them otherwise (FITNESS=passkey with the weight was refused at once).
+weighted=(); [[ $fitness == mix ]] && weighted=(--mix-weight "$mix")
+windowed=(--windows "$windows"); [[ $fitness == passkey && -z ${MAX_PPL:-} ]] && windowed=()
 data=tests/LongRopeGguf.Search.Tests/Data
 save() {
   { cat "$r/steps.txt"; echo; for f in "$r"/search.err "$r"/niah-*/summary.md "$r"/ppl/ppl.md; do
       [[ -f $f ]] && { echo "== $f"; tail -c 4000 "$f"; echo; }; done; } > "$out/summary.txt"
   tar -czf "$out/search32-results.tar.gz" -C /tmp search32-results 2>/dev/null
 }
-source tools/gpu-common.sh
-
-search=(search models/tiny-passkey-512.gguf -L "$length" --fitness "$fitness" --mix-weight "$mix" "${bound[@]}" --passkey-loss "$loss" --passkey-depths "$depths" --windows "$windows"
+search=(search models/tiny-passkey-512.gguf -L "$length" --fitness "$fitness" "${weighted[@]}" "${bound[@]}" --passkey-loss "$loss" --passkey-depths "$depths" "${windowed[@]}"
   --text $data/prose-search.txt --passkey-prompts "$prompts" --passkey-passages 8 --passkey-seed "$pk_seed" --population 16 --parents 8
   --mutations 6 --crossovers 6 --mutation-probability 0.2 --iterations "$iterations" --init "$init" --batch-size "$batch" --json)
+# PRINT_SEARCH=1: print the search's arguments, one per line, and stop (a test checks them against the CLI on CPU: a
+# refused option would waste a GPU session).
+if [[ -n ${PRINT_SEARCH:-} ]]; then printf '%s\n' "${search[@]}"; exit 0; fi
+r=/tmp/search32-results && rm -rf "$r" && mkdir -p "$r" "$out"
+source tools/gpu-common.sh
 # --time-limit ends the search normally with its best so far; timeout is only a backstop (a candidate that hangs).
 step search $((search_seconds + 120)) $L "${search[@]}" --out $r/search --time-limit "${search_seconds}s"
 step patch 30 $L patch models/tiny-passkey-512.gguf --factors $r/search/factors.json -o /tmp/searched.gguf

@@ -27,7 +27,8 @@ longrope() { dotnet run --project src/LongRopeGguf.Cli -c Release --no-build -- 
 
 search() { # NAME LENGTH FITNESS [options...]: a long-set search into $out/NAME, patched into $out/NAME.gguf
   local name=$1 length=$2 fitness=$3; shift 3
-  longrope search "$M" --seed-rules "$rules" -L "$length" --fitness "$fitness" --text "$T" --windows 1 --threads "$threads" --out "$out/$name" --json "$@" \
+  local windows=(--windows 1); [[ $fitness == passkey ]] && windows=() # a pass-key search measures no perplexity windows
+  longrope search "$M" --seed-rules "$rules" -L "$length" --fitness "$fitness" --text "$T" "${windows[@]}" --threads "$threads" --out "$out/$name" --json "$@" \
     > "$out/$name.json"
   longrope patch "$M" -f "$out/$name/factors.json" -o "$out/$name.gguf" > /dev/null
 }

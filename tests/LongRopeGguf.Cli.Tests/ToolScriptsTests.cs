@@ -68,4 +68,25 @@ public class ToolScriptsTests
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("niah.sh: NIAH_PATCH_SCALE 'abc': not a number greater than 1 (the scale of the patched mode's factors)", r.Stderr.Trim());
     }
+    [Theory]
+    [InlineData("FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=1 PASSKEY_SEED=7081")] // the next GPU session's run
+    [InlineData("SEARCH_SECONDS=380 LOSS=margin MIX_WEIGHT=0.5 WINDOWS=1 PASSKEY_SEED=7041 ITERATIONS=100")] // session 19's
+    [InlineData("")] // the defaults (session 18's)
+    public void The_gpu_search_scripts_search_command_is_one_the_cli_accepts(string settings)
+    {
+        // FITNESS=passkey with the always-given --mix-weight was refused at once: found only on the device, it would
+        // have spent a session. Every option is checked here on the CPU up to the --init file, which only the staging
+        // step writes (.gpu/extra), so a missing --init is the one error expected.
+        var env = settings.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        env["PRINT_SEARCH"] = "1";
+        env["INIT"] = "/nonexistent/init.json";
+        var printed = RunScript("gpu-search32.sh", env);
+        Assert.True(printed.ExitCode == 0, printed.ToString());
+        string[] args = printed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("search", args[0]);
+        using var dir = new TempDir();
+        var r = CliProcess.RunIn(TestPaths.RepoRoot, null, CliProcess.Timeout, [.. args, "--out", dir.File("out")]);
+        Assert.Equal("longrope: error: --init /nonexistent/init.json: no such factor file", Assert.Single(r.StderrLines));
+        Assert.Equal(2, r.ExitCode);
+    }
 }

@@ -61,8 +61,8 @@ public class SearchSpaceTests
 
     [Theory]
     [InlineData(0, 8, 10, 0.01, "RoPE dimension pairs")]
-    [InlineData(32, 8, 0.5, 0.01, "maximum factor")]
-    [InlineData(32, 8, 10, 0, "factor step")]
+    [InlineData(32, 8, 0.5, 0.01, "--max-factor 0.5: must be a finite number >= 1")]
+    [InlineData(32, 8, 10, 0, "--step 0: must be a finite number > 0")]
     [InlineData(32, 8, 1e9, 1e-6, "ten million")]
     public void Bad_spaces_are_refused_with_a_message_naming_the_value(int dims, double scale, double max, double step, string expected)
     {

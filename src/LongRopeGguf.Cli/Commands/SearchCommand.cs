@@ -101,6 +101,12 @@ public static class SearchCommand
             // A weight given for another fitness would be ignored without a word.
             if (fitnessKind != FitnessKind.Mix && r.GetResult(mixWeight) is { Implicit: false })
                 throw new CliException($"--mix-weight weighs the two parts of --fitness mix; this search's fitness is {r.GetValue(fitness)}");
+            // So would the pass-key settings of a perplexity search, and the windows of a pass-key search without a
+            // perplexity bound (they measure only what --max-ppl bounds).
+            if (fitnessKind == FitnessKind.Perplexity && new Option[] { prompts, passages, haystack, passkeySeed }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } passKeyOption)
+                throw new CliException($"{passKeyOption.Name}: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
+            if (fitnessKind == FitnessKind.PassKey && r.GetValue(maxPpl) is null && r.GetResult(windows) is { Implicit: false })
+                throw new CliException("--windows: fitness passkey measures no perplexity (the windows serve --max-ppl); use --fitness ppl or mix, or bound it with --max-ppl");
             var request = new SearchRequest
             {
                 ModelPath = modelPath,
@@ -192,7 +198,8 @@ public static class SearchCommand
         if (parts.Length == 2
             && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double min)
             && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double max))
-            return (min, max);
+            return double.IsFinite(min) && double.IsFinite(max) ? (min, max)
+                : throw new CliException($"--attn-range '{text}': MIN and MAX must be finite numbers");
         throw new CliException($"--attn-range '{text}': expected MIN:MAX, e.g. 1:2");
     }
 

@@ -41,16 +41,25 @@ public sealed record EvolutionSettings
     /// <summary>Seed of the random generator: the same seed, space, seeds and fitness give the same search.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>The most candidates one search may plan (the paper's settings make about 1,300).</summary>
+    public const int MaxCandidates = 10_000_000;
+
     public void Validate()
     {
-        if (Population < 1) throw new ArgumentException($"population {Population}: must be at least 1");
-        if (Parents < 1) throw new ArgumentException($"parents {Parents}: must be at least 1");
-        if (Parents > Population) throw new ArgumentException($"parents {Parents}: must not exceed the population {Population}");
-        if (Mutations < 0) throw new ArgumentException($"mutations {Mutations}: must be 0 or more");
-        if (Crossovers < 0) throw new ArgumentException($"crossovers {Crossovers}: must be 0 or more");
-        if (Iterations < 0) throw new ArgumentException($"iterations {Iterations}: must be 0 or more");
+        if (Population < 1) throw new ArgumentException($"--population {Population}: must be at least 1");
+        if (Parents < 1) throw new ArgumentException($"--parents {Parents}: must be at least 1");
+        if (Parents > Population) throw new ArgumentException($"--parents {Parents}: must not exceed the population {Population}");
+        if (Mutations < 0) throw new ArgumentException($"--mutations {Mutations}: must be 0 or more");
+        if (Crossovers < 0) throw new ArgumentException($"--crossovers {Crossovers}: must be 0 or more");
+        if (Iterations < 0) throw new ArgumentException($"--iterations {Iterations}: must be 0 or more");
         if (!(MutationProbability > 0 && MutationProbability <= 1))
-            throw new ArgumentException($"mutation probability {MutationProbability.ToString(CultureInfo.InvariantCulture)}: must be in (0, 1]");
+            throw new ArgumentException($"--mutation-probability {MutationProbability.ToString(CultureInfo.InvariantCulture)}: must be in (0, 1]");
+        // Every candidate is kept (the log, the cache of evaluated genomes): a count past this is a typo, and past
+        // int.MaxValue the planned count overflowed ("up to 1705032708 candidates" for six billion).
+        long planned = Population + (long)Iterations * ((long)Mutations + Crossovers);
+        if (planned > MaxCandidates)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--population {Population} + --iterations {Iterations} x (--mutations {Mutations} + --crossovers {Crossovers}) is {planned:N0} candidates; at most {MaxCandidates:N0}"));
         if (!(AttentionMutationSigma > 0) || !(BoundaryMutationSigma > 0)) throw new ArgumentException("mutation standard deviations must be > 0");
         if (MaxCrossoverTries < 1 || MaxMutationTries < 1) throw new ArgumentException("tries must be at least 1");
     }

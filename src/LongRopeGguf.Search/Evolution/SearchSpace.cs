@@ -19,9 +19,11 @@ public sealed record AttentionRange(double Min, double Max, double Step)
     public void Validate()
     {
         if (!(Step > 0) || !double.IsFinite(Step)) throw new ArgumentException($"attention factor step {Step.ToString(CultureInfo.InvariantCulture)}: must be > 0");
-        if (!(Min > 0) || !double.IsFinite(Min)) throw new ArgumentException($"attention factor minimum {Min.ToString(CultureInfo.InvariantCulture)}: must be > 0");
-        if (!(Max >= Min) || !double.IsFinite(Max)) throw new ArgumentException($"attention factor range {Min.ToString(CultureInfo.InvariantCulture)}..{Max.ToString(CultureInfo.InvariantCulture)}: the maximum must be at least the minimum");
-        if (MaxIndex > 1_000_000) throw new ArgumentException($"attention factor range {Min.ToString(CultureInfo.InvariantCulture)}..{Max.ToString(CultureInfo.InvariantCulture)} in steps of {Step.ToString(CultureInfo.InvariantCulture)}: more than a million grid points");
+        string range = $"--attn-range {Min.ToString(CultureInfo.InvariantCulture)}:{Max.ToString(CultureInfo.InvariantCulture)}";
+        if (!(Min > 0) || !double.IsFinite(Min)) throw new ArgumentException($"{range}: the minimum must be a finite number > 0");
+        if (!double.IsFinite(Max)) throw new ArgumentException($"{range}: the maximum must be a finite number");
+        if (!(Max >= Min)) throw new ArgumentException($"{range}: the maximum must be at least the minimum");
+        if (MaxIndex > 1_000_000) throw new ArgumentException($"{range} in steps of {Step.ToString(CultureInfo.InvariantCulture)}: more than a million grid points");
     }
 }
 
@@ -93,9 +95,9 @@ public sealed record SearchSpace
         var c = CultureInfo.InvariantCulture;
         if (Dimensions < 1 || Dimensions > 4096) throw new ArgumentException($"{Dimensions} RoPE dimension pairs: expected 1..4096");
         if (!(Scale > 0) || !double.IsFinite(Scale)) throw new ArgumentException($"scale {Scale.ToString(c)}: must be a finite number > 0");
-        if (!(Step > 0) || !double.IsFinite(Step)) throw new ArgumentException($"factor step {Step.ToString(c)}: must be a finite number > 0");
-        if (!(MaxFactor >= 1) || !double.IsFinite(MaxFactor)) throw new ArgumentException($"maximum factor {MaxFactor.ToString(c)}: must be a finite number >= 1");
-        if ((MaxFactor - 1) / Step > MaxGridPoints) throw new ArgumentException($"maximum factor {MaxFactor.ToString(c)} in steps of {Step.ToString(c)}: more than ten million grid points; use a larger --step");
+        if (!(Step > 0) || !double.IsFinite(Step)) throw new ArgumentException($"--step {Step.ToString(c)}: must be a finite number > 0");
+        if (!(MaxFactor >= 1) || !double.IsFinite(MaxFactor)) throw new ArgumentException($"--max-factor {MaxFactor.ToString(c)}: must be a finite number >= 1");
+        if ((MaxFactor - 1) / Step > MaxGridPoints) throw new ArgumentException($"--max-factor {MaxFactor.ToString(c)} in steps of --step {Step.ToString(c)}: more than ten million grid points; use a larger --step");
         if (Piecewise && Math.Abs(MaxFactor - Math.Max(1, Scale)) > Step / 2)
             throw new ArgumentException($"piecewise search: the maximum factor must be the scale {Scale.ToString(c)} (dimensions above the second boundary sit at it), not {MaxFactor.ToString(c)}");
         Attention?.Validate();

@@ -249,6 +249,10 @@ public static class SearchRunner
             range = new AttentionRange(request.AttentionMin ?? defaultMin, request.AttentionMax ?? defaultMax, request.AttentionStep);
         }
         var space = new SearchSpace(dims, scale, max, request.Step, range, fixedAttention, request.Piecewise);
+        // A grid of one factor leaves only ones to try: every seed became the same genome and the search wrote them.
+        if (space.MaxIndex == 0)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--max-factor {max:G6} in steps of --step {request.Step:G6}: the factor grid holds only 1, so there is nothing to search (the scale is {scale:G6})"));
 
         var seeds = new List<SearchSeed>();
         var rules = request.SeedRules ?? SearchRequest.DefaultSeedRules;
@@ -267,6 +271,9 @@ public static class SearchRunner
 
         var shortFactors = init?.ShortFactors ?? [.. FactorSet.Ones(dims)];
         var warnings = init is null ? [] : InitClipped(request, init, "long", init.LongFactors, space, target);
+        if (space.FactorOf(space.MaxIndex) < scale - space.Step / 2)
+            warnings.Insert(0, string.Create(CultureInfo.InvariantCulture,
+                $"--max-factor {max:G6} is below the scale {scale:G6} ({target} / {original} tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it"));
         FactorSet SetOf(Candidate c) =>
             FactorSet.Create(c.Factors, shortFactors, original, target, AttentionFactorPolicy.Explicit, c.AttentionFactor, "search candidate");
         return new SearchPlan(original, space, seeds, SetOf) { Warnings = warnings };

@@ -192,6 +192,14 @@ public class LlamaSearchTests
         Assert.Equal("--max-factor 200000: in steps of --step 0.01 that is more than 10,000,000 grid points (give a smaller maximum or a larger --step)",
             Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { MaxFactor = 200_000 })).Message);
         Assert.DoesNotContain("--target-length", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Step = 0 })).Message); // the step's own error
+        // A grid of one factor: every seed became all ones and the search wrote them, exit 0.
+        Assert.Equal("--max-factor 1 in steps of --step 0.01: the factor grid holds only 1, so there is nothing to search (the scale is 4)",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { MaxFactor = 1 })).Message);
+        Assert.Equal("--max-factor 5 in steps of --step 100: the factor grid holds only 1, so there is nothing to search (the scale is 4)",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Step = 100 })).Message);
+        Assert.Equal("--max-factor 3 is below the scale 4 (2048 / 512 tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it",
+            SearchRunner.Plan(ok with { MaxFactor = 3 }).Warnings[0]);
+        Assert.Empty(SearchRunner.Plan(ok).Warnings);
         Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
         Assert.Contains("--text", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
         Assert.Contains("--max-factor", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);

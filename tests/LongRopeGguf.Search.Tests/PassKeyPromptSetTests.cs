@@ -20,6 +20,18 @@ public sealed class PassKeyPromptSetTests : IDisposable
         Kind = FitnessKind.PassKey, TargetLength = length, TextPath = SearchText, PassKeyPrompts = prompts, PassKeyPassages = passages, PassKeySeed = 7003,
     };
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(50)]
+    public void A_target_too_short_for_a_pass_key_prompt_is_said_in_the_options_terms(int length)
+    {
+        // A short search at -L 2 said "a -6-token prompt leaves no room for a haystack".
+        var e = Assert.Throws<EvalInputException>(() => PassKeyPromptSet.Build(_model, Haystack.FromFile(SearchText), Spec(prompts: 1, passages: 1, length)));
+        Assert.Matches($@"^--target-length {length}: too short for pass-key prompts \(BOS, needle and question take \d+ tokens, the answer 8 more; give at least \d+, or --fitness ppl\)$", e.Message);
+        int atLeast = int.Parse(System.Text.RegularExpressions.Regex.Match(e.Message, @"give at least (\d+)").Groups[1].Value);
+        Assert.Single(PassKeyPromptSet.Build(_model, Haystack.FromFile(SearchText), Spec(prompts: 1, passages: 1, atLeast)).Prompts);
+    }
+
     [Fact]
     public void Prompts_take_turns_in_passages_spread_over_the_text()
     {

@@ -1,3 +1,4 @@
+using LongRopeGguf.Evaluation;
 using LongRopeGguf.Evaluation.Prompts;
 
 namespace LongRopeGguf.Search.Llama;
@@ -17,6 +18,11 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
     public static PassKeyPromptSet Build(ITextTokenizer tokenizer, Haystack haystack, FitnessSpec spec)
     {
         int promptTokens = spec.TargetLength - AnswerRoom;
+        // Said in the option's terms: the builder's "a -6-token prompt leaves no room" named no option.
+        int fixedTokens = tokenizer.Tokenize(NeedleSpec.PassKey.NeedleText(NeedleSpec.PassKey.ExpectedFor(TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, 0, 0)))
+            + NeedleSpec.PassKey.Question, addBos: true).Length;
+        if (promptTokens <= fixedTokens)
+            throw new EvalInputException($"--target-length {spec.TargetLength}: too short for pass-key prompts (BOS, needle and question take {fixedTokens} tokens, the answer {AnswerRoom} more; give at least {fixedTokens + AnswerRoom + 1}, or --fitness ppl)");
         int passages = spec.PassKeyPassages;
         int[] offsets = [0];
         if (passages > 1)

@@ -271,6 +271,10 @@ public static class SearchRunner
 
         var shortFactors = init?.ShortFactors ?? [.. FactorSet.Ones(dims)];
         var warnings = init is null ? [] : InitClipped(request, init, "long", init.LongFactors, space, target);
+        // As factors make and patch warn of it.
+        if (range is null && fixedAttention is < 1 or > 2)
+            warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                $"--attn-factor {fixedAttention:G6} is outside [1, 2]; it scales attention logits by its square ({fixedAttention * fixedAttention:G6})"));
         if (space.FactorOf(space.MaxIndex) < scale - space.Step / 2)
             warnings.Insert(0, string.Create(CultureInfo.InvariantCulture,
                 $"--max-factor {max:G6} is below the scale {scale:G6} ({target} / {original} tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it"));

@@ -182,6 +182,12 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         Assert.Equal(fromFile.LongFactors.ToArray(), fromStdout.LongFactors.ToArray());
         Assert.Equal(fromFile.AttentionFactor, fromStdout.AttentionFactor);
         Assert.Equal(fx.YarnSet.LongFactors.ToArray(), fromFile.LongFactors.ToArray());
+        Assert.Equal("", printed.Stderr);
+        // A set's warnings reach stderr when the file goes to stdout too (they were said only with -o).
+        var unusual = CliProcess.Run("factors", "make", "-m", TestPaths.TinyModel, "--method", "yarn", "-s", "4", "--attn-factor", "100");
+        AssertExit(0, unusual);
+        Assert.Equal(["longrope: warning: attention factor 100 is outside [1, 2]; it scales attention logits by its square (10000)"], unusual.StderrLines);
+        Assert.Equal(100f, JsonDocument.Parse(unusual.Stdout).RootElement.GetProperty("attention_factor").GetProperty("value").GetSingle());
 
         string[] lines = written.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal($"wrote {file}", lines[0]);

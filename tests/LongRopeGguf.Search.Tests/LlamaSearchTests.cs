@@ -200,6 +200,8 @@ public class LlamaSearchTests
         Assert.Equal("--max-factor 3 is below the scale 4 (2048 / 512 tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it",
             SearchRunner.Plan(ok with { MaxFactor = 3 }).Warnings[0]);
         Assert.Empty(SearchRunner.Plan(ok).Warnings);
+        Assert.Equal(["--attn-factor 100 is outside [1, 2]; it scales attention logits by its square (10000)"],
+            SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Explicit, 100f) }).Warnings);
         Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
         Assert.Contains("--text", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
         Assert.Contains("--max-factor", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);
@@ -222,6 +224,8 @@ public class LlamaSearchTests
 
         // An --init file made for another length starts clipped to the space, and the plan says so (it was silent).
         Assert.Empty(SearchRunner.Plan(ok).Warnings);
+        Assert.Equal(["--attn-factor 100 is outside [1, 2]; it scales attention logits by its square (10000)"],
+            SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Explicit, 100f) }).Warnings);
         var clipped = SearchRunner.Plan(ok with { InitPath = init, AttentionMin = 1.0, AttentionMax = 1.1 }); // the 8x YaRN set in a 4x search
         Assert.Equal([$"--init {init}: its long factors span 1 to 8 (made for 4096 tokens), and this search takes factors from 1 to 5 for 2048: the init seed starts clipped to that range",
             $"--init {init}: its attention factor 1.20794 is outside the searched range 1 to 1.1: the init seed starts at the nearest end (--attn-range widens it)"], clipped.Warnings);

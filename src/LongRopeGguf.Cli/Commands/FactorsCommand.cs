@@ -63,6 +63,8 @@ public static class FactorsCommand
             else
             {
                 FactorSetJson.Write(set, Console.OpenStandardOutput());
+                // The file goes to stdout; its warnings (an attention factor of 100) to stderr, not nowhere.
+                foreach (var w in validation.Warnings) Console.Error.WriteLine($"longrope: warning: {w.Message}");
             }
             return ExitCodes.Success;
         }, ct));

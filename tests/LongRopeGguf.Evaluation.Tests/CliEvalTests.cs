@@ -346,7 +346,14 @@ public sealed class CliEvalTests
         File.WriteAllText(file, "x");
         var (c3, _, e3) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "1024", "--out", file);
         AssertOneLineError(c3, e3, ExitCodes.BadInput, $"--out {file}: is a file, not a folder");
+        // A folder under a file was "Could not find a part of the path".
+        var (c4, _, e4) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "1024", "--out", Path.Combine(file, "sub"));
+        AssertOneLineError(c4, e4, ExitCodes.BadInput, $"--out {Path.Combine(file, "sub")}: {file} is a file, not a folder");
         Assert.Equal("x", File.ReadAllText(file));
+        // A default results folder under a file (search's beside a model whose folder is a file cannot happen; eval's
+        // results/niah under a file named results can): named, with --out to choose another.
+        var e = Assert.Throws<EvalInputException>(() => LongRopeGguf.Evaluation.Engine.ResultsFolder.Create(Path.Combine(file, "niah")));
+        Assert.Equal($"{Path.Combine(file, "niah")}: cannot create the results folder ({file} is a file; --out chooses another)", e.Message);
     }
 
     [Fact]

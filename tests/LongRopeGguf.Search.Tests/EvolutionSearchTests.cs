@@ -281,6 +281,26 @@ public class EvolutionSearchTests
         Assert.All(File.ReadAllLines(path), l => System.Text.Json.Nodes.JsonNode.Parse(l));
     }
 
+    [Theory]
+    [InlineData("key", "no 'key'")]
+    [InlineData("serial", "no 'serial'")]
+    public void A_complete_line_missing_a_field_is_refused_naming_the_line_and_the_field(string field, string problem)
+    {
+        // It said "malformed candidate entry (Object reference not set to an instance of an object.)".
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var s1 = new EvolutionSearch(Space(), Small(iterations: 1), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s1.Describe())) s1.Run(log);
+        var lines = File.ReadAllLines(path);
+        int at = Array.FindIndex(lines, l => l.Contains("\"type\":\"candidate\"", StringComparison.Ordinal));
+        var entry = System.Text.Json.Nodes.JsonNode.Parse(lines[at])!.AsObject();
+        entry.Remove(field);
+        lines[at] = entry.ToJsonString();
+        File.WriteAllLines(path, lines);
+        var e = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s1.Describe()).Dispose());
+        Assert.Equal($"{path}: line {at + 1}: malformed candidate entry ({problem})", e.Message);
+    }
+
     [Fact]
     public void A_finished_search_can_be_extended_by_more_iterations()
     {

@@ -26,9 +26,19 @@ public static class CommonOptions
                 return;
             }
             if (File.Exists(path)) result.AddError($"{option.Name} {path}: is a file, not a folder");
+            else if (AncestorFile(path) is { } file) result.AddError($"{option.Name} {path}: {file} is a file, not a folder");
             else if (Gguf.AtomicFile.IsSystemFile(path + "/")) result.AddError($"{option.Name} {path}: not a folder results can be written to");
         });
         return option;
+    }
+
+    /// <summary>A folder above <paramref name="path"/> that is a file ("-o model.gguf/results" said "Could not find a part
+    /// of the path").</summary>
+    private static string? AncestorFile(string path)
+    {
+        for (string? p = Path.GetDirectoryName(path); p is not null; p = Path.GetDirectoryName(p))
+            if (File.Exists(p)) return p;
+        return null;
     }
 
     /// <summary>Refuses an empty value at parse time (a path option given "" would otherwise read as not given).</summary>

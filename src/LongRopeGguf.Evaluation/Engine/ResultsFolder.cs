@@ -19,6 +19,10 @@ public static class ResultsFolder
         {
             throw new EvalInputException($"{path}: cannot create the results folder (permission denied; --out chooses another)");
         }
+        catch (IOException) when (FileOnTheWay(path) is { } file)
+        {
+            throw new EvalInputException($"{path}: cannot create the results folder ({file} is a file; --out chooses another)");
+        }
         catch (IOException e)
         {
             // .NET adds " : 'PATH'" to the system's reason ("Read-only file system : '/data/ro/res'").
@@ -27,5 +31,13 @@ public static class ResultsFolder
             if (at > 0 && reason.EndsWith('\'')) reason = reason[..at];
             throw new EvalInputException($"{path}: cannot create the results folder ({reason}; --out chooses another)");
         }
+    }
+
+    /// <summary>The path itself or a folder above it that is a file (.NET said "Could not find a part of the path").</summary>
+    private static string? FileOnTheWay(string path)
+    {
+        for (string? p = Path.GetFullPath(path); p is not null; p = Path.GetDirectoryName(p))
+            if (File.Exists(p)) return p;
+        return null;
     }
 }

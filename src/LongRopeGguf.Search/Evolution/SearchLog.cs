@@ -186,15 +186,15 @@ public sealed class SearchLog : IDisposable
                     switch (type)
                     {
                         case "candidate":
-                            var key = obj["key"]!.GetValue<string>();
+                            var key = Field(obj, "key").GetValue<string>();
                             if (obj["iteration"] is { } of) lastIteration = Math.Max(lastIteration, of.GetValue<int>());
                             cache[key] = new LoggedFitness(
-                                obj["serial"]!.GetValue<int>(),
+                                Field(obj, "serial").GetValue<int>(),
                                 ReadFitness(obj),
                                 obj["seconds"]?.GetValue<double>() ?? 0);
                             break;
                         case "iteration":
-                            int iteration = obj["iteration"]!.GetValue<int>();
+                            int iteration = Field(obj, "iteration").GetValue<int>();
                             iterations.Add(iteration);
                             lastIteration = Math.Max(lastIteration, iteration);
                             break;
@@ -205,7 +205,7 @@ public sealed class SearchLog : IDisposable
                             throw new SearchLogException($"{path}: line {lineNumber}: unknown entry type '{type}'");
                     }
                 }
-                catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException && e is not SearchLogException)
+                catch (Exception e) when (e is InvalidOperationException or FormatException && e is not SearchLogException)
                 {
                     throw new SearchLogException($"{path}: line {lineNumber}: malformed {type} entry ({e.Message.ReplaceLineEndings(" ").Trim()})");
                 }
@@ -218,6 +218,9 @@ public sealed class SearchLog : IDisposable
         stream.Position = goodEnd;
         return done;
     }
+
+    /// <summary>A field an entry must have: a line without it said "Object reference not set to an instance of an object".</summary>
+    private static JsonNode Field(JsonObject obj, string name) => obj[name] ?? throw new FormatException($"no '{name}'");
 
     private static FitnessResult ReadFitness(JsonObject obj)
     {

@@ -168,7 +168,10 @@ public static class SearchRunner
         request.Evolution.Validate();
         if (Directory.Exists(request.ModelPath)) throw new ArgumentException($"{request.ModelPath}: is a folder, not a model file");
         if (!File.Exists(request.ModelPath)) throw new FileNotFoundException($"{request.ModelPath}: no such model file");
-        var model = LongRopePatcher.RequireSupported(GgufReader.Read(request.ModelPath));
+        var header = GgufReader.Read(request.ModelPath);
+        // The model's own defects, named as the model's: found on the working copy, they named that (deleted) file.
+        if (Runtime.LlamaModel.WhyNotToLoad(header) is { } why) throw new ArgumentException(why);
+        var model = LongRopePatcher.RequireSupported(header);
         int original = model.BaseContextLength;
         int dims = model.FactorCount;
         int target = request.Fitness.TargetLength;

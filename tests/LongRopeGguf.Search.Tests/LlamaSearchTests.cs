@@ -200,6 +200,11 @@ public class LlamaSearchTests
         Assert.Equal("--max-factor 3 is below the scale 4 (2048 / 512 tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it",
             SearchRunner.Plan(ok with { MaxFactor = 3 }).Warnings[0]);
         Assert.Empty(SearchRunner.Plan(ok).Warnings);
+        // A model whose output would be meaningless is named itself (the working copy, deleted by then, was named).
+        string noBase = dir.File("no-base.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue("llama.rope.freq_base", GgufValue.Float32(0)), noBase);
+        Assert.StartsWith($"{noBase}: llama.cpp would run this file but its output would be meaningless: llama.rope.freq_base = 0",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { ModelPath = noBase })).Message);
         Assert.Equal(["--attn-factor 100 is outside [1, 2]; it scales attention logits by its square (10000)"],
             SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Explicit, 100f) }).Warnings);
         Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
@@ -223,9 +228,6 @@ public class LlamaSearchTests
             Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "critical" } })).Message);
 
         // An --init file made for another length starts clipped to the space, and the plan says so (it was silent).
-        Assert.Empty(SearchRunner.Plan(ok).Warnings);
-        Assert.Equal(["--attn-factor 100 is outside [1, 2]; it scales attention logits by its square (10000)"],
-            SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Explicit, 100f) }).Warnings);
         var clipped = SearchRunner.Plan(ok with { InitPath = init, AttentionMin = 1.0, AttentionMax = 1.1 }); // the 8x YaRN set in a 4x search
         Assert.Equal([$"--init {init}: its long factors span 1 to 8 (made for 4096 tokens), and this search takes factors from 1 to 5 for 2048: the init seed starts clipped to that range",
             $"--init {init}: its attention factor 1.20794 is outside the searched range 1 to 1.1: the init seed starts at the nearest end (--attn-range widens it)"], clipped.Warnings);

@@ -179,6 +179,9 @@ public static class SearchRunner
         var plan = request.Set == SearchSet.Long ? PlanLong(request, model, init, original, dims, target) : PlanShort(request, model, init, original, dims, target);
         if (request.Fitness.MaxPerplexitySeed is not { } boundName) return plan;
         // Checked here, before the model is copied: a seed that is not in this search cannot bound it.
+        // A short search's init seed is its file's short set, left out when that is all ones (a long search's result).
+        if (boundName == "init" && request.Set == SearchSet.Short && plan.Seeds.All(s => s.Name != "init"))
+            throw new ArgumentException($"--max-ppl init: the --init file's short set is all ones, which is the ones seed; give --max-ppl ones");
         var boundSeed = plan.Seeds.FirstOrDefault(s => s.Name == boundName)
             ?? throw new ArgumentException($"--max-ppl {boundName}: no seed of that name in this search; its seeds are {string.Join(", ", plan.Seeds.Select(s => s.Name))} (or give the bound as a number)");
         return plan with { BoundSeed = boundSeed };

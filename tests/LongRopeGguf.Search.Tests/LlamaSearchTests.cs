@@ -226,6 +226,8 @@ public class LlamaSearchTests
         Assert.Null(SearchRunner.Plan(shortRequest).BoundSeed);
         Assert.Equal("--max-ppl critical: no seed of that name in this search; its seeds are ones (or give the bound as a number)",
             Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "critical" } })).Message);
+        Assert.Equal("--max-ppl init: the --init file's short set is all ones, which is the ones seed; give --max-ppl ones",
+            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "init" } })).Message);
 
         // An --init file made for another length starts clipped to the space, and the plan says so (it was silent).
         var clipped = SearchRunner.Plan(ok with { InitPath = init, AttentionMin = 1.0, AttentionMax = 1.1 }); // the 8x YaRN set in a 4x search

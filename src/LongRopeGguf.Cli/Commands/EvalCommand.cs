@@ -71,7 +71,7 @@ public static class EvalCommand
         var trials = new Option<int>("--trials-per-depth") { Description = "Prompts (different keys) per length and depth.", DefaultValueFactory = _ => 1 };
         var modes = Modes();
         var patched = Patched();
-        var haystack = new Option<string>("--haystack") { Description = "'filler' (the pass-key filler) or a text file (needles go in at sentence starts).", DefaultValueFactory = _ => "filler" }.NotEmpty();
+        var haystack = new Option<string>("--haystack") { Description = "'filler' (the pass-key filler) or a text file (needles go in at sentence starts; a file named filler: ./filler).", DefaultValueFactory = _ => "filler" }.NotEmpty();
         var passages = new Option<int>("--haystack-passages") { Description = "Passages of a text haystack that each length's prompts take turns in, spread evenly over the text (1: all start at its beginning).", DefaultValueFactory = _ => 1 };
         var needle = new Option<string?>("--needle") { Description = "Needle template with a {key} placeholder (default: the pass-key needle)." };
         var question = new Option<string?>("--question") { Description = "Text after the haystack that asks for the needle (default: the pass-key question)." };

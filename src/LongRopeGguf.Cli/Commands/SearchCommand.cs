@@ -30,7 +30,7 @@ public static class SearchCommand
         var windows = new Option<int>("--windows") { Description = "Perplexity windows of the target length, from the start of the text.", DefaultValueFactory = _ => 2 };
         var prompts = new Option<int>("--passkey-prompts") { Description = "Pass-key prompts (needles at evenly spaced depths).", DefaultValueFactory = _ => 3 };
         var passages = new Option<int>("--passkey-passages") { Description = "Passages of the haystack text the prompts take turns in, spread over the text (1: all start at its beginning).", DefaultValueFactory = _ => 1 };
-        var haystack = new Option<string?>("--haystack") { Description = "Pass-key haystack: filler or a text file (default: --text)." }.NotEmpty();
+        var haystack = new Option<string?>("--haystack") { Description = "Pass-key haystack: filler or a text file (default: --text; a file named filler: ./filler)." }.NotEmpty();
         var passkeySeed = new Option<int>("--passkey-seed") { Description = "Seed of the pass-key keys.", DefaultValueFactory = _ => 7001 };
         var passkeyDepths = new Option<string>("--passkey-depths")
         {

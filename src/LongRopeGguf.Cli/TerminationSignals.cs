@@ -81,7 +81,7 @@ public sealed class TerminationSignals : IDisposable
     /// default wait is used: a typo must not stop a run, but it must not pass unnoticed either).</summary>
     public static (TimeSpan Wait, string? Warning) GraceFrom(string? value)
     {
-        if (value is null) return (DefaultGrace, null);
+        if (string.IsNullOrEmpty(value)) return (DefaultGrace, null); // unset, or exported empty: the default
         if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s) && s is > 0 and < 86400)
             return (TimeSpan.FromSeconds(s), null);
         return (DefaultGrace, $"longrope: warning: {GraceVariable}={LongRopeGguf.Gguf.DisplayText.Escape(value)} is not a number of seconds above 0 and below 86400; a stop waits {DefaultGrace.TotalSeconds:0} s");

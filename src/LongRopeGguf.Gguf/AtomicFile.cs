@@ -84,10 +84,13 @@ public sealed partial class AtomicFile : IDisposable
         if (keepAttributes && !OperatingSystem.IsWindows() && File.Exists(full))
         {
             // Owner first: chown clears set-user-ID bits. Best effort, both: a file system without Unix permissions
-            // (FAT, some CIFS/FUSE mounts) keeps its own, and only root gives a file away.
-            if (FileStatus.Of(full) is { } old && FileStatus.Of(temp) is { } made && (old.Owner, old.Group) != (made.Owner, made.Group))
-                old.TryGiveOwnership(temp);
-            try { File.SetUnixFileMode(temp, File.GetUnixFileMode(full)); }
+            // (FAT, some CIFS/FUSE mounts) keeps its own, and only root gives a file away. Through the open handle:
+            // the temporary name sits in a folder its owner may write, who could swap it for a link before root
+            // changes it.
+            var handle = stream.SafeFileHandle;
+            if (FileStatus.Of(full) is { } old && FileStatus.Of(handle) is { } made && (old.Owner, old.Group) != (made.Owner, made.Group))
+                old.TryGiveOwnership(handle);
+            try { File.SetUnixFileMode(handle, File.GetUnixFileMode(full)); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { }
         }
         return new AtomicFile(full, temp, stream);

@@ -11,7 +11,7 @@ public readonly partial record struct FileStatus(ulong Device, ulong Inode, uint
 {
     // struct statx (linux/stat.h): offsets of the fields read here; the whole buffer is 256 bytes.
     private const int BufferLength = 256, NlinkOffset = 16, UidOffset = 20, GidOffset = 24, InoOffset = 32, DevMajorOffset = 136, DevMinorOffset = 140;
-    private const int AtFdCwd = -100;
+    private const int AtFdCwd = -100, AtEmptyPath = 0x1000;
     private const uint StatxBasicStats = 0x7ff;
 
     /// <summary>The file's status after following symbolic links; null where it cannot be read (missing, no
@@ -26,8 +26,31 @@ public readonly partial record struct FileStatus(ulong Device, ulong Inode, uint
         }
         catch (EntryPointNotFoundException) { return null; } // glibc before 2.28
         catch (DllNotFoundException) { return null; }
+        return FromBuffer(buffer);
+    }
+
+    private static FileStatus FromBuffer(ReadOnlySpan<byte> buffer)
+    {
         ulong device = ((ulong)Read32(buffer, DevMajorOffset) << 32) | Read32(buffer, DevMinorOffset);
         return new FileStatus(device, MemoryMarshal.Read<ulong>(buffer[InoOffset..]), Read32(buffer, NlinkOffset), Read32(buffer, UidOffset), Read32(buffer, GidOffset));
+    }
+
+    /// <summary>The status of the open file <paramref name="handle"/> (statx with AT_EMPTY_PATH): no path to swap for
+    /// a link between the look and the change.</summary>
+    public static FileStatus? Of(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        Span<byte> buffer = stackalloc byte[BufferLength];
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxBasicStats, ref MemoryMarshal.GetReference(buffer)) != 0) return null;
+        }
+        catch (EntryPointNotFoundException) { return null; }
+        catch (DllNotFoundException) { return null; }
+        finally { if (added) handle.DangerousRelease(); }
+        return FromBuffer(buffer);
     }
 
     /// <summary>Whether the two paths are names of one file (the same inode on the same device): a hard link too,
@@ -35,16 +58,22 @@ public readonly partial record struct FileStatus(ulong Device, ulong Inode, uint
     public static bool SameInode(string a, string b) =>
         Of(a) is { } x && Of(b) is { } y && x.Device == y.Device && x.Inode == y.Inode;
 
-    /// <summary>Gives <paramref name="path"/> this owner and group, as far as the process may: root can; another user
-    /// only a group it belongs to (the owner is theirs already). Best effort: false where nothing could be changed.</summary>
-    public bool TryGiveOwnership(string path)
+    /// <summary>Gives the open file <paramref name="handle"/> this owner and group, as far as the process may: root can;
+    /// another user only a group it belongs to (the owner is theirs already). Best effort: false where nothing could be
+    /// changed. By handle (fchown), not by path: in a folder another user can write, root changing a path could be
+    /// made to change a file the path was swapped for.</summary>
+    public bool TryGiveOwnership(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux()) return false;
+        bool added = false;
         try
         {
-            return chown(path, Owner, Group) == 0 || chown(path, uint.MaxValue, Group) == 0; // -1: leave the owner
+            handle.DangerousAddRef(ref added);
+            int fd = (int)handle.DangerousGetHandle();
+            return fchown(fd, Owner, Group) == 0 || fchown(fd, uint.MaxValue, Group) == 0; // -1: leave the owner
         }
         catch (EntryPointNotFoundException) { return false; }
+        finally { if (added) handle.DangerousRelease(); }
     }
 
     private static uint Read32(ReadOnlySpan<byte> buffer, int offset) => MemoryMarshal.Read<uint>(buffer[offset..]);
@@ -52,6 +81,6 @@ public readonly partial record struct FileStatus(ulong Device, ulong Inode, uint
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, ref byte buffer);
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int chown(string path, uint owner, uint group);
+    [LibraryImport("libc")]
+    private static partial int fchown(int fd, uint owner, uint group);
 }

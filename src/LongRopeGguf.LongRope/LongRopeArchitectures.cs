@@ -42,7 +42,15 @@ public static class LongRopeArchitectures
     public static FactorTensorSupport SupportOf(string? architecture) =>
         architecture is not null && s_table.TryGetValue(architecture, out var s) ? s : FactorTensorSupport.None;
 
-    public static IEnumerable<string> Supported => s_table.Keys;
+    /// <summary>Whether llama.cpp's loader for <paramref name="architecture"/> creates (and so applies) the factor tensors of
+    /// a file whose {arch}.rope.scaling.type is <paramref name="scalingType"/>: some always, the llama family only for
+    /// "longrope" (docs/llama-cpp-longrope.md).</summary>
+    public static bool ReadsFactorTensors(string? architecture, string? scalingType) => SupportOf(architecture) switch
+    {
+        FactorTensorSupport.Always => true,
+        FactorTensorSupport.WhenLongRope => scalingType == LongRopeKeys.LongRopeScalingType,
+        _ => false,
+    };
 
     /// <summary>"phi3, phimoe, minicpm3 (always); llama, deci, ... (with rope.scaling.type=longrope)".</summary>
     public static string SupportedText =>

@@ -188,7 +188,7 @@ public static partial class LongRopeVerifier
         bool hasLong = file.TryGetTensor(LongRopeKeys.LongFactorsTensor, out var longT);
         bool hasShort = file.TryGetTensor(LongRopeKeys.ShortFactorsTensor, out var shortT);
         bool hasFreqs = file.TryGetTensor(LongRopeKeys.RopeFreqsTensor, out _);
-        bool readsFactors = support == FactorTensorSupport.Always || (support == FactorTensorSupport.WhenLongRope && isLongRope);
+        bool readsFactors = LongRopeArchitectures.ReadsFactorTensors(arch, scalingType);
         foreach (var t in file.Tensors)
             if (PerLayerRopeTensor().IsMatch(t.Name))
                 Add(Severity.Error, "per-layer-rope-tensor", $"tensor '{t.Name}': llama.cpp's RoPE factor tensors are global (no blk.N. prefix); "
@@ -204,7 +204,7 @@ public static partial class LongRopeVerifier
                     + $"{(scalingType is null ? "absent" : $"'{scalingType}'")}: the {arch} loader creates them only when it is 'longrope', "
                     + "so the load fails with 'wrong number of tensors'", Consequence.LoadFails);
         }
-        if (hasFreqs && (support == FactorTensorSupport.Always || (support == FactorTensorSupport.WhenLongRope && isLongRope)))
+        if (hasFreqs && readsFactors)
             Add(Severity.Error, "rope-freqs-conflict", $"'{LongRopeKeys.RopeFreqsTensor}' together with LongRoPE: the {arch} loader does not create it "
                 + "when it reads the factor tensors, so the load fails with 'wrong number of tensors' (patch removes it)", Consequence.LoadFails);
         if (file.SplitShard is var (number, count))

@@ -74,13 +74,7 @@ public sealed record ModelContextInfo(
         bool hasLong = file.TryGetTensor(LongRopeKeys.LongFactorsTensor, out _);
         bool hasShort = file.TryGetTensor(LongRopeKeys.ShortFactorsTensor, out _);
         bool isLongRope = scalingType == LongRopeKeys.LongRopeScalingType;
-        // Which loaders create the factor tensors (facts doc): some always, the llama family only with scaling type longrope.
-        bool readsFactors = LongRopeArchitectures.SupportOf(arch) switch
-        {
-            FactorTensorSupport.Always => true,
-            FactorTensorSupport.WhenLongRope => isLongRope,
-            _ => false,
-        };
+        bool readsFactors = LongRopeArchitectures.ReadsFactorTensors(arch, scalingType);
         string? warning = null;
         if (isLongRope && !hasLong && !hasShort)
             warning = "rope.scaling.type is longrope but the file has no factor tensors: llama.cpp runs it as plain RoPE";

@@ -28,6 +28,10 @@ public sealed record SearchReport(
     public double? MaxPerplexity { get; init; }
 }
 
+/// <summary>What <see cref="SearchRunner.Check"/> found: the search as it would run.</summary>
+/// <param name="LoggedCandidates">Candidates a log in the folder holds for this search (0 without one).</param>
+public sealed record SearchCheck(IReadOnlyList<string> Seeds, long PlannedCandidates, int LoggedCandidates, int PassKeyPrompts, int TextTokens, IReadOnlyList<string> Warnings);
+
 /// <summary>
 /// Runs `longrope search`: checks the request against the model, makes the seeds (the --seed-rules sets for the target scale,
 /// or ones for the short set, plus an optional factor file), patches one working copy, and runs the evolution search
@@ -40,6 +44,41 @@ public static class SearchRunner
     public const string ChartFile = "best-fitness.png";
     public const string WorkingFile = ".working-copy.gguf";
     public const string LockFile = ".search.lock";
+
+    /// <summary>
+    /// Everything a search checks before its first candidate, without evaluating any (`search --check`): the options,
+    /// the model, the --init file, the text and its windows, the pass-key prompts (the working copy is made and loaded,
+    /// then deleted) and, when the folder holds a log, that the log is this search's. A results folder it made is
+    /// removed again. Not measured: the --max-ppl seed's perplexity (the search's first evaluation).
+    /// </summary>
+    public static SearchCheck Check(SearchRequest request, CancellationToken ct = default)
+    {
+        var plan = Plan(request);
+        request.Engine.Validate();
+        EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
+        bool created = !Directory.Exists(request.OutputDirectory);
+        Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
+        try
+        {
+            using var folderLock = LockFolder(request.OutputDirectory);
+            using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
+            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+            var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
+            string logPath = Path.Combine(request.OutputDirectory, LogFile);
+            int logged = 0;
+            if (File.Exists(logPath))
+            {
+                using var log = SearchLog.Open(logPath, search.Describe()); // refuses another search's log
+                logged = log.CandidateCount;
+            }
+            return new SearchCheck(plan.Seeds.Select(s => s.Name).ToList(), request.Evolution.PlannedCandidates(plan.Seeds.Count), logged,
+                fitness.PromptCount, fitness.TextTokens, plan.Warnings);
+        }
+        finally
+        {
+            if (created) RemoveIfEmpty(request.OutputDirectory);
+        }
+    }
 
     public static SearchReport Run(SearchRequest request, ISearchObserver? observer = null, CancellationToken ct = default)
     {
@@ -281,7 +320,7 @@ public static class SearchRunner
         if (range is null && fixedAttention is < 1 or > 2)
             warnings.Add(string.Create(CultureInfo.InvariantCulture,
                 $"--attn-factor {fixedAttention:G6} is outside [1, 2]; it scales attention logits by its square ({fixedAttention * fixedAttention:G6})"));
-        if (space.FactorOf(space.MaxIndex) < scale - space.Step / 2)
+        if (request.MaxFactor is { } givenMax && givenMax < scale - space.Step / 2)
             warnings.Insert(0, string.Create(CultureInfo.InvariantCulture,
                 $"--max-factor {max:G6} is below the scale {scale:G6} ({target} / {original} tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it"));
         FactorSet SetOf(Candidate c) =>

@@ -148,7 +148,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
         Assert.Equal(TimeSpan.FromSeconds(30), TerminationSignals.GiveUpAfter);
         using var running = CliProcess.StartWith(new Dictionary<string, string?> { [TerminationSignals.GraceVariable] = "4" },
             "patch", TestPaths.TinyModel, "-f", fifo, "-o", dir.File("out.gguf"));
-        SpecialFiles.WaitUntilInFifoOpen(running.Process, TimeSpan.FromSeconds(10));
+        Assert.True(SpecialFiles.WaitUntilInFifoOpen(running.Process, TimeSpan.FromSeconds(30)), "patch never waited for the FIFO");
         var sw = Stopwatch.StartNew();
         CliProcess.Signal(running.Process, CliProcess.SIGTERM);
         var r = CliProcess.Finish(running);
@@ -160,6 +160,7 @@ public class EditInterruptionTests(BigModelFixture big) : IClassFixture<BigModel
 
     [Theory]
     [InlineData(null, 30.0, false)]
+    [InlineData("", 30.0, false)]
     [InlineData("4", 4.0, false)]
     [InlineData("0.5", 0.5, false)]
     [InlineData("abc", 30.0, true)]

@@ -77,8 +77,7 @@ public class SpecialInputTests
         using var dir = new TempDir();
         string fifo = MakeFifo(dir, "factors.json"), output = dir.File("out.gguf");
         using var running = CliProcess.Start("patch", TestPaths.TinyModel, "-f", fifo, "-o", output);
-        // Where the kernel does not say (no wchan), 10 s is time enough to get there.
-        SpecialFiles.WaitUntilInFifoOpen(running.Process, TimeSpan.FromSeconds(10));
+        Assert.True(SpecialFiles.WaitUntilInFifoOpen(running.Process, TimeSpan.FromSeconds(30)), "patch never waited for the FIFO");
         // Two signals at once are one request (GNU timeout and `dotnet run` send SIGTERM twice); the work is asked to
         // stop and cannot while it is held in open(2).
         var first = System.Diagnostics.Stopwatch.StartNew();

@@ -69,24 +69,38 @@ public class ToolScriptsTests
         Assert.Equal("niah.sh: NIAH_PATCH_SCALE 'abc': not a number greater than 1 (the scale of the patched mode's factors)", r.Stderr.Trim());
     }
     [Theory]
-    [InlineData("FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=1 PASSKEY_SEED=7081")] // the next GPU session's run
-    [InlineData("SEARCH_SECONDS=380 LOSS=margin MIX_WEIGHT=0.5 WINDOWS=1 PASSKEY_SEED=7041 ITERATIONS=100")] // session 19's
-    [InlineData("")] // the defaults (session 18's)
-    public void The_gpu_search_scripts_search_command_is_one_the_cli_accepts(string settings)
+    [InlineData("FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=1 PASSKEY_SEED=7081", null)] // the next GPU session's run
+    [InlineData("SEARCH_SECONDS=380 LOSS=margin MIX_WEIGHT=0.5 WINDOWS=1 PASSKEY_SEED=7041 ITERATIONS=100", null)] // session 19's
+    [InlineData("", null)] // the defaults (session 18's)
+    [InlineData("FITNESS=passkey MAX_PPL=yarn WINDOWS=2", "1 window(s) of 16384 tokens; 2 asked (--windows)")] // as session 19 found at launch
+    [InlineData("FITNESS=passkey MAX_PPL=nosuchseed", "--max-ppl nosuchseed: no seed of that name")]
+    public void The_gpu_search_scripts_search_is_checked_on_the_cpu_before_a_device_session(string settings, string? refusal)
     {
-        // FITNESS=passkey with the always-given --mix-weight was refused at once: found only on the device, it would
-        // have spent a session. Every option is checked here on the CPU up to the --init file, which only the staging
-        // step writes (.gpu/extra), so a missing --init is the one error expected.
+        // FITNESS=passkey with the always-given --mix-weight was refused at once, and WINDOWS=2 at 16384 too: found only
+        // on the device, each would have spent a session. `search --check` goes through everything the search checks
+        // before its first candidate (model, --init, text windows, the 24 prompts of 16384 tokens) in about a second.
+        // The staged --init (.gpu/extra) is not here: a committed 32x factor file stands in for it.
         var env = settings.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
         env["PRINT_SEARCH"] = "1";
-        env["INIT"] = "/nonexistent/init.json";
+        env["INIT"] = "docs/search-results/tiny-long-16384-gpu-mix24.factors.json";
         var printed = RunScript("gpu-search32.sh", env);
         Assert.True(printed.ExitCode == 0, printed.ToString());
         string[] args = printed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("search", args[0]);
         using var dir = new TempDir();
-        var r = CliProcess.RunIn(TestPaths.RepoRoot, null, CliProcess.Timeout, [.. args, "--out", dir.File("out")]);
-        Assert.Equal("longrope: error: --init /nonexistent/init.json: no such factor file", Assert.Single(r.StderrLines));
-        Assert.Equal(2, r.ExitCode);
+        var r = CliProcess.RunIn(TestPaths.RepoRoot, null, CliProcess.Timeout, [.. args, "--out", dir.File("out"), "--check", "--threads", "2"]);
+        if (refusal is null)
+        {
+            Assert.True(r.ExitCode == 0, r.ToString());
+            using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+            Assert.True(json.RootElement.GetProperty("ready").GetBoolean());
+            Assert.Equal(int.Parse(env.GetValueOrDefault("PROMPTS", "24")), json.RootElement.GetProperty("passkey_prompts").GetInt32());
+        }
+        else
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains(refusal, Assert.Single(r.StderrLines));
+        }
+        Assert.False(Directory.Exists(dir.File("out")), "a check leaves no results folder");
     }
 }

@@ -37,20 +37,28 @@ public class FileStatusTests
         var s = FileStatus.Of(a)!.Value;
         Assert.Equal(Field("Uid"), s.Owner);
         Assert.Equal(Field("Gid"), s.Group);
+        // The open file says the same as its path.
+        using var open = new FileStream(a, FileMode.Open, FileAccess.Read);
+        Assert.Equal(s, FileStatus.Of(open.SafeFileHandle));
     }
 
     [Fact]
     public void A_model_rewritten_in_place_and_a_results_file_rewritten_keep_their_owner_group_and_permissions()
     {
-        // `sudo longrope patch --in-place` (or edit) gave the user's model to root: the new file was root's own.
-        Assert.True(Environment.IsPrivilegedProcess, "this test gives files away, which takes root (CI runs as root)");
+        // `sudo longrope patch --in-place` (or edit) gave the user's model to root: the new file was root's own. Only
+        // root gives a file away; as another user the files stay theirs, and keep their mode either way.
+        bool root = Environment.IsPrivilegedProcess;
         using var dir = new TempDir();
+        File.WriteAllText(dir.File("mine"), "");
+        var me = FileStatus.Of(dir.File("mine"))!.Value;
+        var (owner, group) = root ? (1234u, 2345u) : (me.Owner, me.Group);
         string model = dir.File("model.gguf"), results = dir.File("results.md");
         File.Copy(TestPaths.TinyModel, model);
         File.WriteAllText(results, "old");
         foreach (string f in new[] { model, results })
         {
-            Assert.True(new FileStatus(0, 0, 0, 1234, 2345).TryGiveOwnership(f));
+            using (var s = new FileStream(f, FileMode.Open, FileAccess.ReadWrite))
+                Assert.Equal(root, new FileStatus(0, 0, 0, 1234, 2345).TryGiveOwnership(s.SafeFileHandle));
             File.SetUnixFileMode(f, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
         }
 
@@ -61,13 +69,13 @@ public class FileStatusTests
         foreach (string f in new[] { model, results })
         {
             var s = FileStatus.Of(f)!.Value;
-            Assert.Equal((1234u, 2345u), (s.Owner, s.Group));
+            Assert.Equal((owner, group), (s.Owner, s.Group));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(f));
         }
         Assert.Equal("x", GgufReader.Read(model).GetString("general.name"));
         Assert.Equal("new", File.ReadAllText(results));
         // A new file is the writer's own: nothing to keep.
         AtomicFile.WriteAllText(dir.File("fresh.md"), "new");
-        Assert.Equal(0u, FileStatus.Of(dir.File("fresh.md"))!.Value.Owner);
+        Assert.Equal((me.Owner, me.Group), (FileStatus.Of(dir.File("fresh.md"))!.Value.Owner, FileStatus.Of(dir.File("fresh.md"))!.Value.Group));
     }
 }

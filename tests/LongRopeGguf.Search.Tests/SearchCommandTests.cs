@@ -197,6 +197,22 @@ public class SearchCommandTests
         Assert.Contains("iteration 1/1", stderr);
         Assert.DoesNotContain("llama_", stderr);
 
+        // --check evaluates nothing, and says the log in the folder is this search's (a changed setting is refused as
+        // the search refuses it).
+        byte[] logBytes = File.ReadAllBytes(Path.Combine(dir.File("out"), "search.jsonl"));
+        var (checkCode, checkOut, checkErr) = Longrope([.. args, "--check"]);
+        Assert.True(checkCode == 0, checkErr);
+        using (var checkDoc = JsonDocument.Parse(checkOut))
+        {
+            Assert.Equal(6, checkDoc.RootElement.GetProperty("logged_candidates").GetInt32());
+            Assert.Equal(6, checkDoc.RootElement.GetProperty("planned_candidates").GetInt64());
+            Assert.Equal(0, checkDoc.RootElement.GetProperty("passkey_prompts").GetInt32());
+        }
+        Assert.Equal(logBytes, File.ReadAllBytes(Path.Combine(dir.File("out"), "search.jsonl")));
+        var (otherSeedCode, _, otherSeedErr) = Longrope([.. args, "--check", "--seed", "7"]);
+        Assert.Equal(2, otherSeedCode);
+        Assert.Contains("written by a different search ('settings.seed' was 42, now 7)", otherSeedErr);
+
         var (code2, stdout2, stderr2) = Longrope(args);
         Assert.True(code2 == 0, stderr2);
         using var doc2 = JsonDocument.Parse(stdout2);
@@ -235,7 +251,7 @@ public class SearchCommandTests
 
         // Another search into the same folder is refused: its log belongs to the first one. The fitness is named, not
         // the attention range that changes with it.
-        var changed = args.Select(a => a == "ppl" ? "passkey" : a).ToArray();
+        var changed = args.Select(a => a == "ppl" ? "passkey" : a).Where((a, i) => a != "--windows" && (i == 0 || args[i - 1] != "--windows")).ToArray();
         var (code3, stdout3, stderr3) = Longrope(changed);
         Assert.Equal(2, code3);
         Assert.Equal("", stdout3);

@@ -5,29 +5,40 @@ namespace LongRopeGguf.Search.Tests;
 public class SearchSpaceTests
 {
     [Theory]
-    [InlineData(1.2, 1.205, 0.01, 0)]     // 1.21 was searched: the top was rounded to the nearest grid point
-    [InlineData(1.001, 1.009, 0.01, 0)]
-    [InlineData(1.35, 1.55, 0.01, 20)]    // 0.2 / 0.01 is 19.999999999999996 in doubles: still 20 steps
-    [InlineData(1.14, 1.3, 0.01, 16)]
-    [InlineData(1, 2, 0.01, 100)]
-    public void The_attention_grid_never_goes_above_the_ranges_maximum(double min, double max, double step, int steps)
+    [InlineData(1.2, 1.205, 0.01, 0, true)]     // 1.21 was searched: the top was rounded to the nearest grid point
+    [InlineData(1.001, 1.004, 0.01, 0, false)]
+    [InlineData(1.35, 1.55, 0.01, 20, false)]   // 0.2 / 0.01 is 19.999999999999996 in doubles: still 20 steps
+    [InlineData(1.14, 1.3, 0.01, 16, false)]
+    [InlineData(1, 2, 0.01, 100, false)]
+    public void The_attention_grid_never_goes_above_the_ranges_maximum(double min, double max, double step, int steps, bool moved)
     {
         var range = new AttentionRange(min, max, step);
         Assert.Equal(steps, range.MaxIndex);
         Assert.True(range.ValueOf(range.MaxIndex) <= max + 1e-6, $"{range.ValueOf(range.MaxIndex)} > {max}");
         Assert.Equal(range.MaxIndex, range.IndexOf(max + 1));
+        // Where the top moved, a log of the old grid is another search (the header says max_index); elsewhere the same grid.
+        Assert.Equal(moved, range.TopBelowNearest);
+    }
+
+    [Fact]
+    public void A_range_whose_top_moved_down_says_so_and_its_logs_are_another_search()
+    {
+        // 1.2:1.207 searched up to 1.21 before the top was kept within the range: a log of it must not resume on 1.2 alone.
+        var range = new AttentionRange(1.2, 1.207, 0.01);
+        Assert.Equal(0, range.MaxIndex);
+        Assert.True(range.TopBelowNearest);
     }
 
     [Theory]
-    [InlineData(1.505, 0.01, 50)]
+    [InlineData(1.875, 0.01, 88)]   // 1.5x's default maximum: the nearest point (88 steps), as logged searches of it were made
     [InlineData(2.5, 0.01, 150)]
     [InlineData(40, 0.01, 3900)]
     [InlineData(10, 0.3, 30)]
-    public void The_factor_grid_never_goes_above_the_maximum_factor(double maxFactor, double step, int steps)
+    public void The_factor_grid_tops_out_at_the_grid_point_nearest_the_maximum_factor(double maxFactor, double step, int steps)
     {
         var space = new SearchSpace(4, Math.Min(maxFactor, 2), maxFactor, step, null, 1f, piecewise: false);
         Assert.Equal(steps, space.MaxIndex);
-        Assert.True(space.FactorOf(space.MaxIndex) <= maxFactor + 1e-6);
+        Assert.InRange(space.FactorOf(space.MaxIndex), maxFactor - step / 2 - 1e-6, maxFactor + step / 2 + 1e-6);
     }
 
     [Fact]

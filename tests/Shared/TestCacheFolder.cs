@@ -14,7 +14,9 @@ internal static class TestCacheFolder
     {
         const string prefix = "longrope-test-cache-";
         // A test host that the runner ends runs no exit handler: the folders of hosts that are gone go now.
-        foreach (string stale in Directory.EnumerateDirectories(Path.GetTempPath(), prefix + "*"))
+        // Only where /proc shows this process: elsewhere (or in another pid namespace sharing /tmp) a live host's
+        // folder would look stale.
+        foreach (string stale in Directory.Exists($"/proc/{Environment.ProcessId}") ? Directory.EnumerateDirectories(Path.GetTempPath(), prefix + "*") : [])
         {
             string rest = Path.GetFileName(stale)[prefix.Length..];
             if (int.TryParse(rest.Split('-')[0], out int pid) && !Directory.Exists($"/proc/{pid}"))
@@ -23,6 +25,6 @@ internal static class TestCacheFolder
         string folder = Path.Combine(Path.GetTempPath(), $"{prefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(folder);
         Environment.SetEnvironmentVariable("XDG_CACHE_HOME", folder);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(folder, recursive: true); } catch (IOException) { } };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };
     }
 }

@@ -74,12 +74,16 @@ public static class SearchCommand
             Description = "Stop starting new candidates after this wall time (e.g. 90s, 20m, 1.5h; a bare number is minutes) and write the best so far; the same command continues the search.",
             HelpName = "DURATION",
         };
+        var check = new Option<bool>("--check")
+        {
+            Description = "Check everything the search checks before its first candidate (options, model, --init, text windows, pass-key prompts, a log in --out) and say what it would do, without evaluating any (exit 0: it would start).",
+        };
         var json = CommonOptions.Json();
         var native = new NativeOptions();
         var cmd = new Command("search", "Search LongRoPE rescale factors (and the attention factor) by evolution, measured through llama.cpp; writes a factor file for `patch`.")
         {
             model, target, set, fitness, mixWeight, text, windows, prompts, passages, haystack, passkeySeed, passkeyDepths, passkeyLoss, maxPpl, population, parents, mutations, crossovers,
-            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, seedRules, init, output, threads, batch, gpuLayers, timeLimit, json,
+            iterations, mutationProbability, step, maxFactor, piecewise, attn, attnRange, seed, seedRules, init, output, threads, batch, gpuLayers, timeLimit, check, json,
         };
         native.AddTo(cmd);
         cmd.SetAction((r, outer) => TerminationSignals.Run(outer, ct =>
@@ -150,6 +154,15 @@ public static class SearchCommand
                 TimeLimit = r.GetValue(timeLimit) is { } limitText ? ParseDuration(limitText) : null,
             };
             native.ConfigureForEvaluation(r, outDir);
+            if (r.GetValue(check))
+            {
+                SearchCheck found;
+                try { found = SearchRunner.Check(request, ct); }
+                catch (LlamaFailureException e) { throw new CliException(e.Message, ExitCodes.RuntimeFailure); }
+                if (r.GetValue(json)) WriteJson(found, Console.OpenStandardOutput());
+                else WriteText(found, request, Console.Out);
+                return ExitCodes.Success;
+            }
             var display = new SearchProgressDisplay(request);
             SearchReport report;
             try
@@ -250,6 +263,37 @@ public static class SearchCommand
 
     private static string Components(EvaluatedCandidate c) =>
         string.Join(", ", c.Fitness.Components.Select(kv => $"{kv.Key} {F(kv.Value, "G4")}"));
+
+    public static void WriteText(SearchCheck found, SearchRequest request, TextWriter o)
+    {
+        foreach (string warning in found.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
+        o.WriteLine($"search --check: ready to search the {request.Set.Name()} set at {request.Fitness.TargetLength} tokens ({request.Fitness.Name}); nothing evaluated");
+        o.WriteLine($"seeds:         {string.Join(", ", found.Seeds)}");
+        o.WriteLine($"candidates:    up to {found.PlannedCandidates:N0}{(found.LoggedCandidates > 0 ? $", {found.LoggedCandidates:N0} in the log of {request.OutputDirectory} (resumed)" : "")}");
+        if (found.TextTokens > 0) o.WriteLine($"text:          {found.TextTokens:N0} tokens, {request.Fitness.Windows} window(s) of {request.Fitness.TargetLength}");
+        if (found.PassKeyPrompts > 0) o.WriteLine($"pass keys:     {found.PassKeyPrompts} prompts of {request.Fitness.TargetLength} tokens");
+    }
+
+    public static void WriteJson(SearchCheck found, Stream output)
+    {
+        foreach (string warning in found.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
+        using var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented);
+        w.WriteStartObject();
+        w.WriteBoolean("ready", true);
+        w.WriteStartArray("seeds");
+        foreach (string seed in found.Seeds) w.WriteStringValue(seed);
+        w.WriteEndArray();
+        w.WriteNumber("planned_candidates", found.PlannedCandidates);
+        w.WriteNumber("logged_candidates", found.LoggedCandidates);
+        w.WriteNumber("passkey_prompts", found.PassKeyPrompts);
+        w.WriteNumber("text_tokens", found.TextTokens);
+        w.WriteStartArray("warnings");
+        foreach (string warning in found.Warnings) w.WriteStringValue(warning);
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+        output.Write("\n"u8);
+    }
 
     public static void WriteJson(SearchReport report, Stream output)
     {

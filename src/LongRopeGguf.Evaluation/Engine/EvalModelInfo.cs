@@ -11,7 +11,7 @@ public sealed record EvalModelInfo(
     string Architecture,
     int ContextLength,
     int OriginalContextLength,
-    bool IsLongRope,
+    bool ReadsFactorTensors,
     bool HasLongFactors,
     bool HasShortFactors,
     int LayerCount,
@@ -23,7 +23,7 @@ public sealed record EvalModelInfo(
     /// </summary>
     public string FactorSetFor(long contextPerSequence)
     {
-        if (!IsLongRope || (!HasLongFactors && !HasShortFactors)) return "none";
+        if (!ReadsFactorTensors || (!HasLongFactors && !HasShortFactors)) return "none";
         bool wantsLong = contextPerSequence > OriginalContextLength;
         if (wantsLong) return HasLongFactors ? "long" : "none";
         return HasShortFactors ? "short" : "none";
@@ -42,8 +42,10 @@ public sealed record EvalModelInfo(
     {
         string arch = file.Architecture ?? throw new EvalInputException($"{path}: general.architecture: missing, cannot tell the model's architecture");
         int ctx = (int)ReadInteger(file, file.ArchitectureKey("context_length"), path);
-        bool isLongRope = file.TryGetValue(file.ArchitectureKey("rope.scaling.type"), out var type)
-                          && type.Type == GgufValueType.String && type.AsString() == "longrope";
+        string? scalingType = file.TryGetValue(LongRope.LongRopeKeys.ScalingType(arch), out var type) && type.Type == GgufValueType.String ? type.AsString() : null;
+        // phi3, phimoe and minicpm3 apply their factor tensors whatever the scaling type says (a Phi-3 128k GGUF has
+        // none): judged by the type alone, such a file ran "none" in eval's records and its factors under yarn mode.
+        bool readsFactors = LongRope.LongRopeArchitectures.ReadsFactorTensors(arch, scalingType);
         int original = file.TryGetValue(file.ArchitectureKey("rope.scaling.original_context_length"), out _)
             ? (int)ReadInteger(file, file.ArchitectureKey("rope.scaling.original_context_length"), path)
             : ctx;
@@ -55,9 +57,9 @@ public sealed record EvalModelInfo(
             : heads;
         long headDim = heads > 0 ? embd / heads : embd;
         return new EvalModelInfo(
-            path, arch, ctx, original, isLongRope,
-            file.TryGetTensor("rope_factors_long.weight", out _),
-            file.TryGetTensor("rope_factors_short.weight", out _),
+            path, arch, ctx, original, readsFactors,
+            file.TryGetTensor(LongRope.LongRopeKeys.LongFactorsTensor, out _),
+            file.TryGetTensor(LongRope.LongRopeKeys.ShortFactorsTensor, out _),
             layers, (int)(kvHeads * headDim))
         {
             ShortContextAttnParameter = LongRope.ShortContextAttention.ContextParameter(file),

@@ -75,7 +75,7 @@ public static class FactorSetJson
     public static void Write(FactorSet set, string path)
     {
         string full = Path.GetFullPath(path);
-        using var file = Gguf.AtomicFile.Create(full);
+        using var file = Gguf.AtomicFile.Create(full, keepAttributes: true); // a search resumed with sudo kept the user's factors.json theirs
         try
         {
             Write(set, file.Stream);

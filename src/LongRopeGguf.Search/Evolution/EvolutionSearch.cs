@@ -126,7 +126,9 @@ public sealed class EvolutionSearch
                 ["step"] = _space.Step,
                 ["piecewise"] = _space.Piecewise,
                 ["attn_factor"] = _space.Attention is { } a
-                    ? new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step }
+                    ? a.TopBelowNearest
+                        ? new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step, ["max_index"] = a.MaxIndex }
+                        : new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step }
                     : JsonValue.Create(_space.FixedAttentionFactor),
             },
             ["settings"] = new JsonObject
@@ -184,7 +186,7 @@ public sealed class EvolutionSearch
         private SearchSpace Space => owner._space;
         private EvolutionSettings Settings => owner._settings;
         // Every seed is evaluated even when there are more seeds than the population holds.
-        private int Planned => Math.Max(Settings.Population, owner._seeds.Count) + Settings.Iterations * (Settings.Mutations + Settings.Crossovers);
+        private int Planned => (int)Settings.PlannedCandidates(owner._seeds.Count); // at most MaxCandidates (Validate)
 
         public SearchOutcome Execute()
         {

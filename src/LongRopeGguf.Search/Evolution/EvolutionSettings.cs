@@ -41,6 +41,10 @@ public sealed record EvolutionSettings
     /// <summary>Seed of the random generator: the same seed, space, seeds and fitness give the same search.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>Candidates a search of these settings makes at most: the initial population (all seeds, if more), then
+    /// each iteration's mutants and crossovers.</summary>
+    public long PlannedCandidates(int seeds) => Math.Max(Population, seeds) + (long)Iterations * ((long)Mutations + Crossovers);
+
     /// <summary>The most candidates one search may plan (the paper's settings make about 1,300).</summary>
     public const int MaxCandidates = 10_000_000;
 

@@ -12,6 +12,10 @@ public sealed record AttentionRange(double Min, double Max, double Step)
     /// nearest, --attn-range 1.2:1.205 evaluated candidates at 1.21).</summary>
     public int MaxIndex => SearchSpace.StepsWithin(Max - Min, Step);
 
+    /// <summary>Whether <see cref="MaxIndex"/> is below the nearest grid point to <see cref="Max"/>, which searches
+    /// logged before it was fixed used: such a log is another search (its header says so).</summary>
+    public bool TopBelowNearest => MaxIndex != (int)Math.Round((Max - Min) / Step);
+
     public float ValueOf(int index) => (float)(Min + index * Step);
 
     public int IndexOf(double value) => Math.Clamp((int)Math.Round((value - Min) / Step), 0, MaxIndex);
@@ -76,11 +80,14 @@ public sealed record SearchSpace
     public bool SearchesAttention => Attention is not null;
 
     /// <summary>Index of <see cref="MaxFactor"/> on the factor grid (index 0 is factor 1).</summary>
-    public int MaxIndex => StepsWithin(MaxFactor - 1, Step);
+    /// <remarks>The grid point nearest <see cref="MaxFactor"/> (a soft bound, 1.25 x the scale by default; with
+    /// --piecewise the scale itself, which must be a grid point), as logged searches were made: unlike the attention
+    /// range's top it may lie half a step above.</remarks>
+    public int MaxIndex => (int)Math.Round((MaxFactor - 1) / Step);
 
     /// <summary>Whole steps that fit in <paramref name="span"/>; a span a rounding error short of a whole number of steps
     /// (0.2 / 0.01 = 19.999999999999996) holds that number.</summary>
-    internal static int StepsWithin(double span, double step) => (int)Math.Floor(span / step + 1e-9);
+    internal static int StepsWithin(double span, double step) => (int)Math.Floor(span / step * (1 + 1e-12) + 1e-9);
 
     /// <summary>Index of <see cref="Scale"/> on the factor grid, clamped to the grid: the piecewise upper value.</summary>
     public int ScaleIndex => Math.Clamp((int)Math.Round((Scale - 1) / Step), 0, MaxIndex);

@@ -83,6 +83,12 @@ public sealed class LlamaFitness : IFitnessFunction
         }
     }
 
+    /// <summary>Pass-key prompts each candidate answers (0 for fitness ppl).</summary>
+    public int PromptCount => _prompts.Count;
+
+    /// <summary>Tokens of the --text file (0 without one).</summary>
+    public int TextTokens => _textTokens.Length;
+
     public JsonObject Describe()
     {
         var o = new JsonObject

@@ -398,7 +398,7 @@ public static class LongRopePatcher
             sb.Append(r.ToString());
             used += r.Utf8SequenceLength;
         }
-        if (bytes >= ellipsis.Length) { sb.Append(ellipsis); used += ellipsis.Length; }
+        if (bytes >= ellipsis.Length) sb.Append(ellipsis);
         return PadToBytes(sb.ToString(), bytes);
     }
 

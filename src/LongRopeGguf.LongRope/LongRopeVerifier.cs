@@ -83,7 +83,7 @@ public sealed record VerifyReport(
 
 /// <summary>
 /// Checks a GGUF file, from its header and its factor tensors only (the model is not loaded), against everything
-/// known about how llama.cpp handles LongRoPE (/work/shared/docs/llama-cpp-longrope.md, docs/factor-format.md), and
+/// known about how llama.cpp handles LongRoPE (docs/llama-cpp-longrope.md, docs/factor-format.md), and
 /// says what llama.cpp will do with it: fail to load, abort, run without the intended factors, or which set it uses for
 /// which context sizes.
 /// </summary>
@@ -253,7 +253,7 @@ public static partial class LongRopeVerifier
                 plan = CheckLengths(file, arch, model, Add);
                 CheckAttentionFactor(file, arch, plan, Add);
                 CheckScalingFactor(file, arch, Add);
-                var embedded = EmbeddedFactorsOrNull(file, longValues, shortValues, model);
+                var embedded = EmbeddedFactorsOrNull(file, longValues, shortValues);
                 factors = embedded;
                 if (embedded is not null) CheckProvenance(file, embedded, Add);
                 if (plan is not null) DescribePlan(plan, Add);
@@ -436,7 +436,7 @@ public static partial class LongRopeVerifier
         }
     }
 
-    private static FactorSet? EmbeddedFactorsOrNull(GgufFile file, float[]? longValues, float[]? shortValues, ModelRopeInfo model)
+    private static FactorSet? EmbeddedFactorsOrNull(GgufFile file, float[]? longValues, float[]? shortValues)
     {
         if (longValues is null && shortValues is null) return null;
         try

@@ -90,7 +90,6 @@ public sealed class ChatSession : IDisposable
         return Conversation.Plan!;
     }
 
-    /// <summary>One turn: the user's message in, the reply streamed to <paramref name="onText"/>.</summary>
     /// <summary>The seed of reply <paramref name="reply"/> (0-based): <paramref name="seed"/> + reply, stepping over
     /// 0xFFFFFFFF, which llama.cpp takes as "draw a seed" (a chat with --seed 4294967294 did not repeat its second reply).</summary>
     public static uint ReplySeed(uint seed, int reply) => (uint)(((ulong)seed + (ulong)reply) % uint.MaxValue);
@@ -98,6 +97,7 @@ public sealed class ChatSession : IDisposable
     /// <summary>Replies generated in this session, /reset included: the offset of the next reply's seed.</summary>
     private int _replies;
 
+    /// <summary>One turn: the user's message in, the reply streamed to <paramref name="onText"/>.</summary>
     public ChatTurn Ask(string userText, Action<string>? onText, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(userText)) throw new RuntimeInputException("empty message");

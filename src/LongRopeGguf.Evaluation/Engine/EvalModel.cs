@@ -25,7 +25,6 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     public EngineOptions Options { get; }
 
     /// <summary>Vocabulary size (logits per position).</summary>
-    public int VocabularySize => Weights.Vocab.Count;
 
     public static EvalModel Load(string path, EngineOptions? options = null)
     {

@@ -114,7 +114,6 @@ public sealed class EvolutionSearch
         var seeds = new JsonArray();
         foreach (var s in _seeds)
             seeds.Add((JsonNode)new JsonObject { ["name"] = s.Name, ["key"] = _space.Quantize(s.Factors, s.AttentionFactor).Key });
-        var c = CultureInfo.InvariantCulture;
         return new JsonObject
         {
             ["algorithm"] = Algorithm,

@@ -5,4 +5,5 @@ namespace LongRopeGguf.Evaluation;
 public sealed class EvalInputException(string message) : ArgumentException(message);
 
 /// <summary>llama.cpp failed while evaluating (load, context creation, decode): the message is one line.</summary>
-public sealed class LlamaFailureException(string message) : Exception(message);
+/// <remarks>The exception llama.cpp's failure came as, kept as the inner one (for --verbose and a debugger).</remarks>
+public sealed class LlamaFailureException(string message, Exception? inner = null) : Exception(message, inner);

@@ -44,7 +44,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new LlamaFailureException($"{path}: llama.cpp could not load the model: {Why(e, mark)}");
+            throw new LlamaFailureException($"{path}: llama.cpp could not load the model: {Why(e, mark)}", e);
         }
     }
 
@@ -122,7 +122,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // The sizes were checked before (EnsureContextFits): what is left is llama.cpp's own failure (exit 3).
-            throw new LlamaFailureException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}");
+            throw new LlamaFailureException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}", e);
         }
         return new EvalContext(this, ctx, mode, length, shortAttn);
     }

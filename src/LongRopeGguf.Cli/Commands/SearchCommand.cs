@@ -411,17 +411,12 @@ internal sealed class SearchProgressDisplay(SearchRequest request) : ISearchObse
         else Plain($"search: up to {plannedCandidates} candidates{(resumed ? ", resuming from the log" : "")}");
     }
 
-    public void OnWarning(string message)
-    {
-        string line = $"longrope: warning: {message}";
-        if (_plain is not null) _plain.Line(line);
-        else _console.WriteLine(line); // plain text: WriteLine(string) takes no markup, so nothing to escape
-    }
+    public void OnWarning(string message) => Plain($"longrope: warning: {message}");
 
     private void Plain(string line)
     {
         if (_plain is not null) _plain.Line(line);
-        else _console.WriteLine(line);
+        else _console.WriteLine(line); // plain text: WriteLine(string) takes no markup, so nothing to escape
     }
 
     public void OnCandidate(EvaluatedCandidate candidate, SearchProgress p)

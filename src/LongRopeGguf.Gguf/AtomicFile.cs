@@ -90,7 +90,9 @@ public sealed partial class AtomicFile : IDisposable
             var handle = stream.SafeFileHandle;
             if (FileStatus.Of(full) is { } old && FileStatus.Of(handle) is { } made && (old.Owner, old.Group) != (made.Owner, made.Group))
                 old.TryGiveOwnership(handle);
-            try { File.SetUnixFileMode(handle, File.GetUnixFileMode(full)); }
+            // Permission bits only: a link planted at a results path to a set-user-ID program made a setuid data file.
+            const UnixFileMode permissions = (UnixFileMode)0x1FF; // rwxrwxrwx
+            try { File.SetUnixFileMode(handle, File.GetUnixFileMode(full) & permissions); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { }
         }
         return new AtomicFile(full, temp, stream);

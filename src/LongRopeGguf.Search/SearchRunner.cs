@@ -66,9 +66,20 @@ public static class SearchRunner
             var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
             string logPath = Path.Combine(request.OutputDirectory, LogFile);
             int logged = 0;
-            if (File.Exists(logPath))
+            // An empty log (a search killed before its header) is not opened: that would write this search's header.
+            if (File.Exists(logPath) && new FileInfo(logPath).Length > 0)
             {
+                if (plan.BoundSeed is { } boundSeed)
+                {
+                    // The search takes a bound from its log; one measured otherwise is not checked here (the first evaluation).
+                    var loggedFitness = SearchLog.ReadLoggedSearch(logPath)?["fitness"] as System.Text.Json.Nodes.JsonObject;
+                    if (loggedFitness?["max_ppl_of"]?.ToString() == boundSeed.Name && loggedFitness["max_ppl"] is { } b && b.GetValueKind() == System.Text.Json.JsonValueKind.Number)
+                        fitness.UseLoggedBound(b.GetValue<double>());
+                    else
+                        throw new SearchLogException($"{logPath}: written by a different search (its perplexity bound is not the {boundSeed.Name} seed's); resume only with the same settings, or choose another --out");
+                }
                 using var log = SearchLog.Open(logPath, search.Describe()); // refuses another search's log
+                search.RefuseShorterThan(log);
                 logged = log.CandidateCount;
             }
             return new SearchCheck(plan.Seeds.Select(s => s.Name).ToList(), request.Evolution.PlannedCandidates(plan.Seeds.Count), logged,

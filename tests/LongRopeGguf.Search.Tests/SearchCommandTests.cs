@@ -209,6 +209,10 @@ public class SearchCommandTests
             Assert.Equal(0, checkDoc.RootElement.GetProperty("passkey_prompts").GetInt32());
         }
         Assert.Equal(logBytes, File.ReadAllBytes(Path.Combine(dir.File("out"), "search.jsonl")));
+        // A shorter search than the log holds is refused by --check as the search refuses it (it said ready).
+        var (shorterCode, _, shorterErr) = Longrope([.. args.Select((a, i) => i > 0 && args[i - 1] == "--iterations" ? "0" : a), "--check"]);
+        Assert.Equal(2, shorterCode);
+        Assert.Contains("holds iteration 1 of this search; 0 iteration(s) would replace its result", shorterErr);
         var (otherSeedCode, _, otherSeedErr) = Longrope([.. args, "--check", "--seed", "7"]);
         Assert.Equal(2, otherSeedCode);
         Assert.Contains("written by a different search ('settings.seed' was 42, now 7)", otherSeedErr);
@@ -328,6 +332,11 @@ public class SearchCommandTests
         string header = File.ReadLines(root.GetProperty("log").GetString()!).First();
         Assert.Contains($"\"max_ppl\":{bound.ToString(System.Globalization.CultureInfo.InvariantCulture)}", header);
         Assert.Contains("\"max_ppl_of\":\"critical\"", header);
+        // --check of the bounded search takes the bound from its log (it ended in a stack trace: the bound unmeasured).
+        var (checkCode, checkOut, checkErr) = Longrope(Args("--max-ppl", "Critical", "--out", dir.File("out"), "--json", "--check"));
+        Assert.True(checkCode == 0, checkErr);
+        using (var checkDoc = JsonDocument.Parse(checkOut))
+            Assert.True(checkDoc.RootElement.GetProperty("logged_candidates").GetInt32() > 0);
 
         // The text output says the bound and how many candidates kept to it.
         var (code2, text, stderr2) = Longrope(Args("--max-ppl", "critical", "--out", dir.File("out")));

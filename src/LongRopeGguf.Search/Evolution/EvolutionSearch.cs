@@ -153,13 +153,19 @@ public sealed class EvolutionSearch
     /// search early but normally (a time limit): once every seed is evaluated, no new candidate is started after it is
     /// signalled, and the outcome so far is returned with <see cref="SearchOutcome.StoppedEarly"/>; the log is not
     /// marked done, so the same command continues it.</summary>
+    /// <summary>Fewer iterations than the log holds would replay a shorter search and write its best over the longer
+    /// one's: refused (by `search --check` too).</summary>
+    public void RefuseShorterThan(SearchLog log)
+    {
+        if (log.LastIteration > _settings.Iterations)
+            throw new SearchLogException($"{log.Path}: holds iteration {log.LastIteration} of this search; {_settings.Iterations} iteration(s) would "
+                + $"replace its result with the best of a shorter search; give --iterations {log.LastIteration} or more (or choose another --out)");
+    }
+
     public SearchOutcome Run(SearchLog? log = null, ISearchObserver? observer = null, CancellationToken cancellationToken = default,
         CancellationToken stopToken = default)
     {
-        // Fewer iterations than the log holds would replay a shorter search and write its best over the longer one's.
-        if (log is not null && log.LastIteration > _settings.Iterations)
-            throw new SearchLogException($"{log.Path}: holds iteration {log.LastIteration} of this search; {_settings.Iterations} iteration(s) would "
-                + $"replace its result with the best of a shorter search; give --iterations {log.LastIteration} or more (or choose another --out)");
+        if (log is not null) RefuseShorterThan(log);
         var execution = new Execution(this, log, observer, cancellationToken, stopToken);
         return execution.Execute();
     }

@@ -54,10 +54,7 @@ public static class SearchRunner
     public static SearchCheck Check(SearchRequest request, CancellationToken ct = default)
     {
         var plan = Plan(request);
-        request.Engine.Validate();
-        EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
-        bool created = !Directory.Exists(request.OutputDirectory);
-        Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
+        bool created = PrepareFolder(request);
         try
         {
             using var folderLock = LockFolder(request.OutputDirectory);
@@ -69,15 +66,9 @@ public static class SearchRunner
             // An empty log (a search killed before its header) is not opened: that would write this search's header.
             if (File.Exists(logPath) && new FileInfo(logPath).Length > 0)
             {
-                if (plan.BoundSeed is { } boundSeed)
-                {
-                    // The search takes a bound from its log; one measured otherwise is not checked here (the first evaluation).
-                    var loggedFitness = SearchLog.ReadLoggedSearch(logPath)?["fitness"] as System.Text.Json.Nodes.JsonObject;
-                    if (loggedFitness?["max_ppl_of"]?.ToString() == boundSeed.Name && loggedFitness["max_ppl"] is { } b && b.GetValueKind() == System.Text.Json.JsonValueKind.Number)
-                        fitness.UseLoggedBound(b.GetValue<double>());
-                    else
-                        throw new SearchLogException($"{logPath}: written by a different search (its perplexity bound is not the {boundSeed.Name} seed's); resume only with the same settings, or choose another --out");
-                }
+                // The search takes a bound from its log; one measured otherwise is not checked here (the first evaluation).
+                if (plan.BoundSeed is { } boundSeed && !TakeLoggedBound(logPath, boundSeed, fitness))
+                    throw new SearchLogException($"{logPath}: written by a different search (its perplexity bound is not the {boundSeed.Name} seed's); resume only with the same settings, or choose another --out");
                 using var log = SearchLog.Open(logPath, search.Describe()); // refuses another search's log
                 search.RefuseShorterThan(log);
                 logged = log.CandidateCount;
@@ -102,11 +93,7 @@ public static class SearchRunner
             if (limit <= TimeSpan.Zero) throw new ArgumentException($"--time-limit {limit}: must be more than 0");
             timeLimit.CancelAfter(limit);
         }
-        // Settings llama.cpp cannot run are refused before the model is copied (gigabytes for a real one).
-        request.Engine.Validate();
-        EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
-        bool created = !Directory.Exists(request.OutputDirectory);
-        Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
+        bool created = PrepareFolder(request);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);
         SearchOutcome outcome;
         double? maxPerplexity;
@@ -115,15 +102,9 @@ public static class SearchRunner
             using var folderLock = LockFolder(request.OutputDirectory);
             using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
             var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
-            if (plan.BoundSeed is { } boundSeed)
-            {
-                // A resumed search keeps the bound its log was started with; a new one measures the seed.
-                var logged = SearchLog.ReadLoggedSearch(logPath)?["fitness"] as System.Text.Json.Nodes.JsonObject;
-                if (logged?["max_ppl_of"]?.ToString() == boundSeed.Name && logged["max_ppl"] is { } b && b.GetValueKind() == System.Text.Json.JsonValueKind.Number)
-                    fitness.UseLoggedBound(b.GetValue<double>());
-                else
-                    fitness.BoundPerplexityBy(plan.CandidateOf(boundSeed), ct);
-            }
+            // A resumed search keeps the bound its log was started with; a new one measures the seed.
+            if (plan.BoundSeed is { } boundSeed && !TakeLoggedBound(logPath, boundSeed, fitness))
+                fitness.BoundPerplexityBy(plan.CandidateOf(boundSeed), ct);
             maxPerplexity = fitness.MaxPerplexity;
             var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
             using var log = SearchLog.Open(logPath, search.Describe());
@@ -156,6 +137,28 @@ public static class SearchRunner
             $"{Path.GetFileName(request.ModelPath)}: {request.Set.Name()} set search at {request.Fitness.TargetLength} tokens",
             request.Fitness.Unit);
         return new SearchReport(request, plan.Original, plan.Space, outcome, factors, factorsPath, logPath, chartPath) { MaxPerplexity = maxPerplexity };
+    }
+
+    /// <summary>Refuses settings llama.cpp cannot run before the model is copied (gigabytes for a real one), then makes
+    /// the results folder; true when it did not exist (a refused run removes it again).</summary>
+    private static bool PrepareFolder(SearchRequest request)
+    {
+        request.Engine.Validate();
+        EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
+        bool created = !Directory.Exists(request.OutputDirectory);
+        Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
+        return created;
+    }
+
+    /// <summary>Gives <paramref name="fitness"/> the perplexity bound the log at <paramref name="logPath"/> recorded for
+    /// <paramref name="boundSeed"/>; false when the log has none for it (or there is no log).</summary>
+    private static bool TakeLoggedBound(string logPath, SearchSeed boundSeed, LlamaFitness fitness)
+    {
+        var logged = SearchLog.ReadLoggedSearch(logPath)?["fitness"] as System.Text.Json.Nodes.JsonObject;
+        if (logged?["max_ppl_of"]?.ToString() != boundSeed.Name || logged["max_ppl"] is not { } b || b.GetValueKind() != System.Text.Json.JsonValueKind.Number)
+            return false;
+        fitness.UseLoggedBound(b.GetValue<double>());
+        return true;
     }
 
     private static void RemoveIfEmpty(string directory)

@@ -1,4 +1,5 @@
 using LongRopeGguf.Gguf;
+using LongRopeGguf.Runtime;
 
 namespace LongRopeGguf.Cli;
 
@@ -30,24 +31,68 @@ public static partial class CliErrors
             Console.Error.WriteLine($"longrope: error: {OneLine(e.Message)}");
             return code;
         }
+        catch (Exception e)
+        {
+            return ReportInternalError(e);
+        }
     }
+
+    /// <summary>
+    /// A failure of longrope itself, which no input explains: one line on standard error that says so, with the details
+    /// (the command line, the exception and its stack) in <see cref="InternalErrorFile"/> for a bug report, and exit
+    /// code <see cref="ExitCodes.InternalError"/>. (System.CommandLine's own handler printed the stack trace and exited
+    /// 1, which from `verify` reads as "the file failed the check".) The details go to standard error where the file
+    /// cannot be written.
+    /// </summary>
+    internal static int ReportInternalError(Exception e)
+    {
+        string details = $"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC, longrope {typeof(CliErrors).Assembly.GetName().Version}{Environment.NewLine}"
+            + $"command line: {string.Join(' ', Environment.GetCommandLineArgs())}{Environment.NewLine}{e}{Environment.NewLine}";
+        string? file = InternalErrorFile();
+        try
+        {
+            if (file is null) throw new IOException("no cache folder");
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file, details);
+        }
+        catch (Exception writeFailure) when (writeFailure is IOException or UnauthorizedAccessException)
+        {
+            file = null;
+        }
+        try
+        {
+            Console.Error.WriteLine($"longrope: internal error (a bug in longrope, not a problem with the input): {e.GetType().Name}: {OneLine(e.Message)}; "
+                + (file is null ? "details follow; please report them" : $"details in {file}; please report them"));
+            if (file is null) Console.Error.Write(details);
+        }
+        catch (IOException) { }
+        return ExitCodes.InternalError;
+    }
+
+    /// <summary>Where an internal error's details are written: beside llama.cpp's default log
+    /// (<c>~/.cache/longrope/internal-error.log</c>); null for an account without a home folder.</summary>
+    internal static string? InternalErrorFile() =>
+        NativeRuntime.DefaultLogFile() is { } log ? Path.Combine(Path.GetDirectoryName(log)!, "internal-error.log") : null;
 
     public static Task<int> Run(Func<int> action, CancellationToken cancellationToken, Func<bool>? terminated = null) =>
         RunAsync(_ => Task.FromResult(action()), cancellationToken, terminated);
 
-    /// <summary>Exit code for an expected failure; null lets the exception surface (a bug).</summary>
-    private static int? Classify(Exception e) => e switch
+    /// <summary>Exit code for an expected failure; null for a failure of longrope itself (a bug).</summary>
+    internal static int? Classify(Exception e) => e switch
     {
         CliException c => c.ExitCode,
-        GgufFormatException or GgufTypeMismatchException => ExitCodes.BadInput,
-        FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException => ExitCodes.BadInput,
-        IOException => ExitCodes.BadInput,
-        ArgumentException or FormatException or KeyNotFoundException => ExitCodes.BadInput,
+        // Every layer's input errors (file format, factors, patch, runtime, evaluation, search) derive from it.
+        BadInputException => ExitCodes.BadInput,
+        LlamaFailureException => ExitCodes.RuntimeFailure,
+        // A file that cannot be opened, read or written (missing, a folder, permissions, a full disk).
+        IOException or UnauthorizedAccessException => ExitCodes.BadInput,
         System.Text.Json.JsonException => ExitCodes.BadInput,
+        // The runtime's own checks of a value given on the command line (a path the system cannot take); the argument
+        // errors a bug raises (an index out of range, a null) are not input.
+        ArgumentException and not (ArgumentOutOfRangeException or ArgumentNullException) => ExitCodes.BadInput,
         _ when e.GetType().Name.EndsWith("LoadException", StringComparison.Ordinal) => ExitCodes.RuntimeFailure,
         // LLamaSharp's own errors (a template llama.cpp cannot apply, a failed decode...): llama.cpp said no.
         _ when e.GetType().Namespace == "LLama.Exceptions" => ExitCodes.RuntimeFailure,
-        _ when e.GetType().Namespace?.StartsWith("LongRopeGguf", StringComparison.Ordinal) == true && e is InvalidOperationException => ExitCodes.BadInput,
         _ => null,
     };
 

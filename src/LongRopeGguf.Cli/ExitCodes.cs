@@ -14,6 +14,9 @@ public static class ExitCodes
     /// <summary>llama.cpp failed: the model did not load, the context did not fit, decoding failed.</summary>
     public const int RuntimeFailure = 3;
 
+    /// <summary>A failure of longrope itself (a bug, not the input): sysexits' EX_SOFTWARE.</summary>
+    public const int InternalError = 70;
+
     /// <summary>Interrupted by Ctrl-C (128 + SIGINT).</summary>
     public const int Interrupted = 130;
 

@@ -16,7 +16,13 @@ public static partial class UsageErrors
     public static int Invoke(RootCommand root, string[] args)
     {
         var parse = root.Parse(args);
-        if (parse.Action is not ParseErrorAction) return parse.Invoke();
+        if (parse.Action is not ParseErrorAction)
+        {
+            // Every command reports its own failures (CliErrors); what escapes is a bug, reported as one (exit 70), not
+            // by the parser's handler (a stack trace and exit 1, "the check said no").
+            try { return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
+            catch (Exception e) { return CliErrors.ReportInternalError(e); }
+        }
 
         var command = parse.CommandResult.Command;
         // A command group given without a subcommand (`longrope`, `longrope factors`): its help is the useful answer.

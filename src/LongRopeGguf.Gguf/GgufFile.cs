@@ -61,7 +61,7 @@ public sealed class GgufFile
 
     /// <summary>"{architecture}.{suffix}"; throws when the file names no architecture.</summary>
     public string ArchitectureKey(string suffix) =>
-        GgufKeys.ForArchitecture(Architecture ?? throw new InvalidOperationException($"{Path ?? "file"}: no {GgufKeys.Architecture} key"), suffix);
+        GgufKeys.ForArchitecture(Architecture ?? throw new GgufMissingEntryException($"{Path ?? "file"}: no {GgufKeys.Architecture} key"), suffix);
 
     public bool ContainsKey(string key) => _metadataByKey.ContainsKey(key);
 
@@ -74,10 +74,10 @@ public sealed class GgufFile
         return found;
     }
 
-    /// <summary>The value of <paramref name="key"/>; throws <see cref="KeyNotFoundException"/> naming the key when absent.</summary>
+    /// <summary>The value of <paramref name="key"/>; throws <see cref="GgufMissingEntryException"/> naming the key when absent.</summary>
     public GgufValue this[string key] => _metadataByKey.TryGetValue(key, out var e)
         ? e.Value
-        : throw new KeyNotFoundException($"{Path ?? "file"}: no metadata key '{key}'");
+        : throw new GgufMissingEntryException($"{Path ?? "file"}: no metadata key '{key}'");
 
     public uint GetUInt32(string key) => WithKey(key, v => v.AsUInt32());
     public int GetInt32(string key) => WithKey(key, v => v.AsInt32());
@@ -90,7 +90,7 @@ public sealed class GgufFile
 
     public GgufTensorInfo GetTensor(string name) => _tensorsByName.TryGetValue(name, out var t)
         ? t
-        : throw new KeyNotFoundException($"{Path ?? "file"}: no tensor '{name}'");
+        : throw new GgufMissingEntryException($"{Path ?? "file"}: no tensor '{name}'");
 
     /// <summary>Absolute offset of a tensor's data in the file.</summary>
     public long AbsoluteOffset(GgufTensorInfo tensor) => DataOffset + (long)tensor.Offset;

@@ -5,7 +5,7 @@ namespace LongRopeGguf.Gguf;
 /// byte offset where the problem was found, e.g.
 /// <c>model.gguf: metadata[3] 'llama.context_length' value type at offset 120: unknown value type 77</c>.
 /// </summary>
-public sealed class GgufFormatException : Exception
+public sealed class GgufFormatException : BadInputException
 {
     public GgufFormatException(string? path, string field, long offset, string problem)
         : base($"{(path is null ? "" : path + ": ")}{field} at offset {offset}: {problem}")

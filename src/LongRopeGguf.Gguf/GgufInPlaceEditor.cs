@@ -37,14 +37,14 @@ public sealed class GgufInPlaceEditor : IDisposable
     {
         var t = File.GetTensor(name);
         if ((ulong)data.Length != t.ByteSize)
-            throw new ArgumentException($"{File.Path}: tensor '{name}' holds {t.ByteSize} bytes ({t.Type} {t.ShapeText}), given {data.Length}");
+            throw new BadInputException($"{File.Path}: tensor '{name}' holds {t.ByteSize} bytes ({t.Type} {t.ShapeText}), given {data.Length}");
         RandomAccess.Write(_stream.SafeFileHandle, data, File.AbsoluteOffset(t));
     }
 
     public void WriteTensorData(string name, ReadOnlySpan<float> values)
     {
         var t = File.GetTensor(name);
-        if (t.Type != GgmlType.F32) throw new ArgumentException($"{File.Path}: tensor '{name}' is {t.Type}, not F32");
+        if (t.Type != GgmlType.F32) throw new BadInputException($"{File.Path}: tensor '{name}' is {t.Type}, not F32");
         WriteTensorData(name, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
     }
 
@@ -79,7 +79,7 @@ public sealed class GgufInPlaceEditor : IDisposable
     }
 
     private GgufMetadataEntry Entry(string key) =>
-        File.TryGetEntry(key, out var entry) ? entry : throw new KeyNotFoundException($"{File.Path}: no metadata key '{key}' to update in place");
+        File.TryGetEntry(key, out var entry) ? entry : throw new GgufMissingEntryException($"{File.Path}: no metadata key '{key}' to update in place");
 
     private byte[] Encode(string key, GgufValue value)
     {
@@ -89,12 +89,12 @@ public sealed class GgufInPlaceEditor : IDisposable
         // The alignment decides where the data section and every tensor start: changing it without moving the data
         // would leave a file that no reader can load.
         if (key == GgufKeys.Alignment && !value.Equals(old))
-            throw new ArgumentException($"{File.Path}: {GgufKeys.Alignment} cannot change in place (the tensor data would have to move): rewrite the file instead");
+            throw new BadInputException($"{File.Path}: {GgufKeys.Alignment} cannot change in place (the tensor data would have to move): rewrite the file instead");
         using var encoded = new MemoryStream();
         GgufValueWriter.WriteValue(encoded, value);
         long oldLength = EncodedLength(key);
         if (encoded.Length != oldLength)
-            throw new ArgumentException($"{File.Path}: key '{key}' takes {oldLength} bytes, the new value {encoded.Length}: rewrite the file instead");
+            throw new BadInputException($"{File.Path}: key '{key}' takes {oldLength} bytes, the new value {encoded.Length}: rewrite the file instead");
         return encoded.ToArray();
     }
 

@@ -115,8 +115,8 @@ public static class GgufRewriter
         if (entry is null) return GgufConstants.DefaultAlignment;
         if (entry.CopyFrom is not null && source is not null) return source.Alignment;
         uint a = entry.Value.Type == GgufValueType.UInt32 ? entry.Value.AsUInt32()
-            : throw new ArgumentException($"{GgufKeys.Alignment} must be UINT32, not {entry.Value.DescribeType()}");
-        if (a == 0 || (a & (a - 1)) != 0) throw new ArgumentException($"{GgufKeys.Alignment} {a} is not a power of two");
+            : throw new BadInputException($"{GgufKeys.Alignment} must be UINT32, not {entry.Value.DescribeType()}");
+        if (a == 0 || (a & (a - 1)) != 0) throw new BadInputException($"{GgufKeys.Alignment} {a} is not a power of two");
         return a;
     }
 
@@ -128,7 +128,7 @@ public static class GgufRewriter
     private static void RefusePaddingBlowUp(uint alignment, int tensorCount, GgufFile? source)
     {
         if (tensorCount > 0 && alignment > MaxAlignment && alignment != source?.Alignment)
-            throw new ArgumentException($"{GgufKeys.Alignment} {alignment} is above {MaxAlignment} (1 MiB): every tensor would be padded to a multiple of it");
+            throw new BadInputException($"{GgufKeys.Alignment} {alignment} is above {MaxAlignment} (1 MiB): every tensor would be padded to a multiple of it");
     }
 
     /// <summary>The largest alignment this writer pads tensors to (files from elsewhere with a larger one are still read).</summary>
@@ -138,7 +138,7 @@ public static class GgufRewriter
         FileStream? sourceStream, GgufFile? source, string targetPath, RewriteOptions options, bool keepAttributes = false)
     {
         if (version is < GgufConstants.MinSupportedVersion or > GgufConstants.MaxSupportedVersion)
-            throw new ArgumentException($"GGUF version {version} cannot be written (supported: {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion})");
+            throw new BadInputException($"GGUF version {version} cannot be written (supported: {GgufConstants.MinSupportedVersion}..{GgufConstants.MaxSupportedVersion})");
         ValidateMetadata(metadata);
         ValidateTensors(tensors);
         var offsets = new ulong[tensors.Count];
@@ -265,9 +265,9 @@ public static class GgufRewriter
         var keys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in metadata)
         {
-            if (!keys.Add(e.Key)) throw new ArgumentException($"duplicate metadata key '{e.Key}'");
+            if (!keys.Add(e.Key)) throw new BadInputException($"duplicate metadata key '{e.Key}'");
             if (e.CopyFrom is null && NestingDepth(e.Value) >= GgufConstants.MaxArrayNesting)
-                throw new ArgumentException($"metadata '{e.Key}': arrays nested deeper than {GgufConstants.MaxArrayNesting} levels");
+                throw new BadInputException($"metadata '{e.Key}': arrays nested deeper than {GgufConstants.MaxArrayNesting} levels");
         }
     }
 
@@ -281,13 +281,13 @@ public static class GgufRewriter
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in tensors)
         {
-            if (!names.Add(t.Name)) throw new ArgumentException($"duplicate tensor name '{t.Name}'");
+            if (!names.Add(t.Name)) throw new BadInputException($"duplicate tensor name '{t.Name}'");
             if (System.Text.Encoding.UTF8.GetByteCount(t.Name) >= GgufConstants.MaxTensorNameLength)
-                throw new ArgumentException($"tensor name '{t.Name}' is too long for llama.cpp (max {GgufConstants.MaxTensorNameLength - 1} bytes)");
-            if (t.Dimensions.Count > GgufConstants.MaxDimensions) throw new ArgumentException($"tensor '{t.Name}' has more than {GgufConstants.MaxDimensions} dimensions");
+                throw new BadInputException($"tensor name '{t.Name}' is too long for llama.cpp (max {GgufConstants.MaxTensorNameLength - 1} bytes)");
+            if (t.Dimensions.Count > GgufConstants.MaxDimensions) throw new BadInputException($"tensor '{t.Name}' has more than {GgufConstants.MaxDimensions} dimensions");
             ulong? expected = GgmlTypeTraits.Get(t.Type).ByteSize(t.Dimensions);
             if (expected is null || (long)expected.Value != t.Data.Length)
-                throw new ArgumentException($"tensor '{t.Name}': {t.Type} [{string.Join(", ", t.Dimensions)}] needs {expected?.ToString() ?? "an invalid number of"} bytes, data has {t.Data.Length}");
+                throw new BadInputException($"tensor '{t.Name}': {t.Type} [{string.Join(", ", t.Dimensions)}] needs {expected?.ToString() ?? "an invalid number of"} bytes, data has {t.Data.Length}");
         }
     }
 

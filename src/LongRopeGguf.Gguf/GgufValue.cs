@@ -204,4 +204,4 @@ public sealed class GgufValue : IEquatable<GgufValue>
 }
 
 /// <summary>A value was read or set with a type other than the one it has.</summary>
-public sealed class GgufTypeMismatchException(string message) : InvalidOperationException(message);
+public sealed class GgufTypeMismatchException(string message) : BadInputException(message);

@@ -1,10 +1,10 @@
 namespace LongRopeGguf.LongRope;
 
 /// <summary>A factor set is malformed or does not fit the model: one line saying what, where and what was expected.</summary>
-public class FactorSetException(string message) : InvalidOperationException(message);
+public class FactorSetException(string message) : Gguf.BadInputException(message);
 
 /// <summary>A model cannot be patched (or un-patched) as asked: one line saying why.</summary>
-public class LongRopePatchException(string message) : InvalidOperationException(message);
+public class LongRopePatchException(string message) : Gguf.BadInputException(message);
 
 /// <summary>A model whose RoPE shape this tool cannot work with, for a reason verify reports under its own finding code
 /// (<see cref="Code"/>, with what llama.cpp does with such a file); <see cref="Detail"/> is the message without the path.</summary>

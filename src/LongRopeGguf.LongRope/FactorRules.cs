@@ -42,7 +42,7 @@ public static class FactorRules
     /// the last pair (i = d/2 - 1) gets exactly s.</summary>
     public static float[] Ntk(int ropeDimensions, double scale)
     {
-        if (ropeDimensions < 4) throw new ArgumentOutOfRangeException(nameof(ropeDimensions), "NTK needs at least 4 rope dimensions");
+        if (ropeDimensions < 4) throw new FactorSetException($"NTK: {ropeDimensions} rope dimensions; the rule needs at least 4");
         var f = new float[ropeDimensions / 2];
         for (int i = 0; i < f.Length; i++) f[i] = (float)Math.Pow(scale, 2.0 * i / (ropeDimensions - 2));
         return f;

@@ -90,7 +90,7 @@ public static class SearchRunner
         using var timeLimit = new CancellationTokenSource();
         if (request.TimeLimit is { } limit)
         {
-            if (limit <= TimeSpan.Zero) throw new ArgumentException($"--time-limit {limit}: must be more than 0");
+            if (limit <= TimeSpan.Zero) throw new BadInputException($"--time-limit {limit}: must be more than 0");
             timeLimit.CancelAfter(limit);
         }
         bool created = PrepareFolder(request);
@@ -219,11 +219,11 @@ public static class SearchRunner
     {
         request.Fitness.Validate();
         request.Evolution.Validate();
-        if (Directory.Exists(request.ModelPath)) throw new ArgumentException($"{request.ModelPath}: is a folder, not a model file");
+        if (Directory.Exists(request.ModelPath)) throw new BadInputException($"{request.ModelPath}: is a folder, not a model file");
         if (!File.Exists(request.ModelPath)) throw new FileNotFoundException($"{request.ModelPath}: no such model file");
         var header = GgufReader.Read(request.ModelPath);
         // The model's own defects, named as the model's: found on the working copy, they named that (deleted) file.
-        if (Runtime.LlamaModel.WhyNotToLoad(header) is { } why) throw new ArgumentException(why);
+        if (Runtime.LlamaModel.WhyNotToLoad(header) is { } why) throw new BadInputException(why);
         var model = LongRopePatcher.RequireSupported(header);
         int original = model.BaseContextLength;
         int dims = model.FactorCount;
@@ -234,9 +234,9 @@ public static class SearchRunner
         // Checked here, before the model is copied: a seed that is not in this search cannot bound it.
         // A short search's init seed is its file's short set, left out when that is all ones (a long search's result).
         if (boundName == "init" && request.Set == SearchSet.Short && plan.Seeds.All(s => s.Name != "init"))
-            throw new ArgumentException($"--max-ppl init: the --init file's short set is all ones, which is the ones seed; give --max-ppl ones");
+            throw new BadInputException($"--max-ppl init: the --init file's short set is all ones, which is the ones seed; give --max-ppl ones");
         var boundSeed = plan.Seeds.FirstOrDefault(s => s.Name == boundName)
-            ?? throw new ArgumentException($"--max-ppl {boundName}: no seed of that name in this search; its seeds are {string.Join(", ", plan.Seeds.Select(s => s.Name))} (or give the bound as a number)");
+            ?? throw new BadInputException($"--max-ppl {boundName}: no seed of that name in this search; its seeds are {string.Join(", ", plan.Seeds.Select(s => s.Name))} (or give the bound as a number)");
         return plan with { BoundSeed = boundSeed };
     }
 
@@ -248,12 +248,12 @@ public static class SearchRunner
     private static FactorSet ReadInit(SearchRequest request, ModelRopeInfo model, int original, int dims, int target)
     {
         string path = request.InitPath!;
-        if (Directory.Exists(path)) throw new ArgumentException($"--init {path}: is a folder, not a factor file");
+        if (Directory.Exists(path)) throw new BadInputException($"--init {path}: is a folder, not a factor file");
         // The search writes its result there: the first run replaced the file it started from, the next refused to
         // resume ("the seeds ... have other factors").
         string output = Path.Combine(request.OutputDirectory, FactorsFile);
         if (File.Exists(path) && (AtomicFile.SameFile(path, output) || FileStatus.SameInode(path, output)))
-            throw new ArgumentException($"--init {path}: is the factor file this search writes ({output}); copy it elsewhere, or give another --out");
+            throw new BadInputException($"--init {path}: is the factor file this search writes ({output}); copy it elsewhere, or give another --out");
         FactorSet init;
         try
         {
@@ -273,33 +273,33 @@ public static class SearchRunner
             throw new FileNotFoundException($"--init {e.Message}");
         }
         if (init.LongFactors.Length != dims || init.ShortFactors.Length != dims)
-            throw new ArgumentException($"--init {path}: {init.LongFactors.Length} long / {init.ShortFactors.Length} short factors; {model.FileName} needs {dims} ({model.FactorCountReason})");
+            throw new BadInputException($"--init {path}: {init.LongFactors.Length} long / {init.ShortFactors.Length} short factors; {model.FileName} needs {dims} ({model.FactorCountReason})");
         if (init.OriginalContextLength != original)
-            throw new ArgumentException($"--init {path}: original context length {init.OriginalContextLength}, but {model.FileName}'s is {original}");
+            throw new BadInputException($"--init {path}: original context length {init.OriginalContextLength}, but {model.FileName}'s is {original}");
         if (FactorValidator.Validate(init, model).Errors.FirstOrDefault() is { } error)
-            throw new ArgumentException($"--init {path}: {error.Message}");
+            throw new BadInputException($"--init {path}: {error.Message}");
         return init;
     }
 
     private static SearchPlan PlanLong(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
     {
         if (target <= original)
-            throw new ArgumentException($"--target-length {target}: a long set is searched for a length above the original {original} tokens of {model.FileName} "
+            throw new BadInputException($"--target-length {target}: a long set is searched for a length above the original {original} tokens of {model.FileName} "
                 + $"(the short set, --set short, serves contexts up to {original})");
         double scale = (double)target / original;
         double max = request.MaxFactor ?? (request.Piecewise ? scale : 1.25 * scale);
         // Said in the user's terms (the target or --max-factor, the step) rather than as the space's grid alone; a step
         // that is no step is the space's to refuse.
         if (request.Step > 0 && double.IsFinite(request.Step) && double.IsFinite(max) && (max - 1) / request.Step > SearchSpace.MaxGridPoints)
-            throw new ArgumentException(request.MaxFactor is { } given
+            throw new BadInputException(request.MaxFactor is { } given
                 ? string.Create(CultureInfo.InvariantCulture, $"--max-factor {given:G6}: in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a smaller maximum or a larger --step)")
                 : string.Create(CultureInfo.InvariantCulture, $"--target-length {target}: {scale:G6}x the original {original} tokens puts factors up to {max:G6}; in steps of --step {request.Step} that is more than {SearchSpace.MaxGridPoints:N0} grid points (give a shorter target or a larger --step)"));
         if (request.Piecewise && request.MaxFactor is { } m && Math.Abs(m - scale) > request.Step / 2)
-            throw new ArgumentException($"--max-factor {m.ToString(CultureInfo.InvariantCulture)} with --piecewise: dimensions above the second boundary sit at the scale {scale.ToString("G6", CultureInfo.InvariantCulture)}, which is also the largest factor");
+            throw new BadInputException($"--max-factor {m.ToString(CultureInfo.InvariantCulture)} with --piecewise: dimensions above the second boundary sit at the scale {scale.ToString("G6", CultureInfo.InvariantCulture)}, which is also the largest factor");
         AttentionRange? range = null;
         float fixedAttention = 1f;
         if (request.FixedAttention is not null && (request.AttentionMin is not null || request.AttentionMax is not null))
-            throw new ArgumentException("--attn-range with --attn-factor: the attention factor is either fixed or searched in a range; give one of them");
+            throw new BadInputException("--attn-range with --attn-factor: the attention factor is either fixed or searched in a range; give one of them");
         if (request.FixedAttention is { } fa)
             fixedAttention = fa.Policy == AttentionFactorPolicy.Explicit ? fa.Value!.Value : AttentionFactors.Compute(fa.Policy, scale, original);
         else
@@ -310,14 +310,14 @@ public static class SearchRunner
         var space = new SearchSpace(dims, scale, max, request.Step, range, fixedAttention, request.Piecewise);
         // A grid of one factor leaves only ones to try: every seed became the same genome and the search wrote them.
         if (space.MaxIndex == 0)
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+            throw new BadInputException(string.Create(CultureInfo.InvariantCulture,
                 $"--max-factor {max:G6} in steps of --step {request.Step:G6}: the factor grid holds only 1, so there is nothing to search (the scale is {scale:G6})"));
 
         var seeds = new List<SearchSeed>();
         var rules = request.SeedRules ?? SearchRequest.DefaultSeedRules;
-        if (rules.Count == 0 && init is null) throw new ArgumentException("--seed-rules: give at least one rule (pi, ntk, yarn, critical, ones), or an --init file");
+        if (rules.Count == 0 && init is null) throw new BadInputException("--seed-rules: give at least one rule (pi, ntk, yarn, critical, ones), or an --init file");
         if (rules.GroupBy(r => r).FirstOrDefault(g => g.Count() > 1) is { } twice)
-            throw new ArgumentException($"--seed-rules: the rule {FactorRules.Name(twice.Key)} is named twice");
+            throw new BadInputException($"--seed-rules: the rule {FactorRules.Name(twice.Key)} is named twice");
         foreach (var method in rules)
         {
             // A model whose every pair turned full periods in training has no critical cut: a default seed is skipped,
@@ -365,18 +365,18 @@ public static class SearchRunner
     private static SearchPlan PlanShort(SearchRequest request, ModelRopeInfo model, FactorSet? init, int original, int dims, int target)
     {
         if (init is null)
-            throw new ArgumentException("--set short completes a long set: give the long search's factor file (or another factor file) with --init");
+            throw new BadInputException("--set short completes a long set: give the long search's factor file (or another factor file) with --init");
         if (target > original)
-            throw new ArgumentException($"--target-length {target}: the short set serves contexts up to the original {original} tokens of {model.FileName}; use --set long for longer ones");
+            throw new BadInputException($"--target-length {target}: the short set serves contexts up to the original {original} tokens of {model.FileName}; use --set long for longer ones");
         if ((target + 255) / 256 * 256 > original)
-            throw new ArgumentException($"--target-length {target}: llama.cpp rounds the context up to {(target + 255) / 256 * 256} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
-        if (request.Piecewise) throw new ArgumentException("--piecewise applies to the long set only");
+            throw new BadInputException($"--target-length {target}: llama.cpp rounds the context up to {(target + 255) / 256 * 256} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
+        if (request.Piecewise) throw new BadInputException("--piecewise applies to the long set only");
         if (request.SeedRules is not null)
-            throw new ArgumentException("--seed-rules with --set short: the short search starts from all ones and the --init file's short set");
+            throw new BadInputException("--seed-rules with --set short: the short search starts from all ones and the --init file's short set");
         if (request.AttentionMin is not null || request.AttentionMax is not null)
-            throw new ArgumentException($"--attn-range with --set short: the short search keeps the --init file's attention factor ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)}); llama.cpp has one attn_factor for both sets");
+            throw new BadInputException($"--attn-range with --set short: the short search keeps the --init file's attention factor ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)}); llama.cpp has one attn_factor for both sets");
         if (request.FixedAttention is not null)
-            throw new ArgumentException($"--attn-factor with --set short: llama.cpp has one attn_factor for both sets; the short search keeps the --init file's ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)})");
+            throw new BadInputException($"--attn-factor with --set short: llama.cpp has one attn_factor for both sets; the short search keeps the --init file's ({init.AttentionFactor.ToString("G6", CultureInfo.InvariantCulture)})");
         double max = request.MaxFactor ?? Math.Max(1.25, 1.25 * init.Scale);
         var space = new SearchSpace(dims, init.Scale, max, request.Step, null, init.AttentionFactor, piecewise: false);
         var seeds = new List<SearchSeed> { new("ones", FactorSet.Ones(dims), init.AttentionFactor) };

@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Gguf.Tests.Support;
 using LongRopeGguf.Tests;
 
@@ -171,13 +172,13 @@ public class EditTests
         using var dir = new TempDir();
         var source = GgufReader.Read(TestPaths.TinyModel);
         string target = dir.File("out.gguf");
-        void Refused(GgufEdit edit) => Assert.Throws<ArgumentException>(() => GgufRewriter.Rewrite(source, edit, target));
+        void Refused(GgufEdit edit) => Assert.Throws<BadInputException>(() => GgufRewriter.Rewrite(source, edit, target));
 
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt64(64)));
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(48)));
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(0)));
         // 2^30 made a 10 MB model a 62 GB file; 1 MiB is the largest padding written.
-        Assert.Contains("above 1048576 (1 MiB)", Assert.Throws<ArgumentException>(() => GgufRewriter.Rewrite(source, new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(1u << 30)), target)).Message);
+        Assert.Contains("above 1048576 (1 MiB)", Assert.Throws<BadInputException>(() => GgufRewriter.Rewrite(source, new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(1u << 30)), target)).Message);
         Refused(new GgufEdit().SetValue(GgufKeys.Alignment, GgufValue.UInt32(GgufRewriter.MaxAlignment * 2)));
         Refused(new GgufEdit().SetTensor(new OutputTensor("x", GgmlType.F32, [33], TensorData.Float32(RopeFactors))));
         Refused(new GgufEdit().SetTensor(new OutputTensor("x", GgmlType.Q8_0, [33], new TensorData.FromMemory(new byte[34]))));

@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Gguf.Tests.Support;
 using LongRopeGguf.Tests;
 
@@ -60,24 +61,24 @@ public class InPlaceEditorTests
 
         using (var editor = GgufInPlaceEditor.Open(path))
         {
-            Assert.Throws<ArgumentException>(() => editor.SetValue("test.string", GgufValue.String("a different length")));
-            Assert.Throws<ArgumentException>(() => editor.SetValue("test.arr_u32", GgufValue.Array(new uint[] { 1, 2 })));
-            Assert.Throws<ArgumentException>(() => editor.SetValue("test.arr_str", GgufValue.Array(new[] { "a", "", "ünï", "日本", "▁x", "🦙🦙🦙" })));
+            Assert.Throws<BadInputException>(() => editor.SetValue("test.string", GgufValue.String("a different length")));
+            Assert.Throws<BadInputException>(() => editor.SetValue("test.arr_u32", GgufValue.Array(new uint[] { 1, 2 })));
+            Assert.Throws<BadInputException>(() => editor.SetValue("test.arr_str", GgufValue.Array(new[] { "a", "", "ünï", "日本", "▁x", "🦙🦙🦙" })));
             Assert.Throws<GgufTypeMismatchException>(() => editor.SetValue("test.u32", GgufValue.UInt64(1)));
             Assert.Throws<GgufTypeMismatchException>(() => editor.SetValue("test.u32", GgufValue.Int32(1)));
             Assert.Throws<GgufTypeMismatchException>(() => editor.SetValue("test.arr_u32", GgufValue.Array(new int[] { 1, 2, 3 })));
-            Assert.Throws<KeyNotFoundException>(() => editor.SetValue("test.absent", GgufValue.UInt32(1)));
+            Assert.Throws<GgufMissingEntryException>(() => editor.SetValue("test.absent", GgufValue.UInt32(1)));
             // The alignment decides the layout: it cannot change without moving the data (same value is fine).
-            Assert.Throws<ArgumentException>(() => editor.SetValue(GgufKeys.Alignment, GgufValue.UInt32(32)));
+            Assert.Throws<BadInputException>(() => editor.SetValue(GgufKeys.Alignment, GgufValue.UInt32(32)));
             editor.SetValue(GgufKeys.Alignment, GgufValue.UInt32(64));
 
-            Assert.Throws<ArgumentException>(() => editor.WriteTensorData("t.f32", new float[4]));
-            Assert.Throws<ArgumentException>(() => editor.WriteTensorData("t.f32", new byte[11]));
-            Assert.Throws<ArgumentException>(() => editor.WriteTensorData("t.f16", new float[10])); // F16, not F32
-            Assert.Throws<KeyNotFoundException>(() => editor.WriteTensorData("t.absent", new float[1]));
+            Assert.Throws<BadInputException>(() => editor.WriteTensorData("t.f32", new float[4]));
+            Assert.Throws<BadInputException>(() => editor.WriteTensorData("t.f32", new byte[11]));
+            Assert.Throws<BadInputException>(() => editor.WriteTensorData("t.f16", new float[10])); // F16, not F32
+            Assert.Throws<GgufMissingEntryException>(() => editor.WriteTensorData("t.absent", new float[1]));
 
             // Several values at once: all are checked before any is written, so the one that fits is not written either.
-            Assert.Throws<ArgumentException>(() => editor.SetValues([("test.u32", GgufValue.UInt32(7)), ("test.string", GgufValue.String("a different length"))]));
+            Assert.Throws<BadInputException>(() => editor.SetValues([("test.u32", GgufValue.UInt32(7)), ("test.string", GgufValue.String("a different length"))]));
         }
         Assert.Equal(before, File.ReadAllBytes(path));
     }

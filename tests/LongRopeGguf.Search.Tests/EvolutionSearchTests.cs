@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Search.Evolution;
 using LongRopeGguf.Tests;
 
@@ -383,9 +384,9 @@ public class EvolutionSearchTests
     [Fact]
     public void Bad_settings_are_refused()
     {
-        var e = Assert.Throws<ArgumentException>(() => new EvolutionSearch(Space(), Small() with { Parents = 40 }, Seeds, NewFitness()));
+        var e = Assert.Throws<BadInputException>(() => new EvolutionSearch(Space(), Small() with { Parents = 40 }, Seeds, NewFitness()));
         Assert.Contains("parents 40", e.Message);
-        var f = Assert.Throws<ArgumentException>(() => new EvolutionSearch(Space(), Small(), [new SearchSeed("short", new float[5], 1f)], NewFitness()));
+        var f = Assert.Throws<BadInputException>(() => new EvolutionSearch(Space(), Small(), [new SearchSeed("short", new float[5], 1f)], NewFitness()));
         Assert.Contains("seed short: 5 factors", f.Message);
     }
 }

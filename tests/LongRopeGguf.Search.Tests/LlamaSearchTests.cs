@@ -158,13 +158,13 @@ public class LlamaSearchTests
         withNan[3] = float.NaN;
         string nan = Write("nan.json", withNan);
         Assert.Equal($"--init {nan}: long factors must be finite and > 0: [3] = NaN",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { InitPath = nan })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { InitPath = nan })).Message);
         // The search's own result file: the first run replaced it, the next refused to resume.
         Directory.CreateDirectory(dir.File("out"));
         string own = Write("out/factors.json", [.. yarn.LongFactors]);
         Assert.Equal($"--init {own}: is the factor file this search writes ({own}); copy it elsewhere, or give another --out",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { InitPath = own })).Message);
-        Assert.Equal($"--init {dir.Path}: is a folder, not a factor file", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { InitPath = dir.Path })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { InitPath = own })).Message);
+        Assert.Equal($"--init {dir.Path}: is a folder, not a factor file", Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { InitPath = dir.Path })).Message);
         Assert.Equal($"--init {dir.File("none.json")}: no such factor file", Assert.Throws<FileNotFoundException>(() => SearchRunner.Plan(ok with { InitPath = dir.File("none.json") })).Message);
 
         // Decreasing factors are a warning (the seed is made non-decreasing), as patch warns of them.
@@ -185,18 +185,18 @@ public class LlamaSearchTests
         var ok = SmallLongSearch(dir.File("x"));
         // Not "use --set short for 512": the short set is searched at the original length, not at the length given.
         Assert.Equal("--target-length 512: a long set is searched for a length above the original 512 tokens of tiny-passkey-512.gguf (the short set, --set short, serves contexts up to 512)",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
         // A target so long that the grid cannot hold it is said in the user's terms (was "maximum factor 244140.62... grid points").
         Assert.Equal("--target-length 99999999: 195312x the original 512 tokens puts factors up to 244141; in steps of --step 0.01 that is more than 10,000,000 grid points (give a shorter target or a larger --step)",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 99_999_999 } })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TargetLength = 99_999_999 } })).Message);
         Assert.Equal("--max-factor 200000: in steps of --step 0.01 that is more than 10,000,000 grid points (give a smaller maximum or a larger --step)",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { MaxFactor = 200_000 })).Message);
-        Assert.DoesNotContain("--target-length", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Step = 0 })).Message); // the step's own error
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { MaxFactor = 200_000 })).Message);
+        Assert.DoesNotContain("--target-length", Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Step = 0 })).Message); // the step's own error
         // A grid of one factor: every seed became all ones and the search wrote them, exit 0.
         Assert.Equal("--max-factor 1 in steps of --step 0.01: the factor grid holds only 1, so there is nothing to search (the scale is 4)",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { MaxFactor = 1 })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { MaxFactor = 1 })).Message);
         Assert.Equal("--max-factor 5 in steps of --step 100: the factor grid holds only 1, so there is nothing to search (the scale is 4)",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Step = 100 })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Step = 100 })).Message);
         Assert.Equal("--max-factor 3 is below the scale 4 (2048 / 512 tokens): the rule seeds, whose largest factors are the scale or more, start clipped to it",
             SearchRunner.Plan(ok with { MaxFactor = 3 }).Warnings[0]);
         Assert.Empty(SearchRunner.Plan(ok).Warnings);
@@ -204,12 +204,12 @@ public class LlamaSearchTests
         string noBase = dir.File("no-base.gguf");
         GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue("llama.rope.freq_base", GgufValue.Float32(0)), noBase);
         Assert.StartsWith($"{noBase}: llama.cpp would run this file but its output would be meaningless: llama.rope.freq_base = 0",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { ModelPath = noBase })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { ModelPath = noBase })).Message);
         Assert.Equal(["--attn-factor 100 is outside [1, 2]; it scales attention logits by its square (10000)"],
             SearchRunner.Plan(ok with { FixedAttention = (AttentionFactorPolicy.Explicit, 100f) }).Warnings);
-        Assert.Contains("--init", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
-        Assert.Contains("--text", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
-        Assert.Contains("--max-factor", Assert.Throws<ArgumentException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);
+        Assert.Contains("--init", Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Set = SearchSet.Short, Fitness = ok.Fitness with { TargetLength = 512 } })).Message);
+        Assert.Contains("--text", Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Fitness = ok.Fitness with { TextPath = null } })).Message);
+        Assert.Contains("--max-factor", Assert.Throws<BadInputException>(() => SearchRunner.Plan(ok with { Piecewise = true, MaxFactor = 6 })).Message);
 
         var info = ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel));
         string init = dir.File("long.json");
@@ -218,16 +218,16 @@ public class LlamaSearchTests
         Assert.Equal(SearchSet.Short, shortRequest.Set);
         SearchRunner.Plan(shortRequest); // 500 rounds up to 512: still the short set
         Assert.Contains("one attn_factor for both sets",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(shortRequest with { FixedAttention = (AttentionFactorPolicy.Su, null) })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(shortRequest with { FixedAttention = (AttentionFactorPolicy.Su, null) })).Message);
 
         // A perplexity bound names one of the search's seeds: the short search's are ones (and init when its short set is not).
         var boundedShort = shortRequest with { Fitness = shortRequest.Fitness with { Kind = FitnessKind.Mix, MaxPerplexitySeed = "ones" } };
         Assert.Equal("ones", SearchRunner.Plan(boundedShort).BoundSeed!.Name);
         Assert.Null(SearchRunner.Plan(shortRequest).BoundSeed);
         Assert.Equal("--max-ppl critical: no seed of that name in this search; its seeds are ones (or give the bound as a number)",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "critical" } })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "critical" } })).Message);
         Assert.Equal("--max-ppl init: the --init file's short set is all ones, which is the ones seed; give --max-ppl ones",
-            Assert.Throws<ArgumentException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "init" } })).Message);
+            Assert.Throws<BadInputException>(() => SearchRunner.Plan(boundedShort with { Fitness = boundedShort.Fitness with { MaxPerplexitySeed = "init" } })).Message);
 
         // An --init file made for another length starts clipped to the space, and the plan says so (it was silent).
         var clipped = SearchRunner.Plan(ok with { InitPath = init, AttentionMin = 1.0, AttentionMax = 1.1 }); // the 8x YaRN set in a 4x search

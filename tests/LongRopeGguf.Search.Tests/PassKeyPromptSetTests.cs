@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Evaluation;
 using LongRopeGguf.Evaluation.Engine;
 using LongRopeGguf.Evaluation.Perplexity;
@@ -111,7 +112,7 @@ public sealed class PassKeyPromptSetTests : IDisposable
     [Fact]
     public void More_passages_than_prompts_is_refused()
     {
-        var e = Assert.Throws<ArgumentException>(() => Spec(prompts: 2, passages: 3).Validate());
+        var e = Assert.Throws<BadInputException>(() => Spec(prompts: 2, passages: 3).Validate());
         Assert.Equal("--passkey-passages 3: must be between 1 and the number of prompts (2)", e.Message);
     }
 

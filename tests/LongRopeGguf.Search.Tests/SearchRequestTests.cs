@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Search.Llama;
 
 namespace LongRopeGguf.Search.Tests;
@@ -79,7 +80,7 @@ public class SearchRequestTests
     [InlineData("3,8")]
     [InlineData("yarn x2")]
     public void Anything_else_as_a_perplexity_bound_is_refused_naming_the_option(string text) =>
-        Assert.StartsWith($"--max-ppl '{text}': expected a perplexity", Assert.Throws<ArgumentException>(() => FitnessSpec.ParseMaxPerplexity(text)).Message);
+        Assert.StartsWith($"--max-ppl '{text}': expected a perplexity", Assert.Throws<BadInputException>(() => FitnessSpec.ParseMaxPerplexity(text)).Message);
 
     [Fact]
     public void Within_the_bound_the_loss_decides_outside_it_the_distance_and_every_candidate_within_ranks_first()
@@ -102,12 +103,12 @@ public class SearchRequestTests
     {
         var spec = new FitnessSpec { Kind = FitnessKind.PassKey, TargetLength = 1024, Haystack = "filler", MaxPerplexitySeed = "critical" };
         Assert.True(spec.UsesText);
-        Assert.Equal("--max-ppl bounds the perplexity of a text: give it with --text FILE", Assert.Throws<ArgumentException>(spec.Validate).Message);
+        Assert.Equal("--max-ppl bounds the perplexity of a text: give it with --text FILE", Assert.Throws<BadInputException>(spec.Validate).Message);
         var withText = spec with { TextPath = "t.txt" };
         withText.Validate();
-        Assert.Contains("--max-ppl with fitness ppl", Assert.Throws<ArgumentException>((withText with { Kind = FitnessKind.Perplexity }).Validate).Message);
-        Assert.Contains("not both", Assert.Throws<ArgumentException>((withText with { MaxPerplexity = 4 }).Validate).Message);
-        Assert.Contains("at least 1", Assert.Throws<ArgumentException>((withText with { MaxPerplexitySeed = null, MaxPerplexity = double.PositiveInfinity }).Validate).Message);
+        Assert.Contains("--max-ppl with fitness ppl", Assert.Throws<BadInputException>((withText with { Kind = FitnessKind.Perplexity }).Validate).Message);
+        Assert.Contains("not both", Assert.Throws<BadInputException>((withText with { MaxPerplexity = 4 }).Validate).Message);
+        Assert.Contains("at least 1", Assert.Throws<BadInputException>((withText with { MaxPerplexitySeed = null, MaxPerplexity = double.PositiveInfinity }).Validate).Message);
         Assert.False((withText with { MaxPerplexitySeed = null }).UsesText);
     }
 }

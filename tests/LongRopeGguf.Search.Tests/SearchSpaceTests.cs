@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using LongRopeGguf.Search.Evolution;
 
 namespace LongRopeGguf.Search.Tests;
@@ -77,14 +78,14 @@ public class SearchSpaceTests
     [InlineData(32, 8, 1e9, 1e-6, "ten million")]
     public void Bad_spaces_are_refused_with_a_message_naming_the_value(int dims, double scale, double max, double step, string expected)
     {
-        var e = Assert.Throws<ArgumentException>(() => new SearchSpace(dims, scale, max, step, null, 1f, piecewise: false));
+        var e = Assert.Throws<BadInputException>(() => new SearchSpace(dims, scale, max, step, null, 1f, piecewise: false));
         Assert.Contains(expected, e.Message);
     }
 
     [Fact]
     public void A_piecewise_space_must_top_out_at_the_scale()
     {
-        var e = Assert.Throws<ArgumentException>(() => new SearchSpace(32, 8, 10, 0.01, null, 1f, piecewise: true));
+        var e = Assert.Throws<BadInputException>(() => new SearchSpace(32, 8, 10, 0.01, null, 1f, piecewise: true));
         Assert.Contains("must be the scale 8", e.Message);
     }
 
@@ -92,7 +93,7 @@ public class SearchSpaceTests
     public void Quantize_refuses_a_factor_count_that_does_not_fit()
     {
         var space = new SearchSpace(32, 8, 10, 0.01, null, 1f, piecewise: false);
-        var e = Assert.Throws<ArgumentException>(() => space.Quantize(new float[16], 1f));
+        var e = Assert.Throws<BadInputException>(() => space.Quantize(new float[16], 1f));
         Assert.Contains("16 factors", e.Message);
     }
 }

@@ -164,7 +164,7 @@ public static class ChatCommand
             }
         }
         // ArgumentException: a path .NET refuses (a NUL in /save's name): said, and the chat goes on.
-        catch (Exception e) when (e is RuntimeInputException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is Gguf.BadInputException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             Console.Error.WriteLine($"longrope: error: {e.Message.ReplaceLineEndings(" ")}");
             failed = true;

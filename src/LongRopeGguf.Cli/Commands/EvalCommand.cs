@@ -239,14 +239,7 @@ public static class EvalCommand
     private static Task<int> Guarded(ParseResult r, NativeOptions native, Func<CancellationToken, int> action, CancellationToken outer) => TerminationSignals.Run(outer, ct =>
     {
         native.ConfigureForEvaluation(r);
-        try
-        {
-            return action(ct);
-        }
-        catch (LlamaFailureException e)
-        {
-            throw new CliException(e.Message, ExitCodes.RuntimeFailure);
-        }
+        return action(ct);
     });
 
     /// <summary>JSON to standard output through Console.Out (so redirection of Console.Out sees it).</summary>

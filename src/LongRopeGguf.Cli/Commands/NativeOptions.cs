@@ -39,14 +39,7 @@ public sealed class NativeOptions
     public void ConfigureForEvaluation(ParseResult r, string? resultsFolder = null)
     {
         RefuseLogOverInputs(r, resultsFolder);
-        try
-        {
-            NativeLlama.EnsureConfigured(r.GetValue(Verbose), r.GetValue(NativeLib), r.GetValue(LogFile));
-        }
-        catch (Evaluation.LlamaFailureException e)
-        {
-            throw new CliException(e.Message, ExitCodes.RuntimeFailure); // the library did not load
-        }
+        NativeLlama.EnsureConfigured(r.GetValue(Verbose), r.GetValue(NativeLib), r.GetValue(LogFile));
     }
 
     /// <summary>

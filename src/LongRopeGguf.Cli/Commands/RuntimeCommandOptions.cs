@@ -141,17 +141,7 @@ public sealed class RuntimeCommandOptions
     public static int Run(Func<ConsoleInterrupt, int> body)
     {
         using var interrupt = new ConsoleInterrupt();
-        int code = CliErrors.Run(() =>
-        {
-            try
-            {
-                return body(interrupt);
-            }
-            catch (LlamaFailureException e)
-            {
-                throw new CliException(e.Message, ExitCodes.RuntimeFailure);
-            }
-        }, interrupt.Token, () => interrupt.Terminated).GetAwaiter().GetResult();
+        int code = CliErrors.Run(() => body(interrupt), interrupt.Token, () => interrupt.Terminated).GetAwaiter().GetResult();
         // A run stopped by SIGTERM finished like one stopped by Ctrl-C (partial result, --json included) and says so.
         return code == ExitCodes.Interrupted && interrupt.Terminated ? ExitCodes.Terminated : code;
     }

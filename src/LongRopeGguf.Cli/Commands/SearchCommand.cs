@@ -156,23 +156,13 @@ public static class SearchCommand
             native.ConfigureForEvaluation(r, outDir);
             if (r.GetValue(check))
             {
-                SearchCheck found;
-                try { found = SearchRunner.Check(request, ct); }
-                catch (LlamaFailureException e) { throw new CliException(e.Message, ExitCodes.RuntimeFailure); }
+                SearchCheck found = SearchRunner.Check(request, ct);
                 if (r.GetValue(json)) WriteJson(found, Console.OpenStandardOutput());
                 else WriteText(found, request, Console.Out);
                 return ExitCodes.Success;
             }
             var display = new SearchProgressDisplay(request);
-            SearchReport report;
-            try
-            {
-                report = display.Run(observer => SearchRunner.Run(request, observer, ct));
-            }
-            catch (LlamaFailureException e)
-            {
-                throw new CliException(e.Message, ExitCodes.RuntimeFailure);
-            }
+            SearchReport report = display.Run(observer => SearchRunner.Run(request, observer, ct));
             if (r.GetValue(json)) WriteJson(report, Console.OpenStandardOutput());
             else WriteText(report, Console.Out);
             return ExitCodes.Success;

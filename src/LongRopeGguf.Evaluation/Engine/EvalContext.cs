@@ -1,5 +1,6 @@
 using LLama;
 using LLama.Native;
+using LongRopeGguf.Runtime;
 
 namespace LongRopeGguf.Evaluation.Engine;
 
@@ -27,7 +28,7 @@ public sealed class EvalContext : IDisposable
             if (FactorSet != "short")
             {
                 context.Dispose();
-                throw new InvalidOperationException($"length {length}: llama.cpp chose the {FactorSet} set (n_ctx_seq {ContextPerSequence}) where the short one was planned");
+                throw new LlamaFailureException($"length {length}: llama.cpp chose the {FactorSet} set (n_ctx_seq {ContextPerSequence}) where the short one was planned");
             }
             RopeDescription += $"; {OwnMagnitudeNote} (yarn_attn_factor {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)})";
         }

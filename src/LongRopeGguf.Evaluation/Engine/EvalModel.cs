@@ -2,6 +2,7 @@ using System.Text;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using LongRopeGguf.Runtime;
 
 namespace LongRopeGguf.Evaluation.Engine;
 

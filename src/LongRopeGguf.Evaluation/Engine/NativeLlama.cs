@@ -48,17 +48,7 @@ public static class NativeLlama
     /// that does not load is one <see cref="LlamaFailureException"/> naming the folder, not a type-initializer exception
     /// at the first model load.
     /// </summary>
-    private static void LoadLibrary()
-    {
-        try
-        {
-            NativeRuntime.Backend();
-        }
-        catch (Runtime.LlamaFailureException e)
-        {
-            throw new LlamaFailureException(e.Message);
-        }
-    }
+    private static void LoadLibrary() => NativeRuntime.Backend();
 
     /// <summary>A mark in llama.cpp's log, to ask later what went wrong after it.</summary>
     public static long Mark() => NativeRuntime.Log.Position;

@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
@@ -95,10 +96,10 @@ public sealed class EvolutionSearch
     public EvolutionSearch(SearchSpace space, EvolutionSettings settings, IReadOnlyList<SearchSeed> seeds, IFitnessFunction fitness)
     {
         settings.Validate();
-        if (seeds.Count == 0) throw new ArgumentException("the search needs at least one seed");
+        if (seeds.Count == 0) throw new BadInputException("the search needs at least one seed");
         foreach (var s in seeds)
             if (s.Factors.Length != space.Dimensions)
-                throw new ArgumentException($"seed {s.Name}: {s.Factors.Length} factors; the model has {space.Dimensions} (rope_dimension_count / 2)");
+                throw new BadInputException($"seed {s.Name}: {s.Factors.Length} factors; the model has {space.Dimensions} (rope_dimension_count / 2)");
         _space = space;
         _settings = settings;
         _seeds = seeds;

@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using System.Globalization;
 
 namespace LongRopeGguf.Search.Evolution;
@@ -50,21 +51,21 @@ public sealed record EvolutionSettings
 
     public void Validate()
     {
-        if (Population < 1) throw new ArgumentException($"--population {Population}: must be at least 1");
-        if (Parents < 1) throw new ArgumentException($"--parents {Parents}: must be at least 1");
-        if (Parents > Population) throw new ArgumentException($"--parents {Parents}: must not exceed the population {Population}");
-        if (Mutations < 0) throw new ArgumentException($"--mutations {Mutations}: must be 0 or more");
-        if (Crossovers < 0) throw new ArgumentException($"--crossovers {Crossovers}: must be 0 or more");
-        if (Iterations < 0) throw new ArgumentException($"--iterations {Iterations}: must be 0 or more");
+        if (Population < 1) throw new BadInputException($"--population {Population}: must be at least 1");
+        if (Parents < 1) throw new BadInputException($"--parents {Parents}: must be at least 1");
+        if (Parents > Population) throw new BadInputException($"--parents {Parents}: must not exceed the population {Population}");
+        if (Mutations < 0) throw new BadInputException($"--mutations {Mutations}: must be 0 or more");
+        if (Crossovers < 0) throw new BadInputException($"--crossovers {Crossovers}: must be 0 or more");
+        if (Iterations < 0) throw new BadInputException($"--iterations {Iterations}: must be 0 or more");
         if (!(MutationProbability > 0 && MutationProbability <= 1))
-            throw new ArgumentException($"--mutation-probability {MutationProbability.ToString(CultureInfo.InvariantCulture)}: must be in (0, 1]");
+            throw new BadInputException($"--mutation-probability {MutationProbability.ToString(CultureInfo.InvariantCulture)}: must be in (0, 1]");
         // Every candidate is kept (the log, the cache of evaluated genomes): a count past this is a typo, and past
         // int.MaxValue the planned count overflowed ("up to 1705032708 candidates" for six billion).
         long planned = Population + (long)Iterations * ((long)Mutations + Crossovers);
         if (planned > MaxCandidates)
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+            throw new BadInputException(string.Create(CultureInfo.InvariantCulture,
                 $"--population {Population} + --iterations {Iterations} x (--mutations {Mutations} + --crossovers {Crossovers}) is {planned:N0} candidates; at most {MaxCandidates:N0}"));
-        if (!(AttentionMutationSigma > 0) || !(BoundaryMutationSigma > 0)) throw new ArgumentException("mutation standard deviations must be > 0");
-        if (MaxCrossoverTries < 1 || MaxMutationTries < 1) throw new ArgumentException("tries must be at least 1");
+        if (!(AttentionMutationSigma > 0) || !(BoundaryMutationSigma > 0)) throw new BadInputException("mutation standard deviations must be > 0");
+        if (MaxCrossoverTries < 1 || MaxMutationTries < 1) throw new BadInputException("tries must be at least 1");
     }
 }

@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 namespace LongRopeGguf.Search.Evolution;
 
 /// <summary>The search log cannot be used: one line saying which file, which line and what is wrong.</summary>
-public sealed class SearchLogException(string message) : InvalidOperationException(message);
+public sealed class SearchLogException(string message) : Gguf.BadInputException(message);
 
 /// <summary>A candidate's fitness as the log recorded it.</summary>
 public sealed record LoggedFitness(int Serial, FitnessResult Fitness, double Seconds);

@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using System.Globalization;
 
 namespace LongRopeGguf.Search.Evolution;
@@ -22,12 +23,12 @@ public sealed record AttentionRange(double Min, double Max, double Step)
 
     public void Validate()
     {
-        if (!(Step > 0) || !double.IsFinite(Step)) throw new ArgumentException($"attention factor step {Step.ToString(CultureInfo.InvariantCulture)}: must be > 0");
+        if (!(Step > 0) || !double.IsFinite(Step)) throw new BadInputException($"attention factor step {Step.ToString(CultureInfo.InvariantCulture)}: must be > 0");
         string range = $"--attn-range {Min.ToString(CultureInfo.InvariantCulture)}:{Max.ToString(CultureInfo.InvariantCulture)}";
-        if (!(Min > 0) || !double.IsFinite(Min)) throw new ArgumentException($"{range}: the minimum must be a finite number > 0");
-        if (!double.IsFinite(Max)) throw new ArgumentException($"{range}: the maximum must be a finite number");
-        if (!(Max >= Min)) throw new ArgumentException($"{range}: the maximum must be at least the minimum");
-        if (MaxIndex > 1_000_000) throw new ArgumentException($"{range} in steps of {Step.ToString(CultureInfo.InvariantCulture)}: more than a million grid points");
+        if (!(Min > 0) || !double.IsFinite(Min)) throw new BadInputException($"{range}: the minimum must be a finite number > 0");
+        if (!double.IsFinite(Max)) throw new BadInputException($"{range}: the maximum must be a finite number");
+        if (!(Max >= Min)) throw new BadInputException($"{range}: the maximum must be at least the minimum");
+        if (MaxIndex > 1_000_000) throw new BadInputException($"{range} in steps of {Step.ToString(CultureInfo.InvariantCulture)}: more than a million grid points");
     }
 }
 
@@ -100,16 +101,16 @@ public sealed record SearchSpace
     private void Validate()
     {
         var c = CultureInfo.InvariantCulture;
-        if (Dimensions < 1 || Dimensions > 4096) throw new ArgumentException($"{Dimensions} RoPE dimension pairs: expected 1..4096");
-        if (!(Scale > 0) || !double.IsFinite(Scale)) throw new ArgumentException($"scale {Scale.ToString(c)}: must be a finite number > 0");
-        if (!(Step > 0) || !double.IsFinite(Step)) throw new ArgumentException($"--step {Step.ToString(c)}: must be a finite number > 0");
-        if (!(MaxFactor >= 1) || !double.IsFinite(MaxFactor)) throw new ArgumentException($"--max-factor {MaxFactor.ToString(c)}: must be a finite number >= 1");
-        if ((MaxFactor - 1) / Step > MaxGridPoints) throw new ArgumentException($"--max-factor {MaxFactor.ToString(c)} in steps of --step {Step.ToString(c)}: more than ten million grid points; use a larger --step");
+        if (Dimensions < 1 || Dimensions > 4096) throw new BadInputException($"{Dimensions} RoPE dimension pairs: expected 1..4096");
+        if (!(Scale > 0) || !double.IsFinite(Scale)) throw new BadInputException($"scale {Scale.ToString(c)}: must be a finite number > 0");
+        if (!(Step > 0) || !double.IsFinite(Step)) throw new BadInputException($"--step {Step.ToString(c)}: must be a finite number > 0");
+        if (!(MaxFactor >= 1) || !double.IsFinite(MaxFactor)) throw new BadInputException($"--max-factor {MaxFactor.ToString(c)}: must be a finite number >= 1");
+        if ((MaxFactor - 1) / Step > MaxGridPoints) throw new BadInputException($"--max-factor {MaxFactor.ToString(c)} in steps of --step {Step.ToString(c)}: more than ten million grid points; use a larger --step");
         if (Piecewise && Math.Abs(MaxFactor - Math.Max(1, Scale)) > Step / 2)
-            throw new ArgumentException($"piecewise search: the maximum factor must be the scale {Scale.ToString(c)} (dimensions above the second boundary sit at it), not {MaxFactor.ToString(c)}");
+            throw new BadInputException($"piecewise search: the maximum factor must be the scale {Scale.ToString(c)} (dimensions above the second boundary sit at it), not {MaxFactor.ToString(c)}");
         Attention?.Validate();
         if (Attention is null && (!(FixedAttentionFactor > 0) || !float.IsFinite(FixedAttentionFactor)))
-            throw new ArgumentException($"attention factor {FixedAttentionFactor.ToString(c)}: must be a finite number > 0");
+            throw new BadInputException($"attention factor {FixedAttentionFactor.ToString(c)}: must be a finite number > 0");
     }
 
     /// <summary>The genome nearest to the given factors and attention factor: rounded to the grid, clamped to the range,
@@ -117,7 +118,7 @@ public sealed record SearchSpace
     public Genome Quantize(IReadOnlyList<float> factors, float attentionFactor)
     {
         if (factors.Count != Dimensions)
-            throw new ArgumentException($"{factors.Count} factors given; the search space has {Dimensions} (rope_dimension_count / 2)");
+            throw new BadInputException($"{factors.Count} factors given; the search space has {Dimensions} (rope_dimension_count / 2)");
         var genes = new int[Dimensions];
         int running = 0;
         for (int i = 0; i < Dimensions; i++)

@@ -1,3 +1,4 @@
+using LongRopeGguf.Gguf;
 using System.Globalization;
 
 namespace LongRopeGguf.Search.Llama;
@@ -150,7 +151,7 @@ public sealed record FitnessSpec
         string t = text.Trim();
         if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) return (v, null);
         if (t.Length > 0 && t.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')) return (null, t.ToLowerInvariant());
-        throw new ArgumentException($"--max-ppl '{text}': expected a perplexity (e.g. 3.8) or the name of a seed (e.g. critical, yarn, init)");
+        throw new BadInputException($"--max-ppl '{text}': expected a perplexity (e.g. 3.8) or the name of a seed (e.g. critical, yarn, init)");
     }
 
     public bool UsesText => Kind != FitnessKind.PassKey || BoundsPerplexity;
@@ -167,13 +168,13 @@ public sealed record FitnessSpec
     public static PassKeyDepths ParseDepths(string text)
     {
         foreach (var d in Enum.GetValues<PassKeyDepths>()) if (d.Name() == text.Trim().ToLowerInvariant()) return d;
-        throw new ArgumentException($"--passkey-depths '{text}': expected centered or ends");
+        throw new BadInputException($"--passkey-depths '{text}': expected centered or ends");
     }
 
     public static PassKeyLoss ParseLoss(string text)
     {
         foreach (var l in Enum.GetValues<PassKeyLoss>()) if (l.Name() == text.Trim().ToLowerInvariant()) return l;
-        throw new ArgumentException($"--passkey-loss '{text}': expected nll or margin");
+        throw new BadInputException($"--passkey-loss '{text}': expected nll or margin");
     }
 
     public static FitnessKind ParseKind(string text) => text.Trim().ToLowerInvariant() switch
@@ -181,7 +182,7 @@ public sealed record FitnessSpec
         "ppl" or "perplexity" => FitnessKind.Perplexity,
         "passkey" or "pass-key" => FitnessKind.PassKey,
         "mix" => FitnessKind.Mix,
-        _ => throw new ArgumentException($"fitness '{text}': expected ppl, passkey or mix"),
+        _ => throw new BadInputException($"fitness '{text}': expected ppl, passkey or mix"),
     };
 
     /// <summary>What a fitness value means, for display.</summary>
@@ -194,27 +195,27 @@ public sealed record FitnessSpec
 
     public void Validate()
     {
-        if (TargetLength < 2) throw new ArgumentException($"--target-length {TargetLength}: must be at least 2 tokens");
+        if (TargetLength < 2) throw new BadInputException($"--target-length {TargetLength}: must be at least 2 tokens");
         if (UsesText && TextPath is null)
-            throw new ArgumentException(Kind == FitnessKind.PassKey
+            throw new BadInputException(Kind == FitnessKind.PassKey
                 ? "--max-ppl bounds the perplexity of a text: give it with --text FILE"
                 : $"fitness {Name} measures perplexity on a text: give it with --text FILE");
-        if (UsesText && Windows < 1) throw new ArgumentException($"--windows {Windows}: must be at least 1");
-        if (UsesPassKey && PassKeyPrompts < 1) throw new ArgumentException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
+        if (UsesText && Windows < 1) throw new BadInputException($"--windows {Windows}: must be at least 1");
+        if (UsesPassKey && PassKeyPrompts < 1) throw new BadInputException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
         if (UsesPassKey && (PassKeyPassages < 1 || PassKeyPassages > PassKeyPrompts))
-            throw new ArgumentException($"--passkey-passages {PassKeyPassages}: must be between 1 and the number of prompts ({PassKeyPrompts})");
+            throw new BadInputException($"--passkey-passages {PassKeyPassages}: must be between 1 and the number of prompts ({PassKeyPrompts})");
         if (UsesPassKey && Haystack is null && TextPath is null)
-            throw new ArgumentException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
+            throw new BadInputException("the pass-key fitness needs a haystack: --haystack filler|FILE, or --text FILE for prose");
         if (!UsesPassKey && PassKeyLoss != PassKeyLoss.Nll)
-            throw new ArgumentException($"--passkey-loss {PassKeyLoss.Name()}: fitness ppl has no pass-key part; use --fitness passkey or mix");
+            throw new BadInputException($"--passkey-loss {PassKeyLoss.Name()}: fitness ppl has no pass-key part; use --fitness passkey or mix");
         if (!UsesPassKey && PassKeyDepths != PassKeyDepths.Centered)
-            throw new ArgumentException($"--passkey-depths {PassKeyDepths.Name()}: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
+            throw new BadInputException($"--passkey-depths {PassKeyDepths.Name()}: fitness ppl has no pass-key prompts; use --fitness passkey or mix");
         if (BoundsPerplexity && Kind == FitnessKind.Perplexity)
-            throw new ArgumentException("--max-ppl with fitness ppl: perplexity is already what it minimises; bound it with --fitness passkey or mix");
+            throw new BadInputException("--max-ppl with fitness ppl: perplexity is already what it minimises; bound it with --fitness passkey or mix");
         if (MaxPerplexity is { } bound && !(bound >= 1 && double.IsFinite(bound)))
-            throw new ArgumentException($"--max-ppl {bound.ToString(CultureInfo.InvariantCulture)}: must be a finite perplexity of at least 1");
+            throw new BadInputException($"--max-ppl {bound.ToString(CultureInfo.InvariantCulture)}: must be a finite perplexity of at least 1");
         if (MaxPerplexity is not null && MaxPerplexitySeed is not null)
-            throw new ArgumentException("--max-ppl: give a number or a seed's name, not both");
-        if (!(MixWeight >= 0 && MixWeight <= 1)) throw new ArgumentException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
+            throw new BadInputException("--max-ppl: give a number or a seed's name, not both");
+        if (!(MixWeight >= 0 && MixWeight <= 1)) throw new BadInputException($"--mix-weight {MixWeight.ToString(CultureInfo.InvariantCulture)}: must be between 0 and 1");
     }
 }

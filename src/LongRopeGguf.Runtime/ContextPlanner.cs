@@ -29,7 +29,13 @@ public sealed record ContextRequest(
 /// <summary>A context to create: its size (already a multiple of <see cref="ContextPlanner.Granularity"/>), its set and why.</summary>
 public sealed record ContextPlan(int ContextSize, FactorSetKind FactorSet, string Reason)
 {
-    public string FactorSetName => FactorSet switch
+    public string FactorSetName => FactorSet.Name();
+}
+
+public static class FactorSetKinds
+{
+    /// <summary>"short", "long" or "none", as the command line and the evaluation records say it.</summary>
+    public static string Name(this FactorSetKind kind) => kind switch
     {
         FactorSetKind.Short => "short",
         FactorSetKind.Long => "long",

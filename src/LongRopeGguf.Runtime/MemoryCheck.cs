@@ -6,9 +6,9 @@ namespace LongRopeGguf.Runtime;
 /// Only the plain f16 KV estimate is checked, against what the system (or the GPU) reports free, so it refuses what
 /// cannot work and lets llama.cpp decide everything close.
 /// </summary>
-internal static class MemoryCheck
+public static class MemoryCheck
 {
-    public static void EnsureContextFits(LlamaModel model, int contextSize)
+    internal static void EnsureContextFits(LlamaModel model, int contextSize)
     {
         if (model.Info.KvBytesPerToken is not { } perToken) return;
         long need = perToken * contextSize;
@@ -21,10 +21,10 @@ internal static class MemoryCheck
             $"a {contextSize}-token context needs about {Gib(need)} GiB of KV cache, but only {Gib(free)} GiB of {(onGpu ? "GPU" : "host")} memory is free");
     }
 
-    private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+    public static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>MemAvailable from /proc/meminfo; null where there is none.</summary>
-    private static long? AvailableHostMemory()
+    public static long? AvailableHostMemory()
     {
         try
         {

@@ -40,6 +40,30 @@ public sealed record ModelContextInfo(
     /// </summary>
     public float? ShortContextAttnParameter { get; init; }
 
+    /// <summary>Whether llama.cpp's loader reads this file's factor tensors at all: architectures that always do (phi3
+    /// and its kin), others only with rope.scaling.type longrope (<see cref="LongRopeArchitectures.ReadsFactorTensors"/>).</summary>
+    public bool ReadsFactorTensors { get; init; }
+
+    /// <summary>The file has <c>rope_factors_long.weight</c>.</summary>
+    public bool HasLongFactors { get; init; }
+
+    /// <summary>The file has <c>rope_factors_short.weight</c>.</summary>
+    public bool HasShortFactors { get; init; }
+
+    /// <summary>
+    /// The factor set llama.cpp applies for a context whose sequences each get <paramref name="contextPerSequence"/>
+    /// cells: long beyond the original context, short within it, none where the file has no such set or its
+    /// architecture does not read them. (What a context ran on, for the evaluation's records; the runner plans by
+    /// <see cref="ContextPlanner.SetFor"/>.)
+    /// </summary>
+    public FactorSetKind FactorSetAt(long contextPerSequence) =>
+        !ReadsFactorTensors ? FactorSetKind.None
+        : contextPerSequence > OriginalContextLength ? (HasLongFactors ? FactorSetKind.Long : FactorSetKind.None)
+        : HasShortFactors ? FactorSetKind.Short : FactorSetKind.None;
+
+    /// <summary>Bytes of f16 KV cache for <paramref name="cells"/> tokens; null where <see cref="KvBytesPerToken"/> is.</summary>
+    public long? KvCacheBytes(long cells) => KvBytesPerToken is { } perToken ? perToken * cells : null;
+
     /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
 
@@ -54,7 +78,7 @@ public sealed record ModelContextInfo(
     /// <summary>The model file's header, a missing file or a folder refused in one line.</summary>
     public static GgufFile ReadHeader(string path)
     {
-        if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a directory, not a GGUF model file");
+        if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a folder, not a model file");
         if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such model file");
         return GgufReader.Read(path);
     }
@@ -82,6 +106,9 @@ public sealed record ModelContextInfo(
             warning = $"no {LongRopeKeys.ShortFactorsTensor}: contexts up to {original} tokens run without factors";
         return new ModelContextInfo(path, name, arch, contextLength, layers, readsFactors && hasLong, original, scalingType, attn, warning)
         {
+            ReadsFactorTensors = readsFactors,
+            HasLongFactors = hasLong,
+            HasShortFactors = hasShort,
             KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
             ShortContextAttnParameter = readsFactors && hasShort ? ShortContextAttention.ContextParameter(file) : null,
         };

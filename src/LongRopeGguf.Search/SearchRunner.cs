@@ -144,7 +144,7 @@ public static class SearchRunner
     private static bool PrepareFolder(SearchRequest request)
     {
         request.Engine.Validate();
-        EvalModel.EnsureContextFits(EvalModelInfo.Read(request.ModelPath), request.Fitness.TargetLength);
+        EvalModel.EnsureContextFits(Runtime.ModelContextInfo.Read(request.ModelPath), request.Fitness.TargetLength);
         bool created = !Directory.Exists(request.OutputDirectory);
         Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
         return created;
@@ -219,9 +219,7 @@ public static class SearchRunner
     {
         request.Fitness.Validate();
         request.Evolution.Validate();
-        if (Directory.Exists(request.ModelPath)) throw new BadInputException($"{request.ModelPath}: is a folder, not a model file");
-        if (!File.Exists(request.ModelPath)) throw new FileNotFoundException($"{request.ModelPath}: no such model file");
-        var header = GgufReader.Read(request.ModelPath);
+        var header = Runtime.ModelContextInfo.ReadHeader(request.ModelPath);
         // The model's own defects, named as the model's: found on the working copy, they named that (deleted) file.
         if (Runtime.LlamaModel.WhyNotToLoad(header) is { } why) throw new BadInputException(why);
         var model = LongRopePatcher.RequireSupported(header);

@@ -20,7 +20,7 @@ public sealed class EvalContext : IDisposable
         Length = length;
         ContextSize = (int)context.ContextSize;
         ContextPerSequence = NativeLlama.ContextSizePerSequence(context.NativeHandle);
-        FactorSet = model.Info.FactorSetFor(ContextPerSequence);
+        FactorSet = model.Info.FactorSetAt(ContextPerSequence).Name();
         RopeDescription = mode.Describe(length, model.Info.OriginalContextLength);
         if (shortContextAttn is { } f)
         {

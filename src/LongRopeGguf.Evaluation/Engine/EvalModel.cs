@@ -12,41 +12,31 @@ namespace LongRopeGguf.Evaluation.Engine;
 /// </summary>
 public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
 {
-    private EvalModel(string path, LLamaWeights weights, EvalModelInfo info, EngineOptions options)
+    private readonly LlamaModel _model;
+
+    private EvalModel(string path, LlamaModel model, EngineOptions options)
     {
         Path = path;
-        Weights = weights;
-        Info = info;
+        _model = model;
         Options = options;
     }
 
     public string Path { get; }
-    public LLamaWeights Weights { get; }
-    public EvalModelInfo Info { get; }
+    public LLamaWeights Weights => _model.Weights;
+    /// <summary>What the header says about the context and RoPE (the runner's reading of it).</summary>
+    public ModelContextInfo Info => _model.Info;
     public EngineOptions Options { get; }
 
-    /// <summary>Vocabulary size (logits per position).</summary>
-
+    /// <summary>Reads and checks the header (a missing or bad file, or one llama.cpp would abort on, fails there in one
+    /// line), then loads the weights the runner's way.</summary>
     public static EvalModel Load(string path, EngineOptions? options = null)
     {
         options ??= EngineOptions.Default;
         options.Validate();
-        if (Directory.Exists(path)) throw new EvalInputException($"{path}: is a folder, not a model file");
-        if (!File.Exists(path)) throw new EvalInputException($"{path}: no such model file");
-        var header = Gguf.GgufReader.Read(path); // the header only; bad files fail here with a one-line message
-        if (Runtime.LlamaModel.WhyNotToLoad(header) is { } abort) throw new EvalInputException(abort);
-        var info = EvalModelInfo.FromHeader(header, path);
+        var info = ModelContextInfo.Read(path);
         NativeLlama.EnsureConfigured();
-        var p = new ModelParams(path) { GpuLayerCount = options.GpuLayers };
-        long mark = NativeLlama.Mark();
-        try
-        {
-            return new EvalModel(System.IO.Path.GetFullPath(path), LLamaWeights.LoadFromFile(p), info, options);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            throw new LlamaFailureException($"{path}: llama.cpp could not load the model: {Why(e, mark)}", e);
-        }
+        var model = LlamaModel.Load(info, new RunnerOptions { GpuLayers = options.GpuLayers, Threads = options.Threads, BatchSize = options.BatchSize });
+        return new EvalModel(System.IO.Path.GetFullPath(path), model, options);
     }
 
     /// <summary>Token ids of <paramref name="text"/> as llama.cpp tokenizes it (special tokens not parsed).</summary>
@@ -112,7 +102,7 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         mode.Apply(p, length, Info.OriginalContextLength);
         // A short context of a file this tool patched runs at the model's own attention magnitude, as the runner runs it.
         float? shortAttn = mode.RunsFileRope
-            && Info.FactorSetFor(Runtime.ContextPlanner.RoundUp(cells)) == "short" ? Info.ShortContextAttnParameter : null;
+            && Info.FactorSetAt(ContextPlanner.RoundUp(cells)) == FactorSetKind.Short ? Info.ShortContextAttnParameter : null;
         if (shortAttn is { } f) p.YarnAttentionFactor = f;
         LLamaContext ctx;
         long mark = NativeLlama.Mark();
@@ -132,28 +122,17 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     public void EnsureContextFits(long cells) => EnsureContextFits(Info, cells);
 
     /// <summary>The same check from the header alone, before any model is loaded or copied.</summary>
-    public static void EnsureContextFits(EvalModelInfo info, long cells)
+    /// <remarks>Nine tenths of the memory available: the weights and llama.cpp's compute buffers need the rest. A model
+    /// whose cache size the header does not tell (sliding-window layers) is left to llama.cpp.</remarks>
+    public static void EnsureContextFits(ModelContextInfo info, long cells)
     {
         if (cells <= 0) throw new EvalInputException($"length {cells}: must be a positive number of tokens");
         if (cells > uint.MaxValue / 2) throw new EvalInputException($"length {cells}: beyond what llama.cpp can address");
-        long need = info.KvCacheBytes(cells);
-        long available = AvailableMemoryBytes();
+        if (info.KvCacheBytes(cells) is not { } need) return;
+        long available = MemoryCheck.AvailableHostMemory() ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (need > available * 9 / 10)
             throw new EvalInputException(
-                $"length {cells}: the KV cache alone needs {need / (1024.0 * 1024 * 1024):F1} GiB, more than the {available / (1024.0 * 1024 * 1024):F1} GiB of memory available ({info.LayerCount} layers x {info.KvWidth} K/V width x 2 x F16)");
-    }
-
-    private static long AvailableMemoryBytes()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/meminfo"))
-                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+                $"length {cells}: the KV cache alone needs {MemoryCheck.Gib(need)} GiB, more than the {MemoryCheck.Gib(available)} GiB of memory available ({info.LayerCount} layers, {info.KvBytesPerToken} bytes per token in F16)");
     }
 
     internal static string Why(Exception e, long mark)
@@ -163,5 +142,5 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         return native.Length > 0 ? $"{msg} (llama.cpp: {native})" : msg;
     }
 
-    public void Dispose() => Weights.Dispose();
+    public void Dispose() => _model.Dispose();
 }

@@ -94,7 +94,7 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
     public static void RefuseBuiltInModesOnPatchedModel(string modelPath, IEnumerable<RopeMode> modes)
     {
         if (!File.Exists(modelPath) || modes.FirstOrDefault(m => m.Kind != RopeModeKind.Patched) is not { } builtIn) return;
-        var info = EvalModelInfo.Read(modelPath);
+        var info = Runtime.ModelContextInfo.Read(modelPath);
         if (info.ReadsFactorTensors && (info.HasLongFactors || info.HasShortFactors))
             throw new EvalInputException($"{modelPath}: MODEL carries LongRoPE factors, which llama.cpp would apply under mode '{builtIn.Name}' too; "
                 + $"give the unpatched model as MODEL and this file as --patched NAME={modelPath} (or keep it as MODEL with --modes '' --patched NAME={modelPath})");

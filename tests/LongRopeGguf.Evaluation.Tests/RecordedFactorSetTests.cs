@@ -1,11 +1,12 @@
 using LongRopeGguf.Evaluation.Engine;
 using LongRopeGguf.Gguf;
+using LongRopeGguf.Runtime;
 using LongRopeGguf.Tests;
 
 namespace LongRopeGguf.Evaluation.Tests;
 
 /// <summary>Which factor set eval records and refuses by: the loader's rule, not the scaling type alone.</summary>
-public class EvalModelInfoTests
+public class RecordedFactorSetTests
 {
     private static string Write(TempDir dir, string arch, string? scalingType)
     {
@@ -19,7 +20,7 @@ public class EvalModelInfoTests
             new($"{arch}.attention.head_count", GgufValue.UInt32(2)),
         };
         if (scalingType is not null) metadata.Add(new($"{arch}.rope.scaling.type", GgufValue.String(scalingType)));
-        byte[] factors = new byte[16 * 4];
+        byte[] factors = System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Repeat(1f, 16).ToArray().AsSpan()).ToArray();
         var tensors = new[] { "rope_factors_long.weight", "rope_factors_short.weight" }
             .Select(n => new OutputTensor(n, GgmlType.F32, [16], new TensorData.FromMemory(factors))).ToList();
         string path = dir.File($"{arch}-{scalingType ?? "none"}.gguf");
@@ -36,9 +37,9 @@ public class EvalModelInfoTests
     public void The_factor_set_follows_the_loaders_rule_for_the_architecture(string arch, string? scalingType, string above, string within)
     {
         using var dir = new TempDir();
-        var info = EvalModelInfo.Read(Write(dir, arch, scalingType));
-        Assert.Equal(above, info.FactorSetFor(1024));
-        Assert.Equal(within, info.FactorSetFor(512));
+        var info = ModelContextInfo.Read(Write(dir, arch, scalingType));
+        Assert.Equal(above, info.FactorSetAt(1024).Name());
+        Assert.Equal(within, info.FactorSetAt(512).Name());
     }
 
     [Fact]

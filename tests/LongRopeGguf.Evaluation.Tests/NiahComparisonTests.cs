@@ -264,7 +264,7 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         File.AppendAllText(results, "{\"id\":\"x|torn");
         (code, stdout, err) = CliEvalTests.Run("eval", "compare", a, b, "--json");
         Assert.True(code == 0, err);
-        Assert.Equal($"longrope: warning: {results}: its last line (13 characters, no line end) is incomplete, as a run stopped while writing it leaves one; left out", err.Trim());
+        Assert.Equal($"longrope: warning: {results}: its last line (13 bytes, no line end) is incomplete, as a run stopped while writing it leaves one; left out", err.Trim());
         Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("mode").GetString() == "x").GetProperty("paired").GetInt32());
 
         // Only such files: nothing to compare.

@@ -138,6 +138,14 @@ public sealed class NiahRunTests
         Assert.Equal(2, File.ReadAllLines(results).Length);
         File.AppendAllText(results, "{\"id\":\"none|fil"); // a line torn by a kill
 
+        // A run refused by its checks (another model file under the same mode name) leaves the file as it was, torn
+        // end included: the cut came before the checks.
+        byte[] before = File.ReadAllBytes(results);
+        string other = dir.File("other.gguf");
+        Gguf.GgufRewriter.Rewrite(Gguf.GgufReader.Read(TestPaths.TinyModel), new Gguf.GgufEdit().SetValue("general.name", Gguf.GgufValue.String("other")), other);
+        Assert.Contains("its trials of mode 'none' ran on", Assert.Throws<EvalInputException>(() => NiahRunner.Run(options with { ModelPath = other })).Message);
+        Assert.Equal(before, File.ReadAllBytes(results));
+
         var resumed = NiahRunner.Run(options);
         Assert.Equal(2, resumed.Run.TrialsSkipped);
         Assert.Equal(2, resumed.Run.TrialsRun);

@@ -36,7 +36,7 @@ public static class NiahRunner
         // Every check before the folder and its results file are made: a refused run leaves nothing behind.
         string resultsPath = Path.Combine(o.OutputDirectory, ResultsFile);
         var recorded = TrialLog.ReadForAppend(resultsPath);
-        var modelIds = CheckModes(o, baseModel, plan, recorded);
+        var modelIds = CheckModes(o, baseModel, plan, recorded.Records);
         ResultsFolder.Create(o.OutputDirectory);
         using var log = TrialLog.Open(resultsPath, recorded);
         var pending = o.Modes

@@ -24,22 +24,27 @@ public sealed class TrialLog : IDisposable
     /// <summary>Every trial in the file, by id (a later line wins).</summary>
     public IReadOnlyDictionary<string, TrialRecord> Records => _records;
 
-    /// <summary>Opens <paramref name="path"/> for appending, with the records <see cref="ReadForAppend"/> read from it.</summary>
-    public static TrialLog Open(string path, Dictionary<string, TrialRecord> records)
+    /// <summary>
+    /// Opens <paramref name="path"/> for appending, with the records <see cref="ReadForAppend"/> read from it; a torn last
+    /// line it found is cut off now, once the run has passed its checks (a refused run leaves the file as it was).
+    /// </summary>
+    public static TrialLog Open(string path, RecordedTrials recorded)
     {
+        if (recorded.TornEnd)
+            using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(recorded.CompleteBytes); // Append mode cannot truncate
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        return new TrialLog(path, records, new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" });
+        return new TrialLog(path, recorded.Records, new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" });
     }
 
     /// <summary>
-    /// The records of a file a run will append to (none when it does not exist; nothing is created), a torn last line
-    /// cut off; a damaged file is refused with what to do about it.
+    /// The records of a file a run will append to (none when it does not exist; nothing is created or changed), with
+    /// where its complete lines end; a damaged file is refused with what to do about it.
     /// </summary>
-    public static Dictionary<string, TrialRecord> ReadForAppend(string path)
+    public static RecordedTrials ReadForAppend(string path)
     {
         try
         {
-            return ReadAll(path, repairTornEnd: true);
+            return Read(path);
         }
         catch (EvalInputException e)
         {
@@ -57,23 +62,57 @@ public sealed class TrialLog : IDisposable
 
     /// <summary>Reads a results file; a malformed line other than a torn last one is an error naming the line. A torn
     /// last one (a run stopped while writing it) is left out, and said through <paramref name="tornEnd"/> with its size.</summary>
-    public static Dictionary<string, TrialRecord> ReadAll(string path, bool repairTornEnd = false, Action<string>? tornEnd = null)
+    public static Dictionary<string, TrialRecord> ReadAll(string path, Action<string>? tornEnd = null)
+    {
+        var read = Read(path);
+        if (read.TornEnd)
+            tornEnd?.Invoke($"{path}: its last line ({read.FileBytes - read.CompleteBytes} bytes, no line end) is incomplete, as a run stopped while writing it leaves one; left out");
+        return read.Records;
+    }
+
+    /// <summary>Far more than any grid's trials (a record is under 2 KB): a file past it is not a results file, and is
+    /// refused before it is read (a 1 GB one ran out of memory).</summary>
+    public const long MaxBytes = 256L << 20;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private static RecordedTrials Read(string path)
     {
         var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
-        if (!File.Exists(path)) return records;
-        string content = File.ReadAllText(path, Encoding.UTF8);
-        if (content.Length > 0 && !content.EndsWith('\n'))
+        switch (Gguf.FileKinds.Of(path))
         {
-            int lastNewline = content.LastIndexOf('\n');
-            tornEnd?.Invoke($"{path}: its last line ({content.Length - lastNewline - 1} characters, no line end) is incomplete, as a run stopped while writing it leaves one; left out");
-            content = lastNewline < 0 ? "" : content[..(lastNewline + 1)];
-            if (repairTornEnd)
-                using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) f.SetLength(Encoding.UTF8.GetByteCount(content));
+            case Gguf.FileKind.Missing: return new RecordedTrials(records, 0, 0);
+            case Gguf.FileKind.Directory: throw new EvalInputException($"{path}: is a folder, not a results file");
+            // A FIFO would block the run until a writer came; a device (a link to /dev/zero) never ends.
+            case Gguf.FileKind.Special: throw new EvalInputException($"{path}: is a pipe, socket or device, not a results file");
         }
-        int lineNo = 0;
-        foreach (string line in content.Split('\n'))
+        byte[] bytes;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
         {
+            if (stream.Length > MaxBytes)
+                throw new EvalInputException($"{path}: {stream.Length:N0} bytes is too big for a results file (at most {MaxBytes:N0})");
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        // Lines are found in the bytes, so that the cut of a torn end is a byte offset whatever the text decodes to
+        // (a byte-order mark or a bad byte made the decoded text shorter than the file, and the cut took a good line).
+        int complete = Array.LastIndexOf(bytes, (byte)'\n') + 1;
+        int start = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0; // an editor's byte-order mark
+        int lineNo = 0;
+        for (int at = Math.Min(start, complete); at < complete;)
+        {
+            int end = Array.IndexOf(bytes, (byte)'\n', at);
             lineNo++;
+            string line;
+            try
+            {
+                line = StrictUtf8.GetString(bytes, at, end - at);
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new EvalInputException($"{path}: line {lineNo}: not UTF-8 text (invalid byte at offset {at + Math.Max(0, e.Index)})");
+            }
+            at = end + 1;
             if (line.Trim().Length == 0) continue;
             try
             {
@@ -85,8 +124,16 @@ public sealed class TrialLog : IDisposable
                 throw new EvalInputException($"{path}: line {lineNo}: not a trial record ({Gguf.JsonErrors.Describe(e)})");
             }
         }
-        return records;
+        return new RecordedTrials(records, complete, bytes.Length);
     }
 
     public void Dispose() => _writer.Dispose();
+}
+
+/// <summary>The trials a results file holds, by id (a later line wins), and where its complete lines end.</summary>
+/// <param name="CompleteBytes">The bytes up to and including the last line end.</param>
+/// <param name="FileBytes">The file's size: more than <paramref name="CompleteBytes"/> when its last line is torn.</param>
+public sealed record RecordedTrials(Dictionary<string, TrialRecord> Records, long CompleteBytes, long FileBytes)
+{
+    public bool TornEnd => FileBytes > CompleteBytes;
 }

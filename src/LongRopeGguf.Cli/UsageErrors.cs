@@ -16,6 +16,12 @@ public static partial class UsageErrors
     public static int Invoke(RootCommand root, string[] args)
     {
         var parse = root.Parse(args);
+        if (OptionTakenAsFile(parse) is { } unknown)
+        {
+            string? close = ClosestOption(parse.CommandResult.Command, unknown);
+            Console.Error.WriteLine($"longrope: error: Unrecognized option '{unknown}'.{(close is null ? "" : $" Did you mean '{close}'?")} (see '{string.Join(' ', CommandPath(parse.CommandResult))} --help')");
+            return ExitCodes.BadInput;
+        }
         if (parse.Action is not ParseErrorAction)
         {
             // Every command reports its own failures (CliErrors); what escapes is a bug, reported as one (exit 70), not
@@ -35,6 +41,29 @@ public static partial class UsageErrors
         Console.Error.WriteLine($"longrope: error: {Describe(parse)} (see '{string.Join(' ', CommandPath(parse.CommandResult))} --help')");
         return ExitCodes.BadInput;
     }
+
+    /// <summary>
+    /// An unknown option where the command takes files (`verify --bogus m.gguf`, `eval compare a --bogus`): the parser
+    /// takes it for a file name, and the error then named the file ("Unrecognized command or argument 'm.gguf'") or a
+    /// folder "--bogus" not found. A word like an option that no file or folder of that name backs, and that is no
+    /// number, is said as the unknown option it is (after `--` it is the file name the user said it is).
+    /// </summary>
+    private static string? OptionTakenAsFile(ParseResult parse)
+    {
+        var afterDashes = parse.Tokens.SkipWhile(t => t.Type != TokenType.DoubleDash).Skip(1).Select(t => t.Value).ToHashSet(StringComparer.Ordinal);
+        return parse.CommandResult.Children.OfType<ArgumentResult>()
+            .SelectMany(a => a.Tokens)
+            .Select(t => t.Value)
+            .FirstOrDefault(v => v.Length > 1 && v[0] == '-' && !afterDashes.Contains(v)
+                && !double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
+                && !File.Exists(v) && !Directory.Exists(v));
+    }
+
+    /// <summary>The command's option closest to <paramref name="token"/>, when most of the word matches.</summary>
+    private static string? ClosestOption(Command command, string token) =>
+        command.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith('-'))
+            .Where(n => Distance(token, n) <= Math.Min(2, token.Length / 3))
+            .OrderBy(n => Distance(token, n)).FirstOrDefault();
 
     /// <summary>The errors in one line; "required command was not provided" is dropped when a more specific error (an
     /// unknown word, with a suggestion when it is close to a command or option name) explains it.</summary>

@@ -706,6 +706,12 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         { ["patch", "{model}", "-f", "{pi}", "-o", "{model}"], "the output would overwrite the input model; give another -o FILE, or --in-place" },
         { ["patch", "{model}", "-f", "{pi}", "--context", "many", "--jsn"], "Cannot parse argument 'many' for option '--context' as a whole number from -2147483648 to 2147483647." },
         { ["verify", "{model}", "--jsn"], "Unrecognized command or argument '--jsn'. Did you mean '--json'?" },
+        // An unknown option before a file argument was taken for the file (the error named the model as unrecognized),
+        // and among compare's folders for a folder not found.
+        { ["verify", "--bogus", "{model}"], "longrope: error: Unrecognized option '--bogus'. (see 'longrope verify --help')" },
+        { ["eval", "compare", "{dir}", "--jsn"], "longrope: error: Unrecognized option '--jsn'. Did you mean '--json'? (see 'longrope eval compare --help')" },
+        // After -- it is the file name it was said to be.
+        { ["inspect", "--", "-x"], "-x: no such GGUF model file" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "--method 'rope': expected pi, ntk, yarn, critical or ones" },
         { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1e400"], "--scale 1e400: must be a number > 1" },
         { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1"], "--scale 1: must be a number > 1 (the extended context is the model's original length times it)" },
@@ -735,7 +741,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         string model = dir.File("model.gguf");
         File.Copy(TestPaths.TinyModel, model);
         byte[] before = Sha(model);
-        string[] resolved = args.Select(a => a.Replace("{model}", model).Replace("{pi}", fx.PiFactors).Replace("{out}", dir.File("out.gguf"))).ToArray();
+        string[] resolved = args.Select(a => a.Replace("{model}", model).Replace("{pi}", fx.PiFactors).Replace("{out}", dir.File("out.gguf")).Replace("{dir}", dir.Path)).ToArray();
 
         var r = CliProcess.Run(resolved);
 

@@ -8,7 +8,7 @@ namespace LongRopeGguf.Runtime;
 /// </summary>
 public static class MemoryCheck
 {
-    internal static void EnsureContextFits(LlamaModel model, int contextSize)
+    public static void EnsureContextFits(LlamaModel model, int contextSize)
     {
         if (model.Info.KvBytesPerToken is not { } perToken) return;
         long need = perToken * contextSize;

@@ -41,7 +41,7 @@ public sealed class ModelContext : IDisposable
     /// 0.30.0's LLamaContext constructor goes on with the null handle and the process dies (SIGSEGV); the handle-level
     /// call returns an invalid handle that we can turn into an error.
     /// </summary>
-    internal static SafeLLamaContextHandle Create(LlamaModel model, ModelParams parameters, long logMark)
+    public static SafeLLamaContextHandle Create(LlamaModel model, ModelParams parameters, long logMark)
     {
         parameters.ToLlamaContextParams(out var native);
         SafeLLamaContextHandle handle;

@@ -60,13 +60,13 @@ public sealed class CliEvalTests
     }
 
     [Theory]
-    [InlineData("0", "must be a positive")]
-    [InlineData("512,-5", "must be a positive")]
+    [InlineData("0", "--lengths '0': 0 is not a positive number of tokens")]
+    [InlineData("512,-5", "--lengths '512,-5': -5 is not a positive number of tokens")]
     [InlineData("512,abc", "--lengths '512,abc': 'abc' is not a whole number of tokens")]
     [InlineData("512,,1024", "--lengths '512,,1024': an empty entry (two commas, or one at an end)")]
     [InlineData("512,", "--lengths '512,': an empty entry")]
     [InlineData("512,1024,512", "--lengths '512,1024,512': 512 is given twice")]
-    [InlineData("4000000000", "beyond what llama.cpp can address")]
+    [InlineData("4000000000", "--lengths '4000000000': 4000000000 is beyond what llama.cpp can address")]
     [InlineData("200000000", "KV cache alone needs")]
     [InlineData("40", "no room for a haystack")]
     public void A_length_list_that_is_malformed_or_that_the_model_cannot_hold_is_bad_input(string lengths, string message)
@@ -74,6 +74,15 @@ public sealed class CliEvalTests
         using var dir = new TempDir();
         var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", lengths, "--modes", "none", "--out", dir.File("out"));
         AssertOneLineError(code, err, ExitCodes.BadInput, message);
+    }
+
+    [Fact]
+    public void A_mode_given_twice_is_named_with_the_option()
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--modes", "none,yarn,none", "--out", dir.File("out"));
+        AssertOneLineError(code, err, ExitCodes.BadInput, "--modes 'none,yarn,none': none is given twice");
+        Assert.False(Directory.Exists(dir.File("out")));
     }
 
     [Fact]

@@ -69,4 +69,19 @@ public class TrialLogTests
         Assert.Equal($"{big}: {TrialLog.MaxBytes + 1:N0} bytes is too big for a results file (at most {TrialLog.MaxBytes:N0})",
             Assert.Throws<EvalInputException>(() => TrialLog.ReadAll(big)).Message);
     }
+
+    [Theory]
+    [InlineData("\"length\":512", "\"length\":-5", "'length' -5 is not a positive number of tokens")]
+    [InlineData("\"mode\":\"none\"", "\"mode\":\"\"", "'mode' is empty")]
+    [InlineData("\"depth\":0", "\"depth\":1.5", "'depth' 1.5 is not within 0..1")]
+    [InlineData("\"prompt_tokens\":500", "\"prompt_tokens\":900", "'prompt_tokens' 900 is not within the length 512")]
+    public void A_hand_edited_value_no_run_writes_is_refused_naming_the_line(string written, string edited, string problem)
+    {
+        // They made table rows of their own in eval compare ("| -5 | none | 4 | 2 |") with exit 0.
+        using var dir = new TempDir();
+        string path = dir.File("results.jsonl");
+        Assert.Contains(written, Line);
+        File.WriteAllText(path, Line + Line.Replace(written, edited));
+        Assert.Equal($"{path}: line 2: not a trial record ({problem})", Assert.Throws<EvalInputException>(() => TrialLog.ReadAll(path)).Message);
+    }
 }

@@ -258,8 +258,8 @@ public static class EvalCommand
             if (part.Length == 0) throw new EvalInputException($"--lengths '{text}': an empty entry (two commas, or one at an end)");
             if (!long.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
                 throw new EvalInputException($"--lengths '{text}': '{part}' is not a whole number of tokens");
-            if (v <= 0) throw new EvalInputException($"length {v}: must be a positive number of tokens");
-            if (v > int.MaxValue) throw new EvalInputException($"length {v}: beyond what llama.cpp can address");
+            if (v <= 0) throw new EvalInputException($"--lengths '{text}': {v} is not a positive number of tokens");
+            if (v > int.MaxValue) throw new EvalInputException($"--lengths '{text}': {v} is beyond what llama.cpp can address");
             if (list.Contains((int)v)) throw new EvalInputException($"--lengths '{text}': {v} is given twice");
             list.Add((int)v);
         }
@@ -271,6 +271,8 @@ public static class EvalCommand
     {
         var list = modes.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(RopeMode.ParseBuiltIn).ToList();
+        if (list.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new EvalInputException($"--modes '{modes}': {twice.Key} is given twice");
         list.AddRange(patched.Select(RopeMode.ParsePatched));
         return list;
     }

@@ -1,4 +1,3 @@
-using LLama;
 using LLama.Native;
 using LongRopeGguf.Runtime;
 
@@ -12,14 +11,14 @@ public sealed class EvalContext : IDisposable
 {
     private readonly LLamaBatch _batch = new();
 
-    internal EvalContext(EvalModel model, LLamaContext context, RopeMode mode, int length, float? shortContextAttn = null)
+    internal EvalContext(EvalModel model, SafeLLamaContextHandle handle, RopeMode mode, int length, float? shortContextAttn = null)
     {
         Model = model;
-        Context = context;
+        Native = handle;
         Mode = mode;
         Length = length;
-        ContextSize = (int)context.ContextSize;
-        ContextPerSequence = NativeLlama.ContextSizePerSequence(context.NativeHandle);
+        ContextSize = (int)handle.ContextSize;
+        ContextPerSequence = NativeLlama.ContextSizePerSequence(handle);
         FactorSet = model.Info.FactorSetAt(ContextPerSequence).Name();
         RopeDescription = mode.Describe(length, model.Info.OriginalContextLength);
         if (shortContextAttn is { } f)
@@ -27,7 +26,7 @@ public sealed class EvalContext : IDisposable
             // Predicted from the planned size before llama.cpp made the context: it must have picked the short set.
             if (FactorSet != "short")
             {
-                context.Dispose();
+                handle.Dispose();
                 throw new LlamaFailureException($"length {length}: llama.cpp chose the {FactorSet} set (n_ctx_seq {ContextPerSequence}) where the short one was planned");
             }
             RopeDescription += $"; {OwnMagnitudeNote} (yarn_attn_factor {f.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)})";
@@ -38,7 +37,6 @@ public sealed class EvalContext : IDisposable
     public const string OwnMagnitudeNote = "model's own attention magnitude";
 
     public EvalModel Model { get; }
-    public LLamaContext Context { get; }
     public RopeMode Mode { get; }
 
     /// <summary>The length the mode's RoPE settings were chosen for.</summary>
@@ -55,7 +53,8 @@ public sealed class EvalContext : IDisposable
 
     public string RopeDescription { get; }
 
-    private SafeLLamaContextHandle Native => Context.NativeHandle;
+    /// <summary>The llama.cpp context (made at handle level, as the runner makes its own: see ModelContext.Create).</summary>
+    private SafeLLamaContextHandle Native { get; }
 
     /// <summary>
     /// Decodes <paramref name="tokens"/> into sequence <paramref name="seq"/> at positions <paramref name="startPos"/>...
@@ -64,7 +63,7 @@ public sealed class EvalContext : IDisposable
     /// </summary>
     public void Decode(int seq, ReadOnlySpan<int> tokens, int startPos, Func<int, bool> wantLogits, LogitsHandler onLogits, CancellationToken ct = default)
     {
-        int chunk = (int)Context.BatchSize;
+        int chunk = (int)Native.BatchSize;
         var requested = new List<(int tokenIndex, int batchIndex)>();
         for (int start = 0; start < tokens.Length; start += chunk)
         {
@@ -80,7 +79,7 @@ public sealed class EvalContext : IDisposable
                 if (want) requested.Add((ti, bi));
             }
             long mark = NativeLlama.Mark();
-            var result = Context.Decode(_batch);
+            var result = Native.Decode(_batch);
             if (result != DecodeResult.Ok)
                 throw new LlamaFailureException(
                     $"llama_decode failed ({result}) at positions {startPos + start}..{startPos + start + n - 1} of sequence {seq} in a {ContextSize}-token context (mode {Mode.Name}) {NativeLlama.ErrorsSince(mark)}".Trim());
@@ -120,7 +119,7 @@ public sealed class EvalContext : IDisposable
             ct.ThrowIfCancellationRequested();
             _batch.Clear();
             _batch.Add((LLamaToken)next, nextPos++, (LLamaSeqId)seq, true);
-            var result = Context.Decode(_batch);
+            var result = Native.Decode(_batch);
             if (result != DecodeResult.Ok)
                 throw new LlamaFailureException($"llama_decode failed ({result}) while generating at position {nextPos - 1} in a {ContextSize}-token context (mode {Mode.Name})");
             next = ArgMax(Native.GetLogitsIth(0));
@@ -148,7 +147,7 @@ public sealed class EvalContext : IDisposable
         return best;
     }
 
-    public void Dispose() => Context.Dispose();
+    public void Dispose() => Native.Dispose();
 }
 
 /// <summary>Receives the next-token logits at one token of a decode (the span is only valid during the call).</summary>

@@ -104,18 +104,20 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         float? shortAttn = mode.RunsFileRope
             && Info.FactorSetAt(ContextPlanner.RoundUp(cells)) == FactorSetKind.Short ? Info.ShortContextAttnParameter : null;
         if (shortAttn is { } f) p.YarnAttentionFactor = f;
-        LLamaContext ctx;
-        long mark = NativeLlama.Mark();
+        // The sizes were checked before (EnsureContextFits, and against the GPU's free memory where the layers are
+        // there): what is left is llama.cpp's own failure (exit 3). Made the runner's way, at handle level: LLamaSharp's
+        // LLamaContext went on with the null handle of a context llama.cpp could not make, and the process died.
+        MemoryCheck.EnsureContextFits(_model, cells);
+        SafeLLamaContextHandle handle;
         try
         {
-            ctx = Weights.CreateContext(p);
+            handle = ModelContext.Create(_model, p, NativeLlama.Mark());
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (LlamaFailureException e)
         {
-            // The sizes were checked before (EnsureContextFits): what is left is llama.cpp's own failure (exit 3).
-            throw new LlamaFailureException($"length {length}: llama.cpp could not create a context of {cells} tokens for mode {mode.Name}: {Why(e, mark)}", e);
+            throw new LlamaFailureException($"length {length}, mode {mode.Name}: {e.Message}", e);
         }
-        return new EvalContext(this, ctx, mode, length, shortAttn);
+        return new EvalContext(this, handle, mode, length, shortAttn);
     }
 
     /// <summary>Refuses a non-positive size, or a context whose KV cache alone would not fit in the memory that is free now.</summary>
@@ -133,13 +135,6 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
         if (need > available * 9 / 10)
             throw new EvalInputException(
                 $"length {cells}: the KV cache alone needs {MemoryCheck.Gib(need)} GiB, more than the {MemoryCheck.Gib(available)} GiB of memory available ({info.LayerCount} layers, {info.KvBytesPerToken} bytes per token in F16)");
-    }
-
-    internal static string Why(Exception e, long mark)
-    {
-        string native = NativeLlama.ErrorsSince(mark);
-        string msg = e.Message.ReplaceLineEndings(" ").Trim();
-        return native.Length > 0 ? $"{msg} (llama.cpp: {native})" : msg;
     }
 
     public void Dispose() => _model.Dispose();

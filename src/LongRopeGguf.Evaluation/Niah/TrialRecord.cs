@@ -95,8 +95,24 @@ public sealed record TrialRecord
 
     public string ToJsonLine() => JsonSerializer.Serialize(this, s_typeInfo);
 
-    public static TrialRecord FromJsonLine(string line) =>
-        JsonSerializer.Deserialize(line, s_typeInfo) ?? throw new JsonException("empty trial line");
+    /// <summary>A line read back, its values checked as a run writes them: a hand-edited length of -5 or an empty mode
+    /// name made table rows and warnings of their own.</summary>
+    public static TrialRecord FromJsonLine(string line)
+    {
+        var r = JsonSerializer.Deserialize(line, s_typeInfo) ?? throw new JsonException("empty trial line");
+        string? problem =
+            r.Id.Length == 0 ? "'id' is empty"
+            : r.Mode.Length == 0 ? "'mode' is empty"
+            : r.Haystack.Length == 0 ? "'haystack' is empty"
+            : r.Length <= 0 ? $"'length' {r.Length} is not a positive number of tokens"
+            : r.PromptTokens < 0 || r.PromptTokens > r.Length ? $"'prompt_tokens' {r.PromptTokens} is not within the length {r.Length}"
+            : !(r.Depth >= 0 && r.Depth <= 1) ? $"'depth' {r.Depth} is not within 0..1"
+            : r.Trial < 0 ? $"'trial' {r.Trial} is negative"
+            : r.NCtx <= 0 ? $"'n_ctx' {r.NCtx} is not a positive number of tokens"
+            : r.Expected.Length == 0 ? "'expected' is empty"
+            : null;
+        return problem is null ? r : throw new JsonException(problem);
+    }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = false,

@@ -90,7 +90,6 @@ public static partial class CliErrors
         // The runtime's own checks of a value given on the command line (a path the system cannot take); the argument
         // errors a bug raises (an index out of range, a null) are not input.
         ArgumentException and not (ArgumentOutOfRangeException or ArgumentNullException) => ExitCodes.BadInput,
-        _ when e.GetType().Name.EndsWith("LoadException", StringComparison.Ordinal) => ExitCodes.RuntimeFailure,
         // LLamaSharp's own errors (a template llama.cpp cannot apply, a failed decode...): llama.cpp said no.
         _ when e.GetType().Namespace == "LLama.Exceptions" => ExitCodes.RuntimeFailure,
         _ => null,

@@ -19,8 +19,7 @@ public sealed record ModelRopeInfo(
     string RopeDimensionsSource,
     float FreqBase,
     int ContextLength,
-    int BaseContextLength,
-    string BaseContextSource)
+    int BaseContextLength)
 {
     /// <summary>Factors per set: llama.cpp creates the factor tensors with n_rot / 2 elements.</summary>
     public int FactorCount => RopeDimensions / 2;
@@ -59,14 +58,8 @@ public sealed record ModelRopeInfo(
                 ? new ModelRopeException(path, $"key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens "
                     + "from 1 to 2147483647); llama.cpp loads the file, but the LongRoPE sets are chosen by it", "context-invalid", Consequence.NotAsIntended)
                 : new LongRopePatchException($"{path}: key '{contextKey}' is {notALength.DescribeType()} {notALength.ToDisplayString(4)}: not a context length (a whole number of tokens from 1 to 2147483647; llama.cpp reads it as UINT32)"));
-        int baseContext = context;
-        string baseSource = contextKey;
-        if (ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) is int original)
-        {
-            baseContext = original;
-            baseSource = LongRopeKeys.OriginalContextLength(arch);
-        }
-        return new ModelRopeInfo(path, arch, LongRopeArchitectures.SupportOf(arch), dims, dimsSource, freqBase, context, baseContext, baseSource);
+        int baseContext = ReadLength(file, LongRopeKeys.OriginalContextLength(arch)) ?? context;
+        return new ModelRopeInfo(path, arch, LongRopeArchitectures.SupportOf(arch), dims, dimsSource, freqBase, context, baseContext);
     }
 
     /// <summary>Far above any model's head dimension (128-256 today).</summary>

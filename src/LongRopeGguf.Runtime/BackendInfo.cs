@@ -19,7 +19,6 @@ public sealed record BackendDevice(string Name, string Description, DeviceKind K
 public sealed record BackendInfo(
     string Backend,
     IReadOnlyList<BackendDevice> Devices,
-    bool SupportsGpuOffload,
     string? LibraryPath,
     string? NativeLibraryDirectory,
     string BundledBackend,
@@ -56,7 +55,6 @@ public sealed record BackendInfo(
             (long free, long total) = extra?.Memory(dev) ?? (0, 0);
             devices.Add(new BackendDevice(name, description, kind, free, total));
         }
-        bool offload = NativeApi.llama_supports_gpu_offload();
         var gpu = devices.FirstOrDefault(d => d.IsGpu);
         string backend = gpu is null ? "CPU" : new string(gpu.Name.TakeWhile(char.IsLetter).ToArray()) is { Length: > 0 } b ? b : "GPU";
 
@@ -68,7 +66,7 @@ public sealed record BackendInfo(
             else if (nativeLibDir is not null && Directory.EnumerateFiles(nativeLibDir, "libggml-cuda*").Any())
                 note = $"{nativeLibDir} has a CUDA backend, but it found no usable CUDA device, so llama.cpp runs on CPU";
         }
-        return new BackendInfo(backend, devices, offload, loadedPath, nativeLibDir, RuntimeBuild.BundledBackend, note);
+        return new BackendInfo(backend, devices, loadedPath, nativeLibDir, RuntimeBuild.BundledBackend, note);
     }
 
     /// <summary>

@@ -20,7 +20,7 @@ public static class StartupReport
         return $"{b.Describe()}, {offload}{library}{fallback}";
     }
 
-    /// <summary>"tiny (llama, 6 layers, context 4096; LongRoPE: short set up to 512, long set above)".</summary>
+    /// <summary>"tiny (llama, 6 layers, context_length 4096; LongRoPE: short set up to 512 tokens, long set above)".</summary>
     public static string Model(ModelContextInfo info)
     {
         string rope = info.HasLongRope

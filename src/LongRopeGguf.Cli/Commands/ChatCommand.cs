@@ -163,8 +163,10 @@ public static class ChatCommand
                     return null;
             }
         }
-        // ArgumentException: a path .NET refuses (a NUL in /save's name): said, and the chat goes on.
-        catch (Exception e) when (e is Gguf.BadInputException or IOException or UnauthorizedAccessException or ArgumentException)
+        // ArgumentException: a path .NET refuses (a NUL in /save's name): said, and the chat goes on. Not the argument
+        // errors a bug raises (an index out of range, a null): those end the chat as the bug they are (CliErrors).
+        catch (Exception e) when (e is Gguf.BadInputException or IOException or UnauthorizedAccessException
+            or ArgumentException and not (ArgumentOutOfRangeException or ArgumentNullException))
         {
             Console.Error.WriteLine($"longrope: error: {e.Message.ReplaceLineEndings(" ")}");
             failed = true;

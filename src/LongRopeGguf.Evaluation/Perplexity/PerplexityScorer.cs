@@ -3,7 +3,7 @@ using LongRopeGguf.Evaluation.Engine;
 namespace LongRopeGguf.Evaluation.Perplexity;
 
 /// <summary>Perplexity of a text at one window length; <see cref="ByPosition"/> when asked for (else empty).</summary>
-public sealed record PerplexityResult(int WindowLength, int Windows, long ScoredTokens, double MeanNll, IReadOnlyList<PositionBucket> ByPosition)
+public sealed record PerplexityResult(int Windows, long ScoredTokens, double MeanNll, IReadOnlyList<PositionBucket> ByPosition)
 {
     public double Perplexity => Math.Exp(MeanNll);
 }
@@ -86,7 +86,7 @@ public sealed class PerplexityScorer
         _context.ClearAll();
         var byPosition = Enumerable.Range(0, positionBuckets)
             .Select(k => new PositionBucket(edges[k], edges[k + 1], bucketTokens[k], bucketNll[k] / bucketTokens[k])).ToList();
-        return new PerplexityResult(windowLength, windows, scored, nll / scored, byPosition);
+        return new PerplexityResult(windows, scored, nll / scored, byPosition);
     }
 
     /// <summary>-log softmax(logits)[target], computed stably in double precision.</summary>

@@ -11,9 +11,6 @@ public enum FactorFileFormat
     /// <summary>A Hugging Face config.json with rope_scaling / rope_parameters of type longrope (or su).</summary>
     HuggingFaceConfig,
 
-    /// <summary>A GGUF model: the factors embedded in its rope_factors_long/short tensors.</summary>
-    Gguf,
-
     /// <summary>Plain numbers: microsoft/LongRoPE's search output (result_final.csv, one factor per line) or rows of
     /// comma-separated factors, one row per layer.</summary>
     Csv,

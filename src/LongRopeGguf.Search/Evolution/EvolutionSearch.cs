@@ -149,11 +149,6 @@ public sealed class EvolutionSearch
         };
     }
 
-    /// <summary>Runs the search. With a <paramref name="log"/>, candidates it holds are not evaluated again and new ones
-    /// are appended; cancelling leaves a log that a later run resumes exactly. <paramref name="stopToken"/> ends the
-    /// search early but normally (a time limit): once every seed is evaluated, no new candidate is started after it is
-    /// signalled, and the outcome so far is returned with <see cref="SearchOutcome.StoppedEarly"/>; the log is not
-    /// marked done, so the same command continues it.</summary>
     /// <summary>Fewer iterations than the log holds would replay a shorter search and write its best over the longer
     /// one's: refused (by `search --check` too).</summary>
     public void RefuseShorterThan(SearchLog log)
@@ -163,6 +158,11 @@ public sealed class EvolutionSearch
                 + $"replace its result with the best of a shorter search; give --iterations {log.LastIteration} or more (or choose another --out)");
     }
 
+    /// <summary>Runs the search. With a <paramref name="log"/>, candidates it holds are not evaluated again and new ones
+    /// are appended; cancelling leaves a log that a later run resumes exactly. <paramref name="stopToken"/> ends the
+    /// search early but normally (a time limit): once every seed is evaluated, no new candidate is started after it is
+    /// signalled, and the outcome so far is returned with <see cref="SearchOutcome.StoppedEarly"/>; the log is not
+    /// marked done, so the same command continues it.</summary>
     public SearchOutcome Run(SearchLog? log = null, ISearchObserver? observer = null, CancellationToken cancellationToken = default,
         CancellationToken stopToken = default)
     {

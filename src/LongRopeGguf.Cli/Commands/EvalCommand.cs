@@ -190,7 +190,7 @@ public static class EvalCommand
             else
             {
                 Console.WriteLine($"perplexity of {report.Text} ({report.TextTokens:N0} tokens), results in {options.OutputDirectory}:");
-                Console.WriteLine(File.ReadAllText(Path.Combine(options.OutputDirectory, "ppl.md")).Split("\n\n")[2]);
+                Console.WriteLine(PerplexityRunner.Table(report).TrimEnd('\n'));
             }
             return ExitCodes.Success;
         }, outer));
@@ -311,19 +311,12 @@ public static class EvalCommand
         var s = result.Summary;
         var run = result.Run;
         Console.WriteLine($"pass-key accuracy ({s.Haystack}), results in {directory}:");
-        string md = File.ReadAllText(Path.Combine(directory, "summary.md"));
-        int start = md.IndexOf("| length", StringComparison.Ordinal);
-        int end = md.IndexOf("\n\n", start, StringComparison.Ordinal);
-        Console.WriteLine(md[start..end]);
-        Console.WriteLine();
-        int nll = md.IndexOf("## Answer NLL", end, StringComparison.Ordinal);
-        if (nll >= 0)
+        Console.WriteLine(s.AccuracyTable());
+        if (s.NllTable() is { } nll)
         {
             // The same table as summary.md's, under a one-line title.
-            int tableStart = md.IndexOf("| length", nll, StringComparison.Ordinal);
             Console.WriteLine("answer NLL (expected key teacher-forced, nats/token, lower is better):");
-            Console.WriteLine(md[tableStart..md.IndexOf("\n\n", tableStart, StringComparison.Ordinal)]);
-            Console.WriteLine();
+            Console.WriteLine(nll);
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"this run: {run.TrialsRun} trials ({run.TrialsSkipped} already recorded, skipped) in {run.Elapsed.TotalSeconds:F1} s = {run.TrialsPerMinute:F1} trials/minute; prefilled {run.PrefilledTokens:N0} tokens vs {run.NaivePrefillTokens:N0} for one prefill per trial"));

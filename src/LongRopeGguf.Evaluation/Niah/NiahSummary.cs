@@ -109,15 +109,11 @@ public sealed class NiahSummary
         Gguf.AtomicFile.WriteAllText(path, sb.ToString());
     }
 
-    public void WriteMarkdown(string path, IReadOnlyList<string> chartFiles)
+    /// <summary>Accuracy by length (rows) and mode (columns), the factor set each cell ran on: a markdown table, each
+    /// row ending in a line end (summary.md's, and what `eval niah` prints).</summary>
+    public string AccuracyTable()
     {
         var sb = new StringBuilder();
-        string needle = Needle.FixedAnswer is null ? "pass key (exact match of the first number)" : $"text needle, answer \"{Needle.FixedAnswer}\" (case-insensitive containment)";
-        sb.Append(CultureInfo.InvariantCulture, $"# Needle in a haystack: {ModelName}\n\n");
-        string passages = PassageOffsets.Count > 1 ? $" ({PassageOffsets.Count} passages, from characters {string.Join(", ", PassageOffsets)})" : "";
-        sb.Append(CultureInfo.InvariantCulture, $"haystack: {Haystack}{passages}; needle: {needle}; seed {Seed}; {Depths} depths x {TrialsPerDepth} trial(s) per length; greedy {AnswerTokens}-token answers.\n");
-        sb.Append("Length = KV positions a trial occupies (prompt tokens incl. BOS + answer tokens fed back), i.e. the llama.cpp context it fits.\n\n");
-        sb.Append(CultureInfo.InvariantCulture, $"## Accuracy (haystack: {Haystack})\n\n");
         sb.Append("| length | ").Append(string.Join(" | ", Modes)).Append(" |\n");
         sb.Append("|---|").Append(string.Concat(Modes.Select(_ => "---|"))).Append('\n');
         foreach (int l in Lengths)
@@ -131,16 +127,37 @@ public sealed class NiahSummary
             }
             sb.Append('\n');
         }
+        return sb.ToString();
+    }
+
+    /// <summary>The mean answer NLL by length and mode, as <see cref="AccuracyTable"/>; null when no trial carries one.</summary>
+    public string? NllTable()
+    {
+        if (!Cells.Any(c => c.MeanAnswerNll is not null)) return null;
+        var sb = new StringBuilder();
+        sb.Append("| length | ").Append(string.Join(" | ", Modes)).Append(" |\n");
+        sb.Append("|---|").Append(string.Concat(Modes.Select(_ => "---|"))).Append('\n');
+        foreach (int l in Lengths)
+            sb.Append(CultureInfo.InvariantCulture, $"| {l} |").AppendJoin("", Modes.Select(m => $" {FormatNll(Cell(m, l).MeanAnswerNll)} |")).Append('\n');
+        return sb.ToString();
+    }
+
+    public void WriteMarkdown(string path, IReadOnlyList<string> chartFiles)
+    {
+        var sb = new StringBuilder();
+        string needle = Needle.FixedAnswer is null ? "pass key (exact match of the first number)" : $"text needle, answer \"{Needle.FixedAnswer}\" (case-insensitive containment)";
+        sb.Append(CultureInfo.InvariantCulture, $"# Needle in a haystack: {ModelName}\n\n");
+        string passages = PassageOffsets.Count > 1 ? $" ({PassageOffsets.Count} passages, from characters {string.Join(", ", PassageOffsets)})" : "";
+        sb.Append(CultureInfo.InvariantCulture, $"haystack: {Haystack}{passages}; needle: {needle}; seed {Seed}; {Depths} depths x {TrialsPerDepth} trial(s) per length; greedy {AnswerTokens}-token answers.\n");
+        sb.Append("Length = KV positions a trial occupies (prompt tokens incl. BOS + answer tokens fed back), i.e. the llama.cpp context it fits.\n\n");
+        sb.Append(CultureInfo.InvariantCulture, $"## Accuracy (haystack: {Haystack})\n\n");
+        sb.Append(AccuracyTable());
         sb.Append("\n[long]/[short]: the LongRoPE factor set llama.cpp used (n_ctx_seq above / within the original context).\n\n");
-        if (Cells.Any(c => c.MeanAnswerNll is not null))
+        if (NllTable() is { } nll)
         {
             // Right or wrong hides how near a mode came; the expected key's likelihood shows it on every trial.
             sb.Append("## Answer NLL (the expected key's tokens teacher-forced after the prompt, mean nats/token, lower is better)\n\n");
-            sb.Append("| length | ").Append(string.Join(" | ", Modes)).Append(" |\n");
-            sb.Append("|---|").Append(string.Concat(Modes.Select(_ => "---|"))).Append('\n');
-            foreach (int l in Lengths)
-                sb.Append(CultureInfo.InvariantCulture, $"| {l} |").AppendJoin("", Modes.Select(m => $" {FormatNll(Cell(m, l).MeanAnswerNll)} |")).Append('\n');
-            sb.Append('\n');
+            sb.Append(nll).Append('\n');
         }
         sb.Append("## Work\n\n");
         sb.Append(CultureInfo.InvariantCulture, $"- trials recorded: {Work.Trials} of {ExpectedTrials}\n");

@@ -191,11 +191,11 @@ public static class PerplexityRunner
         w.Flush();
     }
 
-    private static void WriteMarkdown(PerplexityReport r, string path, string chart, string? positionChart)
+    /// <summary>Perplexity by length (rows) and mode (columns), with the windows and the factor set of each cell: a
+    /// markdown table, each row ending in a line end (ppl.md's, and what `eval ppl` prints).</summary>
+    public static string Table(PerplexityReport r)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# Perplexity: {r.Model} on {r.Text} ({r.TextTokens:N0} tokens)\n\n");
-        sb.Append("Non-overlapping windows of `length` tokens (BOS + length-1 text tokens), each in a fresh KV cache; the tokens in the second half of each window are scored.\n\n");
         sb.Append("| length | ").Append(string.Join(" | ", r.Modes)).Append(" |\n|---|").Append(string.Concat(r.Modes.Select(_ => "---|"))).Append('\n');
         foreach (int l in r.Lengths)
         {
@@ -208,6 +208,15 @@ public static class PerplexityRunner
             }
             sb.Append('\n');
         }
+        return sb.ToString();
+    }
+
+    private static void WriteMarkdown(PerplexityReport r, string path, string chart, string? positionChart)
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"# Perplexity: {r.Model} on {r.Text} ({r.TextTokens:N0} tokens)\n\n");
+        sb.Append("Non-overlapping windows of `length` tokens (BOS + length-1 text tokens), each in a fresh KV cache; the tokens in the second half of each window are scored.\n\n");
+        sb.Append(Table(r));
         sb.Append(CultureInfo.InvariantCulture, $"\n![perplexity vs length]({Path.GetFileName(chart)})\n");
         if (positionChart is not null)
         {

@@ -53,13 +53,7 @@ public sealed partial class AtomicFile : IDisposable
         string dir = System.IO.Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{targetPath}: folder {dir} does not exist");
         // Checked now, not when the finished file is renamed over it: by then the whole write would be wasted.
-        if (Directory.Exists(full)) throw new IOException($"{targetPath}: is a folder, not a file");
-        // By the folder's real path too: "devlink/null" with devlink -> /dev is /dev/null.
-        if (File.Exists(full) && (IsSystemFile(full) || IsSystemFile(Canonical(full))))
-            throw new IOException($"{targetPath}: a device or system file; refusing to replace it (write to a file in a regular folder)");
-        // A pipe, socket or device elsewhere would be replaced by a regular file as silently (a FIFO a reader waits on).
-        if (FileKinds.Of(full) == FileKind.Special)
-            throw new IOException($"{targetPath}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)");
+        if (WhyNotATarget(full) is { } why) throw new IOException($"{targetPath}: {why}");
         string stem = TempStem(System.IO.Path.GetFileName(full));
         RemoveStaleTempFiles(dir, stem);
         string temp = System.IO.Path.Combine(dir, $"{stem}{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -96,6 +90,23 @@ public sealed partial class AtomicFile : IDisposable
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { }
         }
         return new AtomicFile(full, temp, stream);
+    }
+
+    /// <summary>
+    /// Why a finished write could not take the place of <paramref name="fullPath"/>, or null: a folder, a device or
+    /// system file, a pipe or socket. Commands ask before their work starts, so that a run is not spent on a result
+    /// that cannot be written.
+    /// </summary>
+    public static string? WhyNotATarget(string fullPath)
+    {
+        if (Directory.Exists(fullPath)) return "is a folder, not a file";
+        // By the folder's real path too: "devlink/null" with devlink -> /dev is /dev/null.
+        if (File.Exists(fullPath) && (IsSystemFile(fullPath) || IsSystemFile(Canonical(fullPath))))
+            return "a device or system file; refusing to replace it (write to a file in a regular folder)";
+        // A pipe, socket or device elsewhere would be replaced by a regular file as silently (a FIFO a reader waits on).
+        if (FileKinds.Of(fullPath) == FileKind.Special)
+            return "is a pipe, socket or device, not a file; refusing to replace it (give another file name)";
+        return null;
     }
 
     /// <summary>

@@ -202,7 +202,7 @@ public static class NativeRuntime
         else
         {
             path = Path.GetFullPath(target);
-            if (logFile is not null) OutputFiles.RefuseFolderOrModel(path, "--log-file");
+            if (logFile is not null) OutputFiles.RefuseFolderOrModel(path, "--log-file", replaced: false);
             try
             {
                 // The default place is ours to make; a folder the user named must exist (as for any output file).

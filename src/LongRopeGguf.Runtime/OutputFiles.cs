@@ -26,8 +26,10 @@ public static class OutputFiles
 
     /// <summary>Throws a <see cref="RuntimeInputException"/> when <paramref name="path"/> is a folder, an existing
     /// GGUF file, or a file this run already uses (<see cref="MarkInUse"/>) under another role. <paramref name="option"/>
-    /// names where the path came from ("--log-file", "/save").</summary>
-    public static void RefuseFolderOrModel(string path, string option)
+    /// names where the path came from ("--log-file", "/save"). A file that a finished write replaces
+    /// (<paramref name="replaced"/>: all but the log, which is appended to where it is, /dev/null included) is also
+    /// refused where that write would be (a device, a pipe).</summary>
+    public static void RefuseFolderOrModel(string path, string option, bool replaced = true)
     {
         string full = Path.GetFullPath(path);
         lock (s_lock)
@@ -38,13 +40,11 @@ public static class OutputFiles
                     if (role != option && AtomicFile.SameFile(full, used))
                         throw new RuntimeInputException($"{option} {full}: is also this run's {description}; refusing to overwrite it (give another file name)");
         }
-        switch (FileKinds.Of(full))
-        {
-            case FileKind.Directory:
-                throw new RuntimeInputException($"{option} {full}: is a folder, not a file");
-            case FileKind.Regular when StartsLikeAModel(full):
-                throw new RuntimeInputException($"{option} {full}: is a GGUF model file; refusing to overwrite it (give another file name)");
-        }
+        // Before the work, what the write at its end would refuse (a folder, /dev/full, a FIFO).
+        if (replaced && AtomicFile.WhyNotATarget(full) is { } why) throw new RuntimeInputException($"{option} {full}: {why}");
+        if (FileKinds.Of(full) == FileKind.Directory) throw new RuntimeInputException($"{option} {full}: is a folder, not a file");
+        if (FileKinds.Of(full) == FileKind.Regular && StartsLikeAModel(full))
+            throw new RuntimeInputException($"{option} {full}: is a GGUF model file; refusing to overwrite it (give another file name)");
     }
 
     /// <summary>Whether the file starts with GGUF's magic; a file this process cannot read (write-only) is no model it

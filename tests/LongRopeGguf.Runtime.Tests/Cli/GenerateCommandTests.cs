@@ -219,6 +219,8 @@ public class GenerateCommandTests
             { ["generate", tiny, "-p", "x", "--native-lib", "/nonexistent"], 2, "longrope: error: --native-lib /nonexistent: no such directory" },
             { ["generate", tiny, "-p", "x", "--native-lib", tiny], 2, $"longrope: error: --native-lib {tiny}: is a file; give the folder that holds libllama.so and its ggml libraries" },
             { ["generate", tiny, "-p", "x", "--threads", "0"], 2, "longrope: error: --threads 0: must be at least 1" },
+            // Refused before the model loads and the prompt is read (it was refused when the logits were written).
+            { ["generate", tiny, "-p", "x", "--logits-out", "/dev/full"], 2, "longrope: error: --logits-out /dev/full: a device or system file; refusing to replace it (write to a file in a regular folder)" },
             // The model given as the prompt file by mistake: named by its first NUL byte (GGUF version 3 = 03 00 00 00).
             { ["generate", tiny, "--prompt-file", tiny], 2, $"longrope: error: --prompt-file {tiny}: a binary file (a NUL byte at offset 5), not UTF-8 text" },
         };

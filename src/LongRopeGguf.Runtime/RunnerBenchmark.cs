@@ -80,19 +80,20 @@ public static class RunnerBenchmark
         // Decode tokens alone past the context: no prompt length can help, so the option to change is this one.
         if ((long)decodeTokens + 2 > info.ContextLength)
             throw new RuntimeInputException($"--decode-tokens {decodeTokens}: leaves no room for a prompt in context_length {info.ContextLength}");
+        int largest = info.ContextLength - decodeTokens; // the longest prompt the model holds with the decode tokens
         foreach (int length in requested ?? DefaultLengths)
         {
+            if (requested is not null && run.Contains(length))
+                throw new RuntimeInputException($"--lengths: {length} is given twice");
             // In long: a length near int.MaxValue plus the decode tokens wrapped to a negative sum that "fit".
             if ((long)length + decodeTokens <= info.ContextLength) { run.Add(length); continue; }
             string why = $"length {length} + {decodeTokens} decode tokens exceed the model's context_length {info.ContextLength}";
             if (requested is not null) throw new RuntimeInputException($"--lengths: {why}");
-            skipped.Add(why);
-        }
-        if (run.Count == 0)
-        {
-            int fallback = info.ContextLength - decodeTokens;
-            run.Add(fallback);
-            skipped.Add($"no default length fits; measuring {fallback} instead");
+            // A default past the model is measured at the longest prompt it holds (4096 on a 4096-token model was
+            // skipped, and the model's own length went unmeasured), once.
+            if (run.Contains(largest)) { skipped.Add(why); continue; }
+            run.Add(largest);
+            skipped.Add($"{why}; measuring {largest} instead");
         }
         return (run, skipped);
     }

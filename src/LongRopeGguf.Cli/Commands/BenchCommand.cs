@@ -16,7 +16,7 @@ public static class BenchCommand
         var model = CommonOptions.Model();
         var lengths = new Option<string?>("--lengths")
         {
-            Description = "Prompt lengths in tokens, comma-separated (default 512,2048,4096, skipping those beyond the model).",
+            Description = "Prompt lengths in tokens, comma-separated (default 512,2048,4096; a default that does not fit the model with the decode tokens is measured at the longest prompt that does).",
             HelpName = "N,N,...",
         };
         var decode = new Option<int>("--decode-tokens") { Description = "Tokens generated after each prompt.", DefaultValueFactory = _ => 128 };

@@ -62,8 +62,9 @@ public class BenchCommandTests
         using var cli = new IsolatedCli();
         var (code, stdout, stderr) = cli.Run("bench", LongRopeGguf.Tests.TestPaths.TinyModel, "--decode-tokens", "8", "--repeats", "1");
         Assert.True(code == 0, stderr);
-        Assert.Contains("longrope: skipped: length 512 + 8 decode tokens exceed the model's context_length 512", stderr);
-        Assert.Contains("no default length fits; measuring 504 instead", stderr);
+        // The first default past the model is measured at the longest prompt it holds, once; the others are skipped.
+        Assert.Contains("longrope: skipped: length 512 + 8 decode tokens exceed the model's context_length 512; measuring 504 instead\n", stderr);
+        Assert.Contains("longrope: skipped: length 2048 + 8 decode tokens exceed the model's context_length 512\n", stderr);
         Assert.Matches(@"\n\s+504\s+512\s+none \|", stdout);
         Assert.Contains("short-to-long move: skipped (the model has no LongRoPE factor sets)", stdout);
 
@@ -86,6 +87,8 @@ public class BenchCommandTests
         { ["--lengths", "99999999999"], "--lengths 99999999999: 99999999999 tokens is more than any context holds (at most 2147483647)" },
         { ["--lengths", "64,x"], "--lengths 64,x: 'x' is not a token count of at least 2" },
         { ["--lengths", "1"], "--lengths 1: '1' is not a token count of at least 2" },
+        // Measured twice, where eval niah and ppl refuse it.
+        { ["--lengths", "256,256"], "--lengths: 256 is given twice" },
     };
 
     [Theory]

@@ -169,16 +169,29 @@ public class SpecialInputTests
     [InlineData("chat.json", "chat.json")]
     [InlineData("\"my chat.json\"", "my chat.json")]
     [InlineData("'my chat.json'", "my chat.json")]
-    [InlineData("\"", "\"")]
+    [InlineData("my\\ chat.json", "my chat.json")]
+    [InlineData("\"say \\\"hi\\\".json\"", "say \"hi\".json")]
+    [InlineData("'a'\"b\"c.json", "abc.json")]
+    [InlineData("", "")]
     public void A_chat_file_name_is_read_as_a_shell_user_writes_it(string typed, string meant) =>
-        Assert.Equal(meant, LongRopeGguf.Cli.Commands.ChatCommand.FileArgument(typed));
+        Assert.Equal(meant, LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", typed));
+
+    [Theory]
+    // "/save a b" saved to "a b", "/save 'x y' extra" to "'x y' extra", "/save \"open" to a file named "open.
+    [InlineData("a b", "/save a b: one file name, not 2 (quote a name with spaces)")]
+    [InlineData("'x y' extra", "/save 'x y' extra: one file name, not 2 (quote a name with spaces)")]
+    [InlineData("\"open", "/save \"open: a quote (\") is not closed")]
+    [InlineData("'open", "/save 'open: a quote (') is not closed")]
+    public void A_chat_file_argument_a_shell_would_not_read_as_one_name_is_refused(string typed, string message) =>
+        Assert.Equal(message, Assert.Throws<LongRopeGguf.Runtime.RuntimeInputException>(() => LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", typed)).Message);
 
     [Fact]
     public void A_chat_file_name_under_the_home_folder_may_start_with_a_tilde()
     {
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        Assert.Equal(home + "/chats/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("~/chats/a.json"));
-        Assert.Equal("~other/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("~other/a.json")); // another user's: as written
+        Assert.Equal(home + "/chats/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "~/chats/a.json"));
+        Assert.Equal("~other/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "~other/a.json")); // another user's: as written
+        Assert.Equal("~/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "'~/a.json'")); // quoted: as written, as a shell has it
     }
 
     [Fact]

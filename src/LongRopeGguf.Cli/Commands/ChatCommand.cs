@@ -121,11 +121,12 @@ public static class ChatCommand
         failed = false;
         int space = input.IndexOf(' ');
         string name = (space < 0 ? input : input[..space]).ToLowerInvariant(); // /STATS as /stats, as names are read elsewhere
-        string arg = FileArgument(space < 0 ? "" : input[(space + 1)..].Trim());
+        string rest = space < 0 ? "" : input[(space + 1)..].Trim();
         try
         {
-            if (name is "/exit" or "/quit" or "/bye" or "/reset" or "/stats" or "/help" or "/?" && arg.Length > 0)
-                throw new RuntimeInputException($"{name} takes no argument (given '{arg}')");
+            if (name is "/exit" or "/quit" or "/bye" or "/reset" or "/stats" or "/help" or "/?" && rest.Length > 0)
+                throw new RuntimeInputException($"{name} takes no argument (given '{rest}')");
+            string arg = name is "/save" or "/load" ? FileArgument(name, rest) : "";
             switch (name)
             {
                 case "/exit" or "/quit" or "/bye":
@@ -179,13 +180,53 @@ public static class ChatCommand
         }
     }
 
-    /// <summary>A file name as a shell user writes it: quotes around it taken off, a leading ~/ as the home folder.</summary>
-    internal static string FileArgument(string text)
+    /// <summary>
+    /// The one word after a command, read as a shell reads it: '...' literally, "..." with \" \\ \$ \` escaped, a
+    /// backslash outside quotes escaping the next character, an unquoted leading ~/ as the home folder; "" when none.
+    /// More than one word, or a quote left open, is refused ("/save a b" saved to "a b", "/save 'x y' z" to
+    /// "'x y' z").
+    /// </summary>
+    internal static string FileArgument(string command, string text)
     {
-        if (text.Length >= 2 && (text[0], text[^1]) is ('"', '"') or ('\'', '\'')) text = text[1..^1];
-        if ((text == "~" || text.StartsWith("~/", StringComparison.Ordinal)) && Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home)
-            text = home + text[1..];
-        return text;
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        bool inWord = false, tildeQuoted = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (char.IsWhiteSpace(c))
+            {
+                if (inWord) { words.Add(Expand(word.ToString(), tildeQuoted)); word.Clear(); inWord = false; tildeQuoted = false; }
+                continue;
+            }
+            if (!inWord && c is '\'' or '"') tildeQuoted = true;
+            inWord = true;
+            if (c == '\'')
+            {
+                int end = text.IndexOf('\'', i + 1);
+                if (end < 0) throw new RuntimeInputException($"{command} {text}: a quote (') is not closed");
+                word.Append(text, i + 1, end - i - 1);
+                i = end;
+            }
+            else if (c == '"')
+            {
+                int j = i + 1;
+                for (; j < text.Length && text[j] != '"'; j++)
+                    word.Append(text[j] == '\\' && j + 1 < text.Length && text[j + 1] is '"' or '\\' or '$' or '`' ? text[++j] : text[j]);
+                if (j >= text.Length) throw new RuntimeInputException($"{command} {text}: a quote (\") is not closed");
+                i = j;
+            }
+            else if (c == '\\' && i + 1 < text.Length) word.Append(text[++i]);
+            else word.Append(c);
+        }
+        if (inWord) words.Add(Expand(word.ToString(), tildeQuoted));
+        if (words.Count > 1)
+            throw new RuntimeInputException($"{command} {text}: one file name, not {words.Count} (quote a name with spaces)");
+        return words.Count == 0 ? "" : words[0];
+
+        static string Expand(string w, bool quoted) =>
+            !quoted && (w == "~" || w.StartsWith("~/", StringComparison.Ordinal)) && Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home
+                ? home + w[1..] : w;
     }
 
     private static void PrintStats(ChatSession session)

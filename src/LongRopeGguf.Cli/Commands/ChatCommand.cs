@@ -64,6 +64,8 @@ public static class ChatCommand
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
         };
         int refused = 0, sent = 0;
+        // A piped input is read strictly (a bad line is refused); a terminal through the console's own line reader.
+        var piped = interactive ? null : new StrictLineReader(Console.OpenStandardInput());
         // At the end of the input or at /exit: a script feeding the chat learns that something it sent was refused
         // (each one was said when it was).
         int Leave()
@@ -78,7 +80,19 @@ public static class ChatCommand
             if (interrupt.Terminated) { Console.Error.WriteLine("longrope: terminated"); return ExitCodes.Terminated; }
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
             interrupt.Idle = true;
-            string? line = Console.In.ReadLine();
+            string? line;
+            try
+            {
+                line = piped is null ? Console.In.ReadLine() : piped.ReadLine();
+            }
+            catch (RuntimeInputException e)
+            {
+                interrupt.Idle = false;
+                Console.Error.WriteLine($"longrope: error: {e.Message}");
+                sent++;
+                refused++;
+                continue;
+            }
             interrupt.Idle = false;
             var token = interrupt.Renew();
             if (line is null)

@@ -75,6 +75,20 @@ public class ChatCommandTests
     }
 
     [Fact]
+    public void A_piped_line_that_is_not_text_is_refused_and_never_reaches_the_transcript()
+    {
+        // It was sent to the model as it came (a NUL kept, bad bytes as replacement characters) and saved so.
+        using var cli = new IsolatedCli();
+        string saved = Path.Combine(cli.CacheHome, "t.json");
+        var r = cli.RunWithInput($"hi\0there\nhello\n/save {saved}\n", "chat", LongRopeGguf.Tests.TestPaths.TinyModel, "-n", "2", "--temp", "0");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("longrope: error: standard input, line 1: a NUL byte at offset 2, not text", r.StderrLines);
+        Assert.Equal("longrope: error: 1 of 3 messages and commands were refused", r.StderrLines[^1]);
+        var transcript = ChatTranscript.Load(saved);
+        Assert.Equal(["hello"], transcript.Messages.Where(m => m.Role == "user").Select(m => m.Content));
+    }
+
+    [Fact]
     public void Ctrl_c_stops_a_reply_without_leaving_the_chat()
     {
         using var cli = new IsolatedCli();

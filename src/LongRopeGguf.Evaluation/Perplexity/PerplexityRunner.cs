@@ -37,7 +37,7 @@ public sealed record PerplexityOptions
         if (Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } dup)
             throw new EvalInputException($"mode '{dup.Key}' is given twice");
         if (Directory.Exists(TextPath)) throw new EvalInputException($"--text {TextPath}: is a folder, not a text file");
-        if (!File.Exists(TextPath)) throw new EvalInputException($"text file not found: {TextPath}");
+        if (!File.Exists(TextPath)) throw new EvalInputException($"--text {TextPath}: no such file");
         if (PositionBuckets < 0 || PositionBuckets > Lengths.Min() - 1)
             throw new EvalInputException($"--by-position {PositionBuckets}: expected 1 to {Lengths.Min() - 1} ranges (the shortest length less one)");
         Engine.Validate();

@@ -61,7 +61,7 @@ public static partial class CliErrors
         }
         try
         {
-            Console.Error.WriteLine($"longrope: internal error (a bug in longrope, not a problem with the input): {e.GetType().Name}: {OneLine(e.Message)}; "
+            Console.Error.WriteLine($"longrope: internal error (a bug in longrope, not a problem with the input): {e.GetType().Name}: {OneLine(e.Message).TrimEnd('.')}; "
                 + (file is null ? "details follow; please report them" : $"details in {file}; please report them"));
             if (file is null) Console.Error.Write(details);
         }

@@ -19,7 +19,10 @@ public static partial class UsageErrors
         if (OptionTakenAsFile(parse) is { } unknown)
         {
             string? close = ClosestOption(parse.CommandResult.Command, unknown);
-            Console.Error.WriteLine($"longrope: error: Unrecognized option '{unknown}'.{(close is null ? "" : $" Did you mean '{close}'?")} (see '{string.Join(' ', CommandPath(parse.CommandResult))} --help')");
+            // A name like a file's ("-x.gguf"): the way to give a file of that name, which is missing here.
+            string hint = close is not null ? $" Did you mean '{close}'?"
+                : unknown.Contains('.') || unknown.Contains('/') ? $" (no file {unknown} here either; a file of that name goes as ./{unknown})" : "";
+            Console.Error.WriteLine($"longrope: error: Unrecognized option '{unknown}'.{hint} (see '{string.Join(' ', CommandPath(parse.CommandResult))} --help')");
             return ExitCodes.BadInput;
         }
         if (parse.Action is not ParseErrorAction)

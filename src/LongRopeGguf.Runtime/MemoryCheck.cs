@@ -10,8 +10,8 @@ public static class MemoryCheck
 {
     public static void EnsureContextFits(LlamaModel model, int contextSize)
     {
-        if (model.Info.KvBytesPerToken is not { } perToken) return;
-        long need = perToken * contextSize;
+        // A sliding-window model's caches are smaller than the estimate: left to llama.cpp rather than refused wrongly.
+        if (model.Info.KvEstimateIsUpperBound || model.Info.KvCacheBytes(contextSize) is not { } need) return;
         bool onGpu = model.Backend.HasGpu && model.GpuLayers > model.Info.LayerCount;
         long? available = onGpu ? model.Backend.GpuDevices.Sum(d => d.FreeBytes) is > 0 and var f ? f : null : AvailableHostMemory();
         if (available is not { } free || need <= free) return;

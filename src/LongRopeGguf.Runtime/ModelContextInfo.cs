@@ -28,10 +28,16 @@ public sealed record ModelContextInfo(
     string? Warning)
 {
     /// <summary>
-    /// Bytes of f16 KV cache per token (all layers, keys and values), from the attention shape in the header; null when
-    /// the header does not say enough, or the model has sliding-window layers (whose caches are smaller).
+    /// Bytes of f16 KV cache per token (all layers, keys and values) as llama.cpp allocates a full cache, from the
+    /// attention shape in the header; null when the header does not say enough. Saturates at long.MaxValue (a corrupt
+    /// count is refused as too big, not wrapped to a size that "fits").
     /// </summary>
     public long? KvBytesPerToken { get; init; }
+
+    /// <summary>The model has sliding-window layers, whose caches llama.cpp makes smaller than
+    /// <see cref="KvBytesPerToken"/> says: an upper bound then. Not for phi3/phimoe, whose window llama.cpp disables
+    /// (it allocates the full cache; Phi-3 GGUFs carry the key).</summary>
+    public bool KvEstimateIsUpperBound { get; init; }
 
     /// <summary>
     /// The <c>yarn_attn_factor</c> that gives this file's short contexts the model's own attention magnitude (the
@@ -62,7 +68,7 @@ public sealed record ModelContextInfo(
         : HasShortFactors ? FactorSetKind.Short : FactorSetKind.None;
 
     /// <summary>Bytes of f16 KV cache for <paramref name="cells"/> tokens; null where <see cref="KvBytesPerToken"/> is.</summary>
-    public long? KvCacheBytes(long cells) => KvBytesPerToken is { } perToken ? perToken * cells : null;
+    public long? KvCacheBytes(long cells) => KvBytesPerToken is { } perToken ? (long)Int128.Min((Int128)perToken * cells, long.MaxValue) : null;
 
     /// <summary>Built-in scaling (linear, yarn) that llama.cpp applies to every context: no set switching.</summary>
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
@@ -110,21 +116,29 @@ public sealed record ModelContextInfo(
             HasLongFactors = hasLong,
             HasShortFactors = hasShort,
             KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
+            KvEstimateIsUpperBound = file.ContainsKey($"{arch}.attention.sliding_window") && arch is not ("phi3" or "phimoe"),
             ShortContextAttnParameter = readsFactors && hasShort ? ShortContextAttention.ContextParameter(file) : null,
         };
     }
 
     private static long? EstimateKvBytesPerToken(GgufFile file, string arch, int layers)
     {
-        if (layers <= 0 || file.ContainsKey($"{arch}.attention.sliding_window")) return null;
-        long? Int(string suffix) => file.TryGetValue($"{arch}.{suffix}", out var v) && v.Type != GgufValueType.Array && v.Payload is uint or int or ulong or long
-            ? Convert.ToInt64(v.Payload) : null;
+        if (layers <= 0) return null;
+        // Non-negative whole numbers only: a UINT64 above long.MaxValue threw OverflowException (an internal error).
+        long? Int(string suffix) => file.TryGetValue($"{arch}.{suffix}", out var v) && v.Type != GgufValueType.Array ? v.Payload switch
+        {
+            uint u => u,
+            int i when i >= 0 => i,
+            ulong u when u <= long.MaxValue => (long)u,
+            long l when l >= 0 => l,
+            _ => null,
+        } : null;
         long? embd = Int("embedding_length"), heads = Int("attention.head_count");
         if (embd is not > 0 || heads is not > 0) return null;
         long kvHeads = Int("attention.head_count_kv") ?? heads.Value;
         long keyLength = Int("attention.key_length") ?? embd.Value / heads.Value;
         long valueLength = Int("attention.value_length") ?? embd.Value / heads.Value;
-        return layers * kvHeads * (keyLength + valueLength) * 2;
+        return (long)Int128.Min((Int128)layers * kvHeads * ((Int128)keyLength + valueLength) * 2, long.MaxValue);
     }
 
     /// <summary>A non-negative integer key of any integer type, range-checked; null when absent.</summary>

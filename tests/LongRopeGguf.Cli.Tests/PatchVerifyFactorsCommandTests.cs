@@ -710,6 +710,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         // and among compare's folders for a folder not found.
         { ["verify", "--bogus", "{model}"], "longrope: error: Unrecognized option '--bogus'. (see 'longrope verify --help')" },
         { ["eval", "compare", "{dir}", "--jsn"], "longrope: error: Unrecognized option '--jsn'. Did you mean '--json'? (see 'longrope eval compare --help')" },
+        { ["inspect", "-x.gguf"], "longrope: error: Unrecognized option '-x.gguf'. (no file -x.gguf here either; a file of that name goes as ./-x.gguf) (see 'longrope inspect --help')" },
         // After -- it is the file name it was said to be.
         { ["inspect", "--", "-x"], "-x: no such GGUF model file" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "--method 'rope': expected pi, ntk, yarn, critical or ones" },

@@ -191,7 +191,10 @@ public class SpecialInputTests
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         Assert.Equal(home + "/chats/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "~/chats/a.json"));
         Assert.Equal("~other/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "~other/a.json")); // another user's: as written
-        Assert.Equal("~/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "'~/a.json'")); // quoted: as written, as a shell has it
+        // Quoted or escaped anywhere in "~/": as written, as a shell has it (\~/ and ~"/" were expanded).
+        foreach (string typed in new[] { "'~/a.json'", "\\~/a.json", "~\"/a.json\"", "~\\/a.json", "''~/a.json" })
+            Assert.Equal("~/a.json", LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", typed));
+        Assert.Equal(home, LongRopeGguf.Cli.Commands.ChatCommand.FileArgument("/save", "~"));
     }
 
     [Fact]

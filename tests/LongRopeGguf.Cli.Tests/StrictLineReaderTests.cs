@@ -18,6 +18,11 @@ public class StrictLineReaderTests
         Assert.Equal("thrée", r.ReadLine());
         Assert.Null(r.ReadLine());
         Assert.Null(Over([]).ReadLine());
+
+        // A byte-order mark before the first line is not part of it (a /command behind one was sent as a message).
+        var marked = Over([0xEF, 0xBB, 0xBF, .. "/stats\nx\n"u8.ToArray()]);
+        Assert.Equal("/stats", marked.ReadLine());
+        Assert.Equal("x", marked.ReadLine());
     }
 
     [Fact]

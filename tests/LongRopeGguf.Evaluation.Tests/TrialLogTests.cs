@@ -73,6 +73,9 @@ public class TrialLogTests
     [Theory]
     [InlineData("\"length\":512", "\"length\":-5", "'length' -5 is not a positive number of tokens")]
     [InlineData("\"mode\":\"none\"", "\"mode\":\"\"", "'mode' is empty")]
+    // "required" lets a null through: it failed as a NullReferenceException (an internal error).
+    [InlineData("\"mode\":\"none\"", "\"mode\":null", "'mode' is empty")]
+    [InlineData("\"answer\":\"12345 é\"", "\"answer\":null", "'answer' is null")]
     [InlineData("\"depth\":0", "\"depth\":1.5", "'depth' 1.5 is not within 0..1")]
     [InlineData("\"prompt_tokens\":500", "\"prompt_tokens\":900", "'prompt_tokens' 900 is not within the length 512")]
     public void A_hand_edited_value_no_run_writes_is_refused_naming_the_line(string written, string edited, string problem)

@@ -57,6 +57,34 @@ public class BadInputTests
         Assert.Equal("--context 8192 is beyond the model's context_length 4096", f.Message);
     }
 
+    [Theory]
+    // A sliding window makes llama.cpp's caches smaller, except for Phi-3, whose window it disables (the full cache).
+    [InlineData("llama", "sliding_window", 2047u, 6144L, true)]
+    [InlineData("phi3", "sliding_window", 2047u, 6144L, false)]
+    // A corrupt count saturates (refused as too big) instead of throwing OverflowException (an internal error) or wrapping.
+    [InlineData("llama", "head_count_kv", null, long.MaxValue, false)]
+    public void The_kv_cache_estimate_knows_sliding_windows_and_survives_corrupt_counts(string arch, string key, uint? window, long perToken, bool upperBound)
+    {
+        using var dir = new TempDir();
+        string path = dir.File("m.gguf");
+        var source = GgufReader.Read(TestPaths.TinyModel);
+        var edit = new GgufEdit();
+        if (arch != "llama")
+            foreach (var e in source.Metadata.Where(e => e.Key.StartsWith("llama.", StringComparison.Ordinal)))
+                edit.RemoveKey(e.Key).SetValue(arch + e.Key["llama".Length..], e.Value);
+        edit.SetValue(GgufKeys.Architecture, GgufValue.String(arch));
+        edit.SetValue($"{arch}.attention.{key}", window is { } w ? GgufValue.UInt32(w) : GgufValue.UInt64(long.MaxValue));
+        GgufRewriter.Rewrite(source, edit, path);
+        var info = ModelContextInfo.FromHeader(GgufReader.Read(path), path);
+        Assert.Equal(perToken, info.KvBytesPerToken);
+        Assert.Equal(upperBound, info.KvEstimateIsUpperBound);
+        Assert.Equal((long)Int128.Min((Int128)perToken * 1000, long.MaxValue), info.KvCacheBytes(1000)); // saturated, never wrapped to a size that fits
+
+        // Past long: not a count (the UINT64 threw OverflowException, an internal error): the estimate goes without it.
+        GgufRewriter.Rewrite(source, new GgufEdit().SetValue("llama.attention.head_count_kv", GgufValue.UInt64(ulong.MaxValue)), dir.File("u.gguf"));
+        Assert.Equal(6144, ModelContextInfo.FromHeader(GgufReader.Read(dir.File("u.gguf")), dir.File("u.gguf")).KvBytesPerToken);
+    }
+
     [Fact]
     public void A_context_that_cannot_fit_in_memory_is_refused_before_llama_cpp_tries()
     {

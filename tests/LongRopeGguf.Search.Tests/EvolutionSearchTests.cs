@@ -374,6 +374,13 @@ public class EvolutionSearchTests
         Assert.Contains("not a longrope-search-log header", e.Message);
         Assert.Equal("{\"hello\":1}\n", File.ReadAllText(path));
 
+        // Fields of another JSON type read as missing ones: {"type": 5} threw InvalidOperationException (an internal error).
+        foreach (string header in new[] { "{\"type\":5}", "{\"type\":\"header\",\"format\":[1]}", "{\"type\":\"header\",\"format\":\"longrope-search-log\",\"version\":\"1\"}" })
+        {
+            File.WriteAllText(path, header + "\n");
+            Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s.Describe()));
+        }
+
         File.WriteAllText(path, "");
         using (var log = SearchLog.Open(path, s.Describe())) { }
         File.AppendAllText(path, "{\"type\":\"candidate\",\"serial\":0}\n");

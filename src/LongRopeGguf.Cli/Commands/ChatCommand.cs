@@ -204,43 +204,57 @@ public static class ChatCommand
     {
         var words = new List<string>();
         var word = new System.Text.StringBuilder();
-        bool inWord = false, tildeQuoted = false;
+        // Whether a word starts with a bare (unquoted, unescaped) "~" followed by its end or a bare "/": the only
+        // tilde a shell expands ('~/x', \~/x and ~"/x" are names as written).
+        bool inWord = false, bareTilde = false, quotedStart = false;
+        void Append(char c, bool bare)
+        {
+            if (word.Length == 0) bareTilde = bare && c == '~' && !quotedStart;
+            else if (word.Length == 1 && bareTilde) bareTilde = bare && c == '/';
+            word.Append(c);
+        }
+        void EndWord()
+        {
+            string w = word.ToString();
+            if (bareTilde && (w == "~" || w.StartsWith("~/", StringComparison.Ordinal))
+                && Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home)
+                w = home + w[1..];
+            words.Add(w);
+            word.Clear();
+            inWord = bareTilde = quotedStart = false;
+        }
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
             if (char.IsWhiteSpace(c))
             {
-                if (inWord) { words.Add(Expand(word.ToString(), tildeQuoted)); word.Clear(); inWord = false; tildeQuoted = false; }
+                if (inWord) EndWord();
                 continue;
             }
-            if (!inWord && c is '\'' or '"') tildeQuoted = true;
             inWord = true;
+            if (c is '\'' or '"' && word.Length == 0) quotedStart = true; // ''~/x: the word does not start with the tilde
             if (c == '\'')
             {
                 int end = text.IndexOf('\'', i + 1);
                 if (end < 0) throw new RuntimeInputException($"{command} {text}: a quote (') is not closed");
-                word.Append(text, i + 1, end - i - 1);
+                for (int k = i + 1; k < end; k++) Append(text[k], bare: false);
                 i = end;
             }
             else if (c == '"')
             {
                 int j = i + 1;
                 for (; j < text.Length && text[j] != '"'; j++)
-                    word.Append(text[j] == '\\' && j + 1 < text.Length && text[j + 1] is '"' or '\\' or '$' or '`' ? text[++j] : text[j]);
+                    Append(text[j] == '\\' && j + 1 < text.Length && text[j + 1] is '"' or '\\' or '$' or '`' ? text[++j] : text[j], bare: false);
                 if (j >= text.Length) throw new RuntimeInputException($"{command} {text}: a quote (\") is not closed");
                 i = j;
             }
-            else if (c == '\\' && i + 1 < text.Length) word.Append(text[++i]);
-            else word.Append(c);
+            else if (c == '\\' && i + 1 < text.Length) Append(text[++i], bare: false);
+            else Append(c, bare: true);
         }
-        if (inWord) words.Add(Expand(word.ToString(), tildeQuoted));
+        if (inWord) EndWord();
         if (words.Count > 1)
             throw new RuntimeInputException($"{command} {text}: one file name, not {words.Count} (quote a name with spaces)");
         return words.Count == 0 ? "" : words[0];
-
-        static string Expand(string w, bool quoted) =>
-            !quoted && (w == "~" || w.StartsWith("~/", StringComparison.Ordinal)) && Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home
-                ? home + w[1..] : w;
     }
 
     private static void PrintStats(ChatSession session)

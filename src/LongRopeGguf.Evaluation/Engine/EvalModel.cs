@@ -124,8 +124,9 @@ public sealed class EvalModel : IDisposable, Prompts.ITextTokenizer
     public void EnsureContextFits(long cells) => EnsureContextFits(Info, cells);
 
     /// <summary>The same check from the header alone, before any model is loaded or copied.</summary>
-    /// <remarks>Nine tenths of the memory available: the weights and llama.cpp's compute buffers need the rest. A model
-    /// whose cache size the header does not tell (sliding-window layers) is left to llama.cpp.</remarks>
+    /// <remarks>Nine tenths of the memory available: the weights and llama.cpp's compute buffers need the rest. The full
+    /// cache is assumed for a sliding-window model too (an upper bound; Phi-3's window llama.cpp disables); a header
+    /// without the attention shape is left to llama.cpp.</remarks>
     public static void EnsureContextFits(ModelContextInfo info, long cells)
     {
         if (cells <= 0) throw new EvalInputException($"length {cells}: must be a positive number of tokens");

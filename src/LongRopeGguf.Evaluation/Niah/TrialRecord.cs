@@ -100,16 +100,24 @@ public sealed record TrialRecord
     public static TrialRecord FromJsonLine(string line)
     {
         var r = JsonSerializer.Deserialize(line, s_typeInfo) ?? throw new JsonException("empty trial line");
+        // "required" asks only that a field be there: "id": null passed it and failed as a NullReferenceException.
         string? problem =
-            r.Id.Length == 0 ? "'id' is empty"
-            : r.Mode.Length == 0 ? "'mode' is empty"
-            : r.Haystack.Length == 0 ? "'haystack' is empty"
+            string.IsNullOrEmpty(r.Id) ? "'id' is empty"
+            : string.IsNullOrEmpty(r.Mode) ? "'mode' is empty"
+            : string.IsNullOrEmpty(r.Haystack) ? "'haystack' is empty"
+            : r.Model is null ? "'model' is null"
+            : r.ModeKind is null ? "'mode_kind' is null"
+            : r.Needle is null ? "'needle' is null"
+            : r.Answer is null ? "'answer' is null"
+            : r.Scoring is null ? "'scoring' is null"
+            : r.FactorSet is null ? "'factor_set' is null"
+            : r.Rope is null ? "'rope' is null"
             : r.Length <= 0 ? $"'length' {r.Length} is not a positive number of tokens"
             : r.PromptTokens < 0 || r.PromptTokens > r.Length ? $"'prompt_tokens' {r.PromptTokens} is not within the length {r.Length}"
             : !(r.Depth >= 0 && r.Depth <= 1) ? $"'depth' {r.Depth} is not within 0..1"
             : r.Trial < 0 ? $"'trial' {r.Trial} is negative"
             : r.NCtx <= 0 ? $"'n_ctx' {r.NCtx} is not a positive number of tokens"
-            : r.Expected.Length == 0 ? "'expected' is empty"
+            : string.IsNullOrEmpty(r.Expected) ? "'expected' is empty"
             : null;
         return problem is null ? r : throw new JsonException(problem);
     }

@@ -148,13 +148,15 @@ public sealed class SearchLog : IDisposable
                 throw new SearchLogException($"{path}: line {lineNumber} is not a JSON object");
             }
             if (!complete) break; // parseable but without its newline: also dropped, to be written again
-            string? type = obj["type"]?.GetValue<string>();
+            // Read without GetValue, which throws InvalidOperationException for another JSON type ({"type": 5} ended
+            // the search as an internal error): a field of the wrong type reads as a missing one.
+            string? type = Text(obj["type"]);
             if (!sawHeader)
             {
                 sawHeader = true;
-                if (type != "header" || obj["format"]?.GetValue<string>() != Format)
+                if (type != "header" || Text(obj["format"]) != Format)
                     throw new SearchLogException($"{path}: line {lineNumber} is not a {Format} header; not a search log (choose another --out)");
-                int version = obj["version"]?.GetValue<int>() ?? 0;
+                int version = obj["version"] is JsonValue v && v.TryGetValue(out int n) ? n : 0;
                 if (version != Version)
                     throw new SearchLogException($"{path}: search log version {version}; this tool reads version {Version}");
                 if (obj["search"] is not JsonObject logged)
@@ -244,7 +246,10 @@ public sealed class SearchLog : IDisposable
         double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture));
 
     private static List<string> SeedNames(JsonObject search) =>
-        search["seeds"] is JsonArray seeds ? [.. seeds.Select(seed => seed?["name"]?.GetValue<string>() ?? "?")] : [];
+        search["seeds"] is JsonArray seeds ? [.. seeds.Select(seed => (seed as JsonObject) is { } o ? Text(o["name"]) ?? "?" : "?")] : [];
+
+    /// <summary>A JSON string's text; null for anything else.</summary>
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
     /// <summary>Whether a summary line for iteration <paramref name="iteration"/> is already in the log.</summary>
     public bool HasIteration(int iteration) => _iterations.Contains(iteration);

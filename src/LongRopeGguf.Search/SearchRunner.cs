@@ -366,8 +366,8 @@ public static class SearchRunner
             throw new BadInputException("--set short completes a long set: give the long search's factor file (or another factor file) with --init");
         if (target > original)
             throw new BadInputException($"--target-length {target}: the short set serves contexts up to the original {original} tokens of {model.FileName}; use --set long for longer ones");
-        if ((target + 255) / 256 * 256 > original)
-            throw new BadInputException($"--target-length {target}: llama.cpp rounds the context up to {(target + 255) / 256 * 256} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
+        if (Runtime.ContextPlanner.RoundUp(target) > original)
+            throw new BadInputException($"--target-length {target}: llama.cpp rounds the context up to {Runtime.ContextPlanner.RoundUp(target)} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
         if (request.Piecewise) throw new BadInputException("--piecewise applies to the long set only");
         if (request.SeedRules is not null)
             throw new BadInputException("--seed-rules with --set short: the short search starts from all ones and the --init file's short set");

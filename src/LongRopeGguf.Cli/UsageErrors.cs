@@ -53,13 +53,31 @@ public static partial class UsageErrors
     /// </summary>
     private static string? OptionTakenAsFile(ParseResult parse)
     {
-        var afterDashes = parse.Tokens.SkipWhile(t => t.Type != TokenType.DoubleDash).Skip(1).Select(t => t.Value).ToHashSet(StringComparer.Ordinal);
-        return parse.CommandResult.Children.OfType<ArgumentResult>()
-            .SelectMany(a => a.Tokens)
-            .Select(t => t.Value)
-            .FirstOrDefault(v => v.Length > 1 && v[0] == '-' && !afterDashes.Contains(v)
-                && !double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
-                && !File.Exists(v) && !Directory.Exists(v));
+        // Plain loops: this runs before every command, and is done at once where no argument starts with '-'.
+        foreach (var child in parse.CommandResult.Children)
+        {
+            if (child is not ArgumentResult argument) continue;
+            foreach (var token in argument.Tokens)
+            {
+                string v = token.Value;
+                if (v.Length > 1 && v[0] == '-' && !AfterDoubleDash(parse, v)
+                    && !double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
+                    && !File.Exists(v) && !Directory.Exists(v))
+                    return v;
+            }
+        }
+        return null;
+    }
+
+    private static bool AfterDoubleDash(ParseResult parse, string value)
+    {
+        bool after = false;
+        foreach (var t in parse.Tokens)
+        {
+            if (t.Type == TokenType.DoubleDash) after = true;
+            else if (after && t.Value == value) return true;
+        }
+        return false;
     }
 
     /// <summary>The command's option closest to <paramref name="token"/>, when most of the word matches.</summary>

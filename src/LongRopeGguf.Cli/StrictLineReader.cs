@@ -1,4 +1,3 @@
-using System.Text;
 using LongRopeGguf.Runtime;
 
 namespace LongRopeGguf.Cli;
@@ -11,7 +10,6 @@ namespace LongRopeGguf.Cli;
 /// </summary>
 internal sealed class StrictLineReader(Stream input, long maxLineBytes = TextFiles.PromptLimitBytes)
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly byte[] _buffer = new byte[1 << 16];
     private int _start, _end;
     private bool _ended;
@@ -51,13 +49,6 @@ internal sealed class StrictLineReader(Stream input, long maxLineBytes = TextFil
         if (_lineNumber == 1 && bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
         int nul = bytes.IndexOf((byte)0);
         if (nul >= 0) throw new RuntimeInputException($"standard input, line {_lineNumber}: a NUL byte at offset {nul}, not text");
-        try
-        {
-            return StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new RuntimeInputException($"standard input, line {_lineNumber}: not UTF-8 text (invalid byte at offset {Math.Max(0, e.Index)})");
-        }
+        return Gguf.StrictText.DecodeUtf8(bytes, out string? problem) ?? throw new RuntimeInputException($"standard input, line {_lineNumber}: {problem}");
     }
 }

@@ -16,18 +16,6 @@ public static class TextFiles
     /// <summary>Texts to score and haystacks: a corpus, of which the windows use a part.</summary>
     public const long CorpusLimitBytes = 256L << 20;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    /// <summary>Byte-order marks of the encodings read besides UTF-8 (longest first: UTF-32 LE starts like UTF-16 LE).</summary>
-    private static readonly (byte[] Mark, Encoding Encoding)[] Marks =
-    [
-        ([0xFF, 0xFE, 0x00, 0x00], new UTF32Encoding(bigEndian: false, byteOrderMark: false, throwOnInvalidCharacters: true)),
-        ([0x00, 0x00, 0xFE, 0xFF], new UTF32Encoding(bigEndian: true, byteOrderMark: false, throwOnInvalidCharacters: true)),
-        ([0xEF, 0xBB, 0xBF], StrictUtf8),
-        ([0xFF, 0xFE], new UnicodeEncoding(bigEndian: false, byteOrderMark: false, throwOnInvalidBytes: true)),
-        ([0xFE, 0xFF], new UnicodeEncoding(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true)),
-    ];
-
     /// <summary>The text of <paramref name="path"/>: UTF-8 (or UTF-16/32 with a byte-order mark, as Windows tools
     /// write them); a problem throws <see cref="RuntimeInputException"/> as "<paramref name="what"/> PATH: problem"
     /// (what = the option, e.g. "--prompt-file"). Pipes and /dev/stdin are read up to the limit.</summary>
@@ -37,29 +25,15 @@ public static class TextFiles
         if (Directory.Exists(full)) throw new RuntimeInputException($"{what} {full}: is a folder, not a text file");
         if (!File.Exists(full)) throw new RuntimeInputException($"{what} {full}: no such file");
         byte[] bytes = ReadBounded(full, what, maxBytes);
-        var (mark, encoding) = Marks.FirstOrDefault(m => bytes.AsSpan().StartsWith(m.Mark));
-        int start = mark?.Length ?? 0;
-        encoding ??= StrictUtf8;
-        if (encoding == StrictUtf8)
-        {
-            int nul = Array.IndexOf(bytes, (byte)0);
-            if (nul >= 0) throw new RuntimeInputException($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
-        }
-        string text;
-        try
-        {
-            text = encoding.GetString(bytes, start, bytes.Length - start);
-        }
-        catch (DecoderFallbackException e)
-        {
-            // UTF-8's decoder reports the bad byte itself; UTF-16/32's report where they noticed (after a lone surrogate).
-            long at = start + Math.Max(0, e.Index);
-            throw new RuntimeInputException(encoding == StrictUtf8
-                ? $"{what} {full}: not UTF-8 text (invalid byte at offset {at})"
-                : $"{what} {full}: not {encoding.WebName.ToUpperInvariant()} text (an invalid sequence near byte offset {at})");
-        }
+        // A NUL byte in what reads as UTF-8 is a binary file (a model given by mistake): said as such, before decoding.
+        bool bom16or32 = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])
+            || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x00, 0x00, 0xFE, 0xFF]);
+        if (!bom16or32 && Array.IndexOf(bytes, (byte)0) is >= 0 and int nul)
+            throw new RuntimeInputException($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
+        string text = Gguf.StrictText.Decode(bytes, out string? problem, out string encoding)
+            ?? throw new RuntimeInputException($"{what} {full}: {problem}");
         int nulChar = text.IndexOf('\0');
-        if (nulChar >= 0) throw new RuntimeInputException($"{what} {full}: a NUL character (character {nulChar} of the {encoding.WebName.ToUpperInvariant()} text), not a text file");
+        if (nulChar >= 0) throw new RuntimeInputException($"{what} {full}: a NUL character (character {nulChar} of the {encoding} text), not a text file");
         return text;
     }
 

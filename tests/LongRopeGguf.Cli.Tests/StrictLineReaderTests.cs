@@ -30,7 +30,7 @@ public class StrictLineReaderTests
     {
         var r = Over([.. "ok\nabc"u8.ToArray(), 0x80, 0xFF, .. "def\nhi"u8.ToArray(), 0x00, .. "there\nlast\n"u8.ToArray()]);
         Assert.Equal("ok", r.ReadLine());
-        Assert.Equal("standard input, line 2: not UTF-8 text (invalid byte at offset 3)", Assert.Throws<RuntimeInputException>(r.ReadLine).Message);
+        Assert.Equal("standard input, line 2: not UTF-8 text (invalid byte 0x80 at offset 3)", Assert.Throws<RuntimeInputException>(r.ReadLine).Message);
         Assert.Equal("standard input, line 3: a NUL byte at offset 2, not text", Assert.Throws<RuntimeInputException>(r.ReadLine).Message);
         Assert.Equal("last", r.ReadLine());
         Assert.Null(r.ReadLine());

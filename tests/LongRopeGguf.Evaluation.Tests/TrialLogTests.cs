@@ -47,7 +47,7 @@ public class TrialLogTests
         byte[] bytes = [.. Encoding.UTF8.GetBytes(Line), 0x7B, 0xFF, 0x7D, 0x0A, .. "{\"id\""u8.ToArray()];
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<EvalInputException>(() => TrialLog.ReadForAppend(path));
-        Assert.Equal($"{path}: line 2: not UTF-8 text (invalid byte at offset {Encoding.UTF8.GetByteCount(Line) + 1}); move the file away to start afresh", e.Message);
+        Assert.Equal($"{path}: line 2: not UTF-8 text (invalid byte 0xFF at offset {Encoding.UTF8.GetByteCount(Line) + 1}); move the file away to start afresh", e.Message);
 
         // UTF-16 (an editor's "Unicode"): refused, where it was read as one torn line and emptied.
         File.WriteAllBytes(path, [0xFF, 0xFE, 0x0A, 0x00]);

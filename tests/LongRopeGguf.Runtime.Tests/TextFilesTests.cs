@@ -29,7 +29,7 @@ public class TextFilesTests
 
         Assert.Equal($"--text {big}: 101 bytes is too big for a text file here (at most 100 bytes); is it a model or another binary file?", Problem(big, 100));
         Assert.Equal($"--text {nul}: a binary file (a NUL byte at offset 2), not UTF-8 text", Problem(nul));
-        Assert.Equal($"--text {latin1}: not UTF-8 text (invalid byte at offset 3)", Problem(latin1));
+        Assert.Equal($"--text {latin1}: not UTF-8 text (invalid byte 0xE9 at offset 3)", Problem(latin1));
         Assert.Equal($"--text {dir.Path}: is a folder, not a text file", Problem(dir.Path));
         Assert.Equal($"--text {dir.File("none.txt")}: no such file", Problem(dir.File("none.txt")));
     }
@@ -46,7 +46,8 @@ public class TextFilesTests
         Assert.Equal("pass key 123 €", TextFiles.Read(le, "--text", 100));
         Assert.Equal("pass key 123 €", TextFiles.Read(be, "--text", 100));
         Assert.Equal("pass key 123 €", TextFiles.Read(u32, "--text", 100));
-        Assert.Equal($"--text {broken}: not UTF-16 text (an invalid sequence near byte offset 6)", Problem(broken));
+        // The unit that is half a pair, not where the decoder noticed it (byte 6).
+        Assert.Equal($"--text {broken}: not UTF-16 text, though it starts with UTF-16's byte order mark (invalid at offset 4)", Problem(broken));
     }
 
     [Fact]

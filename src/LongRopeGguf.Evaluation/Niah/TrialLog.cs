@@ -74,8 +74,6 @@ public sealed class TrialLog : IDisposable
     /// refused before it is read (a 1 GB one ran out of memory).</summary>
     public const long MaxBytes = 256L << 20;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private static RecordedTrials Read(string path)
     {
         var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
@@ -103,15 +101,8 @@ public sealed class TrialLog : IDisposable
         {
             int end = Array.IndexOf(bytes, (byte)'\n', at);
             lineNo++;
-            string line;
-            try
-            {
-                line = StrictUtf8.GetString(bytes, at, end - at);
-            }
-            catch (DecoderFallbackException e)
-            {
-                throw new EvalInputException($"{path}: line {lineNo}: not UTF-8 text (invalid byte at offset {at + Math.Max(0, e.Index)})");
-            }
+            string line = Gguf.StrictText.DecodeUtf8(bytes.AsSpan(at, end - at), out string? problem, offsetBase: at)
+                ?? throw new EvalInputException($"{path}: line {lineNo}: {problem}");
             at = end + 1;
             if (line.Trim().Length == 0) continue;
             try

@@ -123,58 +123,10 @@ public static class FactorSetReader
         return Decode(bytes.ToArray(), path);
     }
 
-    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    /// <summary>The text of a factor file, strictly UTF-8: read loosely, bad bytes would show as U+FFFD and be blamed
-    /// on the "number" around them. A byte order mark is dropped, as File.ReadAllText does, and one of UTF-16 or UTF-32
-    /// (Windows PowerShell 5 writes UTF-16 by default) decodes the text in that encoding, as File.ReadAllText did.</summary>
-    private static string Decode(byte[] bytes, string path)
-    {
-        if (UnicodeByBom(bytes) is var (encoding, bomLength, name))
-        {
-            try { return encoding.GetString(bytes, bomLength, bytes.Length - bomLength); }
-            catch (System.Text.DecoderFallbackException e)
-            {
-                int at = encoding is System.Text.UnicodeEncoding && FirstUnpairedSurrogate(bytes, bomLength, bytes[0] == 0xFE) is int unit ? unit : bomLength + Math.Max(0, e.Index);
-                throw new FactorSetException($"{path}: not {name} text, though it starts with {name}'s byte order mark (invalid at offset {at})");
-            }
-        }
-        try
-        {
-            string text = StrictUtf8.GetString(bytes);
-            return text.StartsWith('\uFEFF') ? text[1..] : text;
-        }
-        catch (System.Text.DecoderFallbackException e)
-        {
-            int at = Math.Clamp(e.Index, 0, Math.Max(0, bytes.Length - 1));
-            throw new FactorSetException($"{path}: not UTF-8 text (invalid byte 0x{bytes[at]:X2} at offset {at})");
-        }
-    }
-
-    /// <summary>The byte offset of the first UTF-16 unit that is half a pair: the decoder notices a lone high surrogate
-    /// only at the unit after it, and its index pointed there.</summary>
-    private static int? FirstUnpairedSurrogate(byte[] b, int start, bool bigEndian)
-    {
-        char Unit(int at) => (char)(bigEndian ? b[at] << 8 | b[at + 1] : b[at + 1] << 8 | b[at]);
-        for (int at = start; at + 1 < b.Length; at += 2)
-        {
-            char c = Unit(at);
-            if (char.IsLowSurrogate(c)) return at;
-            if (!char.IsHighSurrogate(c)) continue;
-            if (at + 3 >= b.Length || !char.IsLowSurrogate(Unit(at + 2))) return at;
-            at += 2;
-        }
-        return null;
-    }
-
-    private static (System.Text.Encoding Encoding, int BomLength, string Name)? UnicodeByBom(byte[] b) => b switch
-    {
-        [0xFF, 0xFE, 0x00, 0x00, ..] => (new System.Text.UTF32Encoding(bigEndian: false, byteOrderMark: false, throwOnInvalidCharacters: true), 4, "UTF-32"),
-        [0x00, 0x00, 0xFE, 0xFF, ..] => (new System.Text.UTF32Encoding(bigEndian: true, byteOrderMark: false, throwOnInvalidCharacters: true), 4, "UTF-32"),
-        [0xFF, 0xFE, ..] => (new System.Text.UnicodeEncoding(bigEndian: false, byteOrderMark: false, throwOnInvalidBytes: true), 2, "UTF-16"),
-        [0xFE, 0xFF, ..] => (new System.Text.UnicodeEncoding(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true), 2, "UTF-16"),
-        _ => null,
-    };
+    /// <summary>The text of a factor file, strictly (<see cref="Gguf.StrictText"/>): read loosely, bad bytes would show
+    /// as U+FFFD and be blamed on the "number" around them.</summary>
+    private static string Decode(byte[] bytes, string path) =>
+        Gguf.StrictText.Decode(bytes, out string? problem, out _) ?? throw new FactorSetException($"{path}: {problem}");
 
     /// <summary>Parses JSON, turning syntax errors into one line with the file and position, and refusing a key given
     /// twice in one object: which of two factor arrays a file means is not for a reader to guess.</summary>

@@ -26,6 +26,10 @@ public static partial class CliErrors
             catch (IOException) { }
             return ExitCodes.Interrupted;
         }
+        catch (StandardOutput.ClosedException)
+        {
+            return StandardOutput.BrokenPipe; // the reader stopped reading (| head): nothing to report
+        }
         catch (Exception e) when (Classify(e) is { } code)
         {
             Console.Error.WriteLine($"longrope: error: {OneLine(e.Message)}");

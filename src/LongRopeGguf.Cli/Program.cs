@@ -5,7 +5,11 @@ namespace LongRopeGguf.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => SignalExit.Finish(UsageErrors.Invoke(BuildRootCommand(), args));
+    public static int Main(string[] args)
+    {
+        StandardOutput.Install();
+        return SignalExit.Finish(UsageErrors.Invoke(BuildRootCommand(), args));
+    }
 
     public static RootCommand BuildRootCommand()
     {

@@ -30,6 +30,7 @@ public static partial class UsageErrors
             // Every command reports its own failures (CliErrors); what escapes is a bug, reported as one (exit 70), not
             // by the parser's handler (a stack trace and exit 1, "the check said no").
             try { return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
+            catch (StandardOutput.ClosedException) { return StandardOutput.BrokenPipe; } // --help | head -1
             catch (Exception e) { return CliErrors.ReportInternalError(e); }
         }
 

@@ -1,0 +1,60 @@
+using System.Text;
+using LongRopeGguf.Gguf;
+using Microsoft.Win32.SafeHandles;
+
+namespace LongRopeGguf.Cli;
+
+/// <summary>
+/// Standard output when it is a pipe or a device. .NET's console stream drops a write that fails with EPIPE, so
+/// `longrope generate ... | head -c 5` generated to the end and exited 0 after the reader had gone; and a full device
+/// said "No space left on device" without naming standard output. Through this writer the first failed write ends the
+/// command: quietly with 141 (128 + SIGPIPE, what a program the signal ends reports) when the reader has gone, with
+/// "standard output: ..." (exit 2) otherwise.
+/// </summary>
+internal static class StandardOutput
+{
+    /// <summary>The exit status after the reader of standard output has gone: 128 + SIGPIPE (13).</summary>
+    public const int BrokenPipe = 141;
+
+    private const int EPipe = 32;
+
+    /// <summary>Replaces Console.Out with the reporting writer when standard output is a pipe, socket or device (not a
+    /// terminal, whose console handling stays .NET's; not a regular file, which the console writes by its own offset).</summary>
+    public static void Install()
+    {
+        if (!OperatingSystem.IsLinux() || !Console.IsOutputRedirected || FileKinds.Of("/proc/self/fd/1") != FileKind.Special) return;
+        var stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        Console.SetOut(new StreamWriter(new ReportingStream(stream), new UTF8Encoding(false), 4096) { AutoFlush = true });
+    }
+
+    /// <summary>The reader of standard output has gone (EPIPE): nothing more to say to anyone.</summary>
+    internal sealed class ClosedException(IOException inner) : IOException("standard output: the reader has gone (broken pipe)", inner);
+
+    private sealed class ReportingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            try { inner.Write(buffer); }
+            catch (IOException e) when (e is not ClosedException) { throw Reported(e); }
+        }
+
+        public override void Flush()
+        {
+            try { inner.Flush(); }
+            catch (IOException e) when (e is not ClosedException) { throw Reported(e); }
+        }
+
+        private static IOException Reported(IOException e) =>
+            e.HResult == EPipe ? new ClosedException(e) : new IOException($"standard output: {e.Message}", e);
+    }
+}

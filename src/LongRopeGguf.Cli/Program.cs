@@ -5,11 +5,15 @@ namespace LongRopeGguf.Cli;
 
 public static class Program
 {
+    /// <summary>The process: its standard output set up (<see cref="StandardOutput"/>), then the command.</summary>
     public static int Main(string[] args)
     {
         StandardOutput.Install();
-        return SignalExit.Finish(UsageErrors.Invoke(BuildRootCommand(), args));
+        return Run(args);
     }
+
+    /// <summary>The command alone, on the Console.Out and Console.Error the caller set (an in-process test's writers).</summary>
+    public static int Run(string[] args) => SignalExit.Finish(UsageErrors.Invoke(BuildRootCommand(), args));
 
     public static RootCommand BuildRootCommand()
     {

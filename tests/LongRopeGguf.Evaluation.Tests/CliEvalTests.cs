@@ -15,7 +15,7 @@ public sealed class CliEvalTests
         Console.SetError(errW);
         try
         {
-            int code = Program.Main(args);
+            int code = Program.Run(args);
             return (code, outW.ToString(), errW.ToString());
         }
         finally

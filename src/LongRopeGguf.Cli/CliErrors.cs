@@ -93,11 +93,15 @@ public static partial class CliErrors
         System.Text.Json.JsonException => ExitCodes.BadInput,
         // The runtime's own checks of a value given on the command line (a path the system cannot take); the argument
         // errors a bug raises (an index out of range, a null) are not input.
-        ArgumentException and not (ArgumentOutOfRangeException or ArgumentNullException) => ExitCodes.BadInput,
+        ArgumentException when IsRefusedValue(e) => ExitCodes.BadInput,
         // LLamaSharp's own errors (a template llama.cpp cannot apply, a failed decode...): llama.cpp said no.
         _ when e.GetType().Namespace == "LLama.Exceptions" => ExitCodes.RuntimeFailure,
         _ => null,
     };
+
+    /// <summary>An ArgumentException from the runtime's own check of a value the user gave (a path it cannot take), not
+    /// one a bug raises (an index out of range, a null).</summary>
+    internal static bool IsRefusedValue(Exception e) => e is ArgumentException and not (ArgumentOutOfRangeException or ArgumentNullException);
 
     // Native strings come with their terminating NUL at times ("template not found for '{{ x\0'"). .NET's "Access to the
     // path '/m.gguf' is denied." (also inside our own messages: "file at offset 0: Access to...") reads as the other

@@ -45,13 +45,13 @@ internal static class StandardOutput
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             try { inner.Write(buffer); }
-            catch (IOException e) when (e is not ClosedException) { throw Reported(e); }
+            catch (IOException e) { throw Reported(e); }
         }
 
         public override void Flush()
         {
             try { inner.Flush(); }
-            catch (IOException e) when (e is not ClosedException) { throw Reported(e); }
+            catch (IOException e) { throw Reported(e); }
         }
 
         private static IOException Reported(IOException e) =>

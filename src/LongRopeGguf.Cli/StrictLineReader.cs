@@ -46,7 +46,7 @@ internal sealed class StrictLineReader(Stream input, long maxLineBytes = TextFil
         var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
         if (bytes.EndsWith((byte)'\r')) bytes = bytes[..^1];
         // A byte-order mark before the first line (an editor's UTF-8): not part of it, as TextFiles has it ("\uFEFF/stats" was sent as a message).
-        if (_lineNumber == 1 && bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
+        if (_lineNumber == 1 && bytes.StartsWith(Gguf.StrictText.Utf8Bom)) bytes = bytes[Gguf.StrictText.Utf8Bom.Length..];
         int nul = bytes.IndexOf((byte)0);
         if (nul >= 0) throw new RuntimeInputException($"standard input, line {_lineNumber}: a NUL byte at offset {nul}, not text");
         return Gguf.StrictText.DecodeUtf8(bytes, out string? problem) ?? throw new RuntimeInputException($"standard input, line {_lineNumber}: {problem}");

@@ -12,14 +12,18 @@ public static class StrictText
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>UTF-8's byte-order mark, as editors write it before the text.</summary>
+    public static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    /// <summary>"UTF-8", "UTF-16" or "UTF-32": what <see cref="Decode"/> reads <paramref name="bytes"/> as.</summary>
+    public static string EncodingOf(ReadOnlySpan<byte> bytes) => UnicodeByBom(bytes)?.Name ?? "UTF-8";
+
     /// <summary>The text of <paramref name="bytes"/>, or null with <paramref name="problem"/> naming the encoding and the
     /// byte offset (counted from <paramref name="offsetBase"/>) of the first bad sequence.</summary>
-    /// <param name="encodingUsed">"UTF-8", "UTF-16" or "UTF-32": what the bytes were read as.</param>
-    public static string? Decode(ReadOnlySpan<byte> bytes, out string? problem, out string encodingUsed, long offsetBase = 0)
+    public static string? Decode(ReadOnlySpan<byte> bytes, out string? problem, long offsetBase = 0)
     {
         if (UnicodeByBom(bytes) is var (encoding, bomLength, name))
         {
-            encodingUsed = name;
             try
             {
                 problem = null;
@@ -33,7 +37,6 @@ public static class StrictText
                 return null;
             }
         }
-        encodingUsed = "UTF-8";
         string? text = DecodeUtf8(bytes, out problem, offsetBase);
         return text is not null && text.StartsWith('\uFEFF') ? text[1..] : text;
     }

@@ -41,9 +41,10 @@ public static class OutputFiles
                         throw new RuntimeInputException($"{option} {full}: is also this run's {description}; refusing to overwrite it (give another file name)");
         }
         // Before the work, what the write at its end would refuse (a folder, /dev/full, a FIFO).
-        if (replaced && AtomicFile.WhyNotATarget(full) is { } why) throw new RuntimeInputException($"{option} {full}: {why}");
-        if (FileKinds.Of(full) == FileKind.Directory) throw new RuntimeInputException($"{option} {full}: is a folder, not a file");
-        if (FileKinds.Of(full) == FileKind.Regular && StartsLikeAModel(full))
+        var kind = FileKinds.Of(full);
+        string? why = replaced ? AtomicFile.WhyNotATarget(full) : kind == FileKind.Directory ? "is a folder, not a file" : null;
+        if (why is not null) throw new RuntimeInputException($"{option} {full}: {why}");
+        if (kind == FileKind.Regular && StartsLikeAModel(full))
             throw new RuntimeInputException($"{option} {full}: is a GGUF model file; refusing to overwrite it (give another file name)");
     }
 

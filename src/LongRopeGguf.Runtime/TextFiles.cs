@@ -26,11 +26,10 @@ public static class TextFiles
         if (!File.Exists(full)) throw new RuntimeInputException($"{what} {full}: no such file");
         byte[] bytes = ReadBounded(full, what, maxBytes);
         // A NUL byte in what reads as UTF-8 is a binary file (a model given by mistake): said as such, before decoding.
-        bool bom16or32 = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])
-            || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x00, 0x00, 0xFE, 0xFF]);
-        if (!bom16or32 && Array.IndexOf(bytes, (byte)0) is >= 0 and int nul)
+        string encoding = Gguf.StrictText.EncodingOf(bytes);
+        if (encoding == "UTF-8" && Array.IndexOf(bytes, (byte)0) is >= 0 and int nul)
             throw new RuntimeInputException($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
-        string text = Gguf.StrictText.Decode(bytes, out string? problem, out string encoding)
+        string text = Gguf.StrictText.Decode(bytes, out string? problem)
             ?? throw new RuntimeInputException($"{what} {full}: {problem}");
         int nulChar = text.IndexOf('\0');
         if (nulChar >= 0) throw new RuntimeInputException($"{what} {full}: a NUL character (character {nulChar} of the {encoding} text), not a text file");

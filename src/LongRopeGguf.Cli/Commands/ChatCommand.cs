@@ -180,8 +180,7 @@ public static class ChatCommand
         }
         // ArgumentException: a path .NET refuses (a NUL in /save's name): said, and the chat goes on. Not the argument
         // errors a bug raises (an index out of range, a null): those end the chat as the bug they are (CliErrors).
-        catch (Exception e) when (e is Gguf.BadInputException or IOException or UnauthorizedAccessException
-            or ArgumentException and not (ArgumentOutOfRangeException or ArgumentNullException))
+        catch (Exception e) when (e is Gguf.BadInputException or IOException or UnauthorizedAccessException || CliErrors.IsRefusedValue(e))
         {
             Console.Error.WriteLine($"longrope: error: {e.Message.ReplaceLineEndings(" ")}");
             failed = true;

@@ -95,7 +95,7 @@ public sealed class TrialLog : IDisposable
         // Lines are found in the bytes, so that the cut of a torn end is a byte offset whatever the text decodes to
         // (a byte-order mark or a bad byte made the decoded text shorter than the file, and the cut took a good line).
         int complete = Array.LastIndexOf(bytes, (byte)'\n') + 1;
-        int start = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0; // an editor's byte-order mark
+        int start = bytes.AsSpan().StartsWith(Gguf.StrictText.Utf8Bom) ? Gguf.StrictText.Utf8Bom.Length : 0; // an editor's byte-order mark
         int lineNo = 0;
         for (int at = Math.Min(start, complete); at < complete;)
         {

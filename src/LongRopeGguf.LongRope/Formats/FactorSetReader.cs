@@ -126,7 +126,7 @@ public static class FactorSetReader
     /// <summary>The text of a factor file, strictly (<see cref="Gguf.StrictText"/>): read loosely, bad bytes would show
     /// as U+FFFD and be blamed on the "number" around them.</summary>
     private static string Decode(byte[] bytes, string path) =>
-        Gguf.StrictText.Decode(bytes, out string? problem, out _) ?? throw new FactorSetException($"{path}: {problem}");
+        Gguf.StrictText.Decode(bytes, out string? problem) ?? throw new FactorSetException($"{path}: {problem}");
 
     /// <summary>Parses JSON, turning syntax errors into one line with the file and position, and refusing a key given
     /// twice in one object: which of two factor arrays a file means is not for a reader to guess.</summary>

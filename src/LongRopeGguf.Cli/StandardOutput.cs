@@ -18,18 +18,31 @@ internal static class StandardOutput
 
     private const int EPipe = 32;
 
+    /// <summary>The reporting stream when <see cref="Install"/> set one up; null on a terminal or regular file.</summary>
+    private static ReportingStream? installed;
+
+    /// <summary>
+    /// Standard output as bytes, for the --json writers: the reporting stream when one is installed (a --json report
+    /// into `| head -c 1` ended 0 as if read; `> /dev/full` did not say where it failed), .NET's console stream
+    /// otherwise. Disposing it leaves file descriptor 1 open, as disposing .NET's does.
+    /// </summary>
+    public static Stream OpenStream() => installed ?? Console.OpenStandardOutput();
+
     /// <summary>Replaces Console.Out with the reporting writer when standard output is a pipe, socket or device (not a
     /// terminal, whose console handling stays .NET's; not a regular file, which the console writes by its own offset).</summary>
     public static void Install()
     {
         if (!OperatingSystem.IsLinux() || !Console.IsOutputRedirected || FileKinds.Of("/proc/self/fd/1") != FileKind.Special) return;
         var stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
-        Console.SetOut(new StreamWriter(new ReportingStream(stream), new UTF8Encoding(false), 4096) { AutoFlush = true });
+        installed = new ReportingStream(stream);
+        Console.SetOut(new StreamWriter(installed, new UTF8Encoding(false), 4096) { AutoFlush = true });
     }
 
     /// <summary>The reader of standard output has gone (EPIPE): nothing more to say to anyone.</summary>
     internal sealed class ClosedException(IOException inner) : IOException("standard output: the reader has gone (broken pipe)", inner);
 
+    /// <summary>Stream's Dispose does nothing here (no override), so a `using` of <see cref="OpenStream"/> keeps it
+    /// working for Console.Out and the next writer.</summary>
     private sealed class ReportingStream(Stream inner) : Stream
     {
         public override bool CanRead => false;

@@ -37,6 +37,28 @@ public class StandardOutputTests
     }
 
     [Fact]
+    public void A_json_report_to_a_reader_that_has_gone_ends_with_141_too()
+    {
+        using var dir = new TempDir();
+        // The reader closes its end at once (before longrope starts): the report's first write meets a closed pipe.
+        // --json went through .NET's console stream, which drops EPIPE: each of these ended 0 (verify 1) as if read.
+        foreach (string[] args in new[]
+                 {
+                     new[] { "inspect", "--json", TestPaths.TinyModel },
+                     new[] { "verify", "--json", TestPaths.TinyModel },
+                     new[] { "factors", "show", "--json", Path.Combine(TestPaths.RepoRoot, "models", "tiny-passkey-512.longrope-4096.json") },
+                 })
+        {
+            string command = CliProcess.ShellCommandLine(args);
+            Assert.Equal($"{args[0]} 141", Bash(dir.Path, $"{command} 2>err.txt | (exec <&-; sleep 0.2); echo {args[0]} ${{PIPESTATUS[0]}}"));
+            Assert.Equal("", File.ReadAllText(dir.File("err.txt")));
+        }
+        string verify = CliProcess.ShellCommandLine("verify", "--json", TestPaths.TinyModel);
+        Assert.Equal("2", Bash(dir.Path, $"{verify} >/dev/full 2>full.txt; echo $?"));
+        Assert.Equal(["longrope: error: standard output: No space left on device"], File.ReadAllLines(dir.File("full.txt")));
+    }
+
+    [Fact]
     public void A_full_device_is_named_as_standard_output()
     {
         using var dir = new TempDir();

@@ -89,7 +89,7 @@ public static class BenchCommand
 
     private static void WriteJson(LlamaModel llama, BenchReport report, BenchOptions options)
     {
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = StandardOutput.OpenStream();
         using (var w = new Utf8JsonWriter(stdout, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();

@@ -53,7 +53,7 @@ public static class FactorsCommand
             if (result.GetValue(output) is { } file)
             {
                 FactorSetJson.Write(set, file.FullName);
-                if (result.GetValue(json)) WriteShowJson(set, validation, Console.OpenStandardOutput(), file.FullName);
+                if (result.GetValue(json)) WriteShowJson(set, validation, StandardOutput.OpenStream(), file.FullName);
                 else
                 {
                     Console.Out.WriteLine($"wrote {file.FullName}");
@@ -62,7 +62,7 @@ public static class FactorsCommand
             }
             else
             {
-                FactorSetJson.Write(set, Console.OpenStandardOutput());
+                FactorSetJson.Write(set, StandardOutput.OpenStream());
                 // The file goes to stdout; its warnings (an attention factor of 100) to stderr, not nowhere.
                 foreach (var w in validation.Warnings) Console.Error.WriteLine($"longrope: warning: {w.Message}");
             }
@@ -91,7 +91,7 @@ public static class FactorsCommand
                 ExpectedFactorCount = info?.FactorCount,
             });
             var validation = FactorValidator.Validate(set, info);
-            if (result.GetValue(json)) WriteShowJson(set, validation, Console.OpenStandardOutput(), path);
+            if (result.GetValue(json)) WriteShowJson(set, validation, StandardOutput.OpenStream(), path);
             else WriteShowText(set, validation, Console.Out);
             if (validation.IsValid) return ExitCodes.Success;
             // The report above lists every problem; standard error gets the one line every bad input gets.

@@ -143,7 +143,7 @@ public static class GenerateCommand
 
     private static void WriteJson(LlamaModel llama, ContextPlan plan, int promptTokens, PrefillResult prefill, GenerationResult result, SamplingOptions sampling)
     {
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = StandardOutput.OpenStream();
         using (var w = new Utf8JsonWriter(stdout, Gguf.JsonOutput.Indented))
         {
             w.WriteStartObject();

@@ -22,7 +22,7 @@ public static class InspectCommand
             // A file whose tensor data does not fit (an incomplete download) is still shown: its header says what it
             // was meant to be; the problem follows as the one error line, and the exit code says the file is bad.
             var file = GgufReader.ReadHeader(InputFiles.Existing(result.GetValue(model)!, "GGUF model file"), out var dataLayoutProblem);
-            if (result.GetValue(json)) WriteJson(file, Console.OpenStandardOutput(), dataLayoutProblem?.Message);
+            if (result.GetValue(json)) WriteJson(file, StandardOutput.OpenStream(), dataLayoutProblem?.Message);
             else WriteText(file, Console.Out, result.GetValue(tensors), result.GetValue(full) ? int.MaxValue : 8);
             if (dataLayoutProblem is not null) throw dataLayoutProblem;
             return ExitCodes.Success;

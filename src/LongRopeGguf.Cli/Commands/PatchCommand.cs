@@ -70,7 +70,7 @@ public static class PatchCommand
             }
             if (splitsLinks is not null && report.Mode == PatchMode.Rewritten) Console.Error.WriteLine($"longrope: warning: {splitsLinks}");
             var verify = LongRopeVerifier.Verify(report.TargetPath);
-            if (result.GetValue(json)) WriteJson(report, verify, Console.OpenStandardOutput());
+            if (result.GetValue(json)) WriteJson(report, verify, StandardOutput.OpenStream());
             else WriteText(report, verify, Console.Out);
             // A removal leaves a file without LongRoPE on purpose; verify's "no LongRoPE" is then the expected answer.
             return report.Applied is null || verify.Ok ? ExitCodes.Success : ExitCodes.CheckFailed;

@@ -157,13 +157,13 @@ public static class SearchCommand
             if (r.GetValue(check))
             {
                 SearchCheck found = SearchRunner.Check(request, ct);
-                if (r.GetValue(json)) WriteJson(found, Console.OpenStandardOutput());
+                if (r.GetValue(json)) WriteJson(found, StandardOutput.OpenStream());
                 else WriteText(found, request, Console.Out);
                 return ExitCodes.Success;
             }
             var display = new SearchProgressDisplay(request);
             SearchReport report = display.Run(observer => SearchRunner.Run(request, observer, ct));
-            if (r.GetValue(json)) WriteJson(report, Console.OpenStandardOutput());
+            if (r.GetValue(json)) WriteJson(report, StandardOutput.OpenStream());
             else WriteText(report, Console.Out);
             return ExitCodes.Success;
         }));

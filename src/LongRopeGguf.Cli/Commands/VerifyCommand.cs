@@ -23,7 +23,7 @@ public static class VerifyCommand
             var report = LongRopeVerifier.Verify(InputFiles.ReadModel(result.GetValue(model)!));
             if (result.GetValue(json))
             {
-                var output = Console.OpenStandardOutput();
+                var output = StandardOutput.OpenStream();
                 using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented)) WriteJsonBody(report, w);
                 output.WriteByte((byte)'\n');
                 output.Flush();

@@ -54,7 +54,7 @@ public static class SearchRunner
     public static SearchCheck Check(SearchRequest request, CancellationToken ct = default)
     {
         var plan = Plan(request);
-        bool created = PrepareFolder(request);
+        string? created = PrepareFolder(request);
         try
         {
             using var folderLock = LockFolder(request.OutputDirectory);
@@ -78,7 +78,7 @@ public static class SearchRunner
         }
         finally
         {
-            if (created) RemoveIfEmpty(request.OutputDirectory);
+            Evaluation.Engine.ResultsFolder.RemoveIfEmpty(request.OutputDirectory, created);
         }
     }
 
@@ -93,7 +93,7 @@ public static class SearchRunner
             if (limit <= TimeSpan.Zero) throw new BadInputException($"--time-limit {limit}: must be more than 0");
             timeLimit.CancelAfter(limit);
         }
-        bool created = PrepareFolder(request);
+        string? created = PrepareFolder(request);
         string logPath = Path.Combine(request.OutputDirectory, LogFile);
         SearchOutcome outcome;
         double? maxPerplexity;
@@ -110,10 +110,10 @@ public static class SearchRunner
             using var log = SearchLog.Open(logPath, search.Describe());
             outcome = search.Run(log, observer, ct, timeLimit.Token);
         }
-        catch when (created)
+        catch when (created is not null)
         {
             // Refused before anything was logged (e.g. a text without room for the asked passages): leave no empty folder.
-            RemoveIfEmpty(request.OutputDirectory);
+            Evaluation.Engine.ResultsFolder.RemoveIfEmpty(request.OutputDirectory, created);
             throw;
         }
 
@@ -140,14 +140,12 @@ public static class SearchRunner
     }
 
     /// <summary>Refuses settings llama.cpp cannot run before the model is copied (gigabytes for a real one), then makes
-    /// the results folder; true when it did not exist (a refused run removes it again).</summary>
-    private static bool PrepareFolder(SearchRequest request)
+    /// the results folder; the highest folder it made, null when it was there (a refused run removes them again).</summary>
+    private static string? PrepareFolder(SearchRequest request)
     {
         request.Engine.Validate();
         EvalModel.EnsureContextFits(Runtime.ModelContextInfo.Read(request.ModelPath), request.Fitness.TargetLength);
-        bool created = !Directory.Exists(request.OutputDirectory);
-        Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
-        return created;
+        return Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
     }
 
     /// <summary>Gives <paramref name="fitness"/> the perplexity bound the log at <paramref name="logPath"/> recorded for
@@ -159,16 +157,6 @@ public static class SearchRunner
             return false;
         fitness.UseLoggedBound(b.GetValue<double>());
         return true;
-    }
-
-    private static void RemoveIfEmpty(string directory)
-    {
-        try
-        {
-            if (!Directory.EnumerateFileSystemEntries(directory).Any()) Directory.Delete(directory);
-        }
-        catch (IOException) { } // the original error is what the user needs to see
-        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>One search per folder at a time: a second one would rebuild the working copy under the first.</summary>

@@ -85,7 +85,7 @@ public class SearchCommandTests
         // passage would have to start inside the first sentence.
         string text = dir.File("two-sentences.txt");
         File.WriteAllText(text, string.Concat(Enumerable.Range(0, 2).Select(i => new string((char)('a' + i), 698) + ". ")));
-        string output = dir.File("out");
+        string output = Path.Combine(dir.Path, "a", "b", "out"); // the folders above it are made too, and removed again
         var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--text", text,
             "--passkey-prompts", "2", "--passkey-passages", "2", "--out", output);
         Assert.Equal(2, code);
@@ -93,7 +93,24 @@ public class SearchCommandTests
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith($"longrope: error: --passkey-passages 2: {text} holds ", line);
         Assert.EndsWith("no room for 2 different passages", line);
-        Assert.False(Directory.Exists(output), "a refused search must not leave its (empty) output folder behind");
+        Assert.False(Directory.Exists(dir.File("a")), "a refused search must not leave its (empty) output folders behind");
+    }
+
+    [Fact]
+    public void Check_leaves_no_folder_it_made_and_keeps_those_that_were_there()
+    {
+        using var dir = new TempDir();
+        // `-o a/b/out --check` removed out and left a/b behind.
+        string[] Check(string output) => ["search", TestPaths.TinyModel, "--target-length", "1024", "--text", Text, "--out", output, "--check"];
+        var (code, _, stderr) = Longrope(Check(Path.Combine(dir.Path, "a", "b", "out")));
+        Assert.True(code == 0, stderr);
+        Assert.False(Directory.Exists(dir.File("a")));
+
+        Directory.CreateDirectory(dir.File("kept"));
+        (code, _, stderr) = Longrope(Check(Path.Combine(dir.Path, "kept", "b", "out")));
+        Assert.True(code == 0, stderr);
+        Assert.Equal([dir.File("kept")], Directory.GetFileSystemEntries(dir.Path));
+        Assert.Empty(Directory.GetFileSystemEntries(dir.File("kept")));
     }
 
     [Fact]

@@ -15,13 +15,15 @@ internal sealed class FactorFileModes : IDisposable
 {
     private const string Prefix = ".patched-";
     private readonly List<string> _copies;
-    private readonly string? _createdFolder;
+    private readonly string _outputDirectory;
+    private readonly string? _createdFolder; // the highest folder made for the copies (ResultsFolder.Create)
     private readonly TextWriter _log;
 
-    private FactorFileModes(IReadOnlyList<RopeMode> modes, List<string> copies, string? createdFolder, TextWriter log)
+    private FactorFileModes(IReadOnlyList<RopeMode> modes, List<string> copies, string outputDirectory, string? createdFolder, TextWriter log)
     {
         Modes = modes;
         _copies = copies;
+        _outputDirectory = outputDirectory;
         _createdFolder = createdFolder;
         _log = log;
     }
@@ -46,11 +48,7 @@ internal sealed class FactorFileModes : IDisposable
                     continue;
                 }
                 var (set, factorFile) = ReadSet(modelPath, mode);
-                if (!Directory.Exists(outputDirectory))
-                {
-                    Evaluation.Engine.ResultsFolder.Create(outputDirectory);
-                    createdFolder = outputDirectory;
-                }
+                if (!Directory.Exists(outputDirectory)) createdFolder = Evaluation.Engine.ResultsFolder.Create(outputDirectory);
                 string stem = Prefix + FileNameOf(mode.Name), copy = Path.Combine(outputDirectory, stem + ".gguf");
                 for (int n = 2; copies.Contains(copy); n++) copy = Path.Combine(outputDirectory, $"{stem}-{n}.gguf"); // "a b" and "a_b"
                 log.WriteLine($"longrope: mode {mode.Name}: patching {Path.GetFileName(modelPath)} with {mode.PatchedPath} into {copy} for this run");
@@ -59,11 +57,11 @@ internal sealed class FactorFileModes : IDisposable
                 foreach (var warning in report.Warnings) log.WriteLine($"longrope: warning: --patched {mode.Name}: {warning}");
                 resolved.Add(mode with { PatchedPath = copy, FactorFile = factorFile });
             }
-            return new FactorFileModes(resolved, copies, createdFolder, log);
+            return new FactorFileModes(resolved, copies, outputDirectory, createdFolder, log);
         }
         catch
         {
-            new FactorFileModes(resolved, copies, createdFolder, log).Dispose();
+            new FactorFileModes(resolved, copies, outputDirectory, createdFolder, log).Dispose();
             throw;
         }
     }
@@ -132,13 +130,6 @@ internal sealed class FactorFileModes : IDisposable
             }
         }
         // A folder made only for the copies goes too when the run left nothing else in it (a refused run).
-        if (_createdFolder is not null)
-        {
-            try
-            {
-                if (!Directory.EnumerateFileSystemEntries(_createdFolder).Any()) Directory.Delete(_createdFolder);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
+        Evaluation.Engine.ResultsFolder.RemoveIfEmpty(_outputDirectory, _createdFolder);
     }
 }

@@ -8,12 +8,17 @@ public static class ResultsFolder
     /// a path ("Access to the path '/data/ro/res' is denied.").
     /// The folder may be a default the user never typed (eval's results/niah, search's MODEL.search-long-N): the message
     /// names the folder and says that --out chooses another.
+    /// Returns the highest folder it made (null when the folder was there), for <see cref="RemoveIfEmpty"/>.
     /// </summary>
-    public static void Create(string path)
+    public static string? Create(string path)
     {
+        string full = Path.GetFullPath(path);
+        string? top = null;
+        for (string? p = full; p is not null && !Directory.Exists(p); p = Path.GetDirectoryName(p)) top = p;
         try
         {
-            Directory.CreateDirectory(path);
+            Directory.CreateDirectory(full);
+            return top;
         }
         catch (UnauthorizedAccessException)
         {
@@ -31,6 +36,27 @@ public static class ResultsFolder
             if (at > 0 && reason.EndsWith('\'')) reason = reason[..at];
             throw new EvalInputException($"{path}: cannot create the results folder ({reason}; --out chooses another)");
         }
+    }
+
+    /// <summary>
+    /// Undoes <see cref="Create"/> for a run that was refused or only checked (`search --check`): the folder and the
+    /// ones above it up to <paramref name="createdTop"/> go while they are empty (`-o a/b/c` left a/b behind when only
+    /// c went). Anything in them, or a folder that was already there, stays.
+    /// </summary>
+    public static void RemoveIfEmpty(string path, string? createdTop)
+    {
+        if (createdTop is null) return;
+        try
+        {
+            for (string? p = Path.GetFullPath(path); p is not null; p = Path.GetDirectoryName(p))
+            {
+                if (Directory.EnumerateFileSystemEntries(p).Any()) return;
+                Directory.Delete(p);
+                if (p == createdTop) return;
+            }
+        }
+        catch (IOException) { } // the run's own outcome is what the user needs to see
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>The path itself or a folder above it that is a file (.NET said "Could not find a part of the path").</summary>

@@ -34,23 +34,20 @@ public sealed record VerifyFinding(Severity Severity, string Code, string Messag
 /// n_ctx is the requested size rounded up to a multiple of 256; n_ctx_seq is n_ctx with a unified KV cache (LLamaSharp's
 /// default), else n_ctx / n_seq_max rounded up to 256. Requested size 0 means the model's context length.
 /// </summary>
-public sealed record ContextPlan(int Threshold, string ThresholdSource, int ContextLength)
+public sealed record FactorSetSelection(int Threshold, string ThresholdSource, int ContextLength)
 {
-    /// <summary>n rounded up to a multiple of 256 (long: a context near int.MaxValue rounds past it).</summary>
-    public static long Pad256(long n) => (n + 255) / 256 * 256;
-
     /// <summary>n_ctx_seq for a requested context size, as llama.cpp computes it.</summary>
     public long SequenceContext(int requestedContext, int seqMax = 1, bool kvUnified = true)
     {
-        long nCtx = Pad256(requestedContext == 0 ? ContextLength : requestedContext);
-        return kvUnified || seqMax <= 1 ? nCtx : Pad256(nCtx / seqMax);
+        long nCtx = LlamaContextSize.Pad(requestedContext == 0 ? ContextLength : requestedContext);
+        return kvUnified || seqMax <= 1 ? nCtx : LlamaContextSize.Pad(nCtx / seqMax);
     }
 
     public bool UsesLongSet(int requestedContext, int seqMax = 1, bool kvUnified = true) =>
         SequenceContext(requestedContext, seqMax, kvUnified) > Threshold;
 
     /// <summary>The largest requested context size (one sequence) that still runs on the short set.</summary>
-    public int LargestShortContext => Threshold / 256 * 256;
+    public int LargestShortContext => Threshold / LlamaContextSize.Granularity * LlamaContextSize.Granularity;
 }
 
 /// <summary>The outcome of verifying one file.</summary>
@@ -59,7 +56,7 @@ public sealed record VerifyReport(
     string? Architecture,
     FactorTensorSupport Support,
     IReadOnlyList<VerifyFinding> Findings,
-    ContextPlan? Plan,
+    FactorSetSelection? Plan,
     FactorSet? Factors)
 {
     /// <summary>llama.cpp will load the file and apply its LongRoPE factors as the file intends.</summary>
@@ -227,7 +224,7 @@ public static partial class LongRopeVerifier
         }
 
         FactorSet? factors = null;
-        ContextPlan? plan = null;
+        FactorSetSelection? plan = null;
         if (readsFactors && model is not null)
         {
             int n = model.FactorCount;
@@ -323,7 +320,7 @@ public static partial class LongRopeVerifier
         return values;
     }
 
-    private static ContextPlan? CheckLengths(GgufFile file, string arch, ModelRopeInfo model, FindingSink add)
+    private static FactorSetSelection? CheckLengths(GgufFile file, string arch, ModelRopeInfo model, FindingSink add)
     {
         int context = model.ContextLength;
         bool hasOriginal = file.TryGetValue(LongRopeKeys.OriginalContextLength(arch), out var o) && o.Type == GgufValueType.UInt32;
@@ -340,7 +337,7 @@ public static partial class LongRopeVerifier
             add(Severity.Error, "original-invalid", $"original context length {threshold}: every context runs on the long set", Consequence.NotAsIntended);
             return null;
         }
-        return new ContextPlan(threshold, source, context);
+        return new FactorSetSelection(threshold, source, context);
     }
 
     /// <summary>
@@ -395,7 +392,7 @@ public static partial class LongRopeVerifier
         return null;
     }
 
-    private static void CheckAttentionFactor(GgufFile file, string arch, ContextPlan? plan, FindingSink add)
+    private static void CheckAttentionFactor(GgufFile file, string arch, FactorSetSelection? plan, FindingSink add)
     {
         string key = LongRopeKeys.AttentionFactor(arch);
         if (!file.TryGetValue(key, out var v))
@@ -463,7 +460,7 @@ public static partial class LongRopeVerifier
         add(Severity.Info, "provenance", $"factors from: {embedded.Source}; attention factor policy {AttentionFactors.Name(embedded.AttentionFactorPolicy)}");
     }
 
-    private static void DescribePlan(ContextPlan p, FindingSink add)
+    private static void DescribePlan(FactorSetSelection p, FindingSink add)
     {
         if (p.LargestShortContext == 0)
             add(Severity.Warning, "short-set-unused", $"{p.ThresholdSource} {p.Threshold} is below 256: llama.cpp rounds every context up to a multiple "

@@ -52,13 +52,13 @@ public static class FactorSetKinds
 public static class ContextPlanner
 {
     /// <summary>llama.cpp rounds every context size up to a multiple of this.</summary>
-    public const int Granularity = 256;
+    public const int Granularity = LongRope.LlamaContextSize.Granularity;
 
     /// <summary>A token count plus a budget, held at int.MaxValue rather than wrapping to a negative need (-n 2147483647):
     /// the plan then says what does not fit.</summary>
     public static int Add(int tokens, int more) => (int)Math.Min(int.MaxValue, (long)tokens + more);
 
-    public static int RoundUp(long tokens) => (int)Math.Min(int.MaxValue / Granularity * Granularity, (tokens + Granularity - 1) / Granularity * Granularity);
+    public static int RoundUp(long tokens) => (int)Math.Min(int.MaxValue / Granularity * Granularity, LongRope.LlamaContextSize.Pad(tokens));
 
     /// <summary>The largest context that still runs on the short set and that the model's context_length allows, or 0
     /// when that is below 256. (A file whose original length is above its context_length is malformed, and verify says

@@ -355,7 +355,7 @@ public static class SearchRunner
         if (target > original)
             throw new BadInputException($"--target-length {target}: the short set serves contexts up to the original {original} tokens of {model.FileName}; use --set long for longer ones");
         if (Runtime.ContextPlanner.RoundUp(target) > original)
-            throw new BadInputException($"--target-length {target}: llama.cpp rounds the context up to {Runtime.ContextPlanner.RoundUp(target)} tokens, which is past the original {original} and would select the long set; use at most {original / 256 * 256}");
+            throw new BadInputException($"--target-length {target}: llama.cpp rounds the context up to {Runtime.ContextPlanner.RoundUp(target)} tokens, which is past the original {original} and would select the long set; use at most {original / Runtime.ContextPlanner.Granularity * Runtime.ContextPlanner.Granularity}");
         if (request.Piecewise) throw new BadInputException("--piecewise applies to the long set only");
         if (request.SeedRules is not null)
             throw new BadInputException("--seed-rules with --set short: the short search starts from all ones and the --init file's short set");

@@ -71,14 +71,14 @@ public class VerifierTests
     [Fact]
     public void Plan_rounds_to_256_and_splits_per_sequence()
     {
-        var p = new ContextPlan(1000, "x", 4000);
+        var p = new FactorSetSelection(1000, "x", 4000);
         Assert.Equal(768, p.LargestShortContext);     // 769 -> 1024 > 1000
         Assert.False(p.UsesLongSet(768));
         Assert.True(p.UsesLongSet(769));
         Assert.Equal(768, p.SequenceContext(2048, 3, kvUnified: false)); // 2048 / 3 = 682 -> 768 (measured by the spike)
         Assert.Equal(2048, p.SequenceContext(2048, 3, kvUnified: true));
         // A context near int.MaxValue rounds past it, not to a negative size (and so to the short set).
-        var huge = new ContextPlan(1000, "x", 2147483600);
+        var huge = new FactorSetSelection(1000, "x", 2147483600);
         Assert.Equal(2147483648L, huge.SequenceContext(0));
         Assert.True(huge.UsesLongSet(0));
     }

@@ -48,14 +48,14 @@ public static class VerifyCommand
         {
             o.WriteLine("set by context size (one sequence):");
             foreach (int n in ExampleSizes(p))
-                o.WriteLine($"  {n,8} -> n_ctx {ContextPlan.Pad256(n == 0 ? p.ContextLength : n),8}: {(p.UsesLongSet(n) ? "long" : "short")}{(n == 0 ? " (0 = the model's context length)" : "")}");
+                o.WriteLine($"  {n,8} -> n_ctx {LlamaContextSize.Pad(n == 0 ? p.ContextLength : n),8}: {(p.UsesLongSet(n) ? "long" : "short")}{(n == 0 ? " (0 = the model's context length)" : "")}");
         }
         foreach (var severity in new[] { Severity.Error, Severity.Warning, Severity.Info })
             foreach (var finding in report.Findings.Where(x => x.Severity == severity))
                 o.WriteLine($"{severity.ToString().ToLowerInvariant()} [{finding.Code}]: {finding.Message}");
     }
 
-    private static IEnumerable<int> ExampleSizes(ContextPlan p) =>
+    private static IEnumerable<int> ExampleSizes(FactorSetSelection p) =>
         new[] { Math.Min(256, p.LargestShortContext), p.LargestShortContext, p.LargestShortContext + 1, p.ContextLength, 0 }
             .Where(n => n >= 0).Distinct();
 

@@ -31,7 +31,7 @@ public static class BenchCommand
         rt.AddRuntimeOptions(cmd);
         cmd.SetAction(r => RuntimeCommandOptions.Run(interrupt =>
         {
-            var requested = ParseLengths(r.GetValue(lengths));
+            var requested = r.GetValue(lengths) is { } lengthList ? TokenCountList.Parse(lengthList, minimum: 2) : null;
             var info = ModelContextInfo.Read(r.GetValue(model)!.FullName);
             var (run, skipped) = RunnerBenchmark.ChooseLengths(info, requested, r.GetValue(decode));
             // Like --lengths: a default that the model cannot hold is skipped, an explicit size is an error.
@@ -51,21 +51,6 @@ public static class BenchCommand
             return ExitCodes.Interrupted; // 143 after SIGTERM (RuntimeCommandOptions.Run)
         }));
         return cmd;
-    }
-
-    internal static IReadOnlyList<int>? ParseLengths(string? text)
-    {
-        if (text is null) return null;
-        var result = new List<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (part.Length > 0 && part.All(char.IsAsciiDigit) && !int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _))
-                throw new RuntimeInputException($"--lengths {text}: {part} tokens is more than any context holds (at most {int.MaxValue})");
-            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 2)
-                throw new RuntimeInputException($"--lengths {text}: '{part}' is not a token count of at least 2");
-            result.Add(n);
-        }
-        return result;
     }
 
     private static string F(double v, int digits = 1) => v.ToString("F" + digits, CultureInfo.InvariantCulture);

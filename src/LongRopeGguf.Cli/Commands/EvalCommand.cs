@@ -96,7 +96,7 @@ public static class EvalCommand
             var options = new NiahOptions
             {
                 ModelPath = modelPath,
-                Lengths = ParseLengths(r.GetValue(lengths)!),
+                Lengths = TokenCountList.Parse(r.GetValue(lengths)!, minimum: 1),
                 Depths = r.GetValue(depths),
                 TrialsPerDepth = r.GetValue(trials),
                 Modes = ParseModes(r.GetValue(modes)!, r.GetValue(patched)!),
@@ -172,7 +172,7 @@ public static class EvalCommand
             {
                 ModelPath = files[0].FullName,
                 TextPath = r.GetValue(text)!.FullName,
-                Lengths = ParseLengths(r.GetValue(lengths)!),
+                Lengths = TokenCountList.Parse(r.GetValue(lengths)!, minimum: 1),
                 Modes = [.. ParseModes(r.GetValue(modes)!, r.GetValue(patched)!), .. extra],
                 Windows = r.GetValue(windows),
                 PositionBuckets = r.GetValue(byPosition),
@@ -248,23 +248,6 @@ public static class EvalCommand
         using var buffer = new MemoryStream();
         write(buffer);
         Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
-    }
-
-    internal static IReadOnlyList<int> ParseLengths(string text)
-    {
-        var list = new List<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (part.Length == 0) throw new EvalInputException($"--lengths '{text}': an empty entry (two commas, or one at an end)");
-            if (!long.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
-                throw new EvalInputException($"--lengths '{text}': '{part}' is not a whole number of tokens");
-            if (v <= 0) throw new EvalInputException($"--lengths '{text}': {v} is not a positive number of tokens");
-            if (v > int.MaxValue) throw new EvalInputException($"--lengths '{text}': {v} is beyond what llama.cpp can address");
-            if (list.Contains((int)v)) throw new EvalInputException($"--lengths '{text}': {v} is given twice");
-            list.Add((int)v);
-        }
-        if (list.Count == 0) throw new EvalInputException("--lengths: no lengths given");
-        return list;
     }
 
     internal static IReadOnlyList<RopeMode> ParseModes(string modes, IEnumerable<string> patched)

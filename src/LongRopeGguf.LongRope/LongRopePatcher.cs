@@ -171,8 +171,23 @@ public static class LongRopePatcher
         RefuseSplit(file);
         string arch = file.Architecture ?? throw new LongRopePatchException($"{sourcePath}: no '{GgufKeys.Architecture}' key");
         var changes = new List<string>();
-        var edit = EmbeddedFactors.IsPatchedByThisTool(file) ? PlanRestore(file, changes) : PlanStrip(file, arch, changes);
-        var written = GgufRewriter.Rewrite(file, edit, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
+        if (!EmbeddedFactors.IsPatchedByThisTool(file))
+        {
+            var strip = PlanStrip(file, arch, changes);
+            var stripped = GgufRewriter.Rewrite(file, strip, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
+            return new PatchReport(sourcePath, targetPath, PatchMode.Rewritten, null, changes, [], stripped.FileLength, sw.Elapsed);
+        }
+        GgufFile written;
+        try
+        {
+            var edit = PlanRestore(file, changes);
+            written = GgufRewriter.Rewrite(file, edit, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
+        }
+        catch (BadInputException e) when (e is not LongRopePatchException)
+        {
+            // The record's values are checked where they are used (an alignment, a tensor's size): said as the record's.
+            throw new LongRopePatchException($"{sourcePath}: the restore record ({LongRopeKeys.RestorePrefix}*) cannot be applied: {e.Message}; nothing written");
+        }
         return new PatchReport(sourcePath, targetPath, PatchMode.Rewritten, null, changes, [], written.FileLength, sw.Elapsed);
     }
 
@@ -187,7 +202,8 @@ public static class LongRopePatcher
 
     /// <summary>What the verifier finds in a model that no patch changes (its tensors, its vocabulary, its layer and
     /// expert counts).</summary>
-    private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token", "block-count-missing", "block-count-invalid", "expert-count-invalid"];
+    private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token", "block-count-missing", "block-count-invalid", "expert-count-invalid",
+        "model-key-type", "model-key-missing", "token-list-type", "norm-epsilon-invalid", "nested-array"];
 
     /// <summary>
     /// Refuses, before anything is written, a model that llama.cpp would not load (or would abort on) whatever its
@@ -323,21 +339,23 @@ public static class LongRopePatcher
             else if (e.Key.StartsWith(tensorPrefix, StringComparison.Ordinal) && e.Key.EndsWith(".type", StringComparison.Ordinal))
             {
                 string name = e.Key[tensorPrefix.Length..^".type".Length];
-                var type = (GgmlType)file.GetUInt32(e.Key);
-                ulong[] shape = file[LongRopeKeys.RestoreTensor(name, "shape")].AsArray<ulong>(GgufValueType.UInt64);
-                byte[] data = file[LongRopeKeys.RestoreTensor(name, "data")].AsArray<byte>(GgufValueType.UInt8);
+                var type = (GgmlType)RecordValue(file, e.Key, GgufValueType.UInt32, null).AsUInt32();
+                if (!GgmlTypeTraits.TryGet(type, out _))
+                    throw new LongRopePatchException($"{file.Path}: {e.Key} = {(uint)type} is not a ggml type; the restore record is damaged, nothing written");
+                ulong[] shape = RecordValue(file, LongRopeKeys.RestoreTensor(name, "shape"), GgufValueType.Array, GgufValueType.UInt64).AsArray<ulong>(GgufValueType.UInt64);
+                byte[] data = RecordValue(file, LongRopeKeys.RestoreTensor(name, "data"), GgufValueType.Array, GgufValueType.UInt8).AsArray<byte>(GgufValueType.UInt8);
                 edit.SetTensor(new OutputTensor(name, type, shape, new TensorData.FromMemory(data)));
                 changes.Add($"restored tensor {name} ({type} [{string.Join(", ", shape)}])");
             }
         }
-        if (file.TryGetValue(LongRopeKeys.RestoreAbsentKeys, out var absentKeys))
-            foreach (string key in absentKeys.AsStringArray())
+        if (file.ContainsKey(LongRopeKeys.RestoreAbsentKeys))
+            foreach (string key in RecordValue(file, LongRopeKeys.RestoreAbsentKeys, GgufValueType.Array, GgufValueType.String).AsStringArray())
             {
                 edit.RemoveKey(key);
                 if (file.ContainsKey(key)) changes.Add($"removed {key}");
             }
-        if (file.TryGetValue(LongRopeKeys.RestoreAbsentTensors, out var absentTensors))
-            foreach (string name in absentTensors.AsStringArray())
+        if (file.ContainsKey(LongRopeKeys.RestoreAbsentTensors))
+            foreach (string name in RecordValue(file, LongRopeKeys.RestoreAbsentTensors, GgufValueType.Array, GgufValueType.String).AsStringArray())
             {
                 edit.RemoveTensor(name);
                 if (file.TryGetTensor(name, out _)) changes.Add($"removed tensor {name}");
@@ -346,6 +364,20 @@ public static class LongRopePatcher
             if (e.Key.StartsWith("longrope.", StringComparison.Ordinal)) edit.RemoveKey(e.Key);
         changes.Add("removed the longrope.* provenance keys");
         return edit;
+    }
+
+    /// <summary>A value of the restore record, of the type the first patch wrote it with; another type (a record edited by
+    /// hand or damaged) is refused naming the file and the key: it said "expected ARRAY of STRING, found ARRAY[UINT32]".</summary>
+    private static GgufValue RecordValue(GgufFile file, string key, GgufValueType type, GgufValueType? elementType)
+    {
+        if (!file.TryGetValue(key, out var v))
+            throw new LongRopePatchException($"{file.Path}: no '{key}'; the restore record is incomplete, nothing written");
+        if (v.Type != type || (elementType is { } et && v.ElementType != et))
+        {
+            string expected = elementType is { } e ? $"ARRAY[{e.ToGgufName()}]" : type.ToGgufName();
+            throw new LongRopePatchException($"{file.Path}: '{key}' is {v.DescribeType()}, not {expected}; the restore record is damaged, nothing written");
+        }
+        return v;
     }
 
     private static GgufEdit PlanStrip(GgufFile file, string arch, List<string> changes)

@@ -144,6 +144,7 @@ public static partial class LongRopeVerifier
                     + $"('key {key} has wrong type')", Consequence.LoadFails);
             }
         }
+        CheckModelKeys(file, arch, Add);
         if (file.TryGetValue(LongRopeKeys.FreqBase(arch), out var fb) && fb.Type == GgufValueType.Float32 && !(float.IsFinite(fb.AsFloat32()) && fb.AsFloat32() > 0))
             Add(Severity.Error, "freq-base-invalid", $"{LongRopeKeys.FreqBase(arch)} = {F(fb.AsFloat32())}: every RoPE frequency is a power of it, so "
                 + "llama.cpp loads the file but positions (and the output) are meaningless", Consequence.NotAsIntended);
@@ -318,6 +319,60 @@ public static partial class LongRopeVerifier
             add(issue.IsError ? Severity.Error : Severity.Warning, issue.IsError ? "factor-values" : "factor-values-unusual", $"tensor '{t.Name}': {issue.Message}",
                 issue.IsError ? Consequence.NotAsIntended : Consequence.None);
         return values;
+    }
+
+    /// <summary>
+    /// Keys of the model itself (not its RoPE) that llama.cpp reads with fixed types or requires, and values it asserts
+    /// on. A patch leaves them as they are, so it refuses a model with one of these (<see cref="LongRopePatcher"/>'s
+    /// source defects); the runner refuses the aborts before llama.cpp loads the file. Each was measured with LLamaSharp
+    /// 0.30.0's llama.cpp (FailureTableTests); verify said "OK" for all of them.
+    /// </summary>
+    private static void CheckModelKeys(GgufFile file, string arch, FindingSink add)
+    {
+        foreach (var (key, type) in ModelKeyTypes(arch))
+            if (file.TryGetValue(key, out var v) && v.Type != type)
+                add(Severity.Error, "model-key-type", $"'{key}' is {v.DescribeType()}; llama.cpp reads it as {type.ToGgufName()} and fails to load "
+                    + $"('key {key} has wrong type'); patch does not change this key", Consequence.LoadFails);
+        string? tokenizer = file.TryGetValue(TokenizerModelKey, out var tm) && tm.Type == GgufValueType.String ? tm.AsString() : null;
+        foreach (string key in RequiredModelKeys(arch, tokenizer))
+            if (!file.ContainsKey(key))
+                add(Severity.Error, "model-key-missing", $"no '{key}': llama.cpp requires it and fails to load", Consequence.LoadFails);
+        if (file.TryGetValue(TokenListKey, out var tokens) && (tokens.Type != GgufValueType.Array || tokens.ElementType != GgufValueType.String))
+            add(Severity.Error, "token-list-type", $"'{TokenListKey}' is {tokens.DescribeType()}, not ARRAY[STRING]: llama.cpp aborts the process while loading "
+                + "the vocabulary (GGML_ASSERT in gguf_get_arr_str)", Consequence.ProcessAborts);
+        string epsKey = $"{arch}.attention.layer_norm_rms_epsilon";
+        if (file.TryGetValue(epsKey, out var eps) && eps.Type == GgufValueType.Float32 && !(eps.AsFloat32() >= 0))
+            add(Severity.Error, "norm-epsilon-invalid", $"{epsKey} = {F(eps.AsFloat32())}: llama.cpp loads the model and aborts the process at the first "
+                + "decode (GGML_ASSERT(eps >= 0.0f) in rms_norm)", Consequence.ProcessAborts);
+        foreach (var entry in file.Metadata)
+            if (entry.Value.Type == GgufValueType.Array && entry.Value.ElementType == GgufValueType.Array)
+                add(Severity.Error, "nested-array", $"'{entry.Key}' is an array of arrays: llama.cpp's GGUF reader refuses the file ('invalid GGUF type')",
+                    Consequence.LoadFails);
+    }
+
+    private const string TokenizerModelKey = "tokenizer.ggml.model";
+
+    /// <summary>Keys every loader reads, with the type llama.cpp's get_key checks (llama-model.cpp load_hparams,
+    /// llama-model-loader.cpp, llama-vocab.cpp).</summary>
+    private static (string Key, GgufValueType Type)[] ModelKeyTypes(string arch) =>
+    [
+        (GgufKeys.Name, GgufValueType.String), ("general.file_type", GgufValueType.UInt32),
+        ($"{arch}.vocab_size", GgufValueType.UInt32), ($"{arch}.attention.value_length", GgufValueType.UInt32),
+        ($"{arch}.attention.layer_norm_rms_epsilon", GgufValueType.Float32), ($"{arch}.rope.scaling.finetuned", GgufValueType.Bool),
+        (TokenizerModelKey, GgufValueType.String), ("tokenizer.ggml.pre", GgufValueType.String),
+        ("tokenizer.ggml.bos_token_id", GgufValueType.UInt32), ("tokenizer.ggml.eos_token_id", GgufValueType.UInt32),
+        ("tokenizer.ggml.unknown_token_id", GgufValueType.UInt32), ("tokenizer.ggml.padding_token_id", GgufValueType.UInt32),
+        ("tokenizer.ggml.add_bos_token", GgufValueType.Bool), ("tokenizer.ggml.add_eos_token", GgufValueType.Bool),
+    ];
+
+    /// <summary>Keys llama.cpp requires of every model (the vocabulary unless the tokenizer is 'none'), and the RMS-norm
+    /// epsilon of the llama loader.</summary>
+    private static IEnumerable<string> RequiredModelKeys(string arch, string? tokenizer)
+    {
+        yield return $"{arch}.embedding_length";
+        yield return TokenizerModelKey;
+        if (tokenizer is not ("none" or "no_vocab")) yield return TokenListKey;
+        if (arch == "llama") yield return $"{arch}.attention.layer_norm_rms_epsilon";
     }
 
     private static FactorSetSelection? CheckLengths(GgufFile file, string arch, ModelRopeInfo model, FindingSink add)

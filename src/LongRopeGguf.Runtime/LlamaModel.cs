@@ -98,6 +98,15 @@ public sealed class LlamaModel : IDisposable
         // logit NaN (generate printed an empty text and exited 0).
         if (findings.FirstOrDefault(f => f.Severity == LongRope.Severity.Error && LongRope.LongRopeVerifier.MeaninglessOutputCodes.Contains(f.Code)) is { } broken)
             return $"{header.Path}: llama.cpp would run this file but its output would be meaningless: {broken.Message} (longrope verify lists what is wrong)";
+        // LLamaSharp 0.30.0 reads every metadata value as text when it loads a model, and an empty one throws inside it
+        // (ArgumentNullException from SafeLlamaModelHandle.ReadMetadata: an internal error, exit 70); llama.cpp itself
+        // accepts the file.
+        if (header.Metadata.FirstOrDefault(m => m.Value.Type == Gguf.GgufValueType.String && m.Value.AsString().Length == 0) is { } empty)
+        {
+            string key = Gguf.DisplayText.Escape(empty.Key);
+            return $"{header.Path}: '{key}' is an empty string, which LLamaSharp 0.30.0 cannot read (its model load fails): give it a value "
+                + $"(longrope edit MODEL --in-place --set '{key}=string:TEXT') or remove it (--remove '{key}')";
+        }
         return null;
     }
 

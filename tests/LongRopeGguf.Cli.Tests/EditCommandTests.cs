@@ -146,6 +146,22 @@ public class EditCommandTests
     }
 
     [Fact]
+    public void Edits_that_make_a_model_llama_cpp_or_the_runner_cannot_use_are_written_with_a_warning_each()
+    {
+        // edit writes what it is told (it makes test files too); it said nothing of either of these.
+        using var dir = new TempDir();
+        string output = dir.File("out.gguf");
+        var r = CliProcess.Run("edit", TestPaths.TinyModel, "-o", output, "--set", "general.name=string:", "--set", "general.file_type=uint64:1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal([
+            "longrope: warning: general.name is an empty string: longrope's runner (LLamaSharp 0.30.0: generate, chat, bench, eval, search) cannot load a model with one",
+            "longrope: warning: general.file_type was UINT32 and becomes UINT64; llama.cpp reads keys with exact types",
+            "longrope: warning: llama.cpp will not load out.gguf: 'general.file_type' is UINT64; llama.cpp reads it as UINT32 and fails to load ('key general.file_type has wrong type'); patch does not change this key",
+        ], r.StderrLines);
+        Assert.Equal("", GgufReader.Read(output).GetString("general.name"));
+    }
+
+    [Fact]
     public void In_place_with_a_different_output_or_no_output_at_all_is_refused()
     {
         Assert.StartsWith("-o /tmp/other.gguf: --in-place rewrites MODEL",

@@ -103,6 +103,7 @@ public static class TestModels
             new("phi3.context_length", GgufValue.UInt32(512)), new("phi3.embedding_length", GgufValue.UInt32(4096)),
             new("phi3.attention.head_count", GgufValue.UInt32(64)), new("phi3.rope.dimension_count", GgufValue.UInt32(64)),
             new("phi3.block_count", GgufValue.UInt32((uint)tensors.Count)),
+            new("tokenizer.ggml.model", GgufValue.String("none")), // a model without a vocabulary: llama.cpp requires the key
         ], tensors);
         return path;
     }

@@ -520,6 +520,87 @@ public class FailureTableTests
         Assert.False(File.Exists(target));
     }
 
+    public static TheoryData<string, string> WronglyTypedModelKeys() => new()
+    {
+        // Keys of the model itself, which a patch does not touch: verify said OK and patch wrote a file that failed.
+        { "general.name", "uint32" }, { "general.file_type", "uint64" }, { "llama.vocab_size", "int32" },
+        { "llama.attention.layer_norm_rms_epsilon", "float64" }, { "llama.attention.value_length", "int32" },
+        { "llama.rope.scaling.finetuned", "uint8" }, { "tokenizer.ggml.model", "uint32" },
+        { "tokenizer.ggml.bos_token_id", "int32" }, { "tokenizer.ggml.add_bos_token", "uint8" },
+    };
+
+    private static GgufValue WrongValue(string type) => type switch
+    {
+        "uint32" => GgufValue.UInt32(1), "uint64" => GgufValue.UInt64(1), "int32" => GgufValue.Int32(1),
+        "float64" => GgufValue.Float64(1e-5), "uint8" => GgufValue.UInt8(1),
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+
+    [Theory]
+    [MemberData(nameof(WronglyTypedModelKeys))]
+    public void A_wrongly_typed_model_key_fails_to_load_verify_says_so_and_patch_refuses_it(string key, string type)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "wrong-type.gguf", e => e.SetValue(key, WrongValue(type)));
+        AssertLoadFails(bad, $"key {key} has wrong type");
+        AssertFlags(bad, "model-key-type", Consequence.LoadFails);
+        string target = dir.File("wrong-type.longrope.gguf");
+        Assert.Contains("llama.cpp cannot use this model, patched or not (model-key-type: ", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, target)).Message);
+        Assert.False(File.Exists(target));
+    }
+
+    [Theory]
+    [InlineData("llama.embedding_length")]
+    [InlineData("tokenizer.ggml.model")]
+    [InlineData("tokenizer.ggml.tokens")]
+    [InlineData("llama.attention.layer_norm_rms_epsilon")]
+    public void A_missing_required_model_key_fails_to_load_and_verify_says_so(string key)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "missing.gguf", e => e.RemoveKey(key));
+        Assert.False(LlamaHarness.TryLoad(bad).Loaded);
+        AssertFlags(bad, "model-key-missing", Consequence.LoadFails);
+        Assert.Contains($"no '{key}'", LongRopeVerifier.Verify(bad).Findings.Single(f => f.Code == "model-key-missing").Message);
+        Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
+    }
+
+    [Fact]
+    public void An_array_of_arrays_makes_llama_cpp_refuse_the_file()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "nested.gguf", e => e.SetValue("x.nested", GgufValue.Array([GgufValue.Array(new uint[] { 1, 2 })])));
+        AssertLoadFails(bad, "invalid GGUF type");
+        AssertFlags(bad, "nested-array", Consequence.LoadFails);
+        Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
+    }
+
+    [Theory]
+    [InlineData(-1f)]
+    [InlineData(float.NaN)]
+    public void A_negative_or_nan_norm_epsilon_aborts_at_the_first_decode_and_verify_says_so(float eps)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "eps.gguf", e => e.SetValue("llama.attention.layer_norm_rms_epsilon", GgufValue.Float32(eps)));
+        AssertFlags(bad, "norm-epsilon-invalid", Consequence.ProcessAborts);
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.Contains("GGML_ASSERT(eps >= 0.0f)", child.Stderr);
+        Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
+    }
+
+    [Fact]
+    public void A_token_list_of_numbers_aborts_while_the_vocabulary_loads_and_verify_says_so()
+    {
+        using var dir = new TempDir();
+        int count = TestFiles.Tiny["tokenizer.ggml.tokens"].Count;
+        string bad = TestFiles.Write(dir, "numbers.gguf", e => e.SetValue("tokenizer.ggml.tokens", GgufValue.Array(new uint[count])));
+        AssertFlags(bad, "token-list-type", Consequence.ProcessAborts);
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.Contains("GGML_ASSERT", child.Stderr);
+        Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
+    }
+
     [Fact]
     public void A_wrongly_typed_length_fails_to_load_and_the_patcher_rewrites_it_as_uint32()
     {

@@ -238,6 +238,43 @@ public partial class PatcherTests
         Assert.True(LlamaHarness.TryLoad(restored).Loaded);
     }
 
+    public static TheoryData<string, string> DamagedRestoreRecords() => new()
+    {
+        // Each ended in "internal error" (exit 70) or a line that named neither the file nor the key.
+        { "type", "longrope.restore.tensor.rope_freqs.weight.type = 99 is not a ggml type; the restore record is damaged, nothing written" },
+        { "absent-keys", "'longrope.restore.absent_keys' is ARRAY[UINT32], not ARRAY[STRING]; the restore record is damaged, nothing written" },
+        { "shape", "'longrope.restore.tensor.rope_freqs.weight.shape' is ARRAY[UINT32], not ARRAY[UINT64]; the restore record is damaged" },
+        { "alignment", "the restore record (longrope.restore.*) cannot be applied: " },
+        { "size", "the restore record (longrope.restore.*) cannot be applied: tensor 'rope_freqs.weight'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(DamagedRestoreRecords))]
+    public void Remove_refuses_a_damaged_restore_record_naming_the_file_and_the_key(string damage, string message)
+    {
+        using var dir = new TempDir();
+        string source = TestFiles.RopeFreqsModel(dir, "llama3-style.gguf", TestFiles.Ramp(1f, 3f));
+        string patched = dir.File("patched.gguf");
+        LongRopePatcher.Patch(source, SetA, patched);
+        string damaged = TestFiles.Write(dir, "damaged.gguf", e =>
+        {
+            string tensor = LongRopeKeys.RestoreTensor(LongRopeKeys.RopeFreqsTensor, "");
+            switch (damage)
+            {
+                case "type": e.SetValue(tensor + "type", GgufValue.UInt32(99)); break;
+                case "absent-keys": e.SetValue(LongRopeKeys.RestoreAbsentKeys, GgufValue.Array(new uint[] { 1 })); break;
+                case "shape": e.SetValue(tensor + "shape", GgufValue.Array(new uint[] { 32 })); break;
+                case "alignment": e.SetValue(LongRopeKeys.RestoreKey("general.alignment"), GgufValue.UInt32(3)); break;
+                case "size": e.SetValue(tensor + "shape", GgufValue.Array(new ulong[] { 1UL << 40 })); break;
+            }
+        }, patched);
+        string target = dir.File("restored.gguf");
+        var ex = Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Remove(damaged, target));
+        Assert.StartsWith(damaged + ": ", ex.Message);
+        Assert.Contains(message, ex.Message);
+        Assert.False(File.Exists(target));
+    }
+
     [Fact]
     public void Remove_strips_longrope_from_a_file_patched_elsewhere_and_refuses_files_without_it()
     {

@@ -208,6 +208,7 @@ public class VerifierTests
         {
             e.SetValue(GgufKeys.Architecture, GgufValue.String("phi3"));
             e.SetValue("phi3.context_length", GgufValue.UInt32(2048));
+            e.SetValue("phi3.embedding_length", GgufValue.UInt32(256)); // the tiny model's, which every loader requires
             e.SetValue("phi3.block_count", GgufValue.UInt32(6));
             e.SetValue("phi3.rope.scaling.original_context_length", GgufValue.UInt32(512));
             e.SetValue("phi3.rope.dimension_count", GgufValue.UInt32(64));

@@ -178,6 +178,40 @@ public class RunOutputsTests
             + "layers and aborts the process while loading (GGML_ASSERT n_layer_all > 0 && n_layer_all <= LLAMA_MAX_LAYERS)", r.Stderr.Trim());
     }
 
+    [Fact]
+    public void A_model_with_a_negative_norm_epsilon_is_refused_before_llama_cpp_aborts_at_the_first_decode()
+    {
+        // generate ended with GGML_ASSERT(eps >= 0.0f) and exit 134.
+        using var cli = new IsolatedCli();
+        string bad = cli.File("eps.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue("llama.attention.layer_norm_rms_epsilon", GgufValue.Float32(-1)), bad);
+
+        var r = cli.Run("generate", bad, "--prompt", "Hi", "--max-tokens", "1");
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("", r.Stdout);
+        Assert.Equal($"longrope: error: {bad}: llama.cpp would abort the process on this file: llama.attention.layer_norm_rms_epsilon = -1: llama.cpp loads "
+            + "the model and aborts the process at the first decode (GGML_ASSERT(eps >= 0.0f) in rms_norm)", r.Stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("generate", "--prompt", "Hi")]
+    [InlineData("bench", "--lengths", "256")]
+    public void A_model_with_an_empty_string_value_is_refused_before_LLamaSharp_fails_on_it(string command, string option, string value)
+    {
+        // llama.cpp loads it; LLamaSharp 0.30.0's metadata reader threw ArgumentNullException: "internal error", exit 70.
+        using var cli = new IsolatedCli();
+        string bad = cli.File("empty-name.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue("general.name", GgufValue.String("")), bad);
+
+        var r = cli.Run(command, bad, option, value);
+
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal("", r.Stdout);
+        Assert.Equal($"longrope: error: {bad}: 'general.name' is an empty string, which LLamaSharp 0.30.0 cannot read (its model load fails): give it a value "
+            + "(longrope edit MODEL --in-place --set 'general.name=string:TEXT') or remove it (--remove 'general.name')", r.Stderr.Trim());
+    }
+
     [Theory]
     [InlineData("llama.rope.freq_base", "llama.rope.freq_base = NaN: every RoPE frequency is a power of it")]
     [InlineData("llama.rope.scaling.attn_factor", "llama.rope.scaling.attn_factor = NaN: cos and sin are multiplied by it, so attention breaks")]

@@ -422,6 +422,23 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     }
 
     [Fact]
+    public void Patch_remove_whose_result_llama_cpp_will_not_load_exits_1_with_the_reason()
+    {
+        // A restore record edited to drop general.architecture: the removal wrote it and exited 0.
+        using var dir = new TempDir();
+        string tampered = dir.File("tampered.gguf");
+        GgufRewriter.Rewrite(GgufReader.Read(fx.Patched),
+            new GgufEdit().SetValue("longrope.restore.absent_keys", GgufValue.Array(new[] { "general.architecture" })), tampered);
+        string restored = dir.File("restored.gguf");
+
+        var r = CliProcess.Run("patch", tampered, "--remove", "-o", restored);
+
+        AssertExit(1, r);
+        Assert.Contains("verify: llama.cpp will refuse to load this file", r.Stdout);
+        Assert.Contains("  error [no-architecture]: ", r.Stdout);
+    }
+
+    [Fact]
     public void Patch_remove_writes_the_original_model_back_and_needs_an_output()
     {
         using var dir = new TempDir();

@@ -303,6 +303,15 @@ public class FactorReaderTests
     }
 
     [Fact]
+    public void A_huge_version_is_not_called_a_token_count()
+    {
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = WriteText(dir, "f.json", System.Text.RegularExpressions.Regex.Replace(FactorSetJson.ToJson(set), @"(""version"":\s*)\d+", m => m.Groups[1].Value + "1e30"));
+        Assert.Equal($"{json}: 'version' is 1e30, outside -2147483648..2147483647", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(json)).Message);
+    }
+
+    [Fact]
     public void A_quoted_attention_factor_is_read_as_the_factor_arrays_are_and_judged_by_its_value()
     {
         // "NaN" in a factor array was read (and then refused as NaN), but as the attention factor it was "a string".
@@ -331,6 +340,8 @@ public class FactorReaderTests
     [Theory]
     [InlineData("\"num_attention_heads\": 32", "\"num_attention_heads\": 0", "'num_attention_heads' is 0; a model's num_attention_heads is at least 1")]
     [InlineData("\"hidden_size\": 3072", "\"hidden_size\": -1", "'hidden_size' is -1; a model's hidden_size is at least 1")]
+    // A model size past int is not "more than the most tokens llama.cpp can address": it is no token count.
+    [InlineData("\"hidden_size\": 3072", "\"hidden_size\": 1e20", "'hidden_size' is 1e20, outside -2147483648..2147483647")]
     [InlineData("\"rope_theta\": 10000.0", "\"rope_theta\": 10000.0, \"head_dim\": 0", "'head_dim' is 0; a model's head_dim is at least 1")]
     [InlineData("\"rope_theta\": 10000.0", "\"rope_theta\": 10000.0, \"partial_rotary_factor\": 1.5", "'partial_rotary_factor' is 1.5; the rotated share of a head is more than 0 and at most 1")]
     [InlineData("\"type\": \"longrope\"", "\"type\": \"longrope\", \"partial_rotary_factor\": 0", "'rope_scaling.partial_rotary_factor' is 0; the rotated share of a head is more than 0 and at most 1")]

@@ -72,8 +72,10 @@ public static class PatchCommand
             var verify = LongRopeVerifier.Verify(report.TargetPath);
             if (result.GetValue(json)) WriteJson(report, verify, StandardOutput.OpenStream());
             else WriteText(report, verify, Console.Out);
-            // A removal leaves a file without LongRoPE on purpose; verify's "no LongRoPE" is then the expected answer.
-            return report.Applied is null || verify.Ok ? ExitCodes.Success : ExitCodes.CheckFailed;
+            // A removal leaves a file without LongRoPE on purpose; verify's "no LongRoPE" is then the expected answer, but a
+            // result llama.cpp will not load (a restore record edited by hand) is not (it exited 0).
+            bool resultOk = report.Applied is null ? !(verify.LoadFails || verify.ProcessAborts) : verify.Ok;
+            return resultOk ? ExitCodes.Success : ExitCodes.CheckFailed;
         }));
         return cmd;
     }

@@ -35,7 +35,7 @@ public static class FactorSetJson
         if (root.ValueKind != JsonValueKind.Object) throw new FactorSetException($"{path}: expected a JSON object");
         string? format = FactorSetReader.ReadOptionalString(root, "format", path);
         if (format != FormatName) throw new FactorSetException($"{path}: 'format' is {(format is null ? "missing" : $"'{format}'")}, expected '{FormatName}'");
-        int version = FactorSetReader.ReadOptionalInt(root, "version", path) ?? throw new FactorSetException($"{path}: no 'version'");
+        int version = FactorSetReader.ReadOptionalInt(root, "version", path, isTokenCount: false) ?? throw new FactorSetException($"{path}: no 'version'");
         if (version < 1 || version > CurrentVersion)
             throw new FactorSetException($"{path}: version {version} is not supported (this tool reads version {CurrentVersion}{(version > CurrentVersion ? "; the file is from a newer tool" : "")})");
 

@@ -209,14 +209,18 @@ public static class FactorSetReader
 
     internal const string OutOfSingleRangeReason = "outside the range of a 32-bit float, as llama.cpp stores factors (about 1e-45 to 3.4e38)";
 
-    internal static int? ReadOptionalInt(JsonElement obj, string property, string path)
+    /// <param name="isTokenCount">The value counts tokens (a context length): said so when it is too big or negative.
+    /// Otherwise (a version, a model size) only the range is named: "the most tokens" read wrongly for those.</param>
+    internal static int? ReadOptionalInt(JsonElement obj, string property, string path, bool isTokenCount = true)
     {
         if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(property, out var e) || e.ValueKind == JsonValueKind.Null) return null;
         if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v)) return v;
         if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue) return (int)d;
         // A whole number, but past what a token count can be: "must be a whole number" would contradict what is written.
         if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out d) && d == Math.Floor(d))
-            throw new FactorSetException(d > 0
+            throw new FactorSetException(!isTokenCount
+                ? $"{path}: '{property}' is {e.GetRawText()}, outside {int.MinValue}..{int.MaxValue}"
+                : d > 0
                 ? $"{path}: '{property}' is {e.GetRawText()}, more than {int.MaxValue} (the most tokens llama.cpp can address)"
                 : $"{path}: '{property}' is {e.GetRawText()}, not a token count");
         throw new FactorSetException($"{path}: '{property}' must be a whole number, found {Describe(e)}");

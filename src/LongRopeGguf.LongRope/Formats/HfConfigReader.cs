@@ -76,7 +76,7 @@ public static class HfConfigReader
     {
         int? Positive(string name)
         {
-            int? value = FactorSetReader.ReadOptionalInt(top, name, path);
+            int? value = FactorSetReader.ReadOptionalInt(top, name, path, isTokenCount: false);
             if (value <= 0) throw new FactorSetException($"{path}: '{name}' is {value}; a model's {name} is at least 1");
             return value;
         }

@@ -527,6 +527,8 @@ public class FailureTableTests
         { "llama.attention.layer_norm_rms_epsilon", "float64" }, { "llama.attention.value_length", "int32" },
         { "llama.rope.scaling.finetuned", "uint8" }, { "tokenizer.ggml.model", "uint32" },
         { "tokenizer.ggml.bos_token_id", "int32" }, { "tokenizer.ggml.add_bos_token", "uint8" },
+        { "tokenizer.ggml.pre", "uint32" }, { "tokenizer.ggml.eos_token_id", "int32" }, { "tokenizer.ggml.unknown_token_id", "int32" },
+        { "tokenizer.ggml.padding_token_id", "int32" }, { "tokenizer.ggml.add_eos_token", "uint8" },
     };
 
     private static GgufValue WrongValue(string type) => type switch

@@ -171,19 +171,14 @@ public static class LongRopePatcher
         RefuseSplit(file);
         string arch = file.Architecture ?? throw new LongRopePatchException($"{sourcePath}: no '{GgufKeys.Architecture}' key");
         var changes = new List<string>();
-        if (!EmbeddedFactors.IsPatchedByThisTool(file))
-        {
-            var strip = PlanStrip(file, arch, changes);
-            var stripped = GgufRewriter.Rewrite(file, strip, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
-            return new PatchReport(sourcePath, targetPath, PatchMode.Rewritten, null, changes, [], stripped.FileLength, sw.Elapsed);
-        }
+        bool restoring = EmbeddedFactors.IsPatchedByThisTool(file);
         GgufFile written;
         try
         {
-            var edit = PlanRestore(file, changes);
+            var edit = restoring ? PlanRestore(file, changes) : PlanStrip(file, arch, changes);
             written = GgufRewriter.Rewrite(file, edit, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
         }
-        catch (BadInputException e) when (e is not LongRopePatchException)
+        catch (BadInputException e) when (restoring && e is not LongRopePatchException)
         {
             // The record's values are checked where they are used (an alignment, a tensor's size): said as the record's.
             throw new LongRopePatchException($"{sourcePath}: the restore record ({LongRopeKeys.RestorePrefix}*) cannot be applied: {e.Message}; nothing written");

@@ -127,23 +127,14 @@ public static partial class LongRopeVerifier
                 + "while loading the vocabulary (GGML_ASSERT id_to_token.size() == token_to_id.size())", Consequence.ProcessAborts);
 
         // ---- keys llama.cpp reads with fixed types ----
-        bool typesOk = true;
-        foreach (var (key, type) in new[]
-                 {
-                     (LongRopeKeys.ContextLength(arch), GgufValueType.UInt32), (LongRopeKeys.OriginalContextLength(arch), GgufValueType.UInt32),
-                     (LongRopeKeys.AttentionFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScalingType(arch), GgufValueType.String),
-                     (LongRopeKeys.ScalingFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScaleLinear(arch), GgufValueType.Float32),
-                     (LongRopeKeys.DimensionCount(arch), GgufValueType.UInt32), (LongRopeKeys.FreqBase(arch), GgufValueType.Float32),
-                     (LongRopeKeys.KeyLength(arch), GgufValueType.UInt32), (LongRopeKeys.EmbeddingLength(arch), GgufValueType.UInt32),
-                 })
-        {
-            if (file.TryGetValue(key, out var v) && v.Type != type)
-            {
-                typesOk = false;
-                Add(Severity.Error, "key-type", $"'{key}' is {v.DescribeType()}; llama.cpp reads it as {type.ToGgufName()} and fails to load "
-                    + $"('key {key} has wrong type')", Consequence.LoadFails);
-            }
-        }
+        bool typesOk = CheckKeyTypes(file, "key-type", "", Add,
+        [
+            (LongRopeKeys.ContextLength(arch), GgufValueType.UInt32), (LongRopeKeys.OriginalContextLength(arch), GgufValueType.UInt32),
+            (LongRopeKeys.AttentionFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScalingType(arch), GgufValueType.String),
+            (LongRopeKeys.ScalingFactor(arch), GgufValueType.Float32), (LongRopeKeys.ScaleLinear(arch), GgufValueType.Float32),
+            (LongRopeKeys.DimensionCount(arch), GgufValueType.UInt32), (LongRopeKeys.FreqBase(arch), GgufValueType.Float32),
+            (LongRopeKeys.KeyLength(arch), GgufValueType.UInt32), (LongRopeKeys.EmbeddingLength(arch), GgufValueType.UInt32),
+        ]);
         CheckModelKeys(file, arch, Add);
         if (file.TryGetValue(LongRopeKeys.FreqBase(arch), out var fb) && fb.Type == GgufValueType.Float32 && !(float.IsFinite(fb.AsFloat32()) && fb.AsFloat32() > 0))
             Add(Severity.Error, "freq-base-invalid", $"{LongRopeKeys.FreqBase(arch)} = {F(fb.AsFloat32())}: every RoPE frequency is a power of it, so "
@@ -329,10 +320,7 @@ public static partial class LongRopeVerifier
     /// </summary>
     private static void CheckModelKeys(GgufFile file, string arch, FindingSink add)
     {
-        foreach (var (key, type) in ModelKeyTypes(arch))
-            if (file.TryGetValue(key, out var v) && v.Type != type)
-                add(Severity.Error, "model-key-type", $"'{key}' is {v.DescribeType()}; llama.cpp reads it as {type.ToGgufName()} and fails to load "
-                    + $"('key {key} has wrong type'); patch does not change this key", Consequence.LoadFails);
+        CheckKeyTypes(file, "model-key-type", "; patch does not change this key", add, ModelKeyTypes(arch));
         string? tokenizer = file.TryGetValue(TokenizerModelKey, out var tm) && tm.Type == GgufValueType.String ? tm.AsString() : null;
         foreach (string key in RequiredModelKeys(arch, tokenizer))
             if (!file.ContainsKey(key))
@@ -348,6 +336,21 @@ public static partial class LongRopeVerifier
             if (entry.Value.Type == GgufValueType.Array && entry.Value.ElementType == GgufValueType.Array)
                 add(Severity.Error, "nested-array", $"'{entry.Key}' is an array of arrays: llama.cpp's GGUF reader refuses the file ('invalid GGUF type')",
                     Consequence.LoadFails);
+    }
+
+    /// <summary>One <paramref name="code"/> finding per key of <paramref name="keys"/> the file holds with another type
+    /// (llama.cpp's get_key refuses it and the load fails); true when there is none.</summary>
+    private static bool CheckKeyTypes(GgufFile file, string code, string note, FindingSink add, (string Key, GgufValueType Type)[] keys)
+    {
+        bool ok = true;
+        foreach (var (key, type) in keys)
+        {
+            if (!file.TryGetValue(key, out var v) || v.Type == type) continue;
+            ok = false;
+            add(Severity.Error, code, $"'{key}' is {v.DescribeType()}; llama.cpp reads it as {type.ToGgufName()} and fails to load ('key {key} has wrong type'){note}",
+                Consequence.LoadFails);
+        }
+        return ok;
     }
 
     private const string TokenizerModelKey = "tokenizer.ggml.model";

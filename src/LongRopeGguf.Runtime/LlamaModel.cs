@@ -101,7 +101,7 @@ public sealed class LlamaModel : IDisposable
         // LLamaSharp 0.30.0 reads every metadata value as text when it loads a model, and an empty one throws inside it
         // (ArgumentNullException from SafeLlamaModelHandle.ReadMetadata: an internal error, exit 70); llama.cpp itself
         // accepts the file.
-        if (header.Metadata.FirstOrDefault(m => m.Value.Type == Gguf.GgufValueType.String && m.Value.AsString().Length == 0) is { } empty)
+        if (header.Metadata.FirstOrDefault(m => UnreadableByLLamaSharp(m.Value)) is { } empty)
         {
             string key = Gguf.DisplayText.Escape(empty.Key);
             return $"{header.Path}: '{key}' is an empty string, which LLamaSharp 0.30.0 cannot read (its model load fails): give it a value "
@@ -109,6 +109,9 @@ public sealed class LlamaModel : IDisposable
         }
         return null;
     }
+
+    /// <summary>A metadata value LLamaSharp 0.30.0 fails on when it loads a model (an empty string; llama.cpp takes it).</summary>
+    public static bool UnreadableByLLamaSharp(Gguf.GgufValue value) => value.Type == Gguf.GgufValueType.String && value.AsString().Length == 0;
 
     /// <summary>The exact llama.cpp context parameters the runner uses for <paramref name="plan"/> (also used by the bare benchmark loop).</summary>
     public ModelParams ContextParams(ContextPlan plan)

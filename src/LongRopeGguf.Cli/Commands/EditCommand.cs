@@ -104,7 +104,7 @@ public static class EditCommand
             if (source.TryGetValue(a.Key, out var old) && old.Type != a.Value.Type)
                 Warn($"{a.Key} was {old.DescribeType()} and becomes {a.Value.DescribeType()}; llama.cpp reads keys with exact types");
             // llama.cpp takes it; the runner's LLamaSharp does not (LlamaModel.WhyNotToLoad refuses such a model).
-            if (a.Value.Type == GgufValueType.String && a.Value.AsString().Length == 0)
+            if (Runtime.LlamaModel.UnreadableByLLamaSharp(a.Value))
                 Warn($"{a.Key} is an empty string: longrope's runner (LLamaSharp 0.30.0: generate, chat, bench, eval, search) cannot load a model with one");
             edit.SetValue(a.Key, a.Value);
         }

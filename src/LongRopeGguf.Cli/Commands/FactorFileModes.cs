@@ -48,7 +48,7 @@ internal sealed class FactorFileModes : IDisposable
                     continue;
                 }
                 var (set, factorFile) = ReadSet(modelPath, mode);
-                if (!Directory.Exists(outputDirectory)) createdFolder = Evaluation.Engine.ResultsFolder.Create(outputDirectory);
+                createdFolder ??= Evaluation.Engine.ResultsFolder.Create(outputDirectory); // null when it was there
                 string stem = Prefix + FileNameOf(mode.Name), copy = Path.Combine(outputDirectory, stem + ".gguf");
                 for (int n = 2; copies.Contains(copy); n++) copy = Path.Combine(outputDirectory, $"{stem}-{n}.gguf"); // "a b" and "a_b"
                 log.WriteLine($"longrope: mode {mode.Name}: patching {Path.GetFileName(modelPath)} with {mode.PatchedPath} into {copy} for this run");

@@ -198,7 +198,8 @@ public static class LongRopePatcher
     /// <summary>What the verifier finds in a model that no patch changes (its tensors, its vocabulary, its layer and
     /// expert counts).</summary>
     private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token", "block-count-missing", "block-count-invalid", "expert-count-invalid",
-        "model-key-type", "model-key-missing", "token-list-type", "norm-epsilon-invalid", "nested-array"];
+        "model-key-type", "model-key-missing", "token-list-type", "norm-epsilon-invalid", "nested-array",
+        "per-layer-key", "tokenizer-unknown", "vocab-array-short", "vocab-array-type"];
 
     /// <summary>
     /// Refuses, before anything is written, a model that llama.cpp would not load (or would abort on) whatever its

@@ -143,6 +143,7 @@ public static partial class LongRopeVerifier
             Add(Severity.Error, "head-count-invalid", $"{LongRopeKeys.HeadCount(arch)} = 0: llama.cpp sizes the attention tensors by it and fails to load "
                 + "('wrong shape')", Consequence.LoadFails);
         int? blocks = CheckBlockCount(file, arch, Add);
+        CheckPerLayerKeys(file, arch, blocks, Add);
         int? experts = CheckExpertCounts(file, arch, Add);
         if (!file.ContainsKey(LongRopeKeys.ContextLength(arch)))
             Add(Severity.Error, "context-missing", $"no '{LongRopeKeys.ContextLength(arch)}': llama.cpp requires it and fails to load", Consequence.LoadFails);
@@ -332,10 +333,72 @@ public static partial class LongRopeVerifier
         if (file.TryGetValue(epsKey, out var eps) && eps.Type == GgufValueType.Float32 && !(eps.AsFloat32() >= 0))
             add(Severity.Error, "norm-epsilon-invalid", $"{epsKey} = {F(eps.AsFloat32())}: llama.cpp loads the model and aborts the process at the first "
                 + "decode (GGML_ASSERT(eps >= 0.0f) in rms_norm)", Consequence.ProcessAborts);
+        CheckVocabulary(file, tokenizer, add);
         foreach (var entry in file.Metadata)
             if (entry.Value.Type == GgufValueType.Array && entry.Value.ElementType == GgufValueType.Array)
                 add(Severity.Error, "nested-array", $"'{entry.Key}' is an array of arrays: llama.cpp's GGUF reader refuses the file ('invalid GGUF type')",
                     Consequence.LoadFails);
+    }
+
+    /// <summary>Tokenizer names llama.cpp's vocabulary loader knows (llama-vocab.cpp; each other name measured as
+    /// "unknown tokenizer"), and those of them that also need tokenizer.ggml.merges (measured: "cannot find tokenizer
+    /// merges in model file").</summary>
+    private static readonly string[] KnownTokenizers = ["no_vocab", "none", "llama", "bert", "gpt2", "hybriddna", "whitespace", "t5", "rwkv", "plamo2", "gemma4"];
+    private static readonly string[] MergesTokenizers = ["gpt2", "hybriddna", "whitespace", "gemma4"];
+
+    /// <summary>
+    /// The vocabulary as llama.cpp's loader takes it (all measured with LLamaSharp 0.30.0, FailureTableTests): a known
+    /// tokenizer name, merges for the BPE tokenizers, and per-token scores and types at least as long as the token list
+    /// (a scalar counts as one); an array of strings there passes the length check and then aborts the process
+    /// (GGML_ASSERT in gguf_get_arr_data).
+    /// </summary>
+    private static void CheckVocabulary(GgufFile file, string? tokenizer, FindingSink add)
+    {
+        if (tokenizer is null || tokenizer is "none" or "no_vocab") return;
+        if (!KnownTokenizers.Contains(tokenizer))
+        {
+            add(Severity.Error, "tokenizer-unknown", $"{TokenizerModelKey} = '{tokenizer}' is not one of {string.Join(", ", KnownTokenizers)}: llama.cpp fails to load "
+                + "('unknown tokenizer')", Consequence.LoadFails);
+            return;
+        }
+        if (MergesTokenizers.Contains(tokenizer) && !file.ContainsKey("tokenizer.ggml.merges"))
+            add(Severity.Error, "model-key-missing", $"no 'tokenizer.ggml.merges': {TokenizerModelKey} '{tokenizer}' requires it and llama.cpp fails to load", Consequence.LoadFails);
+        if (!file.TryGetValue(TokenListKey, out var tokens) || tokens.Type != GgufValueType.Array || tokens.ElementType != GgufValueType.String) return;
+        foreach (string key in (string[])["tokenizer.ggml.scores", "tokenizer.ggml.token_type"])
+        {
+            if (!file.TryGetValue(key, out var v)) continue;
+            ulong count = v.Type == GgufValueType.Array ? (ulong)v.Count : 1;
+            if (count < (ulong)tokens.Count)
+                add(Severity.Error, "vocab-array-short", $"'{key}' holds {count} value{(count == 1 ? "" : "s")} for {tokens.Count} tokens: llama.cpp fails to load "
+                    + "('Index out of array bounds')", Consequence.LoadFails);
+            else if (v.Type == GgufValueType.Array && v.ElementType == GgufValueType.String)
+                add(Severity.Error, "vocab-array-type", $"'{key}' is {v.DescribeType()}: llama.cpp aborts the process while loading the vocabulary "
+                    + "(GGML_ASSERT in gguf_get_arr_data)", Consequence.ProcessAborts);
+        }
+    }
+
+    /// <summary>
+    /// head_count, head_count_kv and feed_forward_length, which llama.cpp reads as one UINT32 or one value per layer
+    /// (get_key_or_arr; all measured): an array must have block_count items (else "wrong array length") of UINT32 or
+    /// INT32; FLOAT32 and STRING items abort the process (GGML_ASSERT in get_arr), other item types fail the load.
+    /// </summary>
+    private static void CheckPerLayerKeys(GgufFile file, string arch, int? blocks, FindingSink add)
+    {
+        foreach (string key in (string[])[LongRopeKeys.HeadCount(arch), $"{arch}.attention.head_count_kv", $"{arch}.feed_forward_length"])
+        {
+            if (!file.TryGetValue(key, out var v) || v.Type == GgufValueType.UInt32) continue;
+            if (v.Type != GgufValueType.Array)
+                add(Severity.Error, "model-key-type", $"'{key}' is {v.DescribeType()}; llama.cpp reads it as UINT32 (or one per layer) and fails to load "
+                    + $"('key {key} has wrong type'); patch does not change this key", Consequence.LoadFails);
+            else if (blocks is int n && v.Count != n)
+                add(Severity.Error, "per-layer-key", $"'{key}' holds {v.Count} values for {n} layers: llama.cpp fails to load ('wrong array length')", Consequence.LoadFails);
+            else if (v.ElementType is GgufValueType.Float32 or GgufValueType.String)
+                add(Severity.Error, "per-layer-key", $"'{key}' is {v.DescribeType()}, not UINT32 per layer: llama.cpp aborts the process while loading "
+                    + "(GGML_ASSERT in get_arr)", Consequence.ProcessAborts);
+            else if (v.ElementType is not (GgufValueType.UInt32 or GgufValueType.Int32 or GgufValueType.Bool))
+                add(Severity.Error, "per-layer-key", $"'{key}' is {v.DescribeType()}, not UINT32 per layer: llama.cpp fails to load "
+                    + "('not a string/float32/uint32/int32 array')", Consequence.LoadFails);
+        }
     }
 
     /// <summary>One <paramref name="code"/> finding per key of <paramref name="keys"/> the file holds with another type
@@ -375,7 +438,11 @@ public static partial class LongRopeVerifier
         yield return $"{arch}.embedding_length";
         yield return TokenizerModelKey;
         if (tokenizer is not ("none" or "no_vocab")) yield return TokenListKey;
-        if (arch == "llama") yield return $"{arch}.attention.layer_norm_rms_epsilon";
+        if (arch != "llama") yield break;
+        // Without them the llama loader sizes the attention and FFN tensors 0 wide ("wrong shape", measured).
+        yield return $"{arch}.attention.layer_norm_rms_epsilon";
+        yield return LongRopeKeys.HeadCount(arch);
+        yield return $"{arch}.feed_forward_length";
     }
 
     private static FactorSetSelection? CheckLengths(GgufFile file, string arch, ModelRopeInfo model, FindingSink add)

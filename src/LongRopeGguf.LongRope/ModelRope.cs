@@ -71,7 +71,7 @@ public sealed record ModelRopeInfo(
     private static (int, string) RopeDimensionsOf(GgufFile file, string arch, string path)
     {
         (int, string)? embdOverHeads = null;
-        if (ReadUInt32(file, LongRopeKeys.EmbeddingLength(arch), path) is int embd && ReadHeadCount(file, arch, path) is int heads && heads > 0)
+        if (ReadUInt32(file, LongRopeKeys.EmbeddingLength(arch), path) is int embd && ReadHeadCount(file, arch) is int heads && heads > 0)
             embdOverHeads = (embd / heads, $"{LongRopeKeys.EmbeddingLength(arch)} {embd} / {LongRopeKeys.HeadCount(arch)} {heads}");
         if (arch == "phimoe" && embdOverHeads is { } p) return p;
 
@@ -86,14 +86,15 @@ public sealed record ModelRopeInfo(
             $"{path}: cannot tell the rope dimension count: no {LongRopeKeys.DimensionCount(arch)}, {LongRopeKeys.KeyLength(arch)} or {LongRopeKeys.EmbeddingLength(arch)}/{LongRopeKeys.HeadCount(arch)}");
     }
 
-    /// <summary>head_count may be a per-layer array (llama.cpp's get_key_or_arr); the first layer's count is used.</summary>
-    private static int? ReadHeadCount(GgufFile file, string arch, string path)
+    /// <summary>head_count may be a per-layer array (llama.cpp's get_key_or_arr); the first layer's count is used. Null
+    /// when it is absent or of a type llama.cpp refuses (the verifier's per-layer-key check says which), so that the
+    /// rope dimension count still comes from the keys that hold it.</summary>
+    private static int? ReadHeadCount(GgufFile file, string arch)
     {
-        string key = LongRopeKeys.HeadCount(arch);
-        if (!file.TryGetValue(key, out var v)) return null;
-        if (v.Type == GgufValueType.Array && v.ElementType == GgufValueType.UInt32 && v.Count > 0) return (int)v.AsArray<uint>(GgufValueType.UInt32)[0];
+        if (!file.TryGetValue(LongRopeKeys.HeadCount(arch), out var v)) return null;
+        if (v.Type == GgufValueType.Array && v.ElementType == GgufValueType.UInt32 && v.Count > 0) return (int)Math.Min(v.AsArray<uint>(GgufValueType.UInt32)[0], int.MaxValue);
         if (v.Type == GgufValueType.Array && v.ElementType == GgufValueType.Int32 && v.Count > 0) return v.AsArray<int>(GgufValueType.Int32)[0];
-        return ReadUInt32(file, key, path);
+        return v.Type == GgufValueType.UInt32 ? (int)Math.Min(v.AsUInt32(), int.MaxValue) : null;
     }
 
     /// <summary>A length stored as any integer type, or as a whole float; null when absent or unusable.</summary>

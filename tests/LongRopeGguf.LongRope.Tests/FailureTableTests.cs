@@ -590,6 +590,103 @@ public class FailureTableTests
         Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
     }
 
+    private static readonly uint[] FourHeadsPerLayer = [4, 4, 4, 4, 4, 4];
+
+    public static TheoryData<string, string, string> BadPerLayerAndVocabularyKeys() => new()
+    {
+        // key, variant, what llama.cpp logs: each made verify say OK (or only "not-longrope") before.
+        { "llama.attention.head_count", "uint32 x5", "has wrong array length; expected 6, got 5" },
+        { "llama.feed_forward_length", "uint32 x7", "has wrong array length; expected 6, got 7" },
+        { "llama.attention.head_count", "float32 x5", "has wrong array length; expected 6, got 5" },
+        { "llama.attention.head_count", "uint64 x6", "is not a string/float32/uint32/int32 array" },
+        { "llama.attention.head_count_kv", "int32", "key llama.attention.head_count_kv has wrong type" },
+        { "llama.feed_forward_length", "uint16", "key llama.feed_forward_length has wrong type" },
+        { "llama.attention.head_count", "absent", "check_tensor_dims: tensor 'blk.0.attn_q.weight' has wrong shape" },
+        { "llama.feed_forward_length", "absent", "check_tensor_dims: tensor 'blk.0.ffn_gate.weight' has wrong shape" },
+        { "tokenizer.ggml.model", "bogus", "unknown tokenizer: 'bogus'" },
+        { "tokenizer.ggml.model", "gpt2", "cannot find tokenizer merges in model file" },
+        { "tokenizer.ggml.scores", "float32 x353", "Index out of array bounds for scores (353 < 354)" },
+        { "tokenizer.ggml.scores", "float32", "Index out of array bounds for scores (1 < 354)" },
+        { "tokenizer.ggml.token_type", "int32 x353", "Index out of array bounds for toktypes (353 < 354)" },
+    };
+
+    private static GgufValue? Variant(string key, string variant) => variant switch
+    {
+        "absent" => null,
+        "uint32 x5" => GgufValue.Array(FourHeadsPerLayer[..5]),
+        "uint32 x7" => GgufValue.Array(new uint[7]),
+        "float32 x5" => GgufValue.Array(new float[5]),
+        "uint64 x6" => GgufValue.Array(new ulong[6]),
+        "float32 x6" => GgufValue.Array(new float[6]),
+        "string x6" => GgufValue.Array(new string[6].Select(_ => "4").ToArray()),
+        "int32" => GgufValue.Int32(4),
+        "uint16" => GgufValue.UInt16(768),
+        "float32 x353" => GgufValue.Array(new float[353]),
+        "float32" => GgufValue.Float32(0),
+        "int32 x353" => GgufValue.Array(Enumerable.Repeat(1, 353).ToArray()),
+        "string x354" => GgufValue.Array(Enumerable.Repeat("a", 354).ToArray()),
+        _ => GgufValue.String(variant),
+    };
+
+    private static void SetVariant(GgufEdit e, string key, string variant)
+    {
+        if (Variant(key, variant) is { } value) e.SetValue(key, value);
+        else e.RemoveKey(key);
+    }
+
+    [Theory]
+    [MemberData(nameof(BadPerLayerAndVocabularyKeys))]
+    public void A_bad_per_layer_count_or_vocabulary_array_fails_to_load_verify_says_so_and_patch_refuses_it(string key, string variant, string logText)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "bad.gguf", e => SetVariant(e, key, variant));
+        AssertLoadFails(bad, logText);
+        var finding = LongRopeVerifier.Verify(bad).Findings.Single(f => f.Severity == Severity.Error && f.Consequence == Consequence.LoadFails);
+        Assert.Contains(key, finding.Message);
+        string target = dir.File("bad.longrope.gguf");
+        Assert.Contains($"llama.cpp cannot use this model, patched or not ({finding.Code}: ", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, target)).Message);
+        Assert.False(File.Exists(target));
+    }
+
+    [Theory]
+    [InlineData("llama.attention.head_count", "float32 x6", "GGML_ASSERT((std::is_same<T, float>::value))")]
+    [InlineData("llama.attention.head_count_kv", "string x6", "GGML_ASSERT((std::is_same<T, std::string>::value))")]
+    [InlineData("tokenizer.ggml.scores", "string x354", "GGML_ASSERT(ctx->kv[key_id].get_type() != GGUF_TYPE_STRING)")]
+    [InlineData("tokenizer.ggml.token_type", "string x354", "GGML_ASSERT(ctx->kv[key_id].get_type() != GGUF_TYPE_STRING)")]
+    public void A_per_layer_count_or_vocabulary_array_of_the_wrong_item_type_aborts_the_process_and_verify_says_so(string key, string variant, string assertion)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "abort.gguf", e => SetVariant(e, key, variant));
+        var finding = LongRopeVerifier.Verify(bad).Findings.Single(f => f.Severity == Severity.Error && f.Code != "not-longrope");
+        Assert.Equal(Consequence.ProcessAborts, finding.Consequence);
+        Assert.Contains($"'{key}'", finding.Message);
+        var child = TestFiles.DecodeInChildProcess(bad);
+        Assert.NotEqual(0, child.ExitCode);
+        Assert.Contains(assertion, child.Stderr);
+        Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
+    }
+
+    [Fact]
+    public void Per_layer_counts_and_vocabulary_arrays_llama_cpp_takes_raise_no_finding_and_patch_as_usual()
+    {
+        // Each of these loads and decodes (measured); the checks above must not call them broken.
+        using var dir = new TempDir();
+        (string Key, GgufValue Value)[] fine =
+        [
+            ("llama.attention.head_count", GgufValue.Array(FourHeadsPerLayer)), ("llama.attention.head_count_kv", GgufValue.Array(FourHeadsPerLayer.Select(h => (int)h).ToArray())),
+            ("llama.feed_forward_length", GgufValue.Array(Enumerable.Repeat(768u, 6).ToArray())), ("tokenizer.ggml.scores", GgufValue.Array(new float[400])),
+            ("tokenizer.ggml.scores", GgufValue.Array(new int[354])), ("tokenizer.ggml.token_type", GgufValue.Array(Enumerable.Repeat(1u, 354).ToArray())),
+            ("tokenizer.ggml.model", GgufValue.String("t5")),
+        ];
+        foreach (var (key, value) in fine)
+        {
+            string file = TestFiles.Write(dir, "fine.gguf", e => e.SetValue(key, value));
+            Assert.True(LlamaHarness.TryLoad(file).Loaded, $"{key} = {value.DescribeType()} did not load");
+            Assert.Equal(["not-longrope"], LongRopeVerifier.Verify(file).Findings.Where(f => f.Severity == Severity.Error).Select(f => f.Code));
+            Assert.True(LongRopeVerifier.Verify(LongRopePatcher.Patch(file, Distinct, dir.File("fine.longrope.gguf")).TargetPath).Ok, key);
+        }
+    }
+
     [Fact]
     public void A_token_list_of_numbers_aborts_while_the_vocabulary_loads_and_verify_says_so()
     {

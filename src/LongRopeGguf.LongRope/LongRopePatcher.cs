@@ -199,7 +199,7 @@ public static class LongRopePatcher
     /// expert counts).</summary>
     private static readonly string[] SourceDefects = ["missing-tensor", "unknown-tensor", "duplicate-token", "block-count-missing", "block-count-invalid", "expert-count-invalid",
         "model-key-type", "model-key-missing", "token-list-type", "norm-epsilon-invalid", "nested-array",
-        "per-layer-key", "tokenizer-unknown", "vocab-array-short", "vocab-array-type"];
+        "per-layer-key", "tokenizer-unknown", "tensor-shape", "vocab-array-short", "vocab-array-type"];
 
     /// <summary>
     /// Refuses, before anything is written, a model that llama.cpp would not load (or would abort on) whatever its

@@ -214,6 +214,11 @@ public static partial class LongRopeVerifier
             if (missing.Count > 0)
                 Add(Severity.Error, "missing-tensor", $"tensor '{missing[0]}' is missing{(missing.Count > 1 ? $" (and {missing.Count - 1:N0} more)" : "")}: "
                     + "the llama loader requires it, so the load fails with 'missing tensor'", Consequence.LoadFails);
+            var shapes = LlamaTensorShapes.Mismatches(file, arch, blockCount, expertCount);
+            if (shapes.Count > 0)
+                Add(Severity.Error, "tensor-shape", $"tensor '{shapes[0].Tensor.Name}' has shape {shapes[0].Tensor.ShapeText}; the llama loader expects {shapes[0].ExpectedText} "
+                    + $"({shapes[0].Basis}){(shapes.Count > 1 ? $" (and {shapes.Count - 1:N0} more tensors)" : "")}, so the load fails with 'check_tensor_dims: wrong shape'",
+                    Consequence.LoadFails);
         }
 
         FactorSet? factors = null;

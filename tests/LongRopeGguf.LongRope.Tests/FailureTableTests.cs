@@ -687,6 +687,69 @@ public class FailureTableTests
         }
     }
 
+    public static TheoryData<string, string> WronglyShapedTensors() => new()
+    {
+        // edit, the tensor llama.cpp names: verify said OK and patch wrote a copy that failed the same way.
+        { "head_count_kv 2", "blk.0.attn_k.weight" },
+        { "value_length 32", "blk.0.attn_v.weight" },
+        { "feed_forward_length 512", "blk.0.ffn_gate.weight" },
+        { "token_embd [256, 353]", "token_embd.weight" },
+        { "blk.3.attn_output [128, 512]", "blk.3.attn_output.weight" },
+        { "output_norm [255]", "output_norm.weight" },
+        { "one more token", "token_embd.weight" },
+        { "tokenizer none", "token_embd.weight" },
+    };
+
+    private static void MisShape(GgufEdit e, string edit)
+    {
+        var tiny = TestFiles.Tiny;
+        switch (edit)
+        {
+            case "head_count_kv 2": e.SetValue("llama.attention.head_count_kv", GgufValue.UInt32(2)); break;
+            case "value_length 32": e.SetValue("llama.attention.value_length", GgufValue.UInt32(32)); break;
+            case "feed_forward_length 512": e.SetValue("llama.feed_forward_length", GgufValue.UInt32(512)); break;
+            case "token_embd [256, 353]": e.SetTensor(new OutputTensor("token_embd.weight", GgmlType.F32, [256, 353], TensorData.Float32(new float[256 * 353]))); break;
+            case "blk.3.attn_output [128, 512]": e.SetTensor(new OutputTensor("blk.3.attn_output.weight", GgmlType.F32, [128, 512], TensorData.Float32(new float[128 * 512]))); break;
+            case "output_norm [255]": e.SetTensor(TestFiles.F32("output_norm.weight", new float[255])); break;
+            case "one more token":
+                e.SetValue("tokenizer.ggml.tokens", GgufValue.Array([.. tiny["tokenizer.ggml.tokens"].AsStringArray(), "extra"]));
+                e.SetValue("tokenizer.ggml.scores", GgufValue.Array([.. tiny["tokenizer.ggml.scores"].AsFloat32Array(), 0f]));
+                e.SetValue("tokenizer.ggml.token_type", GgufValue.Array([.. tiny["tokenizer.ggml.token_type"].AsArray<int>(GgufValueType.Int32), 1]));
+                break;
+            case "tokenizer none": e.SetValue("tokenizer.ggml.model", GgufValue.String("none")); break;
+            default: throw new ArgumentOutOfRangeException(nameof(edit));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(WronglyShapedTensors))]
+    public void A_tensor_of_the_wrong_shape_fails_to_load_verify_names_it_and_patch_refuses_the_model(string edit, string tensor)
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "shape.gguf", e => MisShape(e, edit));
+        AssertLoadFails(bad, $"check_tensor_dims: tensor '{tensor}' has wrong shape");
+        var finding = LongRopeVerifier.Verify(bad).Findings.Single(f => f.Severity == Severity.Error && f.Code != "not-longrope");
+        Assert.Equal(("tensor-shape", Consequence.LoadFails), (finding.Code, finding.Consequence));
+        Assert.StartsWith($"tensor '{tensor}' has shape ", finding.Message);
+        string target = dir.File("shape.longrope.gguf");
+        Assert.Contains("(tensor-shape: ", Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, target)).Message);
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
+    public void The_llama_loader_sizes_every_layer_by_the_first_layers_counts_and_verify_agrees()
+    {
+        // Per-layer head counts that differ after layer 0 load (llama.cpp sizes all layers' K/V by layer 0): no
+        // tensor-shape finding; the same arrays starting with 2 fail on layer 0's K.
+        using var dir = new TempDir();
+        string later = TestFiles.Write(dir, "later.gguf", e => e.SetValue("llama.attention.head_count_kv", GgufValue.Array(new uint[] { 4, 4, 2, 2, 2, 2 })));
+        Assert.True(LlamaHarness.TryLoad(later).Loaded);
+        Assert.DoesNotContain(LongRopeVerifier.Verify(later).Findings, f => f.Code == "tensor-shape");
+        string first = TestFiles.Write(dir, "first.gguf", e => e.SetValue("llama.attention.head_count_kv", GgufValue.Array(new uint[] { 2, 4, 4, 4, 4, 4 })));
+        AssertLoadFails(first, "check_tensor_dims: tensor 'blk.0.attn_k.weight' has wrong shape");
+        Assert.Contains("(and 11 more tensors)", LongRopeVerifier.Verify(first).Findings.Single(f => f.Code == "tensor-shape").Message);
+    }
+
     [Fact]
     public void A_token_list_of_numbers_aborts_while_the_vocabulary_loads_and_verify_says_so()
     {

@@ -192,9 +192,11 @@ public partial class PatcherTests
         string small = dir.File("small.gguf");
         LongRopePatcher.Patch(TestPaths.TinyModel, SetA, small);
         const long hugeBytes = 4L << 30;
-        // A tensor the llama loader creates (an update refuses a model it would not load), made 4 GiB.
-        string big = TestFiles.Write(dir, "big.gguf", e => e.SetTensor(new OutputTensor("token_embd.weight", GgmlType.F32, [(ulong)(hugeBytes / 4)],
-            new TensorData.Generated(hugeBytes, stream => { stream.SetLength(stream.Position + hugeBytes); stream.Position += hugeBytes; }))), small);
+        // The same model followed by 4 GiB (sparse) that no tensor claims: llama.cpp reads only its tensors' bytes, and
+        // an update refuses a model it would not load, so every tensor keeps the shape the llama loader gives it.
+        string big = dir.File("big.gguf");
+        File.Copy(small, big);
+        using (var stream = new FileStream(big, FileMode.Open, FileAccess.Write)) stream.SetLength(stream.Length + hugeBytes);
         Assert.True(new FileInfo(big).Length > hugeBytes);
 
         long smallBytes = LongRopePatcher.UpdateInPlace(small, SetB).BytesWritten;

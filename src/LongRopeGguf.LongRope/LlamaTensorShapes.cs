@@ -48,7 +48,7 @@ public static class LlamaTensorShapes
         Vector("output_norm.weight", s.Embd, embd);
         ulong? q = s.HeadK * s.Heads, k = s.HeadK * s.HeadsKv, v = s.HeadV * s.HeadsKv;
         string heads = $"head size {s.HeadK} x {LongRopeKeys.HeadCount(arch)} {s.Heads}";
-        string kvHeads = $"head size {s.HeadK} x head_count_kv {s.HeadsKv}";
+        string kvHeads = $"head size {s.HeadK} x {arch}.attention.head_count_kv {s.HeadsKv}";
         string ff = $"{arch}.feed_forward_length {s.Ff}";
         for (int i = 0; i < blockCount; i++)
         {
@@ -57,10 +57,10 @@ public static class LlamaTensorShapes
             Vector(b + "ffn_norm.weight", s.Embd, embd);
             Check(b + "attn_q.weight", s.Embd, q, $"{embd}; {heads}");
             Check(b + "attn_k.weight", s.Embd, k, $"{embd}; {kvHeads}");
-            Check(b + "attn_v.weight", s.Embd, v, $"{embd}; value head size {s.HeadV} x head_count_kv {s.HeadsKv}");
+            Check(b + "attn_v.weight", s.Embd, v, $"{embd}; value head size {s.HeadV} x {arch}.attention.head_count_kv {s.HeadsKv}");
             Vector(b + "attn_q.bias", q, heads);
             Vector(b + "attn_k.bias", k, kvHeads);
-            Vector(b + "attn_v.bias", v, $"value head size {s.HeadV} x head_count_kv {s.HeadsKv}");
+            Vector(b + "attn_v.bias", v, $"value head size {s.HeadV} x {arch}.attention.head_count_kv {s.HeadsKv}");
             Check(b + "attn_qkv.weight", s.Embd, q + k + v, $"{embd}; Q {q} + K {k} + V {v}");
             Vector(b + "attn_qkv.bias", q + k + v, $"Q {q} + K {k} + V {v}");
             Check(b + "attn_output.weight", q, s.Embd, $"{heads}; {embd}");

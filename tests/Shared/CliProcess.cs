@@ -136,13 +136,13 @@ public static partial class CliProcess
         return new CliResult(running.Process.ExitCode, running.Stdout.Result, running.Stderr.Result);
     }
 
-    /// <summary>Sends a POSIX signal (2 SIGINT, 9 SIGKILL, 15 SIGTERM).</summary>
+    /// <summary>Sends a POSIX signal (2 SIGINT, 3 SIGQUIT, 9 SIGKILL, 15 SIGTERM).</summary>
     public static void Signal(Process process, int signal)
     {
         if (kill(process.Id, signal) != 0) throw new InvalidOperationException($"kill({process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    public const int SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
+    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGTERM = 15;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int sig);

@@ -76,8 +76,8 @@ public static class ChatCommand
         }
         while (true)
         {
-            // SIGTERM stopped the reply (or the command) in progress: the chat ends there.
-            if (interrupt.Terminated) { Console.Error.WriteLine("longrope: terminated"); return ExitCodes.Terminated; }
+            // SIGTERM (SIGQUIT) stopped the reply (or the command) in progress: the chat ends there, by that signal.
+            if (interrupt.TerminatedBy is { } signal) { Console.Error.WriteLine("longrope: terminated"); return SignalExit.ExitCode(signal); }
             if (interactive) { Console.Out.Write(">>> "); Console.Out.Flush(); }
             interrupt.Idle = true;
             string? line;

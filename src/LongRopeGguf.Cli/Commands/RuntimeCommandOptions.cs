@@ -142,8 +142,9 @@ public sealed class RuntimeCommandOptions
     {
         using var interrupt = new ConsoleInterrupt();
         int code = CliErrors.Run(() => body(interrupt), interrupt.Token, () => interrupt.Terminated).GetAwaiter().GetResult();
-        // A run stopped by SIGTERM finished like one stopped by Ctrl-C (partial result, --json included) and says so.
-        return code == ExitCodes.Interrupted && interrupt.Terminated ? ExitCodes.Terminated : code;
+        // A run stopped by SIGTERM (SIGQUIT) finished like one stopped by Ctrl-C (partial result, --json included), says
+        // so and ends by that signal (143, 131).
+        return code == ExitCodes.Interrupted && interrupt.TerminatedBy is { } signal ? SignalExit.ExitCode(signal) : code;
     }
 }
 
@@ -168,6 +169,7 @@ public sealed class ConsoleInterrupt : IDisposable
     private readonly PosixSignalRegistration? _terminate;
     private readonly Lock _terminateLock = new();
     private long _terminatedAt;
+    private int _terminatedBy;
 
     public ConsoleInterrupt()
     {
@@ -176,8 +178,12 @@ public sealed class ConsoleInterrupt : IDisposable
         catch (PlatformNotSupportedException) { } // no POSIX signals: SIGTERM keeps its default action
     }
 
-    /// <summary>SIGTERM was received: the work in progress stops as for Ctrl-C, and the run ends (exit 143).</summary>
+    /// <summary>SIGTERM or SIGQUIT (Ctrl-\) was received: the work in progress stops as for Ctrl-C, and the run ends
+    /// (by that signal: 143, 131).</summary>
     public bool Terminated => Interlocked.Read(ref _terminatedAt) != 0;
+
+    /// <summary>The signal that ended the run (the first of SIGTERM and SIGQUIT received), null while none has.</summary>
+    public PosixSignal? TerminatedBy => Terminated ? (PosixSignal)Volatile.Read(ref _terminatedBy) : null;
 
     public CancellationToken Token => _cts.Token;
 
@@ -194,24 +200,38 @@ public sealed class ConsoleInterrupt : IDisposable
         return _cts.Token;
     }
 
-    private void OnTerminate(PosixSignalContext context)
+    private void OnTerminate(PosixSignalContext context) => context.Cancel = Terminate(PosixSignal.SIGTERM);
+
+    /// <summary>True when the signal stops the work in progress and the run ends by it afterwards; false when its
+    /// default action should end the process now.</summary>
+    private bool Terminate(PosixSignal signal)
     {
         lock (_terminateLock)
         {
-            // Waiting for input, nothing to finish: the default action ends the process. A second SIGTERM
+            // Waiting for input, nothing to finish: the default action ends the process. A second signal
             // TerminationSignals.ForceAfter or more after the first does too; two at once (GNU timeout) are one.
-            if (Idle) return;
+            if (Idle) return false;
             long now = Environment.TickCount64;
-            if (_terminatedAt != 0 && now - _terminatedAt >= TerminationSignals.ForceAfter.TotalMilliseconds) return;
-            if (_terminatedAt == 0) Interlocked.Exchange(ref _terminatedAt, now);
+            if (_terminatedAt != 0 && now - _terminatedAt >= TerminationSignals.ForceAfter.TotalMilliseconds) return false;
+            if (_terminatedAt == 0)
+            {
+                Volatile.Write(ref _terminatedBy, (int)signal);
+                Interlocked.Exchange(ref _terminatedAt, now);
+            }
         }
-        SignalExit.Record(PosixSignal.SIGTERM);
-        context.Cancel = true;
+        SignalExit.Record(signal);
         CancelCurrent();
+        return true;
     }
 
     private void OnCancel(object? sender, ConsoleCancelEventArgs e)
     {
+        // .NET raises this event for SIGQUIT (Ctrl-\) too, as ControlBreak: that one ends the run, as SIGTERM does.
+        if (e.SpecialKey == ConsoleSpecialKey.ControlBreak)
+        {
+            e.Cancel = Terminate(PosixSignal.SIGQUIT);
+            return;
+        }
         e.Cancel = true;
         if (Idle && OnIdleInterrupt is { } hint) hint();
         else

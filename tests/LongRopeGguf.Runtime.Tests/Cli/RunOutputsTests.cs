@@ -231,8 +231,11 @@ public class RunOutputsTests
         Assert.EndsWith("(longrope verify lists what is wrong)", line);
     }
 
-    [Fact]
-    public void Sigterm_ends_a_generation_as_ctrl_c_does_with_its_partial_json_and_exit_143()
+    [Theory]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGTERM)]
+    // .NET raises SIGQUIT (Ctrl-\) as a Ctrl-C: the generation stopped and the run ended 130, "interrupted".
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGQUIT)]
+    public void Sigterm_or_sigquit_ends_a_generation_as_ctrl_c_does_with_its_partial_json_and_dies_of_the_signal(int signal)
     {
         // It ended the process with nothing on standard output (SIGTERM's default action).
         using var cli = new IsolatedCli();
@@ -240,10 +243,10 @@ public class RunOutputsTests
         using var run = cli.Start("generate", PatchedModelFixture.PatchedModel, "--prompt", "The grass is green.", "--max-tokens", "4000",
             "--temp", "0", "--threads", "2", "--json", "--log-file", log);
         WhileGenerating(log); // ~4.5 s of generation on this 2-core CPU
-        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, signal);
         var r = LongRopeGguf.Tests.CliProcess.Finish(run);
 
-        Assert.True(r.ExitCode == 143, r.ToString());
+        Assert.True(r.ExitCode == 128 + signal, r.ToString());
         using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
         Assert.Equal("cancelled", json.RootElement.GetProperty("stop_reason").GetString());
         Assert.Equal("longrope: terminated", r.StderrLines[^1]);
@@ -335,17 +338,19 @@ public class RunOutputsTests
         Assert.Equal("", r.Stdout);
     }
 
-    [Fact]
-    public void Sigterm_in_the_middle_of_a_chat_reply_stops_the_reply_and_ends_the_chat_with_exit_143()
+    [Theory]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGTERM)]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGQUIT)] // stopped the reply like Ctrl-C and the chat went on
+    public void Sigterm_or_sigquit_in_the_middle_of_a_chat_reply_stops_the_reply_and_ends_the_chat_by_the_signal(int signal)
     {
         using var cli = new IsolatedCli();
         string log = cli.File("llama.log");
         using var run = cli.StartWithInput("The grass is green.\n", "chat", PatchedModelFixture.PatchedModel, "-n", "3000", "--temp", "0", "--threads", "2", "--log-file", log);
         WhileGenerating(log); // a reply of ~3000 tokens takes several seconds here
-        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, signal);
         var r = LongRopeGguf.Tests.CliProcess.Finish(run);
 
-        Assert.True(r.ExitCode == 143, r.ToString());
+        Assert.True(r.ExitCode == 128 + signal, r.ToString());
         Assert.NotEqual("", r.Stdout.Trim()); // the part of the reply already written stays
         Assert.Contains("[stopped]", r.StderrLines);
         Assert.Equal("longrope: terminated", r.StderrLines[^1]);

@@ -5,10 +5,11 @@ namespace LongRopeGguf.Cli;
 
 public static class Program
 {
-    /// <summary>The process: its standard output set up (<see cref="StandardOutput"/>), then the command.</summary>
+    /// <summary>The process: its standard output and error set up (<see cref="StandardOutput"/>, <see cref="StandardError"/>), then the command.</summary>
     public static int Main(string[] args)
     {
         StandardOutput.Install();
+        StandardError.Install();
         return Run(args);
     }
 

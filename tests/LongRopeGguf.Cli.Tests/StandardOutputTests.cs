@@ -39,6 +39,19 @@ public class StandardOutputTests
     }
 
     [Fact]
+    public void Standard_error_that_cannot_be_written_loses_the_messages_but_not_the_exit_code()
+    {
+        // Closed standard error aborted the process (SIGABRT, 134: the error path threw again while reporting), and a
+        // full one exited 70 ("internal error") for bad input and for a run that went well.
+        using var dir = new TempDir();
+        string empty = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-p", "");
+        string missing = CliProcess.ShellCommandLine("inspect", dir.File("missing.gguf"));
+        string good = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-p", "The pass key", "-n", "3", "--temp", "0");
+        Assert.Equal("2 2 0", Bash(dir.Path, $"{empty} 2>&- >/dev/null; a=$?; {missing} 2>&- >/dev/null; b=$?; {good} 2>&- >/dev/null; echo $a $b $?"));
+        Assert.Equal("2 0", Bash(dir.Path, $"{empty} 2>/dev/full >/dev/null; a=$?; {good} 2>/dev/full >/dev/null; echo $a $?"));
+    }
+
+    [Fact]
     public void A_json_report_to_a_reader_that_has_gone_ends_with_141_too()
     {
         using var dir = new TempDir();

@@ -90,6 +90,15 @@ public sealed class NiahPassageTests(TinyModelFixture fixture)
         var e = Assert.Throws<EvalInputException>(() => Options(WriteProse(dir, 400), 7, dir.File("out")).Validate());
         Assert.Equal("--haystack-passages 7: must be between 1 and the prompts per length (depths x trials per depth = 6)", e.Message);
 
+        // A product past int wrapped negative and blamed --haystack-passages; a huge grid built its prompts unstoppably.
+        foreach (var (depths, trials) in new[] { (2, 2_000_000_000), (100_000, 1), (101, 100) })
+        {
+            var big = Options(WriteProse(dir, 400), 1, dir.File("out")) with { Depths = depths, TrialsPerDepth = trials };
+            Assert.Equal($"--depths {depths} x --trials-per-depth {trials} = {(long)depths * trials:N0} prompts per length: at most 10,000 "
+                + "(the prompts of a length are built before the first is run)", Assert.Throws<EvalInputException>(big.Validate).Message);
+        }
+        Assert.Null(Record.Exception((Options(WriteProse(dir, 400), 1, dir.File("out")) with { Depths = 100, TrialsPerDepth = 100 }).Validate));
+
         // Two 300-character sentences hold one 512-token prompt (~430 characters of haystack at one token per
         // character), and the second passage would have to start inside the first sentence: no room for two.
         string path = dir.File("long-sentences.txt");

@@ -42,6 +42,10 @@ public sealed record NiahOptions
 
     public static double DepthAt(int index, int count) => count == 1 ? 0.5 : index / (double)(count - 1);
 
+    /// <summary>Far more than any grid needs (100 depths x 100 trials); --depths 100000 grew memory by 20 MB/s while the
+    /// prompts were built, with no progress shown and no way to stop it.</summary>
+    public const int MaxPromptsPerLength = 10_000;
+
     /// <summary>Checks what can be checked without a model.</summary>
     public void Validate()
     {
@@ -51,8 +55,13 @@ public sealed record NiahOptions
         if (Lengths.Distinct().Count() != Lengths.Count) throw new EvalInputException("a length is given twice");
         if (Depths < 1) throw new EvalInputException($"--depths {Depths}: need at least one depth");
         if (TrialsPerDepth < 1) throw new EvalInputException($"--trials-per-depth {TrialsPerDepth}: need at least one trial");
-        if (HaystackPassages < 1 || HaystackPassages > Depths * TrialsPerDepth)
-            throw new EvalInputException($"--haystack-passages {HaystackPassages}: must be between 1 and the prompts per length (depths x trials per depth = {Depths * TrialsPerDepth})");
+        // In long: 2000000000 trials per depth wrapped the product negative (and named --haystack-passages).
+        long prompts = (long)Depths * TrialsPerDepth;
+        if (prompts > MaxPromptsPerLength)
+            throw new EvalInputException($"--depths {Depths} x --trials-per-depth {TrialsPerDepth} = {prompts:N0} prompts per length: at most {MaxPromptsPerLength:N0} "
+                + "(the prompts of a length are built before the first is run)");
+        if (HaystackPassages < 1 || HaystackPassages > prompts)
+            throw new EvalInputException($"--haystack-passages {HaystackPassages}: must be between 1 and the prompts per length (depths x trials per depth = {prompts})");
         if (Modes.Count == 0) throw new EvalInputException("no modes given");
         var dup = Modes.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new EvalInputException($"mode '{dup.Key}' is given twice");

@@ -8,6 +8,8 @@ public static class Program
     /// <summary>The process: its standard output and error set up (<see cref="StandardOutput"/>, <see cref="StandardError"/>), then the command.</summary>
     public static int Main(string[] args)
     {
+        // A closed standard input reads as empty (as </dev/null), not from the runtime pipe that took its place.
+        if (StandardStreams.WasClosed(0)) Console.SetIn(TextReader.Null);
         StandardOutput.Install();
         StandardError.Install();
         return Run(args);

@@ -32,10 +32,32 @@ internal static class StandardOutput
     /// terminal, whose console handling stays .NET's; not a regular file, which the console writes by its own offset).</summary>
     public static void Install()
     {
-        if (!OperatingSystem.IsLinux() || !Console.IsOutputRedirected || FileKinds.Of("/proc/self/fd/1") != FileKind.Special) return;
-        var stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        if (!OperatingSystem.IsLinux() || !Console.IsOutputRedirected) return;
+        Stream stream;
+        if (StandardStreams.WasClosed(1))
+            stream = new UnwritableStream();
+        else if (FileKinds.Of("/proc/self/fd/1") == FileKind.Special)
+            stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        else
+            return;
         installed = new ReportingStream(stream);
         Console.SetOut(new StreamWriter(installed, new UTF8Encoding(false), 4096) { AutoFlush = true });
+    }
+
+    /// <summary>Standard output closed (<c>&gt;&amp;-</c>): the first write says so, where .NET said "Access to the path is
+    /// denied" (the runtime had opened a file of its own, read-only, as file descriptor 1).</summary>
+    private sealed class UnwritableStream : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Flush() { }
+        public override void Write(byte[] buffer, int offset, int count) => throw new IOException("closed (the command was started with it closed)");
     }
 
     /// <summary>The reader of standard output has gone (EPIPE): nothing more to say to anyone.</summary>

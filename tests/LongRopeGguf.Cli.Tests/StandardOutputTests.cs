@@ -52,6 +52,21 @@ public class StandardOutputTests
     }
 
     [Fact]
+    public void A_command_started_with_standard_input_or_output_closed_reads_nothing_or_says_output_is_closed()
+    {
+        // The runtime's own descriptors took the free numbers: a chat read its internal pipe for ever (<&-), and a
+        // closed standard output said "Access to the path is denied".
+        using var dir = new TempDir();
+        string chat = CliProcess.ShellCommandLine("chat", TestPaths.TinyModel, "-n", "3");
+        Assert.Equal("0", Bash(dir.Path, $"timeout 60 {chat} <&- >/dev/null 2>/dev/null; echo $?"));
+        string generate = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-p", "The pass key", "-n", "3", "--temp", "0");
+        string verify = CliProcess.ShellCommandLine("verify", "--json", TestPaths.TinyModel);
+        Assert.Equal("2 2", Bash(dir.Path, $"{generate} >&- 2>gen.txt; a=$?; {verify} >&- 2>verify.txt; echo $a $?"));
+        foreach (string err in new[] { "gen.txt", "verify.txt" })
+            Assert.Equal("longrope: error: standard output: closed (the command was started with it closed)", File.ReadAllLines(dir.File(err))[^1]);
+    }
+
+    [Fact]
     public void A_json_report_to_a_reader_that_has_gone_ends_with_141_too()
     {
         using var dir = new TempDir();

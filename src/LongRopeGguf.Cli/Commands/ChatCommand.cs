@@ -65,7 +65,7 @@ public static class ChatCommand
         };
         int refused = 0, sent = 0;
         // A piped input is read strictly (a bad line is refused); a terminal through the console's own line reader.
-        var piped = interactive ? null : new StrictLineReader(Console.OpenStandardInput());
+        var piped = interactive ? null : new StrictLineReader(StandardStreams.OpenInput());
         // At the end of the input or at /exit: a script feeding the chat learns that something it sent was refused
         // (each one was said when it was).
         int Leave()

@@ -419,7 +419,7 @@ public class SearchCommandTests
         var (code, stdout, stderr) = Longrope("search", TestPaths.TinyModel, "--target-length", "1024", "--text", Text, "--out", dir.File("out"), "--time-limit", value);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
-        Assert.Equal($"longrope: error: --time-limit '{value}': expected a duration from 1 ms to 49 days such as 90s, 20m or 1.5h (a bare number is minutes)", stderr.Trim());
+        Assert.Equal($"longrope: error: --time-limit '{value}': expected a duration in s, m or h from 0.001s to 1193h, such as 90s, 20m or 1.5h (a bare number is minutes)", stderr.Trim());
         Assert.False(Directory.Exists(dir.File("out")));
     }
 

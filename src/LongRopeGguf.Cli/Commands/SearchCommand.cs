@@ -192,7 +192,7 @@ public static class SearchCommand
         if (!double.IsNaN(unit) && double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
             && double.IsFinite(v) && v * unit >= 0.001 && v * unit * 1000 <= uint.MaxValue - 1)
             return TimeSpan.FromSeconds(v * unit);
-        throw new CliException($"--time-limit '{text}': expected a duration from 1 ms to 49 days such as 90s, 20m or 1.5h (a bare number is minutes)");
+        throw new CliException($"--time-limit '{text}': expected a duration in s, m or h from 0.001s to 1193h, such as 90s, 20m or 1.5h (a bare number is minutes)");
     }
 
     private static (double Min, double Max) ParseRange(string text)

@@ -23,7 +23,10 @@ internal static class StandardStreams
         int? mode = AccessMode(fd);
         // Standard output or error that cannot be written is not the caller's: nobody opens an output read-only.
         if (fd > 0) return mode == ReadOnly;
-        // Standard input that is a pipe whose write end this same process holds: the runtime's own pipe (a shell's
+        // The native (AOT) build's runtime opens /dev/urandom first: a chat read random bytes for ever. Nobody types a
+        // chat from it.
+        if (target is "/dev/urandom" or "/dev/random") return true;
+        // Standard input that is a pipe whose write end this same process holds: the JIT runtime's own pipe (a shell's
         // `exec 3<&0` duplicates the read end, never the write end).
         if (!target.StartsWith("pipe:", StringComparison.Ordinal)) return false;
         foreach (string entry in SafeEntries())

@@ -46,16 +46,8 @@ internal static class StandardOutput
 
     /// <summary>Standard output closed (<c>&gt;&amp;-</c>): the first write says so, where .NET said "Access to the path is
     /// denied" (the runtime had opened a file of its own, read-only, as file descriptor 1).</summary>
-    private sealed class UnwritableStream : Stream
+    private sealed class UnwritableStream : WriteOnlyStream
     {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
         public override void Flush() { }
         public override void Write(byte[] buffer, int offset, int count) => throw new IOException("closed (the command was started with it closed)");
     }
@@ -65,16 +57,8 @@ internal static class StandardOutput
 
     /// <summary>Stream's Dispose does nothing here (no override), so a `using` of <see cref="OpenStream"/> keeps it
     /// working for Console.Out and the next writer.</summary>
-    private sealed class ReportingStream(Stream inner) : Stream
+    private sealed class ReportingStream(Stream inner) : WriteOnlyStream
     {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
@@ -91,5 +75,18 @@ internal static class StandardOutput
 
         private static IOException Reported(IOException e) =>
             e.HResult == EPipe ? new ClosedException(e) : new IOException($"standard output: {e.Message}", e);
+    }
+
+    /// <summary>A stream that only writes, in order: the members Stream requires that such a stream does not have.</summary>
+    private abstract class WriteOnlyStream : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

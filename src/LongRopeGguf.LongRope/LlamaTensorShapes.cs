@@ -31,47 +31,45 @@ public static class LlamaTensorShapes
         var result = new List<Mismatch>();
         if (ReadSizes(file, arch, blockCount) is not { } s) return result;
         string embd = $"{LongRopeKeys.EmbeddingLength(arch)} {s.Embd}";
-        void Check(string name, ulong? first, ulong? second, string basis)
+        // A shape whose sizes could not all be read is not checked.
+        void Check(string name, string basis, params ulong?[] dims)
         {
-            if (first is null || second is null || !file.TryGetTensor(name, out var t)) return;
-            if (!Matches(t.Dimensions, [first.Value, second.Value])) result.Add(new Mismatch(t, [first.Value, second.Value], basis));
-        }
-        void Vector(string name, ulong? length, string basis)
-        {
-            if (length is null || !file.TryGetTensor(name, out var t)) return;
-            if (!Matches(t.Dimensions, [length.Value])) result.Add(new Mismatch(t, [length.Value], basis));
+            if (dims.Any(d => d is null) || !file.TryGetTensor(name, out var t)) return;
+            ulong[] expected = [.. dims.Select(d => d!.Value)];
+            if (!Matches(t.Dimensions, expected)) result.Add(new Mismatch(t, expected, basis));
         }
 
         string vocab = s.Vocab == 0 ? $"{embd}; no vocabulary (tokenizer.ggml.model none or no_vocab)" : $"{embd}; {s.Vocab} tokens in tokenizer.ggml.tokens";
-        Check("token_embd.weight", s.Embd, s.Vocab, vocab);
-        Check("output.weight", s.Embd, s.Vocab, vocab);
-        Vector("output_norm.weight", s.Embd, embd);
+        Check("token_embd.weight", vocab, s.Embd, s.Vocab);
+        Check("output.weight", vocab, s.Embd, s.Vocab);
+        Check("output_norm.weight", embd, s.Embd);
         ulong? q = s.HeadK * s.Heads, k = s.HeadK * s.HeadsKv, v = s.HeadV * s.HeadsKv;
         string heads = $"head size {s.HeadK} x {LongRopeKeys.HeadCount(arch)} {s.Heads}";
         string kvHeads = $"head size {s.HeadK} x {arch}.attention.head_count_kv {s.HeadsKv}";
+        string vHeads = $"value head size {s.HeadV} x {arch}.attention.head_count_kv {s.HeadsKv}";
         string ff = $"{arch}.feed_forward_length {s.Ff}";
         for (int i = 0; i < blockCount; i++)
         {
             string b = $"blk.{i}.";
-            Vector(b + "attn_norm.weight", s.Embd, embd);
-            Vector(b + "ffn_norm.weight", s.Embd, embd);
-            Check(b + "attn_q.weight", s.Embd, q, $"{embd}; {heads}");
-            Check(b + "attn_k.weight", s.Embd, k, $"{embd}; {kvHeads}");
-            Check(b + "attn_v.weight", s.Embd, v, $"{embd}; value head size {s.HeadV} x {arch}.attention.head_count_kv {s.HeadsKv}");
-            Vector(b + "attn_q.bias", q, heads);
-            Vector(b + "attn_k.bias", k, kvHeads);
-            Vector(b + "attn_v.bias", v, $"value head size {s.HeadV} x {arch}.attention.head_count_kv {s.HeadsKv}");
-            Check(b + "attn_qkv.weight", s.Embd, q + k + v, $"{embd}; Q {q} + K {k} + V {v}");
-            Vector(b + "attn_qkv.bias", q + k + v, $"Q {q} + K {k} + V {v}");
-            Check(b + "attn_output.weight", q, s.Embd, $"{heads}; {embd}");
-            Vector(b + "attn_output.bias", s.Embd, embd);
+            Check(b + "attn_norm.weight", embd, s.Embd);
+            Check(b + "ffn_norm.weight", embd, s.Embd);
+            Check(b + "attn_q.weight", $"{embd}; {heads}", s.Embd, q);
+            Check(b + "attn_k.weight", $"{embd}; {kvHeads}", s.Embd, k);
+            Check(b + "attn_v.weight", $"{embd}; {vHeads}", s.Embd, v);
+            Check(b + "attn_q.bias", heads, q);
+            Check(b + "attn_k.bias", kvHeads, k);
+            Check(b + "attn_v.bias", vHeads, v);
+            Check(b + "attn_qkv.weight", $"{embd}; Q {q} + K {k} + V {v}", s.Embd, q + k + v);
+            Check(b + "attn_qkv.bias", $"Q {q} + K {k} + V {v}", q + k + v);
+            Check(b + "attn_output.weight", $"{heads}; {embd}", q, s.Embd);
+            Check(b + "attn_output.bias", embd, s.Embd);
             if (expertCount > 0) continue;
-            Check(b + "ffn_gate.weight", s.Embd, s.Ff, $"{embd}; {ff}");
-            Check(b + "ffn_up.weight", s.Embd, s.Ff, $"{embd}; {ff}");
-            Check(b + "ffn_down.weight", s.Ff, s.Embd, $"{ff}; {embd}");
-            Vector(b + "ffn_gate.bias", s.Ff, ff);
-            Vector(b + "ffn_up.bias", s.Ff, ff);
-            Vector(b + "ffn_down.bias", s.Embd, embd);
+            Check(b + "ffn_gate.weight", $"{embd}; {ff}", s.Embd, s.Ff);
+            Check(b + "ffn_up.weight", $"{embd}; {ff}", s.Embd, s.Ff);
+            Check(b + "ffn_down.weight", $"{ff}; {embd}", s.Ff, s.Embd);
+            Check(b + "ffn_gate.bias", ff, s.Ff);
+            Check(b + "ffn_up.bias", ff, s.Ff);
+            Check(b + "ffn_down.bias", embd, s.Embd);
         }
         return result;
     }

@@ -211,6 +211,25 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
     }
 
     [Fact]
+    public void One_prompt_answered_both_ways_in_two_files_counts_once_with_a_warning()
+    {
+        // The same run on two backends can answer one prompt differently; pooled, the prompt counts once (the first
+        // file's answer) and the user is told, where before the second answer was dropped without a word.
+        using var dir = new TempDir();
+        var cpu = WriteRun(dir, "cpu", [Trial("yarn", 1, 0, false), Trial("x", 1, 0, true), Trial("x", 1, 1, true)]);
+        var gpu = WriteRun(dir, "gpu", [Trial("yarn", 1, 0, false), Trial("x", 1, 0, false), Trial("x", 1, 1, true)]);
+
+        var comparison = NiahComparison.Build([cpu, gpu], "yarn");
+        var x = Assert.Single(comparison.Rows, r => r.Mode == "x");
+        Assert.Equal((2, 2), (x.Trials, x.Correct));
+        Assert.Equal("mode 'x': 1 prompt right in one file and wrong in another (the first file's answer is counted)", Assert.Single(comparison.Warnings));
+
+        // Agreeing duplicates are no news.
+        var cpuAgain = WriteRun(dir, "cpu-again", [Trial("yarn", 1, 0, false), Trial("x", 1, 0, true), Trial("x", 1, 1, true)]);
+        Assert.Empty(NiahComparison.Build([cpu, cpuAgain], "yarn").Warnings);
+    }
+
+    [Fact]
     public void Answer_nlls_are_compared_on_every_prompt_both_modes_have_one_for()
     {
         using var dir = new TempDir();

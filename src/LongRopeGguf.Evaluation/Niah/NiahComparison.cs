@@ -77,6 +77,7 @@ public sealed partial class NiahComparison
         var textOf = new Dictionary<string, (string hash, string source)>(StringComparer.Ordinal);
         var kept = modes is null ? null : new HashSet<string>(modes.Append(baseline), StringComparer.Ordinal);
         var allModes = new List<string>(); // every mode in the files, in the order they first appear
+        var conflicts = new Dictionary<string, int>(StringComparer.Ordinal); // per mode: prompts answered both ways
         foreach (string source in sources)
             foreach (var r in TrialLog.ReadAll(source, tornEnd: skipWarnings.Add).Values)
             {
@@ -96,7 +97,10 @@ public sealed partial class NiahComparison
                 }
                 modelOf.TryAdd(r.Mode, (r, source));
                 if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
-                records.TryAdd(r.Mode + "|" + PromptKey(r), r);
+                // One prompt in two files counts once; the same model should answer it the same way, and when it did not
+                // (another backend, another build) the first answer is kept and the user told how often that happened.
+                if (!records.TryAdd(r.Mode + "|" + PromptKey(r), r) && records[r.Mode + "|" + PromptKey(r)].Correct != r.Correct)
+                    conflicts[r.Mode] = conflicts.GetValueOrDefault(r.Mode) + 1;
             }
         // The modes compared: those kept, baseline first, the others in the order they first appear.
         var modeOrder = allModes.Where(m => kept is null || kept.Contains(m)).ToList();
@@ -142,7 +146,9 @@ public sealed partial class NiahComparison
                     CompareNll(nlls), depth));
             }
         }
-        return new NiahComparison(sources, baseline, rows, [.. skipWarnings, .. SharedKeyWarnings(records.Values)], byDepth);
+        var conflictWarnings = modeOrder.Where(conflicts.ContainsKey).Select(m =>
+            $"mode '{m}': {conflicts[m]} prompt{(conflicts[m] == 1 ? "" : "s")} right in one file and wrong in another (the first file's answer is counted)");
+        return new NiahComparison(sources, baseline, rows, [.. skipWarnings, .. conflictWarnings, .. SharedKeyWarnings(records.Values)], byDepth);
     }
 
     /// <summary>

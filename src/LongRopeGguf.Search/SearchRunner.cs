@@ -145,8 +145,20 @@ public static class SearchRunner
     {
         request.Engine.Validate();
         EvalModel.EnsureContextFits(Runtime.ModelContextInfo.Read(request.ModelPath), request.Fitness.TargetLength);
+        // Before any work: a folder where the log is was found only by its open ("permission denied"), and one where the
+        // factor file goes only after the whole search.
+        foreach (var (name, what) in s_filesWritten)
+        {
+            string path = Path.GetFullPath(Path.Combine(request.OutputDirectory, name));
+            if (AtomicFile.WhyNotATarget(path) is { } why)
+                throw new BadInputException($"{path}: {why} (the search writes its {what} there; give another --out)");
+        }
         return Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
     }
+
+    /// <summary>The files a search writes in its --out folder, and what each is.</summary>
+    private static readonly (string Name, string What)[] s_filesWritten =
+        [(LogFile, "log"), (FactorsFile, "factor file"), (ChartFile, "chart"), (WorkingFile, "working copy of the model"), (LockFile, "lock")];
 
     /// <summary>Gives <paramref name="fitness"/> the perplexity bound the log at <paramref name="logPath"/> recorded for
     /// <paramref name="boundSeed"/>; false when the log has none for it (or there is no log).</summary>

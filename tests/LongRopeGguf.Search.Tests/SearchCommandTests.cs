@@ -113,6 +113,31 @@ public class SearchCommandTests
         Assert.Empty(Directory.GetFileSystemEntries(dir.File("kept")));
     }
 
+    [Theory]
+    [InlineData("search.jsonl", "log")]
+    [InlineData("factors.json", "factor file")]
+    [InlineData("best-fitness.png", "chart")]
+    [InlineData(".working-copy.gguf", "working copy of the model")]
+    public void A_folder_where_the_search_writes_a_file_is_refused_before_any_work_and_by_check(string name, string what)
+    {
+        // A folder for the log was "permission denied" from its open; one for the factor file was found after the whole
+        // search; --check said ready for both.
+        using var dir = new TempDir();
+        string output = dir.File("out"), blocking = Path.Combine(output, name);
+        Directory.CreateDirectory(blocking);
+        string[] args = ["search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--haystack", "filler", "--passkey-prompts", "1",
+            "--population", "2", "--parents", "1", "--mutations", "1", "--crossovers", "1", "--iterations", "1", "--out", output];
+        foreach (string[] run in new[] { args, [.. args, "--check"] })
+        {
+            var (code, stdout, stderr) = Longrope(run);
+            Assert.Equal(2, code);
+            Assert.Equal("", stdout);
+            Assert.Equal($"longrope: error: {blocking}: is a folder, not a file (the search writes its {what} there; give another --out)",
+                Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            Assert.Equal([blocking], Directory.GetFileSystemEntries(output));
+        }
+    }
+
     [Fact]
     public void Passages_of_the_filler_are_refused()
     {

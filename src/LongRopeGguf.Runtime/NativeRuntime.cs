@@ -19,6 +19,7 @@ public static class NativeRuntime
     private static bool s_sinkOwned;
     private static bool s_configured;
     private static string? s_nativeLibDir;
+    private static string? s_nativeLibSource; // "--native-lib" or the environment variable: what a load failure blames
     private static BackendInfo? s_backend;
 
     /// <summary>What the runner gleans from llama.cpp's log.</summary>
@@ -106,6 +107,7 @@ public static class NativeRuntime
                 NativeLibraryConfig.All.WithLogCallback(s_callback);
             }
             s_nativeLibDir = nativeLibDir;
+            s_nativeLibSource = nativeLibDir is null ? null : source.TrimEnd(' ', '=');
             s_configured = true;
         }
     }
@@ -126,7 +128,7 @@ public static class NativeRuntime
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            string where = s_nativeLibDir ?? "the bundled LLamaSharp backend";
+            string where = s_nativeLibDir is null ? "the bundled LLamaSharp backend" : $"{s_nativeLibDir} ({s_nativeLibSource})";
             // A custom build: the system loader's reason is the whole story (LLamaSharp's message is a page of generic
             // advice around it): PreloadGgml's own failure when a ggml backend failed (one missing a CUDA library),
             // otherwise libllama loaded once more by the system loader to hear why.

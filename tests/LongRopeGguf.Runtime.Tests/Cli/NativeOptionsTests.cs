@@ -178,9 +178,11 @@ public class NativeOptionsTests
         }
         string output = cli.File("out");
         var args = command == "generate" ? ["generate", TestPaths.TinyModel, "-p", "hi", "-n", "1"] : Arguments(command, output);
-        args.AddRange(["--native-lib", build]);
+        // generate takes the build from the environment variable, the others from --native-lib; the line says which.
+        bool fromEnvironment = command == "generate";
+        if (!fromEnvironment) args.AddRange(["--native-lib", build]);
 
-        var r = cli.Run([.. args]);
+        var r = fromEnvironment ? cli.RunWith(new Dictionary<string, string> { [NativeRuntime.NativeLibEnvironmentVariable] = build }, [.. args]) : cli.Run([.. args]);
 
         Assert.Equal(3, r.ExitCode);
         Assert.Equal("", r.Stdout);
@@ -190,7 +192,8 @@ public class NativeOptionsTests
             "broken-backend" => Regex.Escape($"{Path.Combine(build, "libggml-cuda.so")}: file too short"),
             _ => @"libggml[-a-z]*\.so: cannot open shared object file: No such file or directory",
         };
-        Assert.Matches($"^longrope: error: cannot load llama.cpp from {Regex.Escape(build)}: {reason}$", Assert.Single(r.StderrLines));
+        string source = fromEnvironment ? NativeRuntime.NativeLibEnvironmentVariable : "--native-lib";
+        Assert.Matches($"^longrope: error: cannot load llama.cpp from {Regex.Escape($"{build} ({source})")}: {reason}$", Assert.Single(r.StderrLines));
         Assert.False(Directory.Exists(output));
     }
 

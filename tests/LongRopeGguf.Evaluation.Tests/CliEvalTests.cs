@@ -488,6 +488,13 @@ public sealed class CliEvalTests
         Assert.Equal(800, png.Width);
         Assert.Contains("## Mean NLL by position", File.ReadAllText(Path.Combine(dir.File("ppl"), "ppl.md")));
 
+        // A run without --by-position into the same folder takes the earlier run's by-position files away: they sat
+        // beside its ppl.csv as if they were its own.
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "600", "--modes", "none",
+            "--windows", "1", "--threads", "2", "--out", dir.File("ppl"));
+        Assert.True(code == 0, err);
+        Assert.Equal(["ppl-vs-length.png", "ppl.csv", "ppl.json", "ppl.md"], Directory.GetFiles(dir.File("ppl")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
         (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "300,2048", "--by-position", "300", "--out", dir.File("bad"));
         AssertOneLineError(code, err, ExitCodes.BadInput, "--by-position 300: expected 1 to 299 ranges");
         Assert.False(Directory.Exists(dir.File("bad")));

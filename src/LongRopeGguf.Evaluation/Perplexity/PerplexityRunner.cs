@@ -120,13 +120,19 @@ public static class PerplexityRunner
         Charts.ChartFiles.SavePng(PerplexityChart.Plot(report), png, PerplexityChart.Width, PerplexityChart.Height);
         files.AddRange([csv, json, md, png]);
         string? positionChart = null;
+        string positionCsv = Path.Combine(o.OutputDirectory, "ppl-by-position.csv"), positionPng = Path.Combine(o.OutputDirectory, "ppl-by-position.png");
         if (o.PositionBuckets > 0)
         {
-            string positionCsv = Path.Combine(o.OutputDirectory, "ppl-by-position.csv");
-            positionChart = Path.Combine(o.OutputDirectory, "ppl-by-position.png");
+            positionChart = positionPng;
             WritePositionCsv(report, positionCsv);
             Charts.ChartFiles.SavePng(PerplexityChart.PlotByPosition(report), positionChart, PerplexityChart.Width, PerplexityChart.Height);
             files.AddRange([positionCsv, positionChart]);
+        }
+        else
+        {
+            // An earlier run's by-position files in this folder would sit beside this run's ppl.csv as if they were its.
+            File.Delete(positionCsv);
+            File.Delete(positionPng);
         }
         WriteMarkdown(report, md, png, positionChart);
         return report;

@@ -49,6 +49,41 @@ public sealed class NiahRunTests
     }
 
     [Fact]
+    public void A_run_stopped_before_its_first_result_leaves_no_folder_or_empty_results_file_behind()
+    {
+        // Ctrl-C while the first trial or window ran left an empty results.jsonl (niah) or an empty folder (ppl).
+        using var dir = new TempDir();
+        using var stopped = new CancellationTokenSource();
+        stopped.Cancel();
+        string niah = Path.Combine(dir.Path, "a", "niah");
+        Assert.ThrowsAny<OperationCanceledException>(() => NiahRunner.Run(Small(niah), ct: stopped.Token));
+        string ppl = Path.Combine(dir.Path, "b", "ppl");
+        var perplexity = new Perplexity.PerplexityOptions
+        {
+            ModelPath = TestPaths.TinyModel, TextPath = TestPaths.ProseSearch, Lengths = [512], Windows = 1, OutputDirectory = ppl,
+            Engine = new EngineOptions { Threads = 2 },
+        };
+        Assert.ThrowsAny<OperationCanceledException>(() => Perplexity.PerplexityRunner.Run(perplexity, ct: stopped.Token));
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+
+        // A folder that was there stays, with what was in it; a results file that was there stays, even empty.
+        Directory.CreateDirectory(niah);
+        File.WriteAllText(Path.Combine(niah, NiahRunner.ResultsFile), "");
+        Assert.ThrowsAny<OperationCanceledException>(() => NiahRunner.Run(Small(niah), ct: stopped.Token));
+        Assert.Equal([Path.Combine(niah, NiahRunner.ResultsFile)], Directory.GetFileSystemEntries(niah));
+        Directory.CreateDirectory(ppl);
+        Assert.ThrowsAny<OperationCanceledException>(() => Perplexity.PerplexityRunner.Run(perplexity, ct: stopped.Token));
+        Assert.True(Directory.Exists(ppl));
+
+        // Stopped after some trials, the results file keeps them (a later run resumes from it).
+        string resumed = dir.File("resumed");
+        NiahRunner.Run(Small(resumed) with { Modes = [RopeMode.None] });
+        int trials = Outcomes(resumed).Count;
+        Assert.ThrowsAny<OperationCanceledException>(() => NiahRunner.Run(Small(resumed), ct: stopped.Token));
+        Assert.Equal(trials, Outcomes(resumed).Count);
+    }
+
+    [Fact]
     public void Every_trial_records_the_expected_answers_nll_as_the_search_scores_it()
     {
         using var dir = new TempDir();

@@ -37,49 +37,61 @@ public static class NiahRunner
         string resultsPath = Path.Combine(o.OutputDirectory, ResultsFile);
         var recorded = TrialLog.ReadForAppend(resultsPath);
         var modelIds = CheckModes(o, baseModel, plan, recorded.Records);
-        ResultsFolder.Create(o.OutputDirectory);
+        bool newFile = !File.Exists(resultsPath);
+        string? createdFolder = ResultsFolder.Create(o.OutputDirectory);
         using var log = TrialLog.Open(resultsPath, recorded);
-        var pending = o.Modes
-            .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
-            .ToList();
-        int total = pending.Sum(p => p.trials.Count);
-        int skipped = plan.Trials.Count * o.Modes.Count - total;
-        int done = 0;
+        int total, skipped, done = 0;
         long prefilled = 0, naive = 0;
-        progress?.Report(new NiahProgress(0, total, "", 0));
-
-        var sinceLast = Stopwatch.StartNew();
-        foreach (var (mode, trials) in pending)
+        try
         {
-            if (trials.Count == 0) continue;
-            EvalModel model = mode.Kind == RopeModeKind.Patched ? baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text) : baseModel;
-            try
+            var pending = o.Modes
+                .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
+                .ToList();
+            total = pending.Sum(p => p.trials.Count);
+            skipped = plan.Trials.Count * o.Modes.Count - total;
+            progress?.Report(new NiahProgress(0, total, "", 0));
+
+            var sinceLast = Stopwatch.StartNew();
+            foreach (var (mode, trials) in pending)
             {
-                foreach (var cell in trials.GroupBy(t => t.Length).OrderBy(g => g.Key))
+                if (trials.Count == 0) continue;
+                EvalModel model = mode.Kind == RopeModeKind.Patched ? baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text) : baseModel;
+                try
                 {
-                    int length = cell.Key;
-                    using var context = model.CreateContext(mode, length, cells: length, sequences: o.ShareWork ? 2 : 1);
-                    var runner = new CellRunner(context, o.ShareWork, plan.AnswerTokens);
-                    // Deeper needles extend the shared prefix: walk each passage's prompts in order of how much haystack
-                    // precedes the needle.
-                    foreach (var t in cell.OrderBy(t => t.Passage).ThenBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
+                    foreach (var cell in trials.GroupBy(t => t.Length).OrderBy(g => g.Key))
                     {
-                        ct.ThrowIfCancellationRequested();
-                        progress?.Report(new NiahProgress(done, total, mode.Name, length));
-                        var outcome = runner.Run(t.Prompt, ct);
-                        double wall = sinceLast.Elapsed.TotalMilliseconds;
-                        sinceLast.Restart();
-                        log.Append(Record(plan, mode, model, modelIds[mode.Name], context, t, outcome, wall));
-                        prefilled += outcome.PrefillTokens;
-                        naive += t.Prompt.Tokens.Length;
-                        done++;
+                        int length = cell.Key;
+                        using var context = model.CreateContext(mode, length, cells: length, sequences: o.ShareWork ? 2 : 1);
+                        var runner = new CellRunner(context, o.ShareWork, plan.AnswerTokens);
+                        // Deeper needles extend the shared prefix: walk each passage's prompts in order of how much haystack
+                        // precedes the needle.
+                        foreach (var t in cell.OrderBy(t => t.Passage).ThenBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
+                        {
+                            ct.ThrowIfCancellationRequested();
+                            progress?.Report(new NiahProgress(done, total, mode.Name, length));
+                            var outcome = runner.Run(t.Prompt, ct);
+                            double wall = sinceLast.Elapsed.TotalMilliseconds;
+                            sinceLast.Restart();
+                            log.Append(Record(plan, mode, model, modelIds[mode.Name], context, t, outcome, wall));
+                            prefilled += outcome.PrefillTokens;
+                            naive += t.Prompt.Tokens.Length;
+                            done++;
+                        }
                     }
                 }
+                finally
+                {
+                    if (!ReferenceEquals(model, baseModel)) model.Dispose();
+                }
             }
-            finally
-            {
-                if (!ReferenceEquals(model, baseModel)) model.Dispose();
-            }
+        }
+        catch when (newFile && log.Records.Count == 0)
+        {
+            // Stopped (Ctrl-C) or failed before its first trial: no empty results.jsonl, and no folder made for it.
+            log.Dispose();
+            File.Delete(resultsPath);
+            ResultsFolder.RemoveIfEmpty(o.OutputDirectory, createdFolder);
+            throw;
         }
         progress?.Report(new NiahProgress(done, total, "", 0));
 

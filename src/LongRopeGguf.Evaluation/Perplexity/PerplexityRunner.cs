@@ -79,7 +79,23 @@ public static class PerplexityRunner
         // other tokens than the base model's.
         string probe = text[..Math.Min(text.Length, 4096)];
         foreach (var mode in o.Modes.Where(m => m.Kind == RopeModeKind.Patched)) baseModel.LoadPatched(mode, probe).Dispose();
-        ResultsFolder.Create(o.OutputDirectory); // after every check: a refused run leaves no folder behind
+        string? createdFolder = ResultsFolder.Create(o.OutputDirectory); // after every check: a refused run leaves no folder behind
+        try
+        {
+            return Measure(o, baseModel, tokens, probe, progress, ct);
+        }
+        catch when (createdFolder is not null)
+        {
+            // Stopped (Ctrl-C) or failed before the results were written: no empty folder made for them.
+            ResultsFolder.RemoveIfEmpty(o.OutputDirectory, createdFolder);
+            throw;
+        }
+    }
+
+    /// <summary>Scores every mode at every length and writes the results into the folder.</summary>
+    private static PerplexityReport Measure(PerplexityOptions o, EvalModel baseModel, int[] tokens, string probe,
+        IProgress<(int done, int total)>? progress, CancellationToken ct)
+    {
 
         var rows = new List<PerplexityRow>();
         int total = o.Modes.Count * o.Lengths.Count, done = 0;

@@ -150,8 +150,8 @@ public sealed class RuntimeCommandOptions
 
 /// <summary>
 /// Ctrl-C without leaving: each press cancels the current token (a generation stops, the program decides what next)
-/// and a fresh token is handed out by <see cref="Renew"/>. While <see cref="Idle"/> is set (a chat waiting for input),
-/// a press only calls <see cref="OnIdleInterrupt"/>.
+/// and a fresh token is handed out by <see cref="Renew"/>. While <see cref="Idle"/> is set, a press only calls
+/// <see cref="OnIdleInterrupt"/> (a chat waiting for input), or ends the process when there is none (setting up).
 /// </summary>
 public sealed class ConsoleInterrupt : IDisposable
 {
@@ -232,6 +232,10 @@ public sealed class ConsoleInterrupt : IDisposable
             e.Cancel = Terminate(PosixSignal.SIGQUIT);
             return;
         }
+        // Setting up (loading the model, opening a prompt or log file): nothing to stop part-way or to clean up, and the
+        // work may be blocked in the kernel where no token is looked at (opening a FIFO nobody writes waited for ever).
+        // The default action ends the process now, by SIGINT (130), as SIGTERM's does then.
+        if (Idle && OnIdleInterrupt is null) return;
         e.Cancel = true;
         if (Idle && OnIdleInterrupt is { } hint) hint();
         else

@@ -323,20 +323,28 @@ public class RunOutputsTests
         return new StreamReader(s).ReadToEnd();
     }
 
-    [Fact]
-    public void Sigterm_before_the_work_starts_ends_the_process_at_once()
+    [Theory]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGTERM, "generate", "--prompt-file")]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGINT, "generate", "--prompt-file")]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGINT, "generate", "--log-file")]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGINT, "chat", "--log-file")]
+    public void A_signal_before_the_work_starts_ends_the_process_at_once(int signal, string command, string fifoOption)
     {
         // Reading the prompt and loading the model do not look at the token: a SIGTERM then was held until they were
-        // done, and a prompt file that is a FIFO with no writer held it for ever.
+        // done, and a prompt file that is a FIFO with no writer held it for ever; Ctrl-C (SIGINT) still was (a FIFO as
+        // --prompt-file or --log-file: only SIGKILL ended the run).
         using var cli = new IsolatedCli();
-        string fifo = SpecialFiles.Fifo(cli.File("prompt.fifo"));
-        using var run = cli.Start("generate", PatchedModelFixture.PatchedModel, "--prompt-file", fifo, "-n", "4");
+        string fifo = SpecialFiles.Fifo(cli.File("file.fifo"));
+        var args = new List<string> { command, PatchedModelFixture.PatchedModel, fifoOption, fifo };
+        if (command == "generate") args.AddRange(["-n", "4"]);
+        if (command == "generate" && fifoOption == "--log-file") args.AddRange(["-p", "hi"]);
+        using var run = cli.Start([.. args]);
         // Held in open(2) of the FIFO (a fixed 2 s sleep could signal a process still starting, whose default action
         // gives 143 and an empty stdout all the same).
-        Assert.True(SpecialFiles.WaitUntilInFifoOpen(run.Process, TimeSpan.FromSeconds(30)), "generate never waited for the prompt FIFO");
-        LongRopeGguf.Tests.CliProcess.Signal(run.Process, LongRopeGguf.Tests.CliProcess.SIGTERM);
+        Assert.True(SpecialFiles.WaitUntilInFifoOpen(run.Process, TimeSpan.FromSeconds(30)), $"{command} never waited for the FIFO");
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, signal);
         var r = LongRopeGguf.Tests.CliProcess.Finish(run, TimeSpan.FromSeconds(20));
-        Assert.True(r.ExitCode == 143, r.ToString()); // 128 + SIGTERM: the signal's own action
+        Assert.True(r.ExitCode == 128 + signal, r.ToString()); // the signal's own action
         Assert.Equal("", r.Stdout);
     }
 

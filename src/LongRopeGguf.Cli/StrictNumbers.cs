@@ -17,27 +17,35 @@ internal static class StrictNumbers
             switch (option)
             {
                 case Option<double> d when d.CustomParser is null:
-                    d.CustomParser = r => Parse(r, d.Name) ?? default;
+                    d.CustomParser = r => Parse(r, d.Name, double.MaxValue) ?? default;
                     break;
                 case Option<double?> d when d.CustomParser is null:
-                    d.CustomParser = r => Parse(r, d.Name);
+                    d.CustomParser = r => Parse(r, d.Name, double.MaxValue);
                     break;
                 case Option<float> f when f.CustomParser is null:
-                    f.CustomParser = r => (float)(Parse(r, f.Name) ?? default);
+                    f.CustomParser = r => (float)(Parse(r, f.Name, float.MaxValue) ?? default);
                     break;
                 case Option<float?> f when f.CustomParser is null:
-                    f.CustomParser = r => Parse(r, f.Name) is { } v ? (float)v : null;
+                    f.CustomParser = r => Parse(r, f.Name, float.MaxValue) is { } v ? (float)v : null;
                     break;
             }
         }
         foreach (var sub in command.Subcommands) Apply(sub);
     }
 
-    private static double? Parse(ArgumentResult result, string name)
+    /// <summary>The option's number; <paramref name="max"/> is the largest magnitude its type holds ("1e309", and
+    /// "1e39" for a float option, became Infinity, and the option's check then said "--temp Infinity").</summary>
+    private static double? Parse(ArgumentResult result, string name, double max)
     {
         if (result.Tokens.Count == 0) return null;
         string token = result.Tokens[^1].Value;
-        if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;
+        if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+        {
+            if (double.IsNaN(value)) result.AddError($"{name} '{token}': not a number");
+            else if (Math.Abs(value) > max) result.AddError($"{name} '{token}': out of range (at most {max.ToString("G3", CultureInfo.InvariantCulture)} in magnitude)");
+            else return value;
+            return null;
+        }
         result.AddError(token.Contains(',')
             ? $"{name} '{token}': not a number (write decimals with a point, e.g. 8.5; no thousands separators)"
             : $"{name} '{token}': not a number");

@@ -76,7 +76,9 @@ public static class ContextPlanner
     {
         if (request.RequiredTokens <= 0) throw new ArgumentOutOfRangeException(nameof(request), "required tokens must be positive");
         int need = request.RequiredTokens;
-        string needText = request.Detail is null ? $"{need} tokens" : $"{need} tokens ({request.Detail})";
+        // Add saturates: a sum past int.MaxValue is not said as if it were that number.
+        string count = need == int.MaxValue ? $"over {int.MaxValue - 1}" : $"{need}";
+        string needText = request.Detail is null ? $"{count} tokens" : $"{count} tokens ({request.Detail})";
         int trained = model.ContextLength;
 
         if (request.ContextSize is { } fixedSize)

@@ -93,6 +93,22 @@ public class SpecialInputTests
     }
 
     [Theory]
+    [InlineData("--temp", "1e309", "out of range (at most 3.4E+38 in magnitude)")] // was "--temp Infinity: must be 0 (greedy) or more"
+    [InlineData("--temp", "1e39", "out of range (at most 3.4E+38 in magnitude)")] // a double, but no float
+    [InlineData("--top-p", "NaN", "not a number")]
+    [InlineData("--temp", "-Infinity", "out of range (at most 3.4E+38 in magnitude)")]
+    public void A_number_its_option_cannot_hold_is_refused_as_typed(string option, string value, string why)
+    {
+        var r = CliProcess.Run("generate", TestPaths.TinyModel, "-p", "Hi", option, value);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith($"longrope: error: {option} '{value}': {why}", Assert.Single(r.StderrLines));
+        // A double option holds what a float cannot.
+        var scale = CliProcess.Run("factors", "make", "--model", TestPaths.TinyModel, "--method", "pi", "--scale", "1e39");
+        Assert.Equal(2, scale.ExitCode);
+        Assert.DoesNotContain("out of range", scale.Stderr);
+    }
+
+    [Theory]
     [InlineData("factors", "make", "--scale", "8,5")]
     [InlineData("generate", "--prompt", "Hi", "--temp", "0,8")]
     public void A_decimal_comma_is_refused_not_read_as_a_thousands_separator(string command, params string[] rest)

@@ -47,7 +47,7 @@ public class ContextPlannerTests
         Assert.Equal(int.MaxValue, ContextPlanner.Add(3, int.MaxValue - 2));
         Assert.Equal(10, ContextPlanner.Add(3, 7));
         var e = Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(LongRope(512, 4096), new ContextRequest(ContextPlanner.Add(3, 2147483645), "prompt 3 + 2147483645 to generate")));
-        Assert.Equal("2147483647 tokens (prompt 3 + 2147483645 to generate) do not fit: the model's context_length is 4096", e.Message);
+        Assert.Equal("over 2147483646 tokens (prompt 3 + 2147483645 to generate) do not fit: the model's context_length is 4096", e.Message);
     }
 
     [Fact]

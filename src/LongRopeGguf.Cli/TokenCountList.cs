@@ -14,10 +14,11 @@ internal static class TokenCountList
     public static IReadOnlyList<int> Parse(string text, int minimum, string option = "--lengths")
     {
         var list = new List<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        string[] parts = CommaList.Entries(text, option);
+        if (parts.Length == 0) throw new BadInputException($"{option} '{text}': no count given (comma-separated token counts, e.g. 1024,2048)");
+        foreach (var part in parts)
         {
             string Refused(string why) => $"{option} '{text}': {why}";
-            if (part.Length == 0) throw new BadInputException(Refused("an empty entry (two commas, or one at an end)"));
             // long first, so that a count past int.MaxValue is named as such rather than as "not a number".
             if (!long.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v))
                 throw new BadInputException(Refused($"'{part}' is not a whole number of tokens"));

@@ -65,6 +65,7 @@ public sealed class CliEvalTests
     [InlineData("512,abc", "--lengths '512,abc': 'abc' is not a whole number of tokens")]
     [InlineData("512,,1024", "--lengths '512,,1024': an empty entry (two commas, or one at an end)")]
     [InlineData("512,", "--lengths '512,': an empty entry")]
+    [InlineData("", "--lengths '': no count given (comma-separated token counts, e.g. 1024,2048)")]
     [InlineData("512,1024,512", "--lengths '512,1024,512': 512 is given twice")]
     [InlineData("4000000000", "--lengths '4000000000': 4000000000 is beyond what llama.cpp can address")]
     [InlineData("200000000", "KV cache alone needs")]
@@ -76,12 +77,22 @@ public sealed class CliEvalTests
         AssertOneLineError(code, err, ExitCodes.BadInput, message);
     }
 
-    [Fact]
-    public void A_mode_given_twice_is_named_with_the_option()
+    [Theory]
+    [InlineData("niah", "none,yarn,none", "--modes 'none,yarn,none': none is given twice")]
+    [InlineData("niah", "none,,yarn", "--modes 'none,,yarn': an empty entry (two commas, or one at an end)")] // ran none and yarn
+    [InlineData("ppl", "yarn,", "--modes 'yarn,': an empty entry (two commas, or one at an end)")]
+    [InlineData("compare", "none,", "--modes 'none,': an empty entry (two commas, or one at an end)")]
+    public void A_mode_list_with_a_mode_twice_or_an_empty_entry_is_named_with_the_option(string command, string modes, string message)
     {
         using var dir = new TempDir();
-        var (code, _, err) = Run("eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--modes", "none,yarn,none", "--out", dir.File("out"));
-        AssertOneLineError(code, err, ExitCodes.BadInput, "--modes 'none,yarn,none': none is given twice");
+        string[] args = command switch
+        {
+            "niah" => ["eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--modes", modes, "--out", dir.File("out")],
+            "ppl" => ["eval", "ppl", TestPaths.TinyModel, "--text", TestPaths.ProseHeldout, "--lengths", "512", "--modes", modes, "--out", dir.File("out")],
+            _ => ["eval", "compare", dir.Path, "--modes", modes],
+        };
+        var (code, _, err) = Run(args);
+        AssertOneLineError(code, err, ExitCodes.BadInput, message);
         Assert.False(Directory.Exists(dir.File("out")));
     }
 

@@ -44,6 +44,7 @@ public class SearchCommandTests
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-loss margin", "--passkey-loss margin: fitness ppl has no pass-key part")]
     [InlineData("--target-length 1024 --text TEXT --seed-rules pi,rope", "--seed-rules 'pi,rope': unknown rule 'rope'; expected pi, ntk, yarn, critical or ones")]
     [InlineData("--target-length 1024 --text TEXT --seed-rules yarn,YaRN", "--seed-rules: the rule yarn is named twice")]
+    [InlineData("--target-length 1024 --text TEXT --seed-rules pi,,yarn", "--seed-rules 'pi,,yarn': an empty entry (two commas, or one at an end)")]
     [InlineData("--target-length 512 --set short --text TEXT --init INIT --seed-rules yarn", "--seed-rules with --set short")]
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --max-ppl 3", "--max-ppl with fitness ppl: perplexity is already what it minimises")]
     [InlineData("--target-length 1024 --fitness passkey --haystack filler --max-ppl critical", "--max-ppl bounds the perplexity of a text: give it with --text FILE")]

@@ -218,7 +218,7 @@ public static class EvalCommand
         };
         cmd.SetAction((r, ct) => CliErrors.Run(() =>
         {
-            string[]? only = r.GetValue(modes)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            string[]? only = r.GetValue(modes) is { } m ? CommaList.Entries(m, "--modes") : null;
             var comparison = NiahComparison.Build(r.GetValue(folders)!, r.GetValue(baseline)!, r.GetValue(byDepth), only);
             foreach (string warning in comparison.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
             if (r.GetValue(json))
@@ -252,8 +252,7 @@ public static class EvalCommand
 
     internal static IReadOnlyList<RopeMode> ParseModes(string modes, IEnumerable<string> patched)
     {
-        var list = modes.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(RopeMode.ParseBuiltIn).ToList();
+        var list = CommaList.Entries(modes, "--modes").Select(RopeMode.ParseBuiltIn).ToList();
         if (list.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new EvalInputException($"--modes '{modes}': {twice.Key} is given twice");
         list.AddRange(patched.Select(RopeMode.ParsePatched));

@@ -209,7 +209,7 @@ public static class SearchCommand
     private static List<FactorMethod> ParseRules(string text)
     {
         var rules = new List<FactorMethod>();
-        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries))
+        foreach (var name in CommaList.Entries(text, "--seed-rules"))
         {
             try { rules.Add(FactorRules.ParseMethod(name)); }
             catch (FactorSetException) { throw new CliException($"--seed-rules '{text}': unknown rule '{name}'; expected pi, ntk, yarn, critical or ones, comma-separated"); }

@@ -300,6 +300,7 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
         var b = WriteRun(dir, "b", [Trial("yarn", 2, 0, true), Trial("x", 2, 0, false, model: "other.gguf")]);
 
         AssertBadInput(["eval", "compare", dir.File("nothing-here")], $"{dir.File("nothing-here")}: not found (give eval niah result folders");
+        AssertBadInput(["eval", "compare", a, ""], $"an empty name among the result folders ('{a}' '')"); // was ": not found"
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "--baseline pi: no trial of that mode in ");
         AssertBadInput(["eval", "compare", a, "--baseline", "pi"], "(modes there: yarn, x)");
         // An empty file said "--baseline yarn: no trial of that mode in ... (modes there: none)", as if a mode were called none.

@@ -63,6 +63,9 @@ public sealed partial class NiahComparison
     public static NiahComparison Build(IReadOnlyList<string> paths, string baseline, bool byDepth = false, IReadOnlyCollection<string>? modes = null)
     {
         if (paths.Count == 0) throw new EvalInputException("no result folders given");
+        // '' (an unset shell variable) was ": not found".
+        if (paths.Any(p => p.Trim().Length == 0))
+            throw new EvalInputException($"an empty name among the result folders ('{string.Join("' '", paths)}')");
         // A shell glob over run folders also catches the runs' own logs beside them (`runs/*`): those are passed over
         // with a warning rather than ending the comparison.
         var skipped = paths.Where(IsOtherFile).ToList();

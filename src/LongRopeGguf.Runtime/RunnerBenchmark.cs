@@ -14,6 +14,9 @@ public sealed record BenchOptions(IReadOnlyList<int> Lengths, int DecodeTokens =
 {
     public const int DefaultMoveTokens = 2000;
 
+    /// <summary>"1 run", "3 runs": how the reports say <see cref="Repeats"/>.</summary>
+    public static string Runs(int repeats) => repeats == 1 ? "1 run" : $"{repeats} runs";
+
     public void Validate()
     {
         if (Lengths.Count == 0) throw new RuntimeInputException("--lengths: give at least one prompt length");
@@ -108,7 +111,7 @@ public static class RunnerBenchmark
             foreach (int length in options.Lengths)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                progress?.Invoke($"length {length}: runner vs bare loop, {options.Repeats} runs each");
+                progress?.Invoke($"length {length}: runner vs bare loop, {BenchOptions.Runs(options.Repeats)} each");
                 results.Add(MeasureLength(model, prompt.AsSpan(0, length).ToArray(), options, cancellationToken));
             }
             MoveBench? move = null;
@@ -119,7 +122,7 @@ public static class RunnerBenchmark
             else if (options.MoveTokens > model.Info.ContextLength) moveSkipped = $"{options.MoveTokens} tokens exceed the model's context_length {model.Info.ContextLength}";
             else
             {
-                progress?.Invoke($"short-to-long move of a {options.MoveTokens}-token conversation, {options.Repeats} runs");
+                progress?.Invoke($"short-to-long move of a {options.MoveTokens}-token conversation, {BenchOptions.Runs(options.Repeats)}");
                 move = MeasureMove(model, prompt.AsSpan(0, options.MoveTokens).ToArray(), options.Repeats, cancellationToken);
             }
             return new BenchReport(results, move, moveSkipped, skipped, options.DecodeTokens, options.Repeats);

@@ -40,7 +40,7 @@ public static class BenchCommand
             var options = new BenchOptions(run, r.GetValue(decode), r.GetValue(repeats), r.GetValue(move) ?? BenchOptions.DefaultMoveTokens);
             options.Validate();
             using var llama = rt.LoadModel(r, r.GetValue(model)!, info);
-            rt.PrintStartup(r, llama, $"threads {(r.GetValue(rt.Threads)?.ToString(CultureInfo.InvariantCulture) ?? "default")}, batch {llama.Options.BatchSize}, lengths {string.Join(",", run)}, {options.DecodeTokens} decode tokens, {options.Repeats} runs{StartupReport.ShortContexts(llama)}");
+            rt.PrintStartup(r, llama, $"threads {(r.GetValue(rt.Threads)?.ToString(CultureInfo.InvariantCulture) ?? "default")}, batch {llama.Options.BatchSize}, lengths {string.Join(",", run)}, {options.DecodeTokens} decode tokens, {BenchOptions.Runs(options.Repeats)}{StartupReport.ShortContexts(llama)}");
             foreach (var s in skipped) Console.Error.WriteLine($"longrope: skipped: {s}");
             interrupt.Idle = false;
             var report = RunnerBenchmark.Run(llama, options, skipped, msg => Console.Error.WriteLine($"longrope: bench: {msg}"), interrupt.Token);
@@ -60,7 +60,7 @@ public static class BenchCommand
     private static void WriteText(LlamaModel llama, BenchReport report)
     {
         var o = Console.Out;
-        o.WriteLine($"model {llama.Info.Name}: {StartupReport.Backend(llama, null)}; {report.Repeats} runs per path (medians), {report.DecodeTokens} decode tokens");
+        o.WriteLine($"model {llama.Info.Name}: {StartupReport.Backend(llama, null)}; {BenchOptions.Runs(report.Repeats)} per path (medians), {report.DecodeTokens} decode tokens");
         o.WriteLine($"{"length",7} {"n_ctx",6} {"set",5} | {"prefill tok/s runner",20} {"bare",9} {"cost",7} {"cpu cost",8} | {"decode tok/s runner",19} {"bare",8} {"cost",7} {"cpu cost",8} | same tokens");
         foreach (var l in report.Lengths)
             o.WriteLine($"{l.Length,7} {l.ContextSize,6} {l.FactorSet,5} | {F(l.RunnerPrefillTokensPerSecond),20} {F(l.BarePrefillTokensPerSecond),9} {F(l.PrefillCostPercent) + "%",7} {Pct(l.PrefillCpuCostPercent),8} | " +

@@ -44,7 +44,7 @@ public class BenchCommandTests
 
         var own = cli.Run(args);
         Assert.True(own.ExitCode == 0, own.Stderr);
-        Assert.Contains("4 decode tokens, 1 runs; short contexts at the model's own attention magnitude (the file's attn_factor 1.21 serves the long set)", own.StderrLines[0]);
+        Assert.Contains("4 decode tokens, 1 run; short contexts at the model's own attention magnitude (the file's attn_factor 1.21 serves the long set)", own.StderrLines[0]);
 
         var file = cli.Run([.. args, "--short-attention", "file"]);
         Assert.True(file.ExitCode == 0, file.Stderr);
@@ -54,6 +54,10 @@ public class BenchCommandTests
         var plain = cli.Run(["bench", PatchedModelFixture.PatchedModel, "--lengths", "256", "--decode-tokens", "4", "--repeats", "1", "--move-tokens", "0"]);
         Assert.True(plain.ExitCode == 0, plain.Stderr);
         Assert.DoesNotContain("attention magnitude", plain.Stderr);
+        // One repeat is "1 run" ("1 runs per path" before).
+        Assert.Contains("; 1 run per path (medians)", plain.Stdout);
+        Assert.Contains("decode tokens, 1 run", plain.Stderr);
+        Assert.DoesNotContain("1 runs", plain.Stdout + plain.Stderr);
     }
 
     [Fact]

@@ -125,6 +125,9 @@ public sealed class RuntimeCommandOptions
         runner.Validate();
         if (r.GetValue(Context) is <= 0 and var c) throw new RuntimeInputException($"--context {c}: must be a positive number of tokens");
         info ??= ModelContextInfo.Read(model.FullName); // our header check first: a non-GGUF file gets our one-line error, not llama.cpp's
+        // Given for a file with no factor sets it changes nothing, which was not said.
+        if (r.GetResult(ShortAttention) is { Implicit: false } && !info.HasLongRope)
+            Console.Error.WriteLine($"longrope: warning: --short-attention {r.GetValue(ShortAttention)}: {model.FullName} has no LongRoPE factor sets; nothing to apply it to");
         Native.RefuseLogOverInputs(r);
         NativeRuntime.Configure(r.GetValue(Native.NativeLib), r.GetValue(Native.Verbose), r.GetValue(Native.LogFile));
         return LlamaModel.Load(info, runner);

@@ -145,6 +145,13 @@ public class GenerateCommandTests
         Assert.Equal(2, bad.ExitCode);
         Assert.StartsWith("longrope: error: --short-attention 'both': expected model or file", bad.Stderr);
         Assert.Equal("", bad.Stdout);
+
+        // On a file without factor sets it changes nothing: said, and the run goes on (it went on without a word).
+        var unpatched = cli.Run(["generate", TestPaths.TinyModel, "--prompt-file", cli.File("prompt.txt"), "--temp", "0", "-n", "5", "--short-attention", "file"]);
+        Assert.True(unpatched.ExitCode == 0, unpatched.Stderr);
+        Assert.Equal("31415\n", unpatched.Stdout);
+        Assert.Equal($"longrope: warning: --short-attention file: {TestPaths.TinyModel} has no LongRoPE factor sets; nothing to apply it to", unpatched.StderrLines[0]);
+        Assert.DoesNotContain("warning", own.Stderr);
     }
 
     [Fact]

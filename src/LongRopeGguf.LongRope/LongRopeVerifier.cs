@@ -289,7 +289,7 @@ public static partial class LongRopeVerifier
         int? head = ModelRopeInfo.ReadUInt32(file, LongRopeKeys.KeyLength(arch), model.Path);
         if (head is null && ModelRopeInfo.ReadUInt32(file, LongRopeKeys.EmbeddingLength(arch), model.Path) is int embd
             && file.TryGetValue(LongRopeKeys.HeadCount(arch), out var hc) && hc.Type == GgufValueType.UInt32 && hc.AsUInt32() > 0)
-            head = embd / (int)hc.AsUInt32();
+            head = (int)((uint)embd / hc.AsUInt32()); // unsigned, as llama.cpp divides: a count above 2^31 made it negative
         if (head is int h && h != model.RopeDimensions)
             add(Severity.Error, "rope-dimensions", $"rope dimension count {model.RopeDimensions} differs from the head size {h}: llama.cpp refuses to load {arch} models "
                 + "with 'invalid n_rot'", Consequence.LoadFails);
@@ -454,7 +454,9 @@ public static partial class LongRopeVerifier
     {
         int context = model.ContextLength;
         bool hasOriginal = file.TryGetValue(LongRopeKeys.OriginalContextLength(arch), out var o) && o.Type == GgufValueType.UInt32;
-        int threshold = hasOriginal ? (int)o!.AsUInt32() : context;
+        // llama.cpp keeps it as uint32: above int.MaxValue it is a length no context reaches (every one runs short), not
+        // the negative number a cast to int made of it.
+        long threshold = hasOriginal ? o!.AsUInt32() : context;
         string source = hasOriginal ? LongRopeKeys.OriginalContextLength(arch) : LongRopeKeys.ContextLength(arch);
         if (!hasOriginal)
             add(Severity.Error, "original-missing", $"no '{LongRopeKeys.OriginalContextLength(arch)}': llama.cpp takes {LongRopeKeys.ContextLength(arch)} = {context} "
@@ -467,7 +469,8 @@ public static partial class LongRopeVerifier
             add(Severity.Error, "original-invalid", $"original context length {threshold}: every context runs on the long set", Consequence.NotAsIntended);
             return null;
         }
-        return new FactorSetSelection(threshold, source, context);
+        if (threshold > int.MaxValue) return null; // context-not-extended said it: every context runs on the short set
+        return new FactorSetSelection((int)threshold, source, context);
     }
 
     /// <summary>

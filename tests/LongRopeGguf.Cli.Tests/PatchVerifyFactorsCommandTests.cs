@@ -735,7 +735,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         // After -- it is the file name it was said to be.
         { ["inspect", "--", "-x"], "-x: no such GGUF model file" },
         { ["factors", "make", "-m", "{model}", "--method", "rope", "-s", "4"], "--method 'rope': expected pi, ntk, yarn, critical or ones" },
-        { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1e400"], "--scale 1e400: must be a number > 1" },
+        { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1e400"], "--scale '1e400': out of range (at most 1.8E+308 in magnitude)" },
         { ["factors", "make", "-m", "{model}", "--method", "pi", "-s", "1"], "--scale 1: must be a number > 1 (the extended context is the model's original length times it)" },
         { ["pach", "{model}", "-f", "{pi}"], "longrope: error: Unknown command 'pach'. Did you mean 'patch'? (see 'longrope --help')" },
         // The parser lists choices on lines of their own and names .NET types: one line, in words.

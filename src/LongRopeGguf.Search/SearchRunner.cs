@@ -350,7 +350,7 @@ public static class SearchRunner
         var c = CultureInfo.InvariantCulture;
         var warnings = new List<string>();
         float high = factors.Max(), low = factors.Min();
-        if (high > space.MaxFactor + space.Step / 2 || low < 1 - space.Step / 2)
+        if (Math.Round((high - 1) / space.Step) > space.MaxIndex || low < 1 - space.Step / 2)
             warnings.Add(string.Create(c, $"--init {request.InitPath}: its {set} factors span {low:G6} to {high:G6} (made for {init.ContextLength} tokens), and this search takes factors from 1 to {space.MaxFactor:G6} for {target}: the init seed starts clipped to that range"));
         int down = Enumerable.Range(1, factors.Count - 1).FirstOrDefault(i => factors[i] < factors[i - 1]);
         if (down > 0)

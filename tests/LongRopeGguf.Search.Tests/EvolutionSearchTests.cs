@@ -316,13 +316,28 @@ public class EvolutionSearchTests
         SearchOutcome extended;
         using (var log = SearchLog.Open(path, s2.Describe()))
         {
-            Assert.True(log.WasDone);
+            Assert.Equal(4, log.DoneIterations);
             extended = s2.Run(log);
         }
         var reference = new EvolutionSearch(Space(), Small(iterations: 8), Seeds, NewFitness()).Run();
         Assert.Equal(reference.All.Select(c => c.Genome.Key), extended.All.Select(c => c.Genome.Key));
         Assert.Equal(16 + 4 * 12, short1.TotalCalls);
         Assert.Equal(4 * 12, more.TotalCalls);
+
+        // The log's last line is the extended search's "done", with its result (the first run's stayed the only one,
+        // with 4 iterations and the best of those); the same search run again adds none.
+        var done = File.ReadLines(path).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).Where(n => n["type"]!.ToString() == "done").ToList();
+        Assert.Equal([4, 8], done.Select(d => d["iterations"]!.GetValue<int>()));
+        Assert.Equal(extended.Best.Genome.Key, done[^1]["best_key"]!.ToString());
+        Assert.Contains("\"type\":\"done\"", File.ReadLines(path).Last());
+        byte[] before = File.ReadAllBytes(path);
+        var s3 = new EvolutionSearch(Space(), Small(iterations: 8), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s3.Describe()))
+        {
+            Assert.Equal(8, log.DoneIterations);
+            s3.Run(log);
+        }
+        Assert.Equal(before, File.ReadAllBytes(path));
     }
 
     [Fact]

@@ -31,15 +31,23 @@ public class SearchSpaceTests
     }
 
     [Theory]
-    [InlineData(1.875, 0.01, 88)]   // 1.5x's default maximum: the nearest point (88 steps), as logged searches of it were made
-    [InlineData(2.5, 0.01, 150)]
-    [InlineData(40, 0.01, 3900)]
-    [InlineData(10, 0.3, 30)]
-    public void The_factor_grid_tops_out_at_the_grid_point_nearest_the_maximum_factor(double maxFactor, double step, int steps)
+    [InlineData(1.875, 0.01, 87, true)]   // 1.5x's default maximum: 1.88 was searched, half a step above (logs of it are another search)
+    [InlineData(2.5, 0.01, 150, false)]
+    [InlineData(40, 0.01, 3900, false)]
+    [InlineData(10, 0.3, 30, false)]
+    [InlineData(1.3, 0.2, 1, true)]       // --max-factor 1.3 --step 0.2 gave factors of 1.4
+    [InlineData(3.75, 0.1, 27, true)]     // 3x's default maximum with --step 0.1: 3.8 before
+    public void The_factor_grid_never_goes_above_the_maximum_factor(double maxFactor, double step, int steps, bool moved)
     {
         var space = new SearchSpace(4, Math.Min(maxFactor, 2), maxFactor, step, null, 1f, piecewise: false);
         Assert.Equal(steps, space.MaxIndex);
-        Assert.InRange(space.FactorOf(space.MaxIndex), maxFactor - step / 2 - 1e-6, maxFactor + step / 2 + 1e-6);
+        Assert.InRange(space.FactorOf(space.MaxIndex), maxFactor - step - 1e-6, maxFactor + 1e-6);
+        Assert.Equal(space.MaxIndex, space.IndexOf(maxFactor + 1));
+        Assert.Equal(moved, space.TopBelowNearest);
+        // Where the top moved, the log header says so: a log of the old grid is another search; elsewhere it is unchanged.
+        var search = new EvolutionSearch(space, new EvolutionSettings { Population = 2, Parents = 1, Mutations = 1, Crossovers = 1, Iterations = 1 },
+            [new SearchSeed("ones", [1f, 1f, 1f, 1f], 1f)], new SyntheticFitness([1f, 1f, 1f, 1f], 1f));
+        Assert.Equal(moved, search.Describe()["space"]!.AsObject().ContainsKey("max_index"));
     }
 
     [Fact]

@@ -115,22 +115,25 @@ public sealed class EvolutionSearch
         var seeds = new JsonArray();
         foreach (var s in _seeds)
             seeds.Add((JsonNode)new JsonObject { ["name"] = s.Name, ["key"] = _space.Quantize(s.Factors, s.AttentionFactor).Key });
+        var space = new JsonObject
+        {
+            ["dimensions"] = _space.Dimensions,
+            ["scale"] = _space.Scale,
+            ["max_factor"] = _space.MaxFactor,
+            ["step"] = _space.Step,
+            ["piecewise"] = _space.Piecewise,
+            ["attn_factor"] = _space.Attention is { } a
+                ? a.TopBelowNearest
+                    ? new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step, ["max_index"] = a.MaxIndex }
+                    : new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step }
+                : JsonValue.Create(_space.FixedAttentionFactor),
+        };
+        // Only where the top grid point moved below the nearest: every other logged search keeps its header.
+        if (_space.TopBelowNearest) space["max_index"] = _space.MaxIndex;
         return new JsonObject
         {
             ["algorithm"] = Algorithm,
-            ["space"] = new JsonObject
-            {
-                ["dimensions"] = _space.Dimensions,
-                ["scale"] = _space.Scale,
-                ["max_factor"] = _space.MaxFactor,
-                ["step"] = _space.Step,
-                ["piecewise"] = _space.Piecewise,
-                ["attn_factor"] = _space.Attention is { } a
-                    ? a.TopBelowNearest
-                        ? new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step, ["max_index"] = a.MaxIndex }
-                        : new JsonObject { ["min"] = a.Min, ["max"] = a.Max, ["step"] = a.Step }
-                    : JsonValue.Create(_space.FixedAttentionFactor),
-            },
+            ["space"] = space,
             ["settings"] = new JsonObject
             {
                 ["population"] = _settings.Population,
@@ -208,7 +211,8 @@ public sealed class EvolutionSearch
                 if (_madeThisIteration > 0) Summarize(_iteration, partial: true);
                 return Outcome(stoppedInIteration: _iteration);
             }
-            if (log is not null && !log.WasDone) log.AppendDone(_best!, Settings.Iterations);
+            // Once per iteration count: a finished search re-run adds nothing, one extended says its new result.
+            if (log is not null && Settings.Iterations > log.DoneIterations) log.AppendDone(_best!, Settings.Iterations);
             return Outcome(stoppedInIteration: null);
         }
 

@@ -33,14 +33,14 @@ public sealed class SearchLog : IDisposable
     private readonly Dictionary<string, LoggedFitness> _cache;
     private readonly HashSet<int> _iterations;
 
-    private SearchLog(string path, FileStream stream, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations, bool resumed, bool done)
+    private SearchLog(string path, FileStream stream, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations, bool resumed, int doneIterations)
     {
         Path = path;
         _stream = stream;
         _cache = cache;
         _iterations = iterations;
         Resumed = resumed;
-        WasDone = done;
+        DoneIterations = doneIterations;
     }
 
     public string Path { get; }
@@ -48,8 +48,9 @@ public sealed class SearchLog : IDisposable
     /// <summary>Whether the log held an earlier run of the same search.</summary>
     public bool Resumed { get; }
 
-    /// <summary>Whether that earlier run had finished.</summary>
-    public bool WasDone { get; }
+    /// <summary>The iteration count of the longest earlier run that finished (its "done" line); 0 when none did. A
+    /// search extended with more iterations writes a "done" line of its own: the first one's result is superseded.</summary>
+    public int DoneIterations { get; }
 
     /// <summary>Evaluated candidates by genome key.</summary>
     public IReadOnlyDictionary<string, LoggedFitness> Cache => _cache;
@@ -89,12 +90,12 @@ public sealed class SearchLog : IDisposable
                     ["created"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
                     ["search"] = JsonNode.Parse(searchText),
                 };
-                var log = new SearchLog(path, stream, cache, iterations, resumed: false, done: false);
+                var log = new SearchLog(path, stream, cache, iterations, resumed: false, doneIterations: 0);
                 log.WriteLine(header);
                 return log;
             }
-            bool done = Read(path, stream, searchText, cache, iterations, out int lastIteration);
-            return new SearchLog(path, stream, cache, iterations, resumed: true, done) { LastIteration = lastIteration };
+            int doneIterations = Read(path, stream, searchText, cache, iterations, out int lastIteration);
+            return new SearchLog(path, stream, cache, iterations, resumed: true, doneIterations) { LastIteration = lastIteration };
         }
         catch
         {
@@ -121,8 +122,8 @@ public sealed class SearchLog : IDisposable
     }
 
     /// <summary>Reads an existing log, checks its header, fills the cache and leaves the stream at the end of the last
-    /// complete line (cutting off a partial one).</summary>
-    private static bool Read(string path, FileStream stream, string searchText, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations,
+    /// complete line (cutting off a partial one); returns <see cref="DoneIterations"/>.</summary>
+    private static int Read(string path, FileStream stream, string searchText, Dictionary<string, LoggedFitness> cache, HashSet<int> iterations,
         out int lastIteration)
     {
         lastIteration = 0;
@@ -130,7 +131,8 @@ public sealed class SearchLog : IDisposable
         var reader = new LineReader(stream);
         long goodEnd = 0;
         int lineNumber = 0;
-        bool done = false, sawHeader = false;
+        int doneIterations = 0;
+        bool sawHeader = false;
         while (reader.ReadLine(out string? line, out long end, out bool complete))
         {
             lineNumber++;
@@ -201,7 +203,7 @@ public sealed class SearchLog : IDisposable
                             lastIteration = Math.Max(lastIteration, iteration);
                             break;
                         case "done":
-                            done = true;
+                            doneIterations = Math.Max(doneIterations, Field(obj, "iterations").GetValue<int>());
                             break;
                         default:
                             throw new SearchLogException($"{path}: line {lineNumber}: unknown entry type '{type}'");
@@ -218,7 +220,7 @@ public sealed class SearchLog : IDisposable
             throw new SearchLogException($"{path}: no complete header line; delete the file or choose another --out");
         stream.SetLength(goodEnd);
         stream.Position = goodEnd;
-        return done;
+        return doneIterations;
     }
 
     /// <summary>A field an entry must have: a line without it said "Object reference not set to an instance of an object".</summary>

@@ -80,11 +80,14 @@ public sealed record SearchSpace
 
     public bool SearchesAttention => Attention is not null;
 
-    /// <summary>Index of <see cref="MaxFactor"/> on the factor grid (index 0 is factor 1).</summary>
-    /// <remarks>The grid point nearest <see cref="MaxFactor"/> (a soft bound, 1.25 x the scale by default; with
-    /// --piecewise the scale itself, which must be a grid point), as logged searches were made: unlike the attention
-    /// range's top it may lie half a step above.</remarks>
-    public int MaxIndex => (int)Math.Round((MaxFactor - 1) / Step);
+    /// <summary>Index of the largest factor on the grid (index 0 is factor 1): the last grid point at or below
+    /// <see cref="MaxFactor"/>. It was the nearest, up to half a step above (--max-factor 1.3 --step 0.2 gave factors of
+    /// 1.4); <see cref="TopBelowNearest"/> tells the spaces where that differs.</summary>
+    public int MaxIndex => StepsWithin(MaxFactor - 1, Step);
+
+    /// <summary>Whether <see cref="MaxIndex"/> is below the grid point nearest <see cref="MaxFactor"/>, which searches
+    /// logged before it was fixed used: such a log is another search (its header says so).</summary>
+    public bool TopBelowNearest => MaxIndex != (int)Math.Round((MaxFactor - 1) / Step);
 
     /// <summary>Whole steps that fit in <paramref name="span"/>; a span a rounding error short of a whole number of steps
     /// (0.2 / 0.01 = 19.999999999999996) holds that number.</summary>

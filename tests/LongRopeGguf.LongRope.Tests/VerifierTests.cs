@@ -29,6 +29,35 @@ public class VerifierTests
     }
 
     [Theory]
+    [InlineData(uint.MaxValue)]
+    [InlineData(2147483648u)]
+    public void An_original_length_above_int_max_is_the_uint32_llama_cpp_keeps_so_every_context_runs_short(uint original)
+    {
+        // It was cast to int: -1 (int.MinValue), "original-invalid: every context runs on the long set", the opposite.
+        using var dir = new TempDir();
+        string path = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Yarn, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 4), path);
+        string bad = TestFiles.Write(dir, "bad.gguf", e => e.SetValue(LongRopeKeys.OriginalContextLength(A), GgufValue.UInt32(original)), path);
+        var r = LongRopeVerifier.Verify(bad);
+        Assert.False(r.Ok);
+        Assert.DoesNotContain(r.Findings, f => f.Code == "original-invalid");
+        var finding = Assert.Single(r.Findings, f => f.Code == "context-not-extended");
+        Assert.Equal($"llama.context_length = 2048 is not above the original length {original}: the long set is used only for contexts above {original}, beyond the model's own length", finding.Message);
+        Assert.Null(r.Plan);
+    }
+
+    [Fact]
+    public void A_head_count_above_int_max_gives_the_head_size_llama_cpp_computes_in_unsigned()
+    {
+        // 256 / (int)4294967295 was -256 in the rope-dimensions finding, while tensor-shape said head size 0.
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "bad.gguf", e => e.SetValue(LongRopeKeys.HeadCount(A), GgufValue.UInt32(uint.MaxValue)));
+        var r = LongRopeVerifier.Verify(bad);
+        var finding = Assert.Single(r.Findings, f => f.Code == "rope-dimensions");
+        Assert.Contains("differs from the head size 0:", finding.Message);
+    }
+
+    [Theory]
     [InlineData(1e-40f, "llama.rope.scaling.attn_factor = 9.99995E-41: cos and sin are multiplied by it, so attention breaks (its square, by which attention logits are scaled, is 0 in 32-bit floats)")]
     [InlineData(2e20f, "llama.rope.scaling.attn_factor = 2E+20: cos and sin are multiplied by it, so attention breaks (its square, by which attention logits are scaled, is Infinity in 32-bit floats)")]
     [InlineData(0f, "llama.rope.scaling.attn_factor = 0: cos and sin are multiplied by it, so attention breaks (must be a finite number > 0)")]

@@ -92,6 +92,35 @@ public class InspectCommandTests
     }
 
     [Fact]
+    public void The_data_total_of_tensors_too_big_for_any_file_is_not_wrapped_around()
+    {
+        // Four F32 tensors of 2^60 elements (2^62 bytes each): the total, summed in 64 bits, was "0 bytes of data".
+        using var dir = new TempDir();
+        string path = dir.File("huge.gguf");
+        using (var w = new BinaryWriter(File.Create(path)))
+        {
+            w.Write("GGUF"u8);
+            w.Write(3u);
+            w.Write(4UL);
+            w.Write(0UL);
+            for (int i = 0; i < 4; i++)
+            {
+                byte[] name = System.Text.Encoding.UTF8.GetBytes($"t{i}");
+                w.Write((ulong)name.Length);
+                w.Write(name);
+                w.Write(1u);
+                w.Write(1UL << 60);
+                w.Write(0u); // F32
+                w.Write((ulong)i << 62);
+            }
+            while (w.BaseStream.Position % 32 != 0) w.Write((byte)0);
+        }
+        var r = CliProcess.Run("inspect", path);
+        Assert.Equal(2, r.ExitCode); // the data is not there
+        Assert.Contains("tensors: 4, 18,446,744,073,709,551,616 bytes of data", r.Stdout);
+    }
+
+    [Fact]
     public void Json_covers_every_value_type_including_non_finite_floats_and_nested_arrays()
     {
         using var dir = new TempDir();

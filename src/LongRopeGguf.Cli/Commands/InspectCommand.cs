@@ -50,7 +50,8 @@ public static class InspectCommand
         foreach (var e in file.Metadata)
             o.WriteLine($"  {DisplayText.Escape(e.Key)} ({e.Value.DescribeType()}) = {e.Value.ToDisplayString(maxArrayItems)}");
         o.WriteLine();
-        ulong totalBytes = 0;
+        // In 128 bits: a header that does not fit its file (shown all the same) may add up to more than 2^64 bytes.
+        UInt128 totalBytes = 0;
         foreach (var t in file.Tensors) totalBytes += t.ByteSize;
         o.WriteLine($"tensors: {file.Tensors.Count}, {totalBytes:N0} bytes of data{(listTensors ? "" : " (--tensors lists them)")}");
         if (!listTensors) return;

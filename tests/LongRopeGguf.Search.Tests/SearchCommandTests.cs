@@ -140,6 +140,26 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void The_windows_a_text_gives_are_counted_with_the_models_own_bos()
+    {
+        // A model without BOS puts one more text token in each window: 4094 tokens give 4 windows of 1024 with BOS
+        // (4 x 1023) and 3 without, where the search counted 4 and then scored 3.
+        using var dir = new TempDir();
+        string noBos = dir.File("no-bos.gguf"), text = dir.File("text.txt");
+        LongRopeGguf.Gguf.GgufRewriter.Rewrite(LongRopeGguf.Gguf.GgufReader.Read(TestPaths.TinyModel),
+            new LongRopeGguf.Gguf.GgufEdit().SetValue("tokenizer.ggml.add_bos_token", LongRopeGguf.Gguf.GgufValue.Bool(false)), noBos);
+        File.WriteAllText(text, File.ReadAllText(Text)[..4093]);
+        string[] Check(string model) => ["search", model, "-L", "1024", "--fitness", "ppl", "--text", text, "--windows", "4", "--out", dir.File("out"), "--check"];
+
+        var (code, stdout, stderr) = Longrope(Check(TestPaths.TinyModel));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("4,094 tokens, 4 window(s) of 1024", stdout);
+        (code, _, stderr) = Longrope(Check(noBos));
+        Assert.Equal(2, code);
+        Assert.Equal($"longrope: error: --text {text}: 4094 tokens give 3 window(s) of 1024 tokens; 4 asked (--windows)", stderr.Trim());
+    }
+
+    [Fact]
     public void Passages_of_the_filler_are_refused()
     {
         using var dir = new TempDir();

@@ -66,7 +66,8 @@ public sealed class LlamaFitness : IFitnessFunction
             string normalized = text.Take(text.AvailableChars);
             _textHash = Hash(normalized);
             _textTokens = model.Tokenize(normalized, addBos: false);
-            int available = PerplexityScorer.WindowsAvailable(_textTokens.Length, spec.TargetLength);
+            // With the model's own BOS count, as the scorer cuts the windows (a model without BOS has one more token each).
+            int available = PerplexityScorer.WindowsAvailable(_textTokens.Length, spec.TargetLength, model.Tokenize("", addBos: true).Length);
             if (available < spec.Windows)
                 throw new EvalInputException($"--text {spec.TextPath}: {_textTokens.Length} tokens give {available} window(s) of {spec.TargetLength} tokens; {spec.Windows} asked (--windows)");
         }

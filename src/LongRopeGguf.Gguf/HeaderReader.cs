@@ -44,12 +44,13 @@ internal sealed class HeaderReader
     {
         if (_length - _position < count)
         {
+            string Named() => fieldSuffix is null ? field : field + fieldSuffix;
             if (Remaining < count)
-                throw Error(fieldSuffix is null ? field : field + fieldSuffix, Position, $"file is truncated: {count} bytes needed, {Math.Max(0, Remaining)} left (file length {FileLength})");
+                throw Error(Named(), Position, $"file is truncated: {count} bytes needed, {Math.Max(0, Remaining)} left (file length {FileLength})");
             Refill();
             // The stream delivered less than its Length promised (file shrunk while being read).
             if (_length - _position < count)
-                throw Error(field, Position, $"file is truncated: {count} bytes needed, the file ended after {_length - _position} (length was {FileLength})");
+                throw Error(Named(), Position, $"file is truncated: {count} bytes needed, the file ended after {_length - _position} (length was {FileLength})");
         }
         var span = _buffer.AsSpan(_position, count);
         _position += count;

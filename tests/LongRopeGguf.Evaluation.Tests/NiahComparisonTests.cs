@@ -230,6 +230,27 @@ public sealed class NiahComparisonTests(NiahGridFixture grid)
     }
 
     [Fact]
+    public void A_mode_with_no_prompt_in_common_with_the_baseline_gets_no_p_value_and_a_warning()
+    {
+        // pi 0/1 on seed 2 against yarn 1/1 on seed 1: printed "0 | 0 | 0 | 1.000", as if tested and found no different.
+        using var dir = new TempDir();
+        var one = WriteRun(dir, "one", [Trial("yarn", 1, 0, true)]);
+        var two = WriteRun(dir, "two", [Trial("pi", 2, 0, false)]);
+
+        var comparison = NiahComparison.Build([one, two], "yarn");
+        var pi = Assert.Single(comparison.Rows, r => r.Mode == "pi");
+        Assert.Equal(0, pi.Paired);
+        Assert.Null(pi.SignTestP);
+        Assert.Contains("| 8192 | pi | 1 | 0 | 0.00 | 0 | 0 | 0 |  |", comparison.ToMarkdown());
+        Assert.Equal("no prompt in common with yarn for pi at 8192 tokens (runs of other seeds, lengths or haystacks): nothing compared, no sign test",
+            Assert.Single(comparison.Warnings));
+        using var json = new MemoryStream();
+        comparison.WriteJson(json);
+        var row = JsonDocument.Parse(json.ToArray()).RootElement.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("mode").GetString() == "pi");
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("sign_test_p").ValueKind);
+    }
+
+    [Fact]
     public void Answer_nlls_are_compared_on_every_prompt_both_modes_have_one_for()
     {
         using var dir = new TempDir();

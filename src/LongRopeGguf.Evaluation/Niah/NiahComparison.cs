@@ -117,6 +117,7 @@ public sealed partial class NiahComparison
         modeOrder.Insert(0, baseline);
 
         var rows = new List<NiahComparisonRow>();
+        var unpaired = new List<string>(); // "mode at length" rows that share no prompt with the baseline
         // Depths are the grid's nominal fractions (i / (depths - 1)), rounded so that runs with the same --depths meet.
         var cells = records.Values
             .GroupBy(r => (r.Length, Depth: byDepth ? Math.Round(r.Depth, 4) : (double?)null))
@@ -145,13 +146,19 @@ public sealed partial class NiahComparison
                     if (baselineTrial.Correct && !trial.Correct) onlyBaseline++;
                     if (trial.AnswerNll is { } nll && baselineTrial.AnswerNll is { } baselineNll) nlls.Add((nll, baselineNll));
                 }
-                rows.Add(new NiahComparisonRow(length, mode, trials, correct, paired, onlyThis, onlyBaseline, SignTest.TwoSidedP(onlyThis, onlyBaseline),
+                // No prompt in common: nothing was compared, which a p of 1 ("no difference") would hide.
+                if (paired == 0 && depth is null) unpaired.Add($"{mode} at {length} tokens");
+                rows.Add(new NiahComparisonRow(length, mode, trials, correct, paired, onlyThis, onlyBaseline, paired == 0 ? null : SignTest.TwoSidedP(onlyThis, onlyBaseline),
                     CompareNll(nlls), depth));
             }
         }
         var conflictWarnings = modeOrder.Where(conflicts.ContainsKey).Select(m =>
             $"mode '{m}': {conflicts[m]} prompt{(conflicts[m] == 1 ? "" : "s")} right in one file and wrong in another (the first file's answer is counted)");
-        return new NiahComparison(sources, baseline, rows, [.. skipWarnings, .. conflictWarnings, .. SharedKeyWarnings(records.Values)], byDepth);
+        var unpairedWarnings = unpaired.Count == 0 ? [] : new[]
+        {
+            $"no prompt in common with {baseline} for {string.Join(", ", unpaired)} (runs of other seeds, lengths or haystacks): nothing compared, no sign test",
+        };
+        return new NiahComparison(sources, baseline, rows, [.. skipWarnings, .. conflictWarnings, .. unpairedWarnings, .. SharedKeyWarnings(records.Values)], byDepth);
     }
 
     /// <summary>
@@ -254,7 +261,8 @@ public sealed partial class NiahComparison
                 w.WriteNumber("paired", paired);
                 w.WriteNumber("only_this_right", r.OnlyThisRight!.Value);
                 w.WriteNumber("only_baseline_right", r.OnlyBaselineRight!.Value);
-                w.WriteMeasured("sign_test_p", r.SignTestP!.Value);
+                if (r.SignTestP is { } p) w.WriteMeasured("sign_test_p", p);
+                else w.WriteNull("sign_test_p"); // no prompt in common: nothing tested
             }
             if (r.AnswerNll is { } n)
             {

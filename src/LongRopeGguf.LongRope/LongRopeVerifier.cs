@@ -530,7 +530,13 @@ public static partial class LongRopeVerifier
         string key = LongRopeKeys.AttentionFactor(arch);
         if (!file.TryGetValue(key, out var v))
         {
-            add(Severity.Warning, "attn-factor-missing", $"no '{key}': llama.cpp uses 1 (no attention magnitude scaling) for both sets");
+            // A file this tool patched says which magnitude its factors were made for: a formula that gives another
+            // value than the 1 llama.cpp then uses is not the LongRoPE the file is meant to carry.
+            if (IntendedAttentionFactor(file, plan) is { } intended && intended.Value != 1f)
+                add(Severity.Error, "attn-factor-missing", $"no '{key}': llama.cpp uses 1 (no attention magnitude scaling) for both sets, but the factors "
+                    + $"were made for {F(intended.Value)} ({LongRopeKeys.AttentionFactorPolicy} {intended.Policy})", Consequence.NotAsIntended);
+            else
+                add(Severity.Warning, "attn-factor-missing", $"no '{key}': llama.cpp uses 1 (no attention magnitude scaling) for both sets");
             return;
         }
         if (v.Type != GgufValueType.Float32) return; // reported as key-type
@@ -552,6 +558,16 @@ public static partial class LongRopeVerifier
                 : "";
             add(Severity.Info, "attn-factor", $"{key} = {F(a)} applies to both sets in llama.cpp (for s = {F((float)s)}: su would be {F(su)}, yarn {F(yarn)}){shortContexts}");
         }
+    }
+
+    /// <summary>The attention factor the file's provenance policy gives for its extension (su, yarn, none); null
+    /// without a policy key, for an explicit value (not recorded apart from the key itself) or without a usable plan.</summary>
+    private static (string Policy, float Value)? IntendedAttentionFactor(GgufFile file, FactorSetSelection? plan)
+    {
+        if (plan is not { } p || !file.TryGetValue(LongRopeKeys.AttentionFactorPolicy, out var v) || v.Type != GgufValueType.String) return null;
+        string name = v.AsString().Trim();
+        if (!AttentionFactors.TryParsePolicy(name, out var policy) || policy == AttentionFactorPolicy.Explicit) return null;
+        return (name, AttentionFactors.Compute(policy, (double)p.ContextLength / p.Threshold, p.Threshold));
     }
 
     private static void CheckScalingFactor(GgufFile file, string arch, FindingSink add)

@@ -126,6 +126,22 @@ public class VerifierTests
     }
 
     [Fact]
+    public void A_missing_attention_factor_the_files_own_policy_sets_to_another_value_is_an_error()
+    {
+        // YaRN factors made for 0.1 ln 4 + 1 = 1.1386 ran at 1 in llama.cpp, and verify said OK (exit 0) with a warning.
+        using var dir = new TempDir();
+        string patched = dir.File("p.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, FactorRules.Make(FactorMethod.Yarn, ModelRopeInfo.From(GgufReader.Read(TestPaths.TinyModel)), 4), patched);
+        string noAttn = TestFiles.Write(dir, "no-attn.gguf", e => e.RemoveKey(LongRopeKeys.AttentionFactor(A)), patched);
+        var r = LongRopeVerifier.Verify(noAttn);
+        Assert.False(r.Ok);
+        var finding = Assert.Single(r.Findings, f => f.Code == "attn-factor-missing");
+        Assert.Equal(Severity.Error, finding.Severity);
+        Assert.Equal("no 'llama.rope.scaling.attn_factor': llama.cpp uses 1 (no attention magnitude scaling) for both sets, but the factors were made for 1.13863 (longrope.attn_factor_policy yarn)", finding.Message);
+        Assert.True(LlamaHarness.TryLoad(noAttn).Loaded); // it loads: not as intended, not refused
+    }
+
+    [Fact]
     public void An_original_context_below_256_warns_that_the_short_set_never_runs()
     {
         using var dir = new TempDir();

@@ -697,9 +697,16 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
             case "folder": Directory.CreateDirectory(path); break;
         }
 
-        var r = CliProcess.Run("verify", path, "--json");
+        string line = AssertOneErrorLine(CliProcess.Run("verify", path), 2, path, expected);
 
-        AssertOneErrorLine(r, 2, path, expected);
+        // With --json the same line, and a document that says the file is not ok and why (it was empty).
+        var r = CliProcess.Run("verify", path, "--json");
+        AssertExit(2, r);
+        Assert.Equal(line, Assert.Single(r.StderrLines));
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(path, doc.RootElement.GetProperty("path").GetString());
+        Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(line["longrope: error: ".Length..], doc.RootElement.GetProperty("problem").GetString());
     }
 
     // ---------------------------------------------------------------- missing files, usage errors, help

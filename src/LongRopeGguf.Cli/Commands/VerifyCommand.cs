@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using LongRopeGguf.Gguf;
 using LongRopeGguf.LongRope;
 using LongRopeGguf.LongRope.Formats;
 
@@ -20,7 +21,18 @@ public static class VerifyCommand
         };
         cmd.SetAction((result, ct) => CliErrors.Run(() =>
         {
-            var report = LongRopeVerifier.Verify(InputFiles.ReadModel(result.GetValue(model)!));
+            GgufFile file;
+            try
+            {
+                file = InputFiles.ReadModel(result.GetValue(model)!);
+            }
+            catch (Exception e) when (e is BadInputException or CliException && result.GetValue(json))
+            {
+                // A reader of the JSON alone learns that the file is bad (it got an empty document), as from inspect.
+                WriteUnreadableJson(result.GetValue(model)!.FullName, e.Message);
+                throw;
+            }
+            var report = LongRopeVerifier.Verify(file);
             if (result.GetValue(json))
             {
                 var output = StandardOutput.OpenStream();
@@ -35,6 +47,22 @@ public static class VerifyCommand
             return report.Ok ? ExitCodes.Success : ExitCodes.CheckFailed;
         }, ct));
         return cmd;
+    }
+
+    /// <summary>--json for a file that is no readable GGUF: not ok, and why (the error line's text); exit 2 follows.</summary>
+    private static void WriteUnreadableJson(string path, string problem)
+    {
+        var output = StandardOutput.OpenStream();
+        using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented))
+        {
+            w.WriteStartObject();
+            w.WriteString("path", path);
+            w.WriteBoolean("ok", false);
+            w.WriteString("problem", problem);
+            w.WriteEndObject();
+        }
+        output.WriteByte((byte)'\n');
+        output.Flush();
     }
 
     public static void WriteText(VerifyReport report, TextWriter o)

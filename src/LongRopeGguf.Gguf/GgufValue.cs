@@ -120,6 +120,15 @@ public sealed class GgufValue : IEquatable<GgufValue>
         return null;
     }
 
+    /// <summary>For a STRING array: the UTF-8 byte length of its longest element (0 when it has none).</summary>
+    public int LongestStringBytes()
+    {
+        if (Type != GgufValueType.Array || ElementType != GgufValueType.String)
+            throw new GgufTypeMismatchException($"expected ARRAY of STRING, found {DescribeType()}");
+        if (_payload is Utf8StringArray u) return u.LongestElementBytes();
+        return ((string[])_payload).Select(System.Text.Encoding.UTF8.GetByteCount).DefaultIfEmpty(0).Max();
+    }
+
     /// <summary>"UINT32", "STRING", "ARRAY[FLOAT32]".</summary>
     public string DescribeType() => Type == GgufValueType.Array ? $"ARRAY[{ElementType.ToGgufName()}]" : Type.ToGgufName();
 

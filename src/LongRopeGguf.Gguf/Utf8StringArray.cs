@@ -29,6 +29,18 @@ internal sealed class Utf8StringArray
         return _bytes.AsSpan(start, _ends[index] - start);
     }
 
+    /// <summary>The byte length of the longest element (0 for none), from the end offsets alone.</summary>
+    public int LongestElementBytes()
+    {
+        int longest = 0, start = 0;
+        foreach (int end in _ends)
+        {
+            longest = Math.Max(longest, end - start);
+            start = end;
+        }
+        return longest;
+    }
+
     /// <summary>The first non-empty element whose bytes repeat an earlier element's, and that earlier one; null when all
     /// differ. Empty elements are passed over: llama.cpp names an empty token "[EMPTY_i]" before mapping it. Compares
     /// the kept bytes in place: no string per element (a vocabulary is checked at every model load).</summary>

@@ -43,7 +43,7 @@ public static class GenerateCommand
             }
             var generation = rt.Generation(r);
             var choice = rt.FactorSetChoice(r);
-            using var llama = rt.LoadModel(r, r.GetValue(model)!);
+            using var llama = rt.LoadModel(r, r.GetValue(model)!, RefuseHugePrompt(r.GetValue(model)!, text, generation.MaxTokens));
             var tokens = llama.Tokenize(text, llama.Weights.Vocab.ShouldAddBOS, special: true);
             using var conversation = new Conversation(llama, new ConversationOptions(choice, r.GetValue(rt.Context)));
             conversation.EnsureCapacity(ContextPlanner.Add(tokens.Length, generation.MaxTokens), $"prompt {tokens.Length} + {generation.MaxTokens} to generate");
@@ -99,6 +99,26 @@ public static class GenerateCommand
         if (text.Length == 0) throw new RuntimeInputException(file is null ? "--prompt: the prompt is empty" : $"--prompt-file {file.FullName}: the prompt is empty");
         return text;
     }
+
+    /// <summary>
+    /// A prompt of more than <see cref="HugePromptBytes"/> is measured against the model's context_length by its size
+    /// before the model loads and the prompt is tokenized (<see cref="PromptSizeBound"/>); returns the model's facts
+    /// read for it, or null for a smaller prompt (the load reads them).
+    /// </summary>
+    private static ModelContextInfo? RefuseHugePrompt(FileInfo model, string text, int maxTokens)
+    {
+        if (text.Length * 3L <= HugePromptBytes) return null; // at most 3 UTF-8 bytes per UTF-16 unit
+        long bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes <= HugePromptBytes) return null;
+        var info = ModelContextInfo.Read(model.FullName, out var header);
+        if (PromptSizeBound.MinimumTokens(header, bytes) is { } bound && bound.Tokens + maxTokens > info.ContextLength)
+            throw new RuntimeInputException($"at least {bound.Tokens} tokens (a prompt of {bytes} bytes, and no token of the model stands for more than "
+                + $"{bound.LongestTokenBytes} bytes of it) + {maxTokens} to generate do not fit: the model's context_length is {info.ContextLength}");
+        return info;
+    }
+
+    /// <summary>Prompts above this size are measured by <see cref="RefuseHugePrompt"/> first.</summary>
+    private const long HugePromptBytes = 256 << 10;
 
     internal static string StopName(StopReason reason) => reason switch
     {

@@ -117,6 +117,21 @@ public class GenerateCommandTests
     }
 
     [Fact]
+    public void A_prompt_too_big_for_the_context_by_its_size_alone_is_refused_before_the_model_loads()
+    {
+        // 11 MB took 9 s and 580 MB (tokenized first) to hear "does not fit"; now a bound from the longest token refuses it.
+        using var cli = new IsolatedCli();
+        string prompt = cli.File("huge.txt");
+        File.WriteAllText(prompt, string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 20000))); // 480,000 bytes
+        var r = cli.Run("generate", TestPaths.TinyModel, "--prompt-file", prompt, "-n", "4");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Matches(@"^longrope: error: at least \d+ tokens \(a prompt of 480000 bytes, and no token of the model stands for more than \d+ bytes of it\) \+ 4 to generate do not fit: the model's context_length is 512$",
+            Assert.Single(r.StderrLines));
+        Assert.False(File.Exists(cli.DefaultLogFile)); // refused before llama.cpp was set up
+    }
+
+    [Fact]
     public void Short_attention_chooses_between_the_models_own_magnitude_and_the_files_and_says_which()
     {
         using var cli = new IsolatedCli();

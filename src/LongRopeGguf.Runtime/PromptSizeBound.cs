@@ -1,0 +1,26 @@
+using LongRopeGguf.Gguf;
+
+namespace LongRopeGguf.Runtime;
+
+/// <summary>
+/// The fewest tokens a text can become, from its size alone: no token of the vocabulary stands for more bytes of text
+/// than its own entry in tokenizer.ggml.tokens holds (SentencePiece writes a space as the 3-byte "▁", GPT-2's byte
+/// level encoding a byte as one or two), so a text of B bytes is at least B / (longest entry) tokens. A prompt of
+/// megabytes can then be refused before it is tokenized (an 11 MB one took 9 s and 580 MB only to hear "does not fit").
+/// Only for the SentencePiece (llama) and byte-level BPE (gpt2) tokenizers: others normalize the text (BERT's WordPiece
+/// drops whitespace, T5's Unigram collapses it) and can make fewer tokens than that.
+/// </summary>
+public static class PromptSizeBound
+{
+    /// <summary>At least how many tokens <paramref name="utf8Bytes"/> bytes of text become, and the longest token's
+    /// bytes; null when the vocabulary gives no bound (another tokenizer, no token list).</summary>
+    public static (long Tokens, int LongestTokenBytes)? MinimumTokens(GgufFile file, long utf8Bytes)
+    {
+        if (!file.TryGetValue("tokenizer.ggml.model", out var model) || model.Type != GgufValueType.String || model.AsString() is not ("llama" or "gpt2"))
+            return null;
+        if (!file.TryGetValue("tokenizer.ggml.tokens", out var tokens) || tokens.Type != GgufValueType.Array || tokens.ElementType != GgufValueType.String)
+            return null;
+        int longest = tokens.LongestStringBytes();
+        return longest == 0 ? null : (utf8Bytes / longest, longest);
+    }
+}

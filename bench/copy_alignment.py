@@ -67,7 +67,14 @@ def run(src, dst, mode):
 
 
 def main():
+    if len(sys.argv) < 3 or len(sys.argv) > 5 or (len(sys.argv) > 3 and not sys.argv[3].isdigit()):
+        sys.exit("usage: copy_alignment.py SRC DST [ROUNDS [all]]")
     src, dst = sys.argv[1], sys.argv[2]
+    # Each round deletes DST first: the same file as SRC would be deleted before it is read.
+    if not os.path.isfile(src):
+        sys.exit(f"copy_alignment.py: {src}: no such file")
+    if os.path.exists(dst) and os.path.samefile(src, dst):
+        sys.exit(f"copy_alignment.py: {dst} is {src} itself; give another DST (it is deleted before each round)")
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     modes = ["cp", "mid-page", "split", "shifted"]
     if len(sys.argv) > 4 and sys.argv[4] == "all":

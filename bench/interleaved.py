@@ -3,15 +3,19 @@
 minimum wall time of each. On a shared VM whose speed drifts over seconds, hyperfine's blocks of runs (all of A, then
 all of B) can differ by 20-30% between blocks; interleaving puts every command under the same drift.
 
-Usage: bench/interleaved.py RUNS "COMMAND A" "COMMAND B" ...   (commands are split on spaces, no shell)"""
+Usage: bench/interleaved.py RUNS "COMMAND A" "COMMAND B" ...   (commands are split as a shell would, quotes included; no shell runs them)"""
+import shlex
 import statistics
 import subprocess
 import sys
 import time
 
+USAGE = 'usage: bench/interleaved.py RUNS "COMMAND A" ["COMMAND B" ...]   (RUNS: a whole number >= 1)'
+if len(sys.argv) < 3 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 1:
+    sys.exit(USAGE)
 runs = int(sys.argv[1])
 names = sys.argv[2:]
-commands = [n.split() for n in names]
+commands = [shlex.split(n) for n in names]
 times = [[] for _ in commands]
 for c in commands:
     for _ in range(3):

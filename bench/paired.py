@@ -26,6 +26,8 @@ def timed(cmd):
 
 
 def main():
+    if len(sys.argv) != 7 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 2:
+        sys.exit("usage: paired.py RUNS PREPARE NAME_A CMD_A NAME_B CMD_B   (RUNS: a whole number >= 2, for a median of ratios)")
     runs, prepare, name_a, cmd_a, name_b, cmd_b = int(sys.argv[1]), sys.argv[2], *sys.argv[3:7]
     results = {name_a: [], name_b: []}
     ratios, cpu_ratios = [], []

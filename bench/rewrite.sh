@@ -16,6 +16,16 @@
 # in the page cache after the warm-up run. Each timed run starts with the previous copy deleted and `sync`, so that
 # no run pays for the write-back of another's dirty pages.
 set -euo pipefail
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "bench/rewrite.sh: unknown option '$1' (usage: bench/rewrite.sh [MODEL.gguf])" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "bench/rewrite.sh: one MODEL at most, got $# (usage: bench/rewrite.sh [MODEL.gguf])" >&2; exit 2; }
+# Checked before minutes of building; a relative MODEL is the caller's, resolved before the cd below.
+if [ $# -eq 1 ]; then
+  [ -f "$1" ] || { echo "bench/rewrite.sh: $1: no such model file" >&2; exit 2; }
+  set -- "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 work=${BENCH_DIR:-$root/out/bench}
@@ -119,7 +129,7 @@ hyperfine -N --warmup 3 --runs 30 --export-markdown "$work/inspect.md" \
   -n "inspect (JIT)" "'$longrope_jit' inspect '$src'"
 
 echo "== inspect wall time, interleaved runs (the same commands under the same machine drift)"
-python3 bench/interleaved.py 30 "$longrope inspect $src" "$longrope --version" "$longrope_r2r inspect $src" "$longrope_jit inspect $src"
+python3 bench/interleaved.py 30 "'$longrope' inspect '$src'" "'$longrope' --version" "'$longrope_r2r' inspect '$src'" "'$longrope_jit' inspect '$src'"
 
 echo "== patch --in-place of a patched model: a factor update writes the factors, not the file (tiny model vs this one)"
 # The first patch rewrites each file once (it adds the factor tensors); the timed runs only swap two factor sets.

@@ -147,10 +147,18 @@ def dump(path: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if len(argv) != 2 or argv[1] in ("-h", "--help"):
         print(f"usage: PYTHONPATH=<gguf-py> {os.path.basename(argv[0])} FILE.gguf", file=sys.stderr)
+        return 0 if len(argv) == 2 else 2
+    if not os.path.isfile(argv[1]):
+        print(f"{os.path.basename(argv[0])}: {argv[1]}: no such file", file=sys.stderr)
         return 2
-    json.dump(dump(argv[1]), sys.stdout, ensure_ascii=False)
+    try:
+        result = dump(argv[1])
+    except ValueError as e:  # gguf-py's own refusal: not GGUF, truncated
+        print(f"{os.path.basename(argv[0])}: {argv[1]}: {e}", file=sys.stderr)
+        return 2
+    json.dump(result, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
 

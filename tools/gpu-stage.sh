@@ -7,6 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 kit=${DEVICE_KIT:-$root/../shared/device-kit}
 tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 -c 'import json,sys; sys.stdout.write(json.load(open("models/tiny-passkey-512.reference.json"))["reference"]["prompt"])' > "$tmp/reference-prompt.txt"
 cp models/tiny-passkey-512.reference.json "$tmp/"
 cp /usr/share/common-licenses/GPL-3 "$tmp/prose.txt"

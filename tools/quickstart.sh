@@ -7,6 +7,9 @@ case ${1:-} in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) echo "tools/quickstart.sh: unknown option '$1' (usage: tools/quickstart.sh [OUT_DIR])" >&2; exit 2 ;;
 esac
+# A relative OUT is the caller's (resolved before the cd below); the default lies in the repository's ignored out/.
+case ${1:-} in ''|/*) ;; *) set -- "$PWD/$1" "${@:2}" ;; esac
+[ $# -le 1 ] || { echo "$0: one OUT folder at most, got $#" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${1:-out/quickstart}

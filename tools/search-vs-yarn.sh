@@ -11,6 +11,9 @@ case ${1:-} in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) echo "tools/search-vs-yarn.sh: unknown option '$1' (usage: tools/search-vs-yarn.sh [OUT])" >&2; exit 2 ;;
 esac
+# A relative OUT is the caller's (resolved before the cd below); the default lies in the repository's ignored out/.
+case ${1:-} in ''|/*) ;; *) set -- "$PWD/$1" "${@:2}" ;; esac
+[ $# -le 1 ] || { echo "$0: one OUT folder at most, got $#" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=${1:-out/search-vs-yarn}
@@ -73,7 +76,7 @@ SEED=100 niah 16x 8192 2 searched-16x-pk="$out/long-8192-pk.gguf" searched-16x-p
 for k in 24 48; do python3 -c "import sys; t=open(sys.argv[1]).read(); i=t.index('\\n', int(sys.argv[2]))+1; sys.stdout.write(t[i:])" "$H" "${k}000" > "$out/heldout-from-${k}k.txt"; done
 H0=$H
 for run in "99 $H0" "100 $out/heldout-from-24k.txt" "101 $out/heldout-from-48k.txt"; do
-  set -- $run; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-pk2="$out/long-8192-pk2.gguf" searched-16x-pk5="$out/long-8192-pk5.gguf"
+  set -- "${run%% *}" "${run#* }"; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-pk2="$out/long-8192-pk2.gguf" searched-16x-pk5="$out/long-8192-pk5.gguf"
 done
 H=$H0
 # Six more runs of 20 keys, each over 5 passages spread across the whole held-out text (--haystack-passages), then all
@@ -89,7 +92,7 @@ longrope search "$M" --seed-rules "$rules" -L 8192 --fitness mix --mix-weight 0.
   --iterations 4 --init "$out/long-8192-pk2/factors.json" --threads "$threads" --out "$out/long-8192-mix6" --json > "$out/long-8192-mix6.json"
 longrope patch "$M" -f "$out/long-8192-mix6/factors.json" -o "$out/long-8192-mix6.gguf" > /dev/null
 for run in "99 $H0" "100 $out/heldout-from-24k.txt" "101 $out/heldout-from-48k.txt"; do
-  set -- $run; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-mix6="$out/long-8192-mix6.gguf"
+  set -- "${run%% *}" "${run#* }"; H=$2 SEED=$1 niah 16x-pk5 8192 2 searched-16x-mix6="$out/long-8192-mix6.gguf"
 done
 H=$H0
 for seed in 102 103 104 105 106 107; do SEED=$seed PASSAGES=5 niah 16x-pk5 8192 2 searched-16x-mix6="$out/long-8192-mix6.gguf"; done

@@ -14,6 +14,10 @@
 #   GGUF_PY=$(tools/setup-gguf-py.sh | tail -n1)
 #   PYTHONPATH="$GGUF_PY" /usr/bin/python3 tools/gguf_dump.py model.gguf
 set -euo pipefail
+case ${1:-} in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+  ?*) echo "tools/setup-gguf-py.sh: takes no arguments, got '$1' (usage: tools/setup-gguf-py.sh)" >&2; exit 2 ;;
+esac
 
 NLC_VERSION="3.21.1"
 NLC_PKG="node-llama-cpp@${NLC_VERSION}"

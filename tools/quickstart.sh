@@ -40,7 +40,7 @@ longrope verify "$out/tiny-longrope-4k.gguf"
 
 # A pass-key prompt of about 4000 tokens (character-level tokenizer: one token per ASCII character, plus BOS), with
 # the needle at 40 % depth, in the format the model was trained on.
-key=$(( (RANDOM % 90000) + 10000 ))
+key=$(( (RANDOM * 32768 + RANDOM) % 90000 + 10000 ))   # RANDOM alone is 0..32767: keys only up to 42767
 filler="The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 hay=""; while (( ${#hay} < 4000 )); do hay+=$filler; done
 needle="The pass key is $key. Remember it. $key is the pass key. "

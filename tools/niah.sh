@@ -57,6 +57,11 @@ d=json.load(open(sys.argv[1])); a=d["architecture"]; kv={e["key"]: e["value"] fo
 print(kv.get(a + ".rope.scaling.original_context_length", kv[a + ".context_length"]))' "$tmp/inspect.json")
   scale=${NIAH_PATCH_SCALE:-$(python3 -c "print(max(2, $longest / $original))")}
   name="yarn-rule-${scale%.0}x"
+  # A model that carries LongRoPE already: the yarn-rule mode replaces its factors in a copy, and nothing measures the
+  # file's own unless asked (the run went on without a word).
+  if python3 -c 'import json,sys; sys.exit(0 if any(t["name"] == "rope_factors_long.weight" for t in json.load(open(sys.argv[1]))["tensors"]) else 1)' "$tmp/inspect.json"; then
+    echo "niah.sh: note: $model already carries LongRoPE factors: $name replaces them in its copy, and the file's own are measured only as a mode you add (--patched NAME=$model)" >&2
+  fi
   longrope factors make -m "$model" --method yarn -s "$scale" -o "$tmp/$name.json" >/dev/null
   patched=(--patched "$name=$tmp/$name.json")
 fi

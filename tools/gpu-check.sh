@@ -84,3 +84,4 @@ step search16 110 $L search models/tiny-passkey-512.gguf -L 8192 --seed-rules pi
 echo "total: $((SECONDS - t0)) s" >> "$r/steps.txt"
 save
 ls -la "$out"
+finish

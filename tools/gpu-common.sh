@@ -13,6 +13,10 @@ rm -rf /tmp/gpu-app && mkdir -p /tmp/gpu-app && tar -xJf .gpu/app.tar.xz -C /tmp
   || { echo "unpack: .gpu/app.tar.xz did not unpack (run tools/gpu-stage.sh)" | tee "$out/summary.txt"; exit 1; }
 L=/tmp/gpu-app/app/longrope
 echo "unpack: $((SECONDS - t0)) s" > "$r/steps.txt"
+# Steps go on after a failure (the later ones still measure something); finish() ends the script non-zero if any failed.
+failed=0
 step() { local name=$1 limit=$2; shift 2; local s=$SECONDS
   timeout -k 10 "$limit" "$@" > "$r/$name.out" 2> "$r/$name.err"; local rc=$?
+  [ $rc -eq 0 ] || failed=$((failed + 1))
   echo "$name: exit $rc, $((SECONDS - s)) s" | tee -a "$r/steps.txt"; save; return $rc; }
+finish() { [ "$failed" -eq 0 ] || { echo "$failed step(s) failed: see steps.txt and the steps' .err files" >&2; exit 1; }; }

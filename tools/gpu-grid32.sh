@@ -30,3 +30,4 @@ step ppl 40 $L eval ppl models/tiny-passkey-512.gguf --text $data/prose-heldout.
 echo "total: $((SECONDS - t0)) s" >> "$r/steps.txt"
 save
 cat "$out/summary.txt"
+finish

@@ -40,50 +40,10 @@ public static class NiahRunner
         bool newFile = !File.Exists(resultsPath);
         string? createdFolder = ResultsFolder.Create(o.OutputDirectory);
         using var log = TrialLog.Open(resultsPath, recorded);
-        int total, skipped, done = 0;
-        long prefilled = 0, naive = 0;
+        TrialCounts counts;
         try
         {
-            var pending = o.Modes
-                .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
-                .ToList();
-            total = pending.Sum(p => p.trials.Count);
-            skipped = plan.Trials.Count * o.Modes.Count - total;
-            progress?.Report(new NiahProgress(0, total, "", 0));
-
-            var sinceLast = Stopwatch.StartNew();
-            foreach (var (mode, trials) in pending)
-            {
-                if (trials.Count == 0) continue;
-                EvalModel model = mode.Kind == RopeModeKind.Patched ? baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text) : baseModel;
-                try
-                {
-                    foreach (var cell in trials.GroupBy(t => t.Length).OrderBy(g => g.Key))
-                    {
-                        int length = cell.Key;
-                        using var context = model.CreateContext(mode, length, cells: length, sequences: o.ShareWork ? 2 : 1);
-                        var runner = new CellRunner(context, o.ShareWork, plan.AnswerTokens);
-                        // Deeper needles extend the shared prefix: walk each passage's prompts in order of how much haystack
-                        // precedes the needle.
-                        foreach (var t in cell.OrderBy(t => t.Passage).ThenBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
-                        {
-                            ct.ThrowIfCancellationRequested();
-                            progress?.Report(new NiahProgress(done, total, mode.Name, length));
-                            var outcome = runner.Run(t.Prompt, ct);
-                            double wall = sinceLast.Elapsed.TotalMilliseconds;
-                            sinceLast.Restart();
-                            log.Append(Record(plan, mode, model, modelIds[mode.Name], context, t, outcome, wall));
-                            prefilled += outcome.PrefillTokens;
-                            naive += t.Prompt.Tokens.Length;
-                            done++;
-                        }
-                    }
-                }
-                finally
-                {
-                    if (!ReferenceEquals(model, baseModel)) model.Dispose();
-                }
-            }
+            counts = RunPending(o, plan, baseModel, modelIds, log, progress, ct);
         }
         catch when (newFile && log.Records.Count == 0)
         {
@@ -93,12 +53,64 @@ public static class NiahRunner
             ResultsFolder.RemoveIfEmpty(o.OutputDirectory, createdFolder);
             throw;
         }
-        progress?.Report(new NiahProgress(done, total, "", 0));
 
         var summary = NiahSummary.Build(plan, modes, log.Records);
         var files = new List<string> { log.Path };
         files.AddRange(WriteSummary(summary, o.OutputDirectory));
-        return new NiahRunResult(new NiahRunStats(done, skipped, prefilled, naive, clock.Elapsed), summary, files, PlacementWarnings(plan, o));
+        return new NiahRunResult(new NiahRunStats(counts.Run, counts.Skipped, counts.Prefilled, counts.Naive, clock.Elapsed), summary, files, PlacementWarnings(plan, o));
+    }
+
+    /// <summary>Trials run and skipped, and the prompt tokens prefilled against one prefill per trial.</summary>
+    private readonly record struct TrialCounts(int Run, int Skipped, long Prefilled, long Naive);
+
+    /// <summary>Runs every trial of the plan that <paramref name="log"/> does not hold yet, appending each as it ends.</summary>
+    private static TrialCounts RunPending(NiahOptions o, NiahPlan plan, EvalModel baseModel, Dictionary<string, string> modelIds, TrialLog log,
+        IProgress<NiahProgress>? progress, CancellationToken ct)
+    {
+        var pending = o.Modes
+            .Select(m => (mode: m, trials: plan.Trials.Where(t => !log.Records.ContainsKey(plan.TrialId(m.Name, t))).ToList()))
+            .ToList();
+        int total = pending.Sum(p => p.trials.Count);
+        int skipped = plan.Trials.Count * o.Modes.Count - total;
+        int done = 0;
+        long prefilled = 0, naive = 0;
+        progress?.Report(new NiahProgress(0, total, "", 0));
+
+        var sinceLast = Stopwatch.StartNew();
+        foreach (var (mode, trials) in pending)
+        {
+            if (trials.Count == 0) continue;
+            EvalModel model = mode.Kind == RopeModeKind.Patched ? baseModel.LoadPatched(mode, plan.Trials[0].Prompt.Text) : baseModel;
+            try
+            {
+                foreach (var cell in trials.GroupBy(t => t.Length).OrderBy(g => g.Key))
+                {
+                    int length = cell.Key;
+                    using var context = model.CreateContext(mode, length, cells: length, sequences: o.ShareWork ? 2 : 1);
+                    var runner = new CellRunner(context, o.ShareWork, plan.AnswerTokens);
+                    // Deeper needles extend the shared prefix: walk each passage's prompts in order of how much haystack
+                    // precedes the needle.
+                    foreach (var t in cell.OrderBy(t => t.Passage).ThenBy(t => t.Prompt.SharedPrefixTokens).ThenBy(t => t.DepthIndex).ThenBy(t => t.TrialIndex))
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        progress?.Report(new NiahProgress(done, total, mode.Name, length));
+                        var outcome = runner.Run(t.Prompt, ct);
+                        double wall = sinceLast.Elapsed.TotalMilliseconds;
+                        sinceLast.Restart();
+                        log.Append(Record(plan, mode, model, modelIds[mode.Name], context, t, outcome, wall));
+                        prefilled += outcome.PrefillTokens;
+                        naive += t.Prompt.Tokens.Length;
+                        done++;
+                    }
+                }
+            }
+            finally
+            {
+                if (!ReferenceEquals(model, baseModel)) model.Dispose();
+            }
+        }
+        progress?.Report(new NiahProgress(done, total, "", 0));
+        return new TrialCounts(done, skipped, prefilled, naive);
     }
 
     /// <summary>summary.csv, summary.md, summary.json and the charts.</summary>

@@ -96,7 +96,6 @@ public static class PerplexityRunner
     private static PerplexityReport Measure(PerplexityOptions o, EvalModel baseModel, int[] tokens, string probe,
         IProgress<(int done, int total)>? progress, CancellationToken ct)
     {
-
         var rows = new List<PerplexityRow>();
         int total = o.Modes.Count * o.Lengths.Count, done = 0;
         progress?.Report((0, total));

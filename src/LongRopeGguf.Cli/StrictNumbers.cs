@@ -43,6 +43,8 @@ internal static class StrictNumbers
         {
             if (double.IsNaN(value)) result.AddError($"{name} '{token}': not a number");
             else if (Math.Abs(value) > max) result.AddError($"{name} '{token}': out of range (at most {max.ToString("G3", CultureInfo.InvariantCulture)} in magnitude)");
+            // "--top-p 1e-50" was "--top-p 0: must be in (0, 1]": a float option's value that only a double holds.
+            else if (max == float.MaxValue && value != 0 && (float)value == 0) result.AddError($"{name} '{token}': too small for a 32-bit float (it would be 0)");
             else return value;
             return null;
         }

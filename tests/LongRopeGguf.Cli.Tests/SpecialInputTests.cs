@@ -96,6 +96,7 @@ public class SpecialInputTests
     [InlineData("--temp", "1e309", "out of range (at most 3.4E+38 in magnitude)")] // was "--temp Infinity: must be 0 (greedy) or more"
     [InlineData("--temp", "1e39", "out of range (at most 3.4E+38 in magnitude)")] // a double, but no float
     [InlineData("--top-p", "NaN", "not a number")]
+    [InlineData("--top-p", "1e-50", "too small for a 32-bit float (it would be 0)")] // was "--top-p 0: must be in (0, 1]"
     [InlineData("--temp", "-Infinity", "out of range (at most 3.4E+38 in magnitude)")]
     public void A_number_its_option_cannot_hold_is_refused_as_typed(string option, string value, string why)
     {

@@ -52,14 +52,16 @@ longest=$(tr ',' '\n' <<<"$lengths" | sort -n | tail -1)
 # Lengths that are not plain numbers are left to eval niah, which names the bad one.
 if [[ ${NIAH_PATCH:-1} != 0 && $longest =~ ^[0-9]+$ ]]; then
   longrope inspect "$model" --json > "$tmp/inspect.json" # a file that is no model: its one-line error, exit 2
-  original=$(python3 -c 'import json,sys
+  # The original context, and whether the model carries LongRoPE factors already.
+  read -r original longrope < <(python3 -c 'import json,sys
 d=json.load(open(sys.argv[1])); a=d["architecture"]; kv={e["key"]: e["value"] for e in d["metadata"]}
-print(kv.get(a + ".rope.scaling.original_context_length", kv[a + ".context_length"]))' "$tmp/inspect.json")
+print(kv.get(a + ".rope.scaling.original_context_length", kv[a + ".context_length"]),
+      int(any(t["name"] == "rope_factors_long.weight" for t in d["tensors"])))' "$tmp/inspect.json")
   scale=${NIAH_PATCH_SCALE:-$(python3 -c "print(max(2, $longest / $original))")}
   name="yarn-rule-${scale%.0}x"
-  # A model that carries LongRoPE already: the yarn-rule mode replaces its factors in a copy, and nothing measures the
-  # file's own unless asked (the run went on without a word).
-  if python3 -c 'import json,sys; sys.exit(0 if any(t["name"] == "rope_factors_long.weight" for t in json.load(open(sys.argv[1]))["tensors"]) else 1)' "$tmp/inspect.json"; then
+  # Such a model's factors are replaced in the yarn-rule mode's copy, and nothing measures the file's own unless asked
+  # (the run went on without a word).
+  if [[ $longrope == 1 ]]; then
     echo "niah.sh: note: $model already carries LongRoPE factors: $name replaces them in its copy, and the file's own are measured only as a mode you add (--patched NAME=$model)" >&2
   fi
   longrope factors make -m "$model" --method yarn -s "$scale" -o "$tmp/$name.json" >/dev/null

@@ -235,17 +235,19 @@ public sealed class ConsoleInterrupt : IDisposable
             e.Cancel = Terminate(PosixSignal.SIGQUIT);
             return;
         }
-        // Setting up (loading the model, opening a prompt or log file): nothing to stop part-way or to clean up, and the
-        // work may be blocked in the kernel where no token is looked at (opening a FIFO nobody writes waited for ever).
-        // The default action ends the process now, by SIGINT (130), as SIGTERM's does then.
-        if (Idle && OnIdleInterrupt is null) return;
-        e.Cancel = true;
-        if (Idle && OnIdleInterrupt is { } hint) hint();
-        else
+        if (Idle)
         {
-            SignalExit.Record(PosixSignal.SIGINT); // a run that ends 130 because of it dies of it (a chat that goes on does not)
-            CancelCurrent();
+            // Setting up (loading the model, opening a prompt or log file): nothing to stop part-way or to clean up, and
+            // the work may be blocked in the kernel where no token is looked at (opening a FIFO nobody writes waited for
+            // ever). The default action ends the process now, by SIGINT (130), as SIGTERM's does then.
+            if (OnIdleInterrupt is not { } hint) return;
+            e.Cancel = true; // a chat waiting for input: said, and it goes on
+            hint();
+            return;
         }
+        e.Cancel = true;
+        SignalExit.Record(PosixSignal.SIGINT); // a run that ends 130 because of it dies of it (a chat that goes on does not)
+        CancelCurrent();
     }
 
     /// <summary>Signal handlers run on a thread of their own: the source may have just been renewed (chat) or disposed

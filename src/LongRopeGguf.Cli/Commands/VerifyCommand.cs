@@ -29,38 +29,30 @@ public static class VerifyCommand
             catch (Exception e) when (e is BadInputException or CliException && result.GetValue(json))
             {
                 // A reader of the JSON alone learns that the file is bad (it got an empty document), as from inspect.
-                WriteUnreadableJson(result.GetValue(model)!.FullName, e.Message);
+                string path = result.GetValue(model)!.FullName;
+                WriteJson(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("path", path);
+                    w.WriteBoolean("ok", false);
+                    w.WriteString("problem", e.Message);
+                    w.WriteEndObject();
+                });
                 throw;
             }
             var report = LongRopeVerifier.Verify(file);
-            if (result.GetValue(json))
-            {
-                var output = StandardOutput.OpenStream();
-                using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented)) WriteJsonBody(report, w);
-                output.WriteByte((byte)'\n');
-                output.Flush();
-            }
-            else
-            {
-                WriteText(report, Console.Out);
-            }
+            if (result.GetValue(json)) WriteJson(w => WriteJsonBody(report, w));
+            else WriteText(report, Console.Out);
             return report.Ok ? ExitCodes.Success : ExitCodes.CheckFailed;
         }, ct));
         return cmd;
     }
 
-    /// <summary>--json for a file that is no readable GGUF: not ok, and why (the error line's text); exit 2 follows.</summary>
-    private static void WriteUnreadableJson(string path, string problem)
+    /// <summary>One JSON document on standard output, and a line end.</summary>
+    private static void WriteJson(Action<Utf8JsonWriter> write)
     {
         var output = StandardOutput.OpenStream();
-        using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented))
-        {
-            w.WriteStartObject();
-            w.WriteString("path", path);
-            w.WriteBoolean("ok", false);
-            w.WriteString("problem", problem);
-            w.WriteEndObject();
-        }
+        using (var w = new Utf8JsonWriter(output, Gguf.JsonOutput.Indented)) write(w);
         output.WriteByte((byte)'\n');
         output.Flush();
     }

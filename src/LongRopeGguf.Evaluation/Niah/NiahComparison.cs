@@ -102,7 +102,8 @@ public sealed partial class NiahComparison
                 if (r.ModelId is not null) identifiedOf.TryAdd(r.Mode, (r, source));
                 // One prompt in two files counts once; the same model should answer it the same way, and when it did not
                 // (another backend, another build) the first answer is kept and the user told how often that happened.
-                if (!records.TryAdd(r.Mode + "|" + PromptKey(r), r) && records[r.Mode + "|" + PromptKey(r)].Correct != r.Correct)
+                string key = r.Mode + "|" + PromptKey(r);
+                if (!records.TryAdd(key, r) && records[key].Correct != r.Correct)
                     conflicts[r.Mode] = conflicts.GetValueOrDefault(r.Mode) + 1;
             }
         // The modes compared: those kept, baseline first, the others in the order they first appear.

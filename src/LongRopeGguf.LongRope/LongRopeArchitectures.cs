@@ -12,12 +12,18 @@ public enum FactorTensorSupport
     /// <summary>The loader creates them only when {arch}.rope.scaling.type is "longrope" (otherwise it creates
     /// rope_freqs.weight instead).</summary>
     WhenLongRope,
+
+    /// <summary>The loader creates them as <see cref="WhenLongRope"/> does, but the architecture positions tokens without
+    /// RoPE (refact: ALiBi), so they load and are never applied.</summary>
+    LoadedButUnused,
 }
 
 /// <summary>
 /// Which general.architecture values llama.cpp reads LongRoPE factors for (src/models/*.cpp, load_arch_tensors).
 /// The names are the GGUF strings of llama-arch.cpp. granite_swa is newer than the llama.cpp that LLamaSharp 0.30.0
-/// ships; a file with it fails to load there as an unknown architecture whatever its factors.
+/// ships; a file with it fails to load there as an unknown architecture whatever its factors. refact's loader creates the
+/// factor tensors with the llama family's rule, but refact uses no RoPE (llama_model_rope_type: ALiBi): measured, its
+/// logits are the same with any factors (FailureTableTests).
 /// </summary>
 public static class LongRopeArchitectures
 {
@@ -33,7 +39,7 @@ public static class LongRopeArchitectures
         ["granite"] = FactorTensorSupport.WhenLongRope,
         ["granitemoe"] = FactorTensorSupport.WhenLongRope,
         ["granite_swa"] = FactorTensorSupport.WhenLongRope,
-        ["refact"] = FactorTensorSupport.WhenLongRope,
+        ["refact"] = FactorTensorSupport.LoadedButUnused,
         ["pangu-embedded"] = FactorTensorSupport.WhenLongRope,
         ["apertus"] = FactorTensorSupport.WhenLongRope,
         ["step35"] = FactorTensorSupport.WhenLongRope,
@@ -48,8 +54,21 @@ public static class LongRopeArchitectures
     public static bool ReadsFactorTensors(string? architecture, string? scalingType) => SupportOf(architecture) switch
     {
         FactorTensorSupport.Always => true,
-        FactorTensorSupport.WhenLongRope => scalingType == LongRopeKeys.LongRopeScalingType,
+        FactorTensorSupport.WhenLongRope or FactorTensorSupport.LoadedButUnused => scalingType == LongRopeKeys.LongRopeScalingType,
         _ => false,
+    };
+
+    /// <summary>Whether llama.cpp applies the factor tensors of such a file: it reads them, and the architecture uses RoPE.</summary>
+    public static bool AppliesFactorTensors(string? architecture, string? scalingType) =>
+        SupportOf(architecture) != FactorTensorSupport.LoadedButUnused && ReadsFactorTensors(architecture, scalingType);
+
+    /// <summary>Why LongRoPE factors cannot be given to a model of <paramref name="architecture"/> (null: they can), in a
+    /// phrase after "architecture 'x' ".</summary>
+    public static string? WhyNotPatchable(string architecture) => SupportOf(architecture) switch
+    {
+        FactorTensorSupport.None => "does not read LongRoPE factor tensors in llama.cpp (added tensors would make the load fail with 'wrong number of tensors')",
+        FactorTensorSupport.LoadedButUnused => "uses no RoPE (ALiBi positions): llama.cpp would load LongRoPE factor tensors and never apply them",
+        _ => null,
     };
 
     /// <summary>"phi3, phimoe, minicpm3 (always); llama, deci, ... (with rope.scaling.type=longrope)".</summary>

@@ -227,9 +227,8 @@ public static class LongRopePatcher
     {
         RefuseSplit(file); // before the architecture: a split model's later files carry none
         string arch = file.Architecture ?? throw new LongRopePatchException($"{file.Path}: no '{GgufKeys.Architecture}' string key: not a llama.cpp model");
-        if (LongRopeArchitectures.SupportOf(arch) == FactorTensorSupport.None)
-            throw new LongRopePatchException($"{file.Path}: architecture '{arch}' does not read LongRoPE factor tensors in llama.cpp "
-                + $"(added tensors would make the load fail with 'wrong number of tensors'); architectures that do: {LongRopeArchitectures.SupportedText}");
+        if (LongRopeArchitectures.WhyNotPatchable(arch) is { } why)
+            throw new LongRopePatchException($"{file.Path}: architecture '{arch}' {why}; architectures that apply them: {LongRopeArchitectures.SupportedText}");
         return ModelRopeInfo.From(file);
     }
 

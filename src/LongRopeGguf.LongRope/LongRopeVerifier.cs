@@ -68,7 +68,7 @@ public sealed record VerifyReport(
     /// <summary>One sentence: what llama.cpp will do with the file.</summary>
     public string Verdict =>
         LoadFails ? "llama.cpp will refuse to load this file"
-        : ProcessAborts ? "llama.cpp will load this file and then abort the whole process"
+        : ProcessAborts ? "llama.cpp will abort the whole process on this file (while loading it or at the first decode)"
         // A plain model is not a broken LongRoPE file: say so rather than "not with the LongRoPE it is meant to carry".
         : Findings.Where(f => f.Severity == Severity.Error).All(f => f.Code == "not-longrope") && Findings.Any(f => f.Code == "not-longrope")
             ? "this file has no LongRoPE: llama.cpp will load and run it without LongRoPE"
@@ -194,6 +194,9 @@ public static partial class LongRopeVerifier
                     + $"{(scalingType is null ? "absent" : $"'{scalingType}'")}: the {arch} loader creates them only when it is 'longrope', "
                     + "so the load fails with 'wrong number of tensors'", Consequence.LoadFails);
         }
+        if ((hasLong || hasShort) && readsFactors && support == FactorTensorSupport.LoadedButUnused)
+            Add(Severity.Error, "no-rope-architecture", $"architecture '{arch}' uses no RoPE (ALiBi positions): llama.cpp loads the factor tensors "
+                + "and never applies them, so every context runs as the unpatched model", Consequence.NotAsIntended);
         if (hasFreqs && readsFactors)
             Add(Severity.Error, "rope-freqs-conflict", $"'{LongRopeKeys.RopeFreqsTensor}' together with LongRoPE: the {arch} loader does not create it "
                 + "when it reads the factor tensors, so the load fails with 'wrong number of tensors' (patch removes it)", Consequence.LoadFails);
@@ -256,8 +259,8 @@ public static partial class LongRopeVerifier
         }
         else if (!hasLong && !hasShort && !f.Any(x => x.Severity == Severity.Error))
         {
-            Add(Severity.Error, "not-longrope", support == FactorTensorSupport.None
-                ? $"no LongRoPE: architecture '{arch}' does not read LongRoPE factors in llama.cpp (architectures that do: {LongRopeArchitectures.SupportedText})"
+            Add(Severity.Error, "not-longrope", LongRopeArchitectures.WhyNotPatchable(arch) is { } why
+                ? $"no LongRoPE: architecture '{arch}' {why} (architectures that apply them: {LongRopeArchitectures.SupportedText})"
                 : $"no LongRoPE factor tensors: llama.cpp runs this {arch} model with {(scalingType is null or "none" ? "plain RoPE" : $"its own '{scalingType}' scaling")}",
                 Consequence.NotAsIntended);
         }

@@ -46,8 +46,9 @@ public sealed record ModelContextInfo(
     /// </summary>
     public float? ShortContextAttnParameter { get; init; }
 
-    /// <summary>Whether llama.cpp's loader reads this file's factor tensors at all: architectures that always do (phi3
-    /// and its kin), others only with rope.scaling.type longrope (<see cref="LongRopeArchitectures.ReadsFactorTensors"/>).</summary>
+    /// <summary>Whether llama.cpp reads and applies this file's factor tensors at all: architectures that always do (phi3
+    /// and its kin), others only with rope.scaling.type longrope, none that use no RoPE
+    /// (<see cref="LongRopeArchitectures.AppliesFactorTensors"/>).</summary>
     public bool ReadsFactorTensors { get; init; }
 
     /// <summary>The file has <c>rope_factors_long.weight</c>.</summary>
@@ -107,7 +108,7 @@ public sealed record ModelContextInfo(
         bool hasLong = file.TryGetTensor(LongRopeKeys.LongFactorsTensor, out _);
         bool hasShort = file.TryGetTensor(LongRopeKeys.ShortFactorsTensor, out _);
         bool isLongRope = scalingType == LongRopeKeys.LongRopeScalingType;
-        bool readsFactors = LongRopeArchitectures.ReadsFactorTensors(arch, scalingType);
+        bool readsFactors = LongRopeArchitectures.AppliesFactorTensors(arch, scalingType);
         string? warning = null;
         if (isLongRope && !hasLong && !hasShort)
             warning = "rope.scaling.type is longrope but the file has no factor tensors: llama.cpp runs it as plain RoPE";

@@ -563,7 +563,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
 
         var r = CliProcess.Run("patch", qwen, "-f", fx.PiFactors, "-o", output);
 
-        AssertOneErrorLine(r, 2, qwen, "architecture 'qwen2' does not read LongRoPE factor tensors in llama.cpp", "architectures that do: phi3");
+        AssertOneErrorLine(r, 2, qwen, "architecture 'qwen2' does not read LongRoPE factor tensors in llama.cpp", "architectures that apply them: phi3");
         Assert.False(File.Exists(output));
 
         var v = CliProcess.Run("verify", qwen, "--json");
@@ -656,7 +656,7 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
                 break;
             case "process-aborts":
                 Assert.True(aborts);
-                Assert.Contains(verdict, new[] { "llama.cpp will refuse to load this file", "llama.cpp will load this file and then abort the whole process" });
+                Assert.Contains(verdict, new[] { "llama.cpp will refuse to load this file", "llama.cpp will abort the whole process on this file (while loading it or at the first decode)" });
                 break;
             default:
                 Assert.False(loadFails || aborts, $"{code}: only not-as-intended findings expected");

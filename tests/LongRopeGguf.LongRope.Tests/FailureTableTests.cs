@@ -38,6 +38,18 @@ public class FailureTableTests
         Assert.Contains(logText, outcome.Log);
     }
 
+    /// <summary>The child that loaded <c>path</c> died of SIGABRT (exit 134) on <paramref name="assertion"/>; with
+    /// <paramref name="whileLoading"/>, before the load returned (the child prints "loaded" once it has).</summary>
+    private static void AssertAborted(TestFiles.ChildResult child, string assertion, bool whileLoading)
+    {
+        Assert.True(child.ExitCode == 134, $"exit {child.ExitCode}, not SIGABRT (134): {child.Stderr}");
+        string? failed = child.Stderr.Split('\n').FirstOrDefault(l => l.Contains("GGML_ASSERT", StringComparison.Ordinal));
+        Assert.True(failed?.Contains(assertion, StringComparison.Ordinal) == true, $"expected {assertion}, got: {failed ?? "no GGML_ASSERT"}");
+        Assert.DoesNotContain("decoded", child.Stdout);
+        if (whileLoading) Assert.DoesNotContain("loaded", child.Stdout);
+        else Assert.Contains("loaded", child.Stdout);
+    }
+
     private static string PatchedOutput(TempDir dir, string source, FactorSet? set = null)
     {
         string target = dir.File(Path.GetFileNameWithoutExtension(source) + ".fixed.gguf");
@@ -56,7 +68,9 @@ public class FailureTableTests
             e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
             e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
         });
-        AssertLoadFails(bad, "wrong number of tensors");
+        // The file's tensors, then the ones the loader created: the two factor tensors are the difference.
+        int tensors = TestFiles.Tiny.Tensors.Count;
+        AssertLoadFails(bad, $"done_getting_tensors: wrong number of tensors; expected {tensors + 2}, got {tensors}");
         AssertFlags(bad, "factors-without-longrope-type", Consequence.LoadFails);
         string fixedFile = PatchedOutput(dir, bad);
         Assert.Equal("longrope", GgufReader.Read(fixedFile).GetString(LongRopeKeys.ScalingType(A)));
@@ -107,14 +121,39 @@ public class FailureTableTests
         AssertFlags(gpt2WithFactors, "unsupported-architecture", Consequence.LoadFails);
     }
 
-    private static byte[] TensorBytes(GgufFile file, string name)
+    /// <summary>The factor tensors are global: with a layer prefix (blk.0.rope_factors_long.weight) they are tensors
+    /// the loader never creates, and the load fails.</summary>
+    [Fact]
+    public void Per_layer_factor_tensors_fail_to_load()
     {
-        var tensor = file.Tensors.Single(t => t.Name == name);
-        using var stream = File.OpenRead(file.Path!);
-        stream.Position = file.AbsoluteOffset(tensor);
-        var bytes = new byte[tensor.ByteSize];
-        stream.ReadExactly(bytes);
-        return bytes;
+        using var dir = new TempDir();
+        string patched = dir.File("patched.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, Distinct, patched);
+        string bad = TestFiles.Write(dir, "per-layer.gguf", e => e.SetTensor(TestFiles.F32("blk.0." + LongRopeKeys.LongFactorsTensor, LongF)), patched);
+        int tensors = GgufReader.Read(patched).Tensors.Count;
+        AssertLoadFails(bad, $"wrong number of tensors; expected {tensors + 1}, got {tensors}");
+        AssertFlags(bad, "per-layer-rope-tensor", Consequence.LoadFails);
+    }
+
+    /// <summary>An architecture outside the facts document's lists (qwen2: the tiny model relabelled, which llama.cpp
+    /// runs as it is) creates no factor tensors, whatever the scaling type says: factors make the load fail.</summary>
+    [Fact]
+    public void Factor_tensors_in_an_architecture_that_reads_none_fail_to_load()
+    {
+        using var dir = new TempDir();
+        string qwen = TestFiles.Relabelled(dir, "qwen2.gguf", "qwen2");
+        Assert.True(LlamaHarness.TryLoad(qwen).Loaded, "the relabelled model itself loads");
+        string bad = TestFiles.Write(dir, "qwen2-longrope.gguf", e =>
+        {
+            e.SetValue(LongRopeKeys.ScalingType("qwen2"), GgufValue.String("longrope"));
+            e.SetValue(LongRopeKeys.OriginalContextLength("qwen2"), GgufValue.UInt32(512));
+            e.SetValue(LongRopeKeys.ContextLength("qwen2"), GgufValue.UInt32(1024));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, LongF));
+            e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, ShortF));
+        }, qwen);
+        int tensors = TestFiles.Tiny.Tensors.Count;
+        AssertLoadFails(bad, $"wrong number of tensors; expected {tensors + 2}, got {tensors}");
+        AssertFlags(bad, "unsupported-architecture", Consequence.LoadFails);
     }
 
     /// <summary>Each layer's Q, K and V as one fused attn_qkv.weight (rows of Q, then K, then V), the separate ones kept or not.</summary>
@@ -124,7 +163,7 @@ public class FailureTableTests
         for (int i = 0; i < 6; i++)
         {
             string b = $"blk.{i}.";
-            byte[] fused = [.. TensorBytes(tiny, b + "attn_q.weight"), .. TensorBytes(tiny, b + "attn_k.weight"), .. TensorBytes(tiny, b + "attn_v.weight")];
+            byte[] fused = [.. TestFiles.TensorBytes(tiny, b + "attn_q.weight"), .. TestFiles.TensorBytes(tiny, b + "attn_k.weight"), .. TestFiles.TensorBytes(tiny, b + "attn_v.weight")];
             e.SetTensor(new OutputTensor(b + "attn_qkv.weight", GgmlType.F16, [256, 768], new TensorData.FromMemory(fused)));
             if (!keepSeparate)
                 foreach (string x in (string[])["attn_q.weight", "attn_k.weight", "attn_v.weight"]) e.RemoveTensor(b + x);
@@ -305,7 +344,7 @@ public class FailureTableTests
             e.SetTensor(TestFiles.F32(LongRopeKeys.LongFactorsTensor, sixtyFour));
             e.SetTensor(TestFiles.F32(LongRopeKeys.ShortFactorsTensor, FactorSet.Ones(64)));
         });
-        AssertLoadFails(bad, "wrong shape");
+        AssertLoadFails(bad, "check_tensor_dims: tensor 'rope_factors_long.weight' has wrong shape");
         AssertFlags(bad, "factor-shape", Consequence.LoadFails);
 
         var set = new FactorSet(sixtyFour, FactorSet.Ones(64), 512, 1024, 1f, AttentionFactorPolicy.None, "64 factors");
@@ -331,9 +370,7 @@ public class FailureTableTests
         // loader's buffer check builds a rope op with the factor tensor, and ggml_rope_ext asserts it is F32), not at
         // the first decode as the facts document says; either way the whole process dies and nothing is decoded.
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.DoesNotContain("decoded", child.Stdout);
-        Assert.Contains("GGML_ASSERT(c->type == GGML_TYPE_F32)", child.Stderr);
+        AssertAborted(child, "GGML_ASSERT(c->type == GGML_TYPE_F32)", whileLoading: true);
 
         // Patching the F16 file rewrites the factors as F32, and the same child decodes it.
         string fixedFile = PatchedOutput(dir, bad);
@@ -387,6 +424,8 @@ public class FailureTableTests
         });
         string shortRef = TestFiles.RopeFreqsModel(dir, "short-freqs.gguf", ShortF);
         Assert.Equal(LlamaHarness.Logits(shortRef, 1024), LlamaHarness.Logits(bad, 1024)); // the short set at 1024
+        string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", LongF);
+        Assert.Equal(LlamaHarness.Logits(longRef, 1280), LlamaHarness.Logits(bad, 1280)); // the long set past it
         AssertFlags(bad, "original-missing", Consequence.NotAsIntended);
         Assert.Equal((uint)512, GgufReader.Read(PatchedOutput(dir, bad)).GetUInt32(LongRopeKeys.OriginalContextLength(A)));
     }
@@ -404,9 +443,7 @@ public class FailureTableTests
         });
         AssertFlags(bad, "scaling-type-unknown", Consequence.ProcessAborts);
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.DoesNotContain("loaded", child.Stdout);
-        Assert.Contains("GGML_ASSERT", child.Stderr);
+        AssertAborted(child, "GGML_ASSERT(hparams.rope_scaling_type_train != LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED)", whileLoading: true);
         PatchedOutput(dir, bad);
     }
 
@@ -421,9 +458,7 @@ public class FailureTableTests
         using var dir = new TempDir();
         string bad = TestFiles.Write(dir, $"blocks-{blocks}.gguf", e => e.SetValue("llama.block_count", GgufValue.UInt32(blocks)));
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.DoesNotContain("loaded", child.Stdout);
-        Assert.Contains("GGML_ASSERT(hparams.n_layer_all > 0 && hparams.n_layer_all <= LLAMA_MAX_LAYERS)", child.Stderr);
+        AssertAborted(child, "GGML_ASSERT(hparams.n_layer_all > 0 && hparams.n_layer_all <= LLAMA_MAX_LAYERS)", whileLoading: true);
 
         var report = LongRopeVerifier.Verify(bad);
         var finding = Assert.Single(report.Findings, f => f.Severity == Severity.Error);
@@ -469,9 +504,7 @@ public class FailureTableTests
             if (used is uint u) e.SetValue("llama.expert_used_count", GgufValue.UInt32(u));
         });
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.DoesNotContain("loaded", child.Stdout);
-        Assert.Contains(assertion, child.Stderr);
+        AssertAborted(child, assertion, whileLoading: true);
         var finding = Assert.Single(LongRopeVerifier.Verify(bad).Findings, f => f.Severity == Severity.Error);
         Assert.Equal(("expert-count-invalid", Consequence.ProcessAborts), (finding.Code, finding.Consequence));
         Assert.Equal($"{why}, and llama.cpp aborts the process while loading (GGML_ASSERT on the expert counts)", finding.Message);
@@ -509,9 +542,7 @@ public class FailureTableTests
         var finding = LongRopeVerifier.Verify(bad).Findings.Single(f => f.Code == "duplicate-token");
         Assert.Contains($"tokenizer.ggml.tokens[{Math.Max(first, repeat)}] repeats [{Math.Min(first, repeat)}] ('a')", finding.Message);
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.DoesNotContain("loaded", child.Stdout);
-        Assert.Contains("GGML_ASSERT(id_to_token.size() == token_to_id.size())", child.Stderr);
+        AssertAborted(child, "GGML_ASSERT(id_to_token.size() == token_to_id.size())", whileLoading: true);
         // The unchanged vocabulary has no repeat.
         Assert.Null(TestFiles.Tiny["tokenizer.ggml.tokens"].FindRepeatedString());
         // No patch mends a vocabulary: refused before anything is written.
@@ -585,8 +616,7 @@ public class FailureTableTests
         string bad = TestFiles.Write(dir, "eps.gguf", e => e.SetValue("llama.attention.layer_norm_rms_epsilon", GgufValue.Float32(eps)));
         AssertFlags(bad, "norm-epsilon-invalid", Consequence.ProcessAborts);
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.Contains("GGML_ASSERT(eps >= 0.0f)", child.Stderr);
+        AssertAborted(child, "GGML_ASSERT(eps >= 0.0f)", whileLoading: false);
         Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
     }
 
@@ -661,8 +691,7 @@ public class FailureTableTests
         Assert.Equal(Consequence.ProcessAborts, finding.Consequence);
         Assert.Contains($"'{key}'", finding.Message);
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.Contains(assertion, child.Stderr);
+        AssertAborted(child, assertion, whileLoading: true);
         Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
     }
 
@@ -758,8 +787,7 @@ public class FailureTableTests
         string bad = TestFiles.Write(dir, "numbers.gguf", e => e.SetValue("tokenizer.ggml.tokens", GgufValue.Array(new uint[count])));
         AssertFlags(bad, "token-list-type", Consequence.ProcessAborts);
         var child = TestFiles.DecodeInChildProcess(bad);
-        Assert.NotEqual(0, child.ExitCode);
-        Assert.Contains("GGML_ASSERT", child.Stderr);
+        AssertAborted(child, "GGML_ASSERT(ctx->kv[key_id].get_type() == GGUF_TYPE_STRING)", whileLoading: true);
         Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));
     }
 

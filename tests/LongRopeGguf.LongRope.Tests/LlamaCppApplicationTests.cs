@@ -1,3 +1,4 @@
+using LLama;
 using LLama.Common;
 using LLama.Native;
 using LongRopeGguf.Gguf;
@@ -63,10 +64,12 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
         string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", longF);
 
         // 300 and 257 round up to 512 (short); 513 rounds up to 768 (long); 1024 with 4 sequences and a split KV
-        // cache gives n_ctx_seq 256 (short).
+        // cache gives n_ctx_seq 256 (short); 4 sequences with KVUnified left unset share one cache, n_ctx_seq 1024
+        // (long): LLamaSharp's default is unified. (Rounding that changes the set: the original-length-400 test.)
         var cases = new (uint Ctx, uint SeqMax, bool? Unified, bool ExpectLong)[]
         {
             (257, 1, null, false), (300, 1, null, false), (513, 1, null, true), (1024, 4, false, false), (1024, 4, true, true),
+            (1024, 4, null, true),
         };
         foreach (var (ctx, seqMax, unified, expectLong) in cases)
         {
@@ -84,16 +87,137 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
         }
     }
 
+    /// <summary>An original length that is no multiple of 256 (400): the rounding of n_ctx (and of a split cache's
+    /// n_ctx_seq) decides the set, where comparing the requested size would say the opposite.</summary>
     [Fact]
-    public void Attention_factor_scales_both_sets()
+    public void Rounding_up_to_256_decides_the_set_for_an_original_length_between_multiples()
     {
         using var dir = new TempDir();
-        string one = dir.File("attn1.gguf");
-        string more = dir.File("attn12.gguf");
-        LongRopePatcher.Patch(TestPaths.TinyModel, Set(FactorSet.Ones(32), FactorSet.Ones(32)), one);
-        LongRopePatcher.Patch(TestPaths.TinyModel, Set(FactorSet.Ones(32), FactorSet.Ones(32), attention: 1.2f), more);
+        float[] shortF = TestFiles.Ramp(1f, 1.5f);
+        float[] longF = FactorRules.Pi(32, 2);
+        string patched = dir.File("orig400.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, new FactorSet(longF, shortF, 400, 1024, 1f, AttentionFactorPolicy.Explicit, "test"), patched);
+        Assert.Equal(400u, GgufReader.Read(patched).GetUInt32(LongRopeKeys.OriginalContextLength("llama")));
+        var plan = LongRopeVerifier.Verify(patched).Plan!;
+        string shortRef = TestFiles.RopeFreqsModel(dir, "short-freqs.gguf", shortF);
+        string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", longF);
+
+        // 257 <= 400 but n_ctx is 512: long. 256 stays 256: short. 1024 over 3 sequences with a split cache: 341 <= 400,
+        // but n_ctx_seq is rounded up to 512: long.
+        var cases = new (uint Ctx, uint SeqMax, bool? Unified, bool ExpectLong)[] { (257, 1, null, true), (256, 1, null, false), (1024, 3, false, true) };
+        foreach (var (ctx, seqMax, unified, expectLong) in cases)
+        {
+            Assert.Equal(expectLong, plan.UsesLongSet((int)ctx, (int)seqMax, unified ?? true));
+            void Configure(ModelParams p)
+            {
+                p.SeqMax = seqMax;
+                p.KVUnified = unified;
+            }
+            int[] tokens = LlamaHarness.ReferenceTokens[..200];
+            float[] got = LlamaHarness.Logits(patched, ctx, tokens, Configure);
+            float[] expected = LlamaHarness.Logits(expectLong ? longRef : shortRef, ctx, tokens, Configure);
+            Assert.True(got.SequenceEqual(expected), $"context {ctx} (SeqMax {seqMax}, unified {unified}): expected the {(expectLong ? "long" : "short")} set");
+        }
+    }
+
+    /// <summary>ModelParams.YarnOriginalContext (llama.cpp's runtime n_ctx_orig_yarn) moves nothing: the set is chosen by
+    /// the file's original_context_length.</summary>
+    [Fact]
+    public void The_runtime_yarn_original_context_does_not_move_the_threshold()
+    {
+        using var dir = new TempDir();
+        float[] shortF = TestFiles.Ramp(1f, 1.5f);
+        float[] longF = FactorRules.Pi(32, 2);
+        string patched = dir.File("distinct.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, Set(longF, shortF), patched);
+        string shortRef = TestFiles.RopeFreqsModel(dir, "short-freqs.gguf", shortF);
+        string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", longF);
+
+        // Above the runtime value but within the file's 512: still short; below the runtime value but past 512: long.
+        void Lower(ModelParams p) => p.YarnOriginalContext = 256;
+        void Higher(ModelParams p) => p.YarnOriginalContext = 2048;
+        Assert.Equal(LlamaHarness.Logits(shortRef, 512, configure: Lower), LlamaHarness.Logits(patched, 512, configure: Lower));
+        Assert.Equal(LlamaHarness.Logits(longRef, 1024, configure: Higher), LlamaHarness.Logits(patched, 1024, configure: Higher));
+    }
+
+    /// <summary>attn_factor a multiplies cos and sin, so queries and keys are each scaled by a (logits by a squared), on
+    /// the short and on the long set alike: a file with all-one factors and a = 2 computes what the unpatched model
+    /// computes with every attn_q and attn_k weight doubled (exact in F16).</summary>
+    [Fact]
+    public void Attention_factor_scales_queries_and_keys_on_both_sets()
+    {
+        using var dir = new TempDir();
+        string patched = dir.File("attn2.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, Set(FactorSet.Ones(32), FactorSet.Ones(32), attention: 2f), patched);
+        var tiny = TestFiles.Tiny;
+        string doubled = TestFiles.Write(dir, "qk-doubled.gguf", e =>
+        {
+            foreach (var t in tiny.Tensors.Where(t => t.Name.EndsWith(".attn_q.weight", StringComparison.Ordinal) || t.Name.EndsWith(".attn_k.weight", StringComparison.Ordinal)))
+                e.SetTensor(TestFiles.ScaledF16(tiny, t.Name, 2f));
+        });
+
         foreach (uint ctx in new uint[] { 512, 1024 })
-            Assert.True(LogitMath.MaxAbsDiff(LlamaHarness.Logits(one, ctx), LlamaHarness.Logits(more, ctx)) > 0.05f, $"context {ctx}");
+        {
+            float[] viaFactor = LlamaHarness.Logits(patched, ctx);
+            // Bit for bit: doubling is exact in every float operation on the way (measured so, as the equality says).
+            Assert.Equal(LlamaHarness.Logits(doubled, ctx), viaFactor);
+            // The factor changes the result (otherwise the equality proves nothing).
+            Assert.True(LogitMath.MaxAbsDiff(viaFactor, LlamaHarness.Logits(TestPaths.TinyModel, ctx)) > 0.1f, $"context {ctx}");
+        }
+    }
+
+    /// <summary>A sequence's KV state saved in a short-set context loads into a long-set context without complaint, and the
+    /// next token is then computed wrongly (the cached keys were rotated with the short factors): why moving a
+    /// conversation to the long set prefills it again. The same move between two long-set contexts is exact.</summary>
+    [Fact]
+    public void A_kv_state_moved_from_a_short_to_a_long_context_loads_but_computes_wrongly()
+    {
+        LlamaHarness.EnsureInitialised();
+        using var dir = new TempDir();
+        string patched = dir.File("distinct.gguf");
+        LongRopePatcher.Patch(TestPaths.TinyModel, Set(FactorRules.Pi(32, 2), TestFiles.Ramp(1f, 1.5f)), patched);
+        int[] tokens = LlamaHarness.ReferenceTokens[..201];
+        using var weights = LLamaWeights.LoadFromFile(LlamaHarness.Params(patched, 1024));
+        LLamaContext NewContext(uint size) => weights.CreateContext(LlamaHarness.Params(patched, size));
+
+        // 200 tokens prefilled in a context of prefillSize, then (moved: in a new 1024-token context, long set, that
+        // loads the sequence's state) the 201st token decoded alone.
+        float[] NextLogits(uint prefillSize, bool moved)
+        {
+            using var first = NewContext(prefillSize);
+            LlamaHarness.Decode(first, tokens[..200]);
+            using var state = first.GetState(LLamaSeqId.Zero);
+            using var second = moved ? NewContext(1024) : null;
+            var target = second ?? first;
+            if (second is not null) second.LoadState(state, LLamaSeqId.Zero);
+            var batch = new LLamaBatch();
+            batch.Add(tokens[200], 200, LLamaSeqId.Zero, true);
+            Assert.Equal(DecodeResult.Ok, target.Decode(batch));
+            return target.NativeHandle.GetLogitsIth(0).ToArray();
+        }
+
+        float[] stayed = NextLogits(1024, moved: false);
+        float[] fromLong = NextLogits(1024, moved: true);
+        float fromShort = LogitMath.MaxAbsDiff(stayed, NextLogits(512, moved: true));
+        output.WriteLine($"next-token logits after a state move from a short context into a long one vs no move: max |diff| {fromShort:G4}");
+        Assert.Equal(stayed, fromLong); // a state move as such changes nothing
+        Assert.True(fromShort > 0.5f, $"short -> long: max |diff| {fromShort}");
+    }
+
+    /// <summary>llama.cpp's built-in linear scaling (PI) with frequency scale 1/s is rope_freqs of s at every
+    /// dimension, the form the pi rule writes.</summary>
+    [Fact]
+    public void Built_in_linear_scaling_equals_factors_of_the_scale()
+    {
+        using var dir = new TempDir();
+        string twos = TestFiles.RopeFreqsModel(dir, "twos.gguf", FactorRules.Pi(32, 2));
+        float[] builtIn = LlamaHarness.Logits(TestPaths.TinyModel, 1024, configure: p =>
+        {
+            p.YarnScalingType = RopeScalingType.Linear;
+            p.RopeFrequencyScale = 0.5f;
+        });
+        Assert.Equal(builtIn, LlamaHarness.Logits(twos, 1024)); // theta * 0.5 and theta / 2: the same float, bit for bit
+        Assert.True(LogitMath.MaxAbsDiff(builtIn, LlamaHarness.Logits(TestPaths.TinyModel, 1024)) > 0.1f);
     }
 
     /// <summary>The yarn rule is llama.cpp's own YaRN written as factors: a file patched with it gives (up to float

@@ -22,6 +22,14 @@ public static class TestFiles
         return target;
     }
 
+    /// <summary>The tiny model as another architecture: general.architecture set and its llama.* keys renamed.</summary>
+    public static string Relabelled(TempDir dir, string name, string architecture) => Write(dir, name, e =>
+    {
+        e.SetValue(GgufKeys.Architecture, GgufValue.String(architecture));
+        foreach (var entry in Tiny.Metadata.Where(m => m.Key.StartsWith(Arch + ".", StringComparison.Ordinal)))
+            e.RemoveKey(entry.Key).SetValue(architecture + entry.Key[Arch.Length..], entry.Value);
+    });
+
     public static OutputTensor F32(string name, float[] values) =>
         new(name, GgmlType.F32, [(ulong)values.Length], TensorData.Float32(values));
 
@@ -30,6 +38,29 @@ public static class TestFiles
         var bytes = new byte[values.Length * 2];
         for (int i = 0; i < values.Length; i++) BitConverter.TryWriteBytes(bytes.AsSpan(i * 2), (Half)values[i]);
         return new OutputTensor(name, GgmlType.F16, [(ulong)values.Length], new TensorData.FromMemory(bytes));
+    }
+
+    /// <summary>A tensor's data as stored.</summary>
+    public static byte[] TensorBytes(GgufFile file, string name)
+    {
+        var tensor = file.GetTensor(name);
+        var bytes = new byte[tensor.ByteSize];
+        using var stream = File.OpenRead(file.Path!);
+        stream.Position = file.AbsoluteOffset(tensor);
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>An F16 tensor of <paramref name="source"/> with every value multiplied by <paramref name="factor"/>
+    /// (exact for a power of two short of overflow).</summary>
+    public static OutputTensor ScaledF16(GgufFile source, string name, float factor)
+    {
+        var tensor = source.GetTensor(name);
+        if (tensor.Type != GgmlType.F16) throw new ArgumentException($"{name} is {tensor.Type}, not F16");
+        byte[] bytes = TensorBytes(source, name);
+        for (int i = 0; i < bytes.Length; i += 2)
+            BitConverter.TryWriteBytes(bytes.AsSpan(i), (Half)((float)BitConverter.ToHalf(bytes, i) * factor));
+        return new OutputTensor(name, GgmlType.F16, tensor.Dimensions, new TensorData.FromMemory(bytes));
     }
 
     /// <summary>A file without LongRoPE whose rope_freqs.weight holds <paramref name="factors"/>: llama.cpp applies them at

@@ -1,5 +1,7 @@
 using LLama;
 using LLama.Native;
+using LongRopeGguf.Gguf;
+using LongRopeGguf.LongRope;
 using LongRopeGguf.Tests;
 using static LongRopeGguf.Runtime.Tests.RuntimeTestEnvironment;
 using static LongRopeGguf.Tests.LogitMath;
@@ -129,10 +131,31 @@ public class FactorSetTests
     public void A_fixed_context_runs_on_the_set_llama_cpp_selects_for_its_size(int requested, FactorSetKind expected, int size)
     {
         using var patched = Load(PatchedModelFixture.PatchedModel);
-        using var conversation = new Conversation(patched, new ConversationOptions(ContextSize: requested));
-        conversation.Append(patched.Tokenize("The grass is green.", addBos: true), reserve: 4);
-        Assert.Equal(expected, conversation.Plan!.FactorSet);
-        Assert.Equal(size, conversation.Context!.Size);
-        Assert.Equal(size, conversation.Context.SequenceContextSize);
+        var tokens = patched.Tokenize(PassKeyPrompt(199, 0.4, 31415), addBos: true);
+        float[] Run(LlamaModel model, out ContextPlan plan, out int contextSize)
+        {
+            using var conversation = new Conversation(model, new ConversationOptions(ContextSize: requested));
+            conversation.Append(tokens, reserve: 4);
+            (plan, contextSize) = (conversation.Plan!, conversation.Context!.Size);
+            Assert.Equal(size, conversation.Context.SequenceContextSize);
+            return conversation.CurrentLogits();
+        }
+        float[] logits = Run(patched, out var planned, out int actualSize);
+        Assert.Equal(expected, planned.FactorSet);
+        Assert.Equal(size, actualSize);
+
+        // What llama.cpp applied, seen in the numbers: the same run on files that hold the one set the plan names
+        // (the short set is all ones: the unpatched model; the long set as rope_freqs.weight, applied at every size),
+        // with the patched file's context_length, so that the same context sizes are allowed.
+        using var dir = new TempDir();
+        string Reference(string name, float[] factors) => GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit()
+            .SetValue(LongRopeKeys.ContextLength("llama"), GgufValue.UInt32(PatchedModelFixture.PatchedContext))
+            .SetTensor(new OutputTensor(LongRopeKeys.RopeFreqsTensor, GgmlType.F32, [(ulong)factors.Length], TensorData.Float32(factors))),
+            dir.File(name)).Path!;
+        using var shortModel = Load(Reference("short-freqs.gguf", PatchedModelFixture.ShortFactors));
+        using var longModel = Load(Reference("long-freqs.gguf", PatchedModelFixture.LongFactors));
+        float[] onShort = Run(shortModel, out _, out _), onLong = Run(longModel, out _, out _);
+        Assert.True(MaxAbsDiff(onShort, onLong) > 0.05f, "the two sets compute the same: the comparison would prove nothing");
+        Assert.Equal(expected == FactorSetKind.Long ? onLong : onShort, logits);
     }
 }

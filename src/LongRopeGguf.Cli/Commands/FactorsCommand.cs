@@ -36,9 +36,9 @@ public static class FactorsCommand
             // Nor any other model (a factor file is written over whatever is there).
             if (result.GetValue(output) is { } outputFile) Runtime.OutputFiles.RefuseFolderOrModel(outputFile.FullName, "--output");
             var info = ModelRopeInfo.From(InputFiles.ReadModel(result.GetValue(model)!));
-            if (info.Support == FactorTensorSupport.None)
-                Console.Error.WriteLine($"longrope: warning: architecture '{info.Architecture}' does not read LongRoPE factor tensors in llama.cpp, "
-                    + $"so 'longrope patch' refuses {info.FileName}; architectures that do: {LongRopeArchitectures.SupportedText}");
+            if (LongRopeArchitectures.WhyNotPatchable(info.Architecture) is { } why)
+                Console.Error.WriteLine($"longrope: warning: architecture '{info.Architecture}' {why}, "
+                    + $"so 'longrope patch' refuses {info.FileName}; architectures that apply them: {LongRopeArchitectures.SupportedText}");
             double s = result.GetValue(scale);
             if (!double.IsFinite(s) || s <= 1)
                 // As written: 1e400 became Infinity as parsed.

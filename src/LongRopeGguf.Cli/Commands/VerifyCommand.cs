@@ -83,6 +83,7 @@ public static class VerifyCommand
     {
         FactorTensorSupport.Always => "always reads LongRoPE factor tensors",
         FactorTensorSupport.WhenLongRope => "reads LongRoPE factor tensors when rope.scaling.type is longrope",
+        FactorTensorSupport.LoadedButUnused => "loads LongRoPE factor tensors when rope.scaling.type is longrope, but uses no RoPE (never applies them)",
         _ => "does not read LongRoPE factor tensors",
     };
 
@@ -95,6 +96,7 @@ public static class VerifyCommand
         {
             FactorTensorSupport.Always => "always",
             FactorTensorSupport.WhenLongRope => "when-longrope",
+            FactorTensorSupport.LoadedButUnused => "loaded-unused",
             _ => "none",
         });
         w.WriteBoolean("ok", report.Ok);

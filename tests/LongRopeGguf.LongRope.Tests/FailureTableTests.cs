@@ -121,6 +121,19 @@ public class FailureTableTests
         AssertFlags(gpt2WithFactors, "unsupported-architecture", Consequence.LoadFails);
     }
 
+    /// <summary>An empty string value: llama.cpp loads the model, and LLamaSharp 0.30.0's LLamaWeights then throws
+    /// ArgumentNullException reading its metadata (why the runner refuses such a file first, RunOutputsTests).</summary>
+    [Fact]
+    public void An_empty_string_value_loads_in_llama_cpp_but_LLamaSharps_metadata_reader_throws()
+    {
+        using var dir = new TempDir();
+        string bad = TestFiles.Write(dir, "empty-name.gguf", e => e.SetValue("general.name", GgufValue.String("")));
+        var outcome = LlamaHarness.TryLoad(bad);
+        Assert.IsType<ArgumentNullException>(outcome.Error);
+        Assert.Contains("load_tensors:", outcome.Log); // llama.cpp got as far as the tensor data
+        Assert.DoesNotContain("failed to load model", outcome.Log);
+    }
+
     /// <summary>The factor tensors are global: with a layer prefix (blk.0.rope_factors_long.weight) they are tensors
     /// the loader never creates, and the load fails.</summary>
     [Fact]
@@ -583,15 +596,15 @@ public class FailureTableTests
     }
 
     [Theory]
-    [InlineData("llama.embedding_length")]
-    [InlineData("tokenizer.ggml.model")]
-    [InlineData("tokenizer.ggml.tokens")]
-    [InlineData("llama.attention.layer_norm_rms_epsilon")]
-    public void A_missing_required_model_key_fails_to_load_and_verify_says_so(string key)
+    [InlineData("llama.embedding_length", "key not found in model: llama.embedding_length")]
+    [InlineData("tokenizer.ggml.model", "key not found in model: tokenizer.ggml.model")]
+    [InlineData("tokenizer.ggml.tokens", "cannot find tokenizer vocab in model file")]
+    [InlineData("llama.attention.layer_norm_rms_epsilon", "key not found in model: llama.attention.layer_norm_rms_epsilon")]
+    public void A_missing_required_model_key_fails_to_load_and_verify_says_so(string key, string logText)
     {
         using var dir = new TempDir();
         string bad = TestFiles.Write(dir, "missing.gguf", e => e.RemoveKey(key));
-        Assert.False(LlamaHarness.TryLoad(bad).Loaded);
+        AssertLoadFails(bad, logText);
         AssertFlags(bad, "model-key-missing", Consequence.LoadFails);
         Assert.Contains($"no '{key}'", LongRopeVerifier.Verify(bad).Findings.Single(f => f.Code == "model-key-missing").Message);
         Assert.Throws<LongRopePatchException>(() => LongRopePatcher.Patch(bad, Distinct, dir.File("out.gguf")));

@@ -67,6 +67,26 @@ public class StandardOutputTests
     }
 
     [Fact]
+    public void A_prompt_file_that_names_a_closed_standard_input_is_empty_and_a_proc_file_is_read_as_a_pipe()
+    {
+        // -f /dev/stdin with standard input closed opened the runtime's own pipe and waited for ever; /proc files and
+        // devices, whose length is 0, read as an empty prompt.
+        using var dir = new TempDir();
+        foreach (string name in new[] { "/dev/stdin", "/proc/self/fd/0" })
+        {
+            string generate = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-f", name, "-n", "3");
+            Assert.Equal("2", Bash(dir.Path, $"timeout 60 {generate} <&- >/dev/null 2>err.txt; echo $?"));
+            Assert.Equal($"longrope: error: --prompt-file {name}: the prompt is empty", File.ReadAllText(dir.File("err.txt")).Trim());
+        }
+        string cpuinfo = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-f", "/proc/self/status", "-n", "3");
+        Assert.Equal("2", Bash(dir.Path, $"timeout 60 {cpuinfo} >/dev/null 2>err.txt; echo $?"));
+        Assert.Matches(@"^longrope: error: \d+ tokens \(prompt \d+ \+ 3 to generate\) do not fit: the model's context_length is 512", File.ReadAllText(dir.File("err.txt")).Trim());
+        string zero = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-f", "/dev/zero", "-n", "3");
+        Assert.Equal("2", Bash(dir.Path, $"timeout 60 {zero} >/dev/null 2>err.txt; echo $?"));
+        Assert.Contains("--prompt-file /dev/zero: more than 16,777,216 bytes is too big for a text file here", File.ReadAllText(dir.File("err.txt")));
+    }
+
+    [Fact]
     public void A_json_report_to_a_reader_that_has_gone_ends_with_141_too()
     {
         using var dir = new TempDir();

@@ -173,6 +173,12 @@ public sealed class ConsoleInterrupt : IDisposable
     private readonly Lock _terminateLock = new();
     private long _terminatedAt;
     private int _terminatedBy;
+    private Timer? _giveUp;
+    private bool _disposed;
+
+    /// <summary>When the current token was cancelled by Ctrl-C (0: it was not): a press the work has not answered
+    /// (blocked in the kernel, on a FIFO nobody writes) for TerminationSignals.ForceAfter is followed by one that ends the run.</summary>
+    private long _cancelledAt;
 
     public ConsoleInterrupt()
     {
@@ -199,6 +205,7 @@ public sealed class ConsoleInterrupt : IDisposable
         {
             _cts.Dispose();
             _cts = new CancellationTokenSource();
+            Interlocked.Exchange(ref _cancelledAt, 0);
         }
         return _cts.Token;
     }
@@ -220,6 +227,12 @@ public sealed class ConsoleInterrupt : IDisposable
             {
                 Volatile.Write(ref _terminatedBy, (int)signal);
                 Interlocked.Exchange(ref _terminatedAt, now);
+                // Work blocked in the kernel never sees the token (a chat's /load of a FIFO nobody writes): as for
+                // patch, eval and search, the run ends by the signal when it has not stopped within the grace.
+                if (!_disposed)
+                    _giveUp = new Timer(_ => SignalExit.Now(signal, $"longrope: did not stop within {TerminationSignals.GiveUpAfter.TotalSeconds:0.#} s of {signal} "
+                        + $"(blocked on a pipe or a file that sends nothing?); ending now ({TerminationSignals.GraceVariable} sets the wait)"),
+                        null, TerminationSignals.GiveUpAfter, Timeout.InfiniteTimeSpan);
             }
         }
         SignalExit.Record(signal);
@@ -245,8 +258,13 @@ public sealed class ConsoleInterrupt : IDisposable
             hint();
             return;
         }
+        // A press the work has not answered for ForceAfter (blocked where no token is looked at): this one ends the run,
+        // by SIGINT's default action (130).
+        long cancelledAt = Interlocked.Read(ref _cancelledAt);
+        if (cancelledAt != 0 && Environment.TickCount64 - cancelledAt >= TerminationSignals.ForceAfter.TotalMilliseconds) return;
         e.Cancel = true;
         SignalExit.Record(PosixSignal.SIGINT); // a run that ends 130 because of it dies of it (a chat that goes on does not)
+        Interlocked.CompareExchange(ref _cancelledAt, Environment.TickCount64, 0);
         CancelCurrent();
     }
 
@@ -262,6 +280,11 @@ public sealed class ConsoleInterrupt : IDisposable
     {
         Console.CancelKeyPress -= OnCancel;
         _terminate?.Dispose();
+        lock (_terminateLock)
+        {
+            _disposed = true; // a handler still running makes no timer now
+            _giveUp?.Dispose(); // the run stopped in time (or was never signalled)
+        }
         _cts.Dispose();
     }
 }

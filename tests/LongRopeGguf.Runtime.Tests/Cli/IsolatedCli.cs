@@ -31,7 +31,11 @@ public sealed class IsolatedCli : IDisposable
 
     /// <summary>Starts longrope with <paramref name="input"/> on its standard input, then closed (a piped chat to interrupt).</summary>
     public LongRopeGguf.Tests.RunningCli StartWithInput(string input, params string[] args) =>
-        LongRopeGguf.Tests.CliProcess.StartWithInput(Environment(null), input, args);
+        StartWithInput(null, input, args);
+
+    /// <summary>The same, with <paramref name="environment"/> added to the isolated one.</summary>
+    public LongRopeGguf.Tests.RunningCli StartWithInput(IReadOnlyDictionary<string, string>? environment, string input, params string[] args) =>
+        LongRopeGguf.Tests.CliProcess.StartWithInput(Environment(environment), input, args);
 
     /// <summary>Runs longrope with <paramref name="input"/> on its standard input (a piped chat).</summary>
     public LongRopeGguf.Tests.CliResult RunWithInput(string input, params string[] args) =>

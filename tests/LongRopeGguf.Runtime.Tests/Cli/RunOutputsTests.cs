@@ -350,6 +350,31 @@ public class RunOutputsTests
 
     [Theory]
     [InlineData(LongRopeGguf.Tests.CliProcess.SIGTERM)]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGINT)]
+    public void A_chat_blocked_in_a_load_from_a_fifo_nobody_writes_still_ends_by_a_signal(int signal)
+    {
+        // /load of a FIFO waits in open(2), where no token is looked at: SIGTERM and Ctrl-C were taken as "stop the
+        // command" and the chat waited for ever (only a second SIGTERM ended it). Now SIGTERM ends it after the grace
+        // (LONGROPE_STOP_GRACE), and a Ctrl-C the work has not answered in 2 s is followed by one that ends it (130).
+        using var cli = new IsolatedCli();
+        string fifo = SpecialFiles.Fifo(cli.File("transcript.fifo"));
+        using var run = cli.StartWithInput(new Dictionary<string, string> { ["LONGROPE_STOP_GRACE"] = "2" }, $"/load {fifo}\n", "chat", TestPaths.TinyModel, "-n", "2");
+        Assert.True(SpecialFiles.WaitUntilInFifoOpen(run.Process, TimeSpan.FromSeconds(60)), "the chat never waited for the FIFO");
+        LongRopeGguf.Tests.CliProcess.Signal(run.Process, signal);
+        if (signal == LongRopeGguf.Tests.CliProcess.SIGINT)
+        {
+            Thread.Sleep(2500);
+            Assert.False(run.Process.HasExited, "the first Ctrl-C ended the chat"); // it asks the command to stop, as in a reply
+            LongRopeGguf.Tests.CliProcess.Signal(run.Process, signal);
+        }
+        var r = LongRopeGguf.Tests.CliProcess.Finish(run, TimeSpan.FromSeconds(20));
+        Assert.True(r.ExitCode == 128 + signal, r.ToString());
+        if (signal == LongRopeGguf.Tests.CliProcess.SIGTERM)
+            Assert.Equal("longrope: did not stop within 2 s of SIGTERM (blocked on a pipe or a file that sends nothing?); ending now (LONGROPE_STOP_GRACE sets the wait)", r.StderrLines[^1]);
+    }
+
+    [Theory]
+    [InlineData(LongRopeGguf.Tests.CliProcess.SIGTERM)]
     [InlineData(LongRopeGguf.Tests.CliProcess.SIGQUIT)] // stopped the reply like Ctrl-C and the chat went on
     public void Sigterm_or_sigquit_in_the_middle_of_a_chat_reply_stops_the_reply_and_ends_the_chat_by_the_signal(int signal)
     {

@@ -101,6 +101,8 @@ public sealed class ChatSession : IDisposable
     public ChatTurn Ask(string userText, Action<string>? onText, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(userText)) throw new RuntimeInputException("empty message");
+        // Megabytes that cannot fit are refused by their size, before the tokenizer spends seconds and memory on them.
+        PromptSizeBound.Refuse(_model.Info, _messages.Select(m => m.Content).Append(userText), Options.Generation.MaxTokens, "a conversation");
         _messages.Add(new ChatMessage("user", userText));
         PrefillResult prefill;
         try
@@ -139,6 +141,7 @@ public sealed class ChatSession : IDisposable
     /// <summary>Replaces the conversation with a saved one and evaluates it (it must fit the model).</summary>
     public PrefillResult Load(ChatTranscript transcript, CancellationToken cancellationToken)
     {
+        PromptSizeBound.Refuse(_model.Info, transcript.Messages.Select(m => m.Content), Options.Generation.MaxTokens, "a transcript");
         var saved = _messages.ToList();
         _messages.Clear();
         _messages.AddRange(transcript.Messages);

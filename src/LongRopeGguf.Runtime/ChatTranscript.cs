@@ -29,7 +29,14 @@ public sealed record ChatTranscript(
             throw new RuntimeInputException($"/save {full}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)");
         if (File.Exists(full) && !IsTranscript(full))
             throw new RuntimeInputException($"/save {full}: exists and is not a chat transcript; refusing to overwrite it (give another file name, or remove it first)");
-        Gguf.AtomicFile.WriteAllText(full, JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n");
+        try
+        {
+            Gguf.AtomicFile.WriteAllText(full, JsonSerializer.Serialize(this, ChatTranscriptJsonContext.Default.ChatTranscript) + "\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e.Message.StartsWith(full + ":", StringComparison.Ordinal))
+        {
+            throw new RuntimeInputException("/save " + e.Message); // the file's own problem (no folder, no permission), said as the others are
+        }
     }
 
     private static bool IsTranscript(string path)
@@ -38,29 +45,34 @@ public sealed record ChatTranscript(
         catch (Exception e) when (e is RuntimeInputException or IOException) { return false; } // one it cannot read is said as such
     }
 
-    /// <summary>Reads and checks a transcript; every problem is one line naming the file and the field.</summary>
+    /// <summary>Reads and checks a transcript; every problem is one line, "/load FILE: problem", naming the field.</summary>
     public static ChatTranscript Load(string path)
     {
-        if (Directory.Exists(path)) throw new RuntimeInputException($"{path}: is a folder, not a transcript file");
-        if (!File.Exists(path)) throw new RuntimeInputException($"{path}: no such transcript file");
+        string full = Path.GetFullPath(path);
+        RuntimeInputException Bad(string problem) => new($"/load {full}: {problem}");
+        if (Directory.Exists(full)) throw Bad("is a folder, not a transcript file");
+        if (!File.Exists(full)) throw Bad("no such transcript file");
         ChatTranscript? t;
         try
         {
-            t = JsonSerializer.Deserialize(TextFiles.Read(path, "/load", TextFiles.PromptLimitBytes), ChatTranscriptJsonContext.Default.ChatTranscript);
+            t = JsonSerializer.Deserialize(TextFiles.Read(full, "/load", TextFiles.PromptLimitBytes), ChatTranscriptJsonContext.Default.ChatTranscript);
         }
         catch (JsonException e)
         {
-            throw new RuntimeInputException($"{path}: not a chat transcript (line {e.LineNumber + 1}: {Gguf.JsonErrors.Describe(e)})");
+            throw Bad($"not a chat transcript (line {e.LineNumber + 1}: {Gguf.JsonErrors.Describe(e)})");
         }
-        if (t is null) throw new RuntimeInputException($"{path}: not a chat transcript (null)");
-        if (t.Format != CurrentFormat) throw new RuntimeInputException($"{path}: format is '{t.Format}', expected '{CurrentFormat}'");
-        if (t.Messages is null) throw new RuntimeInputException($"{path}: no 'messages' array");
+        if (t is null) throw Bad("not a chat transcript (null)");
+        if (t.Format != CurrentFormat) throw Bad($"format is '{t.Format}', expected '{CurrentFormat}'");
+        if (t.Messages is null) throw Bad("no 'messages' array");
         for (int i = 0; i < t.Messages.Count; i++)
         {
             var m = t.Messages[i];
             if (m?.Role is null || !s_roles.Contains(m.Role))
-                throw new RuntimeInputException($"{path}: messages[{i}].role is '{m?.Role}', expected system, user or assistant");
-            if (m.Content is null) throw new RuntimeInputException($"{path}: messages[{i}].content is missing");
+                throw Bad($"messages[{i}].role is '{m?.Role}', expected system, user or assistant");
+            if (m.Content is null) throw Bad($"messages[{i}].content is missing");
+            // JSON can carry what no text file or typed line can (piped lines and prompt files refuse it): a NUL, which
+            // a chat template cuts the message at.
+            if (m.Content.IndexOf('\0') is >= 0 and int nul) throw Bad($"messages[{i}].content holds a NUL character (character {nul}), not text");
         }
         return t;
     }

@@ -39,6 +39,10 @@ public sealed record ModelContextInfo(
     /// (it allocates the full cache; Phi-3 GGUFs carry the key).</summary>
     public bool KvEstimateIsUpperBound { get; init; }
 
+    /// <summary>The most bytes of text one token of the vocabulary stands for, where that bounds a text's token count
+    /// from below (<see cref="PromptSizeBound"/>); null where it does not.</summary>
+    public int? LongestTokenBytes { get; init; }
+
     /// <summary>
     /// The <c>yarn_attn_factor</c> that gives this file's short contexts the model's own attention magnitude (the
     /// reciprocal of the attn_factor that this tool's patch added for the long set), or null when there is nothing to
@@ -121,6 +125,7 @@ public sealed record ModelContextInfo(
             HasShortFactors = hasShort,
             KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
             KvEstimateIsUpperBound = file.ContainsKey($"{arch}.attention.sliding_window") && arch is not ("phi3" or "phimoe"),
+            LongestTokenBytes = PromptSizeBound.MinimumTokens(file, 0)?.LongestTokenBytes,
             ShortContextAttnParameter = readsFactors && hasShort ? ShortContextAttention.ContextParameter(file) : null,
         };
     }

@@ -23,4 +23,25 @@ public static class PromptSizeBound
         int longest = tokens.LongestStringBytes();
         return longest == 0 ? null : (utf8Bytes / longest, longest);
     }
+
+    /// <summary>Texts above this size are measured by <see cref="Refuse"/> before they are tokenized; below it,
+    /// tokenizing is cheap and gives the exact count.</summary>
+    public const long CheckAboveBytes = 256 << 10;
+
+    /// <summary>
+    /// Refuses <paramref name="text"/> (with <paramref name="reserve"/> tokens to generate after it) when its size alone
+    /// shows that it cannot fit the model's context_length; texts of <see cref="CheckAboveBytes"/> or less are left to
+    /// the tokenizer. <paramref name="what"/> names the text ("a prompt", "a conversation").
+    /// </summary>
+    public static void Refuse(ModelContextInfo model, IEnumerable<string> text, int reserve, string what)
+    {
+        if (model.LongestTokenBytes is not { } longest) return;
+        long bytes = 0;
+        foreach (string part in text) bytes += System.Text.Encoding.UTF8.GetByteCount(part);
+        if (bytes <= CheckAboveBytes) return;
+        long tokens = bytes / longest;
+        if (tokens + reserve > model.ContextLength)
+            throw new RuntimeInputException($"at least {tokens} tokens ({what} of {bytes} bytes, and no token of the model stands for more than "
+                + $"{longest} bytes of it) + {reserve} to generate do not fit: the model's context_length is {model.ContextLength}");
+    }
 }

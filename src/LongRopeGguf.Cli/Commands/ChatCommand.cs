@@ -160,7 +160,7 @@ public static class ChatCommand
                     return null;
                 case "/load":
                     if (arg.Length == 0) throw new RuntimeInputException("/load needs a file name");
-                    var transcript = ChatTranscript.Load(arg); // its errors name the file
+                    var transcript = ChatTranscript.Load(arg); // its errors say /load and the file
                     PrefillResult prefill;
                     try { prefill = session.Load(transcript, token); }
                     catch (RuntimeInputException e)

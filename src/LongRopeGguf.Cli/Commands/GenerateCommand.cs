@@ -101,24 +101,17 @@ public static class GenerateCommand
     }
 
     /// <summary>
-    /// A prompt of more than <see cref="HugePromptBytes"/> is measured against the model's context_length by its size
+    /// A prompt of more than <see cref="PromptSizeBound.CheckAboveBytes"/> is measured against the model's context_length by its size
     /// before the model loads and the prompt is tokenized (<see cref="PromptSizeBound"/>); returns the model's facts
     /// read for it, or null for a smaller prompt (the load reads them).
     /// </summary>
     private static ModelContextInfo? RefuseHugePrompt(FileInfo model, string text, int maxTokens)
     {
-        if (text.Length * 3L <= HugePromptBytes) return null; // at most 3 UTF-8 bytes per UTF-16 unit
-        long bytes = System.Text.Encoding.UTF8.GetByteCount(text);
-        if (bytes <= HugePromptBytes) return null;
-        var info = ModelContextInfo.Read(model.FullName, out var header);
-        if (PromptSizeBound.MinimumTokens(header, bytes) is { } bound && bound.Tokens + maxTokens > info.ContextLength)
-            throw new RuntimeInputException($"at least {bound.Tokens} tokens (a prompt of {bytes} bytes, and no token of the model stands for more than "
-                + $"{bound.LongestTokenBytes} bytes of it) + {maxTokens} to generate do not fit: the model's context_length is {info.ContextLength}");
+        if (text.Length * 3L <= PromptSizeBound.CheckAboveBytes) return null; // at most 3 UTF-8 bytes per UTF-16 unit
+        var info = ModelContextInfo.Read(model.FullName);
+        PromptSizeBound.Refuse(info, [text], maxTokens, "a prompt");
         return info;
     }
-
-    /// <summary>Prompts above this size are measured by <see cref="RefuseHugePrompt"/> first.</summary>
-    private const long HugePromptBytes = 256 << 10;
 
     internal static string StopName(StopReason reason) => reason switch
     {

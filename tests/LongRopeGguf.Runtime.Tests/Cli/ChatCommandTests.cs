@@ -89,6 +89,28 @@ public class ChatCommandTests
     }
 
     [Fact]
+    public void Text_too_big_for_the_context_by_its_size_alone_is_refused_before_it_is_tokenized_and_file_errors_name_the_command()
+    {
+        // A 16 MB piped line or /load of an 8 MB message took 9 s and 700 MB (tokenized whole) to hear "does not fit";
+        // /save's and /load's file problems came without the command ("nope.json: no such transcript file").
+        using var cli = new IsolatedCli();
+        string transcript = cli.File("big.json");
+        new ChatTranscript(ChatTranscript.CurrentFormat, null, [new ChatMessage("user", new string('b', 400_000))]).Save(transcript);
+        string missing = cli.File("nope.json"), noFolder = cli.File("none/x.json");
+        string input = string.Join("\n", new string('a', 300_000), $"/load {transcript}", $"/load {missing}", $"/save {noFolder}") + "\n";
+        var r = cli.RunWithInput(input, "chat", LongRopeGguf.Tests.TestPaths.TinyModel, "-n", "5");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(
+        [
+            "longrope: error: at least 50000 tokens (a conversation of 300000 bytes, and no token of the model stands for more than 6 bytes of it) + 5 to generate do not fit: the model's context_length is 512",
+            $"longrope: error: /load {transcript}: at least 66666 tokens (a transcript of 400000 bytes, and no token of the model stands for more than 6 bytes of it) + 5 to generate do not fit: the model's context_length is 512",
+            $"longrope: error: /load {missing}: no such transcript file",
+            $"longrope: error: /save {noFolder}: folder {Path.GetDirectoryName(noFolder)} does not exist",
+            "longrope: error: 4 of 4 messages and commands were refused",
+        ], r.StderrLines.Skip(2));
+    }
+
+    [Fact]
     public void Ctrl_c_stops_a_reply_without_leaving_the_chat()
     {
         using var cli = new IsolatedCli();

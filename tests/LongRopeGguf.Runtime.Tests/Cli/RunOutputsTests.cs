@@ -112,15 +112,18 @@ public class RunOutputsTests
         using var dir = new TempDir();
         string array = dir.File("array.json");
         File.WriteAllText(array, "[1, 2]\n");
-        Assert.Equal($"{array}: not a chat transcript (line 1: not a JSON object near byte 2)",
+        Assert.Equal($"/load {array}: not a chat transcript (line 1: not a JSON object near byte 2)",
             Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(array)).Message);
         string typed = dir.File("typed.json");
         File.WriteAllText(typed, "{\"format\": 3}\n");
         var e = Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(typed));
-        Assert.StartsWith($"{typed}: not a chat transcript (line 1: 'format' has the wrong type", e.Message);
+        Assert.StartsWith($"/load {typed}: not a chat transcript (line 1: 'format' has the wrong type", e.Message);
         Assert.DoesNotContain("LongRopeGguf.", e.Message);
-        Assert.Equal($"{dir.Path}: is a folder, not a transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.Path)).Message);
-        Assert.Equal($"{dir.File("none.json")}: no such transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.File("none.json"))).Message);
+        Assert.Equal($"/load {dir.Path}: is a folder, not a transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.Path)).Message);
+        Assert.Equal($"/load {dir.File("none.json")}: no such transcript file", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(dir.File("none.json"))).Message);
+        string nul = dir.File("nul.json");
+        File.WriteAllText(nul, "{\"format\":\"longrope-chat/1\",\"messages\":[{\"role\":\"user\",\"content\":\"ab\\u0000cd\"}]}");
+        Assert.Equal($"/load {nul}: messages[0].content holds a NUL character (character 2), not text", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(nul)).Message);
     }
 
     [Theory]
@@ -135,7 +138,7 @@ public class RunOutputsTests
         using var dir = new TempDir();
         string path = dir.File("t.json");
         File.WriteAllText(path, json.Replace("{0}", ChatTranscript.CurrentFormat));
-        Assert.Equal($"{path}: {message.Replace("{0}", ChatTranscript.CurrentFormat)}", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(path)).Message);
+        Assert.Equal($"/load {path}: {message.Replace("{0}", ChatTranscript.CurrentFormat)}", Assert.Throws<RuntimeInputException>(() => ChatTranscript.Load(path)).Message);
     }
 
     [Fact]

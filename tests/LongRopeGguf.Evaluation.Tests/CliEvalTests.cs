@@ -424,6 +424,29 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_text_file_named_filler_and_the_built_in_filler_neither_resume_into_each_other_nor_pool()
+    {
+        // The built-in filler records no hash; a file named filler (given as ./filler) is named "filler" too: its trials
+        // were resumed as the built-in filler's ("0 trials, 1 already recorded") and pooled with them.
+        using var dir = new TempDir();
+        string filler = dir.File("filler");
+        File.WriteAllText(filler, File.ReadAllText(TestPaths.ProseHeldout)[..20000]);
+        string[] Args(string haystack, string output) => ["eval", "niah", TestPaths.TinyModel, "--lengths", "512", "--depths", "1", "--modes", "none", "--haystack", haystack, "--threads", "2", "--out", output];
+        var (code, _, err) = Run(Args(filler, dir.File("file")));
+        Assert.True(code == 0, err);
+        string hash = Niah.TrialRecord.FromJsonLine(File.ReadLines(Path.Combine(dir.File("file"), "results.jsonl")).First()).HaystackSha256!;
+
+        (code, _, err) = Run(Args("filler", dir.File("file")));
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{dir.File("file")}: its trials on haystack 'filler' read another text (sha256 {hash}, now the built-in filler): give another --out");
+        (code, _, err) = Run(Args("filler", dir.File("builtin")));
+        Assert.True(code == 0, err);
+        (code, _, err) = Run(Args(filler, dir.File("builtin")));
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{dir.File("builtin")}: its trials on haystack 'filler' read another text (the built-in filler, now sha256 {hash} from {filler}): give another --out");
+        (code, _, err) = Run("eval", "compare", dir.File("file"), dir.File("builtin"), "--baseline", "none");
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"haystack 'filler' is one text in {Path.Combine(dir.File("file"), "results.jsonl")} (sha256 {hash}) and another in {Path.Combine(dir.File("builtin"), "results.jsonl")} (the built-in filler): pool runs of the same text");
+    }
+
+    [Fact]
     public void A_file_that_is_neither_a_model_nor_a_factor_set_for_it_is_one_line_naming_the_mode_and_leaves_no_folder()
     {
         using var dir = new TempDir();

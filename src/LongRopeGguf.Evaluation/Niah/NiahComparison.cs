@@ -91,11 +91,11 @@ public sealed partial class NiahComparison
                     if (seenOf.TryGetValue(r.Mode, out var seen) && !seen.first.IsFrom(r.Model, r.ModelId))
                         throw new EvalInputException($"mode '{r.Mode}' is {seen.first.Describe()} in {seen.source} but {r.Describe()} in {source}: pool runs of the same files");
                 // Prompts are matched by id, which names the haystack by its file name: two texts of one name must not pool.
-                if (r.HaystackSha256 is { } text)
+                if (r.HaystackIdentity is { } text)
                 {
                     if (textOf.TryGetValue(r.Haystack, out var seenText) && seenText.hash != text)
-                        throw new EvalInputException($"haystack '{r.Haystack}' is one text in {seenText.source} (sha256 {seenText.hash}) and another in {source} "
-                            + $"(sha256 {text}): pool runs of the same text");
+                        throw new EvalInputException($"haystack '{r.Haystack}' is one text in {seenText.source} ({NiahRunner.Said(seenText.hash)}) and another in {source} "
+                            + $"({NiahRunner.Said(text)}): pool runs of the same text");
                     textOf.TryAdd(r.Haystack, (text, source));
                 }
                 modelOf.TryAdd(r.Mode, (r, source));

@@ -28,6 +28,11 @@ public sealed record TrialRecord
     /// <summary><see cref="Prompts.Haystack.ContentHash"/> of the haystack's text; null for the filler and in older lines.</summary>
     public string? HaystackSha256 { get; init; }
 
+    /// <summary>Which text the trial read, as far as the line says: its hash, <see cref="Prompts.Haystack.FillerIdentity"/>
+    /// for the built-in filler (named "filler" with no hash: a file named filler always has one), null for an older line
+    /// of a file, which does not say.</summary>
+    public string? HaystackIdentity => HaystackSha256 ?? (Haystack == Prompts.Haystack.FillerName ? Prompts.Haystack.FillerIdentity : null);
+
     /// <summary>Where the trial's haystack starts in the text (characters; 0 for the filler, and in lines written before passages existed).</summary>
     public int HaystackOffset { get; init; }
     public required string Needle { get; init; }

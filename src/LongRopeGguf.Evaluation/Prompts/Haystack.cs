@@ -37,7 +37,13 @@ public sealed class Haystack
 
     public bool IsFiller => _fixedText is null;
 
-    public static Haystack Filler() => new("filler", null, null);
+    /// <summary>The built-in filler's name in trial records; a text file of that name is told apart by its hash.</summary>
+    public const string FillerName = "filler";
+
+    /// <summary>What stands for the built-in filler where texts are told apart by hash.</summary>
+    public const string FillerIdentity = "the built-in filler";
+
+    public static Haystack Filler() => new(FillerName, null, null);
 
     /// <summary>The text of a file (UTF-8), whitespace collapsed. "filler" names the built-in filler.</summary>
     /// <param name="option">The option that named the file, for messages (search's --text reads its text here too).</param>
@@ -53,6 +59,9 @@ public sealed class Haystack
     /// filler. Trials are named by <see cref="Name"/>; this tells two texts of one name apart (a resumed run or a pooled
     /// comparison must not mix them).</summary>
     public string? ContentHash { get; private init; }
+
+    /// <summary><see cref="ContentHash"/>, or <see cref="FillerIdentity"/> for the filler.</summary>
+    public string Identity => ContentHash ?? FillerIdentity;
 
     /// <summary>"filler" or a path.</summary>
     public static Haystack Parse(string spec) =>

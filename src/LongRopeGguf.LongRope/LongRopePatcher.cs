@@ -175,7 +175,7 @@ public static class LongRopePatcher
         GgufFile written;
         try
         {
-            var edit = restoring ? PlanRestore(file, changes) : PlanStrip(file, arch, changes);
+            var edit = restoring ? PlanRestore(file, arch, changes) : PlanStrip(file, arch, changes);
             written = GgufRewriter.Rewrite(file, edit, targetPath, options.Rewrite with { AllowOverwriteSource = sameFile });
         }
         catch (BadInputException e) when (restoring && e is not LongRopePatchException)
@@ -318,9 +318,12 @@ public static class LongRopePatcher
         edit.SetValue(LongRopeKeys.RestoreAbsentTensors, GgufValue.Array(absentTensors.ToArray()));
     }
 
-    private static GgufEdit PlanRestore(GgufFile file, List<string> changes)
+    private static GgufEdit PlanRestore(GgufFile file, string arch, List<string> changes)
     {
         var edit = new GgufEdit();
+        // What the record puts back or removes: the LongRoPE the patch wrote must be among it.
+        var coveredKeys = new HashSet<string>(StringComparer.Ordinal);
+        var coveredTensors = new HashSet<string>(StringComparer.Ordinal);
         string keyPrefix = LongRopeKeys.RestoreKey("");
         string tensorPrefix = LongRopeKeys.RestorePrefix + "tensor.";
         foreach (var e in file.Metadata)
@@ -329,6 +332,7 @@ public static class LongRopePatcher
             {
                 string key = e.Key[keyPrefix.Length..];
                 edit.SetValue(key, e.Value);
+                coveredKeys.Add(key);
                 changes.Add($"restored {key} = {e.Value.ToDisplayString()}");
             }
             else if (e.Key.StartsWith(tensorPrefix, StringComparison.Ordinal) && e.Key.EndsWith(".type", StringComparison.Ordinal))
@@ -340,6 +344,7 @@ public static class LongRopePatcher
                 ulong[] shape = RecordValue(file, LongRopeKeys.RestoreTensor(name, "shape"), GgufValueType.Array, GgufValueType.UInt64).AsArray<ulong>(GgufValueType.UInt64);
                 byte[] data = RecordValue(file, LongRopeKeys.RestoreTensor(name, "data"), GgufValueType.Array, GgufValueType.UInt8).AsArray<byte>(GgufValueType.UInt8);
                 edit.SetTensor(new OutputTensor(name, type, shape, new TensorData.FromMemory(data)));
+                coveredTensors.Add(name);
                 changes.Add($"restored tensor {name} ({type} [{string.Join(", ", shape)}])");
             }
         }
@@ -347,14 +352,24 @@ public static class LongRopePatcher
             foreach (string key in RecordValue(file, LongRopeKeys.RestoreAbsentKeys, GgufValueType.Array, GgufValueType.String).AsStringArray())
             {
                 edit.RemoveKey(key);
+                coveredKeys.Add(key);
                 if (file.ContainsKey(key)) changes.Add($"removed {key}");
             }
         if (file.ContainsKey(LongRopeKeys.RestoreAbsentTensors))
             foreach (string name in RecordValue(file, LongRopeKeys.RestoreAbsentTensors, GgufValueType.Array, GgufValueType.String).AsStringArray())
             {
                 edit.RemoveTensor(name);
+                coveredTensors.Add(name);
                 if (file.TryGetTensor(name, out _)) changes.Add($"removed tensor {name}");
             }
+        // A record edited by hand (or cut short) that says nothing of a factor tensor or of the scaling type would leave
+        // the LongRoPE in place under a "removed" report.
+        string? uncovered = new[] { LongRopeKeys.LongFactorsTensor, LongRopeKeys.ShortFactorsTensor }
+            .FirstOrDefault(n => file.TryGetTensor(n, out _) && !coveredTensors.Contains(n)) is { } tensor ? $"tensor {tensor}"
+            : file.ContainsKey(LongRopeKeys.ScalingType(arch)) && !coveredKeys.Contains(LongRopeKeys.ScalingType(arch)) ? LongRopeKeys.ScalingType(arch) : null;
+        if (uncovered is not null)
+            throw new LongRopePatchException($"{file.Path}: the restore record ({LongRopeKeys.RestorePrefix}*) says nothing of {uncovered}, which the patch wrote: "
+                + $"it is incomplete, nothing written (without {LongRopeKeys.Version}, --remove strips the LongRoPE as from a file patched elsewhere)");
         foreach (var e in file.Metadata)
             if (e.Key.StartsWith("longrope.", StringComparison.Ordinal)) edit.RemoveKey(e.Key);
         changes.Add("removed the longrope.* provenance keys");

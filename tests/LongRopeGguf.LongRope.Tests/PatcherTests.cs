@@ -248,6 +248,9 @@ public partial class PatcherTests
         { "shape", "'longrope.restore.tensor.rope_freqs.weight.shape' is ARRAY[UINT32], not ARRAY[UINT64]; the restore record is damaged" },
         { "alignment", "the restore record (longrope.restore.*) cannot be applied: " },
         { "size", "the restore record (longrope.restore.*) cannot be applied: tensor 'rope_freqs.weight'" },
+        // A record that said nothing of what the patch wrote: the LongRoPE stayed, reported as removed (exit 0).
+        { "no-absent-tensors", "the restore record (longrope.restore.*) says nothing of tensor rope_factors_long.weight, which the patch wrote: it is incomplete, nothing written" },
+        { "no-scaling-type", "the restore record (longrope.restore.*) says nothing of llama.rope.scaling.type, which the patch wrote: it is incomplete, nothing written" },
     };
 
     [Theory]
@@ -268,6 +271,8 @@ public partial class PatcherTests
                 case "shape": e.SetValue(tensor + "shape", GgufValue.Array(new uint[] { 32 })); break;
                 case "alignment": e.SetValue(LongRopeKeys.RestoreKey("general.alignment"), GgufValue.UInt32(3)); break;
                 case "size": e.SetValue(tensor + "shape", GgufValue.Array(new ulong[] { 1UL << 40 })); break;
+                case "no-absent-tensors": e.RemoveKey(LongRopeKeys.RestoreAbsentTensors); break;
+                case "no-scaling-type": e.SetValue(LongRopeKeys.RestoreAbsentKeys, GgufValue.Array(new[] { LongRopeKeys.OriginalContextLength(A) })); break;
             }
         }, patched);
         string target = dir.File("restored.gguf");

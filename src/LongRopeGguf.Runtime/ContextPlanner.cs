@@ -110,7 +110,12 @@ public static class ContextPlanner
             default:
                 if (shortSize > 0 && need <= shortSize)
                     return new ContextPlan(shortSize, FactorSetKind.Short, $"{needText} fit the original context {original}");
-                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSetKind.Long, $"{needText} exceed the original context {original}");
+                // Why the long set, when the work alone would fit the original length: llama.cpp's contexts come in
+                // multiples of 256, and the largest one within the original is smaller (or there is none).
+                string why = need > original ? $"exceed the original context {original}"
+                    : shortSize == 0 ? $"run on the long set: the original context {original} is below llama.cpp's smallest context ({Granularity})"
+                    : $"exceed {shortSize}, the largest context on the short set (contexts are multiples of {Granularity}; original context {original})";
+                return new ContextPlan(LongSize(model, request, need, needText, minLong), FactorSetKind.Long, $"{needText} {why}");
         }
     }
 
@@ -137,7 +142,7 @@ public static class ContextPlanner
         {
             if (request.FactorSet != FactorSetChoice.Auto)
                 throw new RuntimeInputException($"--factor-set {request.FactorSet.ToString().ToLowerInvariant()}: {model.Path} has no LongRoPE factor sets ({DescribeScaling(model)})");
-            return new ContextPlan(size, set, $"fixed by --context {fixedSize}; {DescribeScaling(model)}");
+            return new ContextPlan(size, set, $"fixed by --context {fixedSize}{(size == fixedSize ? "" : $" (rounded to {size})")}; {DescribeScaling(model)}");
         }
         if (request.FactorSet == FactorSetChoice.Short && set == FactorSetKind.Long)
             throw new RuntimeInputException($"--context {fixedSize} with --factor-set short: llama.cpp runs a {size}-token context on the long set; the short set allows at most {ShortContextSize(model)}");

@@ -23,9 +23,11 @@ public static class StartupReport
     /// <summary>"tiny (llama, 6 layers, context_length 4096; LongRoPE: short set up to 512 tokens, long set above)".</summary>
     public static string Model(ModelContextInfo info)
     {
-        string rope = info.HasLongRope
-            ? $"LongRoPE: short set up to {info.OriginalContextLength} tokens, long set above"
-            : info.HasBuiltInScaling ? $"built-in {info.ScalingType} scaling" : "no LongRoPE sets";
+        int shortSize = ContextPlanner.ShortContextSize(info);
+        string rope = !info.HasLongRope ? (info.HasBuiltInScaling ? $"built-in {info.ScalingType} scaling" : "no LongRoPE sets")
+            : shortSize == info.OriginalContextLength ? $"LongRoPE: short set up to {shortSize} tokens, long set above"
+            : shortSize == 0 ? $"LongRoPE: long set at every size (the original context {info.OriginalContextLength} is below llama.cpp's smallest context, {ContextPlanner.Granularity})"
+            : $"LongRoPE: short set up to {shortSize} tokens (original context {info.OriginalContextLength}; contexts are multiples of {ContextPlanner.Granularity}), long set above";
         string warning = info.Warning is null ? "" : $"; warning: {info.Warning}";
         return $"{info.Name} ({info.Architecture}, {info.LayerCount} layers, context_length {info.ContextLength}; {rope}{warning})";
     }

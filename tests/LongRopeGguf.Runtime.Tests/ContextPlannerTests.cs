@@ -29,6 +29,28 @@ public class ContextPlannerTests
         Assert.Equal(set, ContextPlanner.SetFor(LongRope(original, 131072), plan.ContextSize)); // what llama.cpp will select
     }
 
+    [Theory]
+    [InlineData(4000, 4001, "4001 tokens exceed the original context 4000")]
+    [InlineData(300, 276, "276 tokens exceed 256, the largest context on the short set (contexts are multiples of 256; original context 300)")]
+    [InlineData(100, 8, "8 tokens run on the long set: the original context 100 is below llama.cpp's smallest context (256)")]
+    public void The_reason_for_the_long_set_is_the_one_that_holds(int original, int need, string reason)
+    {
+        // "276 tokens exceed the original context 300" (and "8 ... exceed ... 100") was said where the work fit the
+        // original length and the rounding to 256 decided.
+        var m = LongRope(original, 131072);
+        var plan = ContextPlanner.Plan(m, new ContextRequest(need));
+        Assert.Equal(FactorSetKind.Long, plan.FactorSet);
+        Assert.Equal(reason, plan.Reason);
+        Assert.Equal(original switch
+        {
+            4000 => "m (llama, 32 layers, context_length 131072; LongRoPE: short set up to 3840 tokens (original context 4000; contexts are multiples of 256), long set above)",
+            300 => "m (llama, 32 layers, context_length 131072; LongRoPE: short set up to 256 tokens (original context 300; contexts are multiples of 256), long set above)",
+            _ => "m (llama, 32 layers, context_length 131072; LongRoPE: long set at every size (the original context 100 is below llama.cpp's smallest context, 256))",
+        }, StartupReport.Model(m));
+        Assert.Equal("m (llama, 32 layers, context_length 131072; LongRoPE: short set up to 4096 tokens, long set above)", StartupReport.Model(LongRope(4096, 131072)));
+        Assert.Equal("fixed by --context 300 (rounded to 512); plain RoPE", ContextPlanner.Plan(Plain(4096), new ContextRequest(5, ContextSize: 300)).Reason);
+    }
+
     [Fact]
     public void A_short_set_never_gets_a_context_above_the_models_context_length()
     {

@@ -86,7 +86,14 @@ public sealed class ChatSession : IDisposable
                 throw new RuntimeInputException($"--system: {e.Message}"); // said which text does not fit
             }
         }
-        else Conversation.EnsureCapacity(ContextPlanner.Add(Options.Generation.MaxTokens, 1), $"a first turn of up to {Options.Generation.MaxTokens} tokens", cancellationToken);
+        else
+        {
+            // The shortest first turn: BOS (where the model adds one) and a one-token message, then the reply's room. A
+            // chat planned without the BOS started with -n context_length - 1 and refused every message.
+            int prompt = 1 + (_model.Weights.Vocab.ShouldAddBOS ? 1 : 0);
+            int n = Options.Generation.MaxTokens;
+            Conversation.EnsureCapacity(ContextPlanner.Add(n, prompt), $"a first turn: prompt {prompt} or more + {n} to generate", cancellationToken);
+        }
         return Conversation.Plan!;
     }
 
@@ -165,6 +172,7 @@ public sealed class ChatSession : IDisposable
             var prefill = Conversation.SyncTo(Render(addAssistant: false), Options.Generation.MaxTokens, cancellationToken);
             _turns = _messages.Count(m => m.Role == "user");
             _lastPrefill = prefill;
+            _lastGeneration = null; // the last reply was the conversation's that the transcript replaced
             return prefill;
         }
         catch

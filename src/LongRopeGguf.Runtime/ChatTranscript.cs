@@ -27,6 +27,9 @@ public sealed record ChatTranscript(
         // Saving again over a transcript is the usual case; over any other file (a README, a script) it is a slip.
         if (Gguf.FileKinds.Of(full) == Gguf.FileKind.Special)
             throw new RuntimeInputException($"/save {full}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)");
+        // A link whose target is gone "exists" to File.Exists and is no transcript: said as what it is.
+        if (new FileInfo(full).LinkTarget is { } target && !File.Exists(Path.GetFullPath(target, Path.GetDirectoryName(full)!)))
+            throw new RuntimeInputException($"/save {full}: a symbolic link to {target}, which does not exist; refusing to replace it (give another file name)");
         if (File.Exists(full) && !IsTranscript(full))
             throw new RuntimeInputException($"/save {full}: exists and is not a chat transcript; refusing to overwrite it (give another file name, or remove it first)");
         try

@@ -67,8 +67,15 @@ public sealed class Conversation : IDisposable
     {
         if (_context is not null && tokens <= _context.Size) return null;
         var plan = ContextPlanner.Plan(_model.Info, Request(tokens, detail));
-        if (_context is null)
+        // A context that holds nothing evaluated yet (a chat's first message, longer than the start planned for) is
+        // replaced, not moved from: there is nothing to prefill again, and no move to count.
+        if (_context is null || _evaluated == 0)
         {
+            if (_context is { } empty)
+            {
+                _context = null;
+                _model.ReleaseContext(empty);
+            }
             _context = _model.AcquireContext(plan);
             _evaluated = 0;
             return null;

@@ -145,5 +145,26 @@ public class ConversationMoveTests
         Assert.Equal(chat.Messages, other.Messages);
         Assert.Equal(tokens, other.Conversation.Tokens);
         Assert.Equal(1, other.Stats.Turns);
+
+        // The reply of the conversation a transcript replaced is not the loaded one's "last reply" (/stats showed it).
+        other.Ask("Again", null, CancellationToken.None);
+        Assert.NotNull(other.Stats.LastGeneration);
+        other.Load(loaded, CancellationToken.None);
+        Assert.Null(other.Stats.LastGeneration);
+    }
+
+    [Fact]
+    public void A_first_message_longer_than_the_start_planned_for_gets_a_long_context_without_a_move()
+    {
+        // The chat's start context held nothing; a first message of 1000 tokens was reported as "moved to the long
+        // set: 1001 tokens re-prefilled" and counted as a move.
+        using var model = Load(PatchedModelFixture.PatchedModel);
+        using var chat = new ChatSession(model, new ChatOptions(null, new GenerationOptions(5, SamplingOptions.Greedy)));
+        Assert.Equal(FactorSetKind.Short, chat.Start().FactorSet);
+        var turn = chat.Ask(PassKeyPrompt(999, 0.5, 31415), null, CancellationToken.None);
+        Assert.Null(turn.Prefill.Move);
+        Assert.Equal(0, chat.Stats.Moves);
+        Assert.Equal(FactorSetKind.Long, chat.Stats.Plan!.FactorSet);
+        Assert.Equal(1000, turn.Prefill.Tokens);
     }
 }

@@ -5,7 +5,8 @@ namespace LongRopeGguf.Cli.Commands;
 
 /// <summary>
 /// `longrope chat MODEL [--system TEXT]`: an interactive chat (like ollama run / llama-cli -cnv). The conversation
-/// starts on the short LongRoPE set and moves to the long one, once, when the next turn no longer fits.
+/// starts on the short LongRoPE set and moves to the long one when the next turn no longer fits (and to a larger long
+/// context each time it outgrows one), prefilling the conversation again at each move.
 /// </summary>
 public static class ChatCommand
 {
@@ -50,7 +51,7 @@ public static class ChatCommand
         string now = StartupReport.Plan(llama, plan);
         if (!info.HasLongRope || fixedContext || choice != FactorSetChoice.Auto || plan.FactorSet != FactorSetKind.Short)
             return now;
-        return $"{now}; moves to the long set (re-prefilling the conversation once) when a turn needs more than {plan.ContextSize} tokens, up to {info.ContextLength}";
+        return $"{now}; moves to the long set when a turn needs more than {plan.ContextSize} tokens, up to {info.ContextLength} (each move, to the long set or a larger context, prefills the conversation again)";
     }
 
     private static int Loop(ChatSession session, ConsoleInterrupt interrupt)

@@ -50,6 +50,9 @@ public sealed class NativeOptions
     /// </summary>
     public void RefuseLogOverInputs(ParseResult r, string? resultsFolder = null)
     {
+        // Both given: the log went to standard error and the file was silently never written (a missing folder not said).
+        if (r.GetValue(Verbose) && r.GetValue(LogFile) is { Length: > 0 } file)
+            throw new CliException($"--log-file {file} with --verbose: --verbose sends llama.cpp's log to standard error instead of a file; give one of them");
         if (r.GetValue(Verbose)) return;
         // The default log is truncated at start as a given one is (an eval of --text ~/.cache/longrope/llama.log measured it).
         bool given = r.GetValue(LogFile) is { Length: > 0 };

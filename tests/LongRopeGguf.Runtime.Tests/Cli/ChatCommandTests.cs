@@ -14,7 +14,7 @@ public class ChatCommandTests
         using var term = new TmuxTerminal(cli.ShellCommand("chat", PatchedModelFixture.PatchedModel, "--temp", "0", "-n", "8", "--stop", "."));
         string screen = term.WaitFor(">>> ");
         Assert.Contains("factor set short, n_ctx 512", screen);
-        Assert.Contains("moves to the long set (re-prefilling the conversation once) when a turn needs more than 512 tokens, up to 4096", screen);
+        Assert.Contains("moves to the long set when a turn needs more than 512 tokens, up to 4096 (each move, to the long set or a larger context, prefills the conversation again)", screen);
         Assert.Contains("no chat template in the GGUF: plain continuation", screen);
 
         term.Type(PassKeyPrompt(399, 0.3, 27182));
@@ -61,17 +61,20 @@ public class ChatCommandTests
         using var cli = new IsolatedCli();
         var plain = cli.Run("chat", LongRopeGguf.Tests.TestPaths.TinyModel);
         Assert.True(plain.ExitCode == 0, plain.ToString());
-        Assert.Contains("a context sized for 129 tokens (a first turn of up to 128 tokens)", plain.Stderr);
+        Assert.Contains("a context sized for 130 tokens (a first turn: prompt 2 or more + 128 to generate)", plain.Stderr);
 
         // A LongRoPE file starts on its short set: the reserve does not push the first turn past the original 512.
         var patched = cli.Run("chat", PatchedModelFixture.PatchedModel);
         Assert.True(patched.ExitCode == 0, patched.ToString());
         Assert.Contains("factor set short, n_ctx 512", patched.Stderr);
 
-        // An explicit budget is the user's: 512 per reply cannot fit a 512-token model, and says so.
-        var explicitBudget = cli.Run("chat", LongRopeGguf.Tests.TestPaths.TinyModel, "-n", "512");
+        // An explicit budget is the user's: 511 per reply (BOS, one token, 511) cannot fit a 512-token model, and says
+        // so at the start (it started and refused every message); 510 does.
+        var explicitBudget = cli.Run("chat", LongRopeGguf.Tests.TestPaths.TinyModel, "-n", "511");
         Assert.Equal(2, explicitBudget.ExitCode);
-        Assert.Equal("longrope: error: 513 tokens (a first turn of up to 512 tokens) do not fit: the model's context_length is 512", Assert.Single(explicitBudget.StderrLines));
+        Assert.Equal("longrope: error: 513 tokens (a first turn: prompt 2 or more + 511 to generate) do not fit: the model's context_length is 512", Assert.Single(explicitBudget.StderrLines));
+        var fits = cli.RunWithInput("a\n", "chat", LongRopeGguf.Tests.TestPaths.TinyModel, "-n", "510", "--temp", "0");
+        Assert.True(fits.ExitCode == 0, fits.ToString());
     }
 
     [Fact]

@@ -72,6 +72,23 @@ public class NativeOptionsTests
 
     [Theory]
     [MemberData(nameof(Commands))]
+    [InlineData("generate")]
+    public void A_log_file_with_verbose_is_refused_as_the_conflict_it_is(string command)
+    {
+        // --verbose won silently: the file was never written, and a log file in a folder that does not exist was not said.
+        using var cli = new IsolatedCli();
+        string output = cli.File("out"), log = cli.File("no-such-folder") + "/llama.log";
+        var args = command == "generate" ? ["generate", TestPaths.TinyModel, "-p", "The grass", "-n", "2"] : Arguments(command, output);
+        args.AddRange(["--verbose", "--log-file", log]);
+        var r = cli.Run([.. args]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Equal($"longrope: error: --log-file {log} with --verbose: --verbose sends llama.cpp's log to standard error instead of a file; give one of them", Assert.Single(r.StderrLines));
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Theory]
+    [MemberData(nameof(Commands))]
     public void A_log_file_over_an_input_of_the_run_or_in_its_results_folder_is_refused_and_the_input_kept(string command)
     {
         // The log truncates its file at start: `eval ppl --text t.txt --log-file t.txt` measured its own log (perplexity

@@ -456,6 +456,12 @@ public class RunOutputsTests
         string fifo = SpecialFiles.Fifo(cli.File("chat.fifo"));
         var r = cli.RunWithInput($"Hi\n/save {fifo}\n", "chat", TestPaths.TinyModel, "-n", "2", "--temp", "0");
         Assert.Contains($"longrope: error: /save {fifo}: is a pipe, socket or device, not a file; refusing to replace it (give another file name)", r.StderrLines);
+        // A link to nothing was said as "exists and is not a chat transcript".
+        string dangling = cli.File("dangling.json");
+        File.CreateSymbolicLink(dangling, "gone.json");
+        var linked = cli.RunWithInput($"Hi\n/save {dangling}\n", "chat", TestPaths.TinyModel, "-n", "2", "--temp", "0");
+        Assert.Contains($"longrope: error: /save {dangling}: a symbolic link to gone.json, which does not exist; refusing to replace it (give another file name)", linked.StderrLines);
+        Assert.False(File.Exists(cli.File("gone.json")));
         Assert.Equal(LongRopeGguf.Gguf.FileKind.Special, LongRopeGguf.Gguf.FileKinds.Of(fifo));
     }
 
@@ -469,7 +475,7 @@ public class RunOutputsTests
         Assert.DoesNotContain("[default: 512]", help.Stdout);
         var chat = cli.RunWithInput("Hi\n", "chat", TestPaths.TinyModel, "--temp", "0");
         Assert.True(chat.ExitCode == 0, chat.ToString());
-        Assert.Contains("(a first turn of up to 128 tokens)", chat.StderrLines[0]);
+        Assert.Contains("(a first turn: prompt 2 or more + 128 to generate)", chat.StderrLines[0]);
     }
 
     [Fact]

@@ -12,6 +12,11 @@ public static class Program
         if (StandardStreams.WasClosed(0)) Console.SetIn(TextReader.Null);
         StandardOutput.Install();
         StandardError.Install();
+        if (CommandLineBytes.FirstProblem(args) is { } problem)
+        {
+            Console.Error.WriteLine($"longrope: error: {problem}");
+            return ExitCodes.BadInput;
+        }
         return Run(args);
     }
 

@@ -87,6 +87,20 @@ public class StandardOutputTests
     }
 
     [Fact]
+    public void An_argument_that_is_not_utf8_is_refused_and_a_typed_replacement_character_is_not()
+    {
+        // .NET decoded the byte 0xFF as U+FFFD and the prompt went to the model so (a prompt file with it is refused).
+        using var dir = new TempDir();
+        string generate = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-n", "2", "--temp", "0", "-p");
+        Assert.Equal("2", Bash(dir.Path, $"{generate} \"$(printf 'abc\\377')\" >out.txt 2>err.txt; echo $?"));
+        Assert.Equal("", File.ReadAllText(dir.File("out.txt")));
+        Assert.Equal($"longrope: error: argument 8 ('abc\uFFFD'): not UTF-8 text (invalid byte 0xFF at offset 3); longrope reads its command line as UTF-8 (give such text in a file, e.g. --prompt-file)",
+            File.ReadAllText(dir.File("err.txt")).Trim());
+        // The character itself, as UTF-8 (EF BF BD), is text like any other.
+        Assert.Equal("0", Bash(dir.Path, $"{generate} \"$(printf 'abc\\357\\277\\275')\" >out.txt 2>err.txt; echo $?"));
+    }
+
+    [Fact]
     public void A_json_report_to_a_reader_that_has_gone_ends_with_141_too()
     {
         using var dir = new TempDir();

@@ -110,9 +110,7 @@ public sealed class TerminationSignals : IDisposable
                 _firstSignalTicks = Environment.TickCount64;
                 SignalExit.Record(context.Signal);
                 var signal = context.Signal;
-                if (!_disposed)
-                    _giveUp = new Timer(_ => SignalExit.Now(signal, $"longrope: did not stop within {GiveUpAfter.TotalSeconds:0.#} s of {signal} (blocked on a pipe or a file that sends nothing?); ending now ({GraceVariable} sets the wait)"),
-                        null, GiveUpAfter, Timeout.InfiniteTimeSpan);
+                if (!_disposed) _giveUp = GiveUpTimer(signal);
             }
             else if (Environment.TickCount64 - _firstSignalTicks >= ForceAfter.TotalMilliseconds)
                 return;
@@ -123,6 +121,12 @@ public sealed class TerminationSignals : IDisposable
     }
 
     private bool _disposed;
+
+    /// <summary>A timer that ends the process by <paramref name="signal"/> when the run has not stopped within
+    /// <see cref="GiveUpAfter"/> (work blocked in the kernel never looks at the token); disposed when it has.</summary>
+    internal static Timer GiveUpTimer(PosixSignal signal) =>
+        new(_ => SignalExit.Now(signal, $"longrope: did not stop within {GiveUpAfter.TotalSeconds:0.#} s of {signal} (blocked on a pipe or a file that sends nothing?); ending now ({GraceVariable} sets the wait)"),
+            null, GiveUpAfter, Timeout.InfiniteTimeSpan);
 
     public void Dispose()
     {

@@ -229,10 +229,7 @@ public sealed class ConsoleInterrupt : IDisposable
                 Interlocked.Exchange(ref _terminatedAt, now);
                 // Work blocked in the kernel never sees the token (a chat's /load of a FIFO nobody writes): as for
                 // patch, eval and search, the run ends by the signal when it has not stopped within the grace.
-                if (!_disposed)
-                    _giveUp = new Timer(_ => SignalExit.Now(signal, $"longrope: did not stop within {TerminationSignals.GiveUpAfter.TotalSeconds:0.#} s of {signal} "
-                        + $"(blocked on a pipe or a file that sends nothing?); ending now ({TerminationSignals.GraceVariable} sets the wait)"),
-                        null, TerminationSignals.GiveUpAfter, Timeout.InfiniteTimeSpan);
+                if (!_disposed) _giveUp = TerminationSignals.GiveUpTimer(signal);
             }
         }
         SignalExit.Record(signal);

@@ -91,6 +91,10 @@ public sealed class ScoringCoreTests(TinyModelFixture fixture)
         Assert.Equal("The magic word is Blue Whale. ", n.NeedleText(n.ExpectedFor(123)));
         Assert.True(n.IsCorrect("a blue whale!", "Blue Whale"));
         Assert.False(n.IsCorrect("a blue wha", "Blue Whale"));
+        // An --answer given with spaces around it is the word itself (it was never found: "paris." holds no " Paris ").
+        var padded = NeedleSpec.Create("The city is {key}. ", "Which city? The city is ", " Paris ");
+        Assert.True(padded.IsCorrect("paris.", padded.ExpectedFor(0)));
+        Assert.False(padded.IsCorrect("Par", padded.ExpectedFor(0)));
     }
 
     [Fact]

@@ -18,6 +18,20 @@ public class FactorValidatorTests
         Assert.Empty(v.Issues);
     }
 
+    [Theory]
+    [InlineData(1f, null)]
+    [InlineData(2f, null)]
+    [InlineData(2.01f, "attention factor 2.01 is outside [1, 2]; it scales attention logits by its square (4.0401)")]
+    [InlineData(0.99f, "attention factor 0.99 is outside [1, 2]; it scales attention logits by its square (0.9801)")]
+    public void An_attention_factor_outside_1_to_2_is_a_warning_and_the_edges_are_inside(float attention, string? warning)
+    {
+        // Only a factor of 100 was tried before: the limit could move anywhere unnoticed.
+        var v = Validate(FactorRules.Pi(32, 2), attention: attention);
+        Assert.True(v.IsValid);
+        if (warning is null) Assert.Empty(v.Issues);
+        else Assert.Equal(warning, Assert.Single(v.Issues).Message);
+    }
+
     [Fact]
     public void A_set_for_another_original_length_than_the_models_is_a_warning_naming_both()
     {

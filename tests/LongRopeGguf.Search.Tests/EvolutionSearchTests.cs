@@ -29,6 +29,44 @@ public class EvolutionSearchTests
 
     private static SyntheticFitness NewFitness() => new(Target, TargetAttention);
 
+    /// <summary>A fitness given as a function of the candidate (ties and NaN, which the synthetic curve never gives).</summary>
+    private sealed class FunctionFitness(Func<Candidate, double> value) : IFitnessFunction
+    {
+        public System.Text.Json.Nodes.JsonObject Describe() => new() { ["kind"] = "function" };
+        public FitnessResult Evaluate(Candidate candidate, CancellationToken cancellationToken) => FitnessResult.Of(value(candidate));
+    }
+
+    private static EvolutionSettings Tiny => new() { Population = 4, Parents = 2, Mutations = 2, Crossovers = 2, Iterations = 2 };
+
+    [Fact]
+    public void A_nan_fitness_ranks_last_and_a_tie_keeps_the_first_candidate_as_best()
+    {
+        // Real fitness gives both: every candidate outside a perplexity bound can score alike, and a fitness other than
+        // llama.cpp's (or a logged one) can be NaN. A NaN once ranked first; a tie once went to the later candidate.
+        SearchSeed[] seeds = [Seeds[0], Seeds[1]];
+        var nan = new EvolutionSearch(Space(), Tiny, seeds, new FunctionFitness(c => c.Genome.Genes[0] == 0 && c.Genome.Genes[Dims - 1] == 0 ? double.NaN : 5.0)).Run();
+        Assert.Equal("pi", nan.BestSeed.SeedName);
+        Assert.False(double.IsNaN(nan.Best.Fitness.Value));
+
+        var tie = new EvolutionSearch(Space(), Tiny, seeds, new FunctionFitness(_ => 1.0)).Run();
+        Assert.Equal(0, tie.Best.Serial);
+        Assert.Equal("ones", tie.Best.SeedName);
+    }
+
+    [Fact]
+    public void The_search_makes_the_choices_its_algorithm_version_names()
+    {
+        // A search log resumes by replaying the search from its seed, so a change to any choice the search makes
+        // (which parents pair, which gene moves) must come with a new EvolutionSearch.Algorithm; this run pins the
+        // choices of the current one. (A crossover that could draw one parent twice fell back to a mutation, and every
+        // other test compares a run only with itself.) Update the figures together with the Algorithm name.
+        Assert.Equal("longrope-evolution-2", EvolutionSearch.Algorithm);
+        var outcome = new EvolutionSearch(Space(), Small(iterations: 5), Seeds, NewFitness()).Run();
+        var counts = (outcome.All.Length, outcome.All.Count(c => c.Origin == CandidateOrigin.Crossover), outcome.All.Count(c => c.Origin == CandidateOrigin.Mutation));
+        Assert.Equal((76, 30, 43), counts);
+        Assert.Equal((68, "0,32,93,114,117,233,272,327,373,404,419,459,590,603,638,700|a16|p0,16"), (outcome.Best.Serial, outcome.Best.Genome.Key));
+    }
+
     [Fact]
     public void The_search_improves_far_beyond_its_seeds_and_moves_toward_the_known_optimum()
     {

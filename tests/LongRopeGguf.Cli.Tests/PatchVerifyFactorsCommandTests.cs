@@ -427,8 +427,9 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
         // A restore record edited to drop general.architecture: the removal wrote it and exited 0.
         using var dir = new TempDir();
         string tampered = dir.File("tampered.gguf");
-        GgufRewriter.Rewrite(GgufReader.Read(fx.Patched),
-            new GgufEdit().SetValue("longrope.restore.absent_keys", GgufValue.Array(new[] { "general.architecture" })), tampered);
+        var patched = GgufReader.Read(fx.Patched);
+        string[] absent = [.. patched["longrope.restore.absent_keys"].AsStringArray(), "general.architecture"];
+        GgufRewriter.Rewrite(patched, new GgufEdit().SetValue("longrope.restore.absent_keys", GgufValue.Array(absent)), tampered);
         string restored = dir.File("restored.gguf");
 
         var r = CliProcess.Run("patch", tampered, "--remove", "-o", restored);

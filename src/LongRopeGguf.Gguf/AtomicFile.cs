@@ -140,7 +140,10 @@ public sealed partial class AtomicFile : IDisposable
     public void Dispose()
     {
         if (_committed) return;
-        Stream.Dispose();
+        // Closing flushes what is buffered once more: on a full disk that failed again, and its exception (naming the
+        // hidden temporary file) replaced the one Failed had made of the first. The file is deleted anyway.
+        try { Stream.Dispose(); }
+        catch (IOException) { }
         TryDelete(TempPath);
         s_pending.TryRemove(TempPath, out _);
     }

@@ -23,12 +23,42 @@ public sealed class GgufInPlaceEditor : IDisposable
         var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
         try
         {
+            // Two updates of one file at once wrote their values in turn: one run's factors with the other's attention
+            // factor, and both said OK. The whole file is locked (a POSIX record lock: other writers wait, readers do
+            // not) from before the header is read until the editor is disposed, so concurrent updates run one after the
+            // other and the last one wins whole.
+            LockWhole(stream, path);
             return new GgufInPlaceEditor(GgufReader.Read(stream, path), stream);
         }
         catch
         {
             stream.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>How long an update waits for another one on the same file (each takes milliseconds).</summary>
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
+
+    private static void LockWhole(FileStream stream, string path)
+    {
+        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsWindows())) return; // FileStream.Lock is not offered elsewhere
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                stream.Lock(0, long.MaxValue);
+                return;
+            }
+            catch (IOException) when (waited.Elapsed < LockWait)
+            {
+                Thread.Sleep(10);
+            }
+            catch (IOException)
+            {
+                throw new IOException($"{path}: another process has been updating it in place for over {LockWait.TotalSeconds:0} s (the file is locked); nothing written");
+            }
         }
     }
 

@@ -354,6 +354,30 @@ public class PatchVerifyFactorsCommandTests(PatchVerifyFactorsFixture fx) : ICla
     }
 
     [Fact]
+    public void An_in_place_update_waits_for_another_one_on_the_same_file()
+    {
+        // Two at once wrote their values in turn (one run's factors with the other's attention factor, both "OK"). An
+        // update locks the whole file while it reads and writes; here this test holds that lock for 1.5 s.
+        using var dir = new TempDir();
+        string model = dir.File("model.gguf");
+        AssertExit(0, CliProcess.Run("patch", TestPaths.TinyModel, "-f", fx.NtkFactors, "-o", model));
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        RunningCli run;
+        using (var held = new FileStream(model, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            held.Lock(0, long.MaxValue);
+            run = CliProcess.Start("patch", model, "-f", fx.PiFactors, "--in-place");
+            Thread.Sleep(1500);
+            Assert.False(run.Process.HasExited, "the update did not wait for the lock");
+            held.Unlock(0, long.MaxValue);
+        }
+        var r = CliProcess.Finish(run);
+        AssertExit(0, r);
+        Assert.True(waited.Elapsed >= TimeSpan.FromSeconds(1.5));
+        Assert.Equal(fx.PiSet.LongFactors, ReadFloats(GgufReader.Read(model), "rope_factors_long.weight"));
+    }
+
+    [Fact]
     public void Patch_in_place_rewrites_once_then_updates_only_the_factors_and_remove_in_place_restores_the_original()
     {
         using var dir = new TempDir();

@@ -18,7 +18,7 @@ public sealed record MetadataAssignment(string Key, GgufValue Value)
     /// <paramref name="option"/> and the text, so the user sees exactly which argument was wrong.</summary>
     public static MetadataAssignment Parse(string text, string option = "--set")
     {
-        CliException Bad(string problem) => new($"{option} '{text}': {problem}");
+        CliException Bad(string problem) => new(Gguf.DisplayText.Escape($"{option} '{text}': {problem}")); // what was typed may hold any character
 
         int eq = text.IndexOf('=');
         if (eq < 0) throw Bad("expected KEY=TYPE:VALUE, e.g. general.name=string:foo");

@@ -70,4 +70,12 @@ public class MetadataAssignmentTests
         Assert.Contains(problem, e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void What_was_typed_is_shown_escaped_in_the_message()
+    {
+        // A line separator in the key was printed raw (the one-line error in two lines).
+        var e = Assert.Throws<CliException>(() => MetadataAssignment.Parse("a\u2028b=string:x"));
+        Assert.Equal("--set 'a\\u2028b=string:x': the key 'a\\u2028b' contains white space", e.Message);
+    }
 }

@@ -8,6 +8,8 @@ public class DisplayTextTests
     {
         Assert.Equal("plain ünï 日本 🦙", DisplayText.Escape("plain ünï 日本 🦙"));
         Assert.Equal("a\\u001b[2J\\u001b]0;title\\u0007\\n\\r\\t\\u007f\\u009bz", DisplayText.Escape("a\u001b[2J\u001b]0;title\u0007\n\r\t\u007f\u009bz"));
+        // Line separators and bidirectional controls: printed raw by inspect (a key split in two, text reordered).
+        Assert.Equal("a\\u2028b\\u2029c\\u202ed\\u2066e\\u2069f\u2030", DisplayText.Escape("a\u2028b\u2029c\u202ed\u2066e\u2069f\u2030"));
     }
 
     [Fact]

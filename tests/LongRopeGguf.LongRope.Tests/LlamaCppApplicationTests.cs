@@ -52,25 +52,35 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [Fact]
-    public void Context_sizes_pick_the_set_that_the_verifier_plan_predicts()
+    public void Context_sizes_pick_the_set_that_the_verifier_plan_predicts() =>
+        // 300 and 257 round up to 512 (short); 513 rounds up to 768 (long); 1024 with 4 sequences and a split KV
+        // cache gives n_ctx_seq 256 (short); 4 sequences with KVUnified left unset share one cache, n_ctx_seq 1024
+        // (long): LLamaSharp's default is unified. (Rounding that changes the set: the original-length-400 test.)
+        AssertEachContextRunsThePlannedSet(512,
+            [(257, 1, null, false), (300, 1, null, false), (513, 1, null, true), (1024, 4, false, false), (1024, 4, true, true), (1024, 4, null, true)]);
+
+    /// <summary>An original length that is no multiple of 256 (400): the rounding of n_ctx (and of a split cache's
+    /// n_ctx_seq) decides the set, where comparing the requested size would say the opposite.</summary>
+    [Fact]
+    public void Rounding_up_to_256_decides_the_set_for_an_original_length_between_multiples() =>
+        // 257 <= 400 but n_ctx is 512: long. 256 stays 256: short. 1024 over 3 sequences with a split cache: 341 <= 400,
+        // but n_ctx_seq is rounded up to 512: long.
+        AssertEachContextRunsThePlannedSet(400, [(257, 1, null, true), (256, 1, null, false), (1024, 3, false, true)]);
+
+    /// <summary>For a file with distinct sets and <paramref name="original"/> as its threshold: each context (size,
+    /// sequences, unified KV cache or not) computes what the file with only the expected set as rope_freqs computes, and
+    /// the verifier's plan expects that same set.</summary>
+    private static void AssertEachContextRunsThePlannedSet(int original, (uint Ctx, uint SeqMax, bool? Unified, bool ExpectLong)[] cases)
     {
         using var dir = new TempDir();
         float[] shortF = TestFiles.Ramp(1f, 1.5f);
         float[] longF = FactorRules.Pi(32, 2);
         string patched = dir.File("distinct.gguf");
-        LongRopePatcher.Patch(TestPaths.TinyModel, Set(longF, shortF), patched);
+        LongRopePatcher.Patch(TestPaths.TinyModel, new FactorSet(longF, shortF, original, 1024, 1f, AttentionFactorPolicy.Explicit, "test"), patched);
+        Assert.Equal((uint)original, GgufReader.Read(patched).GetUInt32(LongRopeKeys.OriginalContextLength("llama")));
         var plan = LongRopeVerifier.Verify(patched).Plan!;
         string shortRef = TestFiles.RopeFreqsModel(dir, "short-freqs.gguf", shortF);
         string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", longF);
-
-        // 300 and 257 round up to 512 (short); 513 rounds up to 768 (long); 1024 with 4 sequences and a split KV
-        // cache gives n_ctx_seq 256 (short); 4 sequences with KVUnified left unset share one cache, n_ctx_seq 1024
-        // (long): LLamaSharp's default is unified. (Rounding that changes the set: the original-length-400 test.)
-        var cases = new (uint Ctx, uint SeqMax, bool? Unified, bool ExpectLong)[]
-        {
-            (257, 1, null, false), (300, 1, null, false), (513, 1, null, true), (1024, 4, false, false), (1024, 4, true, true),
-            (1024, 4, null, true),
-        };
         foreach (var (ctx, seqMax, unified, expectLong) in cases)
         {
             Assert.Equal(expectLong, plan.UsesLongSet((int)ctx, (int)seqMax, unified ?? true));
@@ -79,40 +89,7 @@ public class LlamaCppApplicationTests(Xunit.Abstractions.ITestOutputHelper outpu
                 p.SeqMax = seqMax;
                 p.KVUnified = unified;
             }
-            // 200 tokens: they fit one sequence's 256 cells in the split-cache case.
-            int[] tokens = LlamaHarness.ReferenceTokens[..200];
-            float[] got = LlamaHarness.Logits(patched, ctx, tokens, Configure);
-            float[] expected = LlamaHarness.Logits(expectLong ? longRef : shortRef, ctx, tokens, Configure);
-            Assert.True(got.SequenceEqual(expected), $"context {ctx} (SeqMax {seqMax}, unified {unified}): expected the {(expectLong ? "long" : "short")} set");
-        }
-    }
-
-    /// <summary>An original length that is no multiple of 256 (400): the rounding of n_ctx (and of a split cache's
-    /// n_ctx_seq) decides the set, where comparing the requested size would say the opposite.</summary>
-    [Fact]
-    public void Rounding_up_to_256_decides_the_set_for_an_original_length_between_multiples()
-    {
-        using var dir = new TempDir();
-        float[] shortF = TestFiles.Ramp(1f, 1.5f);
-        float[] longF = FactorRules.Pi(32, 2);
-        string patched = dir.File("orig400.gguf");
-        LongRopePatcher.Patch(TestPaths.TinyModel, new FactorSet(longF, shortF, 400, 1024, 1f, AttentionFactorPolicy.Explicit, "test"), patched);
-        Assert.Equal(400u, GgufReader.Read(patched).GetUInt32(LongRopeKeys.OriginalContextLength("llama")));
-        var plan = LongRopeVerifier.Verify(patched).Plan!;
-        string shortRef = TestFiles.RopeFreqsModel(dir, "short-freqs.gguf", shortF);
-        string longRef = TestFiles.RopeFreqsModel(dir, "long-freqs.gguf", longF);
-
-        // 257 <= 400 but n_ctx is 512: long. 256 stays 256: short. 1024 over 3 sequences with a split cache: 341 <= 400,
-        // but n_ctx_seq is rounded up to 512: long.
-        var cases = new (uint Ctx, uint SeqMax, bool? Unified, bool ExpectLong)[] { (257, 1, null, true), (256, 1, null, false), (1024, 3, false, true) };
-        foreach (var (ctx, seqMax, unified, expectLong) in cases)
-        {
-            Assert.Equal(expectLong, plan.UsesLongSet((int)ctx, (int)seqMax, unified ?? true));
-            void Configure(ModelParams p)
-            {
-                p.SeqMax = seqMax;
-                p.KVUnified = unified;
-            }
+            // 200 tokens: they fit one sequence's 256 cells in the split-cache cases.
             int[] tokens = LlamaHarness.ReferenceTokens[..200];
             float[] got = LlamaHarness.Logits(patched, ctx, tokens, Configure);
             float[] expected = LlamaHarness.Logits(expectLong ? longRef : shortRef, ctx, tokens, Configure);

@@ -39,8 +39,7 @@ public sealed record ModelContextInfo(
     /// (it allocates the full cache; Phi-3 GGUFs carry the key).</summary>
     public bool KvEstimateIsUpperBound { get; init; }
 
-    /// <summary>The most bytes of text one token of the vocabulary stands for, where that bounds a text's token count
-    /// from below (<see cref="PromptSizeBound"/>); null where it does not.</summary>
+    /// <summary><see cref="PromptSizeBound.LongestTokenBytes"/> of the file: what bounds a text's token count from below.</summary>
     public int? LongestTokenBytes { get; init; }
 
     /// <summary>
@@ -125,7 +124,7 @@ public sealed record ModelContextInfo(
             HasShortFactors = hasShort,
             KvBytesPerToken = EstimateKvBytesPerToken(file, arch, layers),
             KvEstimateIsUpperBound = file.ContainsKey($"{arch}.attention.sliding_window") && arch is not ("phi3" or "phimoe"),
-            LongestTokenBytes = PromptSizeBound.MinimumTokens(file, 0)?.LongestTokenBytes,
+            LongestTokenBytes = PromptSizeBound.LongestTokenBytes(file),
             ShortContextAttnParameter = readsFactors && hasShort ? ShortContextAttention.ContextParameter(file) : null,
         };
     }

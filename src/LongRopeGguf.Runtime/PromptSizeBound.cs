@@ -14,14 +14,19 @@ public static class PromptSizeBound
 {
     /// <summary>At least how many tokens <paramref name="utf8Bytes"/> bytes of text become, and the longest token's
     /// bytes; null when the vocabulary gives no bound (another tokenizer, no token list).</summary>
-    public static (long Tokens, int LongestTokenBytes)? MinimumTokens(GgufFile file, long utf8Bytes)
+    public static (long Tokens, int LongestTokenBytes)? MinimumTokens(GgufFile file, long utf8Bytes) =>
+        LongestTokenBytes(file) is { } longest ? (utf8Bytes / longest, longest) : null;
+
+    /// <summary>The most bytes of text one token of the vocabulary stands for, where that bounds a text's token count
+    /// from below; null where it does not (another tokenizer, no token list, only empty tokens).</summary>
+    public static int? LongestTokenBytes(GgufFile file)
     {
         if (!file.TryGetValue("tokenizer.ggml.model", out var model) || model.Type != GgufValueType.String || model.AsString() is not ("llama" or "gpt2"))
             return null;
         if (!file.TryGetValue("tokenizer.ggml.tokens", out var tokens) || tokens.Type != GgufValueType.Array || tokens.ElementType != GgufValueType.String)
             return null;
         int longest = tokens.LongestStringBytes();
-        return longest == 0 ? null : (utf8Bytes / longest, longest);
+        return longest == 0 ? null : longest;
     }
 
     /// <summary>Texts above this size are measured by <see cref="Refuse"/> before they are tokenized; below it,

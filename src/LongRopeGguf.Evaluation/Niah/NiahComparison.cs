@@ -94,8 +94,8 @@ public sealed partial class NiahComparison
                 if (r.HaystackIdentity is { } text)
                 {
                     if (textOf.TryGetValue(r.Haystack, out var seenText) && seenText.hash != text)
-                        throw new EvalInputException($"haystack '{r.Haystack}' is one text in {seenText.source} ({NiahRunner.Said(seenText.hash)}) and another in {source} "
-                            + $"({NiahRunner.Said(text)}): pool runs of the same text");
+                        throw new EvalInputException($"haystack '{r.Haystack}' is one text in {seenText.source} ({Prompts.Haystack.Describe(seenText.hash)}) and another in {source} "
+                            + $"({Prompts.Haystack.Describe(text)}): pool runs of the same text");
                     textOf.TryAdd(r.Haystack, (text, source));
                 }
                 modelOf.TryAdd(r.Mode, (r, source));

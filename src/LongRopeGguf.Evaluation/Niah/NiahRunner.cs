@@ -146,9 +146,6 @@ public static class NiahRunner
     /// base model), and that the folder's lines for a mode name were run on the same file: resuming would otherwise
     /// skip trials that another file answered. Returns each mode's <see cref="ModelFingerprint"/>.
     /// </summary>
-    /// <summary>A haystack identity as a message says it: "sha256 HASH", or "the built-in filler".</summary>
-    internal static string Said(string identity) => identity == Prompts.Haystack.FillerIdentity ? identity : "sha256 " + identity;
-
     private static Dictionary<string, string> CheckModes(NiahOptions o, EvalModel baseModel, NiahPlan plan, IReadOnlyDictionary<string, TrialRecord> recorded)
     {
         // Trials are named by the haystack's file name: a folder whose trials read another text of that name would
@@ -156,8 +153,8 @@ public static class NiahRunner
         // The built-in filler and a file named filler are two texts of one name too.
         string text = o.Haystack.Identity;
         if (recorded.Values.FirstOrDefault(r => r.Haystack == o.Haystack.Name && r.HaystackIdentity is { } h && h != text) is { } otherText)
-            throw new EvalInputException($"{o.OutputDirectory}: its trials on haystack '{o.Haystack.Name}' read another text ({Said(otherText.HaystackIdentity!)}, "
-                + $"now {Said(text)}{(o.Haystack.SourcePath is { } from ? " from " + from : "")}): give another --out");
+            throw new EvalInputException($"{o.OutputDirectory}: its trials on haystack '{o.Haystack.Name}' read another text ({Prompts.Haystack.Describe(otherText.HaystackIdentity!)}, "
+                + $"now {Prompts.Haystack.Describe(text)}{(o.Haystack.SourcePath is { } from ? " from " + from : "")}): give another --out");
         var ids = new Dictionary<string, string>(StringComparer.Ordinal);
         var idOfPath = new Dictionary<string, string>(StringComparer.Ordinal); // the built-in modes share the base model
         foreach (var mode in o.Modes)

@@ -63,6 +63,9 @@ public sealed class Haystack
     /// <summary><see cref="ContentHash"/>, or <see cref="FillerIdentity"/> for the filler.</summary>
     public string Identity => ContentHash ?? FillerIdentity;
 
+    /// <summary>An <see cref="Identity"/> as a message says it: "sha256 HASH", or "the built-in filler".</summary>
+    public static string Describe(string identity) => identity == FillerIdentity ? identity : "sha256 " + identity;
+
     /// <summary>"filler" or a path.</summary>
     public static Haystack Parse(string spec) =>
         string.Equals(spec, "filler", StringComparison.OrdinalIgnoreCase) ? Filler() : FromFile(spec);

@@ -78,12 +78,9 @@ public sealed record ModelContextInfo(
     public bool HasBuiltInScaling => !HasLongRope && ScalingType is { Length: > 0 } t && t != "none";
 
     /// <summary>The model's context facts, a file llama.cpp would abort on (or run to no purpose) refused first.</summary>
-    public static ModelContextInfo Read(string path) => Read(path, out _);
-
-    /// <summary><see cref="Read(string)"/>, also giving the header it read (for what the facts leave out: the vocabulary).</summary>
-    public static ModelContextInfo Read(string path, out GgufFile header)
+    public static ModelContextInfo Read(string path)
     {
-        header = ReadHeader(path);
+        var header = ReadHeader(path);
         if (LlamaModel.WhyNotToLoad(header) is { } refusal) throw new RuntimeInputException(refusal);
         return FromHeader(header, path);
     }

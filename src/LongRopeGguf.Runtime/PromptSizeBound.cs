@@ -15,7 +15,9 @@ public static class PromptSizeBound
     /// <summary>At least how many tokens <paramref name="utf8Bytes"/> bytes of text become, and the longest token's
     /// bytes; null when the vocabulary gives no bound (another tokenizer, no token list).</summary>
     public static (long Tokens, int LongestTokenBytes)? MinimumTokens(GgufFile file, long utf8Bytes) =>
-        LongestTokenBytes(file) is { } longest ? (utf8Bytes / longest, longest) : null;
+        LongestTokenBytes(file) is { } longest ? (MinimumTokens(utf8Bytes, longest), longest) : null;
+
+    private static long MinimumTokens(long utf8Bytes, int longestTokenBytes) => utf8Bytes / longestTokenBytes;
 
     /// <summary>The most bytes of text one token of the vocabulary stands for, where that bounds a text's token count
     /// from below; null where it does not (another tokenizer, no token list, only empty tokens).</summary>
@@ -44,7 +46,7 @@ public static class PromptSizeBound
         long bytes = 0;
         foreach (string part in text) bytes += System.Text.Encoding.UTF8.GetByteCount(part);
         if (bytes <= CheckAboveBytes) return;
-        long tokens = bytes / longest;
+        long tokens = MinimumTokens(bytes, longest);
         if (tokens + reserve > model.ContextLength)
             throw new RuntimeInputException($"at least {tokens} tokens ({what} of {bytes} bytes, and no token of the model stands for more than "
                 + $"{longest} bytes of it) + {reserve} to generate do not fit: the model's context_length is {model.ContextLength}");

@@ -43,8 +43,9 @@ public static class TextFiles
         using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         // /dev/stdin of a command whose standard input was closed: what the runtime opened in its place (its own pipe,
         // which never ends, or /dev/urandom). A closed standard input reads as empty, as everywhere else.
-        if (FileDescriptors.StandardInputClosed() && FileDescriptors.Target((int)stream.SafeFileHandle.DangerousGetHandle()) is { } target
-            && target == FileDescriptors.Target(0))
+        // (The cheap comparison first: only a file that is descriptor 0's own is looked at further.)
+        if (FileDescriptors.Target((int)stream.SafeFileHandle.DangerousGetHandle()) is { } target && target == FileDescriptors.Target(0)
+            && FileDescriptors.StandardInputClosed())
             return [];
         string TooBig(string size) => $"{what} {full}: {size} is too big for a text file here (at most {maxBytes:N0} bytes); is it a model or another binary file?";
         // A length of 0 is no promise for /proc files and devices (/proc/cpuinfo, /dev/zero): they are read as a pipe is.

@@ -328,6 +328,19 @@ public class FactorReaderTests
         Assert.EndsWith("must be a number, found the string \"big\"", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(word)).Message);
     }
 
+    [Theory]
+    [InlineData("{\"a\": 1}", "an object")]
+    [InlineData("null", "null")]
+    [InlineData("\"1, 2\"", "the string \"1, 2\"")]
+    public void A_factor_array_of_another_kind_is_named_in_words(string value, string named)
+    {
+        // The reader said "found Object" / "found Null": the serializer's enum names, not what the file holds.
+        using var dir = new TempDir();
+        var set = FactorSet.Create(FactorRules.Pi(32, 2), FactorSet.Ones(32), 512, 1024, AttentionFactorPolicy.Yarn, null, "x");
+        string json = WriteText(dir, "f.json", System.Text.RegularExpressions.Regex.Replace(FactorSetJson.ToJson(set), @"(""long_factors"":\s*)\[[^\]]*\]", m => m.Groups[1].Value + value));
+        Assert.Equal($"{json}: 'long_factors' must be an array of numbers, found {named}", Assert.Throws<FactorSetException>(() => FactorSetReader.Read(json)).Message);
+    }
+
     [Fact]
     public void A_json_array_is_named_as_one_not_parsed_as_csv()
     {

@@ -178,7 +178,7 @@ public static class FactorSetReader
     /// <summary>A JSON array of numbers as floats; names the property and index of anything else.</summary>
     internal static float[] ReadFloatArray(JsonElement e, string path, string property)
     {
-        if (e.ValueKind != JsonValueKind.Array) throw new FactorSetException($"{path}: '{property}' must be an array of numbers, found {e.ValueKind}");
+        if (e.ValueKind != JsonValueKind.Array) throw new FactorSetException($"{path}: '{property}' must be an array of numbers, found {Describe(e)}");
         if (e.GetArrayLength() > MaxNumbers)
             throw new FactorSetException($"{path}: '{property}' has {e.GetArrayLength():N0} values, more than {MaxNumbers:N0}, {MaxNumbersReason}");
         var values = new float[e.GetArrayLength()];

@@ -13,7 +13,27 @@ public static class ChartFiles
         Gguf.AtomicFile.WriteAllBytes(path, image.GetImageBytes(ScottPlot.ImageFormat.Png));
     }
 
-    public static string SafeName(string name)
+    /// <summary>A file-safe name for each of <paramref name="names"/>, no two alike: "a/b" and "a_b" both made
+    /// heatmap-a_b.png, the second chart overwriting the first. A name that is file-safe as it stands keeps it; the
+    /// others take a "-2", "-3", ... suffix where their safe form is taken (in the order given, so a resumed run names
+    /// its charts as before).</summary>
+    public static IReadOnlyDictionary<string, string> SafeNames(IEnumerable<string> names)
+    {
+        var distinct = names.Distinct(StringComparer.Ordinal).ToList();
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in distinct)
+            if (SafeName(name) == name && taken.Add(name)) result[name] = name;
+        foreach (var name in distinct.Where(n => !result.ContainsKey(n)))
+        {
+            string safe = SafeName(name), candidate = safe;
+            for (int i = 2; !taken.Add(candidate); i++) candidate = $"{safe}-{i}";
+            result[name] = candidate;
+        }
+        return result;
+    }
+
+    private static string SafeName(string name)
     {
         var sb = new StringBuilder();
         foreach (char c in name)

@@ -16,9 +16,10 @@ public static class NiahCharts
         string line = Path.Combine(directory, "accuracy-vs-length.png");
         Charts.ChartFiles.SavePng(AccuracyVsLength(s), line, LineWidth, LineHeight);
         files.Add(line);
+        var names = ChartFiles.SafeNames(s.Modes);
         foreach (var mode in s.Modes)
         {
-            string path = Path.Combine(directory, $"heatmap-{ChartFiles.SafeName(mode)}.png");
+            string path = Path.Combine(directory, $"heatmap-{names[mode]}.png");
             Charts.ChartFiles.SavePng(Heatmap(s, mode), path, HeatmapWidth, HeatmapHeight);
             files.Add(path);
         }

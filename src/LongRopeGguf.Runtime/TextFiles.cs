@@ -28,13 +28,16 @@ public static class TextFiles
         // A NUL byte in what reads as UTF-8 is a binary file (a model given by mistake): said as such, before decoding.
         string encoding = Gguf.StrictText.EncodingOf(bytes);
         if (encoding == "UTF-8" && Array.IndexOf(bytes, (byte)0) is >= 0 and int nul)
-            throw new RuntimeInputException($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
+            throw Binary(what, full, nul);
         string text = Gguf.StrictText.Decode(bytes, out string? problem)
             ?? throw new RuntimeInputException($"{what} {full}: {problem}");
         int nulChar = text.IndexOf('\0');
         if (nulChar >= 0) throw new RuntimeInputException($"{what} {full}: a NUL character (character {nulChar} of the {encoding} text), not a text file");
         return text;
     }
+
+    private static RuntimeInputException Binary(string what, string full, long nul) =>
+        new($"{what} {full}: a binary file (a NUL byte at offset {nul}), not UTF-8 text");
 
     /// <summary>The file's bytes, refused past <paramref name="maxBytes"/> before they are read (from the length when
     /// the file has one, else after maxBytes + 1 bytes of a pipe).</summary>
@@ -59,9 +62,20 @@ public static class TextFiles
         using var buffer = new MemoryStream();
         var chunk = new byte[1 << 16];
         int n;
+        bool? utf8 = null; // known once 4 bytes (the longest byte order mark) are in, or at the end
+        long searched = 0;
         while ((n = stream.Read(chunk)) > 0)
         {
             buffer.Write(chunk, 0, n);
+            // A NUL in what reads as UTF-8 is a binary file: /dev/zero or a model through a pipe is refused at its first
+            // chunk, as a file is, not after maxBytes read into memory (three times that at the peak: 800 MB for a corpus).
+            if (utf8 is null && buffer.Length >= 4) utf8 = Gguf.StrictText.EncodingOf(buffer.GetBuffer().AsSpan(0, 4)) == "UTF-8";
+            if (utf8 == true)
+            {
+                int nul = buffer.GetBuffer().AsSpan((int)searched, (int)(buffer.Length - searched)).IndexOf((byte)0);
+                if (nul >= 0) throw Binary(what, full, searched + nul);
+                searched = buffer.Length;
+            }
             if (buffer.Length > maxBytes) throw new RuntimeInputException(TooBig($"more than {maxBytes:N0} bytes"));
         }
         return buffer.ToArray();

@@ -83,7 +83,13 @@ public class StandardOutputTests
         Assert.Matches(@"^longrope: error: \d+ tokens \(prompt \d+ \+ 3 to generate\) do not fit: the model's context_length is 512", File.ReadAllText(dir.File("err.txt")).Trim());
         string zero = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-f", "/dev/zero", "-n", "3");
         Assert.Equal("2", Bash(dir.Path, $"timeout 60 {zero} >/dev/null 2>err.txt; echo $?"));
-        Assert.Contains("--prompt-file /dev/zero: more than 16,777,216 bytes is too big for a text file here", File.ReadAllText(dir.File("err.txt")));
+        // Refused at its first chunk, as a binary file is (it was read to the size limit first: 800 MB for a corpus).
+        Assert.Equal("longrope: error: --prompt-file /dev/zero: a binary file (a NUL byte at offset 0), not UTF-8 text", File.ReadAllText(dir.File("err.txt")).Trim());
+        // A pipe of text with no end is refused at the limit.
+        string piped = CliProcess.ShellCommandLine("generate", TestPaths.TinyModel, "-f", "/dev/stdin", "-n", "3");
+        Assert.Equal("2", Bash(dir.Path, $"yes | timeout 60 {piped} >/dev/null 2>err.txt; echo $?"));
+        Assert.Equal("longrope: error: --prompt-file /dev/stdin: more than 16,777,216 bytes is too big for a text file here (at most 16,777,216 bytes); is it a model or another binary file?",
+            File.ReadAllText(dir.File("err.txt")).Trim());
     }
 
     [Fact]

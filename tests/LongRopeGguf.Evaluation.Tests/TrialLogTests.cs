@@ -68,6 +68,12 @@ public class TrialLogTests
         using (var f = File.Create(big)) f.SetLength(TrialLog.MaxBytes + 1); // sparse: a 1 GB one ran out of memory
         Assert.Equal($"{big}: {TrialLog.MaxBytes + 1:N0} bytes is too big for a results file (at most {TrialLog.MaxBytes:N0})",
             Assert.Throws<EvalInputException>(() => TrialLog.ReadAll(big)).Message);
+
+        // One line far past any record: named by its size, not decoded and parsed (a 260 MB line took 1.5 GB).
+        string longLine = dir.File("long.jsonl");
+        File.WriteAllText(longLine, "{\"id\":\"" + new string('x', TrialLog.MaxLineBytes) + "\"}\n");
+        Assert.Equal($"{longLine}: line 1: {TrialLog.MaxLineBytes + 9:N0} bytes, too long for a trial record (at most {TrialLog.MaxLineBytes:N0})",
+            Assert.Throws<EvalInputException>(() => TrialLog.ReadAll(longLine)).Message);
     }
 
     [Theory]

@@ -74,6 +74,9 @@ public sealed class TrialLog : IDisposable
     /// refused before it is read (a 1 GB one ran out of memory).</summary>
     public const long MaxBytes = 256L << 20;
 
+    /// <summary>Far more than one record (under 2 KB; the longest field, the answer, is a few tokens of text).</summary>
+    public const int MaxLineBytes = 1 << 20;
+
     private static RecordedTrials Read(string path)
     {
         var records = new Dictionary<string, TrialRecord>(StringComparer.Ordinal);
@@ -101,6 +104,9 @@ public sealed class TrialLog : IDisposable
         {
             int end = Array.IndexOf(bytes, (byte)'\n', at);
             lineNo++;
+            // Decoded and parsed, a 260 MB line took 1.5 GB: a line far past any record is named by its size instead.
+            if (end - at > MaxLineBytes)
+                throw new EvalInputException($"{path}: line {lineNo}: {end - at:N0} bytes, too long for a trial record (at most {MaxLineBytes:N0})");
             string line = Gguf.StrictText.DecodeUtf8(bytes.AsSpan(at, end - at), out string? problem, offsetBase: at)
                 ?? throw new EvalInputException($"{path}: line {lineNo}: {problem}");
             at = end + 1;

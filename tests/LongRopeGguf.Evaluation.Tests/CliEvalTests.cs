@@ -138,6 +138,26 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_patched_mode_whose_file_llama_cpp_runs_without_rescaling_is_said_to_be_a_plain_model()
+    {
+        // An unpatched copy given as a patched mode ran as the plain model without a word, its column read as a factor
+        // set that did nothing.
+        using var dir = new TempDir();
+        string plain = dir.File("plain.gguf"), builtIn = dir.File("builtin-yarn.gguf");
+        File.Copy(TestPaths.TinyModel, plain);
+        Gguf.GgufRewriter.Rewrite(Gguf.GgufReader.Read(TestPaths.TinyModel), new Gguf.GgufEdit()
+            .SetValue("llama.rope.scaling.type", Gguf.GgufValue.String("yarn")).SetValue("llama.rope.scaling.factor", Gguf.GgufValue.Float32(2)), builtIn);
+        string rule = PatchedModels.YarnRule(dir.Path, 2);
+
+        var (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, plain, builtIn, rule, "--text", TestPaths.ProseHeldout, "--lengths", "256",
+            "--windows", "1", "--modes", "none", "--json", "--out", dir.File("ppl"));
+
+        Assert.True(code == 0, err);
+        var warnings = err.Split('\n').Where(l => l.StartsWith("longrope: warning: mode", StringComparison.Ordinal)).ToList();
+        Assert.Equal([$"longrope: warning: mode 'plain' ({plain}): the file has no LongRoPE factors (nor built-in scaling) that llama.cpp applies; it runs as a plain model"], warnings);
+    }
+
+    [Fact]
     public void Needle_template_without_placeholder_is_bad_input()
     {
         using var dir = new TempDir();

@@ -114,6 +114,7 @@ public static class EvalCommand
             RopeMode.RefuseBuiltInModesOnPatchedModel(modelPath, options.Modes);
             using var factorModes = FactorFileModes.Resolve(modelPath, options.Modes, outDir, Console.Error, ct);
             options = options with { Modes = factorModes.Modes };
+            foreach (string warning in RopeMode.PatchedModesWithoutRescaling(options.Modes)) Console.Error.WriteLine($"longrope: warning: {warning}");
             var result = WithProgress("niah", report => NiahRunner.Run(options,
                 new Reporter<NiahProgress>(p => report(p.Done, p.Total, p.Mode.Length == 0 ? "" : $"{p.Mode} @ {p.Length}")), ct));
             foreach (string warning in result.Warnings) Console.Error.WriteLine($"longrope: warning: {warning}");
@@ -183,6 +184,7 @@ public static class EvalCommand
             RopeMode.RefuseBuiltInModesOnPatchedModel(files[0].FullName, options.Modes);
             using var factorModes = FactorFileModes.Resolve(files[0].FullName, options.Modes, outDir, Console.Error, ct);
             options = options with { Modes = factorModes.Modes };
+            foreach (string warning in RopeMode.PatchedModesWithoutRescaling(options.Modes)) Console.Error.WriteLine($"longrope: warning: {warning}");
             var report = WithProgress("ppl", update => PerplexityRunner.Run(options,
                 new Reporter<(int done, int total)>(p => update(p.done, p.total, "")), ct));
             if (r.GetValue(json))

@@ -100,6 +100,21 @@ public sealed record RopeMode(string Name, RopeModeKind Kind, string? PatchedPat
                 + $"give the unpatched model as MODEL and this file as --patched NAME={modelPath} (or keep it as MODEL with --modes '' --patched NAME={modelPath})");
     }
 
+    /// <summary>
+    /// A warning for each patched-file mode whose file llama.cpp runs with no rescaling at all (no LongRoPE factors its
+    /// architecture reads, no built-in scaling type): it measures the plain model under another name, which a table
+    /// reads as a factor set that did nothing (an unpatched copy given by mistake was run without a word).
+    /// </summary>
+    public static IEnumerable<string> PatchedModesWithoutRescaling(IEnumerable<RopeMode> modes)
+    {
+        foreach (var mode in modes.Where(m => m.Kind == RopeModeKind.Patched && m.PatchedPath is not null && m.FactorFile is null))
+        {
+            var info = Runtime.ModelContextInfo.Read(mode.PatchedPath!);
+            if (!(info.ReadsFactorTensors && (info.HasLongFactors || info.HasShortFactors)) && !info.HasBuiltInScaling)
+                yield return $"mode '{mode.Name}' ({mode.PatchedPath}): the file has no LongRoPE factors (nor built-in scaling) that llama.cpp applies; it runs as a plain model";
+        }
+    }
+
     /// <summary>Frequency scale the built-in modes use for a context of <paramref name="length"/> tokens: original / length, never above 1.</summary>
     public static float FrequencyScale(int length, int originalContext) =>
         length <= originalContext ? 1f : (float)originalContext / length;

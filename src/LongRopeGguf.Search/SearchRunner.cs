@@ -152,8 +152,22 @@ public static class SearchRunner
             string path = Path.GetFullPath(Path.Combine(request.OutputDirectory, name));
             if (AtomicFile.WhyNotATarget(path) is { } why)
                 throw new BadInputException($"{path}: {why} (the search writes its {what} there; give another --out)");
+            // A file there that is an input, as such or through a link, would be deleted or written over: the model at
+            // the working copy's name was deleted before the patcher refused to write over its input.
+            if (File.Exists(path) && Inputs(request).FirstOrDefault(input => AtomicFile.SameFile(path, input.Path)) is { Path: not null } input)
+                throw new BadInputException($"{path}: is {input.Name} {input.Path}{(Path.GetFullPath(input.Path) == path ? "" : " (through a link)")}, "
+                    + $"which the search would replace with its {what}; give another --out");
         }
         return Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
+    }
+
+    /// <summary>The files the search reads, by what the command line calls them.</summary>
+    private static IEnumerable<(string Name, string Path)> Inputs(SearchRequest request)
+    {
+        yield return ("MODEL", request.ModelPath);
+        if (request.InitPath is { } init) yield return ("--init", init);
+        if (request.Fitness.TextPath is { } text) yield return ("--text", text);
+        if (request.Fitness.Haystack is { } haystack && File.Exists(haystack)) yield return ("--haystack", haystack);
     }
 
     /// <summary>The files a search writes in its --out folder, and what each is.</summary>

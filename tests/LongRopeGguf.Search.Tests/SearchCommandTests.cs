@@ -140,6 +140,34 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void An_input_at_a_name_the_search_writes_is_refused_and_left_as_it_was()
+    {
+        // A model at the working copy's name was deleted before the patcher refused to write over its input; a link at
+        // factors.json to the model would have had the factor file written through it at the end.
+        using var dir = new TempDir();
+        string output = dir.File("out"), model = Path.Combine(output, ".working-copy.gguf");
+        Directory.CreateDirectory(output);
+        File.Copy(TestPaths.TinyModel, model);
+        string[] Args(string m) => ["search", m, "--target-length", "1024", "--fitness", "passkey", "--haystack", "filler", "--passkey-prompts", "1",
+            "--population", "2", "--parents", "1", "--mutations", "1", "--crossovers", "1", "--iterations", "1", "--out", output];
+        var (code, stdout, stderr) = Longrope(Args(model));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal($"longrope: error: {model}: is MODEL {model}, which the search would replace with its working copy of the model; give another --out", stderr.Trim());
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(model));
+
+        File.Move(model, dir.File("model.gguf"));
+        File.CreateSymbolicLink(Path.Combine(output, "factors.json"), dir.File("model.gguf"));
+        foreach (string[] run in new[] { Args(dir.File("model.gguf")), [.. Args(dir.File("model.gguf")), "--check"] })
+        {
+            (code, stdout, stderr) = Longrope(run);
+            Assert.Equal(2, code);
+            Assert.Equal($"longrope: error: {Path.Combine(output, "factors.json")}: is MODEL {dir.File("model.gguf")} (through a link), which the search would replace with its factor file; give another --out", stderr.Trim());
+        }
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(dir.File("model.gguf")));
+    }
+
+    [Fact]
     public void The_windows_a_text_gives_are_counted_with_the_models_own_bos()
     {
         // A model without BOS puts one more text token in each window: 4094 tokens give 4 windows of 1024 with BOS

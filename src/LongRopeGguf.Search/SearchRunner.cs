@@ -147,17 +147,9 @@ public static class SearchRunner
         EvalModel.EnsureContextFits(Runtime.ModelContextInfo.Read(request.ModelPath), request.Fitness.TargetLength);
         // Before any work: a folder where the log is was found only by its open ("permission denied"), and one where the
         // factor file goes only after the whole search.
-        foreach (var (name, what) in s_filesWritten)
-        {
-            string path = Path.GetFullPath(Path.Combine(request.OutputDirectory, name));
-            if (AtomicFile.WhyNotATarget(path) is { } why)
-                throw new BadInputException($"{path}: {why} (the search writes its {what} there; give another --out)");
-            // A file there that is an input, as such or through a link, would be deleted or written over: the model at
-            // the working copy's name was deleted before the patcher refused to write over its input.
-            if (File.Exists(path) && Inputs(request).FirstOrDefault(input => AtomicFile.SameFile(path, input.Path)) is { Path: not null } input)
-                throw new BadInputException($"{path}: is {input.Name} {input.Path}{(Path.GetFullPath(input.Path) == path ? "" : " (through a link)")}, "
-                    + $"which the search would replace with its {what}; give another --out");
-        }
+        // (An input at one of its names would be deleted or written over: the model at the working copy's name was
+        // deleted before the patcher refused to write over its input.)
+        Evaluation.Engine.ResultsFolder.CheckTargets(request.OutputDirectory, "the search", s_filesWritten, Inputs(request));
         return Evaluation.Engine.ResultsFolder.Create(request.OutputDirectory);
     }
 

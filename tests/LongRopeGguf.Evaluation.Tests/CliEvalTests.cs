@@ -158,6 +158,34 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void An_input_at_a_name_the_run_writes_is_refused_and_left_as_it_was()
+    {
+        // Results are written through links: a link at summary.csv to the model replaced the model with a table, and a
+        // text kept as ppl.md in the results folder became the table; both runs exited 0.
+        using var dir = new TempDir();
+        string model = dir.File("m.gguf"), niahOut = dir.File("niah"), pplOut = dir.File("ppl");
+        File.Copy(TestPaths.TinyModel, model);
+        Directory.CreateDirectory(niahOut);
+        Directory.CreateDirectory(pplOut);
+        string link = Path.Combine(niahOut, "heatmap-a_b-2.png"); // the second of two modes whose file-safe names meet
+        File.CreateSymbolicLink(link, model);
+        string rule = PatchedModels.YarnRule(dir.Path, 2);
+        var (code, _, err) = Run("eval", "niah", model, "--lengths", "512", "--depths", "1", "--modes", "none",
+            "--patched", $"a_b={rule}", "--patched", $"a/b={rule}", "--out", niahOut);
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{link}: is MODEL {model} (through a link), which eval niah would replace with its chart; give another --out");
+
+        string text = Path.Combine(pplOut, "ppl.md");
+        File.Copy(TestPaths.ProseHeldout, text);
+        (code, _, err) = Run("eval", "ppl", TestPaths.TinyModel, "--text", text, "--lengths", "256", "--windows", "1", "--modes", "none", "--out", pplOut);
+        AssertOneLineError(code, err, ExitCodes.BadInput, $"{text}: is --text {text}, which eval ppl would replace with its table; give another --out");
+
+        Assert.Equal(File.ReadAllBytes(TestPaths.TinyModel), File.ReadAllBytes(model));
+        Assert.Equal(File.ReadAllBytes(TestPaths.ProseHeldout), File.ReadAllBytes(text));
+        Assert.Equal([link], Directory.GetFileSystemEntries(niahOut));
+        Assert.Equal([text], Directory.GetFileSystemEntries(pplOut));
+    }
+
+    [Fact]
     public void Needle_template_without_placeholder_is_bad_input()
     {
         using var dir = new TempDir();

@@ -9,17 +9,23 @@ public static class NiahCharts
     public const int HeatmapWidth = 720, HeatmapHeight = 560;
     public const int LineWidth = 800, LineHeight = 500;
 
+    public const string AccuracyChartFile = "accuracy-vs-length.png";
+
+    /// <summary>The heatmap file of each mode: heatmap-MODE.png, MODE made file-safe.</summary>
+    public static IReadOnlyDictionary<string, string> HeatmapFiles(IReadOnlyList<string> modes) =>
+        ChartFiles.SafeNames(modes).ToDictionary(p => p.Key, p => $"heatmap-{p.Value}.png", StringComparer.Ordinal);
+
     /// <summary>Writes heatmap-MODE.png for every mode and accuracy-vs-length.png; returns the paths.</summary>
     public static IReadOnlyList<string> WriteAll(NiahSummary s, string directory)
     {
         var files = new List<string>();
-        string line = Path.Combine(directory, "accuracy-vs-length.png");
+        string line = Path.Combine(directory, AccuracyChartFile);
         Charts.ChartFiles.SavePng(AccuracyVsLength(s), line, LineWidth, LineHeight);
         files.Add(line);
-        var names = ChartFiles.SafeNames(s.Modes);
+        var heatmaps = HeatmapFiles(s.Modes);
         foreach (var mode in s.Modes)
         {
-            string path = Path.Combine(directory, $"heatmap-{names[mode]}.png");
+            string path = Path.Combine(directory, heatmaps[mode]);
             Charts.ChartFiles.SavePng(Heatmap(s, mode), path, HeatmapWidth, HeatmapHeight);
             files.Add(path);
         }

@@ -59,6 +59,28 @@ public static class ResultsFolder
         catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>
+    /// Refuses, before any work, a results file the run could not write (a folder, a device at its name) or that is one
+    /// of the run's inputs, as such or through a link. Results are written through links (a results file linked
+    /// elsewhere stays linked), so a link at summary.csv to the model replaced the model with a table.
+    /// </summary>
+    /// <param name="writer">Who writes, as the message says it ("the search", "eval niah").</param>
+    /// <param name="outputs">The files written in <paramref name="folder"/>, by name, and what each is.</param>
+    /// <param name="inputs">The files the run reads, by what the command line calls them.</param>
+    public static void CheckTargets(string folder, string writer, IEnumerable<(string Name, string What)> outputs, IEnumerable<(string Name, string Path)> inputs)
+    {
+        var read = inputs.Where(i => File.Exists(i.Path)).ToList();
+        foreach (var (name, what) in outputs)
+        {
+            string path = Path.GetFullPath(Path.Combine(folder, name));
+            if (Gguf.AtomicFile.WhyNotATarget(path) is { } why)
+                throw new EvalInputException($"{path}: {why} ({writer} writes its {what} there; give another --out)");
+            if (File.Exists(path) && read.FirstOrDefault(i => Gguf.AtomicFile.SameFile(path, i.Path)) is { Path: not null } input)
+                throw new EvalInputException($"{path}: is {input.Name} {input.Path}{(Path.GetFullPath(input.Path) == path ? "" : " (through a link)")}, "
+                    + $"which {writer} would replace with its {what}; give another --out");
+        }
+    }
+
     /// <summary>The path itself or a folder above it that is a file (.NET said "Could not find a part of the path").</summary>
     private static string? FileOnTheWay(string path)
     {

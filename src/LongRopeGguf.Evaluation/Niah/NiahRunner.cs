@@ -38,6 +38,7 @@ public static class NiahRunner
         var recorded = TrialLog.ReadForAppend(resultsPath);
         var modelIds = CheckModes(o, baseModel, plan, recorded.Records);
         bool newFile = !File.Exists(resultsPath);
+        ResultsFolder.CheckTargets(o.OutputDirectory, "eval niah", OutputFiles(modes), Inputs(o));
         string? createdFolder = ResultsFolder.Create(o.OutputDirectory);
         using var log = TrialLog.Open(resultsPath, recorded);
         TrialCounts counts;
@@ -113,11 +114,23 @@ public static class NiahRunner
         return new TrialCounts(done, skipped, prefilled, naive);
     }
 
+    private const string SummaryCsv = "summary.csv", SummaryMarkdown = "summary.md", SummaryJson = "summary.json";
+
+    /// <summary>The files a run writes in its folder, and what each is.</summary>
+    private static IEnumerable<(string Name, string What)> OutputFiles(IReadOnlyList<string> modes) =>
+        [(ResultsFile, "results"), (SummaryCsv, "summary"), (SummaryMarkdown, "summary"), (SummaryJson, "summary"),
+         (NiahCharts.AccuracyChartFile, "chart"), .. NiahCharts.HeatmapFiles(modes).Values.Select(f => (f, "chart"))];
+
+    /// <summary>The files a run reads, by what the command line calls them.</summary>
+    private static IEnumerable<(string Name, string Path)> Inputs(NiahOptions o) =>
+        [("MODEL", o.ModelPath), .. o.Modes.Where(m => m.PatchedPath is not null).Select(m => ($"--patched {m.Name}", m.PatchedPath!)),
+         .. o.Haystack.SourcePath is { } haystack ? [("--haystack", haystack)] : Array.Empty<(string, string)>()];
+
     /// <summary>summary.csv, summary.md, summary.json and the charts.</summary>
     public static IReadOnlyList<string> WriteSummary(NiahSummary summary, string directory)
     {
         var charts = NiahCharts.WriteAll(summary, directory);
-        string csv = Path.Combine(directory, "summary.csv"), md = Path.Combine(directory, "summary.md"), json = Path.Combine(directory, "summary.json");
+        string csv = Path.Combine(directory, SummaryCsv), md = Path.Combine(directory, SummaryMarkdown), json = Path.Combine(directory, SummaryJson);
         summary.WriteCsv(csv);
         summary.WriteMarkdown(md, charts);
         // Made in memory first: a writer that throws leaves the previous summary, not half of a new one.

@@ -79,6 +79,8 @@ public static class PerplexityRunner
         // other tokens than the base model's.
         string probe = text[..Math.Min(text.Length, 4096)];
         foreach (var mode in o.Modes.Where(m => m.Kind == RopeModeKind.Patched)) baseModel.LoadPatched(mode, probe).Dispose();
+        ResultsFolder.CheckTargets(o.OutputDirectory, "eval ppl", OutputFiles,
+            [("MODEL", o.ModelPath), ("--text", o.TextPath), .. o.Modes.Where(m => m.PatchedPath is not null).Select(m => ($"mode {m.Name}", m.PatchedPath!))]);
         string? createdFolder = ResultsFolder.Create(o.OutputDirectory); // after every check: a refused run leaves no folder behind
         try
         {
@@ -91,6 +93,13 @@ public static class PerplexityRunner
             throw;
         }
     }
+
+    private const string Csv = "ppl.csv", Json = "ppl.json", Markdown = "ppl.md", Chart = "ppl-vs-length.png",
+        PositionCsv = "ppl-by-position.csv", PositionChart = "ppl-by-position.png";
+
+    /// <summary>The files a run writes (or, for the by-position ones of an earlier run, deletes) in its folder.</summary>
+    private static readonly (string Name, string What)[] OutputFiles =
+        [(Csv, "table"), (Json, "JSON"), (Markdown, "table"), (Chart, "chart"), (PositionCsv, "by-position table"), (PositionChart, "by-position chart")];
 
     /// <summary>Scores every mode at every length and writes the results into the folder.</summary>
     private static PerplexityReport Measure(PerplexityOptions o, EvalModel baseModel, int[] tokens, string probe,
@@ -126,8 +135,8 @@ public static class PerplexityRunner
         var lengths = o.Lengths.Order().ToList();
         var files = new List<string>();
         var report = new PerplexityReport(Path.GetFileName(o.ModelPath), Path.GetFileName(o.TextPath), tokens.Length, modes, lengths, rows, files);
-        string csv = Path.Combine(o.OutputDirectory, "ppl.csv"), json = Path.Combine(o.OutputDirectory, "ppl.json"),
-               md = Path.Combine(o.OutputDirectory, "ppl.md"), png = Path.Combine(o.OutputDirectory, "ppl-vs-length.png");
+        string csv = Path.Combine(o.OutputDirectory, Csv), json = Path.Combine(o.OutputDirectory, Json),
+               md = Path.Combine(o.OutputDirectory, Markdown), png = Path.Combine(o.OutputDirectory, Chart);
         WriteCsv(report, csv);
         var buffer = new MemoryStream(); // in memory first: a writer that throws leaves no half-written ppl.json
         WriteJson(report, buffer);
@@ -135,7 +144,7 @@ public static class PerplexityRunner
         Charts.ChartFiles.SavePng(PerplexityChart.Plot(report), png, PerplexityChart.Width, PerplexityChart.Height);
         files.AddRange([csv, json, md, png]);
         string? positionChart = null;
-        string positionCsv = Path.Combine(o.OutputDirectory, "ppl-by-position.csv"), positionPng = Path.Combine(o.OutputDirectory, "ppl-by-position.png");
+        string positionCsv = Path.Combine(o.OutputDirectory, PositionCsv), positionPng = Path.Combine(o.OutputDirectory, PositionChart);
         if (o.PositionBuckets > 0)
         {
             positionChart = positionPng;

@@ -28,6 +28,7 @@ public class SearchCommandTests
     [InlineData("--target-length 1024 --text TEXT --fitness ppl --passkey-seed 3", "--passkey-seed: fitness ppl has no pass-key prompts")]
     [InlineData("--target-length 1024 --fitness passkey --haystack filler --windows 5", "--windows: fitness passkey measures no perplexity (the windows serve --max-ppl)")]
     [InlineData("--target-length 1024 --text TEXT --mutations 1000000 --crossovers 1000000 --iterations 3000", "--population 64 + --iterations 3000 x (--mutations 1000000 + --crossovers 1000000) is 6,000,000,064 candidates; at most 10,000,000")]
+    [InlineData("--target-length 1024 --text TEXT --passkey-prompts 10001", "--passkey-prompts 10001: at most 10,000 (each candidate scores every prompt)")]
     [InlineData("--target-length 1024 --text TEXT --mutation-probability 0", "--mutation-probability 0: must be in (0, 1]")]
     [InlineData("--target-length 1024 --text TEXT --step 0", "--step 0: must be a finite number > 0")]
     [InlineData("--target-length 1024 --text TEXT --attn-range 2:1", "--attn-range 2:1: the maximum must be at least the minimum")]

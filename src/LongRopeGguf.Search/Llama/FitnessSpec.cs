@@ -202,6 +202,10 @@ public sealed record FitnessSpec
                 : $"fitness {Name} measures perplexity on a text: give it with --text FILE");
         if (UsesText && Windows < 1) throw new BadInputException($"--windows {Windows}: must be at least 1");
         if (UsesPassKey && PassKeyPrompts < 1) throw new BadInputException($"--passkey-prompts {PassKeyPrompts}: must be at least 1");
+        // As eval niah's prompts per length: 100000 took 37 s and 710 MB to build before --check said "ready", for a
+        // search that would never end; 2000000000 grew memory until killed.
+        if (UsesPassKey && PassKeyPrompts > Evaluation.Niah.NiahOptions.MaxPromptsPerLength)
+            throw new BadInputException($"--passkey-prompts {PassKeyPrompts}: at most {Evaluation.Niah.NiahOptions.MaxPromptsPerLength:N0} (each candidate scores every prompt)");
         if (UsesPassKey && (PassKeyPassages < 1 || PassKeyPassages > PassKeyPrompts))
             throw new BadInputException($"--passkey-passages {PassKeyPassages}: must be between 1 and the number of prompts ({PassKeyPrompts})");
         if (UsesPassKey && Haystack is null && TextPath is null)

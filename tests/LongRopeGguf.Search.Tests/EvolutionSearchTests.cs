@@ -321,9 +321,15 @@ public class EvolutionSearchTests
     }
 
     [Theory]
-    [InlineData("key", "no 'key'")]
-    [InlineData("serial", "no 'serial'")]
-    public void A_complete_line_missing_a_field_is_refused_naming_the_line_and_the_field(string field, string problem)
+    [InlineData("key", null, "no 'key'")]
+    [InlineData("serial", null, "no 'serial'")]
+    // The serializer's words named no field: "An element of type 'String' cannot be converted to a 'System.Int32'."
+    [InlineData("serial", "\"7\"", "'serial' must be a whole number, found \"7\"")]
+    [InlineData("iteration", "1.5", "'iteration' must be a whole number, found 1.5")]
+    [InlineData("key", "5", "'key' must be a string, found 5")]
+    [InlineData("fitness", "\"low\"", "'fitness' must be a number, found \"low\"")]
+    [InlineData("seconds", "[1]", "'seconds' must be a number, found [1]")]
+    public void A_complete_line_missing_a_field_is_refused_naming_the_line_and_the_field(string field, string? value, string problem)
     {
         // It said "malformed candidate entry (Object reference not set to an instance of an object.)".
         using var dir = new TempDir();
@@ -334,10 +340,26 @@ public class EvolutionSearchTests
         int at = Array.FindIndex(lines, l => l.Contains("\"type\":\"candidate\"", StringComparison.Ordinal));
         var entry = System.Text.Json.Nodes.JsonNode.Parse(lines[at])!.AsObject();
         entry.Remove(field);
+        if (value is not null) entry[field] = System.Text.Json.Nodes.JsonNode.Parse(value);
         lines[at] = entry.ToJsonString();
         File.WriteAllLines(path, lines);
         var e = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s1.Describe()).Dispose());
         Assert.Equal($"{path}: line {at + 1}: malformed candidate entry ({problem})", e.Message);
+    }
+
+    [Fact]
+    public void A_complete_line_that_is_not_json_is_named_in_the_reads_own_terms()
+    {
+        // The serializer's text came through: "... LineNumber: 0 | BytePositionInLine: 20."
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var s1 = new EvolutionSearch(Space(), Small(iterations: 1), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s1.Describe())) s1.Run(log);
+        var lines = File.ReadAllLines(path);
+        lines[1] = "{\"type\": candidate}";
+        File.WriteAllLines(path, lines);
+        var e = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s1.Describe()).Dispose());
+        Assert.Equal($"{path}: line 2 is not valid JSON ('c' is an invalid start of a value near byte 10)", e.Message);
     }
 
     [Fact]

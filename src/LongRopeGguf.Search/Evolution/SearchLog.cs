@@ -142,7 +142,7 @@ public sealed class SearchLog : IDisposable
             catch (JsonException) when (!complete) { }
             catch (JsonException e)
             {
-                throw new SearchLogException($"{path}: line {lineNumber} is not valid JSON ({e.Message.ReplaceLineEndings(" ").Trim()})");
+                throw new SearchLogException($"{path}: line {lineNumber} is not valid JSON ({Gguf.JsonErrors.Describe(e)})");
             }
             if (obj is null)
             {
@@ -190,20 +190,20 @@ public sealed class SearchLog : IDisposable
                     switch (type)
                     {
                         case "candidate":
-                            var key = Field(obj, "key").GetValue<string>();
-                            if (obj["iteration"] is { } of) lastIteration = Math.Max(lastIteration, of.GetValue<int>());
+                            var key = StringField(obj, "key");
+                            if (obj["iteration"] is not null) lastIteration = Math.Max(lastIteration, IntField(obj, "iteration"));
                             cache[key] = new LoggedFitness(
-                                Field(obj, "serial").GetValue<int>(),
+                                IntField(obj, "serial"),
                                 ReadFitness(obj),
-                                obj["seconds"]?.GetValue<double>() ?? 0);
+                                obj["seconds"] is null ? 0 : ReadDouble(obj["seconds"], "seconds"));
                             break;
                         case "iteration":
-                            int iteration = Field(obj, "iteration").GetValue<int>();
+                            int iteration = IntField(obj, "iteration");
                             iterations.Add(iteration);
                             lastIteration = Math.Max(lastIteration, iteration);
                             break;
                         case "done":
-                            doneIterations = Math.Max(doneIterations, Field(obj, "iterations").GetValue<int>());
+                            doneIterations = Math.Max(doneIterations, IntField(obj, "iterations"));
                             break;
                         default:
                             throw new SearchLogException($"{path}: line {lineNumber}: unknown entry type '{type}'");
@@ -226,22 +226,31 @@ public sealed class SearchLog : IDisposable
     /// <summary>A field an entry must have: a line without it said "Object reference not set to an instance of an object".</summary>
     private static JsonNode Field(JsonObject obj, string name) => obj[name] ?? throw new FormatException($"no '{name}'");
 
+    /// <summary>A whole-number field, named when it is anything else (GetValue said "An element of type 'String' cannot
+    /// be converted to a 'System.Int32'", naming no field).</summary>
+    private static int IntField(JsonObject obj, string name) =>
+        Field(obj, name) is JsonValue v && v.TryGetValue(out int n) ? n : throw new FormatException($"'{name}' must be a whole number, found {obj[name]!.ToJsonString()}");
+
+    private static string StringField(JsonObject obj, string name) =>
+        Text(Field(obj, name)) ?? throw new FormatException($"'{name}' must be a string, found {obj[name]!.ToJsonString()}");
+
     private static FitnessResult ReadFitness(JsonObject obj)
     {
         // Non-finite values cannot be JSON numbers: they are written as strings ("Infinity", "NaN").
-        double value = ReadDouble(obj["fitness"]);
+        double value = ReadDouble(obj["fitness"], "fitness");
         var components = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
         if (obj["components"] is JsonObject c)
-            foreach (var (name, node) in c) components[name] = ReadDouble(node);
+            foreach (var (name, node) in c) components[name] = ReadDouble(node, $"components.{name}");
         return new FitnessResult(value, components.ToImmutable());
     }
 
-    private static double ReadDouble(JsonNode? node) => node switch
+    /// <summary>A number, or the string a non-finite one is written as ("NaN", "Infinity").</summary>
+    private static double ReadDouble(JsonNode? node, string name) => node switch
     {
         null => double.NaN,
         JsonValue v when v.TryGetValue(out double d) => d,
-        JsonValue v when v.TryGetValue(out string? s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture),
-        _ => throw new FormatException($"expected a number, got {node.ToJsonString()}"),
+        JsonValue v when v.TryGetValue(out string? s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) => d,
+        _ => throw new FormatException($"'{name}' must be a number, found {node.ToJsonString()}"),
     };
 
     private static JsonNode WriteDouble(double d) =>

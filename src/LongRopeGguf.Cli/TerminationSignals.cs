@@ -125,7 +125,7 @@ public sealed class TerminationSignals : IDisposable
     /// <summary>A timer that ends the process by <paramref name="signal"/> when the run has not stopped within
     /// <see cref="GiveUpAfter"/> (work blocked in the kernel never looks at the token); disposed when it has.</summary>
     internal static Timer GiveUpTimer(PosixSignal signal) =>
-        new(_ => SignalExit.Now(signal, $"longrope: did not stop within {GiveUpAfter.TotalSeconds:0.#} s of {signal} (blocked on a pipe or a file that sends nothing?); ending now ({GraceVariable} sets the wait)"),
+        new(_ => SignalExit.Now(signal, $"longrope: did not stop within {GiveUpAfter.TotalSeconds:0.#} s of {signal} (blocked on a pipe or file that sends nothing, or in a step that cannot be interrupted, such as tokenizing a big text); ending now ({GraceVariable} sets the wait)"),
             null, GiveUpAfter, Timeout.InfiniteTimeSpan);
 
     public void Dispose()

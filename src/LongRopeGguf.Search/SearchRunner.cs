@@ -59,7 +59,7 @@ public static class SearchRunner
         {
             using var folderLock = LockFolder(request.OutputDirectory);
             using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
-            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set, ct);
             var search = new EvolutionSearch(plan.Space, request.Evolution, plan.Seeds, fitness);
             string logPath = Path.Combine(request.OutputDirectory, LogFile);
             int logged = 0;
@@ -101,7 +101,7 @@ public static class SearchRunner
         {
             using var folderLock = LockFolder(request.OutputDirectory);
             using var copy = WorkingCopy.Create(request.ModelPath, Path.Combine(request.OutputDirectory, WorkingFile), plan.SetOf(plan.FirstSeed), ct);
-            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set);
+            var fitness = new LlamaFitness(copy, request.ModelPath, request.Fitness, request.Engine, plan.SetOf, request.Set, ct);
             // A resumed search keeps the bound its log was started with; a new one measures the seed.
             if (plan.BoundSeed is { } boundSeed && !TakeLoggedBound(logPath, boundSeed, fitness))
                 fitness.BoundPerplexityBy(plan.CandidateOf(boundSeed), ct);
@@ -178,12 +178,13 @@ public static class SearchRunner
     }
 
     /// <summary>One search per folder at a time: a second one would rebuild the working copy under the first.</summary>
-    private static FileStream LockFolder(string directory)
+    private static FolderLock LockFolder(string directory)
     {
         string path = Path.Combine(directory, LockFile);
         try
         {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return new FolderLock(stream, Gguf.ScratchFiles.Track(path));
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {
@@ -194,6 +195,16 @@ public static class SearchRunner
         catch (UnauthorizedAccessException)
         {
             throw new SearchLogException($"{directory}: cannot write in this folder (permission denied)");
+        }
+    }
+
+    /// <summary>The lock file, open (deleted when closed), and deleted too when the process ends before it is closed.</summary>
+    private sealed class FolderLock(FileStream stream, IDisposable tracked) : IDisposable
+    {
+        public void Dispose()
+        {
+            stream.Dispose();
+            tracked.Dispose();
         }
     }
 

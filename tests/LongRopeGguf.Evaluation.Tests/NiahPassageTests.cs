@@ -39,6 +39,16 @@ public sealed class NiahPassageTests(TinyModelFixture fixture)
     };
 
     [Fact]
+    public void A_stop_asked_for_is_seen_while_the_prompts_are_built()
+    {
+        // Up to 10,000 prompts a length are built before the first trial: Ctrl-C waited out the grace.
+        using var dir = new TempDir();
+        string path = WriteProse(dir, 400);
+        Assert.ThrowsAny<OperationCanceledException>(() => NiahPlan.Build(Options(path, 1, dir.File("out")), _model, new CancellationToken(canceled: true)));
+        Assert.NotEmpty(NiahPlan.Build(Options(path, 1, dir.File("out")), _model, CancellationToken.None).Trials);
+    }
+
+    [Fact]
     public void Prompts_take_turns_in_passages_spread_over_the_text_and_keep_one_passage_ids()
     {
         using var dir = new TempDir();

@@ -34,6 +34,15 @@ public sealed class PassKeyPromptSetTests : IDisposable
     }
 
     [Fact]
+    public void A_stop_asked_for_is_seen_between_prompts()
+    {
+        // Up to 10,000 long prompts are built before the first candidate: Ctrl-C waited out the grace.
+        var cancelled = new CancellationToken(canceled: true);
+        Assert.ThrowsAny<OperationCanceledException>(() => PassKeyPromptSet.Build(_model, Haystack.FromFile(SearchText), Spec(prompts: 3, passages: 1, 1024), cancelled));
+        Assert.Equal(3, PassKeyPromptSet.Build(_model, Haystack.FromFile(SearchText), Spec(prompts: 3, passages: 1, 1024), CancellationToken.None).Prompts.Count);
+    }
+
+    [Fact]
     public void Prompts_take_turns_in_passages_spread_over_the_text()
     {
         var haystack = Haystack.FromFile(SearchText);

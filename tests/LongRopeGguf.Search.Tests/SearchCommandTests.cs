@@ -259,6 +259,28 @@ public class SearchCommandTests
     }
 
     [Fact]
+    public void A_search_that_does_not_stop_in_time_after_sigterm_still_removes_its_working_copy_and_lock()
+    {
+        // Reading a --haystack FIFO that nobody writes, the search cannot see the signal: it ends after the grace, and
+        // left the working copy of the model (gigabytes for a real one) and its lock file in the folder.
+        using var dir = new TempDir();
+        string output = dir.File("out"), fifo = SpecialFiles.Fifo(dir.File("haystack.txt"));
+        using var running = CliProcess.StartWith(new Dictionary<string, string?> { ["LONGROPE_STOP_GRACE"] = "2" },
+            "search", TestPaths.TinyModel, "--target-length", "1024", "--fitness", "passkey", "--haystack", fifo, "--passkey-prompts", "1", "--out", output);
+        string copy = Path.Combine(output, ".working-copy.gguf");
+        var clock = Stopwatch.StartNew();
+        while (!running.Process.HasExited && !File.Exists(copy) && clock.Elapsed < CliProcess.Timeout) Thread.Sleep(20);
+        Thread.Sleep(500); // the copy is made; the set-up then blocks opening the FIFO
+        Assert.True(File.Exists(copy), "no working copy while the search ran");
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        var r = CliProcess.Finish(running);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        Assert.StartsWith("longrope: did not stop within 2 s of SIGTERM", r.StderrLines[^1]);
+        Assert.Empty(Directory.GetFileSystemEntries(output));
+    }
+
+    [Fact]
     public void A_tiny_search_writes_its_result_as_json_and_the_same_command_resumes_from_the_log()
     {
         using var dir = new TempDir();

@@ -28,7 +28,8 @@ public sealed class NiahPlan
 
     public IReadOnlyList<PlannedTrial> Trials { get; }
 
-    public static NiahPlan Build(NiahOptions o, ITextTokenizer tokenizer)
+    /// <param name="cancellationToken">Checked before each prompt: up to 10,000 per length take a while to build.</param>
+    public static NiahPlan Build(NiahOptions o, ITextTokenizer tokenizer, CancellationToken cancellationToken = default)
     {
         int answerTokens = o.AnswerTokens
             ?? (o.Needle.FixedAnswer is null ? 5 : tokenizer.Tokenize(o.Needle.FixedAnswer, addBos: false).Length + 4);
@@ -66,6 +67,7 @@ public sealed class NiahPlan
             for (int d = 0; d < o.Depths; d++)
                 for (int t = 0; t < o.TrialsPerDepth; t++)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     int key = TrialKeys.Key(o.Seed, length, d, t);
                     int passage = (d * o.TrialsPerDepth + t) % offsets.Length;
                     trials.Add(new PlannedTrial(length, d, t, key, Build(builders[passage], length, NiahOptions.DepthAt(d, o.Depths), key), passage));

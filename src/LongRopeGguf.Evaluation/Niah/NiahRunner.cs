@@ -30,7 +30,7 @@ public static class NiahRunner
         var clock = Stopwatch.StartNew();
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int length in o.Lengths) baseModel.EnsureContextFits(length);
-        var plan = NiahPlan.Build(o, baseModel);
+        var plan = NiahPlan.Build(o, baseModel, ct);
         var modes = o.Modes.Select(m => m.Name).ToList();
 
         // Every check before the folder and its results file are made: a refused run leaves nothing behind.

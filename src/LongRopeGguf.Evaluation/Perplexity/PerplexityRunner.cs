@@ -69,7 +69,9 @@ public static class PerplexityRunner
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
         string text = Haystack.NormalizeWhitespace(Runtime.TextFiles.Read(o.TextPath, "--text", Runtime.TextFiles.CorpusLimitBytes));
+        ct.ThrowIfCancellationRequested(); // between the steps of the set-up: each can take a while for a big text
         int[] tokens = baseModel.Tokenize(text, addBos: false);
+        ct.ThrowIfCancellationRequested();
         int bos = baseModel.Tokenize("", addBos: true).Length;
         int maxLength = o.Lengths.Max();
         if (PerplexityScorer.WindowsAvailable(tokens.Length, maxLength, bos) < 1)

@@ -41,7 +41,9 @@ public sealed class LlamaFitness : IFitnessFunction
     /// <param name="modelPath">The model the copy was made from (named in the log header).</param>
     /// <param name="setOf">The full factor set to write for a candidate.</param>
     /// <param name="set">The set the candidates fill; the context must make llama.cpp use it.</param>
-    public LlamaFitness(WorkingCopy copy, string modelPath, FitnessSpec spec, EngineOptions engine, Func<Candidate, FactorSet> setOf, SearchSet set)
+    /// <param name="cancellationToken">Stops the set-up between its steps (the text's tokens, each pass-key prompt).</param>
+    public LlamaFitness(WorkingCopy copy, string modelPath, FitnessSpec spec, EngineOptions engine, Func<Candidate, FactorSet> setOf, SearchSet set,
+        CancellationToken cancellationToken = default)
     {
         spec.Validate();
         _copy = copy;
@@ -65,7 +67,9 @@ public sealed class LlamaFitness : IFitnessFunction
             text = Haystack.FromFile(spec.TextPath!, "--text");
             string normalized = text.Take(text.AvailableChars);
             _textHash = Hash(normalized);
+            cancellationToken.ThrowIfCancellationRequested();
             _textTokens = model.Tokenize(normalized, addBos: false);
+            cancellationToken.ThrowIfCancellationRequested();
             // With the model's own BOS count, as the scorer cuts the windows (a model without BOS has one more token each).
             int available = PerplexityScorer.WindowsAvailable(_textTokens.Length, spec.TargetLength, model.Tokenize("", addBos: true).Length);
             if (available < spec.Windows)
@@ -77,7 +81,7 @@ public sealed class LlamaFitness : IFitnessFunction
             // The text is the default haystack: reuse it rather than read and normalize the file again.
             var haystack = spec.Haystack is { } h ? Haystack.Parse(h) : text ?? Haystack.Parse(spec.TextPath!);
             _haystackName = haystack.IsFiller ? "filler" : haystack.SourcePath;
-            var promptSet = PassKeyPromptSet.Build(model, haystack, spec);
+            var promptSet = PassKeyPromptSet.Build(model, haystack, spec, cancellationToken);
             _prompts = promptSet.InSharingOrder();
             _passageOffsets = promptSet.PassageOffsets;
             _haystackHash = haystack.IsFiller ? null : Hash(haystack.Take(Math.Min(haystack.AvailableChars, promptSet.TextChars)));

@@ -15,7 +15,7 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
     /// <summary>Tokens left in the target-length context for the answer (5 digits) and a little slack.</summary>
     public const int AnswerRoom = 8;
 
-    public static PassKeyPromptSet Build(ITextTokenizer tokenizer, Haystack haystack, FitnessSpec spec)
+    public static PassKeyPromptSet Build(ITextTokenizer tokenizer, Haystack haystack, FitnessSpec spec, CancellationToken cancellationToken = default)
     {
         int promptTokens = spec.TargetLength - AnswerRoom;
         // Said in the option's terms: the builder's "a -6-token prompt leaves no room" named no option.
@@ -37,6 +37,7 @@ public sealed record PassKeyPromptSet(IReadOnlyList<PassKeyPrompt> Prompts, IRea
         int used = 0;
         for (int i = 0; i < spec.PassKeyPrompts; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested(); // thousands of long prompts take a while: Ctrl-C waited out the grace
             int p = i % passages;
             double depth = spec.DepthOf(i);
             var prompt = builders[p].Build(promptTokens, depth, TrialKeys.Key(spec.PassKeySeed, spec.TargetLength, i, 0));

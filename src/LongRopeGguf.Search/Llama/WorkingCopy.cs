@@ -10,7 +10,13 @@ namespace LongRopeGguf.Search.Llama;
 /// </summary>
 public sealed class WorkingCopy : IDisposable
 {
-    private WorkingCopy(string path) => Path = path;
+    private readonly IDisposable _tracked;
+
+    private WorkingCopy(string path, IDisposable tracked)
+    {
+        Path = path;
+        _tracked = tracked;
+    }
 
     public string Path { get; }
 
@@ -18,8 +24,17 @@ public sealed class WorkingCopy : IDisposable
     public static WorkingCopy Create(string modelPath, string path, FactorSet initial, CancellationToken ct = default)
     {
         if (File.Exists(path)) File.Delete(path); // a leftover of an interrupted run: rebuilt from the model
-        LongRopePatcher.Patch(modelPath, initial, path, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
-        return new WorkingCopy(path);
+        var tracked = Gguf.ScratchFiles.Track(path);
+        try
+        {
+            LongRopePatcher.Patch(modelPath, initial, path, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
+        }
+        catch
+        {
+            tracked.Dispose();
+            throw;
+        }
+        return new WorkingCopy(path, tracked);
     }
 
     /// <summary>Writes a candidate's set into the copy.</summary>
@@ -28,5 +43,6 @@ public sealed class WorkingCopy : IDisposable
     public void Dispose()
     {
         try { File.Delete(Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _tracked.Dispose();
     }
 }

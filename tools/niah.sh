@@ -24,7 +24,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 # The environment is checked first: its mistakes would otherwise be said as options of commands run for it.
 # A plain decimal number, as longrope reads it (Python's float() also takes "1_5" and spaces, longrope does not).
-if [[ -n ${NIAH_PATCH_SCALE:-} ]] && ! { [[ $NIAH_PATCH_SCALE =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] && awk -v s="$NIAH_PATCH_SCALE" 'BEGIN { exit !(s + 0 > 1) }'; }; then
+# (Finite too: 1e400 passed here and was then refused as `--scale`, an option never typed.)
+if [[ -n ${NIAH_PATCH_SCALE:-} ]] && ! { [[ $NIAH_PATCH_SCALE =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]] && awk -v s="$NIAH_PATCH_SCALE" 'BEGIN { exit !(s + 0 > 1 && s + 0 < 1e300) }'; }; then
   echo "niah.sh: NIAH_PATCH_SCALE '$NIAH_PATCH_SCALE': not a number greater than 1 (the scale of the patched mode's factors)" >&2; exit 2
 fi
 
@@ -48,7 +49,8 @@ dotnet build "$root/src/LongRopeGguf.Cli" -c Release -v quiet -nologo >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 patched=()
-longest=$(tr ',' '\n' <<<"$lengths" | sort -n | tail -1)
+# Spaces as eval niah reads the list ("512, 1024"): the longest was not a number and the patched mode left out silently.
+longest=$(tr -d ' \t' <<<"$lengths" | tr ',' '\n' | sort -n | tail -1)
 # Lengths that are not plain numbers are left to eval niah, which names the bad one.
 if [[ ${NIAH_PATCH:-1} != 0 && $longest =~ ^[0-9]+$ ]]; then
   longrope inspect "$model" --json > "$tmp/inspect.json" # a file that is no model: its one-line error, exit 2

@@ -10,7 +10,10 @@ namespace LongRopeGguf.Cli.Tests;
 /// </summary>
 public class ToolScriptsTests
 {
-    private static CliResult RunScript(string script, IReadOnlyDictionary<string, string>? environment = null, params string[] args)
+    private static CliResult RunScript(string script, IReadOnlyDictionary<string, string>? environment = null, params string[] args) =>
+        RunScript(script, environment, TimeSpan.FromSeconds(30), args);
+
+    private static CliResult RunScript(string script, IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, params string[] args)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = TestPaths.RepoRoot };
         psi.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tools", script));
@@ -19,12 +22,12 @@ public class ToolScriptsTests
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        if (!p.WaitForExit(timeout))
         {
             // A script that got past its option check builds and runs for minutes (writing results/): ended here, not
             // left running after the test.
             p.Kill(entireProcessTree: true);
-            Assert.Fail($"{script} {string.Join(' ', args)} did not finish in 30 s");
+            Assert.Fail($"{script} {string.Join(' ', args)} did not finish in {timeout.TotalSeconds:0} s");
         }
         return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
     }
@@ -60,13 +63,27 @@ public class ToolScriptsTests
         Assert.False(Directory.Exists(Path.Combine(TestPaths.RepoRoot, "-x")));
     }
 
-    [Fact]
-    public void Niah_says_a_bad_patch_scale_as_its_own_setting()
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("1e400")] // passed the script's check, then "--scale '1e400': out of range"
+    public void Niah_says_a_bad_patch_scale_as_its_own_setting(string scale)
     {
         // It was "longrope: error: --scale 'abc': not a number. (see 'longrope factors make --help')", after a build.
-        var r = RunScript("niah.sh", new Dictionary<string, string> { ["NIAH_PATCH_SCALE"] = "abc" });
+        var r = RunScript("niah.sh", new Dictionary<string, string> { ["NIAH_PATCH_SCALE"] = scale });
         Assert.Equal(2, r.ExitCode);
-        Assert.Equal("niah.sh: NIAH_PATCH_SCALE 'abc': not a number greater than 1 (the scale of the patched mode's factors)", r.Stderr.Trim());
+        Assert.Equal($"niah.sh: NIAH_PATCH_SCALE '{scale}': not a number greater than 1 (the scale of the patched mode's factors)", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void Niah_keeps_its_patched_mode_for_a_length_list_with_spaces()
+    {
+        // eval niah reads "512, 1024"; the script took " 1024" for no number and left its patched mode out without a word.
+        using var dir = new TempDir();
+        var r = RunScript("niah.sh", null, TimeSpan.FromMinutes(3), "--lengths", "512, 1024", "--depths", "1", "--modes", "", "--json", "--out", dir.File("out"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        var cells = json.RootElement.GetProperty("cells").EnumerateArray().Select(c => (c.GetProperty("mode").GetString(), c.GetProperty("length").GetInt32()));
+        Assert.Equal([("yarn-rule-2x", 512), ("yarn-rule-2x", 1024)], cells);
     }
     [Theory]
     [InlineData("FITNESS=passkey LOSS=margin MAX_PPL=yarn WINDOWS=1 PASSKEY_SEED=7081", null)] // the next GPU session's run

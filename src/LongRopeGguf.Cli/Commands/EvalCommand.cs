@@ -191,7 +191,7 @@ public static class EvalCommand
                 WriteJson(stream => PerplexityRunner.WriteJson(report, stream));
             else
             {
-                Console.WriteLine($"perplexity of {report.Text} ({report.TextTokens:N0} tokens), results in {options.OutputDirectory}:");
+                Console.WriteLine($"perplexity of {report.Text} ({report.DescribeTextTokens()}), results in {options.OutputDirectory}:");
                 Console.WriteLine(PerplexityRunner.Table(report).TrimEnd('\n'));
             }
             return ExitCodes.Success;

@@ -260,7 +260,7 @@ public static class SearchCommand
         o.WriteLine($"search --check: ready to search the {request.Set.Name()} set at {request.Fitness.TargetLength} tokens ({request.Fitness.Name}); nothing evaluated");
         o.WriteLine($"seeds:         {string.Join(", ", found.Seeds)}");
         o.WriteLine($"candidates:    up to {found.PlannedCandidates:N0}{(found.LoggedCandidates > 0 ? $", {found.LoggedCandidates:N0} in the log of {request.OutputDirectory} (resumed)" : "")}");
-        if (found.TextTokens > 0) o.WriteLine($"text:          {found.TextTokens:N0} tokens, {request.Fitness.Windows} window(s) of {request.Fitness.TargetLength}");
+        if (found.TextTokens > 0) o.WriteLine($"text:          {found.TextTokens:N0} tokens read, {request.Fitness.Windows} window(s) of {request.Fitness.TargetLength}");
         if (found.PassKeyPrompts > 0) o.WriteLine($"pass keys:     {found.PassKeyPrompts} prompts of {request.Fitness.TargetLength} tokens");
     }
 

@@ -53,7 +53,15 @@ public sealed record PerplexityRow(string Mode, int Length, int Windows, long Sc
     public double Perplexity => Math.Exp(MeanNll);
 }
 
-public sealed record PerplexityReport(string Model, string Text, int TextTokens, IReadOnlyList<string> Modes, IReadOnlyList<int> Lengths, IReadOnlyList<PerplexityRow> Rows, IReadOnlyList<string> Files);
+/// <param name="TextTokens">The tokens of the text read: all of them, or (<see cref="TextReadToEnd"/> false) a start
+/// of the text that holds every window.</param>
+public sealed record PerplexityReport(string Model, string Text, int TextTokens, IReadOnlyList<string> Modes, IReadOnlyList<int> Lengths, IReadOnlyList<PerplexityRow> Rows, IReadOnlyList<string> Files)
+{
+    public bool TextReadToEnd { get; init; } = true;
+
+    /// <summary>"70,001 tokens", or "its first 24,832 tokens" where only a start of the text was read.</summary>
+    public string DescribeTextTokens() => TextReadToEnd ? $"{TextTokens:N0} tokens" : $"its first {TextTokens:N0} tokens";
+}
 
 /// <summary>
 /// Perplexity of a text per mode and length (method: <see cref="PerplexityScorer"/>), written as ppl.csv, ppl.json,
@@ -70,11 +78,11 @@ public static class PerplexityRunner
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
         string text = Haystack.NormalizeWhitespace(Runtime.TextFiles.Read(o.TextPath, "--text", Runtime.TextFiles.CorpusLimitBytes));
         ct.ThrowIfCancellationRequested(); // between the steps of the set-up: each can take a while for a big text
-        int[] tokens = baseModel.Tokenize(text, addBos: false);
-        ct.ThrowIfCancellationRequested();
         int bos = baseModel.Tokenize("", addBos: true).Length;
         int maxLength = o.Lengths.Max();
-        if (PerplexityScorer.WindowsAvailable(tokens.Length, maxLength, bos) < 1)
+        var read = TextTokens.Start(baseModel, text, (long)o.Windows * Math.Max(1, maxLength - bos), ct);
+        int[] tokens = read.Tokens;
+        if (PerplexityScorer.WindowsAvailable(tokens.Length, maxLength, bos) < 1) // (only a whole text can have too few)
             throw new EvalInputException($"text {o.TextPath} has {tokens.Length} tokens, fewer than one {maxLength}-token window needs");
 
         // Every patched file is loaded and its tokenizer checked before the first window: its perplexity would be of
@@ -86,7 +94,7 @@ public static class PerplexityRunner
         string? createdFolder = ResultsFolder.Create(o.OutputDirectory); // after every check: a refused run leaves no folder behind
         try
         {
-            return Measure(o, baseModel, tokens, probe, progress, ct);
+            return Measure(o, baseModel, read, probe, progress, ct);
         }
         catch when (createdFolder is not null)
         {
@@ -104,9 +112,10 @@ public static class PerplexityRunner
         [(Csv, "table"), (Json, "JSON"), (Markdown, "table"), (Chart, "chart"), (PositionCsv, "by-position table"), (PositionChart, "by-position chart")];
 
     /// <summary>Scores every mode at every length and writes the results into the folder.</summary>
-    private static PerplexityReport Measure(PerplexityOptions o, EvalModel baseModel, int[] tokens, string probe,
+    private static PerplexityReport Measure(PerplexityOptions o, EvalModel baseModel, TextTokens read, string probe,
         IProgress<(int done, int total)>? progress, CancellationToken ct)
     {
+        int[] tokens = read.Tokens;
         var rows = new List<PerplexityRow>();
         int total = o.Modes.Count * o.Lengths.Count, done = 0;
         progress?.Report((0, total));
@@ -136,7 +145,10 @@ public static class PerplexityRunner
         var modes = o.Modes.Select(m => m.Name).ToList();
         var lengths = o.Lengths.Order().ToList();
         var files = new List<string>();
-        var report = new PerplexityReport(Path.GetFileName(o.ModelPath), Path.GetFileName(o.TextPath), tokens.Length, modes, lengths, rows, files);
+        var report = new PerplexityReport(Path.GetFileName(o.ModelPath), Path.GetFileName(o.TextPath), tokens.Length, modes, lengths, rows, files)
+        {
+            TextReadToEnd = read.Whole,
+        };
         string csv = Path.Combine(o.OutputDirectory, Csv), json = Path.Combine(o.OutputDirectory, Json),
                md = Path.Combine(o.OutputDirectory, Markdown), png = Path.Combine(o.OutputDirectory, Chart);
         WriteCsv(report, csv);
@@ -188,6 +200,7 @@ public static class PerplexityRunner
         w.WriteString("model", r.Model);
         w.WriteString("text", r.Text);
         w.WriteNumber("text_tokens", r.TextTokens);
+        w.WriteBoolean("text_read_to_end", r.TextReadToEnd); // false: text_tokens counts a start of the text that holds every window
         w.WriteString("method", "non-overlapping windows of `length` tokens (BOS + length-1 text tokens); the second half of each window is scored");
         w.WriteStartArray("rows");
         foreach (var x in r.Rows)
@@ -246,7 +259,7 @@ public static class PerplexityRunner
     private static void WriteMarkdown(PerplexityReport r, string path, string chart, string? positionChart)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# Perplexity: {r.Model} on {r.Text} ({r.TextTokens:N0} tokens)\n\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# Perplexity: {r.Model} on {r.Text} ({r.DescribeTextTokens()})\n\n");
         sb.Append("Non-overlapping windows of `length` tokens (BOS + length-1 text tokens), each in a fresh KV cache; the tokens in the second half of each window are scored.\n\n");
         sb.Append(Table(r));
         sb.Append(CultureInfo.InvariantCulture, $"\n![perplexity vs length]({Path.GetFileName(chart)})\n");

@@ -67,11 +67,12 @@ public sealed class LlamaFitness : IFitnessFunction
             text = Haystack.FromFile(spec.TextPath!, "--text");
             string normalized = text.Take(text.AvailableChars);
             _textHash = Hash(normalized);
-            cancellationToken.ThrowIfCancellationRequested();
-            _textTokens = model.Tokenize(normalized, addBos: false);
-            cancellationToken.ThrowIfCancellationRequested();
             // With the model's own BOS count, as the scorer cuts the windows (a model without BOS has one more token each).
-            int available = PerplexityScorer.WindowsAvailable(_textTokens.Length, spec.TargetLength, model.Tokenize("", addBos: true).Length);
+            int bos = model.Tokenize("", addBos: true).Length;
+            // Only the start the windows read (a 100 MB text took minutes and gigabytes to tokenize whole).
+            _textTokens = Evaluation.Perplexity.TextTokens.Start(model, normalized, (long)spec.Windows * Math.Max(1, spec.TargetLength - bos), cancellationToken).Tokens;
+            cancellationToken.ThrowIfCancellationRequested();
+            int available = PerplexityScorer.WindowsAvailable(_textTokens.Length, spec.TargetLength, bos);
             if (available < spec.Windows)
                 throw new EvalInputException($"--text {spec.TextPath}: {_textTokens.Length} tokens give {available} window(s) of {spec.TargetLength} tokens; {spec.Windows} asked (--windows)");
         }

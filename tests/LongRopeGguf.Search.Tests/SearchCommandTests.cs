@@ -182,7 +182,7 @@ public class SearchCommandTests
 
         var (code, stdout, stderr) = Longrope(Check(TestPaths.TinyModel));
         Assert.True(code == 0, stderr);
-        Assert.Contains("4,094 tokens, 4 window(s) of 1024", stdout);
+        Assert.Contains("4,094 tokens read, 4 window(s) of 1024", stdout);
         (code, _, stderr) = Longrope(Check(noBos));
         Assert.Equal(2, code);
         Assert.Equal($"longrope: error: --text {text}: 4094 tokens give 3 window(s) of 1024 tokens; 4 asked (--windows)", stderr.Trim());

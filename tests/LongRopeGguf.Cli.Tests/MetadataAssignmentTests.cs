@@ -78,4 +78,16 @@ public class MetadataAssignmentTests
         var e = Assert.Throws<CliException>(() => MetadataAssignment.Parse("a\u2028b=string:x"));
         Assert.Equal("--set 'a\\u2028b=string:x': the key 'a\\u2028b' contains white space", e.Message);
     }
+
+    [Fact]
+    public void Bool_1_is_true_as_the_help_says() => Assert.Equal(GgufValue.Bool(true), MetadataAssignment.Parse("k=bool:1").Value);
+
+    [Fact]
+    public void A_count_list_takes_its_minimum_and_names_a_blank_list_as_empty()
+    {
+        // bench --lengths 2 said "2 is below the smallest count, 2 tokens"; " " was "an empty entry (two commas...)".
+        Assert.Equal([2], TokenCountList.Parse("2", minimum: 2));
+        Assert.Equal("--lengths ' ': no count given (comma-separated token counts, e.g. 1024,2048)",
+            Assert.Throws<BadInputException>(() => TokenCountList.Parse(" ", 1)).Message);
+    }
 }

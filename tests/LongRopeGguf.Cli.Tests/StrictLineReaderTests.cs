@@ -45,4 +45,19 @@ public class StrictLineReaderTests
         Assert.Equal("next", r.ReadLine());
         Assert.Null(r.ReadLine());
     }
+
+    [Fact]
+    public void A_too_long_last_line_without_a_line_end_is_refused_not_dropped()
+    {
+        var r = new StrictLineReader(new MemoryStream(Enumerable.Repeat((byte)'x', 2000).ToArray()), 1000);
+        Assert.Equal("standard input, line 1: longer than 1,000 bytes", Assert.Throws<LongRopeGguf.Runtime.RuntimeInputException>(r.ReadLine).Message);
+        Assert.Null(r.ReadLine());
+    }
+
+    [Fact]
+    public void A_line_of_exactly_the_limit_is_read()
+    {
+        var r = new StrictLineReader(new MemoryStream("abcd\n"u8.ToArray()), 4);
+        Assert.Equal("abcd", r.ReadLine());
+    }
 }

@@ -134,4 +134,43 @@ public class BadInputTests
         Assert.Contains("--factor-set long: ", e.Message);
         Assert.Contains("has no LongRoPE factor sets (plain RoPE)", e.Message);
     }
+
+    [Fact]
+    public void Factor_tensors_without_the_longrope_type_give_no_set_switching()
+    {
+        // llama.cpp reads the tensors only with the type: the runner said "factor set long" and took --factor-set long.
+        using var dir = new TempDir();
+        var metadata = new List<GgufMetadataEntry>
+        {
+            new(GgufKeys.Architecture, GgufValue.String("llama")),
+            new("llama.context_length", GgufValue.UInt32(4096)),
+            new("llama.rope.scaling.original_context_length", GgufValue.UInt32(512)),
+            new("llama.block_count", GgufValue.UInt32(2)),
+            new("llama.embedding_length", GgufValue.UInt32(64)),
+            new("llama.attention.head_count", GgufValue.UInt32(2)),
+        };
+        byte[] factors = System.Runtime.InteropServices.MemoryMarshal.AsBytes(Enumerable.Repeat(1f, 16).ToArray().AsSpan()).ToArray();
+        var tensors = new[] { "rope_factors_long.weight", "rope_factors_short.weight" }
+            .Select(n => new OutputTensor(n, GgmlType.F32, [16], new TensorData.FromMemory(factors))).ToList();
+        string path = dir.File("llama-untyped.gguf");
+        GgufRewriter.WriteNew(path, metadata, tensors);
+        var info = ModelContextInfo.Read(path);
+        Assert.False(info.HasLongRope);
+        Assert.Equal(FactorSetKind.None, ContextPlanner.Plan(info, new ContextRequest(600)).FactorSet);
+        Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(info, new ContextRequest(100, FactorSet: FactorSetChoice.Long)));
+    }
+
+    [Fact]
+    public void A_token_count_of_zero_in_the_header_is_refused_as_such()
+    {
+        using var dir = new TempDir();
+        foreach (string key in new[] { "llama.context_length", "llama.rope.scaling.original_context_length" })
+        {
+            string path = dir.File(key + ".gguf");
+            GgufRewriter.Rewrite(GgufReader.Read(TestPaths.TinyModel), new GgufEdit().SetValue(key, GgufValue.UInt32(0)), path);
+            var e = Assert.Throws<RuntimeInputException>(() => ModelContextInfo.Read(path));
+            Assert.Contains($"{key} at offset ", e.Message);
+            Assert.EndsWith(": value 0 is not a usable token count", e.Message);
+        }
+    }
 }

@@ -136,6 +136,46 @@ public class ContextPlannerTests
         Assert.Equal(256, declared.OriginalContextLength);
         Assert.Contains("no factor tensors", declared.Warning);
     }
+
+    // The cases below were found by a mutation run: each plan was right, and no test would have noticed it going wrong.
+
+    [Fact]
+    public void The_long_set_forced_on_a_model_with_no_room_above_its_original_context_is_refused()
+    {
+        var e = Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(LongRope(4096, 4096), new ContextRequest(100, FactorSet: FactorSetChoice.Long)));
+        Assert.Equal("the long set needs a context above the original 4096 tokens, but the model's context_length is 4096", e.Message);
+    }
+
+    [Fact]
+    public void A_fixed_context_holds_work_up_to_its_rounded_size()
+    {
+        // --context 300 runs a 512-token context: 400 tokens of work fit it.
+        var p = ContextPlanner.Plan(LongRope(4096, 131072), new ContextRequest(400, ContextSize: 300));
+        Assert.Equal((512, FactorSetKind.Short), (p.ContextSize, p.FactorSet));
+        Assert.Equal("fixed by --context 300 (rounded to 512): 512 <= original context 4096", p.Reason);
+    }
+
+    [Fact]
+    public void Work_of_exactly_a_non_multiple_original_length_is_said_to_exceed_the_short_sets_top()
+    {
+        var p = ContextPlanner.Plan(LongRope(4000, 131072), new ContextRequest(4000));
+        Assert.Equal((4096, FactorSetKind.Long), (p.ContextSize, p.FactorSet));
+        Assert.Equal("4000 tokens exceed 3840, the largest context on the short set (contexts are multiples of 256; original context 4000)", p.Reason);
+    }
+
+    [Fact]
+    public void A_plain_model_gets_the_room_to_grow_a_chat_asks_for()
+    {
+        // Without it every turn of a chat on a plain model moved to a bigger context, prefilling the history again.
+        Assert.Equal(2048, ContextPlanner.Plan(Plain(8192), new ContextRequest(1000, PreferredTokens: 2000)).ContextSize);
+    }
+
+    [Fact]
+    public void The_short_set_forced_refuses_work_above_its_rounded_top()
+    {
+        var e = Assert.Throws<RuntimeInputException>(() => ContextPlanner.Plan(LongRope(4000, 131072), new ContextRequest(3900, FactorSet: FactorSetChoice.Short)));
+        Assert.Contains("do not fit the short set, which holds at most 3840 tokens (original context 4000)", e.Message);
+    }
 }
 
 /// <summary>Bench settings it cannot measure are refused in one line naming the option.</summary>

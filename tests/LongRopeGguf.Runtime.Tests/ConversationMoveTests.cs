@@ -167,4 +167,45 @@ public class ConversationMoveTests
         Assert.Equal(FactorSetKind.Long, chat.Stats.Plan!.FactorSet);
         Assert.Equal(1000, turn.Prefill.Tokens);
     }
+
+    [Fact]
+    public void Work_that_exactly_fills_the_context_does_not_move()
+    {
+        using var model = Load(PatchedModelFixture.PatchedModel);
+        using var c = new Conversation(model, new ConversationOptions(Growth: 2.0));
+        var prompt = model.Tokenize(PassKeyPrompt(299, 0.5, 31415), addBos: true);
+        c.Append(prompt, reserve: 0);
+        var context = c.Context;
+        Assert.Equal(512, context!.Size);
+        var r = c.Append([], reserve: 512 - prompt.Length);
+        Assert.Null(r.Move);
+        Assert.Empty(c.Moves);
+        Assert.Same(context, c.Context);
+    }
+
+    [Fact]
+    public void Generation_makes_room_for_its_own_budget()
+    {
+        // Callers reserve the budget first; a library caller that did not got "position 512 is beyond the 512-token
+        // context" had Generate not made the room itself.
+        using var model = Load(PatchedModelFixture.PatchedModel);
+        using var c = new Conversation(model);
+        c.Append(model.Tokenize(PassKeyPrompt(299, 0.5, 31415), addBos: true), reserve: 0);
+        Assert.Equal(FactorSetKind.Short, c.Plan!.FactorSet);
+        var r = c.Generate(new GenerationOptions(300, SamplingOptions.Greedy, StopAtEndOfGeneration: false));
+        Assert.Equal(300, r.TokenCount);
+        Assert.Equal(FactorSetKind.Long, c.Plan!.FactorSet);
+        Assert.Single(c.Moves);
+    }
+
+    [Fact]
+    public void A_reset_keeps_the_system_message()
+    {
+        using var model = Load(TestPaths.TinyModel);
+        using var chat = new ChatSession(model, new ChatOptions("Remember the key.", new GenerationOptions(3, SamplingOptions.Greedy)));
+        chat.Start();
+        chat.Ask("Hello", null, CancellationToken.None);
+        chat.Reset();
+        Assert.Equal([new ChatMessage("system", "Remember the key.")], chat.Messages);
+    }
 }

@@ -89,4 +89,30 @@ public class GenerationTests
         Assert.Equal("#", n.Flush());
         Assert.Throws<RuntimeInputException>(() => new StopStringMatcher([""]));
     }
+
+    [Fact]
+    public void The_stop_string_that_comes_first_in_the_text_wins_not_the_one_listed_first()
+    {
+        var m = new StopStringMatcher(["\n\n", "User:"]);
+        Assert.Equal("", m.Push("User: hi\n\nmore"));
+        Assert.True(m.Stopped);
+    }
+
+    [Fact]
+    public void The_longest_held_start_of_any_stop_string_is_kept_back()
+    {
+        // Two stops sharing a tail: the shorter one's held start replaced the longer one's, and "\n" leaked.
+        var m = new StopStringMatcher(["\n\nUser:", "\nUser:"]);
+        Assert.Equal("a", m.Push("a\n\nUser"));
+        Assert.Equal("", m.Push(":"));
+        Assert.True(m.Stopped);
+    }
+
+    [Fact]
+    public void Nothing_is_emitted_after_a_stop()
+    {
+        var m = new StopStringMatcher(["##"]);
+        Assert.Equal("a", m.Push("a##b"));
+        Assert.Equal("", m.Push("more"));
+    }
 }

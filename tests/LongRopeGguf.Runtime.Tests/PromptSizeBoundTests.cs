@@ -38,4 +38,15 @@ public class PromptSizeBoundTests
         }
         Assert.NotNull(PromptSizeBound.MinimumTokens(tiny, 1_000_000));
     }
+
+    [Fact]
+    public void The_reply_reserved_counts_in_the_bound_from_the_size_alone()
+    {
+        // Left out, a prompt that fails only with its -n budget added was tokenized first (seconds, much memory).
+        var info = new ModelContextInfo("m.gguf", "m", "llama", 50_000, 32, HasLongRope: false, 50_000, null, null, null) { LongestTokenBytes = 6 };
+        string text = new('a', 270_000);
+        var e = Assert.Throws<RuntimeInputException>(() => PromptSizeBound.Refuse(info, [text], 10_000, "a prompt"));
+        Assert.StartsWith("at least 45000 tokens (a prompt of 270000 bytes", e.Message);
+        PromptSizeBound.Refuse(info, [text], 5_000, "a prompt");
+    }
 }

@@ -60,6 +60,10 @@ d=json.load(open(sys.argv[1])); a=d["architecture"]; kv={e["key"]: e["value"] fo
 print(kv.get(a + ".rope.scaling.original_context_length", kv[a + ".context_length"]),
       int(any(t["name"] == "rope_factors_long.weight" for t in d["tensors"])))' "$tmp/inspect.json")
   scale=${NIAH_PATCH_SCALE:-$(python3 -c "print(max(2, $longest / $original))")}
+  # Said as the setting it is, not as `factors make`'s scale (1e9 x 512 tokens passed the check above).
+  if [[ -n ${NIAH_PATCH_SCALE:-} ]] && ! awk -v s="$scale" -v o="$original" 'BEGIN { exit !(s * o <= 2147483647) }'; then
+    echo "niah.sh: NIAH_PATCH_SCALE '$NIAH_PATCH_SCALE': $original x $NIAH_PATCH_SCALE tokens is more than a GGUF context holds (2147483647)" >&2; exit 2
+  fi
   name="yarn-rule-${scale%.0}x"
   # Such a model's factors are replaced in the yarn-rule mode's copy, and nothing measures the file's own unless asked
   # (the run went on without a word).

@@ -159,7 +159,8 @@ public static class SearchRunner
         yield return ("MODEL", request.ModelPath);
         if (request.InitPath is { } init) yield return ("--init", init);
         if (request.Fitness.TextPath is { } text) yield return ("--text", text);
-        if (request.Fitness.Haystack is { } haystack && File.Exists(haystack)) yield return ("--haystack", haystack);
+        if (request.Fitness.Haystack is { } haystack && !string.Equals(haystack, "filler", StringComparison.OrdinalIgnoreCase)) // the keyword, as Haystack.Parse reads it
+            yield return ("--haystack", haystack);
     }
 
     /// <summary>The files a search writes in its --out folder, and what each is.</summary>
@@ -203,8 +204,8 @@ public static class SearchRunner
     {
         public void Dispose()
         {
+            tracked.Dispose(); // first: once closed (and deleted), the lock may be another search's, which a forced exit must not delete
             stream.Dispose();
-            tracked.Dispose();
         }
     }
 

@@ -75,6 +75,15 @@ public class ToolScriptsTests
     }
 
     [Fact]
+    public void Niah_says_a_patch_scale_past_any_context_as_its_own_setting()
+    {
+        // 1e9 passed the number check and was refused by `factors make` as "scale 1E+09: ...", naming no setting.
+        var r = RunScript("niah.sh", new Dictionary<string, string> { ["NIAH_PATCH_SCALE"] = "1e9" }, TimeSpan.FromMinutes(2), "--lengths", "512");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("niah.sh: NIAH_PATCH_SCALE '1e9': 512 x 1e9 tokens is more than a GGUF context holds (2147483647)", r.Stderr.Trim());
+    }
+
+    [Fact]
     public void Niah_keeps_its_patched_mode_for_a_length_list_with_spaces()
     {
         // eval niah reads "512, 1024"; the script took " 1024" for no number and left its patched mode out without a word.

@@ -186,6 +186,29 @@ public sealed class CliEvalTests
     }
 
     [Fact]
+    public void A_run_that_does_not_stop_in_time_after_sigterm_still_deletes_its_patched_copies()
+    {
+        // Reading a --text FIFO that nobody writes, the run cannot see the signal and ends after the grace: the copy of
+        // the model patched with the factor file (the model's size) was left in the results folder.
+        using var dir = new TempDir();
+        string output = dir.File("out"), fifo = SpecialFiles.Fifo(dir.File("text.txt"));
+        string factors = Path.Combine(TestPaths.RepoRoot, "models", "tiny-passkey-512.longrope-4096.json");
+        using var running = CliProcess.StartWith(new Dictionary<string, string?> { ["LONGROPE_STOP_GRACE"] = "2" },
+            "eval", "ppl", TestPaths.TinyModel, "--patched", $"x={factors}", "--text", fifo, "--lengths", "1024", "--modes", "none", "--out", output);
+        string copy = Path.Combine(output, ".patched-x.gguf");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!running.Process.HasExited && !File.Exists(copy) && clock.Elapsed < CliProcess.Timeout) Thread.Sleep(20);
+        Thread.Sleep(500); // the copy is made; the run then blocks opening the FIFO
+        Assert.True(File.Exists(copy), "no patched copy while the run ran");
+        CliProcess.Signal(running.Process, CliProcess.SIGTERM);
+        var r = CliProcess.Finish(running);
+
+        Assert.True(r.ExitCode == 143, r.ToString());
+        Assert.StartsWith("longrope: did not stop within 2 s of SIGTERM", r.StderrLines[^1]);
+        Assert.False(File.Exists(copy), "the patched copy was left behind");
+    }
+
+    [Fact]
     public void Needle_template_without_placeholder_is_bad_input()
     {
         using var dir = new TempDir();

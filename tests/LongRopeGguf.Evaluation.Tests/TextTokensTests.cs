@@ -22,6 +22,35 @@ public sealed class TextTokensTests(TinyModelFixture fixture)
     }
 
     [Fact]
+    public void The_tokens_near_the_cut_are_not_kept()
+    {
+        // The tiny model's tokenizer is one token a character: any cut gives the whole text's tokens, so it cannot show
+        // that the tokens near the cut are dropped. This one merges "th" and marks a text's last token, as a tokenizer
+        // whose last tokens depend on what follows them would.
+        var tokenizer = new EndSensitiveTokenizer();
+        int[] whole = tokenizer.Tokenize(Text, addBos: false);
+        var start = TextTokens.Start(tokenizer, Text, needed: 5000);
+        Assert.False(start.Whole);
+        Assert.True(start.Tokens.Length >= 5000);
+        Assert.Equal(whole[..start.Tokens.Length], start.Tokens);
+    }
+
+    private sealed class EndSensitiveTokenizer : ITextTokenizer
+    {
+        public int[] Tokenize(string text, bool addBos)
+        {
+            var tokens = new List<int>();
+            for (int i = 0; i < text.Length;)
+            {
+                if (i + 1 < text.Length && text[i] == 't' && text[i + 1] == 'h') { tokens.Add(0x20000); i += 2; }
+                else tokens.Add(text[i++]);
+            }
+            if (tokens.Count > 0) tokens[^1] += 0x100000;
+            return [.. tokens];
+        }
+    }
+
+    [Fact]
     public void A_text_with_fewer_tokens_than_asked_is_read_whole()
     {
         int[] whole = fixture.Model.Tokenize(Text, addBos: false);

@@ -112,6 +112,7 @@ public static class EvalCommand
             // Factor files become patched copies only once the cheap checks passed: a copy of a large model takes a while.
             options.Validate();
             RopeMode.RefuseBuiltInModesOnPatchedModel(modelPath, options.Modes);
+            NiahRunner.CheckTargets(options); // before the copies of factor-file modes are made (a model's size each)
             using var factorModes = FactorFileModes.Resolve(modelPath, options.Modes, outDir, Console.Error, ct);
             options = options with { Modes = factorModes.Modes };
             foreach (string warning in RopeMode.PatchedModesWithoutRescaling(options.Modes)) Console.Error.WriteLine($"longrope: warning: {warning}");
@@ -182,6 +183,7 @@ public static class EvalCommand
             };
             options.Validate();
             RopeMode.RefuseBuiltInModesOnPatchedModel(files[0].FullName, options.Modes);
+            PerplexityRunner.CheckTargets(options); // before the copies of factor-file modes are made (a model's size each)
             using var factorModes = FactorFileModes.Resolve(files[0].FullName, options.Modes, outDir, Console.Error, ct);
             options = options with { Modes = factorModes.Modes };
             foreach (string warning in RopeMode.PatchedModesWithoutRescaling(options.Modes)) Console.Error.WriteLine($"longrope: warning: {warning}");

@@ -15,14 +15,16 @@ internal sealed class FactorFileModes : IDisposable
 {
     private const string Prefix = ".patched-";
     private readonly List<string> _copies;
+    private readonly List<IDisposable> _tracked; // the copies, deleted too when the process is ended before Dispose
     private readonly string _outputDirectory;
     private readonly string? _createdFolder; // the highest folder made for the copies (ResultsFolder.Create)
     private readonly TextWriter _log;
 
-    private FactorFileModes(IReadOnlyList<RopeMode> modes, List<string> copies, string outputDirectory, string? createdFolder, TextWriter log)
+    private FactorFileModes(IReadOnlyList<RopeMode> modes, List<string> copies, List<IDisposable> tracked, string outputDirectory, string? createdFolder, TextWriter log)
     {
         Modes = modes;
         _copies = copies;
+        _tracked = tracked;
         _outputDirectory = outputDirectory;
         _createdFolder = createdFolder;
         _log = log;
@@ -36,6 +38,7 @@ internal sealed class FactorFileModes : IDisposable
     public static FactorFileModes Resolve(string modelPath, IReadOnlyList<RopeMode> modes, string outputDirectory, TextWriter log, CancellationToken ct)
     {
         var copies = new List<string>();
+        var tracked = new List<IDisposable>();
         string? createdFolder = null;
         var resolved = new List<RopeMode>(modes.Count);
         try
@@ -54,14 +57,16 @@ internal sealed class FactorFileModes : IDisposable
                 log.WriteLine($"longrope: mode {mode.Name}: patching {Path.GetFileName(modelPath)} with {mode.PatchedPath} into {copy} for this run");
                 var report = LongRopePatcher.Patch(modelPath, set, copy, inPlace: false, new PatchOptions { Rewrite = new Gguf.RewriteOptions { CancellationToken = ct } });
                 copies.Add(copy);
+                // A run ended by the give-up timer after a signal (blocked reading a FIFO --text) left the copy behind.
+                tracked.Add(Gguf.ScratchFiles.Track(copy));
                 foreach (var warning in report.Warnings) log.WriteLine($"longrope: warning: --patched {mode.Name}: {warning}");
                 resolved.Add(mode with { PatchedPath = copy, FactorFile = factorFile });
             }
-            return new FactorFileModes(resolved, copies, outputDirectory, createdFolder, log);
+            return new FactorFileModes(resolved, copies, tracked, outputDirectory, createdFolder, log);
         }
         catch
         {
-            new FactorFileModes(resolved, copies, outputDirectory, createdFolder, log).Dispose();
+            new FactorFileModes(resolved, copies, tracked, outputDirectory, createdFolder, log).Dispose();
             throw;
         }
     }
@@ -121,6 +126,8 @@ internal sealed class FactorFileModes : IDisposable
 
     public void Dispose()
     {
+        // Untracked first: once deleted, the name may be another run's file, which a forced exit must not delete.
+        foreach (var t in _tracked) t.Dispose();
         foreach (var copy in _copies)
         {
             try { File.Delete(copy); }

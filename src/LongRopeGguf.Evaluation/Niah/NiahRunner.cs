@@ -27,6 +27,7 @@ public static class NiahRunner
     public static NiahRunResult Run(NiahOptions o, IProgress<NiahProgress>? progress = null, CancellationToken ct = default)
     {
         o.Validate();
+        CheckTargets(o);
         var clock = Stopwatch.StartNew();
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int length in o.Lengths) baseModel.EnsureContextFits(length);
@@ -38,7 +39,6 @@ public static class NiahRunner
         var recorded = TrialLog.ReadForAppend(resultsPath);
         var modelIds = CheckModes(o, baseModel, plan, recorded.Records);
         bool newFile = !File.Exists(resultsPath);
-        ResultsFolder.CheckTargets(o.OutputDirectory, "eval niah", OutputFiles(modes), Inputs(o));
         string? createdFolder = ResultsFolder.Create(o.OutputDirectory);
         using var log = TrialLog.Open(resultsPath, recorded);
         TrialCounts counts;
@@ -115,6 +115,11 @@ public static class NiahRunner
     }
 
     private const string SummaryCsv = "summary.csv", SummaryMarkdown = "summary.md", SummaryJson = "summary.json";
+
+    /// <summary>Refuses a results file the run could not write or that is one of its inputs (<see cref="ResultsFolder.CheckTargets"/>):
+    /// run first in <see cref="Run"/>, and by the command before it patches copies for factor-file modes.</summary>
+    public static void CheckTargets(NiahOptions o) =>
+        ResultsFolder.CheckTargets(o.OutputDirectory, "eval niah", OutputFiles([.. o.Modes.Select(m => m.Name)]), Inputs(o));
 
     /// <summary>The files a run writes in its folder, and what each is.</summary>
     private static IEnumerable<(string Name, string What)> OutputFiles(IReadOnlyList<string> modes) =>

@@ -73,6 +73,7 @@ public static class PerplexityRunner
     public static PerplexityReport Run(PerplexityOptions o, IProgress<(int done, int total)>? progress = null, CancellationToken ct = default)
     {
         o.Validate();
+        CheckTargets(o);
 
         using var baseModel = EvalModel.Load(o.ModelPath, o.Engine);
         foreach (int l in o.Lengths) baseModel.EnsureContextFits(l);
@@ -89,8 +90,6 @@ public static class PerplexityRunner
         // other tokens than the base model's.
         string probe = text[..Math.Min(text.Length, 4096)];
         foreach (var mode in o.Modes.Where(m => m.Kind == RopeModeKind.Patched)) baseModel.LoadPatched(mode, probe).Dispose();
-        ResultsFolder.CheckTargets(o.OutputDirectory, "eval ppl", OutputFiles,
-            [("MODEL", o.ModelPath), ("--text", o.TextPath), .. o.Modes.Where(m => m.PatchedPath is not null).Select(m => ($"mode {m.Name}", m.PatchedPath!))]);
         string? createdFolder = ResultsFolder.Create(o.OutputDirectory); // after every check: a refused run leaves no folder behind
         try
         {
@@ -110,6 +109,12 @@ public static class PerplexityRunner
     /// <summary>The files a run writes (or, for the by-position ones of an earlier run, deletes) in its folder.</summary>
     private static readonly (string Name, string What)[] OutputFiles =
         [(Csv, "table"), (Json, "JSON"), (Markdown, "table"), (Chart, "chart"), (PositionCsv, "by-position table"), (PositionChart, "by-position chart")];
+
+    /// <summary>Refuses a results file the run could not write or that is one of its inputs (<see cref="ResultsFolder.CheckTargets"/>):
+    /// run first in <see cref="Run"/>, and by the command before it patches copies for factor-file modes.</summary>
+    public static void CheckTargets(PerplexityOptions o) =>
+        ResultsFolder.CheckTargets(o.OutputDirectory, "eval ppl", OutputFiles,
+            [("MODEL", o.ModelPath), ("--text", o.TextPath), .. o.Modes.Where(m => m.PatchedPath is not null).Select(m => ($"mode {m.Name}", m.PatchedPath!))]);
 
     /// <summary>Scores every mode at every length and writes the results into the folder.</summary>
     private static PerplexityReport Measure(PerplexityOptions o, EvalModel baseModel, TextTokens read, string probe,

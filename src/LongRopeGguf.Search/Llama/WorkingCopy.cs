@@ -42,7 +42,7 @@ public sealed class WorkingCopy : IDisposable
 
     public void Dispose()
     {
+        _tracked.Dispose(); // first: once deleted, the name may be another search's file, which a forced exit must not delete
         try { File.Delete(Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        _tracked.Dispose();
     }
 }

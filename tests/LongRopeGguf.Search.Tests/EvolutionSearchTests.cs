@@ -348,6 +348,34 @@ public class EvolutionSearchTests
     }
 
     [Fact]
+    public void A_header_cut_short_starts_the_log_over_and_other_text_is_still_refused()
+    {
+        // A search killed while writing its first line left a log that every later run refused ("no complete header
+        // line; delete the file").
+        using var dir = new TempDir();
+        string path = dir.File("log.jsonl");
+        var s1 = new EvolutionSearch(Space(), Small(iterations: 1), Seeds, NewFitness());
+        using (var log = SearchLog.Open(path, s1.Describe())) s1.Run(log);
+        string header = File.ReadLines(path).First();
+        foreach (int cut in new[] { 5, header.Length / 2, header.Length })
+        {
+            File.WriteAllText(path, header[..cut]);
+            using (var log = SearchLog.Open(path, s1.Describe()))
+            {
+                Assert.False(log.Resumed);
+                Assert.Equal(0, log.CandidateCount);
+            }
+            var lines = File.ReadAllLines(path);
+            Assert.Single(lines);
+            Assert.StartsWith("{\"type\":\"header\"", lines[0]);
+        }
+        File.WriteAllText(path, "hello");
+        var e = Assert.Throws<SearchLogException>(() => SearchLog.Open(path, s1.Describe()).Dispose());
+        Assert.Equal($"{path}: no complete header line; delete the file or choose another --out", e.Message);
+        Assert.Equal("hello", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void A_complete_line_that_is_not_json_is_named_in_the_reads_own_terms()
     {
         // The serializer's text came through: "... LineNumber: 0 | BytePositionInLine: 20."

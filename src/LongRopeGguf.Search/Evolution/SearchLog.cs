@@ -80,6 +80,9 @@ public sealed class SearchLog : IDisposable
         {
             var cache = new Dictionary<string, LoggedFitness>(StringComparer.Ordinal);
             var iterations = new HashSet<int>();
+            // A header cut short (a search killed while writing its first line) holds nothing to resume: started over, as
+            // a cut candidate line is dropped; it was refused ("no complete header line; delete the file").
+            if (IsTornHeader(stream)) stream.SetLength(0);
             if (stream.Length == 0)
             {
                 var header = new JsonObject
@@ -221,6 +224,22 @@ public sealed class SearchLog : IDisposable
         stream.SetLength(goodEnd);
         stream.Position = goodEnd;
         return doneIterations;
+    }
+
+    /// <summary>The start of every header this tool writes (its first two fields, in the order written).</summary>
+    private const string HeaderStart = "{\"type\":\"header\",\"format\":\"" + Format + "\"";
+
+    /// <summary>The file is the start of a header line and nothing else: no line end, and no more than a header holds.</summary>
+    private static bool IsTornHeader(FileStream stream)
+    {
+        if (stream.Length == 0 || stream.Length > 1 << 20) return false;
+        var bytes = new byte[stream.Length];
+        stream.Position = 0;
+        stream.ReadExactly(bytes);
+        stream.Position = 0;
+        if (Array.IndexOf(bytes, (byte)'\n') >= 0) return false;
+        string text = Encoding.UTF8.GetString(bytes);
+        return text.StartsWith(HeaderStart, StringComparison.Ordinal) || HeaderStart.StartsWith(text, StringComparison.Ordinal);
     }
 
     /// <summary>A field an entry must have: a line without it said "Object reference not set to an instance of an object".</summary>

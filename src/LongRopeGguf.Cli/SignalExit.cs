@@ -33,9 +33,7 @@ public static partial class SignalExit
     {
         int signal = exitCode - 128;
         if (signal is < 1 or > 15 || (Volatile.Read(ref s_received) & (1 << signal)) == 0 || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return exitCode;
-        // What ProcessExit would have done: a process killed by a signal runs no handlers.
-        Gguf.AtomicFile.DeletePending();
-        Gguf.ScratchFiles.DeleteAll();
+        Gguf.ScratchFiles.DeleteAll(); // what ProcessExit would have done: a process killed by a signal runs no handlers
         if (flushConsole)
         {
             // The terminal may be gone (SIGHUP: writes fail with EIO) or a reader may have stopped: nothing to save.
@@ -60,7 +58,6 @@ public static partial class SignalExit
     {
         Record(signal);
         int code = ExitCode(signal);
-        Gguf.AtomicFile.DeletePending();
         Gguf.ScratchFiles.DeleteAll();
         try
         {

@@ -4,7 +4,7 @@ namespace LongRopeGguf.Gguf;
 /// Writes a file under a temporary name beside the target and renames it over the target only when complete, so an
 /// exception, Ctrl-C or kill never leaves a half-written file at the target path. The temporary file is deleted on
 /// failure (exceptions, cancellation) and when the process exits through Environment.Exit or the end of Main while a
-/// write is in flight (ProcessExit). Signals are the application's business: a .NET process killed by SIGKILL, or by
+/// write is in flight (it is one of the <see cref="ScratchFiles"/>). Signals are the application's business: a .NET process killed by SIGKILL, or by
 /// SIGTERM/SIGINT that nothing handles, runs no cleanup at all (the CLI turns Ctrl-C and SIGTERM into cancellation).
 /// A temporary file left by a process that is gone (its pid no longer running) is removed by the next write to that
 /// target.
@@ -14,30 +14,20 @@ public sealed partial class AtomicFile : IDisposable
     private const string TempMarker = ".longrope-tmp-";
     private bool _committed;
 
-    /// <summary>Temporary files being written by this process, deleted if the process exits before they are done.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> s_pending = new(StringComparer.Ordinal);
-
-    static AtomicFile()
-    {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeletePending();
-    }
-
-    /// <summary>Deletes the temporary files of writes still in flight: the process is about to end without them.</summary>
-    public static void DeletePending()
-    {
-        foreach (string temp in s_pending.Keys) TryDelete(temp);
-    }
+    /// <summary>The temporary file as a scratch file: deleted if the process ends before the write is done.</summary>
+    private readonly IDisposable _tracked;
 
     private static void TryDelete(string path)
     {
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private AtomicFile(string targetPath, string tempPath, FileStream stream)
+    private AtomicFile(string targetPath, string tempPath, FileStream stream, IDisposable tracked)
     {
         TargetPath = targetPath;
         TempPath = tempPath;
         Stream = stream;
+        _tracked = tracked;
     }
 
     public string TargetPath { get; }
@@ -74,7 +64,7 @@ public sealed partial class AtomicFile : IDisposable
             string reason = e is FileNotFoundException or DirectoryNotFoundException ? "" : $" ({e.Message.Replace(temp, full).ReplaceLineEndings(" ").Trim()})";
             throw new IOException($"{targetPath}: cannot create a file in folder {dir}{reason}", e);
         }
-        s_pending[temp] = 0;
+        var tracked = ScratchFiles.Track(temp);
         if (keepAttributes && !OperatingSystem.IsWindows() && File.Exists(full))
         {
             // Owner first: chown clears set-user-ID bits. Best effort, both: a file system without Unix permissions
@@ -89,7 +79,7 @@ public sealed partial class AtomicFile : IDisposable
             try { File.SetUnixFileMode(handle, File.GetUnixFileMode(full) & permissions); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException) { }
         }
-        return new AtomicFile(full, temp, stream);
+        return new AtomicFile(full, temp, stream, tracked);
     }
 
     /// <summary>
@@ -134,7 +124,7 @@ public sealed partial class AtomicFile : IDisposable
         catch (IOException e) { throw Failed(e); } // the disk filled, the folder went, the target became a folder
 
         _committed = true;
-        s_pending.TryRemove(TempPath, out _);
+        _tracked.Dispose();
     }
 
     public void Dispose()
@@ -145,7 +135,7 @@ public sealed partial class AtomicFile : IDisposable
         try { Stream.Dispose(); }
         catch (IOException) { }
         TryDelete(TempPath);
-        s_pending.TryRemove(TempPath, out _);
+        _tracked.Dispose();
     }
 
     /// <summary>

@@ -1,10 +1,11 @@
 namespace LongRopeGguf.Gguf;
 
 /// <summary>
-/// Files a run works in that are not its results (a search's working copy of the model, its lock file): their owner
-/// deletes them when the work ends, and these are deleted with the temporary files of writes in flight when the process
-/// ends first, as a run that does not stop in time after a signal does. A search stopped so left a copy of the model
-/// (gigabytes for a real one) in its results folder.
+/// Files a run works in that are not its results (the temporary file of an <see cref="AtomicFile"/> write, a search's
+/// working copy of the model and its lock file, eval's patched copies): their owner deletes them when the work ends,
+/// and these are deleted when the process ends first (at exit, or by <see cref="DeleteAll"/> where a signal ends it, as
+/// for a run that does not stop in time after one). A search stopped so left a copy of the model (gigabytes for a real
+/// one) in its results folder.
 /// </summary>
 public static class ScratchFiles
 {

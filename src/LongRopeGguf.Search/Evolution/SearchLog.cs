@@ -229,17 +229,23 @@ public sealed class SearchLog : IDisposable
     /// <summary>The start of every header this tool writes (its first two fields, in the order written).</summary>
     private const string HeaderStart = "{\"type\":\"header\",\"format\":\"" + Format + "\"";
 
-    /// <summary>The file is the start of a header line and nothing else: no line end, and no more than a header holds.</summary>
+    /// <summary>The file is the start of a header line and nothing else: it begins as a header does and holds no line
+    /// end. Read only as far as that takes (another file: its first bytes; a log: up to its header's line end).</summary>
     private static bool IsTornHeader(FileStream stream)
     {
-        if (stream.Length == 0 || stream.Length > 1 << 20) return false;
-        var bytes = new byte[stream.Length];
-        stream.Position = 0;
-        stream.ReadExactly(bytes);
-        stream.Position = 0;
-        if (Array.IndexOf(bytes, (byte)'\n') >= 0) return false;
-        string text = Encoding.UTF8.GetString(bytes);
-        return text.StartsWith(HeaderStart, StringComparison.Ordinal) || HeaderStart.StartsWith(text, StringComparison.Ordinal);
+        try
+        {
+            var start = new byte[Math.Min(stream.Length, HeaderStart.Length)];
+            stream.Position = 0;
+            stream.ReadExactly(start);
+            if (start.Length == 0 || !HeaderStart.AsSpan(0, start.Length).SequenceEqual(Encoding.ASCII.GetString(start))) return false;
+            stream.Position = 0;
+            var buffer = new byte[1 << 16];
+            for (int n; (n = stream.Read(buffer)) > 0;)
+                if (buffer.AsSpan(0, n).Contains((byte)'\n')) return false;
+            return true;
+        }
+        finally { stream.Position = 0; }
     }
 
     /// <summary>A field an entry must have: a line without it said "Object reference not set to an instance of an object".</summary>
